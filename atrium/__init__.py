@@ -1,0 +1,1 @@
+"""Atrium: cross-cutting pieces shared by every layer (settings, clock, errors, CLI)."""

@@ -1,0 +1,64 @@
+"""Domain errors raised by the engine and services; the API maps each to one problem type."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class AtriumError(Exception):
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(AtriumError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(AtriumError):
+    status = 409
+    title = "Conflict"
+
+
+class Forbidden(AtriumError):
+    status = 403
+    title = "Forbidden"
+
+
+class InvalidInput(AtriumError):
+    """Input that fails validation; `errors` maps each field path to its messages."""
+
+    status = 422
+    title = "Invalid input"
+
+    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None):
+        super().__init__(detail)
+        self.errors = errors or {}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a BPMN/DMN/form file, printed as `file:line: element-id: message`."""
+
+    file: str
+    line: int | None
+    element_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line or 0}: {self.element_id or '-'}: {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "line": self.line, "element_id": self.element_id, "message": self.message}
+
+
+class DefinitionInvalid(AtriumError):
+    status = 422
+    title = "Invalid process definition"
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s) in the submitted definitions")
+        self.problems = problems

@@ -1,0 +1,295 @@
+"""Loading and validating BPMN, DMN and form files into deployable definitions.
+
+Every problem is collected (XSD, parse and semantic checks) and reported as
+`file:line: element-id: message`; one bad file rejects the whole set.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
+from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_XSD_VALIDATOR
+from SpiffWorkflow.specs.MultiChoice import MultiChoice
+
+from atrium.errors import Problem
+
+from .dialects import BPMN_NS, normalize_expressions
+from .forms import FormFile, form_name, is_ui_schema_file, schema_problem
+from .parser import AtriumParser
+from .scripting import check_expression, check_script
+from .serializer import spec_to_json
+from .services import ServiceRegistry
+from .task_metadata import form_reference
+
+DMN_NAMESPACES = ("http://www.omg.org/spec/DMN/",)
+
+
+@dataclass
+class SourceFile:
+    name: str
+    content: bytes
+
+
+@dataclass
+class ParsedProcess:
+    key: str
+    name: str | None
+    spec: object
+    subprocess_specs: dict
+    spec_json: str
+    source_name: str
+    bpmn_xml: str
+    content_hash: str
+    start_events: list[dict]
+    generated_forms: dict[str, dict] = field(default_factory=dict)
+    form_refs: dict[str, str] = field(default_factory=dict)  # user-task element id -> form name
+
+
+@dataclass
+class ParsedDeployment:
+    processes: list[ParsedProcess]
+    forms: list[FormFile]
+    problems: list[Problem]
+
+
+def parse_deployment(
+    files: list[SourceFile], *, services: ServiceRegistry, form_exists: Callable[[str], bool]
+) -> ParsedDeployment:
+    problems: list[Problem] = []
+    forms = _load_forms([f for f in files if f.name.lower().endswith((".json", ".form"))], problems)
+    form_names = {f.name for f in forms}
+
+    parser = AtriumParser()
+    lines: dict[str, dict[str, int]] = {}
+    bpmn_sources: dict[str, bytes] = {}
+    for source in files:
+        lower = source.name.lower()
+        if not lower.endswith((".bpmn", ".bpmn20.xml", ".dmn", ".xml")):
+            continue
+        root = _parse_xml(source, problems)
+        if root is None:
+            continue
+        lines[source.name] = {el.get("id"): el.sourceline for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+        is_dmn = root.tag.startswith("{" + DMN_NAMESPACES[0])
+        try:
+            if is_dmn:
+                parser.add_dmn_xml(root, filename=source.name)
+            else:
+                if not _xsd_valid(root, source.name, lines[source.name], problems):
+                    continue
+                normalize_expressions(root)
+                parser.add_bpmn_xml(root, filename=source.name)
+                bpmn_sources[source.name] = source.content
+        except ValidationException as exc:
+            problems.append(_problem_from(exc, source.name, lines))
+        except Exception as exc:  # a malformed file must be reported, never crash the deploy
+            problems.append(Problem(source.name, None, None, f"cannot load: {exc}"))
+
+    processes: list[ParsedProcess] = []
+    for process_id, process_parser in parser.process_parsers.items():
+        filename = process_parser.filename
+        if filename not in bpmn_sources or process_parser.node.get("isExecutable") == "false":
+            continue
+        try:
+            spec = parser.get_spec(process_id)
+            subprocess_specs = parser.get_subprocess_specs(process_id)
+        except (ValidationException, SpiffWorkflowException) as exc:
+            problems.append(_problem_from(exc, filename, lines))
+            continue
+        except Exception as exc:
+            problems.append(Problem(filename, None, process_id, f"cannot parse process: {exc}"))
+            continue
+        file_problems = _check_specs(
+            [spec, *subprocess_specs.values()], filename, lines.get(filename, {}), services,
+            lambda name: name in form_names or form_exists(name),
+        )
+        problems.extend(file_problems)
+        if file_problems:
+            continue
+        spec_json = spec_to_json(spec, subprocess_specs)
+        digest = hashlib.sha256(bpmn_sources[filename] + spec_json.encode()).hexdigest()
+        processes.append(
+            ParsedProcess(
+                key=process_id,
+                name=process_parser.node.get("name") or process_id,
+                spec=spec,
+                subprocess_specs=subprocess_specs,
+                spec_json=spec_json,
+                source_name=filename,
+                bpmn_xml=bpmn_sources[filename].decode("utf-8", errors="replace"),
+                content_hash=digest,
+                start_events=_start_events(spec),
+                generated_forms=_generated_forms(process_id, [spec, *subprocess_specs.values()]),
+                form_refs=_form_refs(process_id, [spec, *subprocess_specs.values()]),
+            )
+        )
+    # De-duplicate problems (an embedded subprocess is checked with each process using it).
+    unique = list(dict.fromkeys(problems))
+    return ParsedDeployment(processes=processes, forms=forms, problems=unique)
+
+
+def _parse_xml(source: SourceFile, problems: list[Problem]):
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
+        return etree.fromstring(source.content, parser)
+    except etree.XMLSyntaxError as exc:
+        problems.append(Problem(source.name, exc.lineno, None, f"not well-formed XML: {exc.msg}"))
+        return None
+
+
+def _xsd_valid(root, filename: str, ids_by_line: dict[str, int], problems: list[Problem]) -> bool:
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        problems.append(Problem(filename, root.sourceline, root.get("id"), "not a BPMN 2.0 file: the root element must be bpmn:definitions"))
+        return False
+    schema = SPIFF_XSD_VALIDATOR.validator
+    SPIFF_XSD_VALIDATOR.preprocess(root)
+    if schema.validate(root):
+        return True
+    by_line = {line: element_id for element_id, line in ids_by_line.items()}
+    for error in schema.error_log:
+        message = error.message.replace(f"{{{BPMN_NS}}}", "bpmn:")
+        problems.append(Problem(filename, error.line, by_line.get(error.line), f"schema: {message}"))
+    return False
+
+
+def _problem_from(exc: Exception, filename: str, lines: dict[str, dict[str, int]]) -> Problem:
+    element_id = getattr(exc, "id", None) or None
+    file = getattr(exc, "file_name", None) or filename
+    line = getattr(exc, "line_number", None) or lines.get(file, {}).get(element_id)
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return Problem(file, int(line) if line else None, element_id, message)
+
+
+def _check_specs(specs, filename, lines, services: ServiceRegistry, form_known) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def add(task_spec, message):
+        element_id = getattr(task_spec, "bpmn_id", None) or task_spec.name
+        problems.append(Problem(filename, lines.get(element_id), element_id, message))
+
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            for label, script in (
+                ("script", getattr(task_spec, "script", None) if isinstance(task_spec, ScriptTask) else None),
+                ("pre-script", getattr(task_spec, "prescript", None)),
+                ("post-script", getattr(task_spec, "postscript", None)),
+            ):
+                if script:
+                    message = check_script(script)
+                    if message:
+                        add(task_spec, f"{label}: {message}")
+            if isinstance(task_spec, MultiChoice):
+                for condition, target in task_spec.cond_task_specs:
+                    if condition is not None and condition.args:
+                        message = check_expression(condition.args[0])
+                        if message:
+                            add(task_spec, f"condition to '{target}': {message}")
+            event_definition = getattr(task_spec, "event_definition", None)
+            if isinstance(event_definition, TimerEventDefinition):
+                message = _timer_problem(event_definition)
+                if message:
+                    add(task_spec, message)
+            if isinstance(task_spec, ServiceTask):
+                operation = getattr(task_spec, "operation_name", None)
+                if operation not in services:
+                    add(task_spec, f"service task calls '{operation}', which is not a registered handler "
+                        f"(known: {', '.join(services.names()) or 'none'})")
+                for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
+                    message = check_expression(str(param.get("value")))
+                    if message:
+                        add(task_spec, f"parameter '{name}': {message}")
+            if isinstance(task_spec, UserTask):
+                reference = form_reference(task_spec)
+                if reference and not reference.startswith("generated:") and not form_known(form_name(reference)):
+                    add(task_spec, f"form '{form_name(reference)}' not found in forms/ or in this deployment")
+    return problems
+
+
+def _timer_problem(definition: TimerEventDefinition) -> str | None:
+    message = check_expression(definition.expression)
+    if message:
+        return f"timer expression: {message}"
+    try:
+        literal = ast.literal_eval(definition.expression.strip())
+    except (ValueError, SyntaxError):
+        return None  # computed at run time from process data
+    try:
+        if isinstance(definition, CycleTimerEventDefinition):
+            TimerEventDefinition.parse_iso_recurring_interval(literal)
+        else:
+            TimerEventDefinition.parse_time_or_duration(literal)
+    except Exception:
+        return f"timer '{literal}' is not an ISO-8601 date, duration or repeating interval"
+    return None
+
+
+def _start_events(spec) -> list[dict]:
+    events = []
+    for task_spec in spec.task_specs.values():
+        if not isinstance(task_spec, StartEvent):
+            continue
+        definition = task_spec.event_definition
+        if isinstance(definition, TimerEventDefinition):
+            events.append({"element_id": task_spec.bpmn_id, "kind": "timer", "timer": type(definition).__name__,
+                           "expression": definition.expression})
+        elif isinstance(definition, MessageEventDefinition):
+            events.append({"element_id": task_spec.bpmn_id, "kind": "message", "message": definition.name})
+    return events
+
+
+def _generated_forms(process_key: str, specs) -> dict[str, dict]:
+    forms = {}
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            schema = (getattr(task_spec, "extensions", None) or {}).get("generatedForm")
+            if schema:
+                forms[f"{process_key}.{task_spec.bpmn_id}"] = schema
+    return forms
+
+
+def _form_refs(process_key: str, specs) -> dict[str, str]:
+    refs = {}
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            reference = form_reference(task_spec) if isinstance(task_spec, UserTask) else None
+            if reference:
+                refs[task_spec.bpmn_id] = (
+                    f"{process_key}.{task_spec.bpmn_id}" if reference.startswith("generated:") else form_name(reference)
+                )
+    return refs
+
+
+def _load_forms(files: list[SourceFile], problems: list[Problem]) -> list[FormFile]:
+    schemas: dict[str, dict] = {}
+    ui_schemas: dict[str, dict] = {}
+    for source in files:
+        try:
+            document = json.loads(source.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append(Problem(source.name, getattr(exc, "lineno", None), None, f"not valid JSON: {exc}"))
+            continue
+        name = form_name(source.name)
+        if is_ui_schema_file(source.name):
+            ui_schemas[name] = document
+            continue
+        message = schema_problem(document)
+        if message:
+            problems.append(Problem(source.name, None, None, message))
+            continue
+        schemas[name] = document
+    return [FormFile(name, schema, ui_schemas.get(name)) for name, schema in sorted(schemas.items())]

@@ -1,0 +1,77 @@
+"""Message correlation: deliver a named message to the instances waiting for it, or start one."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import Session
+
+from atrium.errors import InvalidInput, NotFound
+from storage.definitions import ProcessDefinition
+from storage.instances import ACTIVE, ProcessInstance
+from storage.messages import subscriptions_for
+
+
+@dataclass
+class Delivery:
+    instance_id: object
+    process_key: str
+    started: bool  # True when the message started a new instance
+
+
+def correlate_message(
+    engine,
+    session: Session,
+    *,
+    name: str,
+    payload: dict | None = None,
+    correlation_keys: dict | None = None,
+    actor: str | None = None,
+) -> list[Delivery]:
+    """Deliver to every waiting instance whose business key and variables match the keys.
+
+    `correlation_keys` may hold `business_key` and any process variables; an instance
+    matches when each given key equals its value there. With no waiting instance, a
+    process with a matching message start event is started. NotFound when nothing waits.
+    """
+    if not name:
+        raise InvalidInput("a message needs a name", {"name": ["required"]})
+    keys = dict(correlation_keys or {})
+    deliveries: list[Delivery] = []
+    subscriptions = subscriptions_for(session, message_name=name)
+    for sub in subscriptions:
+        if sub.instance_id is None:
+            continue
+        instance = session.get(ProcessInstance, sub.instance_id)
+        if instance is None or instance.status != ACTIVE or not _matches(engine, session, instance, keys):
+            continue
+        if engine.deliver_message(session, instance, sub.task_id, name, payload, actor=actor):
+            deliveries.append(Delivery(instance.id, instance.process_key, False))
+    if deliveries:
+        return deliveries
+    for sub in subscriptions:
+        if sub.definition_id is None:
+            continue
+        definition = session.get(ProcessDefinition, sub.definition_id)
+        variables = {k: v for k, v in keys.items() if k != "business_key"}
+
+        def trigger(workflow, element_id=sub.element_id):
+            for task in workflow.get_tasks(spec_name=element_id, state=TaskState.WAITING):
+                engine._deliver_in_step(workflow, task, payload)
+
+        instance = engine._start(session, definition, variables, keys.get("business_key"), actor, trigger)
+        deliveries.append(Delivery(instance.id, instance.process_key, True))
+    if not deliveries:
+        raise NotFound(f"no process instance or start event is waiting for message '{name}'"
+                       + (f" with {keys}" if keys else ""))
+    return deliveries
+
+
+def _matches(engine, session: Session, instance: ProcessInstance, keys: dict) -> bool:
+    if "business_key" in keys and instance.business_key != keys["business_key"]:
+        return False
+    others = {k: v for k, v in keys.items() if k != "business_key"}
+    if not others:
+        return True
+    variables = engine.instance_variables(session, instance)
+    return all(variables.get(k) == v for k, v in others.items())

@@ -1,0 +1,35 @@
+"""The SpiffWorkflow script engine: restricted scripts plus dispatch of service tasks to handlers."""
+from __future__ import annotations
+
+import json
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+
+from .scripting import RestrictedEnvironment
+from .services import ServiceCall, ServiceRegistry, ServiceTaskFailed
+
+
+class AtriumScriptEngine(PythonScriptEngine):
+    def __init__(self, registry: ServiceRegistry, timeout_seconds: float = 2.0):
+        super().__init__(environment=RestrictedEnvironment(timeout_seconds=timeout_seconds))
+        self.registry = registry
+
+    def call_service(self, task, operation_name=None, operation_params=None, **_kwargs):
+        handler = self.registry.get(operation_name)
+        element_id = task.task_spec.bpmn_id
+        if handler is None:
+            raise ServiceTaskFailed(operation_name, element_id, LookupError(f"no handler registered as '{operation_name}'"))
+        top = task.workflow.top_workflow
+        call = ServiceCall(
+            params={name: p["value"] for name, p in (operation_params or {}).items()},
+            instance_id=getattr(top, "atrium_instance_id", None),
+            process_key=top.spec.name,
+            element_id=element_id,
+            data=dict(task.data),
+        )
+        try:
+            result = handler(call)
+        except Exception as exc:  # any handler failure becomes a retry or an incident
+            raise ServiceTaskFailed(operation_name, element_id, exc) from exc
+        # SpiffWorkflow's ServiceTask json.loads the result; default=str keeps dates readable.
+        return json.dumps(result, default=str)

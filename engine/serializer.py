@@ -1,0 +1,129 @@
+"""Specs serialized once per definition version; instance state as small compressed JSON.
+
+The state stored for an instance leaves out the spec (it lives on the definition row) and
+keeps only the part of the task tree that can still matter: finished tasks above the
+common ancestor of every live task are pruned after each step. History lives in the
+history table, so a loop that runs a thousand times stores no more than one that runs once.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_STATE_VERSION
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
+
+
+class InstanceStateConverter(BpmnWorkflowConverter):
+    """BpmnWorkflow <-> dict without the spec; the caller supplies the (cached) spec on restore."""
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+_config = dict(SPIFF_CONFIG)
+_config[BpmnWorkflow] = InstanceStateConverter
+REGISTRY = BpmnWorkflowSerializer.configure(_config)
+_VERSION_KEY = "serializer_version"
+
+
+def spec_to_json(spec, subprocess_specs: dict) -> str:
+    return json.dumps(
+        {"spec": REGISTRY.convert(spec), "subprocess_specs": {k: REGISTRY.convert(v) for k, v in subprocess_specs.items()}},
+        separators=(",", ":"),
+    )
+
+
+def spec_from_json(text: str):
+    dct = json.loads(text)
+    spec = REGISTRY.restore(dct["spec"])
+    subprocess_specs = {k: REGISTRY.restore(v) for k, v in dct["subprocess_specs"].items()}
+    return spec, subprocess_specs
+
+
+def state_to_bytes(workflow: BpmnWorkflow) -> bytes:
+    prune_finished_tasks(workflow)
+    dct = REGISTRY.convert(workflow)
+    dct[_VERSION_KEY] = SPIFF_STATE_VERSION
+    return zlib.compress(json.dumps(dct, separators=(",", ":")).encode(), 6)
+
+
+def state_from_bytes(data: bytes, spec, subprocess_specs: dict) -> BpmnWorkflow:
+    dct = json.loads(zlib.decompress(data))
+    version = dct.pop(_VERSION_KEY, SPIFF_STATE_VERSION)
+    if version in MIGRATIONS:
+        MIGRATIONS[version](dct)
+    return REGISTRY.restore(dct, spec=spec, subprocess_specs=subprocess_specs)
+
+
+def prune_finished_tasks(workflow: BpmnWorkflow) -> int:
+    """Drop finished tasks that no live task can reach back to; returns how many were dropped.
+
+    Live tasks are those not yet finished. Everything a live task may consult (its join's
+    split, its boundary-event split, its subprocess) lies on its path from their deepest
+    common ancestor, so that ancestor is re-attached directly under the root and the
+    finished chain above it, with its finished side branches, is dropped.
+    """
+    root = workflow.task_tree
+    live = [t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+    if not live:
+        return 0
+    common = _common_ancestor(live)
+    if common is None or common is root or common.parent is root:
+        return 0
+    keep = {t.id for t in _subtree(common)}
+    keep.add(root.id)
+    dropped = [tid for tid in workflow.tasks if tid not in keep]
+    for tid in dropped:
+        del workflow.tasks[tid]
+        workflow.subprocesses.pop(tid, None)
+    root._children = [common.id]
+    common._parent = root.id
+    if workflow.last_task is not None and workflow.last_task.id not in keep:
+        workflow.last_task = common
+    return len(dropped)
+
+
+def _path_to_root(task) -> list:
+    path = []
+    while task is not None:
+        path.append(task)
+        task = task.parent
+    return path[::-1]
+
+
+def _common_ancestor(tasks):
+    common = _path_to_root(tasks[0])
+    for task in tasks[1:]:
+        path = _path_to_root(task)
+        n = 0
+        while n < len(common) and n < len(path) and common[n] is path[n]:
+            n += 1
+        common = common[:n]
+    return common[-1] if common else None
+
+
+def _subtree(task):
+    stack = [task]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(current.children)

@@ -1,0 +1,8 @@
+"""Every model imported in one place, so metadata is complete for Alembic and tests."""
+from .base import Base  # noqa: F401
+from .definitions import Form, ProcessDefinition  # noqa: F401
+from .history import HistoryEntry  # noqa: F401
+from .instances import Incident, ProcessInstance  # noqa: F401
+from .messages import MessageSubscription  # noqa: F401
+from .tasks import Task, TaskCandidate  # noqa: F401
+from .timers import Timer  # noqa: F401

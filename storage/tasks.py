@@ -1,0 +1,72 @@
+"""User-task inbox rows and their candidate groups and users."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Uuid, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from .base import Base, UTCDateTime
+
+OPEN, COMPLETED, CANCELLED = "open", "completed", "cancelled"
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_instance_status", "instance_id", "status"),
+        Index("ix_tasks_status_assignee_due", "status", "assignee", "due_at"),
+        Index("ix_tasks_status_due", "status", "due_at"),
+    )
+
+    # The SpiffWorkflow task id, so a row and its engine task are the same thing.
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    instance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    # Declared so the unit of work inserts the instance before rows that point at it.
+    instance = relationship("ProcessInstance", lazy="raise_on_sql")
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    assignee: Mapped[str | None] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    form_id: Mapped[int | None] = mapped_column(ForeignKey("forms.id"))
+    status: Mapped[str] = mapped_column(String(20), default=OPEN)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+    # Extension properties from the modeler (spiffworkflow:properties, camunda:properties).
+    properties: Mapped[dict | None] = mapped_column(JSON)
+
+    candidates: Mapped[list["TaskCandidate"]] = relationship(
+        cascade="all, delete-orphan", lazy="select", order_by="TaskCandidate.name"
+    )
+
+    @property
+    def candidate_groups(self) -> list[str]:
+        return [c.name for c in self.candidates if c.kind == "group"]
+
+    @property
+    def candidate_users(self) -> list[str]:
+        return [c.name for c in self.candidates if c.kind == "user"]
+
+
+class TaskCandidate(Base):
+    __tablename__ = "task_candidates"
+    __table_args__ = (Index("ix_task_candidates_kind_name", "kind", "name", "task_id"),)
+
+    task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "group" or "user"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+def open_tasks(session: Session, *, instance_id: uuid.UUID) -> list[Task]:
+    return list(
+        session.scalars(select(Task).where(Task.instance_id == instance_id, Task.status == OPEN).order_by(Task.created_at))
+    )
+
+
+def get_task(session: Session, *, task_id: uuid.UUID) -> Task | None:
+    return session.get(Task, task_id)
