@@ -36,8 +36,6 @@ from .serializer import spec_to_json
 from .services import ServiceRegistry
 from .task_metadata import form_reference
 
-DMN_NAMESPACES = ("http://www.omg.org/spec/DMN/",)
-
 
 @dataclass
 class SourceFile:
@@ -85,7 +83,7 @@ def parse_deployment(
         if root is None:
             continue
         lines[source.name] = {el.get("id"): el.sourceline for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
-        is_dmn = root.tag.startswith("{" + DMN_NAMESPACES[0])
+        is_dmn = etree.QName(root).localname == "definitions" and "/DMN/" in (etree.QName(root).namespace or "")
         try:
             if is_dmn:
                 parser.add_dmn_xml(root, filename=source.name)
@@ -101,7 +99,7 @@ def parse_deployment(
             problems.append(Problem(source.name, None, None, f"cannot load: {exc}"))
 
     processes: list[ParsedProcess] = []
-    for process_id, process_parser in parser.process_parsers.items():
+    for process_id, process_parser in list(parser.process_parsers.items()):
         filename = process_parser.filename
         if filename not in bpmn_sources or process_parser.node.get("isExecutable") == "false":
             continue

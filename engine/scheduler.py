@@ -1,0 +1,63 @@
+"""Firing due timers: claim rows, fire each in a savepoint, commit per batch; run by APScheduler.
+
+On PostgreSQL the claim is `SELECT ... FOR UPDATE SKIP LOCKED`, so any number of worker
+processes can poll the same table and a timer is fired by exactly one of them: the row is
+locked until the batch commits, and deleted (or moved to its next cycle) in that commit.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from atrium import clock
+from atrium.errors import AtriumError
+from storage.timers import claim_due_timers
+
+log = logging.getLogger(__name__)
+
+# A timer whose firing fails for an unexpected reason is tried again after this delay.
+FAILED_TIMER_DELAY = timedelta(seconds=60)
+
+
+def fire_due_timers(engine, *, batch_size: int | None = None, max_batches: int | None = None) -> int:
+    """Fire every timer due now; returns how many were fired."""
+    batch_size = batch_size or engine.settings.timer_batch_size
+    fired = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
+        with engine.transaction() as session:
+            timers = claim_due_timers(session, now=clock.now(), limit=batch_size)
+            for timer in timers:
+                try:
+                    with session.begin_nested():
+                        engine.fire_timer(session, timer)
+                    fired += 1
+                except Exception as exc:  # one bad timer must not stop the others
+                    if timer.instance_id is not None:
+                        engine.workflows.discard(timer.instance_id)
+                    level = logging.WARNING if isinstance(exc, AtriumError) else logging.ERROR
+                    log.log(level, "timer %s (%s) failed: %s", timer.id, timer.element_id, exc, exc_info=level == logging.ERROR)
+                    with session.begin_nested():
+                        timer.due_at = clock.now() + FAILED_TIMER_DELAY
+        if len(timers) < batch_size:
+            break
+    return fired
+
+
+def start_scheduler(engine) -> BackgroundScheduler:
+    """Poll for due timers every `timer_poll_seconds` in a background thread."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(
+        fire_due_timers,
+        "interval",
+        args=[engine],
+        seconds=engine.settings.timer_poll_seconds,
+        id="fire_due_timers",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,125 @@
+"""Test fixtures: real databases (SQLite always, PostgreSQL when ATRIUM_TEST_DATABASE_URL is set),
+a fresh migrated schema per session, tables emptied between tests, and a frozen clock."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from atrium import clock as clock_module
+from atrium.clock import FrozenClock
+from atrium.settings import Settings
+from engine.definitions import SourceFile
+from engine.deployments import deploy
+from engine.runtime import ProcessEngine
+from engine.services import ServiceRegistry
+from storage.db import make_engine, make_session_factory
+from storage.migrate import upgrade_to_head
+from storage.models import Base
+
+BPMN_DIR = Path(__file__).parent / "bpmn"
+PG_SCHEMA = "atrium_test"
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if os.environ.get("ATRIUM_TEST_DATABASE_URL") else ["sqlite"]
+
+
+def _pg_engine():
+    url = os.environ.get("ATRIUM_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but ATRIUM_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI")
+        pytest.skip("PostgreSQL tests need ATRIUM_TEST_DATABASE_URL")
+    admin = make_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    except Exception as exc:  # unreachable database: a failure, never a skip
+        pytest.fail(f"PostgreSQL at {make_url(url).render_as_string()} is unreachable: {exc}")
+    finally:
+        admin.dispose()
+    return make_engine(url, connect_args={"options": f"-csearch_path={PG_SCHEMA}"})
+
+
+@pytest.fixture(scope="session")
+def db_engines(tmp_path_factory):
+    """One migrated database per backend for the whole session."""
+    engines = {}
+
+    def get(backend):
+        if backend not in engines:
+            if backend == "sqlite":
+                engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('db') / 'atrium.db'}")
+            else:
+                engine = _pg_engine()
+            upgrade_to_head(engine)
+            engines[backend] = engine
+        return engines[backend]
+
+    yield get
+    for engine in engines.values():
+        engine.dispose()
+
+
+def _empty_tables(engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture(params=_backends())
+def db(request, db_engines):
+    """A migrated, empty database on each available backend."""
+    engine = db_engines(request.param)
+    _empty_tables(engine)
+    return engine
+
+
+@pytest.fixture
+def pg(db_engines):
+    """PostgreSQL only: for behaviour that needs real row locks across connections."""
+    engine = db_engines("postgresql")
+    _empty_tables(engine)
+    return engine
+
+
+@pytest.fixture
+def clock():
+    frozen = FrozenClock()
+    previous = clock_module.set_clock(frozen)
+    yield frozen
+    clock_module.set_clock(previous)
+
+
+@pytest.fixture
+def services():
+    return ServiceRegistry()
+
+
+def make_process_engine(engine, services: ServiceRegistry, **settings) -> ProcessEngine:
+    config = Settings(database_url=str(engine.url), script_timeout_seconds=0.5, service_retries=2,
+                      service_backoff_seconds=10, **settings)
+    return ProcessEngine(make_session_factory(engine), settings=config, services=services)
+
+
+@pytest.fixture
+def process_engine(db, services, clock):
+    return make_process_engine(db, services)
+
+
+def source_files(*names: str) -> list[SourceFile]:
+    return [SourceFile(name, (BPMN_DIR / name).read_bytes()) for name in names]
+
+
+def deploy_files(process_engine: ProcessEngine, *names: str):
+    with process_engine.transaction() as session:
+        return deploy(process_engine, session, source_files(*names))
