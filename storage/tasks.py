@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Uuid, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from .base import Base, UTCDateTime
 
@@ -63,8 +63,14 @@ class TaskCandidate(Base):
 
 
 def open_tasks(session: Session, *, instance_id: uuid.UUID) -> list[Task]:
+    """Open inbox rows of an instance, with their candidates loaded."""
     return list(
-        session.scalars(select(Task).where(Task.instance_id == instance_id, Task.status == OPEN).order_by(Task.created_at))
+        session.scalars(
+            select(Task)
+            .options(selectinload(Task.candidates))
+            .where(Task.instance_id == instance_id, Task.status == OPEN)
+            .order_by(Task.created_at, Task.element_id)
+        )
     )
 
 
