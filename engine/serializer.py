@@ -77,13 +77,14 @@ def state_from_bytes(data: bytes, spec, subprocess_specs: dict) -> BpmnWorkflow:
 def prune_finished_tasks(workflow: BpmnWorkflow) -> int:
     """Drop finished tasks that no live task can reach back to; returns how many were dropped.
 
-    Live tasks are those not yet finished. Everything a live task may consult (its join's
+    Live tasks are those not completed or cancelled. Everything a live task may consult (its join's
     split, its boundary-event split, its subprocess) lies on its path from their deepest
     common ancestor, so that ancestor is re-attached directly under the root and the
     finished chain above it, with its finished side branches, is dropped.
     """
     root = workflow.task_tree
-    live = [t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+    # ERROR tasks count as live: a retry runs them again.
+    live = [t for t in workflow.tasks.values() if not t.has_state(TaskState.COMPLETED | TaskState.CANCELLED)]
     if not live:
         return 0
     common = _common_ancestor(live)
