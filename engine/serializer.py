@@ -98,6 +98,9 @@ def prune_finished_tasks(workflow: BpmnWorkflow) -> int:
         workflow.subprocesses.pop(tid, None)
     root._children = [common.id]
     common._parent = root.id
+    # A task re-evaluated later inherits its parent's data (DeepMerge, parent wins); the
+    # root must not hand the re-attached task stale values from the start of the instance.
+    root.data = {}
     if workflow.last_task is not None and workflow.last_task.id not in keep:
         workflow.last_task = common
     return len(dropped)
