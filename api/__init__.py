@@ -1,0 +1,2 @@
+"""HTTP interface: the Flask application factory and its blueprints."""
+from .app import create_app  # noqa: F401

@@ -1,0 +1,169 @@
+"""The `atrium` command: serve, migrate, deploy, validate, demo. Every command honours ATRIUM_DATABASE_URL."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from atrium.errors import AtriumError, DefinitionInvalid
+from atrium.settings import Settings
+
+BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml", ".dmn")
+FORM_SUFFIXES = (".json",)
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def collect_files(paths: list[Path], forms_dir: Path | None) -> list:
+    """BPMN, DMN and form files from the given files and folders, plus the shared forms folder."""
+    from engine.definitions import SourceFile
+
+    found: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if file.is_file() and file.name.lower().endswith(BPMN_SUFFIXES + FORM_SUFFIXES):
+                    found[file.resolve()] = None
+        elif path.is_file():
+            found[path.resolve()] = None
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    if forms_dir is not None and forms_dir.is_dir():
+        for file in sorted(forms_dir.glob("*.json")):
+            found.setdefault(file.resolve(), None)
+    return [SourceFile(_display_name(file), file.read_bytes()) for file in found]
+
+
+def _display_name(file: Path) -> str:
+    try:
+        return str(file.relative_to(Path.cwd()))
+    except ValueError:
+        return str(file)
+
+
+def _process_engine(settings: Settings):
+    from engine.runtime import ProcessEngine
+    from storage.db import make_engine, make_session_factory
+
+    return ProcessEngine(make_session_factory(make_engine(settings.database_url)), settings=settings)
+
+
+def cmd_migrate(args, settings: Settings) -> int:
+    from storage.db import make_engine
+    from storage.migrate import current_revision, upgrade_to_head
+
+    engine = make_engine(settings.database_url)
+    before = current_revision(engine)
+    upgrade_to_head(engine)
+    after = current_revision(engine)
+    if before == after:
+        print(f"Database {_safe_url(settings.database_url)} is already at revision {after}.")
+    else:
+        print(f"Migrated {_safe_url(settings.database_url)} from revision {before or 'empty'} to {after}.")
+    return 0
+
+
+def cmd_validate(args, settings: Settings) -> int:
+    from engine.definitions import parse_deployment
+    from engine.services import services
+
+    files = collect_files([Path(p) for p in args.files], settings.forms_dir)
+    result = parse_deployment(files, services=services, form_exists=lambda name: False)
+    for problem in result.problems:
+        print(problem)
+    if result.problems:
+        print(f"{len(result.problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    keys = ", ".join(p.key for p in result.processes) or "none"
+    print(f"OK: {len(result.processes)} process(es) valid ({keys}).")
+    return 0
+
+
+def cmd_deploy(args, settings: Settings) -> int:
+    from engine.deployments import deploy
+
+    paths = [Path(p) for p in args.paths] or [settings.processes_dir]
+    files = collect_files(paths, settings.forms_dir)
+    engine = _process_engine(settings)
+    try:
+        with engine.transaction() as session:
+            result = deploy(engine, session, files)
+    except DefinitionInvalid as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(f"Nothing deployed: {len(exc.problems)} problem(s).", file=sys.stderr)
+        return 1
+    for form, version, created in result.forms:
+        if created:
+            print(f"Deployed form {form} version {version}.")
+    for definition in result.definitions:
+        if definition.created:
+            print(f"Deployed {definition.process_key} version {definition.version}.")
+        else:
+            print(f"{definition.process_key} version {definition.version} is unchanged.")
+    if not result.definitions:
+        print("No process definitions found in " + ", ".join(str(p) for p in paths) + ".")
+    return 0
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from engine.demo import seed_demo
+
+    engine = _process_engine(settings)
+    with engine.transaction() as session:
+        lines = seed_demo(engine, session)
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    from api.server import serve
+
+    settings.check_production()
+    print(f"Serving Atrium on http://{args.host}:{args.port} (database {_safe_url(settings.database_url)}).")
+    serve(settings, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atrium", description="Atrium process service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the HTTP API and fire timers")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=None, help="worker processes (default ATRIUM_WORKERS or 2)")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="bring the database schema to the latest revision").set_defaults(func=cmd_migrate)
+    deploy = sub.add_parser("deploy", help="deploy BPMN, DMN and form files (default: processes/)")
+    deploy.add_argument("paths", nargs="*")
+    deploy.set_defaults(func=cmd_deploy)
+    validate = sub.add_parser("validate", help="check BPMN/DMN/form files; prints file:line: element: message")
+    validate.add_argument("files", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+    sub.add_parser("demo", help="start demo instances so the inbox has work").set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.func(args, settings)
+    except (AtriumError, FileNotFoundError, RuntimeError) as exc:
+        print(f"atrium {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a command prints a sentence, not a traceback
+        logging.getLogger("atrium").debug("command failed", exc_info=True)
+        print(f"atrium {args.command}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

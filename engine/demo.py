@@ -1,0 +1,31 @@
+"""Demo data: a few instances of the example processes, so a first run has work in the inbox."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage import definitions as definition_store
+from storage.instances import ProcessInstance
+
+DEMO_ENGAGEMENTS = [
+    ("DEMO-ENG-1", {"client_name": "Harbour Logistics Ltd", "service": "advisory", "fee": 4800}),
+    ("DEMO-ENG-2", {"client_name": "北辰建筑设计事务所", "service": "architecture", "fee": 18500}),
+    ("DEMO-ENG-3", {"client_name": "Meridian Legal LLP", "service": "legal", "fee": 12000}),
+]
+
+
+def seed_demo(engine, session: Session) -> list[str]:
+    """Start the demo instances that do not exist yet; returns what was done, in words."""
+    if definition_store.latest_definition(session, process_key="engagement_review") is None:
+        return ["engagement_review is not deployed: run `atrium deploy` first; no demo seeded."]
+    existing = set(session.scalars(select(ProcessInstance.business_key).where(
+        ProcessInstance.business_key.in_([key for key, _ in DEMO_ENGAGEMENTS]))))
+    lines = []
+    for business_key, variables in DEMO_ENGAGEMENTS:
+        if business_key in existing:
+            lines.append(f"Demo engagement {business_key} already exists.")
+            continue
+        instance = engine.start_instance(session, process_key="engagement_review", business_key=business_key,
+                                         variables=variables, actor="demo")
+        lines.append(f"Started engagement_review {business_key} ({variables['client_name']}): instance {instance.id}.")
+    return lines
