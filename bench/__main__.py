@@ -1,0 +1,62 @@
+"""`make bench`: every benchmark in one run, printed side by side with its target.
+
+Needs PostgreSQL (ATRIUM_BENCH_DATABASE_URL, default the local `test` database); it
+works in its own schema, `atrium_bench`, dropped and recreated by each benchmark.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+
+from . import engine_rate, long_lived, timer_lateness
+from .common import database_url
+
+
+def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
+    verdict = "" if ok is None else ("  ok" if ok else "  MISSED")
+    print(f"  {label:<46} {value:>16}   {target}{verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    n, timers, iterations = (200, 1000, 100) if args.quick else (1000, 10_000, 1000)
+    print(f"Atrium benchmarks on {database_url().split('@')[-1]}{' (quick)' if args.quick else ''}\n")
+
+    print(f"Engine rate: flow `bench_review` (start, user task, script, gateway, user task), {n} instances")
+    rate = engine_rate.run(n)
+    _line("in-process (SpiffWorkflow, no persistence)", f"{rate['in_process_per_s']:.0f} inst/s")
+    _line("persisted through engine/ on PostgreSQL", f"{rate['persisted_per_s']:.0f} inst/s")
+    _line("ratio persisted / in-process", f"{rate['ratio']:.1%}", "target >= 40%", rate["ratio"] >= 0.40)
+    _line("stored state, waiting at a user task (max)", f"{rate['state_bytes_waiting_max']} B",
+          "target <= 4096 B", rate["state_bytes_waiting_max"] <= 4096)
+    _line("stored state, completed instance (mean)", f"{rate['state_bytes_completed_avg']:.0f} B")
+
+    print(f"\nTimer lateness: {timers} timers due within one minute, 2 scheduler processes")
+    late = timer_lateness.run(timers)
+    _line("p50 lateness", f"{late['p50_late_s']:.3f} s")
+    _line("p99 lateness", f"{late['p99_late_s']:.3f} s", "target < 5 s", late["p99_late_s"] < 5)
+    _line("max lateness", f"{late['max_late_s']:.3f} s")
+    _line("fired / fired twice / not fired", f"{late['fired']} / {late['fired_twice']} / {late['not_fired']}",
+          "target: none twice", late["fired_twice"] == 0 and late["not_fired"] == 0)
+    _line("instances created before the window opened", str(late["created_before_window"]),
+          f"(creation took {late['creation_s']:.0f} s)")
+
+    print(f"\nLong-lived instance: user task + timer loop, {iterations} iterations")
+    samples = long_lived.run(iterations, (10, iterations))
+    first, last = samples[10], samples[iterations]
+    _line("complete-task step at iteration 10", f"{first['complete_ms']:.1f} ms")
+    _line(f"complete-task step at iteration {iterations}", f"{last['complete_ms']:.1f} ms")
+    _line("timer step at iteration 10", f"{first['timer_ms']:.1f} ms")
+    _line(f"timer step at iteration {iterations}", f"{last['timer_ms']:.1f} ms")
+    _line("stored state at iteration 10", f"{first['state_bytes']} B")
+    _line(f"stored state at iteration {iterations}", f"{last['state_bytes']} B", "target: no growth",
+          last["state_bytes"] <= first["state_bytes"] * 1.1)
+    _line(f"history rows at iteration {iterations}", f"{last['history_rows']}")
+    _line("step loaded cold from the database", f"{samples['cold_step_ms']:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""In-process engine rate vs the persisted rate through engine/ on PostgreSQL, on one flow."""
+from __future__ import annotations
+
+import time
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select
+
+from storage.instances import ProcessInstance
+from storage.tasks import open_tasks
+
+from .common import deploy_flow, fresh_database, process_engine
+
+FLOW = "review.bpmn"  # start, user task, script, gateway, user task, end
+
+
+def in_process_rate(engine, n: int) -> float:
+    """Instances/s with SpiffWorkflow alone: same spec, same script engine, no persistence."""
+    with engine.transaction() as session:
+        from storage.definitions import latest_definition
+
+        spec, subprocess_specs = engine.spec_for(latest_definition(session, process_key="bench_review"))
+    started = time.perf_counter()
+    for _ in range(n):
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine.script_engine)
+        workflow.do_engine_steps()
+        for data in ({"amount": 70}, {}):
+            task = workflow.get_tasks(state=TaskState.READY, manual=True)[0]
+            task.set_data(**data)
+            task.run()
+            workflow.do_engine_steps()
+        assert workflow.completed
+    return n / (time.perf_counter() - started)
+
+
+def persisted_rate(engine, n: int) -> tuple[float, list[int]]:
+    """Instances/s through the engine: start and two completions, each its own transaction."""
+    sizes = []
+    started = time.perf_counter()
+    for _ in range(n):
+        with engine.transaction() as session:
+            instance = engine.start_instance(session, process_key="bench_review")
+            task_id = open_tasks(session, instance_id=instance.id)[0].id
+            sizes.append(len(instance.state))
+        with engine.transaction() as session:
+            instance = engine.complete_task(session, task_id=task_id, data={"amount": 70})
+            task_id = open_tasks(session, instance_id=instance.id)[0].id
+            sizes.append(len(instance.state))
+        with engine.transaction() as session:
+            instance = engine.complete_task(session, task_id=task_id, data={})
+            assert instance.status == "completed"
+    return n / (time.perf_counter() - started), sizes
+
+
+def run(n: int = 1000) -> dict:
+    db = fresh_database()
+    engine = process_engine(db)
+    deploy_flow(engine, FLOW)
+    in_process_rate(engine, 50)  # warm-up
+    persisted_rate(engine, 50)
+    inproc = in_process_rate(engine, n)
+    persisted, sizes = persisted_rate(engine, n)
+    with engine.transaction() as session:
+        total = session.scalar(select(func.sum(func.length(ProcessInstance.state))))
+        count = session.scalar(select(func.count()).select_from(ProcessInstance))
+    db.dispose()
+    return {
+        "in_process_per_s": inproc,
+        "persisted_per_s": persisted,
+        "ratio": persisted / inproc,
+        "state_bytes_waiting_max": max(sizes),
+        "state_bytes_completed_avg": total / count,
+    }
