@@ -1,7 +1,7 @@
 """Domain errors raised by the engine and services; the API maps each to one problem type."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class AtriumError(Exception):

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -44,6 +45,9 @@ from .serializer import spec_from_json, state_from_bytes, state_to_bytes
 from .services import ServiceRegistry, ServiceTaskFailed, services as default_services
 
 log = logging.getLogger(__name__)
+
+# How long a due timer of an instance held by an incident waits before it is looked at again.
+INCIDENT_TIMER_DELAY = timedelta(minutes=1)
 
 
 @dataclass
@@ -124,7 +128,7 @@ class ProcessEngine:
         workflow.atrium_instance_id = instance.id
         return workflow
 
-    def _instance_or_raise(self, session: Session, instance_id: uuid.UUID, *, lock: bool = False) -> ProcessInstance:
+    def _instance_or_raise(self, session: Session, instance_id: uuid.UUID) -> ProcessInstance:
         instance = session.get(ProcessInstance, instance_id)
         if instance is None:
             raise NotFound(f"process instance {instance_id} not found")
@@ -257,33 +261,36 @@ class ProcessEngine:
         return instance
 
     # Events --------------------------------------------------------------------------
-    def fire_timer(self, session: Session, timer: Timer) -> None:
-        """Fire one claimed timer row (the scheduler calls this inside its transaction)."""
+    def fire_timer(self, session: Session, timer: Timer) -> bool:
+        """Fire one claimed timer row inside the scheduler's transaction; False if it could not fire yet."""
         if timer.kind == RETRY:
             session.delete(timer)
             attempt = (timer.cycle or {}).get("attempt", 2)
             instance = session.get(ProcessInstance, timer.instance_id)
             if instance is not None and instance.status == ACTIVE:
                 self.retry_instance(session, instance_id=instance.id, actor="timer", attempt=attempt)
-            return
+            return True
         if timer.instance_id is None:
-            from .deployments import fire_start_timer
+            from .deployments import fire_start_timer  # deployments imports this module
 
             fire_start_timer(self, session, timer)
-            return
+            return True
         instance = session.get(ProcessInstance, timer.instance_id)
+        if instance is not None and instance.status == ERROR:
+            # An incident holds the instance; its timers wait until it is retried.
+            timer.due_at = clock.now() + INCIDENT_TIMER_DELAY
+            return False
         if instance is None or instance.status != ACTIVE:
             session.delete(timer)
-            return
+            return False
         workflow = self._load_workflow(session, instance)
         task = workflow.get_task_from_id(timer.task_id)
         if task is None or not task.has_state(TaskState.WAITING):
             session.delete(timer)
-            return
+            self.workflows.stage(session, instance.id, instance.lock_version, workflow)
+            return False
 
         def action(wf):
-            from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
-
             if not isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
                 task._set_internal_data(event_fired=True)
                 task.task_spec._update(task)
@@ -293,13 +300,14 @@ class ProcessEngine:
         ctx = steps.StepContext(session, instance.id, instance.process_key, clock.now(), "timer")
         steps.add_instance_event(ctx, "timer_fired", {"due_at": timer.due_at.isoformat()}, element_id=timer.element_id)
         self._step(session, instance, workflow, action, actor="timer")
+        return True
 
     def deliver_message(self, session: Session, instance: ProcessInstance, task_id: uuid.UUID, name: str, payload, correlations: dict | None = None, actor: str | None = None) -> bool:
         """Give a waiting catch event (or receive task) its message; False if it no longer waits."""
         workflow = self._load_workflow(session, instance)
         task = workflow.get_task_from_id(task_id)
         if task is None or not task.has_state(TaskState.WAITING):
-            self.workflows.put(instance.id, instance.lock_version, workflow)
+            self.workflows.stage(session, instance.id, instance.lock_version, workflow)
             return False
         self._deliver(session, instance, workflow, task, name, payload, actor)
         return True
@@ -335,7 +343,8 @@ class ProcessEngine:
                 merged.update(workflow.last_task.data)
             return merged
         finally:
-            self.workflows.put(instance.id, instance.lock_version, workflow)
+            # Cached only if this transaction commits: the state it reflects may not.
+            self.workflows.stage(session, instance.id, instance.lock_version, workflow)
 
     # The step --------------------------------------------------------------------------
     def _step(
@@ -375,6 +384,8 @@ class ProcessEngine:
             instance.status = COMPLETED
             instance.ended_at = now
             steps.add_instance_event(ctx, "instance_completed")
+        elif workflow.get_tasks(state=TaskState.ERROR):
+            instance.status = ERROR  # another branch still holds an open incident
         else:
             instance.status = ACTIVE
         self._save(session, instance, workflow, now)

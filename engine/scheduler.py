@@ -33,8 +33,7 @@ def fire_due_timers(engine, *, batch_size: int | None = None, max_batches: int |
             for timer in timers:
                 try:
                     with session.begin_nested():
-                        engine.fire_timer(session, timer)
-                    fired += 1
+                        fired += engine.fire_timer(session, timer)
                 except Exception as exc:  # one bad timer must not stop the others
                     if timer.instance_id is not None:
                         engine.workflows.discard(timer.instance_id)

@@ -78,21 +78,22 @@ def syntax_message(exc: SyntaxError) -> str:
     return "; ".join(str(m) for m in messages if m) or str(exc)
 
 
-def check_script(source: str) -> str | None:
-    """A message describing why the script can't run, or None."""
+def _compile_problem(compile_fn, source: str) -> str | None:
     try:
-        compile_script(source)
+        compile_fn(source)
     except SyntaxError as exc:
         return syntax_message(exc)
     return None
+
+
+def check_script(source: str) -> str | None:
+    """A message describing why the script can't run, or None."""
+    return _compile_problem(compile_script, source)
 
 
 def check_expression(source: str) -> str | None:
-    try:
-        compile_expression(source)
-    except SyntaxError as exc:
-        return syntax_message(exc)
-    return None
+    """A message describing why the expression can't be evaluated, or None."""
+    return _compile_problem(compile_expression, source)
 
 
 _INPLACE = {

@@ -5,7 +5,6 @@ SpiffWorkflow's timer definitions read `datetime.now()` directly; we point that 
 """
 from __future__ import annotations
 
-import ast
 from datetime import datetime, timedelta, timezone
 
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
@@ -80,11 +79,3 @@ def next_cycle(due_at: datetime, cycle: dict | None) -> tuple[datetime, dict] | 
     if remaining == 1:
         return None
     return due_at + timedelta(seconds=cycle["seconds"]), {**cycle, "remaining": remaining - 1 if remaining > 0 else -1}
-
-
-def literal(expression: str):
-    """The value of a constant expression, else the expression itself."""
-    try:
-        return ast.literal_eval(expression.strip())
-    except (ValueError, SyntaxError):
-        return expression

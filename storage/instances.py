@@ -53,15 +53,6 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def get_instance(session: Session, *, instance_id: uuid.UUID, with_state: bool = False) -> ProcessInstance | None:
-    query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
-    if with_state:
-        from sqlalchemy.orm import undefer
-
-        query = query.options(undefer(ProcessInstance.state))
-    return session.scalars(query).first()
-
-
 def open_incidents(session: Session, *, instance_id: uuid.UUID) -> list[Incident]:
     return list(
         session.scalars(

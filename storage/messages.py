@@ -29,7 +29,3 @@ def subscriptions_for(session: Session, *, message_name: str) -> list[MessageSub
             select(MessageSubscription).where(MessageSubscription.message_name == message_name).order_by(MessageSubscription.id)
         )
     )
-
-
-def instance_subscriptions(session: Session, *, instance_id: uuid.UUID) -> list[MessageSubscription]:
-    return list(session.scalars(select(MessageSubscription).where(MessageSubscription.instance_id == instance_id)))

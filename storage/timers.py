@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Uuid, delete, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Uuid, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .base import Base, BigId, UTCDateTime
@@ -39,16 +39,3 @@ def claim_due_timers(session: Session, *, now: datetime, limit: int) -> list[Tim
         .with_for_update(skip_locked=True)
     )
     return list(session.scalars(query))
-
-
-def instance_timers(session: Session, *, instance_id: uuid.UUID) -> list[Timer]:
-    return list(session.scalars(select(Timer).where(Timer.instance_id == instance_id)))
-
-
-def delete_definition_start_timers(session: Session, *, definition_ids: list[int]) -> None:
-    if definition_ids:
-        session.execute(delete(Timer).where(Timer.definition_id.in_(definition_ids), Timer.kind == START))
-
-
-def next_due_at(session: Session) -> datetime | None:
-    return session.scalar(select(Timer.due_at).order_by(Timer.due_at).limit(1))

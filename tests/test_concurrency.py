@@ -41,7 +41,7 @@ def test_two_completions_of_the_same_task_one_wins(pg, services, clock):
             instance = engines[0].start_instance(session, process_key="parallel_review")
             task_id = open_tasks(session, instance_id=instance.id)[0].id
 
-        def complete(engine):
+        def complete(engine, task_id=task_id):
             with engine.transaction() as session:
                 return engine.complete_task(session, task_id=task_id, data={"by": id(engine)})
 

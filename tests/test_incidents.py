@@ -129,3 +129,30 @@ def test_retry_without_an_incident_is_a_conflict(process_engine):
     with pytest.raises(Conflict):
         with process_engine.transaction() as session:
             process_engine.retry_instance(session, instance_id=instance.id)
+
+
+def test_pre_and_post_scripts_run_around_a_user_task(process_engine):
+    deploy_files(process_engine, "scripts.bpmn")
+    with process_engine.transaction() as session:
+        instance = process_engine.start_instance(session, process_key="pre_post", variables={"client": "Ms Lin", "hours": 3})
+        [greet] = open_tasks(session, instance_id=instance.id)
+        assert process_engine.instance_variables(session, instance)["greeting"] == "Dear Ms Lin"
+    with process_engine.transaction() as session:
+        instance = process_engine.complete_task(session, task_id=greet.id, data={"signature": "A. Partner"})
+        assert process_engine.instance_variables(session, instance)["signed"] == "Dear Ms Lin, A. Partner"
+
+
+def test_an_incident_on_one_branch_keeps_the_instance_in_error_while_the_other_moves(process_engine):
+    deploy_files(process_engine, "scripts.bpmn")
+    with process_engine.transaction() as session:
+        instance = process_engine.start_instance(session, process_key="pre_post", variables={"client": "Ms Lin", "hours": 3})
+        [greet] = open_tasks(session, instance_id=instance.id)
+    with process_engine.transaction() as session:
+        instance = process_engine.complete_task(session, task_id=greet.id, data={"signature": "A."})
+        assert instance.status == "error"
+        [other] = open_tasks(session, instance_id=instance.id)
+    with process_engine.transaction() as session:
+        instance = process_engine.complete_task(session, task_id=other.id, data={})
+        assert instance.status == "error"
+        [incident] = open_incidents(session, instance_id=instance.id)
+        assert incident.element_id == "broken" and "rate" in incident.message

@@ -155,3 +155,40 @@ def test_concurrent_pollers_never_fire_a_timer_twice(pg, services, clock):
         completed = session.scalar(select(func.count()).select_from(ProcessInstance).where(ProcessInstance.status == "completed"))
     assert set(per_instance) == set(ids) and set(per_instance.values()) == {1}
     assert completed == 60
+
+
+def test_timers_of_an_instance_held_by_an_incident_wait_for_the_retry(process_engine, services, clock):
+    from storage.instances import Incident
+
+    deploy_files(process_engine, "timers.bpmn")
+    instance = _start(process_engine, "date_timer", variables={"deadline": (clock.now() + timedelta(hours=1)).isoformat()})
+    with process_engine.transaction() as session:
+        row = session.get(ProcessInstance, instance.id)
+        row.status = "error"  # as if another branch had failed
+        session.add(Incident(instance_id=instance.id, element_id="x", message="boom", created_at=clock.now()))
+    clock.advance(hours=2)
+    assert fire_due_timers(process_engine) == 0
+    [(name, due)] = _timers(process_engine)
+    assert name == "until" and due > clock.now()
+
+
+def test_the_server_schedules_the_timer_job(db, services, clock):
+    from api.app import create_app
+    from atrium.settings import Settings
+
+    # A long interval: the test calls the job itself, so the background thread never races it.
+    app = create_app(Settings(database_url=db.url.render_as_string(hide_password=False), timer_poll_seconds=3600),
+                     run_scheduler=True)
+    scheduler = app.extensions["atrium.scheduler"]
+    try:
+        job = scheduler.get_job("fire_due_timers")
+        assert job.func is fire_due_timers and job.args == (app.extensions["atrium.engine"],)
+        deploy_files(app.extensions["atrium.engine"], "timers.bpmn")
+        instance = _start(app.extensions["atrium.engine"], "date_timer",
+                          variables={"deadline": (clock.now() + timedelta(minutes=1)).isoformat()})
+        clock.advance(minutes=2)
+        assert job.func(*job.args) == 1
+        with app.extensions["atrium.engine"].transaction() as session:
+            assert session.get(ProcessInstance, instance.id).status == "completed"
+    finally:
+        scheduler.shutdown(wait=False)
