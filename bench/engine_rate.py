@@ -53,6 +53,37 @@ def persisted_rate(engine, n: int) -> tuple[float, list[int]]:
     return n / (time.perf_counter() - started), sizes
 
 
+def durable_floor_rate(db, n: int, state: bytes) -> float:
+    """Instances/s of the bare minimum any persisted engine does for this flow with raw SQL:
+    three committed transactions (start, two completions), each writing the state and
+    history rows. No engine, no ORM: the ceiling the persisted rate can approach."""
+    import uuid
+
+    raw = db.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS floor_state (id uuid PRIMARY KEY, state bytea, v int)")
+        cur.execute("CREATE TABLE IF NOT EXISTS floor_history (id bigserial PRIMARY KEY, instance uuid, event text, at timestamptz)")
+        raw.commit()
+        started = time.perf_counter()
+        for _ in range(n):
+            instance = uuid.uuid4()
+            cur.execute("INSERT INTO floor_state VALUES (%s, %s, 1)", (instance, state))
+            cur.executemany("INSERT INTO floor_history (instance, event, at) VALUES (%s, %s, now())",
+                            [(instance, "started"), (instance, "ready")])
+            raw.commit()
+            for version in (1, 2):
+                cur.execute("SELECT state, v FROM floor_state WHERE id = %s", (instance,))
+                cur.fetchone()
+                cur.execute("UPDATE floor_state SET state = %s, v = v + 1 WHERE id = %s AND v = %s", (state, instance, version))
+                cur.executemany("INSERT INTO floor_history (instance, event, at) VALUES (%s, %s, now())",
+                                [(instance, "completed"), (instance, "ready")])
+                raw.commit()
+        return n / (time.perf_counter() - started)
+    finally:
+        raw.close()
+
+
 def run(n: int = 1000) -> dict:
     db = fresh_database()
     engine = process_engine(db)
@@ -61,6 +92,7 @@ def run(n: int = 1000) -> dict:
     persisted_rate(engine, 50)
     inproc = in_process_rate(engine, n)
     persisted, sizes = persisted_rate(engine, n)
+    floor = durable_floor_rate(db, n, b"x" * max(sizes))
     with engine.transaction() as session:
         total = session.scalar(select(func.sum(func.length(ProcessInstance.state))))
         count = session.scalar(select(func.count()).select_from(ProcessInstance))
@@ -69,6 +101,8 @@ def run(n: int = 1000) -> dict:
         "in_process_per_s": inproc,
         "persisted_per_s": persisted,
         "ratio": persisted / inproc,
+        "durable_floor_per_s": floor,
+        "floor_ratio": floor / inproc,
         "state_bytes_waiting_max": max(sizes),
         "state_bytes_completed_avg": total / count,
     }

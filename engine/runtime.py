@@ -395,6 +395,7 @@ class ProcessEngine:
         instance.updated_at = now
         try:
             session.flush()
+            steps.flush_history(session)
         except StaleDataError as exc:
             raise Conflict("the process instance was changed by another request; reload and try again") from exc
         except OperationalError as exc:

@@ -12,7 +12,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.orm import Session
 
 from storage.history import HistoryEntry
@@ -64,24 +64,35 @@ def write_history(ctx: StepContext, workflow, before: dict[UUID, int], *, user_t
             continue
         spec = task.task_spec
         manual = getattr(spec, "manual", False)
-        rows.append(
-            HistoryEntry(
-                instance_id=ctx.instance_id,
-                element_id=spec.bpmn_id,
-                element_name=spec.bpmn_name,
-                element_type=type(spec).__name__,
-                event=event,
-                actor=(user_task_actor if manual and event == "completed" else None) or ctx.actor,
-                at=ctx.now,
-            )
-        )
-    ctx.session.add_all(rows)
+        rows.append(_history_row(
+            ctx, element_id=spec.bpmn_id, element_name=spec.bpmn_name, element_type=type(spec).__name__, event=event,
+            actor=(user_task_actor if manual and event == "completed" else None) or ctx.actor,
+        ))
+    _pending_history(ctx.session).extend(rows)
 
 
 def add_instance_event(ctx: StepContext, event: str, detail: dict | None = None, element_id: str | None = None) -> None:
-    ctx.session.add(
-        HistoryEntry(instance_id=ctx.instance_id, element_id=element_id, event=event, actor=ctx.actor, at=ctx.now, detail=detail)
-    )
+    _pending_history(ctx.session).append(_history_row(ctx, element_id=element_id, event=event, detail=detail))
+
+
+def _history_row(ctx: StepContext, *, element_id=None, element_name=None, element_type=None, event, actor=None,
+                 detail=None) -> dict:
+    return {"instance_id": ctx.instance_id, "element_id": element_id, "element_name": element_name,
+            "element_type": element_type, "event": event, "actor": actor or ctx.actor, "at": ctx.now, "detail": detail}
+
+
+_HISTORY_KEY = "atrium_pending_history"
+
+
+def _pending_history(session: Session) -> list[dict]:
+    return session.info.setdefault(_HISTORY_KEY, [])
+
+
+def flush_history(session: Session) -> None:
+    """Insert the history rows recorded so far in one statement (after the instance row exists)."""
+    rows = session.info.pop(_HISTORY_KEY, None)
+    if rows:
+        session.execute(insert(HistoryEntry), rows)
 
 
 def ready_user_task_ids(workflow) -> set[UUID]:
