@@ -8,7 +8,6 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 
 from storage.instances import ProcessInstance
-from storage.tasks import open_tasks
 
 from .common import deploy_flow, fresh_database, process_engine
 
@@ -20,7 +19,7 @@ def in_process_rate(engine, n: int) -> float:
     with engine.transaction() as session:
         from storage.definitions import latest_definition
 
-        spec, subprocess_specs = engine.spec_for(latest_definition(session, process_key="bench_review"))
+        spec, subprocess_specs = engine.spec_for(session, latest_definition(session, process_key="bench_review").id)
     started = time.perf_counter()
     for _ in range(n):
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine.script_engine)
@@ -41,11 +40,11 @@ def persisted_rate(engine, n: int) -> tuple[float, list[int]]:
     for _ in range(n):
         with engine.transaction() as session:
             instance = engine.start_instance(session, process_key="bench_review")
-            task_id = open_tasks(session, instance_id=instance.id)[0].id
+            [task_id] = instance.opened_task_ids
             sizes.append(len(instance.state))
         with engine.transaction() as session:
             instance = engine.complete_task(session, task_id=task_id, data={"amount": 70})
-            task_id = open_tasks(session, instance_id=instance.id)[0].id
+            [task_id] = instance.opened_task_ids
             sizes.append(len(instance.state))
         with engine.transaction() as session:
             instance = engine.complete_task(session, task_id=task_id, data={})

@@ -13,7 +13,7 @@ from atrium.errors import DefinitionInvalid, Problem
 from storage import definitions as definition_store
 from storage.definitions import Form, ProcessDefinition
 from storage.messages import MessageSubscription
-from storage.timers import START, Timer
+from storage.timers import START, Timer, delete_timer, postpone_timer
 
 from .definitions import ParsedDeployment, SourceFile, parse_deployment
 from .forms import FormFile
@@ -118,20 +118,19 @@ def _register_start_events(engine, session: Session, definition: ProcessDefiniti
                                   due_at=due, cycle=cycle))
 
 
-def fire_start_timer(engine, session: Session, timer: Timer) -> None:
+def fire_start_timer(engine, session: Session, timer) -> None:
     """Start an instance for a due timer start event, and schedule the next cycle if any."""
     definition = session.get(ProcessDefinition, timer.definition_id)
     following = next_cycle(timer.due_at, timer.cycle)
     if following is None:
-        session.delete(timer)
+        delete_timer(session, timer_id=timer.id)
     else:
-        timer.due_at, timer.cycle = following
+        postpone_timer(session, timer_id=timer.id, due_at=following[0], cycle=following[1])
 
     def trigger(workflow):
-        for task in workflow.get_tasks(spec_name=timer.element_id):
-            if task.has_state(TaskState.WAITING):
-                task._set_internal_data(event_fired=True)
-                task.task_spec._update(task)
+        for task in workflow.get_tasks(spec_name=timer.element_id, state=TaskState.WAITING):
+            task._set_internal_data(event_fired=True)
+            task.task_spec._update(task)
         workflow.do_engine_steps()
 
-    engine._start(session, definition, {}, None, "timer", trigger)
+    engine.start_from_definition(session, definition, {}, None, "timer", trigger)

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session
 
 from atrium.errors import InvalidInput, NotFound
 from storage.definitions import ProcessDefinition
-from storage.instances import ACTIVE, ProcessInstance
+from storage.instances import ACTIVE
+from storage.step_writes import InstanceRow, load_instance
 from storage.messages import subscriptions_for
 
 
@@ -42,7 +43,7 @@ def correlate_message(
     for sub in subscriptions:
         if sub.instance_id is None:
             continue
-        instance = session.get(ProcessInstance, sub.instance_id)
+        instance = load_instance(session, instance_id=sub.instance_id)
         if instance is None or instance.status != ACTIVE or not _matches(engine, session, instance, keys):
             continue
         if engine.deliver_message(session, instance, sub.task_id, name, payload, actor=actor):
@@ -57,9 +58,9 @@ def correlate_message(
 
         def trigger(workflow, element_id=sub.element_id):
             for task in workflow.get_tasks(spec_name=element_id, state=TaskState.WAITING):
-                engine._deliver_in_step(workflow, task, payload)
+                engine.deliver_in_step(workflow, task, payload)
 
-        instance = engine._start(session, definition, variables, keys.get("business_key"), actor, trigger)
+        instance = engine.start_from_definition(session, definition, variables, keys.get("business_key"), actor, trigger)
         deliveries.append(Delivery(instance.id, instance.process_key, True))
     if not deliveries:
         raise NotFound(f"no process instance or start event is waiting for message '{name}'"
@@ -67,7 +68,7 @@ def correlate_message(
     return deliveries
 
 
-def _matches(engine, session: Session, instance: ProcessInstance, keys: dict) -> bool:
+def _matches(engine, session: Session, instance: InstanceRow, keys: dict) -> bool:
     if "business_key" in keys and instance.business_key != keys["business_key"]:
         return False
     others = {k: v for k, v in keys.items() if k != "business_key"}

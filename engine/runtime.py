@@ -23,18 +23,17 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from atrium import clock
 from atrium.errors import Conflict, InvalidInput, NotFound
 from atrium.settings import Settings
 from storage import definitions as definition_store
-from storage import instances as instance_store
-from storage import tasks as task_store
 from storage.db import transaction
 from storage.definitions import ProcessDefinition
-from storage.instances import ACTIVE, CANCELLED, COMPLETED, ERROR, Incident, ProcessInstance
-from storage.timers import RETRY, Timer
+from storage.instances import ACTIVE, CANCELLED, COMPLETED, ERROR
+from storage.step_writes import InstanceRow, StepWrites, load_instance, open_task_ids, save_step, task_for_completion
+from storage.tasks import OPEN
+from storage.timers import RETRY
 
 from . import steps
 from .cache import SpecCache, WorkflowCache
@@ -48,6 +47,7 @@ log = logging.getLogger(__name__)
 
 # How long a due timer of an instance held by an incident waits before it is looked at again.
 INCIDENT_TIMER_DELAY = timedelta(minutes=1)
+_CONFLICT = "the process instance was changed by another request; reload and try again"
 
 
 @dataclass
@@ -77,33 +77,26 @@ class ProcessEngine:
         self.workflows = WorkflowCache()
         self.workflows.bind(session_factory)
 
-    # Units of work -------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """One unit of work; StaleDataError from a concurrent step surfaces as Conflict."""
-        try:
-            with transaction(self.sessions) as session:
-                yield session
-        except StaleDataError as exc:
-            raise Conflict("the process instance was changed by another request; reload and try again") from exc
+        """One unit of work, committed once at the end."""
+        with transaction(self.sessions) as session:
+            yield session
 
-    # Loading -------------------------------------------------------------------------
-    def spec_for(self, definition: ProcessDefinition):
-        """(spec, subprocess specs) of a definition version, restored once and cached."""
-        cached = self.specs.get(definition.id)
+    # Definitions and forms -------------------------------------------------------------
+    def _definition_specs(self, session: Session, definition_id: int):
+        """(spec, subprocess specs, pinned form ids) of a definition version, restored once."""
+        cached = self.specs.get(definition_id)
         if cached is None:
+            definition = session.get(ProcessDefinition, definition_id)
             spec, subprocess_specs = spec_from_json(definition.spec_json)
             cached = (spec, subprocess_specs, dict(definition.form_ids or {}))
-            self.specs.put(definition.id, cached)
-        return cached[0], cached[1]
+            self.specs.put(definition_id, cached)
+        return cached
 
-    def form_ids_for(self, session: Session, instance: ProcessInstance) -> dict[str, int]:
-        """User-task element id -> the form version pinned when the definition was deployed."""
-        cached = self.specs.get(instance.definition_id)
-        if cached is None:
-            self.spec_for(session.get(ProcessDefinition, instance.definition_id))
-            cached = self.specs.get(instance.definition_id)
-        return cached[2]
+    def spec_for(self, session: Session, definition_id: int):
+        spec, subprocess_specs, _ = self._definition_specs(session, definition_id)
+        return spec, subprocess_specs
 
     def form(self, session: Session, form_id: int):
         """A form version; versions never change, so they are cached."""
@@ -114,22 +107,18 @@ class ProcessEngine:
             self.forms[form_id] = form
         return form
 
-    def _new_workflow(self, definition: ProcessDefinition) -> BpmnWorkflow:
-        spec, subprocess_specs = self.spec_for(definition)
-        return BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
-
-    def _load_workflow(self, session: Session, instance: ProcessInstance) -> BpmnWorkflow:
+    # Loading -------------------------------------------------------------------------
+    def _load_workflow(self, session: Session, instance) -> BpmnWorkflow:
         workflow = self.workflows.take(instance.id, instance.lock_version)
         if workflow is None:
-            definition = session.get(ProcessDefinition, instance.definition_id)
-            spec, subprocess_specs = self.spec_for(definition)
+            spec, subprocess_specs = self.spec_for(session, instance.definition_id)
             workflow = state_from_bytes(instance.state, spec, subprocess_specs)
             workflow.script_engine = self.script_engine
         workflow.atrium_instance_id = instance.id
         return workflow
 
-    def _instance_or_raise(self, session: Session, instance_id: uuid.UUID) -> ProcessInstance:
-        instance = session.get(ProcessInstance, instance_id)
+    def load_instance_or_raise(self, session: Session, instance_id: uuid.UUID) -> InstanceRow:
+        instance = load_instance(session, instance_id=instance_id)
         if instance is None:
             raise NotFound(f"process instance {instance_id} not found")
         return instance
@@ -144,8 +133,7 @@ class ProcessEngine:
         variables: dict | None = None,
         business_key: str | None = None,
         actor: str | None = None,
-        trigger: Callable[[BpmnWorkflow], None] | None = None,
-    ) -> ProcessInstance:
+    ) -> InstanceRow:
         """Start an instance of the latest (or given) version and run it until it waits."""
         if version is None:
             definition = definition_store.latest_definition(session, process_key=process_key)
@@ -156,25 +144,21 @@ class ProcessEngine:
             raise NotFound(f"no deployed {which}process '{process_key}'")
         if variables is not None and not isinstance(variables, dict):
             raise InvalidInput("variables must be a JSON object", {"variables": ["must be an object"]})
-        return self._start(session, definition, variables or {}, business_key, actor, trigger)
+        return self.start_from_definition(session, definition, variables or {}, business_key, actor)
 
-    def _start(self, session, definition, variables, business_key, actor, trigger) -> ProcessInstance:
+    def start_from_definition(self, session: Session, definition: ProcessDefinition, variables: dict,
+                              business_key: str | None, actor: str | None,
+                              trigger: Callable[[BpmnWorkflow], None] | None = None) -> InstanceRow:
+        """Start `definition`; `trigger` fires a timer or message start event inside the first step."""
         now = clock.now()
-        instance = ProcessInstance(
-            id=uuid.uuid4(),
-            definition_id=definition.id,
-            process_key=definition.process_key,
-            business_key=business_key,
-            status=ACTIVE,
-            started_by=actor,
-            started_at=now,
-            updated_at=now,
-        )
-        workflow = self._new_workflow(definition)
+        instance = InstanceRow(id=uuid.uuid4(), definition_id=definition.id, process_key=definition.process_key,
+                               business_key=business_key, status=ACTIVE, lock_version=0, started_by=actor,
+                               started_at=now, updated_at=now)
+        spec, subprocess_specs = self.spec_for(session, definition.id)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
         workflow.atrium_instance_id = instance.id
         workflow.task_tree.data.update(variables)
-        session.add(instance)
-        ctx = steps.StepContext(session, instance.id, instance.process_key, now, actor)
+        ctx = self._context(instance, actor)
         steps.add_instance_event(ctx, "instance_started", {"version": definition.version, "business_key": business_key})
 
         def action(wf):
@@ -182,74 +166,69 @@ class ProcessEngine:
             if trigger is not None:
                 trigger(wf)
 
-        self._step(session, instance, workflow, action, actor=actor)
+        self._step(session, instance, workflow, action, ctx, new=True)
         return instance
 
     # Tasks ---------------------------------------------------------------------------
-    def complete_task(self, session: Session, *, task_id: uuid.UUID, data: dict | None = None, actor: str | None = None) -> ProcessInstance:
+    def complete_task(self, session: Session, *, task_id: uuid.UUID, data: dict | None = None,
+                      actor: str | None = None) -> InstanceRow:
         """Validate `data` against the task's form, merge it and advance the instance."""
-        row = task_store.get_task(session, task_id=task_id)
+        row = task_for_completion(session, task_id=task_id)
         if row is None:
             raise NotFound(f"task {task_id} not found")
-        if row.status != task_store.OPEN:
+        if row.status != OPEN:
             raise Conflict(f"task {task_id} is already {row.status}")
-        data = data or {}
+        data = data if data is not None else {}
         if row.form_id is not None:
             validate_submission(self.form(session, row.form_id).schema, data)
         elif not isinstance(data, dict):
             raise InvalidInput("task data must be a JSON object", {"data": ["must be an object"]})
-        instance = self._instance_or_raise(session, row.instance_id)
+        instance = self.load_instance_or_raise(session, row.instance_id)
         if instance.status not in (ACTIVE, ERROR):
             raise Conflict(f"process instance {instance.id} is {instance.status}")
         workflow = self._load_workflow(session, instance)
         task = workflow.get_task_from_id(task_id)
         if task is None or not task.has_state(TaskState.READY):
             raise Conflict(f"task {task_id} can no longer be completed")
-        row.status = task_store.COMPLETED
-        row.completed_at = clock.now()
-        row.completed_by = actor
+        ctx = self._context(instance, actor, settled=frozenset({task_id}))
+        ctx.writes.completed_task = (task_id, actor)
 
         def action(wf):
             task.set_data(**data)
             task.run()
             wf.do_engine_steps()
 
-        self._step(session, instance, workflow, action, actor=actor, user_actor=actor, settled=frozenset({task_id}))
+        self._step(session, instance, workflow, action, ctx, user_actor=actor)
         return instance
 
     # Instance control ------------------------------------------------------------------
-    def cancel_instance(self, session: Session, *, instance_id: uuid.UUID, actor: str | None = None) -> ProcessInstance:
-        instance = self._instance_or_raise(session, instance_id)
+    def cancel_instance(self, session: Session, *, instance_id: uuid.UUID, actor: str | None = None) -> InstanceRow:
+        instance = self.load_instance_or_raise(session, instance_id)
         if instance.status in (COMPLETED, CANCELLED):
             raise Conflict(f"process instance {instance_id} is already {instance.status}")
         workflow = self._load_workflow(session, instance)
         before = steps.snapshot(workflow)
         workflow.cancel()
-        now = clock.now()
-        ctx = steps.StepContext(session, instance.id, instance.process_key, now, actor)
+        ctx = self._context(instance, actor)
         steps.write_history(ctx, workflow, before)
         steps.add_instance_event(ctx, "instance_cancelled")
-        for row in task_store.open_tasks(session, instance_id=instance.id):
-            row.status = task_store.CANCELLED
-            row.completed_at = now
-        steps.clear_waits(session, instance.id)
-        for incident in instance_store.open_incidents(session, instance_id=instance.id):
-            incident.resolved_at = now
+        ctx.writes.cancelled_task_ids.extend(open_task_ids(session, instance_id=instance.id))
+        ctx.writes.clear_waits = True
+        ctx.writes.resolve_incidents = True
         instance.status = CANCELLED
-        instance.ended_at = now
-        self._save(session, instance, workflow, now)
+        instance.ended_at = ctx.now
+        self._save(session, instance, workflow, ctx, new=False)
         return instance
 
-    def retry_instance(self, session: Session, *, instance_id: uuid.UUID, actor: str | None = None, attempt: int = 1) -> ProcessInstance:
+    def retry_instance(self, session: Session, *, instance_id: uuid.UUID, actor: str | None = None,
+                       attempt: int = 1) -> InstanceRow:
         """Run the failed element again (after its cause was fixed) and continue."""
-        instance = self._instance_or_raise(session, instance_id)
+        instance = self.load_instance_or_raise(session, instance_id)
         if instance.status != ERROR and attempt == 1:
             raise Conflict(f"process instance {instance_id} has no incident to retry")
         workflow = self._load_workflow(session, instance)
-        now = clock.now()
-        for incident in instance_store.open_incidents(session, instance_id=instance.id):
-            incident.resolved_at = now
-        ctx = steps.StepContext(session, instance.id, instance.process_key, now, actor)
+        ctx = self._context(instance, actor)
+        ctx.writes.resolve_incidents = True
         steps.add_instance_event(ctx, "retried", {"attempt": attempt})
 
         def action(wf):
@@ -257,36 +236,38 @@ class ProcessEngine:
                 task._set_state(TaskState.READY)
             wf.do_engine_steps()
 
-        self._step(session, instance, workflow, action, actor=actor, attempt=attempt)
+        self._step(session, instance, workflow, action, ctx, attempt=attempt)
         return instance
 
     # Events --------------------------------------------------------------------------
-    def fire_timer(self, session: Session, timer: Timer) -> bool:
+    def fire_timer(self, session: Session, timer) -> bool:
         """Fire one claimed timer row inside the scheduler's transaction; False if it could not fire yet."""
+        from storage.timers import delete_timer, postpone_timer
+
         if timer.kind == RETRY:
-            session.delete(timer)
-            attempt = (timer.cycle or {}).get("attempt", 2)
-            instance = session.get(ProcessInstance, timer.instance_id)
+            delete_timer(session, timer_id=timer.id)
+            instance = load_instance(session, instance_id=timer.instance_id, with_state=False)
             if instance is not None and instance.status == ACTIVE:
-                self.retry_instance(session, instance_id=instance.id, actor="timer", attempt=attempt)
+                self.retry_instance(session, instance_id=instance.id, actor="timer",
+                                    attempt=(timer.cycle or {}).get("attempt", 2))
             return True
         if timer.instance_id is None:
             from .deployments import fire_start_timer  # deployments imports this module
 
             fire_start_timer(self, session, timer)
             return True
-        instance = session.get(ProcessInstance, timer.instance_id)
+        instance = load_instance(session, instance_id=timer.instance_id)
         if instance is not None and instance.status == ERROR:
             # An incident holds the instance; its timers wait until it is retried.
-            timer.due_at = clock.now() + INCIDENT_TIMER_DELAY
+            postpone_timer(session, timer_id=timer.id, due_at=clock.now() + INCIDENT_TIMER_DELAY)
             return False
         if instance is None or instance.status != ACTIVE:
-            session.delete(timer)
+            delete_timer(session, timer_id=timer.id)
             return False
         workflow = self._load_workflow(session, instance)
         task = workflow.get_task_from_id(timer.task_id)
         if task is None or not task.has_state(TaskState.WAITING):
-            session.delete(timer)
+            delete_timer(session, timer_id=timer.id)
             self.workflows.stage(session, instance.id, instance.lock_version, workflow)
             return False
 
@@ -297,31 +278,26 @@ class ProcessEngine:
             wf.refresh_timers()
             wf.do_engine_steps()
 
-        ctx = steps.StepContext(session, instance.id, instance.process_key, clock.now(), "timer")
+        ctx = self._context(instance, "timer")
         steps.add_instance_event(ctx, "timer_fired", {"due_at": timer.due_at.isoformat()}, element_id=timer.element_id)
-        self._step(session, instance, workflow, action, actor="timer")
+        self._step(session, instance, workflow, action, ctx)
         return True
 
-    def deliver_message(self, session: Session, instance: ProcessInstance, task_id: uuid.UUID, name: str, payload, correlations: dict | None = None, actor: str | None = None) -> bool:
+    def deliver_message(self, session: Session, instance: InstanceRow, task_id: uuid.UUID, name: str, payload,
+                        actor: str | None = None) -> bool:
         """Give a waiting catch event (or receive task) its message; False if it no longer waits."""
         workflow = self._load_workflow(session, instance)
         task = workflow.get_task_from_id(task_id)
         if task is None or not task.has_state(TaskState.WAITING):
             self.workflows.stage(session, instance.id, instance.lock_version, workflow)
             return False
-        self._deliver(session, instance, workflow, task, name, payload, actor)
+        ctx = self._context(instance, actor)
+        steps.add_instance_event(ctx, "message_received", {"message": name}, element_id=task.task_spec.bpmn_id)
+        self._step(session, instance, workflow, lambda wf: self.deliver_in_step(wf, task, payload), ctx)
         return True
 
-    def _deliver(self, session, instance, workflow, task, name, payload, actor):
-        def action(wf):
-            self._deliver_in_step(wf, task, payload)
-
-        ctx = steps.StepContext(session, instance.id, instance.process_key, clock.now(), actor)
-        steps.add_instance_event(ctx, "message_received", {"message": name}, element_id=task.task_spec.bpmn_id)
-        self._step(session, instance, workflow, action, actor=actor)
-
     @staticmethod
-    def _deliver_in_step(workflow: BpmnWorkflow, task, payload) -> None:
+    def deliver_in_step(workflow: BpmnWorkflow, task, payload) -> None:
         definition = task.task_spec.event_definition
         if isinstance(payload, dict) and getattr(definition, "message_var", None) is None:
             task.data.update(payload)  # Camunda style: the payload's fields become variables
@@ -330,7 +306,7 @@ class ProcessEngine:
         workflow.catch(BpmnEvent(definition, payload, correlations))
         workflow.do_engine_steps()
 
-    def instance_variables(self, session: Session, instance: ProcessInstance) -> dict:
+    def instance_variables(self, session: Session, instance) -> dict:
         """The process data as the latest live tasks see it (all of it once completed)."""
         workflow = self._load_workflow(session, instance)
         try:
@@ -347,17 +323,21 @@ class ProcessEngine:
             self.workflows.stage(session, instance.id, instance.lock_version, workflow)
 
     # The step --------------------------------------------------------------------------
+    @staticmethod
+    def _context(instance: InstanceRow, actor: str | None, settled: frozenset = frozenset()) -> steps.StepContext:
+        return steps.StepContext(instance.id, instance.process_key, clock.now(), actor, StepWrites(), settled)
+
     def _step(
         self,
         session: Session,
-        instance: ProcessInstance,
+        instance: InstanceRow,
         workflow: BpmnWorkflow,
         action: Callable[[BpmnWorkflow], None],
+        ctx: steps.StepContext,
         *,
-        actor: str | None,
+        new: bool = False,
         user_actor: str | None = None,
         attempt: int = 1,
-        settled: frozenset = frozenset(),
     ) -> None:
         before = steps.snapshot(workflow)
         ready_before = steps.ready_user_task_ids(workflow)
@@ -367,14 +347,16 @@ class ProcessEngine:
             action(workflow)
         except (SpiffWorkflowException, ServiceTaskFailed, ScriptTimeout) as exc:
             failure = self._failure_from(workflow, exc)
-        now = clock.now()
-        ctx = steps.StepContext(session, instance.id, instance.process_key, now, actor, settled)
+        ctx.now = clock.now()
         steps.write_history(ctx, workflow, before, user_task_actor=user_actor)
+        form_ids = self._definition_specs(session, instance.definition_id)[2]
         try:
-            steps.sync_user_tasks(ctx, workflow, ready_before, self._evaluate, self.form_ids_for(session, instance))
+            instance.opened_task_ids = steps.sync_user_tasks(ctx, workflow, ready_before, self._evaluate, form_ids)
         except (SpiffWorkflowException, ScriptTimeout, ValueError, TypeError) as exc:
-            # A bad assignee or due-date expression: the task stays ready, the instance gets an incident.
+            # A bad assignee or due-date expression: the task waits in error, the instance gets an incident.
             failure = failure or self._failure_from(workflow, exc)
+            ctx.writes.new_tasks.clear()
+            ctx.writes.new_candidates.clear()
             for task_id in steps.ready_user_task_ids(workflow) - ready_before:
                 workflow.get_task_from_id(task_id)._set_state(TaskState.ERROR)
         steps.sync_waits(ctx, waits_before, steps.waiting_events(workflow))
@@ -382,32 +364,32 @@ class ProcessEngine:
             self._record_failure(ctx, instance, failure, attempt)
         elif workflow.completed:
             instance.status = COMPLETED
-            instance.ended_at = now
+            instance.ended_at = ctx.now
             steps.add_instance_event(ctx, "instance_completed")
         elif workflow.get_tasks(state=TaskState.ERROR):
             instance.status = ERROR  # another branch still holds an open incident
         else:
             instance.status = ACTIVE
-        self._save(session, instance, workflow, now)
+        self._save(session, instance, workflow, ctx, new=new)
 
-    def _save(self, session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now) -> None:
-        instance.state = state_to_bytes(workflow)
-        instance.updated_at = now
+    def _save(self, session: Session, instance: InstanceRow, workflow: BpmnWorkflow, ctx: steps.StepContext,
+              *, new: bool) -> None:
+        instance.updated_at = ctx.now
         try:
-            session.flush()
-            steps.flush_history(session)
-        except StaleDataError as exc:
-            raise Conflict("the process instance was changed by another request; reload and try again") from exc
+            saved = save_step(session, instance, new=new, state=state_to_bytes(workflow), writes=ctx.writes, now=ctx.now)
         except OperationalError as exc:
             if "locked" in str(exc).lower():
                 raise Conflict("the process instance is busy; try again") from exc
             raise
+        if not saved:
+            raise Conflict(_CONFLICT)
         self.workflows.stage(session, instance.id, instance.lock_version, workflow)
 
     def _evaluate(self, task, expression: str):
         return self.script_engine.evaluate(task, expression)
 
-    def _failure_from(self, workflow: BpmnWorkflow, exc: Exception) -> StepFailure:
+    @staticmethod
+    def _failure_from(workflow: BpmnWorkflow, exc: Exception) -> StepFailure:
         task = getattr(exc, "task", None)
         if task is None:
             errored = workflow.get_tasks(state=TaskState.ERROR)
@@ -423,19 +405,19 @@ class ProcessEngine:
             cause = cause.__cause__ or cause.__context__
         return StepFailure(element_id, getattr(spec, "bpmn_name", None), message, service=cause is not None)
 
-    def _record_failure(self, ctx: steps.StepContext, instance: ProcessInstance, failure: StepFailure, attempt: int) -> None:
-        retries = self.settings.service_retries
-        if failure.service and attempt <= retries:
-            delay = self.settings.service_backoff_seconds * (2 ** (attempt - 1))
-            due = ctx.now + timedelta(seconds=delay)
-            ctx.session.add(Timer(kind=RETRY, instance_id=instance.id, element_id=failure.element_id or "",
-                                  due_at=due, cycle={"attempt": attempt + 1}))
+    def _record_failure(self, ctx: steps.StepContext, instance: InstanceRow, failure: StepFailure, attempt: int) -> None:
+        if failure.service and attempt <= self.settings.service_retries:
+            due = ctx.now + timedelta(seconds=self.settings.service_backoff_seconds * (2 ** (attempt - 1)))
+            ctx.writes.new_timers.append({"kind": RETRY, "instance_id": instance.id, "definition_id": None, "task_id": None,
+                                          "element_id": failure.element_id or "", "due_at": due,
+                                          "cycle": {"attempt": attempt + 1}})
             steps.add_instance_event(ctx, "service_retry_scheduled",
                                      {"message": failure.message, "attempt": attempt, "retry_at": due.isoformat()},
                                      element_id=failure.element_id)
             instance.status = ACTIVE
             return
-        ctx.session.add(Incident(instance_id=instance.id, element_id=failure.element_id, element_name=failure.element_name,
-                                 message=failure.message, attempts=attempt, created_at=ctx.now))
+        ctx.writes.new_incidents.append({"instance_id": instance.id, "element_id": failure.element_id,
+                                         "element_name": failure.element_name, "message": failure.message,
+                                         "attempts": attempt, "created_at": ctx.now, "resolved_at": None})
         steps.add_instance_event(ctx, "incident", {"message": failure.message}, element_id=failure.element_id)
         instance.status = ERROR

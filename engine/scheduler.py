@@ -13,7 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from atrium import clock
 from atrium.errors import AtriumError
-from storage.timers import claim_due_timers
+from storage.timers import claim_due_timers, postpone_timer
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def fire_due_timers(engine, *, batch_size: int | None = None, max_batches: int |
                     level = logging.WARNING if isinstance(exc, AtriumError) else logging.ERROR
                     log.log(level, "timer %s (%s) failed: %s", timer.id, timer.element_id, exc, exc_info=level == logging.ERROR)
                     with session.begin_nested():
-                        timer.due_at = clock.now() + FAILED_TIMER_DELAY
+                        postpone_timer(session, timer_id=timer.id, due_at=clock.now() + FAILED_TIMER_DELAY)
         if len(timers) < batch_size:
             break
     return fired

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Uuid, select
+from sqlalchemy import JSON, ForeignKey, Index, String, Uuid, delete, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .base import Base, BigId, UTCDateTime
@@ -29,13 +29,23 @@ class Timer(Base):
     cycle: Mapped[dict | None] = mapped_column(JSON)
 
 
-def claim_due_timers(session: Session, *, now: datetime, limit: int) -> list[Timer]:
-    """Lock up to `limit` due timers; other workers skip the locked rows (PostgreSQL)."""
+def claim_due_timers(session: Session, *, now: datetime, limit: int) -> list:
+    """Lock up to `limit` due timer rows; other workers skip the locked rows (PostgreSQL)."""
+    table = Timer.__table__
     query = (
-        select(Timer)
-        .where(Timer.due_at <= now)
-        .order_by(Timer.due_at)
+        select(table)
+        .where(table.c.due_at <= now)
+        .order_by(table.c.due_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list(session.scalars(query))
+    return list(session.execute(query))
+
+
+def delete_timer(session: Session, *, timer_id: int) -> None:
+    session.execute(delete(Timer.__table__).where(Timer.__table__.c.id == timer_id))
+
+
+def postpone_timer(session: Session, *, timer_id: int, due_at: datetime, cycle: dict | None = None) -> None:
+    values = {"due_at": due_at} if cycle is None else {"due_at": due_at, "cycle": cycle}
+    session.execute(update(Timer.__table__).where(Timer.__table__.c.id == timer_id).values(**values))

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from atrium.errors import Conflict
 from storage.history import HistoryEntry
-from storage.instances import ProcessInstance
+from storage.step_writes import InstanceRow
 from storage.tasks import Task, open_tasks
 
 from .conftest import deploy_files, make_process_engine
@@ -46,7 +46,7 @@ def test_two_completions_of_the_same_task_one_wins(pg, services, clock):
                 return engine.complete_task(session, task_id=task_id, data={"by": id(engine)})
 
         outcomes = _race(engines, complete)
-        assert sum(isinstance(o, ProcessInstance) for o in outcomes) == 1
+        assert sum(isinstance(o, InstanceRow) for o in outcomes) == 1
         assert sum(isinstance(o, Conflict) for o in outcomes) == 1
         with engines[0].transaction() as session:
             completions = session.scalar(select(func.count()).select_from(HistoryEntry).where(
@@ -70,7 +70,7 @@ def test_two_completions_of_parallel_tasks_on_one_instance_one_wins_and_the_othe
 
     outcomes = _race(engines, complete)
     losers = [i for i, o in enumerate(outcomes) if isinstance(o, Conflict)]
-    assert len(losers) == 1 and sum(isinstance(o, ProcessInstance) for o in outcomes) == 1
+    assert len(losers) == 1 and sum(isinstance(o, InstanceRow) for o in outcomes) == 1
     # The loser's task is still open and completes on a second try; the join then fires once.
     loser_engine = engines[losers[0]]
     with loser_engine.transaction() as session:
@@ -92,5 +92,5 @@ def test_sqlite_serialises_writers_so_the_second_sees_the_first(db, services, cl
             return engine.complete_task(session, task_id=task_id, data={})
 
     outcomes = _race(engines, complete)
-    assert sum(isinstance(o, ProcessInstance) for o in outcomes) == 1
+    assert sum(isinstance(o, InstanceRow) for o in outcomes) == 1
     assert sum(isinstance(o, Conflict) for o in outcomes) == 1

@@ -1,0 +1,142 @@
+"""Everything one engine step writes, applied in foreign-key order with Core statements.
+
+The engine collects the step's changes as plain rows; this module writes them. Core
+statements instead of ORM objects keep a step to a handful of round trips and little
+Python, and the instance update carries the optimistic-lock check.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from .history import HistoryEntry
+from .instances import Incident, ProcessInstance
+from .messages import MessageSubscription
+from .tasks import CANCELLED, COMPLETED, OPEN, Task, TaskCandidate
+from .timers import EVENT, Timer
+
+instances = ProcessInstance.__table__
+tasks = Task.__table__
+candidates = TaskCandidate.__table__
+timers = Timer.__table__
+subscriptions = MessageSubscription.__table__
+history = HistoryEntry.__table__
+incidents = Incident.__table__
+
+
+@dataclass
+class InstanceRow:
+    """A process instance as a step reads and writes it."""
+
+    id: uuid.UUID
+    definition_id: int
+    process_key: str
+    business_key: str | None
+    status: str
+    lock_version: int
+    started_by: str | None
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None = None
+    state: bytes | None = None
+    # Inbox rows the last step opened, so a caller can go straight to the next task.
+    opened_task_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+_INSTANCE_COLUMNS = [c for c in instances.c if c.name != "state"]
+
+
+def load_instance(session: Session, *, instance_id: uuid.UUID, with_state: bool = True) -> InstanceRow | None:
+    columns = _INSTANCE_COLUMNS + ([instances.c.state] if with_state else [])
+    row = session.execute(select(*columns).where(instances.c.id == instance_id)).first()
+    return InstanceRow(**row._mapping) if row is not None else None
+
+
+@dataclass
+class StepWrites:
+    history: list[dict] = field(default_factory=list)
+    new_tasks: list[dict] = field(default_factory=list)
+    new_candidates: list[dict] = field(default_factory=list)
+    completed_task: tuple[uuid.UUID, str | None] | None = None
+    cancelled_task_ids: list[uuid.UUID] = field(default_factory=list)
+    new_timers: list[dict] = field(default_factory=list)
+    moved_timers: dict[uuid.UUID, datetime] = field(default_factory=dict)
+    gone_timer_task_ids: list[uuid.UUID] = field(default_factory=list)
+    new_subscriptions: list[dict] = field(default_factory=list)
+    gone_subscription_task_ids: list[uuid.UUID] = field(default_factory=list)
+    clear_waits: bool = False
+    new_incidents: list[dict] = field(default_factory=list)
+    resolve_incidents: bool = False
+
+
+def save_step(session: Session, instance: InstanceRow, *, new: bool, state: bytes, writes: StepWrites, now: datetime) -> bool:
+    """Write the instance and the step's rows; False (and nothing written) if the instance
+    or the completed task was changed by someone else since it was read."""
+    if new:
+        values = {k: v for k, v in asdict(instance).items() if k != "opened_task_ids"}
+        values.update(state=state, lock_version=1)
+        session.execute(insert(instances).values(**values))
+        instance.lock_version = 1
+    else:
+        result = session.execute(
+            update(instances)
+            .where(instances.c.id == instance.id, instances.c.lock_version == instance.lock_version)
+            .values(status=instance.status, state=state, lock_version=instance.lock_version + 1,
+                    updated_at=instance.updated_at, ended_at=instance.ended_at)
+        )
+        if result.rowcount != 1:
+            return False
+        instance.lock_version += 1
+    instance.state = state
+    if writes.completed_task is not None:
+        task_id, actor = writes.completed_task
+        result = session.execute(
+            update(tasks).where(tasks.c.id == task_id, tasks.c.status == OPEN)
+            .values(status=COMPLETED, completed_at=now, completed_by=actor)
+        )
+        if result.rowcount != 1:
+            return False
+    if writes.cancelled_task_ids:
+        session.execute(update(tasks).where(tasks.c.id.in_(writes.cancelled_task_ids), tasks.c.status == OPEN)
+                        .values(status=CANCELLED, completed_at=now))
+    if writes.new_tasks:
+        session.execute(insert(tasks), writes.new_tasks)
+    if writes.new_candidates:
+        session.execute(insert(candidates), writes.new_candidates)
+    if writes.clear_waits:
+        session.execute(delete(timers).where(timers.c.instance_id == instance.id))
+        session.execute(delete(subscriptions).where(subscriptions.c.instance_id == instance.id))
+    if writes.gone_timer_task_ids:
+        session.execute(delete(timers).where(timers.c.instance_id == instance.id, timers.c.kind == EVENT,
+                                             timers.c.task_id.in_(writes.gone_timer_task_ids)))
+    for task_id, due in writes.moved_timers.items():
+        session.execute(update(timers).where(timers.c.instance_id == instance.id, timers.c.kind == EVENT,
+                                             timers.c.task_id == task_id).values(due_at=due))
+    if writes.new_timers:
+        session.execute(insert(timers), writes.new_timers)
+    if writes.gone_subscription_task_ids:
+        session.execute(delete(subscriptions).where(subscriptions.c.instance_id == instance.id,
+                                                    subscriptions.c.task_id.in_(writes.gone_subscription_task_ids)))
+    if writes.new_subscriptions:
+        session.execute(insert(subscriptions), writes.new_subscriptions)
+    if writes.resolve_incidents:
+        session.execute(update(incidents).where(incidents.c.instance_id == instance.id, incidents.c.resolved_at.is_(None))
+                        .values(resolved_at=now))
+    if writes.new_incidents:
+        session.execute(insert(incidents), writes.new_incidents)
+    if writes.history:
+        session.execute(insert(history), writes.history)
+    return True
+
+
+def task_for_completion(session: Session, *, task_id: uuid.UUID):
+    """(status, instance_id, form_id) of a task, or None."""
+    return session.execute(select(tasks.c.status, tasks.c.instance_id, tasks.c.form_id).where(tasks.c.id == task_id)).first()
+
+
+def open_task_ids(session: Session, *, instance_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(session.scalars(select(tasks.c.id).where(tasks.c.instance_id == instance_id, tasks.c.status == OPEN)))
