@@ -30,6 +30,8 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 
 from atrium import clock
 
+from .serializer import unstorable
+
 
 class ScriptTimeout(Exception):
     """A script or expression ran past its time budget."""
@@ -187,6 +189,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             k: v for k, v in scope.items()
             if k not in skip and not callable(v) and not isinstance(v, type(math))
         }
+        bad = unstorable(result)
+        if bad:
+            raise TypeError(f"'{bad[0]}' is a {type(bad[1]).__name__}, which process data cannot hold "
+                            "(use lists, dicts, strings, numbers, booleans, dates)")
         context.clear()
         context.update(result)
         return True

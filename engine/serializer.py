@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import zlib
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_STATE_VERSION
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -42,6 +45,36 @@ class InstanceStateConverter(BpmnWorkflowConverter):
 _config = dict(SPIFF_CONFIG)
 _config[BpmnWorkflow] = InstanceStateConverter
 REGISTRY = BpmnWorkflowSerializer.configure(_config)
+# Beyond SpiffWorkflow's datetime, timedelta and UUID: dates and decimals (fees, amounts).
+REGISTRY.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+REGISTRY.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
+# Task data is left as is by the converters; the encoder turns dates and the like into
+# typename-tagged dicts that REGISTRY.restore turns back.
+_ENCODER = create_encoder(REGISTRY)
+STORABLE_TYPES = (str, int, float, bool, type(None), datetime, date, timedelta, UUID, Decimal)
+
+
+def unstorable(value, path: str = "") -> tuple[str, object] | None:
+    """(path, value) of the first value inside `value` that task data cannot hold, or None."""
+    if isinstance(value, STORABLE_TYPES):
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path}[{key!r}]", key
+            found = unstorable(item, f"{path}.{key}" if path else key)
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = unstorable(item, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    return path or "(value)", value
+
+
 _VERSION_KEY = "serializer_version"
 
 
@@ -63,7 +96,7 @@ def state_to_bytes(workflow: BpmnWorkflow) -> bytes:
     prune_finished_tasks(workflow)
     dct = REGISTRY.convert(workflow)
     dct[_VERSION_KEY] = SPIFF_STATE_VERSION
-    return zlib.compress(json.dumps(dct, separators=(",", ":")).encode(), 6)
+    return zlib.compress(json.dumps(dct, cls=_ENCODER, separators=(",", ":")).encode(), 6)
 
 
 def state_from_bytes(data: bytes, spec, subprocess_specs: dict) -> BpmnWorkflow:

@@ -156,3 +156,25 @@ def test_an_incident_on_one_branch_keeps_the_instance_in_error_while_the_other_m
         assert instance.status == "error"
         [incident] = open_incidents(session, instance_id=instance.id)
         assert incident.element_id == "broken" and "rate" in incident.message
+
+
+@pytest.mark.parametrize("script, path", [("tags = set([1])", "tags"), ("x = {'a': [1, set()]}", "x.a[1]")])
+def test_a_script_that_makes_unstorable_data_fails_with_the_path(script, path):
+    with pytest.raises(TypeError, match=path.replace("[", r"\[")):
+        RestrictedEnvironment().execute(script, {})
+
+
+def test_dates_and_decimals_survive_a_round_trip_through_stored_state(process_engine, clock):
+    from datetime import date
+    from decimal import Decimal
+
+    deploy_files(process_engine, "parallel.bpmn")
+    with process_engine.transaction() as session:
+        instance = process_engine.start_instance(session, process_key="parallel_review",
+                                                 variables={"signed_on": date(2026, 3, 1), "fee": Decimal("1200.50"),
+                                                            "due": clock.now()})
+    process_engine.workflows.clear()  # force a load from the stored state
+    with process_engine.transaction() as session:
+        variables = process_engine.instance_variables(session, instance)
+    assert variables["signed_on"] == date(2026, 3, 1) and variables["fee"] == Decimal("1200.50")
+    assert variables["due"] == clock.now()
