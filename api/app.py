@@ -1,77 +1,79 @@
-"""The Flask application factory: settings, database, engine and health endpoints in one place."""
+"""The Flask application factory: settings, database, engine, blueprints and cross-cutting hooks."""
 from __future__ import annotations
 
+import json
 import logging
+import time
+import uuid
 
-from flask import Flask, jsonify
-from sqlalchemy import text
+from flask import Flask, g, request
 
+from atrium.errors import AtriumError
 from atrium.settings import Settings
 from engine.runtime import ProcessEngine
 from engine.scheduler import start_scheduler
 from storage.db import make_engine, make_session_factory
-from storage.migrate import current_revision, head_revision
 
-log = logging.getLogger(__name__)
+from . import accounts, audit, definitions, forms, instances, messages, operations, tasks
+from .auth import TokenService, authenticate_request
+from .docs import AtriumApi
+from .problems import from_domain_error, from_unexpected
 
-
-def problem(status: int, title: str, detail: str, **extra):
-    """An RFC 7807 response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    response = jsonify(body)
-    response.status_code = status
-    response.mimetype = "application/problem+json"
-    return response
+request_log = logging.getLogger("atrium.requests")
 
 
-def create_app(settings: Settings | None = None, *, run_scheduler: bool = False) -> Flask:
+def create_app(settings: Settings | None = None, *, run_scheduler: bool = False, services=None) -> Flask:
     settings = settings or Settings.from_env()
     settings.check_production()
     app = Flask("atrium")
+    app.config.update(
+        API_TITLE="Atrium",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,
+    )
     db = make_engine(settings.database_url)
-    engine = ProcessEngine(make_session_factory(db), settings=settings)
+    engine = ProcessEngine(make_session_factory(db), settings=settings, services=services)
+    app.extensions["atrium.settings"] = settings
     app.extensions["atrium.db"] = db
     app.extensions["atrium.engine"] = engine
+    app.extensions["atrium.tokens"] = TokenService(settings.signing_key(), settings.token_ttl_seconds)
+    metrics = operations.Metrics(engine)
+    app.extensions["atrium.metrics"] = metrics
 
-    @app.get("/healthz")
-    def healthz():
-        """The process is up and its database answers."""
+    api = AtriumApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit):
+        api.register_blueprint(module.blp)
+
+    @app.before_request
+    def _begin():
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        g.audited = False
+        metrics.start()
+        authenticate_request()
+
+    @app.after_request
+    def _finish(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
         try:
-            with db.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:  # any database failure means not healthy
-            log.warning("health check failed: %s", exc)
-            return problem(503, "Service unavailable", "the database is unreachable")
-        return jsonify({"status": "ok", "database": "ok"})
+            audit.record_failed_request(response)
+        except Exception:  # auditing a failure must not turn it into a 500
+            request_log.exception("could not audit failed request %s", g.get("request_id"))
+        metrics.observe(response)
+        request_log.info(json.dumps({
+            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+            "status": response.status_code, "user": g.account.username if g.get("account") else None,
+            "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
+        }))
+        return response
 
-    @app.get("/readyz")
-    def readyz():
-        """The database is reachable and migrated to the latest revision."""
-        try:
-            current, head = current_revision(db), head_revision(db)
-        except Exception as exc:
-            log.warning("readiness check failed: %s", exc)
-            return problem(503, "Service unavailable", "the database is unreachable")
-        if current != head:
-            return problem(503, "Service unavailable", f"database at revision {current}, code expects {head}: run atrium migrate")
-        return jsonify({"status": "ready", "revision": current})
-
-    @app.errorhandler(404)
-    def not_found(_error):
-        return problem(404, "Not found", "no such resource")
-
-    @app.errorhandler(405)
-    def not_allowed(_error):
-        return problem(405, "Method not allowed", "this resource does not support that method")
-
-    @app.errorhandler(Exception)
-    def unexpected(error):
-        import uuid
-
-        error_id = uuid.uuid4().hex
-        log.exception("unhandled error %s", error_id)
-        return problem(500, "Internal error", "an unexpected error occurred; quote this id to support", error_id=error_id)
-
+    app.register_error_handler(AtriumError, from_domain_error)
+    app.register_error_handler(Exception, from_unexpected)
     if run_scheduler:
         app.extensions["atrium.scheduler"] = start_scheduler(engine)
     return app

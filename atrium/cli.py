@@ -122,6 +122,22 @@ def cmd_demo(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_user_create(args, settings: Settings) -> int:
+    from atrium.accounts import create_account
+
+    if not args.password_stdin:
+        print("atrium user create: pass the password on standard input with --password-stdin", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\n")
+    engine = _process_engine(settings)
+    with engine.transaction() as session:
+        account = create_account(session, username=args.username, password=password, roles=args.role,
+                                 groups=args.group, display_name=args.display_name, email=args.email)
+    print(f"Created account {account.username} with roles {', '.join(account.roles)}"
+          + (f" and groups {', '.join(account.groups)}." if account.groups else "."))
+    return 0
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
@@ -146,7 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check BPMN/DMN/form files; prints file:line: element: message")
     validate.add_argument("files", nargs="+")
     validate.set_defaults(func=cmd_validate)
-    sub.add_parser("demo", help="start demo instances so the inbox has work").set_defaults(func=cmd_demo)
+    sub.add_parser("demo", help="demo accounts and instances so the inbox has work").set_defaults(func=cmd_demo)
+    user = sub.add_parser("user", help="manage accounts").add_subparsers(dest="user_command", required=True)
+    create = user.add_parser("create", help="create an account; the password is read from standard input")
+    create.add_argument("--username", required=True)
+    create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    create.add_argument("--role", action="append", required=True, help="repeat for several roles")
+    create.add_argument("--group", action="append", default=[], help="repeat for several groups")
+    create.add_argument("--display-name")
+    create.add_argument("--email")
+    create.set_defaults(func=cmd_user_create)
     return parser
 
 

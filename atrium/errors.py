@@ -62,3 +62,8 @@ class DefinitionInvalid(AtriumError):
     def __init__(self, problems: list[Problem]):
         super().__init__(f"{len(problems)} problem(s) in the submitted definitions")
         self.problems = problems
+
+
+class Unauthorized(AtriumError):
+    status = 401
+    title = "Unauthorized"

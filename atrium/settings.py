@@ -25,6 +25,9 @@ class Settings:
     timer_batch_size: int = 100
     service_retries: int = 3
     service_backoff_seconds: float = 10.0
+    token_ttl_seconds: int = 8 * 3600
+    login_max_failures: int = 5
+    login_lock_seconds: int = 15 * 60
 
     @property
     def is_production(self) -> bool:
@@ -45,7 +48,25 @@ class Settings:
             timer_batch_size=int(env.get("ATRIUM_TIMER_BATCH_SIZE", defaults.timer_batch_size)),
             service_retries=int(env.get("ATRIUM_SERVICE_RETRIES", defaults.service_retries)),
             service_backoff_seconds=float(env.get("ATRIUM_SERVICE_BACKOFF", defaults.service_backoff_seconds)),
+            token_ttl_seconds=int(env.get("ATRIUM_TOKEN_TTL", defaults.token_ttl_seconds)),
+            login_max_failures=int(env.get("ATRIUM_LOGIN_MAX_FAILURES", defaults.login_max_failures)),
+            login_lock_seconds=int(env.get("ATRIUM_LOGIN_LOCK_SECONDS", defaults.login_lock_seconds)),
         )
+
+    def signing_key(self) -> str:
+        """The key that signs access tokens: ATRIUM_SECRET_KEY, or in development a random
+        key kept in var/ so every worker process and restart shares it."""
+        if self.secret_key:
+            return self.secret_key
+        self.check_production()
+        path = PROJECT_ROOT / "var" / "dev-secret-key"
+        if not path.exists():
+            import secrets
+
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def check_production(self) -> None:
         """Refuse to run in production mode without a secret key."""

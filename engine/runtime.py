@@ -322,6 +322,15 @@ class ProcessEngine:
             # Cached only if this transaction commits: the state it reflects may not.
             self.workflows.stage(session, instance.id, instance.lock_version, workflow)
 
+    def task_data(self, session: Session, instance, task_id: uuid.UUID) -> dict:
+        """The data a task sees now (what its form starts from)."""
+        workflow = self._load_workflow(session, instance)
+        try:
+            task = workflow.get_task_from_id(task_id)
+            return dict(task.data) if task is not None else {}
+        finally:
+            self.workflows.stage(session, instance.id, instance.lock_version, workflow)
+
     # The step --------------------------------------------------------------------------
     @staticmethod
     def _context(instance: InstanceRow, actor: str | None, settled: frozenset = frozenset()) -> steps.StepContext:

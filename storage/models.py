@@ -6,3 +6,5 @@ from .instances import Incident, ProcessInstance  # noqa: F401
 from .messages import MessageSubscription  # noqa: F401
 from .tasks import Task, TaskCandidate  # noqa: F401
 from .timers import Timer  # noqa: F401
+from .accounts import Account, RevokedToken  # noqa: F401
+from .audit import AuditEntry  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Uuid, select
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Uuid, exists, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from .base import Base, UTCDateTime
@@ -76,3 +76,46 @@ def open_tasks(session: Session, *, instance_id: uuid.UUID) -> list[Task]:
 
 def get_task(session: Session, *, task_id: uuid.UUID) -> Task | None:
     return session.get(Task, task_id)
+
+
+def candidate_condition(username: str, groups: list[str]):
+    """Tasks offered to `username` directly or to one of `groups`."""
+    offered = (TaskCandidate.task_id == Task.id) & (
+        ((TaskCandidate.kind == "user") & (TaskCandidate.name == username))
+        | ((TaskCandidate.kind == "group") & TaskCandidate.name.in_(groups or [""]))
+    )
+    return exists().where(offered)
+
+
+def visible_condition(username: str, groups: list[str]):
+    """Tasks a user without the read-all permission may see: theirs, offered to them, or done by them."""
+    return (Task.assignee == username) | (Task.completed_by == username) | candidate_condition(username, groups)
+
+
+_SORTS = {"due": Task.due_at, "created": Task.created_at, "priority": Task.priority}
+
+
+def task_query(conditions: list, sort: str):
+    """(rows query, count query) for tasks matching `conditions`, ordered by `sort` (`-` for descending)."""
+    column = _SORTS[sort.lstrip("-")]
+    order = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
+    rows = select(Task).options(selectinload(Task.candidates)).where(*conditions).order_by(order, Task.id)
+    count = select(func.count()).select_from(Task).where(*conditions)
+    return rows, count
+
+
+def claim_task(session: Session, *, task_id: uuid.UUID, username: str) -> bool:
+    """Assign an open, unassigned task to `username`; False when it is taken or closed."""
+    result = session.execute(update(Task.__table__).where(
+        Task.__table__.c.id == task_id, Task.__table__.c.status == OPEN, Task.__table__.c.assignee.is_(None),
+    ).values(assignee=username))
+    return result.rowcount == 1
+
+
+def set_assignee(session: Session, *, task_id: uuid.UUID, username: str | None, expected: str | None) -> bool:
+    """Change the assignee of an open task from `expected`; False when someone else changed it first."""
+    table = Task.__table__
+    current = table.c.assignee.is_(None) if expected is None else table.c.assignee == expected
+    result = session.execute(update(table).where(table.c.id == task_id, table.c.status == OPEN, current)
+                             .values(assignee=username))
+    return result.rowcount == 1

@@ -43,7 +43,9 @@ def _pg_engine():
         pytest.fail(f"PostgreSQL at {make_url(url).render_as_string()} is unreachable: {exc}")
     finally:
         admin.dispose()
-    return make_engine(url, connect_args={"options": f"-csearch_path={PG_SCHEMA}"})
+    # The schema goes in the URL, so an app built from the URL alone lands in it too.
+    return make_engine(make_url(url).update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"}).render_as_string(
+        hide_password=False))
 
 
 @pytest.fixture(scope="session")

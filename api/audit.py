@@ -1,0 +1,95 @@
+"""The audit trail over HTTP: recording state changes and logins, and `GET /api/audit` for admins."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from atrium import clock
+from storage.audit import AuditEntry
+
+from .pagination import PageArgs, envelope, page_query, page_schema
+from .permissions import requires
+
+blp = Blueprint("audit", __name__, url_prefix="/api/audit", description="The audit trail (admins)")
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def record(session: Session, action: str, *, target: str | None = None, outcome: str = "success",
+           actor: str | None = None, detail: dict | None = None) -> None:
+    """Add an audit row to `session`, so it commits (or not) with the change it describes."""
+    session.add(AuditEntry(
+        at=clock.now(),
+        actor=actor or (g.account.username if getattr(g, "account", None) else None),
+        action=action,
+        target=target,
+        outcome=outcome,
+        client_address=request.remote_addr,
+        request_id=getattr(g, "request_id", None),
+        detail=detail,
+    ))
+    g.audited = True
+
+
+def record_failed_request(response) -> None:
+    """after_request: a state-changing request that failed before its view could audit it."""
+    if request.method not in STATE_CHANGING or getattr(g, "audited", False) or response.status_code < 400:
+        return
+    outcome = "denied" if response.status_code in (401, 403) else "failed"
+    engine = current_app.extensions["atrium.engine"]
+    with engine.transaction() as session:
+        record(session, f"{request.method} {request.url_rule.rule if request.url_rule else request.path}",
+               target=request.path, outcome=outcome, detail={"status": response.status_code})
+
+
+class AuditArgs(PageArgs):
+    actor = fields.String()
+    action = fields.String()
+    outcome = fields.String(validate=validate.OneOf(["success", "denied", "failed"]))
+    target = fields.String()
+    after = fields.AwareDateTime()
+    before = fields.AwareDateTime()
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String(allow_none=True)
+    action = fields.String()
+    target = fields.String(allow_none=True)
+    outcome = fields.String()
+    client_address = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+    detail = fields.Dict(allow_none=True)
+
+
+AuditPage = page_schema(AuditEntrySchema, "AuditPage")
+
+
+@blp.route("")
+class AuditLog(MethodView):
+    @blp.arguments(AuditArgs, location="query")
+    @blp.response(200, AuditPage)
+    @requires("audit:read")
+    def get(self, args):
+        """List audit rows, newest first."""
+        conditions = []
+        for name in ("actor", "action", "outcome", "target"):
+            if args.get(name):
+                conditions.append(getattr(AuditEntry, name) == args[name])
+        if args.get("after"):
+            conditions.append(AuditEntry.at >= args["after"])
+        if args.get("before"):
+            conditions.append(AuditEntry.at < args["before"])
+        engine = current_app.extensions["atrium.engine"]
+        with engine.transaction() as session:
+            rows, total = page_query(
+                session,
+                select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc()),
+                select(func.count()).select_from(AuditEntry).where(*conditions),
+                args,
+            )
+            return envelope([row[0] for row in rows], total, args)

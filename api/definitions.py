@@ -1,0 +1,141 @@
+"""Deployments and process definitions."""
+from __future__ import annotations
+
+from flask import Response, current_app
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import func, select
+
+from atrium.errors import InvalidInput, NotFound
+from engine.definitions import SourceFile
+from engine.deployments import deploy
+from storage.definitions import ProcessDefinition
+
+from . import audit
+from .docs import errors
+from .pagination import PageArgs, envelope, page_query, page_schema
+from .permissions import requires
+
+blp = Blueprint("definitions", __name__, url_prefix="/api", description="Deployments and process definitions")
+MAX_FILES = 50
+
+
+class DeploymentFiles(Schema):
+    files = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), required=True,
+                        metadata={"description": ".bpmn, .dmn and form .json files"})
+
+
+class DeployedSchema(Schema):
+    process_key = fields.String()
+    version = fields.Integer()
+    created = fields.Boolean(metadata={"description": "false when identical content was already deployed"})
+
+
+class DeployedFormSchema(Schema):
+    name = fields.String()
+    version = fields.Integer()
+    created = fields.Boolean()
+
+
+class DeploymentSchema(Schema):
+    definitions = fields.List(fields.Nested(DeployedSchema))
+    forms = fields.List(fields.Nested(DeployedFormSchema))
+
+
+class DefinitionSchema(Schema):
+    process_key = fields.String()
+    version = fields.Integer()
+    name = fields.String(allow_none=True)
+    source_name = fields.String()
+    deployed_at = fields.DateTime()
+    start_events = fields.List(fields.Dict())
+
+
+class DefinitionWithVersions(DefinitionSchema):
+    versions = fields.List(fields.Nested(DefinitionSchema))
+
+
+DefinitionPage = page_schema(DefinitionSchema, "DefinitionPage")
+
+
+def _engine():
+    return current_app.extensions["atrium.engine"]
+
+
+@blp.route("/deployments", methods=["POST"])
+@requires("definitions:deploy")
+@blp.arguments(DeploymentFiles, location="files")
+@blp.response(201, DeploymentSchema)
+@errors(blp, 413, 422)
+def create_deployment(form):
+    """Deploy BPMN, DMN and form files, all or nothing; 422 lists every problem with file, line and element."""
+    uploads = form["files"]
+    if not uploads or len(uploads) > MAX_FILES:
+        raise InvalidInput("send between 1 and 50 files", {"files": [f"1 to {MAX_FILES} files"]})
+    files = []
+    for upload in uploads:
+        if not getattr(upload, "filename", None):
+            raise InvalidInput("each part must be a file", {"files": ["must be files with names"]})
+        files.append(SourceFile(upload.filename, upload.read()))
+    engine = _engine()
+    with engine.transaction() as session:
+        result = deploy(engine, session, files)
+        created = [f"{d.process_key} v{d.version}" for d in result.definitions if d.created]
+        audit.record(session, "deployment.create", target=", ".join(f.name for f in files)[:300],
+                     detail={"created": created})
+    return {
+        "definitions": [{"process_key": d.process_key, "version": d.version, "created": d.created}
+                        for d in result.definitions],
+        "forms": [{"name": name, "version": version, "created": created} for name, version, created in result.forms],
+    }
+
+
+def _latest_versions():
+    latest = (select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
+              .group_by(ProcessDefinition.process_key).subquery())
+    return select(ProcessDefinition).join(
+        latest, (ProcessDefinition.process_key == latest.c.process_key) & (ProcessDefinition.version == latest.c.version))
+
+
+@blp.route("/process-definitions")
+@requires("definitions:read")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, DefinitionPage)
+@errors(blp, 422)
+def list_definitions(args):
+    """The latest version of each process."""
+    query = _latest_versions().order_by(ProcessDefinition.process_key)
+    with _engine().transaction() as session:
+        rows, total = page_query(session, query, select(func.count()).select_from(query.subquery()), args)
+        return envelope([row[0] for row in rows], total, args)
+
+
+def _versions_or_raise(session, key: str) -> list[ProcessDefinition]:
+    versions = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == key)
+                                    .order_by(ProcessDefinition.version.desc())))
+    if not versions:
+        raise NotFound(f"no process '{key}' is deployed")
+    return versions
+
+
+@blp.route("/process-definitions/<key>")
+@requires("definitions:read")
+@blp.response(200, DefinitionWithVersions)
+@errors(blp, 404)
+def get_definition(key):
+    """A process's latest version, with all its versions."""
+    with _engine().transaction() as session:
+        versions = _versions_or_raise(session, key)
+        latest = DefinitionSchema().dump(versions[0])
+        return {**latest, "versions": versions}
+
+
+@blp.route("/process-definitions/<key>/xml")
+@requires("definitions:read")
+@blp.response(200, content_type="application/xml", description="The BPMN file of the latest version")
+@errors(blp, 404)
+def get_definition_xml(key):
+    """The BPMN XML of the latest version."""
+    with _engine().transaction() as session:
+        xml = _versions_or_raise(session, key)[0].bpmn_xml
+    return Response(xml, mimetype="application/xml")

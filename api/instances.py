@@ -1,0 +1,223 @@
+"""Process instances: start, list, inspect, history, cancel, retry."""
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import exists, func, select
+
+from storage.history import instance_history
+from storage.instances import Incident, ProcessInstance, open_incidents
+from storage.step_writes import load_instance
+from storage.tasks import Task, open_tasks
+
+from . import audit
+from .docs import errors
+from .pagination import PageArgs, envelope, page_query, page_schema
+from .permissions import has_permission, requires
+from .tasks import TaskSchema
+
+blp = Blueprint("instances", __name__, url_prefix="/api/process-instances", description="Process instances")
+STATUSES = ("active", "completed", "cancelled", "error")
+
+
+class StartSchema(Schema):
+    process_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    version = fields.Integer(validate=validate.Range(min=1))
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+    business_key = fields.String(validate=validate.Length(max=200), allow_none=True)
+
+
+class InstanceSchema(Schema):
+    id = fields.UUID()
+    process_key = fields.String()
+    business_key = fields.String(allow_none=True)
+    status = fields.String()
+    started_by = fields.String(allow_none=True)
+    started_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+
+
+class IncidentSchema(Schema):
+    id = fields.Integer()
+    element_id = fields.String(allow_none=True)
+    element_name = fields.String(allow_none=True)
+    message = fields.String()
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+
+
+class InstanceDetailSchema(InstanceSchema):
+    version = fields.Integer()
+    current_activities = fields.List(fields.String())
+    variables = fields.Dict(allow_none=True, metadata={"description": "null when the caller may not see them"})
+    open_tasks = fields.List(fields.Nested(TaskSchema))
+    incidents = fields.List(fields.Nested(IncidentSchema))
+
+
+class InstanceArgs(PageArgs):
+    process_key = fields.String()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    business_key = fields.String()
+    started_by = fields.String()
+    started_after = fields.AwareDateTime()
+    started_before = fields.AwareDateTime()
+
+
+class HistorySchema(Schema):
+    id = fields.Integer()
+    element_id = fields.String(allow_none=True)
+    element_name = fields.String(allow_none=True)
+    element_type = fields.String(allow_none=True)
+    event = fields.String()
+    actor = fields.String(allow_none=True)
+    at = fields.DateTime()
+    detail = fields.Dict(allow_none=True)
+
+
+InstancePage = page_schema(InstanceSchema, "InstancePage")
+
+
+def _engine():
+    return current_app.extensions["atrium.engine"]
+
+
+def may_see_variables(session, instance_id: uuid.UUID, started_by: str | None) -> bool:
+    """Leads and viewers see all data; others that of instances they started or have worked on."""
+    account = g.account
+    if has_permission(account.roles, "instances:read_all_variables") or started_by == account.username:
+        return True
+    return bool(session.scalar(select(exists().where(
+        Task.instance_id == instance_id,
+        (Task.assignee == account.username) | (Task.completed_by == account.username)))))
+
+
+def instance_detail(session, instance_id: uuid.UUID) -> dict:
+    engine = _engine()
+    instance = engine.load_instance_or_raise(session, instance_id)
+    row = session.get(ProcessInstance, instance_id)
+    workflow_variables = engine.instance_variables(session, instance)
+    from storage.definitions import ProcessDefinition
+
+    version = session.get(ProcessDefinition, instance.definition_id).version
+    history = instance_history(session, instance_id=instance_id)
+    current = _current_activities(history)
+    return {
+        **InstanceSchema().dump(row),
+        "version": version,
+        "current_activities": current,
+        "variables": workflow_variables if may_see_variables(session, instance_id, instance.started_by) else None,
+        "open_tasks": open_tasks(session, instance_id=instance_id),
+        "incidents": open_incidents(session, instance_id=instance_id),
+    }
+
+
+def _current_activities(history) -> list[str]:
+    """Elements whose latest event leaves them ready, waiting, started or in error."""
+    latest: dict[str, str] = {}
+    for entry in history:
+        if entry.element_type and entry.element_id:
+            latest[entry.element_id] = entry.event
+    return [element for element, event in latest.items() if event in ("ready", "waiting", "started", "error")]
+
+
+@blp.route("")
+class Instances(MethodView):
+    @requires("instances:start")
+    @blp.arguments(StartSchema)
+    @blp.response(201, InstanceDetailSchema)
+    @errors(blp, 404, 422)
+    def post(self, data):
+        """Start an instance of the latest (or given) version and run it until it waits."""
+        engine = _engine()
+        with engine.transaction() as session:
+            instance = engine.start_instance(session, process_key=data["process_key"], version=data.get("version"),
+                                             variables=data["variables"], business_key=data.get("business_key"),
+                                             actor=g.account.username)
+            audit.record(session, "instance.start", target=str(instance.id),
+                         detail={"process_key": instance.process_key, "business_key": instance.business_key})
+            return instance_detail(session, instance.id)
+
+    @requires("instances:read")
+    @blp.arguments(InstanceArgs, location="query")
+    @blp.response(200, InstancePage)
+    @errors(blp, 422)
+    def get(self, args):
+        """List instances, newest first, filtered by process, status, business key, starter and start time."""
+        conditions = []
+        for name in ("process_key", "status", "business_key", "started_by"):
+            if args.get(name):
+                conditions.append(getattr(ProcessInstance, name) == args[name])
+        if args.get("started_after"):
+            conditions.append(ProcessInstance.started_at >= args["started_after"])
+        if args.get("started_before"):
+            conditions.append(ProcessInstance.started_at < args["started_before"])
+        with _engine().transaction() as session:
+            rows, total = page_query(
+                session,
+                select(ProcessInstance).where(*conditions).order_by(ProcessInstance.started_at.desc(), ProcessInstance.id),
+                select(func.count()).select_from(ProcessInstance).where(*conditions), args)
+            return envelope([row[0] for row in rows], total, args)
+
+
+@blp.route("/<uuid:instance_id>")
+@requires("instances:read")
+@blp.response(200, InstanceDetailSchema)
+@errors(blp, 404)
+def get_instance(instance_id):
+    """An instance: status, current activities, variables you may see, open tasks and incidents."""
+    with _engine().transaction() as session:
+        return instance_detail(session, instance_id)
+
+
+@blp.route("/<uuid:instance_id>/history")
+@requires("instances:read")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(HistorySchema, "HistoryPage"))
+@errors(blp, 404, 422)
+def get_history(args, instance_id):
+    """Every step of an instance: element, event, actor and time, oldest first."""
+    from storage.history import HistoryEntry
+
+    with _engine().transaction() as session:
+        if load_instance(session, instance_id=instance_id, with_state=False) is None:
+            from atrium.errors import NotFound
+
+            raise NotFound(f"process instance {instance_id} not found")
+        condition = HistoryEntry.instance_id == instance_id
+        rows, total = page_query(session, select(HistoryEntry).where(condition).order_by(HistoryEntry.id),
+                                 select(func.count()).select_from(HistoryEntry).where(condition), args)
+        return envelope([row[0] for row in rows], total, args)
+
+
+@blp.route("/<uuid:instance_id>/cancel", methods=["POST"])
+@requires("instances:cancel")
+@blp.response(200, InstanceDetailSchema)
+@errors(blp, 404, 409)
+def cancel_instance(instance_id):
+    """Cancel an instance: its open tasks are cancelled and its timers dropped."""
+    engine = _engine()
+    with engine.transaction() as session:
+        engine.cancel_instance(session, instance_id=instance_id, actor=g.account.username)
+        audit.record(session, "instance.cancel", target=str(instance_id))
+        return instance_detail(session, instance_id)
+
+
+@blp.route("/<uuid:instance_id>/retry", methods=["POST"])
+@requires("instances:retry")
+@blp.response(200, InstanceDetailSchema)
+@errors(blp, 404, 409)
+def retry_instance(instance_id):
+    """Run the element of an incident again, once its cause is fixed."""
+    engine = _engine()
+    with engine.transaction() as session:
+        engine.retry_instance(session, instance_id=instance_id, actor=g.account.username)
+        audit.record(session, "instance.retry", target=str(instance_id))
+        return instance_detail(session, instance_id)
+
+
+__all__ = ["blp", "Incident"]

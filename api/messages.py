@@ -1,0 +1,47 @@
+"""Messages: correlate a named message to the instances waiting for it."""
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from engine.messages import correlate_message
+
+from . import audit
+from .docs import errors
+from .permissions import requires
+
+blp = Blueprint("messages", __name__, url_prefix="/api/messages", description="Messages")
+
+
+class MessageSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    correlation_keys = fields.Dict(keys=fields.String(), load_default=dict,
+                                   metadata={"description": "business_key and/or process variables to match"})
+    payload = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+class DeliverySchema(Schema):
+    instance_id = fields.UUID()
+    process_key = fields.String()
+    started = fields.Boolean(metadata={"description": "true when the message started a new instance"})
+
+
+class DeliveriesSchema(Schema):
+    reached = fields.List(fields.Nested(DeliverySchema))
+
+
+@blp.route("", methods=["POST"])
+@requires("messages:send")
+@blp.arguments(MessageSchema)
+@blp.response(200, DeliveriesSchema)
+@errors(blp, 404, 409, 422)
+def send_message(message):
+    """Deliver a message; 404 when no instance or start event waits for it."""
+    engine = current_app.extensions["atrium.engine"]
+    with engine.transaction() as session:
+        reached = correlate_message(engine, session, name=message["name"], payload=message["payload"],
+                                    correlation_keys=message["correlation_keys"], actor=g.account.username)
+        audit.record(session, "message.send", target=message["name"],
+                     detail={"reached": [str(d.instance_id) for d in reached]})
+        return {"reached": reached}

@@ -1,0 +1,53 @@
+"""Who may do what: the one permission matrix, enforced by `requires` and printed in the README."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g
+
+from atrium.errors import Forbidden
+
+ALL = {"admin", "partner", "manager", "account_manager", "service_desk", "viewer"}
+STAFF = ALL - {"viewer"}
+LEADS = {"admin", "partner", "manager"}
+
+PERMISSIONS: dict[str, set[str]] = {
+    "definitions:read": ALL,
+    "definitions:deploy": {"admin"},
+    "instances:read": ALL,
+    "instances:start": STAFF,
+    "instances:cancel": LEADS,
+    "instances:retry": {"admin", "manager"},
+    "instances:read_all_variables": LEADS | {"viewer"},
+    "messages:send": STAFF,
+    "tasks:read": ALL,
+    "tasks:read_all": LEADS | {"viewer"},
+    "tasks:work": STAFF,          # claim, unclaim, complete tasks offered to you
+    "tasks:assign": LEADS,        # assign anyone's task to anyone
+    "forms:read": ALL,
+    "accounts:manage": {"admin"},
+    "audit:read": {"admin"},
+    "metrics:read": {"admin"},
+}
+
+
+def has_permission(roles, permission: str) -> bool:
+    return bool(set(roles) & PERMISSIONS[permission])
+
+
+def requires(permission: str):
+    """Allow the view only to accounts holding a role that grants `permission`."""
+    if permission not in PERMISSIONS:
+        raise KeyError(permission)
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not has_permission(g.account.roles, permission):
+                raise Forbidden(f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow {permission}")
+            return view(*args, **kwargs)
+
+        wrapper.atrium_permission = permission
+        return wrapper
+
+    return decorate

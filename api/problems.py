@@ -1,0 +1,81 @@
+"""RFC 7807 problem responses: every error the API returns goes through here."""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import g, jsonify
+from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException
+
+from atrium.errors import AtriumError, DefinitionInvalid, InvalidInput
+
+log = logging.getLogger(__name__)
+PROBLEM_BASE = "https://atrium.example/problems/"
+
+
+class ProblemSchema(Schema):
+    """application/problem+json (RFC 7807)."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    errors = fields.Raw(metadata={"description": "Field path (or BPMN element) -> messages; or a list of "
+                                                "{file, line, element_id, message} for definitions"})
+    error_id = fields.String(metadata={"description": "For 500s: the id logged with the failure"})
+
+
+def problem(status: int, title: str, detail: str, *, kind: str | None = None, **extra):
+    body = {"type": PROBLEM_BASE + (kind or str(status)), "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = "application/problem+json"
+    return response
+
+
+def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
+    """webargs' {"json": {"a": {"b": ["msg"]}}} -> {"a.b": ["msg"]}."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(_flatten(value, path))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        flat[prefix or "body"] = messages
+    else:
+        flat[prefix or "body"] = [str(messages)]
+    return flat
+
+
+def from_http_exception(error: HTTPException):
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    if status == 422 and messages:
+        # Drop webargs' location level ("json", "query", "files"): clients know where they sent it.
+        located = {}
+        for location, fields_ in messages.items():
+            located.update(fields_ if isinstance(fields_, dict) else {location: fields_})
+        return problem(422, "Invalid input", "the request has invalid fields", kind="invalid-input",
+                       errors=_flatten(located))
+    detail = data.get("message") or error.description or error.name
+    return problem(status, error.name, detail, kind=str(status))
+
+
+def from_domain_error(error: AtriumError):
+    if isinstance(error, DefinitionInvalid):
+        return problem(422, error.title, error.detail, kind="definition-invalid",
+                       errors=[p.as_dict() for p in error.problems])
+    if isinstance(error, InvalidInput):
+        return problem(422, error.title, error.detail, kind="invalid-input", errors=error.errors)
+    kind = {404: "not-found", 409: "conflict", 403: "forbidden", 401: "unauthorized"}.get(error.status)
+    return problem(error.status, error.title, error.detail, kind=kind)
+
+
+def from_unexpected(error: Exception):
+    error_id = uuid.uuid4().hex
+    log.exception("unhandled error %s (request %s)", error_id, getattr(g, "request_id", None))
+    return problem(500, "Internal error", "an unexpected error occurred; quote the error id to support",
+                   kind="internal", error_id=error_id)

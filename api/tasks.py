@@ -1,0 +1,274 @@
+"""The task inbox: list, count, read with its form, claim, unclaim, assign and complete."""
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import Session
+
+from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
+from storage.accounts import account_by_username
+from storage.step_writes import load_instance
+from storage.tasks import OPEN, Task, candidate_condition, get_task, set_assignee, task_query, visible_condition
+
+from . import audit
+from .docs import errors
+from .pagination import PageArgs, envelope, page_query, page_schema
+from .permissions import has_permission, requires
+
+blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="The task inbox")
+SORTS = ["due", "-due", "created", "-created", "priority", "-priority"]
+
+
+class TaskSchema(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    element_id = fields.String()
+    process_key = fields.String()
+    instance_id = fields.UUID()
+    assignee = fields.String(allow_none=True)
+    candidate_groups = fields.List(fields.String())
+    candidate_users = fields.List(fields.String())
+    priority = fields.Integer()
+    due = fields.DateTime(attribute="due_at", allow_none=True)
+    created = fields.DateTime(attribute="created_at")
+    status = fields.String()
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+
+
+class FormSchema(Schema):
+    schema = fields.Dict(required=True)
+    ui_schema = fields.Dict(allow_none=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    form = fields.Nested(FormSchema, allow_none=True, metadata={"description": "null for a task with no form"})
+    data = fields.Dict(metadata={"description": "the values the form starts from"})
+
+
+class TaskFilters(Schema):
+    assignee = fields.String(metadata={"description": "a username, or `me`"})
+    candidate_user = fields.String(metadata={"description": "`me` (or a username): unclaimed tasks offered to them"})
+    candidate_group = fields.String()
+    process_key = fields.String()
+    instance_id = fields.UUID()
+    status = fields.String(load_default=OPEN, validate=validate.OneOf(["open", "completed", "cancelled"]))
+    due_before = fields.AwareDateTime()
+    due_after = fields.AwareDateTime()
+    priority_min = fields.Integer()
+
+
+class TaskListArgs(TaskFilters, PageArgs):
+    sort = fields.String(load_default="created", validate=validate.OneOf(SORTS))
+
+
+class CountSchema(Schema):
+    count = fields.Integer(required=True)
+
+
+class AssignSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class CompleteSchema(Schema):
+    data = fields.Dict(keys=fields.String(), load_default=dict)
+
+
+TaskPage = page_schema(TaskSchema, "TaskPage")
+
+
+def _engine():
+    return current_app.extensions["atrium.engine"]
+
+
+def _me(name: str | None) -> str | None:
+    return g.account.username if name == "me" else name
+
+
+def _conditions(session: Session, args: dict) -> list:
+    account = g.account
+    conditions = [Task.status == args["status"]]
+    if args.get("assignee"):
+        conditions.append(Task.assignee == _me(args["assignee"]))
+    if args.get("candidate_user"):
+        username = _me(args["candidate_user"])
+        groups = account.candidate_groups
+        if username != account.username:
+            other = account_by_username(session, username=username)
+            groups = other.candidate_groups if other else []
+        conditions += [Task.assignee.is_(None), candidate_condition(username, groups)]
+    if args.get("candidate_group"):
+        conditions.append(candidate_condition("", [args["candidate_group"]]))
+    for name, column in (("process_key", Task.process_key), ("instance_id", Task.instance_id)):
+        if args.get(name):
+            conditions.append(column == args[name])
+    if args.get("due_before"):
+        conditions.append(Task.due_at < args["due_before"])
+    if args.get("due_after"):
+        conditions.append(Task.due_at >= args["due_after"])
+    if args.get("priority_min") is not None:
+        conditions.append(Task.priority >= args["priority_min"])
+    if not has_permission(account.roles, "tasks:read_all"):
+        conditions.append(visible_condition(account.username, account.candidate_groups))
+    return conditions
+
+
+@blp.route("")
+@requires("tasks:read")
+@blp.arguments(TaskListArgs, location="query")
+@blp.response(200, TaskPage)
+@errors(blp, 422)
+def list_tasks(args):
+    """The inbox: tasks you may see, filtered, sorted (`-` for descending) and paged."""
+    with _engine().transaction() as session:
+        rows, count = task_query(_conditions(session, args), args["sort"])
+        rows, total = page_query(session, rows, count, args)
+        return envelope([row[0] for row in rows], total, args)
+
+
+@blp.route("/count")
+@requires("tasks:read")
+@blp.arguments(TaskFilters, location="query")
+@blp.response(200, CountSchema)
+@errors(blp, 422)
+def count_tasks(args):
+    """How many tasks match the same filters as the list."""
+    with _engine().transaction() as session:
+        _, count = task_query(_conditions(session, args), "created")
+        return {"count": session.scalar(count)}
+
+
+def _task_or_raise(session: Session, task_id: uuid.UUID) -> Task:
+    task = get_task(session, task_id=task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    account = g.account
+    if not has_permission(account.roles, "tasks:read_all") and not (
+        task.assignee == account.username or task.completed_by == account.username or _offered_to_me(task)
+    ):
+        raise NotFound(f"task {task_id} not found")  # do not reveal tasks one may not see
+    return task
+
+
+def _offered_to_me(task: Task) -> bool:
+    account = g.account
+    return account.username in task.candidate_users or bool(set(task.candidate_groups) & set(account.candidate_groups))
+
+
+def _may_work_on(task: Task) -> bool:
+    """Admins may act on any task; others on theirs, or on unclaimed ones offered to them."""
+    account = g.account
+    if "admin" in account.roles or task.assignee == account.username:
+        return True
+    return task.assignee is None and _offered_to_me(task)
+
+
+def _require_open(task: Task) -> None:
+    if task.status != OPEN:
+        raise Conflict(f"task {task.id} is already {task.status}")
+
+
+@blp.route("/<uuid:task_id>")
+@requires("tasks:read")
+@blp.response(200, TaskDetailSchema)
+@errors(blp, 404)
+def get_task_detail(task_id):
+    """A task with its form (JSON Schema and UI schema) and the data the form starts from."""
+    engine = _engine()
+    with engine.transaction() as session:
+        task = _task_or_raise(session, task_id)
+        detail = TaskSchema().dump(task)
+        form = engine.form(session, task.form_id) if task.form_id else None
+        data = {}
+        if form is not None and task.status == OPEN:
+            instance = load_instance(session, instance_id=task.instance_id)
+            values = engine.task_data(session, instance, task.id)
+            data = {k: v for k, v in values.items() if k in (form.schema.get("properties") or {})}
+        detail["form"] = {"schema": form.schema, "ui_schema": form.ui_schema} if form else None
+        detail["data"] = data
+        return detail
+
+
+@blp.route("/<uuid:task_id>/claim", methods=["POST"])
+@requires("tasks:work")
+@blp.response(200, TaskSchema)
+@errors(blp, 404, 409)
+def claim(task_id):
+    """Take an unclaimed task offered to you."""
+    with _engine().transaction() as session:
+        task = _task_or_raise(session, task_id)
+        _require_open(task)
+        if task.assignee == g.account.username:
+            return task
+        if task.assignee is not None:
+            raise Conflict(f"task {task_id} is already claimed by {task.assignee}")
+        if not _may_work_on(task):
+            raise Forbidden("this task is not offered to you")
+        if not set_assignee(session, task_id=task_id, username=g.account.username, expected=None):
+            raise Conflict(f"task {task_id} was just claimed by someone else")
+        audit.record(session, "task.claim", target=str(task_id))
+        session.refresh(task)
+        return task
+
+
+@blp.route("/<uuid:task_id>/unclaim", methods=["POST"])
+@requires("tasks:work")
+@blp.response(200, TaskSchema)
+@errors(blp, 404, 409)
+def unclaim(task_id):
+    """Give a claimed task back to its candidates."""
+    with _engine().transaction() as session:
+        task = _task_or_raise(session, task_id)
+        _require_open(task)
+        if task.assignee is None:
+            return task
+        if task.assignee != g.account.username and not has_permission(g.account.roles, "tasks:assign"):
+            raise Forbidden(f"task {task_id} is claimed by {task.assignee}")
+        if not set_assignee(session, task_id=task_id, username=None, expected=task.assignee):
+            raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
+        audit.record(session, "task.unclaim", target=str(task_id))
+        session.refresh(task)
+        return task
+
+
+@blp.route("/<uuid:task_id>/assign", methods=["POST"])
+@requires("tasks:assign")
+@blp.arguments(AssignSchema)
+@blp.response(200, TaskSchema)
+@errors(blp, 404, 409, 422)
+def assign(data, task_id):
+    """Assign a task to someone (leads)."""
+    with _engine().transaction() as session:
+        task = _task_or_raise(session, task_id)
+        _require_open(task)
+        target = account_by_username(session, username=data["username"])
+        if target is None or not target.active:
+            raise InvalidInput(f"no active account named {data['username']}", {"username": ["no such active account"]})
+        if not set_assignee(session, task_id=task_id, username=target.username, expected=task.assignee):
+            raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
+        audit.record(session, "task.assign", target=str(task_id), detail={"assignee": target.username})
+        session.refresh(task)
+        return task
+
+
+@blp.route("/<uuid:task_id>/complete", methods=["POST"])
+@requires("tasks:work")
+@blp.arguments(CompleteSchema)
+@blp.response(200, TaskSchema)
+@errors(blp, 404, 409, 422)
+def complete(data, task_id):
+    """Complete a task with data valid for its form; the instance moves on."""
+    engine = _engine()
+    with engine.transaction() as session:
+        task = _task_or_raise(session, task_id)
+        _require_open(task)
+        if not _may_work_on(task):
+            raise Forbidden(f"task {task_id} is claimed by {task.assignee}" if task.assignee
+                            else "this task is not offered to you")
+        engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username)
+        audit.record(session, "task.complete", target=str(task_id))
+        session.expire(task)
+        return task

@@ -1,0 +1,51 @@
+"""Accounts (users with argon2 password hashes, roles and groups) and revoked access tokens."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from .base import Base, UTCDateTime
+
+ROLES = ("admin", "partner", "manager", "account_manager", "service_desk", "viewer")
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    roles: Mapped[list] = mapped_column(JSON, default=list)
+    groups: Mapped[list] = mapped_column(JSON, default=list)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def candidate_groups(self) -> list[str]:
+        """Roles are candidate groups too."""
+        return list(dict.fromkeys([*self.roles, *self.groups]))
+
+
+class RevokedToken(Base):
+    __tablename__ = "revoked_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+def account_by_username(session: Session, *, username: str) -> Account | None:
+    return session.scalars(select(Account).where(Account.username == username)).first()
+
+
+def count_accounts(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Account))
+
+
+def is_revoked(session: Session, *, token_id: str) -> bool:
+    return session.get(RevokedToken, token_id) is not None

@@ -1,0 +1,80 @@
+"""Helpers for API tests: an app on the test database, one account per role, authenticated calls."""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from functools import lru_cache
+
+from api.app import create_app
+from atrium import clock
+from atrium.accounts import hash_password
+from atrium.settings import Settings
+from storage.accounts import ROLES, Account
+
+from .conftest import BPMN_DIR
+
+
+def password_for(username: str) -> str:
+    return f"password-of-{username}"
+
+
+def make_app(db, services, **settings):
+    config = Settings(database_url=db.url.render_as_string(hide_password=False), secret_key="test-signing-key",
+                      script_timeout_seconds=0.5, service_retries=2, service_backoff_seconds=10, **settings)
+    app = create_app(config, services=services)
+    engine = app.extensions["atrium.engine"]
+    now = clock.now()
+    with engine.transaction() as session:
+        for role in ROLES:
+            session.add(Account(username=role, display_name=role.title(), password_hash=_hash(password_for(role)),
+                                active=True, roles=[role], groups=["tax"] if role == "account_manager" else [],
+                                failed_logins=0, created_at=now))
+    return app
+
+
+@lru_cache(maxsize=None)
+def _hash(password: str) -> str:
+    """argon2 is slow on purpose; hash each test password once per session."""
+    return hash_password(password)
+
+
+@dataclass
+class Caller:
+    """A test client that sends one account's bearer token."""
+
+    client: object
+    token: str | None
+
+    def _headers(self, headers):
+        merged = dict(headers or {})
+        if self.token:
+            merged["Authorization"] = f"Bearer {self.token}"
+        return merged
+
+    def get(self, url, **kw):
+        return self.client.get(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def post(self, url, **kw):
+        return self.client.post(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def put(self, url, **kw):
+        return self.client.put(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+    def delete(self, url, **kw):
+        return self.client.delete(url, headers=self._headers(kw.pop("headers", None)), **kw)
+
+
+def login(client, username: str, password: str | None = None):
+    return client.post("/api/auth/token", json={"username": username, "password": password or password_for(username)})
+
+
+def caller(client, username: str, password: str | None = None) -> Caller:
+    response = login(client, username, password)
+    assert response.status_code == 200, response.json
+    return Caller(client, response.json["access_token"])
+
+
+def deploy_via_api(admin: Caller, *names: str):
+    files = [(io.BytesIO((BPMN_DIR / name).read_bytes()), name) for name in names]
+    return admin.post("/api/deployments", data={"files": files}, content_type="multipart/form-data")
