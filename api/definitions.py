@@ -126,7 +126,7 @@ def get_definition(key):
     """A process's latest version, with all its versions."""
     with _engine().transaction() as session:
         versions = _versions_or_raise(session, key)
-        latest = DefinitionSchema().dump(versions[0])
+        latest = {name: getattr(versions[0], name) for name in DefinitionSchema().fields}
         return {**latest, "versions": versions}
 
 

@@ -9,8 +9,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import exists, func, select
 
-from storage.history import instance_history
-from storage.instances import Incident, ProcessInstance, open_incidents
+from atrium.errors import NotFound
+from storage.definitions import ProcessDefinition
+from storage.history import HistoryEntry, instance_history
+from storage.instances import ProcessInstance, open_incidents
 from storage.step_writes import load_instance
 from storage.tasks import Task, open_tasks
 
@@ -101,13 +103,11 @@ def instance_detail(session, instance_id: uuid.UUID) -> dict:
     instance = engine.load_instance_or_raise(session, instance_id)
     row = session.get(ProcessInstance, instance_id)
     workflow_variables = engine.instance_variables(session, instance)
-    from storage.definitions import ProcessDefinition
-
     version = session.get(ProcessDefinition, instance.definition_id).version
     history = instance_history(session, instance_id=instance_id)
     current = _current_activities(history)
     return {
-        **InstanceSchema().dump(row),
+        **{name: getattr(row, name) for name in InstanceSchema().fields},
         "version": version,
         "current_activities": current,
         "variables": workflow_variables if may_see_variables(session, instance_id, instance.started_by) else None,
@@ -181,12 +181,8 @@ def get_instance(instance_id):
 @errors(blp, 404, 422)
 def get_history(args, instance_id):
     """Every step of an instance: element, event, actor and time, oldest first."""
-    from storage.history import HistoryEntry
-
     with _engine().transaction() as session:
         if load_instance(session, instance_id=instance_id, with_state=False) is None:
-            from atrium.errors import NotFound
-
             raise NotFound(f"process instance {instance_id} not found")
         condition = HistoryEntry.instance_id == instance_id
         rows, total = page_query(session, select(HistoryEntry).where(condition).order_by(HistoryEntry.id),
@@ -219,5 +215,3 @@ def retry_instance(instance_id):
         audit.record(session, "instance.retry", target=str(instance_id))
         return instance_detail(session, instance_id)
 
-
-__all__ = ["blp", "Incident"]

@@ -210,8 +210,7 @@ def claim(task_id):
         if not set_assignee(session, task_id=task_id, username=g.account.username, expected=None):
             raise Conflict(f"task {task_id} was just claimed by someone else")
         audit.record(session, "task.claim", target=str(task_id))
-        session.refresh(task)
-        return task
+        return get_task(session, task_id=task_id, fresh=True)
 
 
 @blp.route("/<uuid:task_id>/unclaim", methods=["POST"])
@@ -230,8 +229,7 @@ def unclaim(task_id):
         if not set_assignee(session, task_id=task_id, username=None, expected=task.assignee):
             raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
         audit.record(session, "task.unclaim", target=str(task_id))
-        session.refresh(task)
-        return task
+        return get_task(session, task_id=task_id, fresh=True)
 
 
 @blp.route("/<uuid:task_id>/assign", methods=["POST"])
@@ -250,8 +248,7 @@ def assign(data, task_id):
         if not set_assignee(session, task_id=task_id, username=target.username, expected=task.assignee):
             raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
         audit.record(session, "task.assign", target=str(task_id), detail={"assignee": target.username})
-        session.refresh(task)
-        return task
+        return get_task(session, task_id=task_id, fresh=True)
 
 
 @blp.route("/<uuid:task_id>/complete", methods=["POST"])
@@ -270,5 +267,4 @@ def complete(data, task_id):
                             else "this task is not offered to you")
         engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username)
         audit.record(session, "task.complete", target=str(task_id))
-        session.expire(task)
-        return task
+        return get_task(session, task_id=task_id, fresh=True)

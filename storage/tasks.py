@@ -74,8 +74,12 @@ def open_tasks(session: Session, *, instance_id: uuid.UUID) -> list[Task]:
     )
 
 
-def get_task(session: Session, *, task_id: uuid.UUID) -> Task | None:
-    return session.get(Task, task_id)
+def get_task(session: Session, *, task_id: uuid.UUID, fresh: bool = False) -> Task | None:
+    """A task with its candidates loaded; `fresh` re-reads it after Core updates in this session."""
+    query = select(Task).options(selectinload(Task.candidates)).where(Task.id == task_id)
+    if fresh:
+        query = query.execution_options(populate_existing=True)
+    return session.scalars(query).first()
 
 
 def candidate_condition(username: str, groups: list[str]):

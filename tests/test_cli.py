@@ -38,16 +38,33 @@ def test_migrate_deploy_and_demo_say_what_they_did(cli_env, capsys):
     from atrium.settings import PROJECT_ROOT
 
     shutil.copytree(PROJECT_ROOT / "forms", cli_env / "forms")
+    from storage.db import make_engine
+    from storage.migrate import head_revision
+
     assert main(["migrate"]) == 0
-    assert "to 0001" in capsys.readouterr().out
+    assert f"from revision empty to {head_revision(make_engine('sqlite://'))}." in capsys.readouterr().out
     assert main(["deploy", str(PROJECT_ROOT / "processes")]) == 0
     assert "Deployed engagement_review version 1." in capsys.readouterr().out
     assert main(["deploy", str(PROJECT_ROOT / "processes")]) == 0
     assert "engagement_review version 1 is unchanged." in capsys.readouterr().out
     assert main(["demo"]) == 0
-    assert capsys.readouterr().out.count("Started engagement_review") == 3
+    out = capsys.readouterr().out
+    assert out.count("Started engagement_review") == 3 and out.count("Created demo account") == 6
     assert main(["demo"]) == 0
-    assert capsys.readouterr().out.count("already exists") == 3
+    out = capsys.readouterr().out
+    assert out.count("already exists") == 3 and "Created demo account" not in out
+
+
+def test_user_create_reads_the_password_from_stdin(cli_env, capsys, monkeypatch):
+    import io
+
+    assert main(["migrate"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-long-enough-password\n"))
+    assert main(["user", "create", "--username", "lin", "--password-stdin", "--role", "partner", "--group", "tax"]) == 0
+    assert "Created account lin with roles partner and groups tax." in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["user", "create", "--username", "kim", "--password-stdin", "--role", "viewer"]) == 1
+    assert "password too short" in capsys.readouterr().err
 
 
 def test_deploy_of_a_broken_file_deploys_nothing_and_fails(cli_env, capsys):
@@ -65,8 +82,8 @@ def test_healthz_checks_the_database(db):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json["database"] == "ok"
     assert client.get("/readyz").json["status"] == "ready"
-    missing = client.get("/nope")
-    assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+    anonymous = client.get("/nope")  # unknown paths reveal nothing without a token
+    assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
 
 
 def test_healthz_reports_an_unreachable_database(tmp_path):

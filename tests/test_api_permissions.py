@@ -1,0 +1,71 @@
+"""The permission matrix, walked: every role against every endpoint, allowed or 403."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from api.auth import PUBLIC_PATHS
+from api.permissions import ALL, PERMISSIONS
+from storage.accounts import ROLES
+
+from .api_helpers import caller, make_app
+
+# Endpoints any authenticated account may call.
+OPEN_TO_ALL = {"/api/me", "/api/auth/revoke"}
+
+
+def _endpoints(app):
+    """(method, rule, permission) for every route, read from the views themselves."""
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.rule in PUBLIC_PATHS or rule.rule.startswith("/api/docs"):
+            continue
+        view = app.view_functions[rule.endpoint]
+        view_class = getattr(view, "view_class", None)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            handler = getattr(view_class, method.lower()) if view_class else view
+            found.append((method, rule.rule, getattr(handler, "atrium_permission", None)))
+    return found
+
+
+def _url(rule: str) -> str:
+    return (rule.replace("<uuid:instance_id>", str(uuid.uuid4())).replace("<uuid:task_id>", str(uuid.uuid4()))
+            .replace("<username>", "nobody").replace("<key>", "nothing").replace("<name>", "nothing"))
+
+
+@pytest.fixture
+def app(db, services, clock):
+    app = make_app(db, services)
+    yield app
+    app.extensions["atrium.db"].dispose()
+
+
+def test_every_endpoint_declares_a_permission(app):
+    for method, rule, permission in _endpoints(app):
+        assert permission in PERMISSIONS or rule in OPEN_TO_ALL, f"{method} {rule} has no permission"
+
+
+def test_each_role_is_allowed_or_refused_each_endpoint_as_the_matrix_says(app):
+    client = app.test_client()
+    endpoints = sorted(_endpoints(app), key=lambda e: e[1] == "/api/auth/revoke")  # revoke last
+    for role in ROLES:
+        person = caller(client, role)
+        for method, rule, permission in endpoints:
+            allowed = role in (PERMISSIONS[permission] if permission else ALL)
+            response = getattr(person, method.lower())(_url(rule), json={})
+            refused = response.status_code == 403
+            assert refused != allowed, f"{role} {method} {rule}: {response.status_code} {response.json}"
+            assert response.status_code != 401, f"{role} {method} {rule}: token rejected"
+            assert response.status_code < 500, f"{role} {method} {rule}: {response.status_code}"
+
+
+def test_the_readme_matrix_matches_the_code():
+    from atrium.settings import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for permission, roles in PERMISSIONS.items():
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{permission}`")), None)
+        assert row is not None, f"README lacks {permission}"
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert [role for role, cell in zip(ROLES, cells, strict=True) if cell == "✓"] == [r for r in ROLES if r in roles], permission
