@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from atrium import clock
 from storage.audit import AuditEntry
 
+from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import requires
 
@@ -71,9 +72,10 @@ AuditPage = page_schema(AuditEntrySchema, "AuditPage")
 
 @blp.route("")
 class AuditLog(MethodView):
+    @requires("audit:read")
     @blp.arguments(AuditArgs, location="query")
     @blp.response(200, AuditPage)
-    @requires("audit:read")
+    @errors(blp, 422)
     def get(self, args):
         """List audit rows, newest first."""
         conditions = []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from atrium.errors import InvalidInput, NotFound
@@ -22,6 +22,7 @@ MAX_FILES = 50
 
 class DeploymentFiles(Schema):
     files = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), required=True,
+                        validate=validate.Length(min=1, max=50),
                         metadata={"description": ".bpmn, .dmn and form .json files"})
 
 

@@ -28,7 +28,7 @@ STATUSES = ("active", "completed", "cancelled", "error")
 
 class StartSchema(Schema):
     process_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     variables = fields.Dict(keys=fields.String(), load_default=dict)
     business_key = fields.String(validate=validate.Length(max=200), allow_none=True)
 

@@ -58,7 +58,7 @@ class TaskFilters(Schema):
     status = fields.String(load_default=OPEN, validate=validate.OneOf(["open", "completed", "cancelled"]))
     due_before = fields.AwareDateTime()
     due_after = fields.AwareDateTime()
-    priority_min = fields.Integer()
+    priority_min = fields.Integer(validate=validate.Range(min=-1_000_000, max=1_000_000))
 
 
 class TaskListArgs(TaskFilters, PageArgs):
