@@ -19,8 +19,12 @@ class AtriumServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
+        import logging
+
         from .app import create_app
 
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        logging.getLogger("atrium.requests").setLevel(logging.INFO)
         # Every worker polls for due timers; row locks make sure each fires once.
         return create_app(self.settings, run_scheduler=True)
 
@@ -31,7 +35,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int | None = Non
         "workers": workers or int(os.environ.get("ATRIUM_WORKERS", "2")),
         "worker_class": "gthread",
         "threads": int(os.environ.get("ATRIUM_THREADS", "4")),
-        "accesslog": "-",
+        "accesslog": None,  # the app logs each request as a JSON line with its request id
         "timeout": 60,
     }
     AtriumServer(settings, options).run()

@@ -186,3 +186,34 @@ def test_metrics_count_requests_and_work(people, deployed):
     assert "atrium_open_tasks 1.0" in text and "atrium_running_instances 1.0" in text
     assert 'atrium_http_requests_total{endpoint="/api/process-instances",method="POST",status="201"}' in text
     assert people["viewer"].get("/metrics").status_code == 403
+
+
+def test_concurrent_completions_of_one_task_one_wins_the_other_gets_409(pg, services, clock):
+    import threading
+
+    app = make_app(pg, services)
+    try:
+        client = app.test_client()
+        admin = caller(client, "admin")
+        assert deploy_via_api(admin, "parallel.bpmn").status_code == 201
+        outcomes = []
+        for _ in range(3):
+            instance = admin.post("/api/process-instances", json={"process_key": "parallel_review"}).json
+            task_id = instance["open_tasks"][0]["id"]
+            barrier = threading.Barrier(2)
+            statuses = []
+
+            def complete(task_id=task_id, barrier=barrier, statuses=statuses):
+                person = caller(app.test_client(), "admin")
+                barrier.wait()
+                statuses.append(person.post(f"/api/tasks/{task_id}/complete", json={"data": {}}).status_code)
+
+            threads = [threading.Thread(target=complete) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            outcomes.append(sorted(statuses))
+        assert outcomes == [[200, 409]] * 3
+    finally:
+        app.extensions["atrium.db"].dispose()
