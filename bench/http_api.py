@@ -1,0 +1,175 @@
+"""The API under load, served by `atrium serve` on PostgreSQL.
+
+- End-to-end rate: 8 concurrent clients, each instance = start + two task completions
+  (the client finds the second task through the inbox), next to the in-process rate.
+- Inbox latency: `GET /api/tasks?candidate_user=me&sort=due&page_size=50` with 1,000,000
+  task rows of which 100,000 are open.
+"""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import requests
+from sqlalchemy.engine import make_url
+
+from atrium.accounts import create_account
+from storage.accounts import ROLES
+
+from .common import SCHEMA, database_url, deploy_flow, fresh_database, percentile, process_engine
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+PASSWORD = "bench-password-123"
+
+
+def _server_url() -> str:
+    return make_url(database_url()).update_query_dict({"options": f"-csearch_path={SCHEMA}"}).render_as_string(
+        hide_password=False)
+
+
+class Server:
+    """`atrium serve` in a child process, on the bench schema."""
+
+    def __init__(self, workers: int = 2, threads: int = 4):
+        env = dict(os.environ, ATRIUM_DATABASE_URL=_server_url(), ATRIUM_SECRET_KEY="bench-secret",
+                   ATRIUM_WORKERS=str(workers), ATRIUM_THREADS=str(threads), ATRIUM_TIMER_POLL_SECONDS="5")
+        self.process = subprocess.Popen([sys.executable, "-m", "atrium.cli", "serve", "--port", str(PORT)], env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if requests.get(f"{BASE}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("atrium serve did not come up")
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _session(username: str) -> requests.Session:
+    session = requests.Session()
+    token = session.post(f"{BASE}/api/auth/token", json={"username": username, "password": PASSWORD}).json()
+    session.headers["Authorization"] = f"Bearer {token['access_token']}"
+    return session
+
+
+def _client_loop(username: str, stop_at: float, counts: list, errors: list) -> None:
+    http = _session(username)
+    done = 0
+    while time.time() < stop_at:
+        started = http.post(f"{BASE}/api/process-instances", json={"process_key": "bench_review"})
+        if started.status_code != 201:
+            errors.append(started.status_code)
+            continue
+        instance = started.json()
+        first = instance["open_tasks"][0]["id"]
+        if http.post(f"{BASE}/api/tasks/{first}/complete", json={"data": {"amount": 70}}).status_code != 200:
+            errors.append("complete 1")
+            continue
+        tasks = http.get(f"{BASE}/api/tasks", params={"instance_id": instance["id"]}).json()["items"]
+        if http.post(f"{BASE}/api/tasks/{tasks[0]['id']}/complete", json={"data": {}}).status_code != 200:
+            errors.append("complete 2")
+            continue
+        done += 1
+    counts.append(done)
+
+
+def end_to_end_rate(clients: int = 8, seconds: float = 20.0) -> dict:
+    db = fresh_database()
+    engine = process_engine(db)
+    deploy_flow(engine, "review.bpmn")
+    with engine.transaction() as session:
+        create_account(session, username="bench", password=PASSWORD, roles=["admin"])
+    server = Server()
+    try:
+        warm: list = []
+        _client_loop("bench", time.time() + 2, warm, [])
+        counts, errors = [], []
+        stop_at = time.time() + seconds
+        threads = [threading.Thread(target=_client_loop, args=("bench", stop_at, counts, errors)) for _ in range(clients)]
+        began = time.time()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.time() - began
+    finally:
+        server.stop()
+        db.dispose()
+    return {"instances_per_s": sum(counts) / elapsed, "instances": sum(counts), "errors": len(errors), "clients": clients}
+
+
+def _copy_rows(cursor, sql: str, rows) -> None:
+    with cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def inbox_latency(total_tasks: int = 1_000_000, open_tasks: int = 100_000, requests_n: int = 300) -> dict:
+    db = fresh_database()
+    engine = process_engine(db)
+    deploy_flow(engine, "review.bpmn")
+    with engine.transaction() as session:
+        for role in ROLES:
+            create_account(session, username=role, password=PASSWORD, roles=[role])
+        definition_id = session.execute(__import__("sqlalchemy").text("SELECT id FROM process_definitions")).scalar()
+    rng = random.Random(7)
+    now = datetime.now(timezone.utc)
+    instances = [uuid.uuid4() for _ in range(total_tasks // 100)]
+    raw = db.raw_connection()
+    began = time.time()
+    try:
+        cur = raw.cursor()
+        _copy_rows(cur, "COPY process_instances (id, definition_id, process_key, status, state, lock_version, "
+                        "started_at, updated_at) FROM STDIN",
+                   ((i, definition_id, "bench_review", "active", b"x", 1, now, now) for i in instances))
+
+        def task_rows():
+            for n in range(total_tasks):
+                is_open = n % (total_tasks // open_tasks) == 0
+                due = now + timedelta(minutes=rng.randint(-10_000, 50_000)) if rng.random() < 0.9 else None
+                assignee = None if (not is_open or rng.random() < 0.8) else rng.choice(ROLES)
+                yield (uuid.uuid5(uuid.NAMESPACE_OID, str(n)), instances[n // 100], "bench_review", "approve",
+                       "Approve", assignee, rng.randint(0, 100), due, "open" if is_open else "completed", now)
+
+        _copy_rows(cur, "COPY tasks (id, instance_id, process_key, element_id, name, assignee, priority, due_at, "
+                        "status, created_at) FROM STDIN", task_rows())
+        _copy_rows(cur, "COPY task_candidates (task_id, kind, name) FROM STDIN",
+                   ((uuid.uuid5(uuid.NAMESPACE_OID, str(n)), "group", ROLES[n % len(ROLES)]) for n in range(total_tasks)))
+        cur.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+    load_s = time.time() - began
+    server = Server()
+    try:
+        http = _session("service_desk")
+        url = f"{BASE}/api/tasks"
+        params = {"candidate_user": "me", "sort": "due", "page_size": 50}
+        first = http.get(url, params=params)
+        assert first.status_code == 200, first.text
+        timings = []
+        for _ in range(requests_n):
+            t0 = time.perf_counter()
+            response = http.get(url, params=params)
+            timings.append((time.perf_counter() - t0) * 1000)
+            assert response.status_code == 200
+        matching = first.json()["total"]
+    finally:
+        server.stop()
+        db.dispose()
+    return {"p50_ms": percentile(timings, 50), "p95_ms": percentile(timings, 95), "rows": total_tasks,
+            "open": open_tasks, "matching": matching, "load_s": load_s}
+
+
