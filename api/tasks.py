@@ -11,11 +11,20 @@ from sqlalchemy.orm import Session
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
 from storage.accounts import account_by_username
 from storage.step_writes import load_instance
-from storage.tasks import OPEN, Task, candidate_condition, get_task, set_assignee, task_query, visible_condition
+from storage.tasks import (
+    OPEN,
+    Task,
+    candidate_condition,
+    count_offered,
+    get_task,
+    set_assignee,
+    task_query,
+    visible_condition,
+)
 
 from . import audit
 from .docs import errors
-from .pagination import PageArgs, envelope, page_query, page_schema
+from .pagination import PageArgs, envelope, page_schema
 from .permissions import has_permission, requires
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="The task inbox")
@@ -88,18 +97,25 @@ def _me(name: str | None) -> str | None:
     return g.account.username if name == "me" else name
 
 
+def _candidate(session: Session, args: dict) -> tuple[str, list[str]] | None:
+    """(username, groups) for a `candidate_user` filter."""
+    if not args.get("candidate_user"):
+        return None
+    username = _me(args["candidate_user"])
+    if username == g.account.username:
+        return username, g.account.candidate_groups
+    other = account_by_username(session, username=username)
+    return username, other.candidate_groups if other else []
+
+
 def _conditions(session: Session, args: dict) -> list:
     account = g.account
     conditions = [Task.status == args["status"]]
     if args.get("assignee"):
         conditions.append(Task.assignee == _me(args["assignee"]))
-    if args.get("candidate_user"):
-        username = _me(args["candidate_user"])
-        groups = account.candidate_groups
-        if username != account.username:
-            other = account_by_username(session, username=username)
-            groups = other.candidate_groups if other else []
-        conditions += [Task.assignee.is_(None), candidate_condition(username, groups)]
+    candidate = _candidate(session, args)
+    if candidate:
+        conditions += [Task.assignee.is_(None), candidate_condition(*candidate, offered_only=True)]
     if args.get("candidate_group"):
         conditions.append(candidate_condition("", [args["candidate_group"]]))
     for name, column in (("process_key", Task.process_key), ("instance_id", Task.instance_id)):
@@ -111,9 +127,22 @@ def _conditions(session: Session, args: dict) -> list:
         conditions.append(Task.due_at >= args["due_after"])
     if args.get("priority_min") is not None:
         conditions.append(Task.priority >= args["priority_min"])
-    if not has_permission(account.roles, "tasks:read_all"):
+    if not has_permission(account.roles, "tasks:read_all") and not (candidate and candidate[0] == account.username):
         conditions.append(visible_condition(account.username, account.candidate_groups))
     return conditions
+
+
+# Filters besides these make the count go through the tasks table.
+_INDEX_COUNTABLE = {"candidate_user", "status", "sort", "page", "page_size"}
+
+
+def _count(session: Session, args: dict, count_query) -> int:
+    """The number of matching tasks; a plain `candidate_user` inbox counts from the candidate index."""
+    candidate = _candidate(session, args)
+    plain = candidate and args["status"] == OPEN and not (set(k for k, v in args.items() if v is not None) - _INDEX_COUNTABLE)
+    if plain and candidate[0] == g.account.username:
+        return count_offered(session, username=candidate[0], groups=candidate[1])
+    return session.scalar(count_query)
 
 
 @blp.route("")
@@ -125,8 +154,10 @@ def list_tasks(args):
     """The inbox: tasks you may see, filtered, sorted (`-` for descending) and paged."""
     with _engine().transaction() as session:
         rows, count = task_query(_conditions(session, args), args["sort"])
-        rows, total = page_query(session, rows, count, args)
-        return envelope([row[0] for row in rows], total, args)
+        total = _count(session, args, count)
+        size = args["page_size"]
+        items = session.scalars(rows.limit(size).offset((args["page"] - 1) * size)).all() if total else []
+        return envelope(items, total, args)
 
 
 @blp.route("/count")
@@ -138,7 +169,7 @@ def count_tasks(args):
     """How many tasks match the same filters as the list."""
     with _engine().transaction() as session:
         _, count = task_query(_conditions(session, args), "created")
-        return {"count": session.scalar(count)}
+        return {"count": _count(session, args, count)}
 
 
 def _task_or_raise(session: Session, task_id: uuid.UUID) -> Task:

@@ -104,9 +104,11 @@ def sync_user_tasks(ctx: StepContext, workflow, ready_before: set[UUID], evaluat
             "completed_by": None,
             "properties": fields.properties,
         })
+        offered = fields.assignee is None
         ctx.writes.new_candidates.extend(
-            [{"task_id": task_id, "kind": "group", "name": g} for g in dict.fromkeys(fields.candidate_groups)]
-            + [{"task_id": task_id, "kind": "user", "name": u} for u in dict.fromkeys(fields.candidate_users)])
+            [{"task_id": task_id, "kind": "group", "name": g, "offered": offered} for g in dict.fromkeys(fields.candidate_groups)]
+            + [{"task_id": task_id, "kind": "user", "name": u, "offered": offered}
+               for u in dict.fromkeys(fields.candidate_users)])
         opened.append(task_id)
     return opened
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from .history import HistoryEntry
 from .instances import Incident, ProcessInstance
 from .messages import MessageSubscription
-from .tasks import CANCELLED, COMPLETED, OPEN, Task, TaskCandidate
+from .tasks import CANCELLED, COMPLETED, OPEN, Task, TaskCandidate, mark_offered
 from .timers import EVENT, Timer
 
 instances = ProcessInstance.__table__
@@ -100,9 +100,11 @@ def save_step(session: Session, instance: InstanceRow, *, new: bool, state: byte
         )
         if result.rowcount != 1:
             return False
+        mark_offered(session, task_ids=[task_id], offered=False)
     if writes.cancelled_task_ids:
         session.execute(update(tasks).where(tasks.c.id.in_(writes.cancelled_task_ids), tasks.c.status == OPEN)
                         .values(status=CANCELLED, completed_at=now))
+        mark_offered(session, task_ids=writes.cancelled_task_ids, offered=False)
     if writes.new_tasks:
         session.execute(insert(tasks), writes.new_tasks)
     if writes.new_candidates:

@@ -4,12 +4,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Uuid, exists, func, select, update
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Uuid, exists, func, select, text, true, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from .base import Base, UTCDateTime
 
 OPEN, COMPLETED, CANCELLED = "open", "completed", "cancelled"
+
+
+# Open, unclaimed tasks: what `candidate_user=me` inboxes page through, in due or creation order.
+_OFFERED = "status = 'open' AND assignee IS NULL"
 
 
 class Task(Base):
@@ -18,6 +22,9 @@ class Task(Base):
         Index("ix_tasks_instance_status", "instance_id", "status"),
         Index("ix_tasks_status_assignee_due", "status", "assignee", "due_at"),
         Index("ix_tasks_status_due", "status", "due_at"),
+        Index("ix_tasks_offered_due", "due_at", "id", postgresql_where=text(_OFFERED), sqlite_where=text(_OFFERED)),
+        Index("ix_tasks_offered_created", "created_at", "id", postgresql_where=text(_OFFERED),
+              sqlite_where=text(_OFFERED)),
     )
 
     # The SpiffWorkflow task id, so a row and its engine task are the same thing.
@@ -55,11 +62,18 @@ class Task(Base):
 
 class TaskCandidate(Base):
     __tablename__ = "task_candidates"
-    __table_args__ = (Index("ix_task_candidates_kind_name", "kind", "name", "task_id"),)
+    __table_args__ = (
+        Index("ix_task_candidates_kind_name", "kind", "name", "task_id"),
+        # Counting an inbox reads only this index: the candidate rows of open, unclaimed tasks.
+        Index("ix_task_candidates_offered", "kind", "name", "task_id", postgresql_where=text("offered"),
+              sqlite_where=text("offered")),
+    )
 
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "group" or "user"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Copy of "the task is open and unclaimed", kept in step with the task by every writer.
+    offered: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 def open_tasks(session: Session, *, instance_id: uuid.UUID) -> list[Task]:
@@ -82,13 +96,23 @@ def get_task(session: Session, *, task_id: uuid.UUID, fresh: bool = False) -> Ta
     return session.scalars(query).first()
 
 
-def candidate_condition(username: str, groups: list[str]):
-    """Tasks offered to `username` directly or to one of `groups`."""
-    offered = (TaskCandidate.task_id == Task.id) & (
-        ((TaskCandidate.kind == "user") & (TaskCandidate.name == username))
-        | ((TaskCandidate.kind == "group") & TaskCandidate.name.in_(groups or [""]))
-    )
-    return exists().where(offered)
+def _candidate_match(username: str, groups: list[str]):
+    return (((TaskCandidate.kind == "user") & (TaskCandidate.name == username))
+            | ((TaskCandidate.kind == "group") & TaskCandidate.name.in_(groups or [""])))
+
+
+def candidate_condition(username: str, groups: list[str], *, offered_only: bool = False):
+    """Tasks whose candidates include `username` or one of `groups` (still unclaimed, if `offered_only`)."""
+    condition = (TaskCandidate.task_id == Task.id) & _candidate_match(username, groups)
+    if offered_only:
+        condition = condition & TaskCandidate.offered
+    return exists().where(condition)
+
+
+def count_offered(session: Session, *, username: str, groups: list[str]) -> int:
+    """How many open, unclaimed tasks are offered to `username` or `groups`, from the candidate index alone."""
+    return session.scalar(select(func.count(func.distinct(TaskCandidate.task_id)))
+                          .where(TaskCandidate.offered, _candidate_match(username, groups)))
 
 
 def visible_condition(username: str, groups: list[str]):
@@ -108,18 +132,20 @@ def task_query(conditions: list, sort: str):
     return rows, count
 
 
-def claim_task(session: Session, *, task_id: uuid.UUID, username: str) -> bool:
-    """Assign an open, unassigned task to `username`; False when it is taken or closed."""
-    result = session.execute(update(Task.__table__).where(
-        Task.__table__.c.id == task_id, Task.__table__.c.status == OPEN, Task.__table__.c.assignee.is_(None),
-    ).values(assignee=username))
-    return result.rowcount == 1
-
-
 def set_assignee(session: Session, *, task_id: uuid.UUID, username: str | None, expected: str | None) -> bool:
     """Change the assignee of an open task from `expected`; False when someone else changed it first."""
     table = Task.__table__
     current = table.c.assignee.is_(None) if expected is None else table.c.assignee == expected
     result = session.execute(update(table).where(table.c.id == task_id, table.c.status == OPEN, current)
                              .values(assignee=username))
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    mark_offered(session, task_ids=[task_id], offered=username is None)
+    return True
+
+
+def mark_offered(session: Session, *, task_ids: list[uuid.UUID], offered: bool) -> None:
+    """Keep the candidates' copy of "open and unclaimed" in step with the tasks."""
+    if task_ids:
+        table = TaskCandidate.__table__
+        session.execute(update(table).where(table.c.task_id.in_(task_ids)).values(offered=offered))

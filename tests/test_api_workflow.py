@@ -79,6 +79,10 @@ def test_start_complete_and_finish_through_the_inbox(people, deployed):
 
     assert desk.post(f"/api/tasks/{intake['id']}/claim").json["assignee"] == "service_desk"
     assert desk.get("/api/tasks?assignee=me").json["total"] == 1
+    assert desk.get("/api/tasks?candidate_user=me").json["total"] == 0  # claimed: no longer offered
+    assert desk.post(f"/api/tasks/{intake['id']}/unclaim").status_code == 200
+    assert desk.get("/api/tasks/count?candidate_user=me").json == {"count": 1}
+    assert desk.post(f"/api/tasks/{intake['id']}/claim").status_code == 200
     invalid = desk.post(f"/api/tasks/{intake['id']}/complete", json={"data": {"amount": "lots"}})
     assert invalid.status_code == 422 and "data.amount" in invalid.json["errors"]
     done = desk.post(f"/api/tasks/{intake['id']}/complete", json={"data": {"amount": 70}})
