@@ -17,6 +17,7 @@ from storage.tasks import (
     candidate_condition,
     count_offered,
     get_task,
+    offered_by_due,
     set_assignee,
     task_query,
     visible_condition,
@@ -136,12 +137,16 @@ def _conditions(session: Session, args: dict) -> list:
 _INDEX_COUNTABLE = {"candidate_user", "status", "sort", "page", "page_size"}
 
 
-def _count(session: Session, args: dict, count_query) -> int:
-    """The number of matching tasks; a plain `candidate_user` inbox counts from the candidate index."""
+def _plain_inbox(session: Session, args: dict) -> bool:
+    """`candidate_user=me` with no other filter: served from the candidate index alone."""
     candidate = _candidate(session, args)
-    plain = candidate and args["status"] == OPEN and not (set(k for k, v in args.items() if v is not None) - _INDEX_COUNTABLE)
-    if plain and candidate[0] == g.account.username:
-        return count_offered(session, username=candidate[0], groups=candidate[1])
+    extra = {k for k, v in args.items() if v is not None} - _INDEX_COUNTABLE
+    return bool(candidate) and candidate[0] == g.account.username and args["status"] == OPEN and not extra
+
+
+def _count(session: Session, args: dict, count_query) -> int:
+    if _plain_inbox(session, args):
+        return count_offered(session, username=g.account.username, groups=g.account.candidate_groups)
     return session.scalar(count_query)
 
 
@@ -155,8 +160,14 @@ def list_tasks(args):
     with _engine().transaction() as session:
         rows, count = task_query(_conditions(session, args), args["sort"])
         total = _count(session, args, count)
-        size = args["page_size"]
-        items = session.scalars(rows.limit(size).offset((args["page"] - 1) * size)).all() if total else []
+        size, offset = args["page_size"], (args["page"] - 1) * args["page_size"]
+        if not total:
+            items = []
+        elif _plain_inbox(session, args) and args["sort"] == "due":
+            items = offered_by_due(session, username=g.account.username, groups=g.account.candidate_groups,
+                                   limit=size, offset=offset)
+        else:
+            items = session.scalars(rows.limit(size).offset(offset)).all()
         return envelope(items, total, args)
 
 

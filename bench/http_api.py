@@ -135,18 +135,24 @@ def inbox_latency(total_tasks: int = 1_000_000, open_tasks: int = 100_000, reque
                         "started_at, updated_at) FROM STDIN",
                    ((i, definition_id, "bench_review", "active", b"x", 1, now, now) for i in instances))
 
+        offered, dues = [], []  # per task: open and unclaimed; due time
+
         def task_rows():
             for n in range(total_tasks):
                 is_open = n % (total_tasks // open_tasks) == 0
                 due = now + timedelta(minutes=rng.randint(-10_000, 50_000)) if rng.random() < 0.9 else None
                 assignee = None if (not is_open or rng.random() < 0.8) else rng.choice(ROLES)
+                offered.append(is_open and assignee is None)
+                dues.append(due)
                 yield (uuid.uuid5(uuid.NAMESPACE_OID, str(n)), instances[n // 100], "bench_review", "approve",
                        "Approve", assignee, rng.randint(0, 100), due, "open" if is_open else "completed", now)
 
         _copy_rows(cur, "COPY tasks (id, instance_id, process_key, element_id, name, assignee, priority, due_at, "
                         "status, created_at) FROM STDIN", task_rows())
-        _copy_rows(cur, "COPY task_candidates (task_id, kind, name) FROM STDIN",
-                   ((uuid.uuid5(uuid.NAMESPACE_OID, str(n)), "group", ROLES[n % len(ROLES)]) for n in range(total_tasks)))
+        # Each task is offered to one role, spread evenly over the open ones.
+        _copy_rows(cur, "COPY task_candidates (task_id, kind, name, offered, due_at) FROM STDIN",
+                   ((uuid.uuid5(uuid.NAMESPACE_OID, str(n)), "group", ROLES[(n // 10) % len(ROLES)], offered[n], dues[n])
+                    for n in range(total_tasks)))
         cur.execute("ANALYZE")
         raw.commit()
     finally:

@@ -106,8 +106,9 @@ def sync_user_tasks(ctx: StepContext, workflow, ready_before: set[UUID], evaluat
         })
         offered = fields.assignee is None
         ctx.writes.new_candidates.extend(
-            [{"task_id": task_id, "kind": "group", "name": g, "offered": offered} for g in dict.fromkeys(fields.candidate_groups)]
-            + [{"task_id": task_id, "kind": "user", "name": u, "offered": offered}
+            [{"task_id": task_id, "kind": "group", "name": g, "offered": offered, "due_at": fields.due_at}
+             for g in dict.fromkeys(fields.candidate_groups)]
+            + [{"task_id": task_id, "kind": "user", "name": u, "offered": offered, "due_at": fields.due_at}
                for u in dict.fromkeys(fields.candidate_users)])
         opened.append(task_id)
     return opened

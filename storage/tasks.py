@@ -4,7 +4,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Uuid, exists, func, select, text, true, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Uuid,
+    exists,
+    func,
+    select,
+    text,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from .base import Base, UTCDateTime
@@ -64,16 +79,18 @@ class TaskCandidate(Base):
     __tablename__ = "task_candidates"
     __table_args__ = (
         Index("ix_task_candidates_kind_name", "kind", "name", "task_id"),
-        # Counting an inbox reads only this index: the candidate rows of open, unclaimed tasks.
-        Index("ix_task_candidates_offered", "kind", "name", "task_id", postgresql_where=text("offered"),
+        # An inbox page and its count read only this index: candidate rows of open, unclaimed
+        # tasks, per candidate in due order.
+        Index("ix_task_candidates_offered", "kind", "name", "due_at", "task_id", postgresql_where=text("offered"),
               sqlite_where=text("offered")),
     )
 
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # "group" or "user"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
-    # Copy of "the task is open and unclaimed", kept in step with the task by every writer.
+    # Copies from the task, kept in step by every writer: "open and unclaimed", and its due time.
     offered: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def open_tasks(session: Session, *, instance_id: uuid.UUID) -> list[Task]:
@@ -107,6 +124,33 @@ def candidate_condition(username: str, groups: list[str], *, offered_only: bool 
     if offered_only:
         condition = condition & TaskCandidate.offered
     return exists().where(condition)
+
+
+def offered_by_due(session: Session, *, username: str, groups: list[str], limit: int, offset: int) -> list[Task]:
+    """A page of open, unclaimed tasks offered to `username` or `groups`, by due time (no due time last).
+
+    One index range per candidate name, each read in due order and cut at offset + limit,
+    merged: the cost depends on the page, not on how many tasks there are.
+    """
+    table = TaskCandidate.__table__
+    wanted = offset + limit
+    names = [("user", username)] + [("group", g) for g in dict.fromkeys(groups)]
+    branches = []
+    for kind, name in names:
+        # Each branch is its own subquery: SQLite allows ORDER BY/LIMIT in UNION members only so.
+        branch = (select(table.c.task_id, table.c.due_at)
+                  .where(table.c.offered, table.c.kind == kind, table.c.name == name)
+                  .order_by(table.c.due_at.asc().nulls_last(), table.c.task_id)
+                  .limit(wanted).subquery())
+        branches.append(select(branch.c.task_id, branch.c.due_at))
+    merged = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
+    page = (select(merged.c.task_id, func.min(merged.c.due_at).label("due_at")).group_by(merged.c.task_id)
+            .order_by(func.min(merged.c.due_at).asc().nulls_last(), merged.c.task_id).limit(limit).offset(offset))
+    ids = [row.task_id for row in session.execute(page)]
+    if not ids:
+        return []
+    found = {t.id: t for t in session.scalars(select(Task).options(selectinload(Task.candidates)).where(Task.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def count_offered(session: Session, *, username: str, groups: list[str]) -> int:

@@ -221,3 +221,16 @@ def test_concurrent_completions_of_one_task_one_wins_the_other_gets_409(pg, serv
         assert outcomes == [[200, 409]] * 3
     finally:
         app.extensions["atrium.db"].dispose()
+
+
+def test_the_indexed_inbox_page_matches_the_general_query(people, deployed, clock):
+    for minutes in (5, 1, 3, 2, 4):
+        clock.advance(minutes=minutes)
+        _start(people["manager"], variables={"urgency": minutes})
+    desk = people["service_desk"]
+    fast = desk.get("/api/tasks?candidate_user=me&sort=due&page_size=2&page=2").json
+    assert "total" in fast, fast
+    general = desk.get("/api/tasks?candidate_user=me&sort=due&page_size=2&page=2&priority_min=-1000").json
+    assert fast["total"] == general["total"] == 5
+    assert [t["id"] for t in fast["items"]] == [t["id"] for t in general["items"]]
+    assert [t["priority"] for t in fast["items"]] == [3, 2]  # due = start + 2 days, so start order
