@@ -10,7 +10,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 
 from atrium import clock
 from atrium.errors import Unauthorized
-from storage.accounts import Account, account_by_username, is_revoked
+from storage.accounts import Account, account_for_token
 
 # Paths anyone may call: health, readiness, the OpenAPI document and its docs, and login.
 PUBLIC_PATHS = ("/healthz", "/readyz", "/api/openapi.json", "/api/docs", "/api/auth/token")
@@ -65,14 +65,16 @@ def authenticate_request() -> None:
     if request.path in PUBLIC_PATHS or request.path.startswith("/api/docs"):
         return
     claims = current_app.extensions["atrium.tokens"].verify(bearer_token())
-    engine = current_app.extensions["atrium.engine"]
-    with engine.transaction() as session:
-        if is_revoked(session, token_id=claims.token_id):
-            raise Unauthorized("the access token has been revoked")
-        account = account_by_username(session, username=claims.username)
-        if account is None or not account.active:
-            raise Unauthorized("the account behind this token is not active")
-        session.expunge(account)
+    db = current_app.extensions["atrium.db"]
+    with db.connect() as conn:
+        if db.dialect.name == "postgresql":
+            # One read, no transaction to open and close around it.
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        account = account_for_token(conn, username=claims.username, token_id=claims.token_id)
+    if account is not None and account.revoked:
+        raise Unauthorized("the access token has been revoked")
+    if account is None or not account.active:
+        raise Unauthorized("the account behind this token is not active")
     g.account = account
     g.token_claims = claims
 

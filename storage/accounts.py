@@ -1,9 +1,10 @@
 """Accounts (users with argon2 password hashes, roles and groups) and revoked access tokens."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String, func, select
+from sqlalchemy import JSON, Boolean, Integer, String, exists, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime
@@ -47,5 +48,30 @@ def count_accounts(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Account))
 
 
-def is_revoked(session: Session, *, token_id: str) -> bool:
-    return session.get(RevokedToken, token_id) is not None
+@dataclass(frozen=True)
+class TokenAccount:
+    """The account behind a request's token, as one query returns it."""
+
+    username: str
+    display_name: str
+    email: str | None
+    active: bool
+    roles: list
+    groups: list
+    created_at: datetime
+    revoked: bool
+
+    @property
+    def candidate_groups(self) -> list[str]:
+        return list(dict.fromkeys([*self.roles, *self.groups]))
+
+
+def account_for_token(conn, *, username: str, token_id: str) -> TokenAccount | None:
+    """The account and whether the token is revoked, in one round trip (runs on any connection)."""
+    accounts, revoked = Account.__table__, RevokedToken.__table__
+    row = conn.execute(select(
+        accounts.c.username, accounts.c.display_name, accounts.c.email, accounts.c.active, accounts.c.roles,
+        accounts.c.groups, accounts.c.created_at,
+        exists().where(revoked.c.token_id == token_id).label("revoked"),
+    ).where(accounts.c.username == username)).first()
+    return TokenAccount(**row._mapping) if row is not None else None

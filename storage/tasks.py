@@ -17,6 +17,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    union,
     union_all,
     update,
 )
@@ -126,37 +127,67 @@ def candidate_condition(username: str, groups: list[str], *, offered_only: bool 
     return exists().where(condition)
 
 
-def offered_by_due(session: Session, *, username: str, groups: list[str], limit: int, offset: int) -> list[Task]:
-    """A page of open, unclaimed tasks offered to `username` or `groups`, by due time (no due time last).
+def _offered_names(username: str, groups: list[str]) -> list[tuple[str, str]]:
+    return [("user", username)] + [("group", g) for g in dict.fromkeys(groups)]
+
+
+def offered_by_due(session: Session, *, username: str, groups: list[str], limit: int, offset: int) -> list[dict]:
+    """A page of open, unclaimed tasks offered to `username` or `groups`, by due time (no due time last),
+    as plain rows with their candidate lists.
 
     One index range per candidate name, each read in due order and cut at offset + limit,
     merged: the cost depends on the page, not on how many tasks there are.
     """
     table = TaskCandidate.__table__
-    wanted = offset + limit
-    names = [("user", username)] + [("group", g) for g in dict.fromkeys(groups)]
     branches = []
-    for kind, name in names:
+    for kind, name in _offered_names(username, groups):
         # Each branch is its own subquery: SQLite allows ORDER BY/LIMIT in UNION members only so.
         branch = (select(table.c.task_id, table.c.due_at)
                   .where(table.c.offered, table.c.kind == kind, table.c.name == name)
                   .order_by(table.c.due_at.asc().nulls_last(), table.c.task_id)
-                  .limit(wanted).subquery())
+                  .limit(offset + limit).subquery())
         branches.append(select(branch.c.task_id, branch.c.due_at))
-    merged = union_all(*branches).subquery() if len(branches) > 1 else branches[0].subquery()
-    page = (select(merged.c.task_id, func.min(merged.c.due_at).label("due_at")).group_by(merged.c.task_id)
-            .order_by(func.min(merged.c.due_at).asc().nulls_last(), merged.c.task_id).limit(limit).offset(offset))
-    ids = [row.task_id for row in session.execute(page)]
-    if not ids:
+    merged = union_all(*branches).subquery()
+    due = func.min(merged.c.due_at)
+    page = (select(merged.c.task_id).group_by(merged.c.task_id)
+            .order_by(due.asc().nulls_last(), merged.c.task_id).limit(limit).offset(offset))
+    ids = list(session.scalars(page))
+    return task_rows(session, task_ids=ids)
+
+
+def task_rows(session: Session, *, task_ids: list[uuid.UUID]) -> list[dict]:
+    """Tasks as dicts (columns plus candidate_groups and candidate_users), in the order of `task_ids`."""
+    if not task_ids:
         return []
-    found = {t.id: t for t in session.scalars(select(Task).options(selectinload(Task.candidates)).where(Task.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
+    tasks, table = Task.__table__, TaskCandidate.__table__
+    query = (select(tasks, table.c.kind.label("candidate_kind"), table.c.name.label("candidate_name"))
+             .outerjoin(table, table.c.task_id == tasks.c.id).where(tasks.c.id.in_(task_ids))
+             .order_by(table.c.name))
+    rows: dict[uuid.UUID, dict] = {}
+    for row in session.execute(query):
+        task = rows.get(row.id)
+        if task is None:
+            task = rows[row.id] = {c.name: getattr(row, c.name) for c in tasks.c}
+            task["candidate_groups"], task["candidate_users"] = [], []
+        if row.candidate_kind is not None:
+            task["candidate_groups" if row.candidate_kind == "group" else "candidate_users"].append(row.candidate_name)
+    return [rows[i] for i in task_ids if i in rows]
 
 
 def count_offered(session: Session, *, username: str, groups: list[str]) -> int:
-    """How many open, unclaimed tasks are offered to `username` or `groups`, from the candidate index alone."""
-    return session.scalar(select(func.count(func.distinct(TaskCandidate.task_id)))
-                          .where(TaskCandidate.offered, _candidate_match(username, groups)))
+    """How many open, unclaimed tasks are offered to `username` or `groups`, from the candidate index alone.
+
+    Counted per name (index-only scans); only when several names have tasks can one task be
+    counted twice, and only then are the ids de-duplicated.
+    """
+    table = TaskCandidate.__table__
+    branches = [select(table.c.task_id).where(table.c.offered, table.c.kind == kind, table.c.name == name)
+                for kind, name in _offered_names(username, groups)]
+    counts = session.execute(select(*[select(func.count()).select_from(b.subquery()).scalar_subquery()
+                                      for b in branches])).one()
+    if sum(1 for c in counts if c) <= 1:
+        return sum(counts)
+    return session.scalar(select(func.count()).select_from(union(*branches).subquery()))
 
 
 def visible_condition(username: str, groups: list[str]):
