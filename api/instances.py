@@ -10,11 +10,10 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import exists, func, select
 
 from atrium.errors import NotFound
-from storage.definitions import ProcessDefinition
-from storage.history import HistoryEntry, instance_history
+from storage.history import HistoryEntry
 from storage.instances import ProcessInstance, open_incidents
-from storage.step_writes import load_instance
-from storage.tasks import Task, open_tasks
+from storage.step_writes import InstanceRow, load_instance
+from storage.tasks import Task, open_task_rows
 
 from . import audit
 from .docs import errors
@@ -98,31 +97,21 @@ def may_see_variables(session, instance_id: uuid.UUID, started_by: str | None) -
         (Task.assignee == account.username) | (Task.completed_by == account.username)))))
 
 
-def instance_detail(session, instance_id: uuid.UUID) -> dict:
+def instance_detail(session, instance: InstanceRow | uuid.UUID) -> dict:
+    """Status, version, current activities, variables (if the caller may see them), open tasks, incidents."""
     engine = _engine()
-    instance = engine.load_instance_or_raise(session, instance_id)
-    row = session.get(ProcessInstance, instance_id)
-    workflow_variables = engine.instance_variables(session, instance)
-    version = session.get(ProcessDefinition, instance.definition_id).version
-    history = instance_history(session, instance_id=instance_id)
-    current = _current_activities(history)
+    if not isinstance(instance, InstanceRow):
+        instance = engine.load_instance_or_raise(session, instance)
+    variables, activities = engine.instance_view(session, instance)
     return {
-        **{name: getattr(row, name) for name in InstanceSchema().fields},
-        "version": version,
-        "current_activities": current,
-        "variables": workflow_variables if may_see_variables(session, instance_id, instance.started_by) else None,
-        "open_tasks": open_tasks(session, instance_id=instance_id),
-        "incidents": open_incidents(session, instance_id=instance_id),
+        **{name: getattr(instance, name) for name in InstanceSchema().fields},
+        "version": engine.definition_version(session, instance.definition_id),
+        "current_activities": activities,
+        "variables": variables if may_see_variables(session, instance.id, instance.started_by) else None,
+        "open_tasks": open_task_rows(session, instance_id=instance.id),
+        # Only an instance in error has open incidents.
+        "incidents": open_incidents(session, instance_id=instance.id) if instance.status == "error" else [],
     }
-
-
-def _current_activities(history) -> list[str]:
-    """Elements whose latest event leaves them ready, waiting, started or in error."""
-    latest: dict[str, str] = {}
-    for entry in history:
-        if entry.element_type and entry.element_id:
-            latest[entry.element_id] = entry.event
-    return [element for element, event in latest.items() if event in ("ready", "waiting", "started", "error")]
 
 
 @blp.route("")
@@ -140,7 +129,7 @@ class Instances(MethodView):
                                              actor=g.account.username)
             audit.record(session, "instance.start", target=str(instance.id),
                          detail={"process_key": instance.process_key, "business_key": instance.business_key})
-            return instance_detail(session, instance.id)
+            return instance_detail(session, instance)
 
     @requires("instances:read")
     @blp.arguments(InstanceArgs, location="query")
@@ -198,9 +187,9 @@ def cancel_instance(instance_id):
     """Cancel an instance: its open tasks are cancelled and its timers dropped."""
     engine = _engine()
     with engine.transaction() as session:
-        engine.cancel_instance(session, instance_id=instance_id, actor=g.account.username)
+        instance = engine.cancel_instance(session, instance_id=instance_id, actor=g.account.username)
         audit.record(session, "instance.cancel", target=str(instance_id))
-        return instance_detail(session, instance_id)
+        return instance_detail(session, instance)
 
 
 @blp.route("/<uuid:instance_id>/retry", methods=["POST"])
@@ -211,7 +200,7 @@ def retry_instance(instance_id):
     """Run the element of an incident again, once its cause is fixed."""
     engine = _engine()
     with engine.transaction() as session:
-        engine.retry_instance(session, instance_id=instance_id, actor=g.account.username)
+        instance = engine.retry_instance(session, instance_id=instance_id, actor=g.account.username)
         audit.record(session, "instance.retry", target=str(instance_id))
-        return instance_detail(session, instance_id)
+        return instance_detail(session, instance)
 

@@ -16,10 +16,10 @@ from storage.tasks import (
     Task,
     candidate_condition,
     count_offered,
-    get_task,
     offered_by_due,
     set_assignee,
     task_query,
+    task_rows,
     visible_condition,
 )
 
@@ -157,17 +157,17 @@ def _count(session: Session, args: dict, count_query) -> int:
 @errors(blp, 422)
 def list_tasks(args):
     """The inbox: tasks you may see, filtered, sorted (`-` for descending) and paged."""
+    size, offset = args["page_size"], (args["page"] - 1) * args["page_size"]
     with _engine().transaction() as session:
-        rows, count = task_query(_conditions(session, args), args["sort"])
-        total = _count(session, args, count)
-        size, offset = args["page_size"], (args["page"] - 1) * args["page_size"]
-        if not total:
-            items = []
-        elif _plain_inbox(session, args) and args["sort"] == "due":
-            items = offered_by_due(session, username=g.account.username, groups=g.account.candidate_groups,
-                                   limit=size, offset=offset)
-        else:
-            items = session.scalars(rows.limit(size).offset(offset)).all()
+        if _plain_inbox(session, args) and args["sort"] == "due":
+            me = g.account
+            total = count_offered(session, username=me.username, groups=me.candidate_groups)
+            items = offered_by_due(session, username=me.username, groups=me.candidate_groups,
+                                   limit=size, offset=offset) if total else []
+            return envelope(items, total, args)
+        ids, count = task_query(_conditions(session, args), args["sort"])
+        total = session.scalar(count)
+        items = task_rows(session, task_ids=list(session.scalars(ids.limit(size).offset(offset)))) if total else []
         return envelope(items, total, args)
 
 
@@ -183,34 +183,35 @@ def count_tasks(args):
         return {"count": _count(session, args, count)}
 
 
-def _task_or_raise(session: Session, task_id: uuid.UUID) -> Task:
-    task = get_task(session, task_id=task_id)
-    if task is None:
+def _task_or_raise(session: Session, task_id: uuid.UUID) -> dict:
+    rows = task_rows(session, task_ids=[task_id])
+    if not rows:
         raise NotFound(f"task {task_id} not found")
-    account = g.account
+    task, account = rows[0], g.account
     if not has_permission(account.roles, "tasks:read_all") and not (
-        task.assignee == account.username or task.completed_by == account.username or _offered_to_me(task)
+        task["assignee"] == account.username or task["completed_by"] == account.username or _offered_to_me(task)
     ):
         raise NotFound(f"task {task_id} not found")  # do not reveal tasks one may not see
     return task
 
 
-def _offered_to_me(task: Task) -> bool:
+def _offered_to_me(task: dict) -> bool:
     account = g.account
-    return account.username in task.candidate_users or bool(set(task.candidate_groups) & set(account.candidate_groups))
+    return account.username in task["candidate_users"] or bool(
+        set(task["candidate_groups"]) & set(account.candidate_groups))
 
 
-def _may_work_on(task: Task) -> bool:
+def _may_work_on(task: dict) -> bool:
     """Admins may act on any task; others on theirs, or on unclaimed ones offered to them."""
     account = g.account
-    if "admin" in account.roles or task.assignee == account.username:
+    if "admin" in account.roles or task["assignee"] == account.username:
         return True
-    return task.assignee is None and _offered_to_me(task)
+    return task["assignee"] is None and _offered_to_me(task)
 
 
-def _require_open(task: Task) -> None:
-    if task.status != OPEN:
-        raise Conflict(f"task {task.id} is already {task.status}")
+def _require_open(task: dict) -> None:
+    if task["status"] != OPEN:
+        raise Conflict(f"task {task['id']} is already {task['status']}")
 
 
 @blp.route("/<uuid:task_id>")
@@ -222,16 +223,13 @@ def get_task_detail(task_id):
     engine = _engine()
     with engine.transaction() as session:
         task = _task_or_raise(session, task_id)
-        detail = TaskSchema().dump(task)
-        form = engine.form(session, task.form_id) if task.form_id else None
+        form = engine.form(session, task["form_id"]) if task["form_id"] else None
         data = {}
-        if form is not None and task.status == OPEN:
-            instance = load_instance(session, instance_id=task.instance_id)
-            values = engine.task_data(session, instance, task.id)
+        if form is not None and task["status"] == OPEN:
+            instance = load_instance(session, instance_id=task["instance_id"])
+            values = engine.task_data(session, instance, task_id)
             data = {k: v for k, v in values.items() if k in (form.schema.get("properties") or {})}
-        detail["form"] = {"schema": form.schema, "ui_schema": form.ui_schema} if form else None
-        detail["data"] = data
-        return detail
+        return {**task, "form": {"schema": form.schema, "ui_schema": form.ui_schema} if form else None, "data": data}
 
 
 @blp.route("/<uuid:task_id>/claim", methods=["POST"])
@@ -243,16 +241,16 @@ def claim(task_id):
     with _engine().transaction() as session:
         task = _task_or_raise(session, task_id)
         _require_open(task)
-        if task.assignee == g.account.username:
+        if task["assignee"] == g.account.username:
             return task
-        if task.assignee is not None:
-            raise Conflict(f"task {task_id} is already claimed by {task.assignee}")
+        if task["assignee"] is not None:
+            raise Conflict(f"task {task_id} is already claimed by {task['assignee']}")
         if not _may_work_on(task):
             raise Forbidden("this task is not offered to you")
         if not set_assignee(session, task_id=task_id, username=g.account.username, expected=None):
             raise Conflict(f"task {task_id} was just claimed by someone else")
         audit.record(session, "task.claim", target=str(task_id))
-        return get_task(session, task_id=task_id, fresh=True)
+        return {**task, "assignee": g.account.username}
 
 
 @blp.route("/<uuid:task_id>/unclaim", methods=["POST"])
@@ -264,14 +262,14 @@ def unclaim(task_id):
     with _engine().transaction() as session:
         task = _task_or_raise(session, task_id)
         _require_open(task)
-        if task.assignee is None:
+        if task["assignee"] is None:
             return task
-        if task.assignee != g.account.username and not has_permission(g.account.roles, "tasks:assign"):
-            raise Forbidden(f"task {task_id} is claimed by {task.assignee}")
-        if not set_assignee(session, task_id=task_id, username=None, expected=task.assignee):
+        if task["assignee"] != g.account.username and not has_permission(g.account.roles, "tasks:assign"):
+            raise Forbidden(f"task {task_id} is claimed by {task['assignee']}")
+        if not set_assignee(session, task_id=task_id, username=None, expected=task["assignee"]):
             raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
         audit.record(session, "task.unclaim", target=str(task_id))
-        return get_task(session, task_id=task_id, fresh=True)
+        return {**task, "assignee": None}
 
 
 @blp.route("/<uuid:task_id>/assign", methods=["POST"])
@@ -287,10 +285,10 @@ def assign(data, task_id):
         target = account_by_username(session, username=data["username"])
         if target is None or not target.active:
             raise InvalidInput(f"no active account named {data['username']}", {"username": ["no such active account"]})
-        if not set_assignee(session, task_id=task_id, username=target.username, expected=task.assignee):
+        if not set_assignee(session, task_id=task_id, username=target.username, expected=task["assignee"]):
             raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
         audit.record(session, "task.assign", target=str(task_id), detail={"assignee": target.username})
-        return get_task(session, task_id=task_id, fresh=True)
+        return {**task, "assignee": target.username}
 
 
 @blp.route("/<uuid:task_id>/complete", methods=["POST"])
@@ -305,8 +303,8 @@ def complete(data, task_id):
         task = _task_or_raise(session, task_id)
         _require_open(task)
         if not _may_work_on(task):
-            raise Forbidden(f"task {task_id} is claimed by {task.assignee}" if task.assignee
+            raise Forbidden(f"task {task_id} is claimed by {task['assignee']}" if task["assignee"]
                             else "this task is not offered to you")
-        engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username)
+        instance = engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username)
         audit.record(session, "task.complete", target=str(task_id))
-        return get_task(session, task_id=task_id, fresh=True)
+        return {**task, "status": "completed", "completed_at": instance.updated_at, "completed_by": g.account.username}

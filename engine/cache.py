@@ -50,6 +50,11 @@ class WorkflowCache:
         """Cache `workflow` when `session` commits; forget it if it rolls back."""
         session.info.setdefault(_PENDING, {})[instance_id] = (lock_version, workflow)
 
+    def take_staged(self, session: Session, instance_id: UUID, lock_version: int):
+        """The workflow this transaction saved at `lock_version`, if any (it stays staged)."""
+        staged = session.info.get(_PENDING, {}).get(instance_id)
+        return staged[1] if staged is not None and staged[0] == lock_version else None
+
     def unstage(self, session: Session, instance_id: UUID) -> None:
         session.info.get(_PENDING, {}).pop(instance_id, None)
 

@@ -74,6 +74,7 @@ class ProcessEngine:
         self.script_engine = AtriumScriptEngine(self.services, self.settings.script_timeout_seconds)
         self.specs = SpecCache()
         self.forms: dict[int, object] = {}
+        self.versions: dict[int, int] = {}
         self.workflows = WorkflowCache()
         self.workflows.bind(session_factory)
 
@@ -308,19 +309,35 @@ class ProcessEngine:
 
     def instance_variables(self, session: Session, instance) -> dict:
         """The process data as the latest live tasks see it (all of it once completed)."""
-        workflow = self._load_workflow(session, instance)
+        return self.instance_view(session, instance)[0]
+
+    def instance_view(self, session: Session, instance) -> tuple[dict, list[str]]:
+        """(variables, current activities) of an instance: the data its live tasks see (all of
+        it once completed), and the elements that are ready, waiting, running or failed."""
+        staged = self.workflows.take_staged(session, instance.id, instance.lock_version)
+        workflow = staged or self._load_workflow(session, instance)
         try:
+            live = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED)
+            activities = list(dict.fromkeys(t.task_spec.bpmn_id for t in live if getattr(t.task_spec, "bpmn_id", None)))
             if workflow.completed:
-                return dict(workflow.data)
+                return dict(workflow.data), activities
             merged: dict = {}
-            for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.ERROR | TaskState.STARTED):
+            for task in live:
                 merged.update(task.data)
             if not merged and workflow.last_task is not None:
                 merged.update(workflow.last_task.data)
-            return merged
+            return merged, activities
         finally:
-            # Cached only if this transaction commits: the state it reflects may not.
-            self.workflows.stage(session, instance.id, instance.lock_version, workflow)
+            if staged is None:
+                # Cached only if this transaction commits: the state it reflects may not.
+                self.workflows.stage(session, instance.id, instance.lock_version, workflow)
+
+    def definition_version(self, session: Session, definition_id: int) -> int:
+        """The version number of a definition row (immutable, so cached)."""
+        version = self.versions.get(definition_id)
+        if version is None:
+            version = self.versions[definition_id] = session.get(ProcessDefinition, definition_id).version
+        return version
 
     def task_data(self, session: Session, instance, task_id: uuid.UUID) -> dict:
         """The data a task sees now (what its form starts from)."""

@@ -106,14 +106,6 @@ def open_tasks(session: Session, *, instance_id: uuid.UUID) -> list[Task]:
     )
 
 
-def get_task(session: Session, *, task_id: uuid.UUID, fresh: bool = False) -> Task | None:
-    """A task with its candidates loaded; `fresh` re-reads it after Core updates in this session."""
-    query = select(Task).options(selectinload(Task.candidates)).where(Task.id == task_id)
-    if fresh:
-        query = query.execution_options(populate_existing=True)
-    return session.scalars(query).first()
-
-
 def _candidate_match(username: str, groups: list[str]):
     return (((TaskCandidate.kind == "user") & (TaskCandidate.name == username))
             | ((TaskCandidate.kind == "group") & TaskCandidate.name.in_(groups or [""])))
@@ -159,9 +151,22 @@ def task_rows(session: Session, *, task_ids: list[uuid.UUID]) -> list[dict]:
     """Tasks as dicts (columns plus candidate_groups and candidate_users), in the order of `task_ids`."""
     if not task_ids:
         return []
+    rows = _rows_with_candidates(session, Task.__table__.c.id.in_(task_ids))
+    return [rows[i] for i in task_ids if i in rows]
+
+
+def open_task_rows(session: Session, *, instance_id: uuid.UUID) -> list[dict]:
+    """An instance's open tasks as dicts, oldest first."""
+    tasks = Task.__table__
+    rows = _rows_with_candidates(session, (tasks.c.instance_id == instance_id) & (tasks.c.status == OPEN))
+    return sorted(rows.values(), key=lambda t: (t["created_at"], t["element_id"]))
+
+
+def _rows_with_candidates(session: Session, condition) -> dict[uuid.UUID, dict]:
+    """One joined query: task columns plus candidate_groups and candidate_users lists."""
     tasks, table = Task.__table__, TaskCandidate.__table__
     query = (select(tasks, table.c.kind.label("candidate_kind"), table.c.name.label("candidate_name"))
-             .outerjoin(table, table.c.task_id == tasks.c.id).where(tasks.c.id.in_(task_ids))
+             .outerjoin(table, table.c.task_id == tasks.c.id).where(condition)
              .order_by(table.c.name))
     rows: dict[uuid.UUID, dict] = {}
     for row in session.execute(query):
@@ -171,7 +176,7 @@ def task_rows(session: Session, *, task_ids: list[uuid.UUID]) -> list[dict]:
             task["candidate_groups"], task["candidate_users"] = [], []
         if row.candidate_kind is not None:
             task["candidate_groups" if row.candidate_kind == "group" else "candidate_users"].append(row.candidate_name)
-    return [rows[i] for i in task_ids if i in rows]
+    return rows
 
 
 def count_offered(session: Session, *, username: str, groups: list[str]) -> int:
@@ -199,12 +204,12 @@ _SORTS = {"due": Task.due_at, "created": Task.created_at, "priority": Task.prior
 
 
 def task_query(conditions: list, sort: str):
-    """(rows query, count query) for tasks matching `conditions`, ordered by `sort` (`-` for descending)."""
+    """(ids query, count query) for tasks matching `conditions`, ordered by `sort` (`-` for descending)."""
     column = _SORTS[sort.lstrip("-")]
     order = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
-    rows = select(Task).options(selectinload(Task.candidates)).where(*conditions).order_by(order, Task.id)
+    ids = select(Task.id).where(*conditions).order_by(order, Task.id)
     count = select(func.count()).select_from(Task).where(*conditions)
-    return rows, count
+    return ids, count
 
 
 def set_assignee(session: Session, *, task_id: uuid.UUID, username: str | None, expected: str | None) -> bool:
