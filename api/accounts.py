@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from atrium import accounts as account_service
@@ -15,6 +15,7 @@ from . import audit
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import requires
+from .schema_base import Schema
 
 blp = Blueprint("accounts", __name__, url_prefix="/api", description="Authentication and accounts")
 

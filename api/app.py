@@ -14,7 +14,16 @@ from engine.runtime import ProcessEngine
 from engine.scheduler import start_scheduler
 from storage.db import make_engine, make_session_factory
 
-from . import accounts, audit, definitions, forms, instances, messages, operations, tasks
+from . import (
+    accounts,
+    audit,
+    definitions,
+    forms,
+    instances,
+    messages,
+    operations,
+    tasks,
+)
 from .auth import TokenService, authenticate_request
 from .docs import AtriumApi
 from .problems import from_domain_error, from_unexpected

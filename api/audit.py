@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from storage.audit import AuditEntry
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import requires
+from .schema_base import Schema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/audit", description="The audit trail (admins)")
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}

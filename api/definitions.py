@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Response, current_app
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from atrium.errors import InvalidInput, NotFound
@@ -15,6 +15,7 @@ from . import audit
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import requires
+from .schema_base import Schema
 
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Deployments and process definitions")
 MAX_FILES = 50

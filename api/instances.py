@@ -6,7 +6,7 @@ import uuid
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy import exists, func, select
 
 from atrium.errors import NotFound
@@ -19,6 +19,7 @@ from . import audit
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import has_permission, requires
+from .schema_base import Schema
 from .tasks import TaskSchema
 
 blp = Blueprint("instances", __name__, url_prefix="/api/process-instances", description="Process instances")

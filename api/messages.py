@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from flask import current_app, g
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from engine.messages import correlate_message
 
 from . import audit
 from .docs import errors
 from .permissions import requires
+from .schema_base import Schema
 
 blp = Blueprint("messages", __name__, url_prefix="/api/messages", description="Messages")
 

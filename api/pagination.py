@@ -1,7 +1,9 @@
 """Paged lists: `page` and `page_size` in, `{items, total, page, page_size}` out."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
+
+from .schema_base import Schema
 
 MAX_PAGE_SIZE = 200
 

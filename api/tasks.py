@@ -5,7 +5,7 @@ import uuid
 
 from flask import current_app, g
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from sqlalchemy.orm import Session
 
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -27,6 +27,7 @@ from . import audit
 from .docs import errors
 from .pagination import PageArgs, envelope, page_schema
 from .permissions import has_permission, requires
+from .schema_base import Schema
 
 blp = Blueprint("tasks", __name__, url_prefix="/api/tasks", description="The task inbox")
 SORTS = ["due", "-due", "created", "-created", "priority", "-priority"]

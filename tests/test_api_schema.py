@@ -51,6 +51,8 @@ def test_api_conforms_to_its_document(app):
     admin.post("/api/process-instances", json={"process_key": "two_tasks", "variables": {"urgency": 1}})
     headers = {"Authorization": f"Bearer {admin.token}"}
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app)
+    # PostgreSQL text cannot hold NUL, so the API refuses it everywhere (tested on its own).
+    schema.config.generation.update(allow_x00=False)
     failures = []
     operations = 0
     for result in schema.get_all_operations():

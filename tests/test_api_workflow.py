@@ -234,3 +234,13 @@ def test_the_indexed_inbox_page_matches_the_general_query(people, deployed, cloc
     assert fast["total"] == general["total"] == 5
     assert [t["id"] for t in fast["items"]] == [t["id"] for t in general["items"]]
     assert [t["priority"] for t in fast["items"]] == [3, 2]  # due = start + 2 days, so start order
+
+
+def test_nul_characters_are_refused_naming_the_field(people, deployed):
+    response = people["admin"].post("/api/accounts", json={"username": "ok", "password": "long-enough-pw",
+                                                           "roles": ["viewer"], "display_name": "a\u0000b"})
+    assert response.status_code == 422 and response.json["errors"] == {"display_name": ["must not contain NUL characters"]}
+    started = _start(people["manager"], variables={"urgency": 1, "notes": ["x\u0000"]})
+    assert started.status_code == 422 and "variables.notes.0" in started.json["errors"]
+    query = people["viewer"].get("/api/process-instances?business_key=a%00b")
+    assert query.status_code == 422
