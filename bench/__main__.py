@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from . import engine_rate, long_lived, timer_lateness
+from . import engine_rate, http_api, long_lived, timer_lateness
 from .common import database_url
 
 
@@ -23,6 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     n, timers, iterations = (200, 1000, 100) if args.quick else (1000, 10_000, 1000)
+    tasks_total = 100_000 if args.quick else 1_000_000
     print(f"Atrium benchmarks on {database_url().split('@')[-1]}{' (quick)' if args.quick else ''}\n")
 
     print(f"Engine rate: flow `bench_review` (start, user task, script, gateway, user task), {n} instances")
@@ -58,6 +59,18 @@ def main() -> None:
           last["state_bytes"] <= first["state_bytes"] * 1.1)
     _line(f"history rows at iteration {iterations}", f"{last['history_rows']}")
     _line("step loaded cold from the database", f"{samples['cold_step_ms']:.1f} ms")
+
+    print("\nHTTP API, `atrium serve` (2 workers x 4 threads) on PostgreSQL")
+    e2e = http_api.end_to_end_rate(clients=8, seconds=10 if args.quick else 30)
+    _line("end to end, 8 clients (start + 2 completions)", f"{e2e['instances_per_s']:.0f} inst/s",
+          "target >= 100 inst/s", e2e["instances_per_s"] >= 100)
+    _line("in-process engine rate, same flow (above)", f"{rate['in_process_per_s']:.0f} inst/s")
+    _line("failed requests", str(e2e["errors"]))
+    inbox = http_api.inbox_latency(tasks_total, tasks_total // 10)
+    print(f"  inbox: GET /api/tasks?candidate_user=me&sort=due&page_size=50, {inbox['rows']:,} task rows, "
+          f"{inbox['open']:,} open, {inbox['matching']:,} offered to the caller")
+    _line("inbox p50", f"{inbox['p50_ms']:.1f} ms")
+    _line("inbox p95", f"{inbox['p95_ms']:.1f} ms", "target <= 20 ms", inbox["p95_ms"] <= 20)
 
 
 if __name__ == "__main__":
