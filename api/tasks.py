@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import current_app, g
+from flask import current_app, g, jsonify
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy.orm import Session
@@ -91,6 +91,35 @@ class CompleteSchema(Schema):
 TaskPage = page_schema(TaskSchema, "TaskPage")
 
 
+def _iso(moment):
+    return moment.isoformat() if moment is not None else None
+
+
+def task_document(task: dict) -> dict:
+    """What TaskSchema dumps, built directly: an inbox page of 50 tasks is the hottest response
+    there is, and marshmallow would spend more time on it than the database does."""
+    return {
+        "id": str(task["id"]),
+        "name": task["name"],
+        "element_id": task["element_id"],
+        "process_key": task["process_key"],
+        "instance_id": str(task["instance_id"]),
+        "assignee": task["assignee"],
+        "candidate_groups": task["candidate_groups"],
+        "candidate_users": task["candidate_users"],
+        "priority": task["priority"],
+        "due": _iso(task["due_at"]),
+        "created": _iso(task["created_at"]),
+        "status": task["status"],
+        "completed_at": _iso(task["completed_at"]),
+        "completed_by": task["completed_by"],
+    }
+
+
+def _page_response(items: list[dict], total: int, args: dict):
+    return jsonify(envelope([task_document(t) for t in items], total, args))
+
+
 def _engine():
     return current_app.extensions["atrium.engine"]
 
@@ -165,11 +194,11 @@ def list_tasks(args):
             total = count_offered(session, username=me.username, groups=me.candidate_groups)
             items = offered_by_due(session, username=me.username, groups=me.candidate_groups,
                                    limit=size, offset=offset) if total else []
-            return envelope(items, total, args)
+            return _page_response(items, total, args)
         ids, count = task_query(_conditions(session, args), args["sort"])
         total = session.scalar(count)
         items = task_rows(session, task_ids=list(session.scalars(ids.limit(size).offset(offset)))) if total else []
-        return envelope(items, total, args)
+        return _page_response(items, total, args)
 
 
 @blp.route("/count")

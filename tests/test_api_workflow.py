@@ -244,3 +244,15 @@ def test_nul_characters_are_refused_naming_the_field(people, deployed):
     assert started.status_code == 422 and "variables.notes.0" in started.json["errors"]
     query = people["viewer"].get("/api/process-instances?business_key=a%00b")
     assert query.status_code == 422
+
+
+def test_inbox_pages_are_exactly_what_the_task_schema_documents(people, deployed, app):
+    from api.tasks import TaskSchema, task_document
+    from storage.tasks import task_rows
+
+    _start(people["manager"], variables={"urgency": 1})
+    page = people["service_desk"].get("/api/tasks?candidate_user=me&sort=due").json
+    engine = app.extensions["atrium.engine"]
+    with engine.transaction() as session:
+        [row] = task_rows(session, task_ids=[__import__("uuid").UUID(page["items"][0]["id"])])
+    assert task_document(row) == TaskSchema().dump(row) == page["items"][0]
