@@ -5,7 +5,7 @@ from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from atrium import clock
@@ -22,12 +22,12 @@ STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 def record(session: Session, action: str, *, target: str | None = None, outcome: str = "success",
            actor: str | None = None, detail: dict | None = None) -> None:
-    """Add an audit row to `session`, so it commits (or not) with the change it describes."""
-    session.add(AuditEntry(
+    """Write an audit row in `session`, so it commits (or not) with the change it describes."""
+    session.execute(insert(AuditEntry.__table__).values(
         at=clock.now(),
         actor=actor or (g.account.username if getattr(g, "account", None) else None),
         action=action,
-        target=target,
+        target=target[:300] if target else target,
         outcome=outcome,
         client_address=request.remote_addr,
         request_id=getattr(g, "request_id", None),

@@ -196,9 +196,10 @@ def list_tasks(args):
                                    limit=size, offset=offset) if total else []
             return _page_response(items, total, args)
         ids, count = task_query(_conditions(session, args), args["sort"])
-        total = session.scalar(count)
-        items = task_rows(session, task_ids=list(session.scalars(ids.limit(size).offset(offset)))) if total else []
-        return _page_response(items, total, args)
+        page_ids = list(session.scalars(ids.limit(size).offset(offset)))
+        # A short first page is the whole list: no need to count it.
+        total = len(page_ids) if offset == 0 and len(page_ids) < size else session.scalar(count)
+        return _page_response(task_rows(session, task_ids=page_ids), total, args)
 
 
 @blp.route("/count")
@@ -335,6 +336,7 @@ def complete(data, task_id):
         if not _may_work_on(task):
             raise Forbidden(f"task {task_id} is claimed by {task['assignee']}" if task["assignee"]
                             else "this task is not offered to you")
-        instance = engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username)
+        instance = engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username,
+                                        task_row=task)
         audit.record(session, "task.complete", target=str(task_id))
         return {**task, "status": "completed", "completed_at": instance.updated_at, "completed_by": g.account.username}

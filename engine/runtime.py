@@ -172,19 +172,23 @@ class ProcessEngine:
 
     # Tasks ---------------------------------------------------------------------------
     def complete_task(self, session: Session, *, task_id: uuid.UUID, data: dict | None = None,
-                      actor: str | None = None) -> InstanceRow:
-        """Validate `data` against the task's form, merge it and advance the instance."""
-        row = task_for_completion(session, task_id=task_id)
+                      actor: str | None = None, task_row: dict | None = None) -> InstanceRow:
+        """Validate `data` against the task's form, merge it and advance the instance.
+
+        `task_row` (status, instance_id, form_id) saves a read when the caller already has the
+        task; the row is re-checked when saving, so a stale one can only lead to Conflict."""
+        row = task_row or task_for_completion(session, task_id=task_id)
         if row is None:
             raise NotFound(f"task {task_id} not found")
-        if row.status != OPEN:
-            raise Conflict(f"task {task_id} is already {row.status}")
+        row = row if isinstance(row, dict) else row._asdict()
+        if row["status"] != OPEN:
+            raise Conflict(f"task {task_id} is already {row['status']}")
         data = data if data is not None else {}
-        if row.form_id is not None:
-            validate_submission(self.form(session, row.form_id).schema, data)
+        if row["form_id"] is not None:
+            validate_submission(self.form(session, row["form_id"]).schema, data)
         elif not isinstance(data, dict):
             raise InvalidInput("task data must be a JSON object", {"data": ["must be an object"]})
-        instance = self.load_instance_or_raise(session, row.instance_id)
+        instance = self.load_instance_or_raise(session, row["instance_id"])
         if instance.status not in (ACTIVE, ERROR):
             raise Conflict(f"process instance {instance.id} is {instance.status}")
         workflow = self._load_workflow(session, instance)
