@@ -21,7 +21,8 @@ from storage.migrate import upgrade_to_head
 from storage.models import Base
 
 BPMN_DIR = Path(__file__).parent / "bpmn"
-PG_SCHEMA = "atrium_test"
+# Its own schema per concurrent run (ATRIUM_TEST_PG_SCHEMA), so parallel suites do not collide.
+PG_SCHEMA = os.environ.get("ATRIUM_TEST_PG_SCHEMA", "atrium_test")
 
 
 def _backends() -> list[str]:
