@@ -17,15 +17,21 @@ from storage.db import make_engine, make_session_factory
 from . import (
     accounts,
     audit,
+    client_records,  # noqa: F401 -- adds the nested record routes to the clients blueprint
+    clients,
     definitions,
+    employees,
+    firm_settings,
     forms,
     instances,
+    knowledge,
     messages,
+    notifications,
     operations,
     tasks,
 )
 from .auth import TokenService, authenticate_request
-from .docs import AtriumApi
+from .docs import AtriumApi, register_converters
 from .problems import from_domain_error, from_unexpected
 
 request_log = logging.getLogger("atrium.requests")
@@ -56,7 +62,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
 
     api = AtriumApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit):
+    register_converters(app, api)
+    for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit, clients, employees,
+                   knowledge, notifications, firm_settings):
         api.register_blueprint(module.blp)
 
     @app.before_request

@@ -5,6 +5,8 @@ import http
 
 from flask_smorest import Api
 from flask_smorest.spec import prepare_response
+from flask_smorest.spec.plugins import integerconverter2paramschema
+from werkzeug.routing import IntegerConverter
 
 from .problems import ProblemSchema, from_http_exception
 
@@ -41,3 +43,15 @@ def errors(blp, *codes: int, authenticated: bool = True):
         return view
 
     return decorate
+
+
+class RecordIdConverter(IntegerConverter):
+    """`<id:name>`: a record id, 1 to 2**62, so an id no column can hold is a plain 404."""
+
+    def __init__(self, map, *args, **kwargs):
+        super().__init__(map, min=1, max=2**62)
+
+
+def register_converters(app, api) -> None:
+    app.url_map.converters["id"] = RecordIdConverter
+    api.register_converter(RecordIdConverter, integerconverter2paramschema)

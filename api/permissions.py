@@ -28,6 +28,22 @@ PERMISSIONS: dict[str, set[str]] = {
     "accounts:manage": {"admin"},
     "audit:read": {"admin"},
     "metrics:read": {"admin"},
+    # Client records. Account managers see their own and their team's clients only.
+    "clients:read": ALL,
+    "clients:read_all": ALL - {"account_manager"},
+    "clients:write": LEADS | {"account_manager"},
+    "clients:restore": {"admin"},
+    "clients:merge": LEADS,
+    "clients:export": LEADS | {"account_manager"},
+    "clients:import": LEADS,
+    "records:write": STAFF,       # contacts, engagements, follow-ups, requests, complaints, feedback
+    "employees:read": ALL,
+    "employees:manage": {"admin"},
+    "knowledge:read": ALL,
+    "knowledge:write": LEADS | {"service_desk"},
+    "notifications:read": ALL,    # your own
+    "notifications:read_all": {"admin"},
+    "settings:manage": {"admin"},
 }
 
 

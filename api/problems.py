@@ -8,7 +8,7 @@ from flask import g, jsonify
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from atrium.errors import AtriumError, DefinitionInvalid, InvalidInput
+from atrium.errors import AtriumError, DefinitionInvalid, DuplicateFound, InvalidInput
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://atrium.example/problems/"
@@ -24,6 +24,8 @@ class ProblemSchema(Schema):
     errors = fields.Raw(metadata={"description": "Field path (or BPMN element) -> messages; or a list of "
                                                 "{file, line, element_id, message} for definitions"})
     error_id = fields.String(metadata={"description": "For 500s: the id logged with the failure"})
+    candidates = fields.List(fields.Dict(), metadata={"description": "For a possible duplicate (409): the existing "
+                                                                      "records it matches, with what matched"})
 
 
 def problem(status: int, title: str, detail: str, *, kind: str | None = None, **extra):
@@ -70,6 +72,8 @@ def from_domain_error(error: AtriumError):
                        errors=[p.as_dict() for p in error.problems])
     if isinstance(error, InvalidInput):
         return problem(422, error.title, error.detail, kind="invalid-input", errors=error.errors)
+    if isinstance(error, DuplicateFound):
+        return problem(409, error.title, error.detail, kind="duplicate", candidates=error.candidates)
     kind = {404: "not-found", 409: "conflict", 403: "forbidden", 401: "unauthorized"}.get(error.status)
     return problem(error.status, error.title, error.detail, kind=kind)
 

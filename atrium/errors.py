@@ -67,3 +67,13 @@ class DefinitionInvalid(AtriumError):
 class Unauthorized(AtriumError):
     status = 401
     title = "Unauthorized"
+
+
+class DuplicateFound(Conflict):
+    """A new record looks like existing ones; `candidates` lists them so the caller can confirm or merge."""
+
+    title = "Possible duplicate"
+
+    def __init__(self, detail: str, candidates: list[dict]):
+        super().__init__(detail)
+        self.candidates = candidates

@@ -373,10 +373,14 @@ class ProcessEngine:
         ready_before = steps.ready_user_task_ids(workflow)
         waits_before = steps.waiting_events(workflow)
         failure = None
+        # Service handlers write the records they act on in this step's transaction.
+        workflow.atrium_session = session
         try:
             action(workflow)
         except (SpiffWorkflowException, ServiceTaskFailed, ScriptTimeout) as exc:
             failure = self._failure_from(workflow, exc)
+        finally:
+            workflow.atrium_session = None
         ctx.now = clock.now()
         steps.write_history(ctx, workflow, before, user_task_actor=user_actor)
         form_ids = self._definition_specs(session, instance.definition_id)[2]

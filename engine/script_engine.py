@@ -20,15 +20,22 @@ class AtriumScriptEngine(PythonScriptEngine):
         if handler is None:
             raise ServiceTaskFailed(operation_name, element_id, LookupError(f"no handler registered as '{operation_name}'"))
         top = task.workflow.top_workflow
+        session = getattr(top, "atrium_session", None)
         call = ServiceCall(
             params={name: p["value"] for name, p in (operation_params or {}).items()},
             instance_id=getattr(top, "atrium_instance_id", None),
             process_key=top.spec.name,
             element_id=element_id,
             data=dict(task.data),
+            session=session,
         )
         try:
-            result = handler(call)
+            if session is None:
+                result = handler(call)
+            else:
+                # A savepoint, so a handler that fails half-way leaves none of its writes behind.
+                with session.begin_nested():
+                    result = handler(call)
         except Exception as exc:  # any handler failure becomes a retry or an incident
             raise ServiceTaskFailed(operation_name, element_id, exc) from exc
         # SpiffWorkflow's ServiceTask json.loads the result; default=str keeps dates readable.

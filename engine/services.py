@@ -16,6 +16,8 @@ class ServiceCall:
     process_key: str
     element_id: str
     data: dict = field(repr=False)
+    # The step's database session: handlers read and write records in the step's transaction.
+    session: Any = field(default=None, repr=False)
 
 
 Handler = Callable[[ServiceCall], Any]

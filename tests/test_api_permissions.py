@@ -1,6 +1,7 @@
 """The permission matrix, walked: every role against every endpoint, allowed or 403."""
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -30,8 +31,10 @@ def _endpoints(app):
 
 
 def _url(rule: str) -> str:
-    return (rule.replace("<uuid:instance_id>", str(uuid.uuid4())).replace("<uuid:task_id>", str(uuid.uuid4()))
-            .replace("<username>", "nobody").replace("<key>", "nothing").replace("<name>", "nothing"))
+    """The rule with a value that names nothing in each placeholder."""
+    url = re.sub(r"<uuid:\w+>", lambda _: str(uuid.uuid4()), rule)
+    url = re.sub(r"<(int|id):\w+>", "987654", url)
+    return re.sub(r"<\w+>", "nothing", url)
 
 
 @pytest.fixture

@@ -9,6 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from .api_helpers import caller, deploy_via_api, make_app
 
 PUBLIC = {"/healthz", "/readyz", "/api/auth/token"}
+# Operations whose schema-valid input can still break a rule the document cannot state (a deployment's
+# files must be BPMN, an owner or manager must be an existing account, custom fields follow the firm's
+# schema): 422 is the right answer there, so "valid input accepted" is not checked for them.
+SEMANTIC_422 = ("/api/deployments", "/api/clients", "/api/employees")
 
 
 @pytest.fixture
@@ -65,8 +69,7 @@ def test_api_conforms_to_its_document(app):
         @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                   database=None)
         def exercise(case):
-            # A deployment's files can be schema-valid and still not BPMN: 422 is the right answer there.
-            excluded = [positive_data_acceptance] if case.operation.path == "/api/deployments" else []
+            excluded = [positive_data_acceptance] if case.operation.path.startswith(SEMANTIC_422) else []
             case.call_and_validate(headers=headers, excluded_checks=excluded)
 
         try:

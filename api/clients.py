@@ -1,0 +1,236 @@
+"""Client records over HTTP: create (with duplicate detection), read, update, list and search,
+soft delete and restore, and the client's timeline."""
+from __future__ import annotations
+
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate
+from sqlalchemy import func, select
+
+from atrium import clients as client_service
+from storage import timeline
+from storage.clients import KINDS, STATUSES, TIERS, Client, search_condition
+
+from . import audit
+from .docs import errors
+from .pagination import PageArgs, envelope, page_query, page_schema
+from .permissions import has_permission, requires
+from .schema_base import Schema
+
+blp = Blueprint("clients", __name__, url_prefix="/api/clients", description="Client records")
+
+SORTS = {"name": Client.name_key, "created": Client.created_at, "updated": Client.updated_at, "tier": Client.tier}
+
+
+class AddressSchema(Schema):
+    label = fields.String(validate=validate.Length(max=50), metadata={"description": "e.g. office, billing"})
+    street = fields.String(validate=validate.Length(max=300))
+    city = fields.String(validate=validate.Length(max=100))
+    region = fields.String(validate=validate.Length(max=100))
+    postcode = fields.String(validate=validate.Length(max=20))
+    country = fields.String(validate=validate.Length(max=100))
+
+
+class ClientSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    kind = fields.String(validate=validate.OneOf(KINDS), load_default="organisation")
+    name = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    industry = fields.String(allow_none=True, validate=validate.Length(max=100))
+    tier = fields.String(validate=validate.OneOf(TIERS), load_default="C",
+                         metadata={"description": "classification: A (key), B, C"})
+    status = fields.String(validate=validate.OneOf(STATUSES), load_default="prospect")
+    owner = fields.String(allow_none=True, validate=validate.Length(max=100),
+                          metadata={"description": "username of the responsible account manager"})
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50),
+                       load_default=list)
+    phones = fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=20),
+                         load_default=list)
+    emails = fields.List(fields.Email(validate=validate.Length(max=320)), validate=validate.Length(max=20),
+                         load_default=list)
+    addresses = fields.List(fields.Nested(AddressSchema), validate=validate.Length(max=20), load_default=list)
+    notes = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    custom_fields = fields.Dict(keys=fields.String(), load_default=dict,
+                                metadata={"description": "validated against the firm's custom-field JSON Schema"})
+    version = fields.Integer(dump_only=True, metadata={"description": "send it back in updates to detect conflicts"})
+    created_at = fields.DateTime(dump_only=True)
+    created_by = fields.String(dump_only=True, allow_none=True)
+    updated_at = fields.DateTime(dump_only=True)
+    deleted_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class NewClientSchema(ClientSchema):
+    confirm_duplicate = fields.Boolean(load_default=False, load_only=True,
+                                       metadata={"description": "create even though existing clients match"})
+
+
+class ClientPatchSchema(ClientSchema):
+    expected_version = fields.Integer(load_only=True, validate=validate.Range(min=0, max=2**31 - 1),
+                                      metadata={"description": "refuse with 409 if the client's version differs"})
+
+
+class ClientArgs(PageArgs):
+    q = fields.String(validate=validate.Length(min=1, max=200),
+                      metadata={"description": "any part of name, phone, email or address, case-insensitive"})
+    tier = fields.String(validate=validate.OneOf(TIERS))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    kind = fields.String(validate=validate.OneOf(KINDS))
+    industry = fields.String(validate=validate.Length(max=100))
+    owner = fields.String(validate=validate.Length(max=100), metadata={"description": "a username, or `me`"})
+    tag = fields.String(validate=validate.Length(max=50))
+    deleted = fields.Boolean(load_default=False, metadata={"description": "list soft-deleted clients (admins)"})
+    sort = fields.String(load_default="name", validate=validate.OneOf([*SORTS, *(f"-{s}" for s in SORTS)]))
+
+
+ClientPage = page_schema(ClientSchema, "ClientPage")
+
+
+def process_engine():
+    return current_app.extensions["atrium.engine"]
+
+
+def owners_visible_to_caller(session) -> set[str] | None:
+    return client_service.visible_owners(session, g.account, sees_all=has_permission(g.account.roles, "clients:read_all"))
+
+
+def visible_client(session, client_id: int, *, include_deleted: bool = False) -> Client:
+    """The client `client_id` if the caller may see it, else NotFound."""
+    return client_service.visible_client_or_raise(session, client_id, owners_visible_to_caller(session),
+                                                  include_deleted=include_deleted)
+
+
+def client_list_conditions(session, args: dict) -> list:
+    """The WHERE clauses of a client list: visibility, search and filters (export uses them too)."""
+    conditions = [Client.deleted_at.is_not(None) if args.get("deleted") else Client.deleted_at.is_(None)]
+    owners = owners_visible_to_caller(session)
+    if owners is not None:
+        conditions.append(Client.owner.in_(owners))
+    if args.get("q"):
+        conditions.append(search_condition(args["q"]))
+    for name in ("tier", "status", "kind", "industry"):
+        if args.get(name):
+            conditions.append(getattr(Client, name) == args[name])
+    if args.get("owner"):
+        conditions.append(Client.owner == (g.account.username if args["owner"] == "me" else args["owner"]))
+    if args.get("tag"):
+        conditions.append(client_service.tagged_condition(args["tag"]))
+    return conditions
+
+
+def client_order(sort: str):
+    column = SORTS[sort.lstrip("-")]
+    return [column.desc() if sort.startswith("-") else column.asc(), Client.id.asc()]
+
+
+@blp.route("")
+class Clients(MethodView):
+    @requires("clients:read")
+    @blp.arguments(ClientArgs, location="query")
+    @blp.response(200, ClientPage)
+    @errors(blp, 422)
+    def get(self, args):
+        """List and search clients you may see."""
+        if args.get("deleted") and not has_permission(g.account.roles, "clients:restore"):
+            args["deleted"] = False
+        with process_engine().transaction() as session:
+            conditions = client_list_conditions(session, args)
+            rows, total = page_query(session, select(Client).where(*conditions).order_by(*client_order(args["sort"])),
+                                     select(func.count()).select_from(Client).where(*conditions), args)
+            return envelope([row[0] for row in rows], total, args)
+
+    @requires("clients:write")
+    @blp.arguments(NewClientSchema)
+    @blp.response(201, ClientSchema)
+    @errors(blp, 409, 422)
+    def post(self, data):
+        """Create a client. One whose normalised name, phone or email matches an existing client is
+        refused with 409 listing the candidates, unless `confirm_duplicate` is true."""
+        confirm = data.pop("confirm_duplicate", False)
+        if data.get("owner") is None and not has_permission(g.account.roles, "clients:read_all"):
+            data["owner"] = g.account.username  # an account manager's new client is their own
+        with process_engine().transaction() as session:
+            client = client_service.create_client(session, data=data, actor=g.account.username,
+                                                  confirm_duplicate=confirm)
+            audit.record(session, "client.create", target=f"client:{client.id}",
+                         detail={"name": client.name, "confirmed_duplicate": confirm})
+            return client
+
+
+@blp.route("/<id:client_id>")
+class ClientItem(MethodView):
+    @requires("clients:read")
+    @blp.response(200, ClientSchema)
+    @errors(blp, 404)
+    def get(self, client_id):
+        """One client."""
+        with process_engine().transaction() as session:
+            return visible_client(session, client_id)
+
+    @requires("clients:write")
+    @blp.arguments(ClientPatchSchema(partial=True))
+    @blp.response(200, ClientSchema)
+    @errors(blp, 404, 409, 422)
+    def patch(self, data, client_id):
+        """Change some fields of a client."""
+        expected = data.pop("expected_version", None)
+        with process_engine().transaction() as session:
+            client = visible_client(session, client_id)
+            client_service.update_client(session, client, data=data, expected_version=expected)
+            audit.record(session, "client.update", target=f"client:{client_id}", detail={"fields": sorted(data)})
+            return client
+
+    @requires("clients:write")
+    @blp.response(204)
+    @errors(blp, 404, 409)
+    def delete(self, client_id):
+        """Delete a client (soft: admins can restore it). Refused while it has engagements or open processes."""
+        with process_engine().transaction() as session:
+            client = visible_client(session, client_id)
+            client_service.delete_client(session, client, actor=g.account.username)
+            audit.record(session, "client.delete", target=f"client:{client_id}")
+
+
+@blp.route("/<id:client_id>/restore", methods=["POST"])
+@requires("clients:restore")
+@blp.response(200, ClientSchema)
+@errors(blp, 404, 409)
+def restore_client(client_id):
+    """Bring back a soft-deleted client."""
+    with process_engine().transaction() as session:
+        client = client_service.restore_client(session, client_id)
+        audit.record(session, "client.restore", target=f"client:{client_id}")
+        return client
+
+
+class TimelineArgs(Schema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class TimelineEventSchema(Schema):
+    at = fields.DateTime(required=True)
+    kind = fields.String(required=True, metadata={"description": "follow_up, engagement, service_request, complaint, "
+                                                                 "feedback, process_instance or task"})
+    id = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.String(allow_none=True)
+    actor = fields.String(allow_none=True)
+
+
+class TimelineSchema(Schema):
+    client_id = fields.Integer(required=True)
+    items = fields.List(fields.Nested(TimelineEventSchema), required=True)
+
+
+@blp.route("/<id:client_id>/timeline")
+@requires("clients:read")
+@blp.arguments(TimelineArgs, location="query")
+@blp.response(200, TimelineSchema)
+@errors(blp, 404, 422)
+def client_timeline(args, client_id):
+    """Everything about a client, newest first: follow-ups, engagements, service requests, complaints,
+    feedback, process instances and their tasks."""
+    with process_engine().transaction() as session:
+        visible_client(session, client_id)
+        items = timeline.client_timeline(session, client_id=client_id, business_key=client_service.client_business_key(
+            client_id), limit=args["limit"])
+        return {"client_id": client_id, "items": items}

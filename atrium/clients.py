@@ -1,0 +1,153 @@
+"""Client records: who sees which, creating and changing them with their derived fields,
+duplicates, custom fields, deletion and restoring. Callers own the transaction."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import json
+
+import jsonschema
+from sqlalchemy import Text, cast, exists, select
+from sqlalchemy.orm import Session
+
+from atrium import clock
+from atrium.errors import Conflict, DuplicateFound, InvalidInput, NotFound
+from storage.accounts import Account
+from storage.client_records import Engagement
+from storage.clients import Client, client_or_none, duplicate_candidates, refresh_derived
+from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
+from storage.instances import ACTIVE, ERROR, ProcessInstance
+
+CLIENT_FIELDS = ("kind", "name", "industry", "tier", "status", "owner", "tags", "phones", "emails", "addresses",
+                 "notes", "custom_fields")
+
+
+def client_business_key(client_id: int) -> str:
+    """The business key of process instances about a client: how its timeline finds them."""
+    return f"client:{client_id}"
+
+
+def visible_owners(session: Session, account, *, sees_all: bool) -> set[str] | None:
+    """None when `account` sees every client (`sees_all`, from its roles); else the owners whose
+    clients it sees: itself and the accounts sharing one of its groups (its teams)."""
+    if sees_all:
+        return None
+    owners = {account.username}
+    teams = set(account.groups)
+    if teams:
+        for username, groups in session.execute(select(Account.username, Account.groups)):
+            if teams & set(groups or []):
+                owners.add(username)
+    return owners
+
+
+def visible_client_or_raise(session: Session, client_id: int, owners: set[str] | None, *,
+                            include_deleted: bool = False) -> Client:
+    """The client, if it exists and its owner is in `owners` (None: any); one you may not see is reported missing."""
+    client = client_or_none(session, client_id, include_deleted=include_deleted)
+    if client is None or (owners is not None and client.owner not in owners):
+        raise NotFound(f"client {client_id} not found")
+    return client
+
+
+def _check_owner(session: Session, owner: str | None) -> None:
+    if owner is None:
+        return
+    active = session.scalar(select(Account.active).where(Account.username == owner))
+    if not active:
+        raise InvalidInput(f"owner {owner} is not an active account", {"owner": ["must name an active account"]})
+
+
+def _check_custom_fields(session: Session, values: dict) -> None:
+    schema = setting_value(session, key=CLIENT_CUSTOM_FIELDS)
+    if not schema:
+        return
+    validator = jsonschema.Draft202012Validator(schema)
+    errors: dict[str, list[str]] = {}
+    for error in validator.iter_errors(values):
+        path = ".".join(["custom_fields", *(str(p) for p in error.absolute_path)])
+        errors.setdefault(path, []).append(error.message)
+    if errors:
+        raise InvalidInput("custom fields do not match the firm's schema", errors)
+
+
+def _duplicates_error(matches: Iterable[tuple[Client, list[str]]]) -> DuplicateFound:
+    candidates = [{"id": c.id, "name": c.name, "owner": c.owner, "status": c.status, "matched_on": kinds}
+                  for c, kinds in matches]
+    return DuplicateFound(f"{len(candidates)} existing client(s) match this one; send confirm_duplicate=true to "
+                          "create it anyway, or merge", candidates)
+
+
+def _assign(session: Session, client: Client, data: dict) -> None:
+    for name in CLIENT_FIELDS:
+        if name in data:
+            setattr(client, name, data[name])
+    _check_owner(session, client.owner)
+    _check_custom_fields(session, client.custom_fields or {})
+
+
+def create_client(session: Session, *, data: dict, actor: str | None, confirm_duplicate: bool = False) -> Client:
+    """A new client; a likely duplicate is refused (409 with the candidates) unless confirmed."""
+    now = clock.now()
+    client = Client(kind="organisation", tier="C", status="prospect", tags=[], phones=[], emails=[], addresses=[],
+                    custom_fields={}, created_at=now, updated_at=now, created_by=actor)
+    _assign(session, client, data)
+    if not confirm_duplicate:
+        matches = duplicate_candidates(session, client)
+        if matches:
+            raise _duplicates_error(matches)
+    session.add(client)
+    refresh_derived(session, client)
+    return client
+
+
+def update_client(session: Session, client: Client, *, data: dict, expected_version: int | None = None) -> Client:
+    """Change fields of `client`; with `expected_version`, refuse (409) if someone changed it since."""
+    if expected_version is not None and expected_version != client.version:
+        raise Conflict(f"client {client.id} was changed by someone else (version {client.version}, you sent "
+                       f"{expected_version}); reload and try again")
+    _assign(session, client, data)
+    client.updated_at = clock.now()
+    refresh_derived(session, client)
+    return client
+
+
+def open_work_of(session: Session, client: Client) -> list[str]:
+    """Why the client cannot be deleted: its engagements and open processes."""
+    reasons = []
+    engagements = session.scalar(select(exists().where(Engagement.client_id == client.id)))
+    if engagements:
+        reasons.append("it has engagements")
+    running = session.scalar(select(exists().where(
+        ProcessInstance.business_key == client_business_key(client.id), ProcessInstance.status.in_((ACTIVE, ERROR)))))
+    if running:
+        reasons.append("it has open process instances")
+    return reasons
+
+
+def delete_client(session: Session, client: Client, *, actor: str) -> Client:
+    """Soft delete: hidden everywhere, restorable by admins, until data destruction."""
+    reasons = open_work_of(session, client)
+    if reasons:
+        raise Conflict(f"client {client.id} cannot be deleted: {' and '.join(reasons)}")
+    client.deleted_at = clock.now()
+    client.deleted_by = actor
+    return client
+
+
+def restore_client(session: Session, client_id: int) -> Client:
+    client = client_or_none(session, client_id, include_deleted=True)
+    if client is None:
+        raise NotFound(f"client {client_id} not found")
+    if client.deleted_at is None:
+        raise Conflict(f"client {client_id} is not deleted")
+    client.deleted_at = None
+    client.deleted_by = None
+    client.updated_at = clock.now()
+    return client
+
+
+def tagged_condition(tag: str):
+    """Clients whose tag list holds `tag`: a match on the stored JSON text, the same on every backend."""
+    needle = json.dumps(tag).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return cast(Client.tags, Text).like(f"%{needle}%", escape="\\")
