@@ -70,7 +70,10 @@ def cmd_migrate(args, settings: Settings) -> int:
 
 def cmd_validate(args, settings: Settings) -> int:
     from engine.definitions import parse_deployment
+    from engine.handlers import register_all
     from engine.services import services
+
+    register_all(services)
 
     files = collect_files([Path(p) for p in args.files], settings.forms_dir)
     result = parse_deployment(files, services=services, form_exists=lambda name: False)

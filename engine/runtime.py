@@ -38,6 +38,7 @@ from storage.timers import RETRY
 from . import steps
 from .cache import SpecCache, WorkflowCache
 from .forms import validate_submission
+from .handlers import register_all
 from .script_engine import AtriumScriptEngine
 from .scripting import ScriptTimeout
 from .serializer import spec_from_json, state_from_bytes, state_to_bytes
@@ -70,7 +71,9 @@ class ProcessEngine:
     ):
         self.sessions = session_factory
         self.settings = settings or Settings.from_env()
-        self.services = services if services is not None else default_services
+        if services is None:
+            services = register_all(default_services)
+        self.services = services
         self.script_engine = AtriumScriptEngine(self.services, self.settings.script_timeout_seconds)
         self.specs = SpecCache()
         self.forms: dict[int, object] = {}
