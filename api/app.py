@@ -7,6 +7,8 @@ import time
 import uuid
 
 from flask import Flask, g, request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from atrium.errors import AtriumError
 from atrium.settings import Settings
@@ -32,7 +34,7 @@ from . import (
 )
 from .auth import TokenService, authenticate_request
 from .docs import AtriumApi, register_converters
-from .problems import from_domain_error, from_unexpected
+from .problems import from_domain_error, from_unexpected, from_write_conflict
 
 request_log = logging.getLogger("atrium.requests")
 
@@ -90,6 +92,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         return response
 
     app.register_error_handler(AtriumError, from_domain_error)
+    app.register_error_handler(StaleDataError, from_write_conflict)
+    app.register_error_handler(IntegrityError, from_write_conflict)
     app.register_error_handler(Exception, from_unexpected)
     if run_scheduler:
         app.extensions["atrium.scheduler"] = start_scheduler(engine)

@@ -78,6 +78,13 @@ def from_domain_error(error: AtriumError):
     return problem(error.status, error.title, error.detail, kind=kind)
 
 
+def from_write_conflict(error: Exception):
+    """A concurrent change got there first (stale version, or a unique value taken meanwhile)."""
+    log.info("write conflict (request %s): %s", getattr(g, "request_id", None), type(error).__name__)
+    return problem(409, "Conflict", "the record was changed by another request at the same time; reload and try again",
+                   kind="conflict")
+
+
 def from_unexpected(error: Exception):
     error_id = uuid.uuid4().hex
     log.exception("unhandled error %s (request %s)", error_id, getattr(g, "request_id", None))

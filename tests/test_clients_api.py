@@ -182,3 +182,22 @@ def test_nested_records_are_kept_under_their_client(people, clock):
     assert [e["kind"] for e in timeline] == ["follow_up", "feedback", "complaint", "service_request"]
     assert desk.delete(f"{base}/contacts/{contact.json['id']}").status_code == 204
     assert am.get(f"{base}/contacts").json["total"] == 0
+
+
+def test_concurrent_updates_of_one_client_each_win_or_get_409_never_a_500(pg, services, clock):
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = make_app(pg, services)
+    try:
+        partner = caller(app.test_client(), "partner")
+        url = f"/api/clients/{new_client(partner).json['id']}"
+
+        def change(n):
+            return caller(app.test_client(), "partner").patch(url, json={"notes": f"change {n}"}).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(change, range(8)))
+        assert set(statuses) <= {200, 409}
+        assert partner.get(url).json["version"] == 1 + statuses.count(200)
+    finally:
+        app.extensions["atrium.db"].dispose()
