@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -67,8 +68,12 @@ class ProcessEngine:
         *,
         settings: Settings | None = None,
         services: ServiceRegistry | None = None,
+        held_connection: Callable[[], Connection | None] | None = None,
     ):
         self.sessions = session_factory
+        # The caller's connection for the current unit of work, if it holds one (the API
+        # holds one per request); None means "check one out of the pool".
+        self.held_connection = held_connection or (lambda: None)
         self.settings = settings or Settings.from_env()
         self.services = services if services is not None else default_services
         self.script_engine = AtriumScriptEngine(self.services, self.settings.script_timeout_seconds)
@@ -81,7 +86,7 @@ class ProcessEngine:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work, committed once at the end."""
-        with transaction(self.sessions) as session:
+        with transaction(self.sessions, bind=self.held_connection()) as session:
             yield session
 
     # Definitions and forms -------------------------------------------------------------
