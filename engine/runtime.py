@@ -142,9 +142,10 @@ class ProcessEngine:
     ) -> InstanceRow:
         """Start an instance of the latest (or given) version and run it until it waits."""
         if version is None:
-            definition = definition_store.latest_definition(session, process_key=process_key)
+            definition = definition_store.latest_definition(session, process_key=process_key, head_only=True)
         else:
-            definition = definition_store.definition_version(session, process_key=process_key, version=version)
+            definition = definition_store.definition_version(session, process_key=process_key, version=version,
+                                                             head_only=True)
         if definition is None:
             which = f"version {version} of " if version else ""
             raise NotFound(f"no deployed {which}process '{process_key}'")
