@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -39,6 +39,11 @@ from .problems import from_domain_error, from_unexpected, from_write_conflict
 request_log = logging.getLogger("atrium.requests")
 
 
+def _request_connection():
+    """The connection this request authenticated on (see auth.authenticate_request), if any."""
+    return g.get("db_connection") if has_request_context() else None
+
+
 def create_app(settings: Settings | None = None, *, run_scheduler: bool = False, services=None) -> Flask:
     settings = settings or Settings.from_env()
     settings.check_production()
@@ -54,7 +59,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
     )
     db = make_engine(settings.database_url)
-    engine = ProcessEngine(make_session_factory(db), settings=settings, services=services)
+    engine = ProcessEngine(make_session_factory(db), settings=settings, services=services,
+                           held_connection=_request_connection)
     app.extensions["atrium.settings"] = settings
     app.extensions["atrium.db"] = db
     app.extensions["atrium.engine"] = engine
@@ -90,6 +96,12 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
             "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
         }))
         return response
+
+    @app.teardown_request
+    def _release_connection(_exc):
+        connection = g.pop("db_connection", None)
+        if connection is not None:
+            connection.close()
 
     app.register_error_handler(AtriumError, from_domain_error)
     app.register_error_handler(StaleDataError, from_write_conflict)

@@ -18,21 +18,22 @@ from .schema_base import Schema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/audit", description="The audit trail (admins)")
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+_INSERT = insert(AuditEntry.__table__)  # built once: every state-changing request writes a row
 
 
 def record(session: Session, action: str, *, target: str | None = None, outcome: str = "success",
            actor: str | None = None, detail: dict | None = None) -> None:
     """Write an audit row in `session`, so it commits (or not) with the change it describes."""
-    session.execute(insert(AuditEntry.__table__).values(
-        at=clock.now(),
-        actor=actor or (g.account.username if getattr(g, "account", None) else None),
-        action=action,
-        target=target[:300] if target else target,
-        outcome=outcome,
-        client_address=request.remote_addr,
-        request_id=getattr(g, "request_id", None),
-        detail=detail,
-    ))
+    session.execute(_INSERT, {
+        "at": clock.now(),
+        "actor": actor or (g.account.username if getattr(g, "account", None) else None),
+        "action": action,
+        "target": target[:300] if target else target,
+        "outcome": outcome,
+        "client_address": request.remote_addr,
+        "request_id": getattr(g, "request_id", None),
+        "detail": detail,
+    })
     g.audited = True
 
 

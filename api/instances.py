@@ -44,6 +44,10 @@ class InstanceSchema(Schema):
     ended_at = fields.DateTime(allow_none=True)
 
 
+# Read from the class: instantiating a schema per request is measurable work.
+_INSTANCE_FIELDS = tuple(InstanceSchema._declared_fields)
+
+
 class IncidentSchema(Schema):
     id = fields.Integer()
     element_id = fields.String(allow_none=True)
@@ -105,7 +109,7 @@ def instance_detail(session, instance: InstanceRow | uuid.UUID) -> dict:
         instance = engine.load_instance_or_raise(session, instance)
     variables, activities = engine.instance_view(session, instance)
     return {
-        **{name: getattr(instance, name) for name in InstanceSchema().fields},
+        **{name: getattr(instance, name) for name in _INSTANCE_FIELDS},
         "version": engine.definition_version(session, instance.definition_id),
         "current_activities": activities,
         "variables": variables if may_see_variables(session, instance.id, instance.started_by) else None,

@@ -2,6 +2,7 @@
 
 Needs PostgreSQL (ATRIUM_BENCH_DATABASE_URL, default the local `test` database); it
 works in its own schema, `atrium_bench`, dropped and recreated by each benchmark.
+`--only SECTION` (repeatable) runs a subset, e.g. `python -m bench --only http`.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import logging
 
 from . import engine_rate, http_api, long_lived, timer_lateness
 from .common import database_url
+
+SECTIONS = ("engine", "timers", "long", "http", "inbox")
 
 
 def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
@@ -20,12 +23,27 @@ def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
+                        help=f"run only this section; repeatable; one of: {', '.join(SECTIONS)}")
     args = parser.parse_args()
+    sections = set(args.only or SECTIONS)
     logging.basicConfig(level=logging.WARNING)
     n, timers, iterations = (200, 1000, 100) if args.quick else (1000, 10_000, 1000)
     tasks_total = 100_000 if args.quick else 1_000_000
     print(f"Atrium benchmarks on {database_url().split('@')[-1]}{' (quick)' if args.quick else ''}\n")
 
+    rate = _engine_rate(n) if "engine" in sections else None
+    if "timers" in sections:
+        _timer_lateness(timers)
+    if "long" in sections:
+        _long_lived(iterations)
+    if "http" in sections:
+        _http_rate(rate, seconds=10 if args.quick else 30)
+    if "inbox" in sections:
+        _inbox_latency(tasks_total)
+
+
+def _engine_rate(n: int) -> dict:
     print(f"Engine rate: flow `bench_review` (start, user task, script, gateway, user task), {n} instances")
     rate = engine_rate.run(n)
     _line("in-process (SpiffWorkflow, no persistence)", f"{rate['in_process_per_s']:.0f} inst/s")
@@ -36,7 +54,10 @@ def main() -> None:
     _line("stored state, waiting at a user task (max)", f"{rate['state_bytes_waiting_max']} B",
           "target <= 4096 B", rate["state_bytes_waiting_max"] <= 4096)
     _line("stored state, completed instance (mean)", f"{rate['state_bytes_completed_avg']:.0f} B")
+    return rate
 
+
+def _timer_lateness(timers: int) -> None:
     print(f"\nTimer lateness: {timers} timers due within one minute, 2 scheduler processes")
     late = timer_lateness.run(timers)
     _line("p50 lateness", f"{late['p50_late_s']:.3f} s")
@@ -47,6 +68,8 @@ def main() -> None:
     _line("instances created before the window opened", str(late["created_before_window"]),
           f"(creation took {late['creation_s']:.0f} s)")
 
+
+def _long_lived(iterations: int) -> None:
     print(f"\nLong-lived instance: user task + timer loop, {iterations} iterations")
     samples = long_lived.run(iterations, (10, iterations))
     first, last = samples[10], samples[iterations]
@@ -60,12 +83,18 @@ def main() -> None:
     _line(f"history rows at iteration {iterations}", f"{last['history_rows']}")
     _line("step loaded cold from the database", f"{samples['cold_step_ms']:.1f} ms")
 
+
+def _http_rate(rate: dict | None, seconds: float) -> None:
     print("\nHTTP API, `atrium serve` (2 workers x 4 threads) on PostgreSQL")
-    e2e = http_api.end_to_end_rate(clients=8, seconds=10 if args.quick else 30)
+    e2e = http_api.end_to_end_rate(clients=8, seconds=seconds)
     _line("end to end, 8 clients (start + 2 completions)", f"{e2e['instances_per_s']:.0f} inst/s",
           "target >= 100 inst/s", e2e["instances_per_s"] >= 100)
-    _line("in-process engine rate, same flow (above)", f"{rate['in_process_per_s']:.0f} inst/s")
+    if rate is not None:
+        _line("in-process engine rate, same flow (above)", f"{rate['in_process_per_s']:.0f} inst/s")
     _line("failed requests", str(e2e["errors"]))
+
+
+def _inbox_latency(tasks_total: int) -> None:
     inbox = http_api.inbox_latency(tasks_total, tasks_total // 10)
     print(f"  inbox: GET /api/tasks?candidate_user=me&sort=due&page_size=50, {inbox['rows']:,} task rows, "
           f"{inbox['open']:,} open, {inbox['matching']:,} offered to the caller")

@@ -44,10 +44,14 @@ class Server:
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 30
         while time.time() < deadline:
+            if self.process.poll() is not None:
+                # Most likely the port is taken, e.g. by a server a failed run left behind:
+                # answering health checks, it would be measured in place of this one.
+                raise RuntimeError(f"atrium serve exited with status {self.process.returncode} (port {PORT} in use?)")
             try:
                 if requests.get(f"{BASE}/healthz", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError("atrium serve did not come up")

@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,8 +69,12 @@ class ProcessEngine:
         *,
         settings: Settings | None = None,
         services: ServiceRegistry | None = None,
+        held_connection: Callable[[], Connection | None] | None = None,
     ):
         self.sessions = session_factory
+        # The caller's connection for the current unit of work, if it holds one (the API
+        # holds one per request); None means "check one out of the pool".
+        self.held_connection = held_connection or (lambda: None)
         self.settings = settings or Settings.from_env()
         if services is None:
             services = register_all(default_services)
@@ -84,7 +89,7 @@ class ProcessEngine:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work, committed once at the end."""
-        with transaction(self.sessions) as session:
+        with transaction(self.sessions, bind=self.held_connection()) as session:
             yield session
 
     # Definitions and forms -------------------------------------------------------------
@@ -140,9 +145,10 @@ class ProcessEngine:
     ) -> InstanceRow:
         """Start an instance of the latest (or given) version and run it until it waits."""
         if version is None:
-            definition = definition_store.latest_definition(session, process_key=process_key)
+            definition = definition_store.latest_definition(session, process_key=process_key, head_only=True)
         else:
-            definition = definition_store.definition_version(session, process_key=process_key, version=version)
+            definition = definition_store.definition_version(session, process_key=process_key, version=version,
+                                                             head_only=True)
         if definition is None:
             which = f"version {version} of " if version else ""
             raise NotFound(f"no deployed {which}process '{process_key}'")

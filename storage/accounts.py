@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String, exists, func, select
+from sqlalchemy import JSON, Boolean, Integer, String, bindparam, exists, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime
@@ -68,10 +68,18 @@ class TokenAccount:
 
 def account_for_token(conn, *, username: str, token_id: str) -> TokenAccount | None:
     """The account and whether the token is revoked, in one round trip (runs on any connection)."""
+    row = conn.execute(_ACCOUNT_FOR_TOKEN, {"username": username, "token_id": token_id}).first()
+    return TokenAccount(**row._mapping) if row is not None else None
+
+
+def _account_for_token_query():
     accounts, revoked = Account.__table__, RevokedToken.__table__
-    row = conn.execute(select(
+    return select(
         accounts.c.username, accounts.c.display_name, accounts.c.email, accounts.c.active, accounts.c.roles,
         accounts.c.groups, accounts.c.created_at,
-        exists().where(revoked.c.token_id == token_id).label("revoked"),
-    ).where(accounts.c.username == username)).first()
-    return TokenAccount(**row._mapping) if row is not None else None
+        exists().where(revoked.c.token_id == bindparam("token_id")).label("revoked"),
+    ).where(accounts.c.username == bindparam("username"))
+
+
+# Built once: every authenticated request runs it.
+_ACCOUNT_FOR_TOKEN = _account_for_token_query()

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,9 +48,16 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit once at the end, roll back everything on any error."""
-    session = factory()
+def transaction(factory: sessionmaker[Session], *, bind: Connection | None = None) -> Iterator[Session]:
+    """One unit of work: commit once at the end, roll back everything on any error.
+
+    `bind`, a connection the caller already holds, saves a pool checkout (and its pre-ping
+    round trip). It is used only while idle: a session joining a transaction already under
+    way would not commit it, so a nested unit of work gets a connection of its own."""
+    if bind is not None and not bind.closed and not bind.in_transaction():
+        session = factory(bind=bind)
+    else:
+        session = factory()
     try:
         yield session
         session.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, load_only, mapped_column
 
 from .base import Base, UTCDateTime
 
@@ -46,22 +46,25 @@ class Form(Base):
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-def latest_definition(session: Session, *, process_key: str) -> ProcessDefinition | None:
-    """The highest version deployed for a key, or None."""
-    return session.scalars(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.process_key == process_key)
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    ).first()
+# What starting an instance reads: the spec itself comes from the engine's cache, so the
+# BPMN XML and the serialized spec (kilobytes each) need not cross the wire per start.
+_HEAD = load_only(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
+                  ProcessDefinition.start_events, ProcessDefinition.form_ids)
 
 
-def definition_version(session: Session, *, process_key: str, version: int) -> ProcessDefinition | None:
-    return session.scalars(
-        select(ProcessDefinition).where(
-            ProcessDefinition.process_key == process_key, ProcessDefinition.version == version
-        )
-    ).first()
+def latest_definition(session: Session, *, process_key: str, head_only: bool = False) -> ProcessDefinition | None:
+    """The highest version deployed for a key, or None; `head_only` leaves the XML and spec
+    unloaded (loaded on first access)."""
+    query = (select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
+             .order_by(ProcessDefinition.version.desc()).limit(1))
+    return session.scalars(query.options(_HEAD) if head_only else query).first()
+
+
+def definition_version(session: Session, *, process_key: str, version: int,
+                       head_only: bool = False) -> ProcessDefinition | None:
+    query = select(ProcessDefinition).where(ProcessDefinition.process_key == process_key,
+                                            ProcessDefinition.version == version)
+    return session.scalars(query.options(_HEAD) if head_only else query).first()
 
 
 def next_definition_version(session: Session, *, process_key: str) -> int:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from .history import HistoryEntry
@@ -49,10 +49,22 @@ class InstanceRow:
 
 _INSTANCE_COLUMNS = [c for c in instances.c if c.name != "state"]
 
+# Built once: building a statement per call (operators, coercions, a fresh cache key) costs
+# more Python than executing a cached one, and steps run these on every request.
+_LOAD_INSTANCE = {
+    with_state: select(*_INSTANCE_COLUMNS, *([instances.c.state] if with_state else []))
+    .where(instances.c.id == bindparam("instance_id"))
+    for with_state in (True, False)
+}
+_INSERT_INSTANCE = insert(instances)
+# SET takes the columns given at execution; the WHERE carries the optimistic-lock check.
+_UPDATE_INSTANCE = update(instances).where(instances.c.id == bindparam("b_id"),
+                                           instances.c.lock_version == bindparam("b_lock_version"))
+_COMPLETE_TASK = update(tasks).where(tasks.c.id == bindparam("b_id"), tasks.c.status == OPEN)
+
 
 def load_instance(session: Session, *, instance_id: uuid.UUID, with_state: bool = True) -> InstanceRow | None:
-    columns = _INSTANCE_COLUMNS + ([instances.c.state] if with_state else [])
-    row = session.execute(select(*columns).where(instances.c.id == instance_id)).first()
+    row = session.execute(_LOAD_INSTANCE[with_state], {"instance_id": instance_id}).first()
     return InstanceRow(**row._mapping) if row is not None else None
 
 
@@ -79,25 +91,21 @@ def save_step(session: Session, instance: InstanceRow, *, new: bool, state: byte
     if new:
         values = {k: v for k, v in asdict(instance).items() if k != "opened_task_ids"}
         values.update(state=state, lock_version=1)
-        session.execute(insert(instances).values(**values))
+        session.execute(_INSERT_INSTANCE, values)
         instance.lock_version = 1
     else:
-        result = session.execute(
-            update(instances)
-            .where(instances.c.id == instance.id, instances.c.lock_version == instance.lock_version)
-            .values(status=instance.status, state=state, lock_version=instance.lock_version + 1,
-                    updated_at=instance.updated_at, ended_at=instance.ended_at)
-        )
+        result = session.execute(_UPDATE_INSTANCE, {
+            "b_id": instance.id, "b_lock_version": instance.lock_version,
+            "status": instance.status, "state": state, "lock_version": instance.lock_version + 1,
+            "updated_at": instance.updated_at, "ended_at": instance.ended_at})
         if result.rowcount != 1:
             return False
         instance.lock_version += 1
     instance.state = state
     if writes.completed_task is not None:
         task_id, actor = writes.completed_task
-        result = session.execute(
-            update(tasks).where(tasks.c.id == task_id, tasks.c.status == OPEN)
-            .values(status=COMPLETED, completed_at=now, completed_by=actor)
-        )
+        result = session.execute(_COMPLETE_TASK, {"b_id": task_id, "status": COMPLETED, "completed_at": now,
+                                                  "completed_by": actor})
         if result.rowcount != 1:
             return False
         mark_offered(session, task_ids=[task_id], offered=False)

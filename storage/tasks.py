@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     Uuid,
+    bindparam,
     exists,
     func,
     select,
@@ -151,25 +152,36 @@ def task_rows(session: Session, *, task_ids: list[uuid.UUID]) -> list[dict]:
     """Tasks as dicts (columns plus candidate_groups and candidate_users), in the order of `task_ids`."""
     if not task_ids:
         return []
-    rows = _rows_with_candidates(session, Task.__table__.c.id.in_(task_ids))
+    rows = _rows_with_candidates(session, _BY_IDS, {"task_ids": list(task_ids)})
     return [rows[i] for i in task_ids if i in rows]
 
 
 def open_task_rows(session: Session, *, instance_id: uuid.UUID) -> list[dict]:
     """An instance's open tasks as dicts, oldest first."""
     tasks = Task.__table__
-    rows = _rows_with_candidates(session, (tasks.c.instance_id == instance_id) & (tasks.c.status == OPEN))
+    rows = _rows_with_candidates(session, _OPEN_OF_INSTANCE, {"instance_id": instance_id})
     return sorted(rows.values(), key=lambda t: (t["created_at"], t["element_id"]))
 
 
-def _rows_with_candidates(session: Session, condition) -> dict[uuid.UUID, dict]:
-    """One joined query: task columns plus candidate_groups and candidate_users lists."""
+def _with_candidates(condition):
+    """One joined query: task columns plus each candidate's kind and name."""
     tasks, table = Task.__table__, TaskCandidate.__table__
-    query = (select(tasks, table.c.kind.label("candidate_kind"), table.c.name.label("candidate_name"))
-             .outerjoin(table, table.c.task_id == tasks.c.id).where(condition)
-             .order_by(table.c.name))
+    return (select(tasks, table.c.kind.label("candidate_kind"), table.c.name.label("candidate_name"))
+            .outerjoin(table, table.c.task_id == tasks.c.id).where(condition)
+            .order_by(table.c.name))
+
+
+# Built once (see storage.step_writes): these run on every task request.
+_BY_IDS = _with_candidates(Task.__table__.c.id.in_(bindparam("task_ids", expanding=True)))
+_OPEN_OF_INSTANCE = _with_candidates((Task.__table__.c.instance_id == bindparam("instance_id"))
+                                     & (Task.__table__.c.status == OPEN))
+
+
+def _rows_with_candidates(session: Session, query, params: dict) -> dict[uuid.UUID, dict]:
+    """Task columns plus candidate_groups and candidate_users lists, from a `_with_candidates` query."""
+    tasks = Task.__table__
     rows: dict[uuid.UUID, dict] = {}
-    for row in session.execute(query):
+    for row in session.execute(query, params):
         task = rows.get(row.id)
         if task is None:
             task = rows[row.id] = {c.name: getattr(row, c.name) for c in tasks.c}
@@ -224,8 +236,11 @@ def set_assignee(session: Session, *, task_id: uuid.UUID, username: str | None, 
     return True
 
 
+_MARK_OFFERED = update(TaskCandidate.__table__).where(
+    TaskCandidate.__table__.c.task_id.in_(bindparam("b_task_ids", expanding=True)))
+
+
 def mark_offered(session: Session, *, task_ids: list[uuid.UUID], offered: bool) -> None:
     """Keep the candidates' copy of "open and unclaimed" in step with the tasks."""
     if task_ids:
-        table = TaskCandidate.__table__
-        session.execute(update(table).where(table.c.task_id.in_(task_ids)).values(offered=offered))
+        session.execute(_MARK_OFFERED, {"b_task_ids": list(task_ids), "offered": offered})
