@@ -196,6 +196,7 @@ def test_conflict_findings_are_shown_to_the_partner_who_may_still_approve(people
     # Not conflicts: other words, a closed engagement, a deleted client.
     _existing(partner, "Acmeville Ltd")
     _existing(partner, "Smart Holdings")
+    _existing(partner, "Murray Holtby", kind="person")
     closed = _existing(partner, "Initech")
     partner.post(f"/api/clients/{closed['id']}/engagements",
                  json={"service_type": "audit", "status": "completed", "adverse_parties": ["Acme Holdings"]})
@@ -203,7 +204,7 @@ def test_conflict_findings_are_shown_to_the_partner_who_may_still_approve(people
     assert partner.delete(f"/api/clients/{gone['id']}").status_code == 204
 
     data = intake(client_name="Acme Holdings", phones=["+1 555 0100"], contacts=[{"name": "jane smith"}],
-                  engagement={"service_type": "litigation", "adverse_parties": ["Globex Corporation"]})
+                  engagement={"service_type": "litigation", "adverse_parties": ["Globex Corporation", "Ray Holt"]})
     instance, review = onboarded_to_review(people, data)
     found = {(f["kind"], f["client_id"]) for f in review["data"]["conflicts"]}
     assert found == {("client", acme["id"]), ("contact", harbour["id"]), ("adverse_party", northwind["id"]),
@@ -233,3 +234,16 @@ def test_an_owner_who_is_not_an_active_account_falls_back_to_the_requester(peopl
     assert client["owner"] == "account_manager"
     [note] = people["account_manager"].get("/api/notifications").json["items"]
     assert "nobody is not an active account" in note["body"]
+
+
+def test_names_match_as_whole_words_and_unspaced_scripts_as_substrings():
+    from storage.conflicts import keys_match
+    from storage.clients import name_key
+
+    def match(a, b):
+        return keys_match(name_key(a), name_key(b))
+
+    assert match("Acme Holdings plc", "ACME") and match("Harbour Logistics, Ltd.", "harbour logistics group")
+    assert not match("Smart Art", "Art Partners Smartly") and not match("Ray Holt", "Murray Holtby")
+    assert match("华为技术有限公司", "华为") and not match("华", "华为")
+    assert not match("", "Acme") and not match("Ltd", "Acme Ltd")
