@@ -38,7 +38,7 @@ from storage.timers import RETRY
 
 from . import steps
 from .cache import SpecCache, WorkflowCache
-from .forms import validate_submission
+from .forms import validate_submission, without_read_only
 from .handlers import register_all
 from .script_engine import AtriumScriptEngine
 from .scripting import ScriptTimeout
@@ -194,7 +194,9 @@ class ProcessEngine:
             raise Conflict(f"task {task_id} is already {row['status']}")
         data = data if data is not None else {}
         if row["form_id"] is not None:
-            validate_submission(self.form(session, row["form_id"]).schema, data)
+            schema = self.form(session, row["form_id"]).schema
+            validate_submission(schema, data)
+            data = without_read_only(schema, data)
         elif not isinstance(data, dict):
             raise InvalidInput("task data must be a JSON object", {"data": ["must be an object"]})
         instance = self.load_instance_or_raise(session, row["instance_id"])
@@ -384,12 +386,13 @@ class ProcessEngine:
         failure = None
         # Service handlers write the records they act on in this step's transaction.
         workflow.atrium_session = session
+        workflow.atrium_started_by, workflow.atrium_actor = instance.started_by, ctx.actor
         try:
             action(workflow)
         except (SpiffWorkflowException, ServiceTaskFailed, ScriptTimeout) as exc:
             failure = self._failure_from(workflow, exc)
         finally:
-            workflow.atrium_session = None
+            workflow.atrium_session = workflow.atrium_started_by = workflow.atrium_actor = None
         ctx.now = clock.now()
         steps.write_history(ctx, workflow, before, user_task_actor=user_actor)
         form_ids = self._definition_specs(session, instance.definition_id)[2]

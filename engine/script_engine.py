@@ -28,6 +28,8 @@ class AtriumScriptEngine(PythonScriptEngine):
             element_id=element_id,
             data=dict(task.data),
             session=session,
+            started_by=getattr(top, "atrium_started_by", None),
+            actor=getattr(top, "atrium_actor", None),
         )
         try:
             if session is None:

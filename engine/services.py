@@ -18,6 +18,10 @@ class ServiceCall:
     data: dict = field(repr=False)
     # The step's database session: handlers read and write records in the step's transaction.
     session: Any = field(default=None, repr=False)
+    # Who started the instance (the requester a process answers to), and who made this step
+    # happen: the starter, the person completing a task, or "timer".
+    started_by: str | None = None
+    actor: str | None = None
 
 
 Handler = Callable[[ServiceCall], Any]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid, select
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid, select, update
 from sqlalchemy.orm import Mapped, Session, deferred, mapped_column, relationship
 
 from .base import Base, UTCDateTime
@@ -61,3 +61,12 @@ def open_incidents(session: Session, *, instance_id: uuid.UUID) -> list[Incident
             .order_by(Incident.id)
         )
     )
+
+
+def set_business_key(session: Session, *, instance_id: uuid.UUID, business_key: str) -> bool:
+    """Give a running instance the business key it could not have at its start (e.g. the client
+    it created): the engine's step never writes the key, so this change stands. False if the
+    instance is not saved yet (its first step)."""
+    table = ProcessInstance.__table__
+    result = session.execute(update(table).where(table.c.id == instance_id).values(business_key=business_key[:200]))
+    return result.rowcount == 1

@@ -81,3 +81,14 @@ def caller(client, username: str, password: str | None = None) -> Caller:
 def deploy_via_api(admin: Caller, *names: str):
     files = [(io.BytesIO((BPMN_DIR / name).read_bytes()), name) for name in names]
     return admin.post("/api/deployments", data={"files": files}, content_type="multipart/form-data")
+
+
+def deploy_firm_processes(admin: Caller):
+    """Deploy the real `processes/` and `forms/` files, as `atrium deploy` does."""
+    from atrium.settings import PROJECT_ROOT
+
+    paths = sorted((PROJECT_ROOT / "processes").iterdir()) + sorted((PROJECT_ROOT / "forms").glob("*.json"))
+    files = [(io.BytesIO(path.read_bytes()), path.name) for path in paths if path.is_file()]
+    response = admin.post("/api/deployments", data={"files": files}, content_type="multipart/form-data")
+    assert response.status_code == 201, response.json
+    return response.json

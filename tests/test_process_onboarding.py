@@ -1,0 +1,249 @@
+"""Client onboarding through HTTP: an account manager describes the client, the conflict check
+reports matches to a partner, who approves (client, contacts and engagement are created, a welcome
+call follows two weeks later) or declines (the requester is told why)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from engine.handlers import register_all
+from engine.scheduler import fire_due_timers
+
+from .api_helpers import caller, deploy_firm_processes, make_app
+
+
+@pytest.fixture
+def app(db, services, clock):
+    app = make_app(db, register_all(services))
+    yield app
+    app.extensions["atrium.db"].dispose()
+
+
+@pytest.fixture
+def people(app):
+    client = app.test_client()
+    admin = caller(client, "admin")
+    made = admin.post("/api/accounts", json={"username": "am_tax", "password": "password-of-am_tax",
+                                              "roles": ["account_manager"], "groups": ["tax"]})
+    assert made.status_code == 201, made.json
+    deploy_firm_processes(admin)
+    return {name: caller(client, name) for name in ("admin", "partner", "manager", "account_manager", "viewer",
+                                                    "am_tax")}
+
+
+def intake(**changes) -> dict:
+    data = {
+        "client_name": "Meridian Architects LLP", "kind": "organisation", "industry": "architecture", "tier": "B",
+        "phones": ["+44 117 496 0000"], "emails": ["office@meridian.example"],
+        "contacts": [{"name": "Ada Byron", "role": "Managing partner", "emails": ["ada@meridian.example"]},
+                     {"name": "Tom Reyes", "role": "Finance"}],
+        "engagement": {"service_type": "advisory", "description": "Partnership restructuring",
+                       "fee_basis": "fixed", "fee_amount": 4800, "adverse_parties": ["Castle Estates"]},
+        "owner": "am_tax",
+    }
+    data.update(changes)
+    return data
+
+
+def start_onboarding(person) -> dict:
+    started = person.post("/api/process-instances", json={"process_key": "client_onboarding"})
+    assert started.status_code == 201, started.json
+    return started.json
+
+
+def submit_intake(person, instance: dict, data: dict):
+    [task] = instance["open_tasks"]
+    assert task["element_id"] == "intake"
+    return person.post(f"/api/tasks/{task['id']}/complete", json={"data": data})
+
+
+def review_task(partner, instance_id: str) -> dict:
+    [task] = partner.get(f"/api/tasks?instance_id={instance_id}&candidate_user=me").json["items"]
+    assert task["element_id"] == "review"
+    return partner.get(f"/api/tasks/{task['id']}").json
+
+
+def onboarded_to_review(people, data: dict | None = None) -> tuple[dict, dict]:
+    instance = start_onboarding(people["account_manager"])
+    done = submit_intake(people["account_manager"], instance, data or intake())
+    assert done.status_code == 200, done.json
+    return instance, review_task(people["partner"], instance["id"])
+
+
+def test_the_intake_is_the_requesters_own_task(people):
+    instance = start_onboarding(people["account_manager"])
+    [task] = instance["open_tasks"]
+    assert task["assignee"] == "account_manager" and task["candidate_groups"] == ["account_manager"]
+    assert instance["variables"]["requester"] == "account_manager"
+    detail = people["account_manager"].get(f"/api/tasks/{task['id']}").json
+    assert detail["form"]["schema"]["title"] == "New client"
+    # A colleague in the same team sees it but may not fill it in.
+    assert people["am_tax"].post(f"/api/tasks/{task['id']}/complete", json={"data": intake()}).status_code == 403
+
+
+def test_bad_intake_is_refused_with_422_naming_each_field(people):
+    instance = start_onboarding(people["account_manager"])
+    bad = intake(client_name=" ", emails=["not-an-email"], tier="Z",
+                 engagement={"service_type": "advisory", "fee_amount": -5})
+    refused = submit_intake(people["account_manager"], instance, bad)
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert {"data.client_name", "data.emails.0", "data.tier", "data.engagement.fee_amount"} <= set(refused.json["errors"])
+    smuggled = submit_intake(people["account_manager"], instance, intake(requester="partner"))
+    assert smuggled.status_code == 422 and "data" in smuggled.json["errors"]
+    missing = submit_intake(people["account_manager"], instance, {"client_name": "Meridian"})
+    assert missing.status_code == 422 and "data.engagement" in missing.json["errors"]
+
+
+def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(people, app, clock):
+    am, partner = people["account_manager"], people["partner"]
+    instance, review = onboarded_to_review(people)
+    assert review["data"]["conflicts"] == []
+    assert review["data"]["client_name"] == "Meridian Architects LLP" and review["data"]["owner"] == "am_tax"
+    assert review["candidate_groups"] == ["partner"] and review["priority"] == 70
+    # Only partners decide: the requester does not even see the task, a manager may not complete it.
+    assert am.post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "approve"}}).status_code == 404
+    assert people["manager"].post(f"/api/tasks/{review['id']}/complete",
+                                  json={"data": {"decision": "approve"}}).status_code == 403
+    assert partner.post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "maybe"}}).status_code == 422
+
+    approved = partner.post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "approve"}})
+    assert approved.status_code == 200, approved.json
+
+    [client] = partner.get("/api/clients?q=meridian").json["items"]
+    assert (client["name"], client["owner"], client["status"], client["tier"], client["created_by"]) == (
+        "Meridian Architects LLP", "am_tax", "active", "B", "account_manager")
+    assert client["phones"] == ["+44 117 496 0000"]
+    contacts = partner.get(f"/api/clients/{client['id']}/contacts").json["items"]
+    assert sorted((c["name"], c["role"]) for c in contacts) == [("Ada Byron", "Managing partner"), ("Tom Reyes", "Finance")]
+    [engagement] = partner.get(f"/api/clients/{client['id']}/engagements").json["items"]
+    assert (engagement["service_type"], engagement["status"], engagement["fee_amount"], engagement["responsible"],
+            engagement["adverse_parties"], engagement["instance_id"]) == (
+        "advisory", "proposed", "4800.00", "am_tax", ["Castle Estates"], instance["id"])
+    # The instance now carries the client's business key: the timeline and the delete check find it.
+    found = partner.get(f"/api/process-instances?business_key=client:{client['id']}").json["items"]
+    assert [i["id"] for i in found] == [instance["id"]]
+    timeline = partner.get(f"/api/clients/{client['id']}/timeline").json
+    assert any(e["kind"] == "process_instance" and e["id"] == instance["id"] for e in timeline["items"])
+    assert partner.delete(f"/api/clients/{client['id']}").status_code == 409
+
+    told = am.get("/api/notifications").json["items"]
+    assert [n["subject"] for n in told] == ["Meridian Architects LLP is now a client"]
+    assert "partner approved" in told[0]["body"] and told[0]["instance_id"] == instance["id"]
+    assert people["am_tax"].get("/api/notifications").json["items"][0]["subject"] == \
+        "You own the new client Meridian Architects LLP"
+
+    # Two weeks later, not a minute before, the owner is due a welcome call (people log in again:
+    # their tokens expired meanwhile).
+    engine = app.extensions["atrium.engine"]
+    follow_ups = f"/api/clients/{client['id']}/follow-ups"
+    clock.advance(days=14, minutes=-1)
+    assert fire_due_timers(engine) == 0
+    partner, owner = caller(app.test_client(), "partner"), caller(app.test_client(), "am_tax")
+    assert partner.get(follow_ups).json["total"] == 0
+    clock.advance(minutes=1)
+    assert fire_due_timers(engine) == 1
+    [planned] = partner.get(follow_ups).json["items"]
+    assert planned["done_at"] is None and planned["channel"] == "call" and planned["instance_id"] == instance["id"]
+    [call] = owner.get("/api/tasks?assignee=me").json["items"]
+    assert call["element_id"] == "welcome_call" and call["due"].startswith(str((clock.now() + timedelta(days=3)).date()))
+    assert owner.post(f"/api/tasks/{call['id']}/complete", json={"data": {"outcome": "great"}}).json["errors"] == {
+        "data.outcome": ["'great' is not one of ['ok', 'needs_action', 'no_contact']"]}
+    report = {"channel": "video", "content": "Happy so far; wants a tax review", "outcome": "needs_action",
+              "next_step": "Propose a tax review"}
+    assert owner.post(f"/api/tasks/{call['id']}/complete", json={"data": report}).status_code == 200
+    [done] = partner.get(follow_ups).json["items"]
+    assert (done["done_by"], done["outcome"], done["channel"], done["next_step"]) == (
+        "am_tax", "needs_action", "video", "Propose a tax review")
+    assert partner.get(f"/api/process-instances/{instance['id']}").json["status"] == "completed"
+
+
+def test_partner_declines_with_a_reason_and_the_requester_is_told(people):
+    instance, review = onboarded_to_review(people)
+    partner = people["partner"]
+    no_reason = partner.post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "reject"}})
+    assert no_reason.status_code == 422 and "data.reason" in no_reason.json["errors"]
+    blank = partner.post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "reject", "reason": "  "}})
+    assert blank.status_code == 422 and "data.reason" in blank.json["errors"]
+    declined = partner.post(f"/api/tasks/{review['id']}/complete",
+                            json={"data": {"decision": "reject", "reason": "We act for Castle Estates"}})
+    assert declined.status_code == 200
+    final = partner.get(f"/api/process-instances/{instance['id']}").json
+    assert final["status"] == "completed" and final["current_activities"] == []
+    assert partner.get("/api/clients?q=meridian").json["total"] == 0
+    [note] = people["account_manager"].get("/api/notifications").json["items"]
+    assert note["subject"] == "Onboarding of Meridian Architects LLP declined"
+    assert note["body"] == "partner declined onboarding Meridian Architects LLP: We act for Castle Estates"
+    assert people["am_tax"].get("/api/notifications").json["total"] == 0
+
+
+def _existing(partner, name: str, **fields) -> dict:
+    made = partner.post("/api/clients", json={"name": name, "owner": "account_manager", "status": "active", **fields})
+    assert made.status_code == 201, made.json
+    return made.json
+
+
+def test_conflict_findings_are_shown_to_the_partner_who_may_still_approve(people):
+    partner = people["partner"]
+    acme = _existing(partner, "ACME", phones=["+1 555 0100"], status="dormant")
+    harbour = _existing(partner, "Harbour Logistics Ltd")
+    partner.post(f"/api/clients/{harbour['id']}/contacts", json={"name": "Jane  Smith", "role": "CFO"})
+    northwind = _existing(partner, "Northwind Traders")
+    against = partner.post(f"/api/clients/{northwind['id']}/engagements",
+                           json={"service_type": "litigation", "status": "active",
+                                 "adverse_parties": ["Acme Holdings plc"]}).json
+    globex = _existing(partner, "Globex Corp")
+    # Not conflicts: other words, a closed engagement, a deleted client.
+    _existing(partner, "Acmeville Ltd")
+    _existing(partner, "Smart Holdings")
+    _existing(partner, "Murray Holtby", kind="person")
+    closed = _existing(partner, "Initech")
+    partner.post(f"/api/clients/{closed['id']}/engagements",
+                 json={"service_type": "audit", "status": "completed", "adverse_parties": ["Acme Holdings"]})
+    gone = _existing(partner, "Acme Holdings Group")
+    assert partner.delete(f"/api/clients/{gone['id']}").status_code == 204
+
+    data = intake(client_name="Acme Holdings", phones=["+1 555 0100"], contacts=[{"name": "jane smith"}],
+                  engagement={"service_type": "litigation", "adverse_parties": ["Globex Corporation", "Ray Holt"]})
+    instance, review = onboarded_to_review(people, data)
+    found = {(f["kind"], f["client_id"]) for f in review["data"]["conflicts"]}
+    assert found == {("client", acme["id"]), ("contact", harbour["id"]), ("adverse_party", northwind["id"]),
+                     ("adverse_party_is_client", globex["id"])}
+    by_kind = {f["kind"]: f for f in review["data"]["conflicts"]}
+    assert by_kind["adverse_party"]["engagement_id"] == against["id"]
+    assert by_kind["adverse_party"]["detail"] == ("'Acme Holdings plc' is an adverse party in the active litigation "
+                                                  "engagement of client 'Northwind Traders'")
+    assert by_kind["contact"]["contact_name"] == "Jane  Smith"
+
+    # The findings are shown, not editable: a submission cannot wipe them.
+    approved = partner.post(f"/api/tasks/{review['id']}/complete",
+                            json={"data": {"decision": "approve", "conflicts": [], "owner": "account_manager"}})
+    assert approved.status_code == 200, approved.json
+    variables = partner.get(f"/api/process-instances/{instance['id']}").json["variables"]
+    assert len(variables["conflicts"]) == 4
+    # The partner saw the likely duplicate (same phone as ACME) and approved: the client exists.
+    [created] = partner.get("/api/clients?q=acme holdings").json["items"]
+    assert created["owner"] == "account_manager" and created["id"] == variables["onboarded"]["client_id"]
+
+
+def test_an_owner_who_is_not_an_active_account_falls_back_to_the_requester(people):
+    instance, review = onboarded_to_review(people, intake(owner="nobody"))
+    done = people["partner"].post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "approve"}})
+    assert done.status_code == 200
+    [client] = people["partner"].get("/api/clients?q=meridian").json["items"]
+    assert client["owner"] == "account_manager"
+    [note] = people["account_manager"].get("/api/notifications").json["items"]
+    assert "nobody is not an active account" in note["body"]
+
+
+def test_names_match_as_whole_words_and_unspaced_scripts_as_substrings():
+    from storage.conflicts import keys_match
+    from storage.clients import name_key
+
+    def match(a, b):
+        return keys_match(name_key(a), name_key(b))
+
+    assert match("Acme Holdings plc", "ACME") and match("Harbour Logistics, Ltd.", "harbour logistics group")
+    assert not match("Smart Art", "Art Partners Smartly") and not match("Ray Holt", "Murray Holtby")
+    assert match("华为技术有限公司", "华为") and not match("华", "华为")
+    assert not match("", "Acme") and not match("Ltd", "Acme Ltd")
