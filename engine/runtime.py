@@ -378,12 +378,14 @@ class ProcessEngine:
         failure = None
         # Service handlers write the records they act on in this step's transaction.
         workflow.atrium_session = session
+        workflow.atrium_actor = ctx.actor
         try:
             action(workflow)
         except (SpiffWorkflowException, ServiceTaskFailed, ScriptTimeout) as exc:
             failure = self._failure_from(workflow, exc)
         finally:
             workflow.atrium_session = None
+            workflow.atrium_actor = None
         ctx.now = clock.now()
         steps.write_history(ctx, workflow, before, user_task_actor=user_actor)
         form_ids = self._definition_specs(session, instance.definition_id)[2]
@@ -394,6 +396,7 @@ class ProcessEngine:
             failure = failure or self._failure_from(workflow, exc)
             ctx.writes.new_tasks.clear()
             ctx.writes.new_candidates.clear()
+            ctx.writes.new_notifications.clear()
             for task_id in steps.ready_user_task_ids(workflow) - ready_before:
                 workflow.get_task_from_id(task_id)._set_state(TaskState.ERROR)
         steps.sync_waits(ctx, waits_before, steps.waiting_events(workflow))

@@ -28,6 +28,7 @@ class AtriumScriptEngine(PythonScriptEngine):
             element_id=element_id,
             data=dict(task.data),
             session=session,
+            actor=getattr(top, "atrium_actor", None),
         )
         try:
             if session is None:

@@ -18,6 +18,8 @@ class ServiceCall:
     data: dict = field(repr=False)
     # The step's database session: handlers read and write records in the step's transaction.
     session: Any = field(default=None, repr=False)
+    # Who the step acts for: the user completing a task, "timer", or None.
+    actor: str | None = None
 
 
 Handler = Callable[[ServiceCall], Any]
