@@ -149,7 +149,8 @@ class ComplaintSchema(Schema):
                                        dump_only=True, allow_none=True)
     escalated_at = fields.DateTime(dump_only=True, allow_none=True,
                                    metadata={"description": "set when it was not acknowledged in time"})
-    escalated_to = fields.String(dump_only=True, allow_none=True, metadata={"description": "managers told, comma-separated"})
+    escalated_to = fields.String(dump_only=True, allow_none=True,
+                                 metadata={"description": "managers told, comma-separated"})
     transitions = fields.List(fields.Dict(), dump_only=True, allow_none=True,
                               metadata={"description": "every status change: {status, at, by}"})
     instance_id = fields.UUID(dump_only=True, allow_none=True)

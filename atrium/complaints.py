@@ -3,6 +3,7 @@ unacknowledged one to a manager, and closing with the client's feedback. Callers
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from storage.notifications import add_notification
 log = logging.getLogger(__name__)
 
 COMPLAINT_PROCESS = "complaint"
-# The status that stamps each time column, for statistics (first time only).
+# The status that stamps each time column, for statistics.
 STATUS_TIMES = {"acknowledged": "acknowledged_at", "resolved": "resolved_at", "closed": "closed_at"}
 
 
@@ -61,12 +62,12 @@ def _transition(status: str, at: datetime, actor: str | None) -> dict:
 
 def record_status(complaint: Complaint, *, status: str, now: datetime, actor: str | None = None,
                   resolution: str | None = None) -> Complaint:
-    """Move the complaint to `status`: stamp its time column the first time, keep the transition."""
+    """Move the complaint to `status`: stamp its time column if it has one, and keep the transition."""
     if status not in COMPLAINT_STATUSES:
         raise InvalidInput(f"unknown complaint status {status!r}", {"status": [f"must be one of {COMPLAINT_STATUSES}"]})
     complaint.status = status
     column = STATUS_TIMES.get(status)
-    if column and getattr(complaint, column) is None:
+    if column:
         setattr(complaint, column, now)
     if resolution is not None:
         complaint.resolution = resolution
@@ -77,7 +78,7 @@ def record_status(complaint: Complaint, *, status: str, now: datetime, actor: st
 
 
 def escalate(session: Session, complaint: Complaint, *, manager: str | None, due: datetime, now: datetime,
-             instance_id=None) -> list[str]:
+             instance_id: uuid.UUID | None = None) -> list[str]:
     """Tell a manager that the complaint was not acknowledged in time and mark it escalated; returns
     who was told: `manager` if an active account, else every manager (else every admin)."""
     recipients = [manager] if manager and _active(session, manager) else []
@@ -85,10 +86,11 @@ def escalate(session: Session, complaint: Complaint, *, manager: str | None, due
                   or active_usernames_with_role(session, role="admin"))
     client = session.get(Client, complaint.client_id)
     subject = f"Complaint #{complaint.id} from {client.name} not acknowledged in time"
-    body = (f"A {complaint.severity} complaint from {client.name}, received {complaint.received_at:%Y-%m-%d %H:%M} UTC, "
+    body = (f"A {complaint.severity} complaint from {client.name}, "
+            f"received {complaint.received_at:%Y-%m-%d %H:%M} UTC, "
             f"was due to be acknowledged by {due:%Y-%m-%d %H:%M} UTC and has not been.\n\n"
             f"{complaint.description[:2000]}\n\n"
-            f"Client: /api/clients/{client.id}/complaints/{complaint.id}")
+            f"Complaint: /api/clients/{client.id}/complaints/{complaint.id}")
     for username in recipients:
         # The instance is named by the caller: a complaint received long ago escalates while its
         # process is still starting, before the record is linked to it.

@@ -104,7 +104,8 @@ def test_a_task_assigned_by_a_lead_is_mailed_to_the_assignee(app_with_mail, mail
     assert admin.post("/api/employees", json={"name": "Sam Desk", "username": "service_desk",
                                               "email": "sam@firm.example"}).status_code == 201
     assert deploy_via_api(admin, "two_tasks.bpmn", "intake-schema.json").status_code == 201
-    started = manager.post("/api/process-instances", json={"process_key": "two_tasks", "variables": {"urgency": 60}}).json
+    started = manager.post("/api/process-instances",
+                           json={"process_key": "two_tasks", "variables": {"urgency": 60}}).json
     intake = manager.get(f"/api/tasks?instance_id={started['id']}").json["items"][0]
     assert caller(client, "service_desk").get("/api/notifications").json["total"] == 0  # offered, not assigned
 
