@@ -21,6 +21,7 @@ from . import (
     audit,
     client_records,  # noqa: F401 -- adds the nested record routes to the clients blueprint
     clients,
+    complaints,  # noqa: F401 -- starts the complaint process when a complaint is recorded
     definitions,
     employees,
     firm_settings,

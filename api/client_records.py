@@ -145,6 +145,14 @@ class ComplaintSchema(Schema):
                                              dump_only=True, allow_none=True)
     seconds_to_resolve = fields.Function(lambda c: _seconds_between(c.received_at, c.resolved_at),
                                          dump_only=True, allow_none=True)
+    seconds_to_close = fields.Function(lambda c: _seconds_between(c.received_at, c.closed_at),
+                                       dump_only=True, allow_none=True)
+    escalated_at = fields.DateTime(dump_only=True, allow_none=True,
+                                   metadata={"description": "set when it was not acknowledged in time"})
+    escalated_to = fields.String(dump_only=True, allow_none=True,
+                                 metadata={"description": "managers told, comma-separated"})
+    transitions = fields.List(fields.Dict(), dump_only=True, allow_none=True,
+                              metadata={"description": "every status change: {status, at, by}"})
     instance_id = fields.UUID(dump_only=True, allow_none=True)
     created_by = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)

@@ -27,7 +27,9 @@ class NotificationSchema(Schema):
     body = fields.String()
     status = fields.String(metadata={"description": "queued (in the outbox; mailed once SMTP is configured), "
                                                    "sent or failed"})
-    error = fields.String(allow_none=True)
+    error = fields.String(allow_none=True, metadata={"description": "why the last mailing attempt failed"})
+    attempts = fields.Integer(metadata={"description": "mailing attempts so far"})
+    next_attempt_at = fields.DateTime(allow_none=True, metadata={"description": "when a failed mailing is retried"})
     instance_id = fields.UUID(allow_none=True)
     created_at = fields.DateTime()
     sent_at = fields.DateTime(allow_none=True)

@@ -8,8 +8,10 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy.orm import Session
 
+from atrium import clock
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
 from storage.accounts import account_by_username
+from storage.notifications import add_notification_rows, task_assigned_row
 from storage.step_writes import load_instance
 from storage.tasks import (
     OPEN,
@@ -309,7 +311,7 @@ def unclaim(task_id):
 @blp.response(200, TaskSchema)
 @errors(blp, 404, 409, 422)
 def assign(data, task_id):
-    """Assign a task to someone (leads)."""
+    """Assign a task to someone (leads); they get a notification unless they assigned it to themselves."""
     with _engine().transaction() as session:
         task = _task_or_raise(session, task_id)
         _require_open(task)
@@ -318,6 +320,10 @@ def assign(data, task_id):
             raise InvalidInput(f"no active account named {data['username']}", {"username": ["no such active account"]})
         if not set_assignee(session, task_id=task_id, username=target.username, expected=task["assignee"]):
             raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
+        if target.username != g.account.username and target.username != task["assignee"]:
+            add_notification_rows(session, [task_assigned_row(
+                task_id=task_id, task_name=task["name"], process_key=task["process_key"],
+                instance_id=task["instance_id"], assignee=target.username, now=clock.now())])
         audit.record(session, "task.assign", target=str(task_id), detail={"assignee": target.username})
         return {**task, "assignee": target.username}
 

@@ -12,6 +12,16 @@ def _default_database_url() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'var' / 'atrium.db'}"
 
 
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=_default_database_url)
@@ -28,6 +38,22 @@ class Settings:
     token_ttl_seconds: int = 8 * 3600
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
+    # Mail: notifications are mailed when smtp_host is set, else they stay queued in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "atrium@localhost"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 10.0
+    mail_max_attempts: int = 5
+    mail_retry_seconds: float = 60.0
+    # A complaint not acknowledged this long after it was received is escalated to a manager.
+    complaint_acknowledge_hours: float = 24.0
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
 
     @property
     def is_production(self) -> bool:
@@ -51,6 +77,17 @@ class Settings:
             token_ttl_seconds=int(env.get("ATRIUM_TOKEN_TTL", defaults.token_ttl_seconds)),
             login_max_failures=int(env.get("ATRIUM_LOGIN_MAX_FAILURES", defaults.login_max_failures)),
             login_lock_seconds=int(env.get("ATRIUM_LOGIN_LOCK_SECONDS", defaults.login_lock_seconds)),
+            smtp_host=env.get("ATRIUM_SMTP_HOST") or None,
+            smtp_port=int(env.get("ATRIUM_SMTP_PORT", defaults.smtp_port)),
+            smtp_user=env.get("ATRIUM_SMTP_USER") or None,
+            smtp_password=env.get("ATRIUM_SMTP_PASSWORD") or None,
+            smtp_from=env.get("ATRIUM_SMTP_FROM") or defaults.smtp_from,
+            smtp_starttls=_flag(env.get("ATRIUM_SMTP_STARTTLS"), defaults.smtp_starttls),
+            smtp_timeout_seconds=float(env.get("ATRIUM_SMTP_TIMEOUT", defaults.smtp_timeout_seconds)),
+            mail_max_attempts=int(env.get("ATRIUM_MAIL_MAX_ATTEMPTS", defaults.mail_max_attempts)),
+            mail_retry_seconds=float(env.get("ATRIUM_MAIL_RETRY_SECONDS", defaults.mail_retry_seconds)),
+            complaint_acknowledge_hours=float(env.get("ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS",
+                                                      defaults.complaint_acknowledge_hours)),
         )
 
     def signing_key(self) -> str:

@@ -403,6 +403,7 @@ class ProcessEngine:
             failure = failure or self._failure_from(workflow, exc)
             ctx.writes.new_tasks.clear()
             ctx.writes.new_candidates.clear()
+            ctx.writes.new_notifications.clear()
             for task_id in steps.ready_user_task_ids(workflow) - ready_before:
                 workflow.get_task_from_id(task_id)._set_state(TaskState.ERROR)
         steps.sync_waits(ctx, waits_before, steps.waiting_events(workflow))

@@ -1,4 +1,4 @@
-"""Firing due timers: claim rows, fire each in a savepoint, commit per batch; run by APScheduler.
+"""Firing due timers (claim, fire each in a savepoint, commit per batch) and mailing the outbox; run by APScheduler.
 
 On PostgreSQL the claim is `SELECT ... FOR UPDATE SKIP LOCKED`, so any number of worker
 processes can poll the same table and a timer is fired by exactly one of them: the row is
@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from atrium import clock
 from atrium.errors import AtriumError
+from atrium.mailer import send_queued_notifications
 from storage.timers import claim_due_timers, postpone_timer
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def fire_due_timers(engine, *, batch_size: int | None = None, max_batches: int |
 
 
 def start_scheduler(engine) -> BackgroundScheduler:
-    """Poll for due timers every `timer_poll_seconds` in a background thread."""
+    """Poll for due timers every `timer_poll_seconds` in a background thread; with SMTP
+    configured, mail the notification outbox on the same beat."""
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(
         fire_due_timers,
@@ -58,5 +60,15 @@ def start_scheduler(engine) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
     )
+    if engine.settings.smtp_configured:
+        scheduler.add_job(
+            send_queued_notifications,
+            "interval",
+            args=[engine],
+            seconds=engine.settings.timer_poll_seconds,
+            id="send_queued_notifications",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.start()
     return scheduler

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from storage.notifications import task_assigned_row
 from storage.step_writes import StepWrites
 from storage.tasks import OPEN
 from storage.timers import EVENT
@@ -78,7 +79,8 @@ def ready_user_task_ids(workflow) -> set[UUID]:
 
 def sync_user_tasks(ctx: StepContext, workflow, ready_before: set[UUID], evaluate, form_ids: dict[str, int]) -> list[UUID]:
     """Open an inbox row per newly ready user/manual task, cancel rows whose task is no longer
-    ready; returns the ids of the rows opened."""
+    ready; returns the ids of the rows opened. A task opened with an assignee tells them so by
+    a notification, unless they are the one whose action opened it."""
     ready = {t.id: t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
     ctx.writes.cancelled_task_ids.extend(
         task_id for task_id in ready_before if task_id not in ready and task_id not in ctx.settled_task_ids)
@@ -104,6 +106,10 @@ def sync_user_tasks(ctx: StepContext, workflow, ready_before: set[UUID], evaluat
             "completed_by": None,
             "properties": fields.properties,
         })
+        if fields.assignee is not None and fields.assignee != ctx.actor:
+            ctx.writes.new_notifications.append(task_assigned_row(
+                task_id=task_id, task_name=fields.name, process_key=ctx.process_key, instance_id=ctx.instance_id,
+                assignee=fields.assignee, now=ctx.now))
         offered = fields.assignee is None
         ctx.writes.new_candidates.extend(
             [{"task_id": task_id, "kind": "group", "name": g, "offered": offered, "due_at": fields.due_at}

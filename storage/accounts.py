@@ -44,6 +44,12 @@ def account_by_username(session: Session, *, username: str) -> Account | None:
     return session.scalars(select(Account).where(Account.username == username)).first()
 
 
+def active_usernames_with_role(session: Session, *, role: str) -> list[str]:
+    """Usernames of active accounts holding `role`, sorted (roles are a JSON list: filtered here)."""
+    rows = session.execute(select(Account.username, Account.roles).where(Account.active.is_(True)))
+    return sorted(username for username, roles in rows if role in (roles or []))
+
+
 def count_accounts(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Account))
 

@@ -103,6 +103,11 @@ class Complaint(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when nobody acknowledged it in time: when, and which managers were told.
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_to: Mapped[str | None] = mapped_column(Text)
+    # Every status change, in order: [{"status": ..., "at": ISO datetime}], for statistics.
+    transitions: Mapped[list | None] = mapped_column(JSON)
     instance_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

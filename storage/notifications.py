@@ -4,11 +4,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, Uuid, select
+from sqlalchemy import Index, Integer, String, Text, Uuid, insert, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .accounts import Account
 from .base import Base, BigId, UTCDateTime
+from .employees import Employee
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
 
@@ -29,6 +30,9 @@ class Notification(Base):
     # queued: kept in the outbox, mailed once SMTP is configured; sent; failed (error says why).
     status: Mapped[str] = mapped_column(String(10), default=QUEUED)
     error: Mapped[str | None] = mapped_column(Text)
+    # Mailing attempts so far; a queued row with attempts > 0 failed before and waits for next_attempt_at.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     instance_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -43,3 +47,60 @@ def add_notification(session: Session, *, kind: str, recipient: str | None, subj
                         status=QUEUED, instance_id=instance_id, created_at=now)
     session.add(note)
     return note
+
+
+def task_assigned_row(*, task_id: uuid.UUID, task_name: str, process_key: str, instance_id: uuid.UUID,
+                      assignee: str, now: datetime) -> dict:
+    """The outbox row telling `assignee` a task is theirs; the engine bulk-inserts these with a step's
+    rows and the inbox's assign writes one, so the message is worded here only. The address is left
+    for the mailer to look up, which keeps the engine step free of extra reads."""
+    return {"kind": "task_assigned", "recipient": assignee, "email": None,
+            "subject": f"Task assigned to you: {task_name}"[:300],
+            "body": f"The task \"{task_name}\" of process {process_key} is assigned to you.\n"
+                    f"Open it in Atrium: /api/tasks/{task_id}",
+            "status": QUEUED, "error": None, "attempts": 0, "next_attempt_at": None,
+            "instance_id": instance_id, "created_at": now, "sent_at": None}
+
+
+def add_notification_rows(session: Session, rows: list[dict]) -> None:
+    """Several outbox rows in one statement."""
+    if rows:
+        session.execute(insert(Notification.__table__), rows)
+
+
+def claim_sendable(session: Session, *, now: datetime, limit: int) -> list:
+    """Lock up to `limit` queued rows whose (next) attempt is due; other workers skip the locked
+    rows (PostgreSQL; SQLite serialises writers), so no row is mailed by two workers at once."""
+    table = Notification.__table__
+    query = (select(table)
+             .where(table.c.status == QUEUED, or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now))
+             .order_by(table.c.id).limit(limit).with_for_update(skip_locked=True))
+    return list(session.execute(query))
+
+
+def addresses_of(session: Session, *, usernames: set[str]) -> dict[str, str]:
+    """username -> email, from the account, else the employee record."""
+    found: dict[str, str] = {}
+    if not usernames:
+        return found
+    for username, email in session.execute(select(Employee.username, Employee.email)
+                                           .where(Employee.username.in_(usernames), Employee.email.is_not(None))):
+        found[username] = email
+    for username, email in session.execute(select(Account.username, Account.email)
+                                           .where(Account.username.in_(usernames), Account.email.is_not(None))):
+        found[username] = email
+    return found
+
+
+def mark_sent(session: Session, *, notification_id: int, email: str, now: datetime) -> None:
+    session.execute(update(Notification.__table__).where(Notification.__table__.c.id == notification_id)
+                    .values(status=SENT, email=email, sent_at=now, error=None,
+                            attempts=Notification.__table__.c.attempts + 1, next_attempt_at=None))
+
+
+def mark_attempt_failed(session: Session, *, notification_id: int, attempts: int, error: str,
+                        retry_at: datetime | None) -> None:
+    """Record a failed attempt: queued again for `retry_at`, or `failed` for good when None."""
+    session.execute(update(Notification.__table__).where(Notification.__table__.c.id == notification_id)
+                    .values(status=QUEUED if retry_at is not None else FAILED, error=error[:2000],
+                            attempts=attempts, next_attempt_at=retry_at))

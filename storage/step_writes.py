@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from .history import HistoryEntry
 from .instances import Incident, ProcessInstance
 from .messages import MessageSubscription
+from .notifications import Notification
 from .tasks import CANCELLED, COMPLETED, OPEN, Task, TaskCandidate, mark_offered
 from .timers import EVENT, Timer
 
@@ -26,6 +27,7 @@ timers = Timer.__table__
 subscriptions = MessageSubscription.__table__
 history = HistoryEntry.__table__
 incidents = Incident.__table__
+notifications = Notification.__table__
 
 
 @dataclass
@@ -83,6 +85,8 @@ class StepWrites:
     clear_waits: bool = False
     new_incidents: list[dict] = field(default_factory=list)
     resolve_incidents: bool = False
+    # Outbox rows the step sends (e.g. "task assigned to you"), mailed after the commit.
+    new_notifications: list[dict] = field(default_factory=list)
 
 
 def save_step(session: Session, instance: InstanceRow, *, new: bool, state: bytes, writes: StepWrites, now: datetime) -> bool:
@@ -140,6 +144,8 @@ def save_step(session: Session, instance: InstanceRow, *, new: bool, state: byte
         session.execute(insert(incidents), writes.new_incidents)
     if writes.history:
         session.execute(insert(history), writes.history)
+    if writes.new_notifications:
+        session.execute(insert(notifications), writes.new_notifications)
     return True
 
 
