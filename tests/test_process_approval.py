@@ -84,10 +84,10 @@ def test_manager_approves_a_small_fee_and_the_requester_is_told(people):
     final = manager.get(f"/api/process-instances/{instance['id']}").json
     assert final["status"] == "completed" and final["variables"]["outcome_notice"] == {
         "notified": "account_manager", "outcome": "approved"}
-    [note] = am.get("/api/notifications").json["items"]
+    [note] = am.get("/api/notifications?kind=outcome").json["items"]
     assert (note["kind"], note["subject"], note["body"]) == (
         "outcome", "Your fee of 2,500.00 was approved", "manager approved your fee of 2,500.00.")
-    assert manager.get("/api/notifications").json["total"] == 0
+    assert manager.get("/api/notifications?kind=outcome").json["total"] == 0
 
 
 def test_a_rejection_needs_a_reason_which_the_requester_is_told(people):
@@ -100,7 +100,7 @@ def test_a_rejection_needs_a_reason_which_the_requester_is_told(people):
     assert "data.reason" in decide(partner, task["id"], decision="reject", reason=" ").json["errors"]
     assert "data.decision" in decide(partner, task["id"], decision="later").json["errors"]
     assert decide(partner, task["id"], decision="reject", reason="Margin already below target").status_code == 200
-    [note] = am.get("/api/notifications").json["items"]
+    [note] = am.get("/api/notifications?kind=outcome").json["items"]
     assert note["subject"] == "Your discount of 5,000.00 was rejected"
     assert note["body"] == "partner rejected your discount of 5,000.00: Margin already below target"
     history = people["viewer"].get(f"/api/process-instances/{instance['id']}/history?page_size=200").json["items"]
@@ -128,7 +128,7 @@ def test_sent_back_for_rework_the_request_returns_to_its_requester_and_is_routed
     assert (second["element_id"], second["candidate_groups"]) == ("decide", ["partner"])
     assert partner.get(f"/api/tasks/{second['id']}").json["data"]["reason"] is None
     assert decide(partner, second["id"], decision="approve").status_code == 200
-    [note] = am.get("/api/notifications").json["items"]
+    [note] = am.get("/api/notifications?kind=outcome").json["items"]
     assert note["body"] == "partner approved your fee of 12,000.00."
     history = people["viewer"].get(f"/api/process-instances/{instance['id']}/history?page_size=200").json["items"]
     assert [(h["element_id"], h["actor"]) for h in history
@@ -151,7 +151,7 @@ def test_a_request_about_a_client_is_on_the_clients_timeline_and_an_unknown_clie
     found = am.get(f"/api/process-instances?business_key=client:{client['id']}").json["items"]
     assert [i["id"] for i in found] == [instance["id"]]
     assert decide(manager, task["id"], decision="approve", reason="Goodwill").status_code == 200
-    [note] = am.get("/api/notifications").json["items"]
+    [note] = am.get("/api/notifications?kind=outcome").json["items"]
     assert note["subject"] == "Your write-off of 300.00 for Harbour Logistics Ltd was approved"
     assert note["body"].endswith(": Goodwill")
 

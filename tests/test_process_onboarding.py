@@ -127,10 +127,10 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
     assert any(e["kind"] == "process_instance" and e["id"] == instance["id"] for e in timeline["items"])
     assert partner.delete(f"/api/clients/{client['id']}").status_code == 409
 
-    told = am.get("/api/notifications").json["items"]
+    told = am.get("/api/notifications?kind=outcome").json["items"]
     assert [n["subject"] for n in told] == ["Meridian Architects LLP is now a client"]
     assert "partner approved" in told[0]["body"] and told[0]["instance_id"] == instance["id"]
-    assert people["am_tax"].get("/api/notifications").json["items"][0]["subject"] == \
+    assert people["am_tax"].get("/api/notifications?kind=outcome").json["items"][0]["subject"] == \
         "You own the new client Meridian Architects LLP"
 
     # Two weeks later, not a minute before, the owner is due a welcome call (people log in again:
@@ -171,10 +171,10 @@ def test_partner_declines_with_a_reason_and_the_requester_is_told(people):
     final = partner.get(f"/api/process-instances/{instance['id']}").json
     assert final["status"] == "completed" and final["current_activities"] == []
     assert partner.get("/api/clients?q=meridian").json["total"] == 0
-    [note] = people["account_manager"].get("/api/notifications").json["items"]
+    [note] = people["account_manager"].get("/api/notifications?kind=outcome").json["items"]
     assert note["subject"] == "Onboarding of Meridian Architects LLP declined"
     assert note["body"] == "partner declined onboarding Meridian Architects LLP: We act for Castle Estates"
-    assert people["am_tax"].get("/api/notifications").json["total"] == 0
+    assert people["am_tax"].get("/api/notifications?kind=outcome").json["total"] == 0
 
 
 def _existing(partner, name: str, **fields) -> dict:
@@ -232,7 +232,7 @@ def test_an_owner_who_is_not_an_active_account_falls_back_to_the_requester(peopl
     assert done.status_code == 200
     [client] = people["partner"].get("/api/clients?q=meridian").json["items"]
     assert client["owner"] == "account_manager"
-    [note] = people["account_manager"].get("/api/notifications").json["items"]
+    [note] = people["account_manager"].get("/api/notifications?kind=outcome").json["items"]
     assert "nobody is not an active account" in note["body"]
 
 
