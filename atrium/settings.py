@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +11,31 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 def _default_database_url() -> str:
     return f"sqlite:///{PROJECT_ROOT / 'var' / 'atrium.db'}"
+
+
+# How long a service request may take from receipt to resolution, by priority (ISO-8601 durations).
+DEFAULT_SERVICE_REQUEST_SLA = {"urgent": "PT4H", "high": "P1D", "normal": "P3D", "low": "P5D"}
+# How often each active client is followed up, by tier, and how long a follow-up may take before it is overdue.
+DEFAULT_FOLLOW_UP_INTERVALS = {"A": "P1M", "B": "P3M", "C": "P6M"}
+_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+
+
+def _durations(env_name: str, text: str | None, defaults: dict[str, str]) -> dict[str, str]:
+    """`urgent=PT4H,high=P1D` over the defaults; an unknown name or a malformed duration stops the start."""
+    values = dict(defaults)
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, _, duration = (piece.strip() for piece in item.partition("="))
+        if name not in defaults or not _DURATION.match(duration):
+            raise ValueError(f"{env_name}: '{item}' is not NAME=ISO-8601 duration with NAME one of "
+                             f"{', '.join(defaults)}")
+        values[name] = duration
+    return values
+
+
+def _duration(env_name: str, text: str) -> str:
+    if not _DURATION.match(text):
+        raise ValueError(f"{env_name}: '{text}' is not an ISO-8601 duration such as P14D")
+    return text
 
 
 @dataclass(frozen=True)
@@ -28,6 +54,9 @@ class Settings:
     token_ttl_seconds: int = 8 * 3600
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
+    service_request_sla: dict = field(default_factory=lambda: dict(DEFAULT_SERVICE_REQUEST_SLA))
+    follow_up_intervals: dict = field(default_factory=lambda: dict(DEFAULT_FOLLOW_UP_INTERVALS))
+    follow_up_due: str = "P14D"
 
     @property
     def is_production(self) -> bool:
@@ -51,6 +80,11 @@ class Settings:
             token_ttl_seconds=int(env.get("ATRIUM_TOKEN_TTL", defaults.token_ttl_seconds)),
             login_max_failures=int(env.get("ATRIUM_LOGIN_MAX_FAILURES", defaults.login_max_failures)),
             login_lock_seconds=int(env.get("ATRIUM_LOGIN_LOCK_SECONDS", defaults.login_lock_seconds)),
+            service_request_sla=_durations("ATRIUM_SERVICE_REQUEST_SLA", env.get("ATRIUM_SERVICE_REQUEST_SLA"),
+                                           DEFAULT_SERVICE_REQUEST_SLA),
+            follow_up_intervals=_durations("ATRIUM_FOLLOW_UP_INTERVALS", env.get("ATRIUM_FOLLOW_UP_INTERVALS"),
+                                           DEFAULT_FOLLOW_UP_INTERVALS),
+            follow_up_due=_duration("ATRIUM_FOLLOW_UP_DUE", env.get("ATRIUM_FOLLOW_UP_DUE", defaults.follow_up_due)),
         )
 
     def signing_key(self) -> str:

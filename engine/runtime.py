@@ -377,13 +377,13 @@ class ProcessEngine:
         waits_before = steps.waiting_events(workflow)
         failure = None
         # Service handlers write the records they act on in this step's transaction.
-        workflow.atrium_session = session
+        workflow.atrium_session, workflow.atrium_actor, workflow.atrium_engine = session, ctx.actor, self
         try:
             action(workflow)
         except (SpiffWorkflowException, ServiceTaskFailed, ScriptTimeout) as exc:
             failure = self._failure_from(workflow, exc)
         finally:
-            workflow.atrium_session = None
+            workflow.atrium_session = workflow.atrium_actor = workflow.atrium_engine = None
         ctx.now = clock.now()
         steps.write_history(ctx, workflow, before, user_task_actor=user_actor)
         form_ids = self._definition_specs(session, instance.definition_id)[2]

@@ -28,6 +28,8 @@ class AtriumScriptEngine(PythonScriptEngine):
             element_id=element_id,
             data=dict(task.data),
             session=session,
+            actor=getattr(top, "atrium_actor", None),
+            engine=getattr(top, "atrium_engine", None),
         )
         try:
             if session is None:

@@ -18,6 +18,10 @@ class ServiceCall:
     data: dict = field(repr=False)
     # The step's database session: handlers read and write records in the step's transaction.
     session: Any = field(default=None, repr=False)
+    # Who acts in the step (the user completing a task, "timer" when a timer fired): records say who did it.
+    actor: str | None = None
+    # The process engine (its settings; handlers that start another process's instance in the same step).
+    engine: Any = field(default=None, repr=False)
 
 
 Handler = Callable[[ServiceCall], Any]
