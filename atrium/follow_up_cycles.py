@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atrium.clients import client_business_key
+from atrium.errors import NotFound
 from storage.clients import Client
 from storage.definitions import latest_definition
 from storage.instances import ACTIVE, ERROR, ProcessInstance
@@ -47,7 +48,7 @@ def start_missing_cycles(engine, *, actor: str | None = None, batch_size: int = 
     while True:
         with engine.transaction() as session:
             if latest_definition(session, process_key=PROCESS_KEY) is None:
-                raise LookupError(f"the '{PROCESS_KEY}' process is not deployed; run atrium deploy first")
+                raise NotFound(f"the '{PROCESS_KEY}' process is not deployed; run atrium deploy first")
             clients = session.scalars(select(Client).where(Client.status == "active", Client.deleted_at.is_(None),
                                                            Client.id > after_id)
                                       .order_by(Client.id).limit(batch_size)).all()

@@ -234,3 +234,28 @@ def test_existing_active_clients_get_their_cycles_once_follow_up_is_deployed(db,
         assert all(len(cycles(am, client_id)) == 1 for client_id in active)
     finally:
         app.extensions["atrium.db"].dispose()
+
+
+def test_atrium_follow_ups_start_says_how_many_cycles_it_started(tmp_path, monkeypatch, clock, capsys):
+    from atrium.cli import main
+    from atrium.clients import create_client
+    from atrium.settings import PROJECT_ROOT
+    from storage.db import make_engine, make_session_factory, transaction
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("ATRIUM_DATABASE_URL", url)
+    monkeypatch.setenv("ATRIUM_FORMS_DIR", str(PROJECT_ROOT / "forms"))
+    assert main(["migrate"]) == 0
+    engine = make_engine(url)
+    with transaction(make_session_factory(engine)) as session:
+        create_client(session, data={"name": "Meridian Legal", "status": "active", "tier": "B"}, actor="import")
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["follow-ups", "start"]) == 1
+    assert "the 'follow_up' process is not deployed; run atrium deploy first" in capsys.readouterr().err
+    assert main(["deploy", str(PROJECT_ROOT / "processes")]) == 0
+    capsys.readouterr()
+    assert main(["follow-ups", "start"]) == 0
+    assert capsys.readouterr().out.strip() == "Started the follow-up cycle of 1 active client(s) that had none."
+    assert main(["follow-ups", "start"]) == 0
+    assert "of 0 active client(s)" in capsys.readouterr().out
