@@ -31,6 +31,7 @@ from . import (
     messages,
     notifications,
     operations,
+    process_triggers,  # noqa: F401 -- new service requests and active clients start their processes
     tasks,
 )
 from .auth import TokenService, authenticate_request

@@ -2,6 +2,8 @@
 soft delete and restore, and the client's timeline."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -19,6 +21,11 @@ from .permissions import has_permission, requires
 from .schema_base import Schema
 
 blp = Blueprint("clients", __name__, url_prefix="/api/clients", description="Client records")
+
+# Side effects of changing a client, run in the request's transaction as fn(session, client, actor)
+# (e.g. keeping its follow-up cycle): after it is created, updated or restored, and before it is deleted.
+after_save: list[Callable] = []
+before_delete: list[Callable] = []
 
 SORTS = {"name": Client.name_key, "created": Client.created_at, "updated": Client.updated_at, "tier": Client.tier}
 
@@ -117,6 +124,11 @@ def client_list_conditions(session, args: dict) -> list:
     return conditions
 
 
+def _run(hooks: list[Callable], session, client: Client) -> None:
+    for hook in hooks:
+        hook(session, client, g.account.username)
+
+
 def client_order(sort: str):
     column = SORTS[sort.lstrip("-")]
     return [column.desc() if sort.startswith("-") else column.asc(), Client.id.asc()]
@@ -151,6 +163,7 @@ class Clients(MethodView):
         with process_engine().transaction() as session:
             client = client_service.create_client(session, data=data, actor=g.account.username,
                                                   confirm_duplicate=confirm)
+            _run(after_save, session, client)
             audit.record(session, "client.create", target=f"client:{client.id}",
                          detail={"name": client.name, "confirmed_duplicate": confirm})
             return client
@@ -176,6 +189,7 @@ class ClientItem(MethodView):
         with process_engine().transaction() as session:
             client = visible_client(session, client_id)
             client_service.update_client(session, client, data=data, expected_version=expected)
+            _run(after_save, session, client)
             audit.record(session, "client.update", target=f"client:{client_id}", detail={"fields": sorted(data)})
             return client
 
@@ -186,6 +200,7 @@ class ClientItem(MethodView):
         """Delete a client (soft: admins can restore it). Refused while it has engagements or open processes."""
         with process_engine().transaction() as session:
             client = visible_client(session, client_id)
+            _run(before_delete, session, client)
             client_service.delete_client(session, client, actor=g.account.username)
             audit.record(session, "client.delete", target=f"client:{client_id}")
 
@@ -198,6 +213,7 @@ def restore_client(client_id):
     """Bring back a soft-deleted client."""
     with process_engine().transaction() as session:
         client = client_service.restore_client(session, client_id)
+        _run(after_save, session, client)
         audit.record(session, "client.restore", target=f"client:{client_id}")
         return client
 

@@ -141,6 +141,14 @@ def cmd_user_create(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_follow_ups_start(args, settings: Settings) -> int:
+    from atrium.follow_up_cycles import start_missing_cycles
+
+    started = start_missing_cycles(_process_engine(settings), actor="cli")
+    print(f"Started the follow-up cycle of {started} active client(s) that had none.")
+    return 0
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
@@ -175,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--display-name")
     create.add_argument("--email")
     create.set_defaults(func=cmd_user_create)
+    follow_ups = sub.add_parser("follow-ups", help="client follow-up cycles").add_subparsers(
+        dest="follow_ups_command", required=True)
+    follow_ups.add_parser("start", help="start the follow-up cycle of every active client without one "
+                                        "(after deploying follow_up)").set_defaults(func=cmd_follow_ups_start)
     return parser
 
 

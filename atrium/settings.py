@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,31 @@ def _flag(value: str | None, default: bool) -> bool:
     if value.strip().lower() in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"expected true or false, got {value!r}")
+
+
+# How long a service request may take from receipt to resolution, by priority (ISO-8601 durations).
+DEFAULT_SERVICE_REQUEST_SLA = {"urgent": "PT4H", "high": "P1D", "normal": "P3D", "low": "P5D"}
+# How often each active client is followed up, by tier, and how long a follow-up may take before it is overdue.
+DEFAULT_FOLLOW_UP_INTERVALS = {"A": "P1M", "B": "P3M", "C": "P6M"}
+_DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+
+
+def _durations(env_name: str, text: str | None, defaults: dict[str, str]) -> dict[str, str]:
+    """`urgent=PT4H,high=P1D` over the defaults; an unknown name or a malformed duration stops the start."""
+    values = dict(defaults)
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, _, duration = (piece.strip() for piece in item.partition("="))
+        if name not in defaults or not _DURATION.match(duration):
+            raise ValueError(f"{env_name}: '{item}' is not NAME=ISO-8601 duration with NAME one of "
+                             f"{', '.join(defaults)}")
+        values[name] = duration
+    return values
+
+
+def _duration(env_name: str, text: str) -> str:
+    if not _DURATION.match(text):
+        raise ValueError(f"{env_name}: '{text}' is not an ISO-8601 duration such as P14D")
+    return text
 
 
 @dataclass(frozen=True)
@@ -50,6 +76,9 @@ class Settings:
     mail_retry_seconds: float = 60.0
     # A complaint not acknowledged this long after it was received is escalated to a manager.
     complaint_acknowledge_hours: float = 24.0
+    service_request_sla: dict = field(default_factory=lambda: dict(DEFAULT_SERVICE_REQUEST_SLA))
+    follow_up_intervals: dict = field(default_factory=lambda: dict(DEFAULT_FOLLOW_UP_INTERVALS))
+    follow_up_due: str = "P14D"
 
     @property
     def smtp_configured(self) -> bool:
@@ -88,6 +117,11 @@ class Settings:
             mail_retry_seconds=float(env.get("ATRIUM_MAIL_RETRY_SECONDS", defaults.mail_retry_seconds)),
             complaint_acknowledge_hours=float(env.get("ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS",
                                                       defaults.complaint_acknowledge_hours)),
+            service_request_sla=_durations("ATRIUM_SERVICE_REQUEST_SLA", env.get("ATRIUM_SERVICE_REQUEST_SLA"),
+                                           DEFAULT_SERVICE_REQUEST_SLA),
+            follow_up_intervals=_durations("ATRIUM_FOLLOW_UP_INTERVALS", env.get("ATRIUM_FOLLOW_UP_INTERVALS"),
+                                           DEFAULT_FOLLOW_UP_INTERVALS),
+            follow_up_due=_duration("ATRIUM_FOLLOW_UP_DUE", env.get("ATRIUM_FOLLOW_UP_DUE", defaults.follow_up_due)),
         )
 
     def signing_key(self) -> str:

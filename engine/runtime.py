@@ -385,14 +385,14 @@ class ProcessEngine:
         waits_before = steps.waiting_events(workflow)
         failure = None
         # Service handlers write the records they act on in this step's transaction.
-        workflow.atrium_session = session
-        workflow.atrium_started_by, workflow.atrium_actor = instance.started_by, ctx.actor
+        workflow.atrium_session, workflow.atrium_actor, workflow.atrium_engine = session, ctx.actor, self
+        workflow.atrium_started_by = instance.started_by
         try:
             action(workflow)
         except (SpiffWorkflowException, ServiceTaskFailed, ScriptTimeout) as exc:
             failure = self._failure_from(workflow, exc)
         finally:
-            workflow.atrium_session = workflow.atrium_started_by = workflow.atrium_actor = None
+            workflow.atrium_session = workflow.atrium_started_by = workflow.atrium_actor = workflow.atrium_engine = None
         ctx.now = clock.now()
         steps.write_history(ctx, workflow, before, user_task_actor=user_actor)
         form_ids = self._definition_specs(session, instance.definition_id)[2]

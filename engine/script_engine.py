@@ -30,6 +30,7 @@ class AtriumScriptEngine(PythonScriptEngine):
             session=session,
             started_by=getattr(top, "atrium_started_by", None),
             actor=getattr(top, "atrium_actor", None),
+            engine=getattr(top, "atrium_engine", None),
         )
         try:
             if session is None:

@@ -22,6 +22,8 @@ class ServiceCall:
     # happen: the starter, the person completing a task, or "timer".
     started_by: str | None = None
     actor: str | None = None
+    # The process engine (its settings; handlers that start another process's instance in the same step).
+    engine: Any = field(default=None, repr=False)
 
 
 Handler = Callable[[ServiceCall], Any]

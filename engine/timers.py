@@ -79,3 +79,10 @@ def next_cycle(due_at: datetime, cycle: dict | None) -> tuple[datetime, dict] | 
     if remaining == 1:
         return None
     return due_at + timedelta(seconds=cycle["seconds"]), {**cycle, "remaining": remaining - 1 if remaining > 0 else -1}
+
+
+def after(start: datetime, duration: str) -> datetime:
+    """The moment an ISO-8601 duration after `start`, months and years counted on the calendar as
+    SpiffWorkflow's timers count them (P1M from 5 January is 5 February)."""
+    return start + TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(duration),
+                                                                 start)

@@ -1,0 +1,59 @@
+"""Each active client's follow-up cycle: one long-running `follow_up` instance per active client
+(business key "client:{id}"), started when the client becomes active and cancelled when it stops being
+active or is deleted. `start_missing_cycles` starts them for clients that were active before."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from atrium.clients import client_business_key
+from atrium.errors import NotFound
+from storage.clients import Client
+from storage.definitions import latest_definition
+from storage.instances import ACTIVE, ERROR, ProcessInstance
+
+PROCESS_KEY = "follow_up"
+
+
+def running_cycle(session: Session, client_id: int) -> ProcessInstance | None:
+    return session.scalars(select(ProcessInstance).where(
+        ProcessInstance.process_key == PROCESS_KEY, ProcessInstance.business_key == client_business_key(client_id),
+        ProcessInstance.status.in_((ACTIVE, ERROR))).limit(1)).first()
+
+
+def wants_cycle(client: Client) -> bool:
+    return client.status == "active" and client.deleted_at is None
+
+
+def sync_cycle(engine, session: Session, client: Client, *, actor: str | None, deleting: bool = False) -> str | None:
+    """Start the client's cycle if it is active and has none; cancel it if it is no longer active (or is
+    being deleted). Returns "started", "cancelled" or None. Without a deployed `follow_up`, nothing starts."""
+    running = running_cycle(session, client.id)
+    if wants_cycle(client) and not deleting:
+        if running is not None or latest_definition(session, process_key=PROCESS_KEY) is None:
+            return None
+        engine.start_instance(session, process_key=PROCESS_KEY, variables={"client_id": client.id},
+                              business_key=client_business_key(client.id), actor=actor)
+        return "started"
+    if running is not None:
+        engine.cancel_instance(session, instance_id=running.id, actor=actor)
+        return "cancelled"
+    return None
+
+
+def start_missing_cycles(engine, *, actor: str | None = None, batch_size: int = 200) -> int:
+    """Start a cycle for every active client without one (after deploying `follow_up` on a database that
+    already has clients); one transaction per batch, so a long run keeps what it did. Returns how many."""
+    started, after_id = 0, 0
+    while True:
+        with engine.transaction() as session:
+            if latest_definition(session, process_key=PROCESS_KEY) is None:
+                raise NotFound(f"the '{PROCESS_KEY}' process is not deployed; run atrium deploy first")
+            clients = session.scalars(select(Client).where(Client.status == "active", Client.deleted_at.is_(None),
+                                                           Client.id > after_id)
+                                      .order_by(Client.id).limit(batch_size)).all()
+            for client in clients:
+                started += sync_cycle(engine, session, client, actor=actor) == "started"
+        if len(clients) < batch_size:
+            return started
+        after_id = clients[-1].id
