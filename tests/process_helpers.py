@@ -2,13 +2,10 @@
 deployed, people to act, and the clock moved to fire timers."""
 from __future__ import annotations
 
-import io
-
-from atrium.settings import PROJECT_ROOT
 from engine.handlers import register_all
 from engine.scheduler import fire_due_timers
 
-from .api_helpers import caller, make_app
+from .api_helpers import caller, deploy_firm_processes, make_app  # noqa: F401 -- deploy_firm_processes re-exported
 
 ROLES = ("admin", "partner", "manager", "account_manager", "service_desk", "viewer")
 
@@ -18,15 +15,6 @@ def make_process_app(db, services, **settings):
     # These tests move the clock by weeks and months; the people acting stay logged in meanwhile.
     settings.setdefault("token_ttl_seconds", 2 * 366 * 86400)
     return make_app(db, services, **settings)
-
-
-def deploy_real_processes(admin) -> dict:
-    """Everything `atrium deploy` deploys: processes/ and forms/, through the API."""
-    paths = sorted((PROJECT_ROOT / "processes").glob("*.bpmn")) + sorted((PROJECT_ROOT / "forms").glob("*.json"))
-    files = [(io.BytesIO(path.read_bytes()), path.name) for path in paths]
-    response = admin.post("/api/deployments", data={"files": files}, content_type="multipart/form-data")
-    assert response.status_code == 201, response.json
-    return response.json
 
 
 def people_of(client, *extra: tuple[str, str]) -> dict:

@@ -13,7 +13,7 @@ from storage.clients import Client
 
 from .process_helpers import (
     complete,
-    deploy_real_processes,
+    deploy_firm_processes,
     employ,
     fire_timers,
     make_process_app,
@@ -34,7 +34,7 @@ def app(db, services, clock):
 @pytest.fixture
 def people(app):
     people = people_of(app.test_client())
-    deploy_real_processes(people["admin"])
+    deploy_firm_processes(people["admin"])
     return people
 
 
@@ -132,7 +132,7 @@ def test_intervals_and_the_follow_up_period_are_settings(db, services, clock):
                            follow_up_due="P2D")
     try:
         people = people_of(app.test_client())
-        deploy_real_processes(people["admin"])
+        deploy_firm_processes(people["admin"])
         am = people["account_manager"]
         instance_id = the_cycle(am, new_client(am, tier="B"))
         clock.advance(days=14, seconds=1)
@@ -227,7 +227,7 @@ def test_existing_active_clients_get_their_cycles_once_follow_up_is_deployed(db,
         active = [new_client(am, tier="A"), new_client(am, tier="C")]
         new_client(am, status="former")
         assert am.get("/api/process-instances?process_key=follow_up").json["total"] == 0  # not deployed yet
-        deploy_real_processes(people["admin"])
+        deploy_firm_processes(people["admin"])
         engine = app.extensions["atrium.engine"]
         assert start_missing_cycles(engine, actor="cli", batch_size=1) == 2
         assert start_missing_cycles(engine, actor="cli") == 0

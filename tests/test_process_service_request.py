@@ -9,7 +9,7 @@ import pytest
 
 from .process_helpers import (
     complete,
-    deploy_real_processes,
+    deploy_firm_processes,
     employ,
     fire_timers,
     make_process_app,
@@ -30,7 +30,7 @@ def app(db, services, clock):
 @pytest.fixture
 def people(app):
     people = people_of(app.test_client(), ("sam", "service_desk"), ("mia", "manager"))
-    deploy_real_processes(people["admin"])
+    deploy_firm_processes(people["admin"])
     return people
 
 
@@ -105,7 +105,7 @@ def test_desk_triages_the_assignee_resolves_with_articles_at_hand_and_the_rated_
     record = request_record(desk, request)
     assert (record["status"], record["assignee"]) == ("assigned", "sam")
     assert [n["subject"] for n in notifications(admin, "sam", "task_assigned")] == [
-        f"Service request #{request['id']} is yours: Penalty for a late VAT return"]
+        "Task assigned to you: Work on the request"]
 
     # The work lands with sam, due at the SLA, with the matching articles of the request's type first.
     work = open_task(sam, request["instance_id"], "work")
@@ -169,7 +169,7 @@ def test_without_a_manager_on_record_the_manager_group_is_told_and_an_unrated_re
                                                               "low": "P2D"})
     try:
         people = people_of(app.test_client(), ("sam", "service_desk"), ("mia", "manager"))
-        deploy_real_processes(people["admin"])
+        deploy_firm_processes(people["admin"])
         admin, desk, sam = people["admin"], people["service_desk"], people["sam"]
         request = raise_request(desk, new_client(people["account_manager"]))
         triage_and_assign(people, request, priority="normal")

@@ -66,11 +66,8 @@ def assign(call: ServiceCall) -> dict:
     if account is None or not account.active:
         return {"assigned": False, "problem": f"'{username}' is not an active account; name someone else"}
     request = _request(call)
+    # The work task opens assigned to them, and that tells them (one task-assigned message, from the engine).
     request.assignee, request.status, request.updated_at = username, "assigned", clock.now()
-    add_notification(call.session, kind="task_assigned", recipient=username,
-                     subject=f"Service request #{request.id} is yours: {request.title}",
-                     body=f"Priority {request.priority}; resolve by {request.sla_due_at:%Y-%m-%d %H:%M} UTC.",
-                     now=clock.now(), instance_id=call.instance_id)
     return {"assigned": True, "problem": None}
 
 
