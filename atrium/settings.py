@@ -28,6 +28,9 @@ class Settings:
     token_ttl_seconds: int = 8 * 3600
     login_max_failures: int = 5
     login_lock_seconds: int = 15 * 60
+    # Client imports are one transaction: these bound how long it holds its locks.
+    import_max_rows: int = 5000
+    import_max_bytes: int = 5 * 1024 * 1024
 
     @property
     def is_production(self) -> bool:
@@ -51,6 +54,8 @@ class Settings:
             token_ttl_seconds=int(env.get("ATRIUM_TOKEN_TTL", defaults.token_ttl_seconds)),
             login_max_failures=int(env.get("ATRIUM_LOGIN_MAX_FAILURES", defaults.login_max_failures)),
             login_lock_seconds=int(env.get("ATRIUM_LOGIN_LOCK_SECONDS", defaults.login_lock_seconds)),
+            import_max_rows=int(env.get("ATRIUM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
+            import_max_bytes=int(env.get("ATRIUM_IMPORT_MAX_BYTES", defaults.import_max_bytes)),
         )
 
     def signing_key(self) -> str:
