@@ -1,21 +1,31 @@
-"""Client imports: reading a CSV or XLSX upload, mapping its columns to client fields, and creating the
-clients row by row with the API's own rules, collecting a report of every row's problems."""
+"""Client imports: reading a CSV or XLSX upload, mapping its columns to client fields, and checking and
+creating the clients with the API's own rules in a few bulk statements, collecting a report of every row's
+problems."""
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atrium.client_export import ADDRESS_PARTS, FORMULA_STARTS
-from atrium.clients import create_client
+from atrium.clients import (
+    CLIENT_FIELDS,
+    OWNER_MUST_BE_ACTIVE,
+    active_usernames,
+    blank_client,
+    custom_field_errors,
+    custom_field_validator,
+)
 from atrium.errors import InvalidInput
-from storage.clients import duplicate_candidates
+from storage.clients import Client, add_new_clients, identifiers_of, live_holders, matches_by_client
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 
 SCALAR_FIELDS = ("name", "kind", "industry", "tier", "status", "owner", "notes")
@@ -24,6 +34,7 @@ ADDRESS_FIELDS = tuple(f"address.{part}" for part in ("label", *ADDRESS_PARTS))
 LIST_SEPARATOR = ";"
 # An XLSX is a zip; refuse one that would inflate beyond this (a zip bomb) before parsing it.
 XLSX_MAX_INFLATED = 200 * 1024 * 1024
+_CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
 _NOT_SPREADSHEETS = {b"%PDF": "a PDF", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
                      b"GIF8": "a GIF image", b"\xd0\xcf\x11\xe0": "an old binary Office file (.xls); save it as .xlsx"}
 
@@ -159,9 +170,9 @@ def _csv_lines(content: bytes):
             continue
     else:
         raise _bad_file("it is neither UTF-8 nor GB18030 text")
-    if any(ord(c) < 32 and c not in "\t\r\n\f" for c in text):
+    if _CONTROL_CHARACTERS.search(text):
         raise _bad_file("it holds control characters; it is not a CSV or XLSX spreadsheet")
-    first_line = text.splitlines()[0] if text.splitlines() else ""
+    first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
     try:
         return [(number, [cell.strip() for cell in cells])
@@ -318,52 +329,87 @@ def client_rows(session: Session, table: Table, mapping: dict[str, str]) -> list
 
 # Importing ----------------------------------------------------------------------------
 
-def _duplicate_message(kinds: list[str], *, row: int | None, client_id: int, name: str) -> str:
-    what = " and ".join(kinds)
-    if row is not None:
-        return f"same {what} as row {row} of this file"
-    return f"same {what} as existing client {client_id} ({name})"
-
-
 def import_clients(session: Session, rows: list[ClientRow], *, load: Callable[[dict], tuple[dict, dict]],
                    actor: str, dry_run: bool, confirm_duplicates: bool = False,
                    default_owner: str | None = None) -> ImportReport:
-    """Create a client per row in `session`, checking each with `load` (the API's schema: returns the
-    loaded data and field errors) and create_client's rules (owner, custom fields); a row matching an
-    existing client or an earlier row is a problem unless `confirm_duplicates`. The caller commits only
-    a report without problems, and rolls back a dry run."""
+    """Check every row with create_client's rules, in bulk: `load` (the API's schema; returns the loaded
+    data and field errors), an active owner, the firm's custom-field schema, and no duplicate (by the
+    identifiers duplicate_candidates compares) of a live client or an earlier row unless `confirm_duplicates`.
+    Unless it is a dry run or a row has a problem, add the clients to `session` (the caller commits)."""
     report = ImportReport(dry_run=dry_run, rows=len(rows))
-    row_of_client: dict[int, int] = {}
+    candidates: list[tuple[ClientRow, Client]] = []
     for row in rows:
         if not row.problems:
             data, errors = load(row.data)
-            for path, messages in errors.items():
-                for message in messages:
-                    row.problem(path, message)
+            _add_problems(row, errors)
         if not row.problems:
             if default_owner and data.get("owner") is None:
                 data["owner"] = default_owner
-            try:
-                client = create_client(session, data=data, actor=actor, confirm_duplicate=True)
-            except InvalidInput as exc:
-                for path, messages in (exc.errors or {"body": [exc.detail]}).items():
-                    for message in messages:
-                        row.problem(path, message)
-        if row.problems:
-            report.problems.extend(row.problems)
-            continue
-        row_of_client[client.id] = row.number
-        report.client_ids.append(client.id)
-        duplicates = []
-        for match, kinds in duplicate_candidates(session, client):
-            earlier = row_of_client.get(match.id)
-            path = {"name": "name", "phone": "phones", "email": "emails"}[kinds[0]]
-            duplicates.append(RowProblem(
-                row.number, row.column_of(path), path,
-                _duplicate_message(kinds, row=earlier, client_id=match.id, name=match.name),
-                duplicate_of={"row": earlier} if earlier else {"client_id": match.id, "name": match.name,
-                                                                "matched_on": kinds}))
-        (report.warnings if confirm_duplicates else report.problems).extend(duplicates)
-        if not duplicates or confirm_duplicates:
+            client = blank_client(actor=actor)
+            for name in CLIENT_FIELDS:
+                if name in data:
+                    setattr(client, name, data[name])
+            candidates.append((row, client))
+    active = active_usernames(session, {client.owner for _, client in candidates if client.owner})
+    validator = custom_field_validator(session)
+    valid = []
+    for row, client in candidates:
+        if client.owner is not None and client.owner not in active:
+            row.problem("owner", OWNER_MUST_BE_ACTIVE)
+        if validator is not None:
+            _add_problems(row, custom_field_errors(validator, client.custom_fields or {}))
+        if not row.problems:
+            valid.append((row, client))
+
+    duplicates = _duplicates(session, valid)
+    for row, client in valid:
+        (report.warnings if confirm_duplicates else row.problems).extend(duplicates.get(row.number, []))
+        if not row.problems:
             report.valid_rows += 1
+    report.problems = [p for row in rows for p in row.problems]
+    if not dry_run and not report.problems:
+        clients = [client for _, client in valid]
+        add_new_clients(session, clients)
+        report.client_ids = [client.id for client in clients]
     return report
+
+
+def _add_problems(row: ClientRow, errors: dict[str, list[str]]) -> None:
+    for path, messages in errors.items():
+        for message in messages:
+            row.problem(path, message)
+
+
+def _duplicates(session: Session, valid: list[tuple[ClientRow, Client]]) -> dict[int, list[RowProblem]]:
+    """Row number -> its duplicates: live clients and earlier rows sharing a normalised name, phone or email."""
+    identifiers = {row.number: identifiers_of(client) for row, client in valid}
+    holders = live_holders(session, set().union(*identifiers.values()))
+    first_row: dict[tuple[str, str], int] = {}
+    found: dict[int, list[tuple[dict, list[str]]]] = {}
+    for row, _ in valid:
+        mine = identifiers[row.number]
+        for client_id, kinds in matches_by_client(mine, holders).items():
+            found.setdefault(row.number, []).append(({"client_id": client_id}, kinds))
+        earlier = matches_by_client(mine, {key: [first_row[key]] for key in mine if key in first_row})
+        for number, kinds in earlier.items():
+            found.setdefault(row.number, []).append(({"row": number}, kinds))
+        for key in mine:
+            first_row.setdefault(key, row.number)
+    ids = {match["client_id"] for matches in found.values() for match, _ in matches if "client_id" in match}
+    names = dict(session.execute(select(Client.id, Client.name).where(Client.id.in_(ids))).all()) if ids else {}
+    rows = {row.number: row for row, _ in valid}
+    problems: dict[int, list[RowProblem]] = {}
+    for number, matches in found.items():
+        row = rows[number]
+        for match, kinds in matches:
+            path = {"name": "name", "phone": "phones", "email": "emails"}[kinds[0]]
+            what = " and ".join(kinds)
+            if "row" in match:
+                message, duplicate_of = f"same {what} as row {match['row']} of this file", match
+            else:
+                name = names[match["client_id"]]
+                message = f"same {what} as existing client {match['client_id']} ({name})"
+                duplicate_of = {"client_id": match["client_id"], "name": name, "matched_on": kinds}
+            problems.setdefault(number, []).append(
+                RowProblem(number, row.column_of(path), path, message, duplicate_of=duplicate_of))
+    return problems
