@@ -20,6 +20,7 @@ from . import (
     accounts,
     audit,
     client_records,  # noqa: F401 -- adds the nested record routes to the clients blueprint
+    client_transfer,
     clients,
     complaints,  # noqa: F401 -- starts the complaint process when a complaint is recorded
     definitions,
@@ -73,8 +74,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     api = AtriumApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_converters(app, api)
-    for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit, clients, employees,
-                   knowledge, notifications, firm_settings):
+    for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit, clients,
+                   client_transfer, employees, knowledge, notifications, firm_settings):
         api.register_blueprint(module.blp)
 
     @app.before_request

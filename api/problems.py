@@ -8,7 +8,7 @@ from flask import g, jsonify
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from atrium.errors import AtriumError, DefinitionInvalid, DuplicateFound, InvalidInput
+from atrium.errors import AtriumError, DefinitionInvalid, DuplicateFound, InvalidInput, RowsInvalid
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://atrium.example/problems/"
@@ -22,7 +22,8 @@ class ProblemSchema(Schema):
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
     errors = fields.Raw(metadata={"description": "Field path (or BPMN element) -> messages; or a list of "
-                                                "{file, line, element_id, message} for definitions"})
+                                                "{file, line, element_id, message} for definitions, or of "
+                                                "{row, column, field, message} for imports"})
     error_id = fields.String(metadata={"description": "For 500s: the id logged with the failure"})
     candidates = fields.List(fields.Dict(), metadata={"description": "For a possible duplicate (409): the existing "
                                                                       "records it matches, with what matched"})
@@ -70,6 +71,8 @@ def from_domain_error(error: AtriumError):
     if isinstance(error, DefinitionInvalid):
         return problem(422, error.title, error.detail, kind="definition-invalid",
                        errors=[p.as_dict() for p in error.problems])
+    if isinstance(error, RowsInvalid):
+        return problem(422, error.title, error.detail, kind="invalid-rows", errors=error.problems)
     if isinstance(error, InvalidInput):
         return problem(422, error.title, error.detail, kind="invalid-input", errors=error.errors)
     if isinstance(error, DuplicateFound):

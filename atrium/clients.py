@@ -50,23 +50,38 @@ def visible_client_or_raise(session: Session, client_id: int, owners: set[str] |
     return client
 
 
+OWNER_MUST_BE_ACTIVE = "must name an active account"
+
+
+def active_usernames(session: Session, usernames: set[str]) -> set[str]:
+    """Which of `usernames` are active accounts: who may own clients."""
+    if not usernames:
+        return set()
+    return set(session.scalars(select(Account.username).where(Account.username.in_(usernames), Account.active)))
+
+
 def _check_owner(session: Session, owner: str | None) -> None:
-    if owner is None:
-        return
-    active = session.scalar(select(Account.active).where(Account.username == owner))
-    if not active:
-        raise InvalidInput(f"owner {owner} is not an active account", {"owner": ["must name an active account"]})
+    if owner is not None and not active_usernames(session, {owner}):
+        raise InvalidInput(f"owner {owner} is not an active account", {"owner": [OWNER_MUST_BE_ACTIVE]})
 
 
-def _check_custom_fields(session: Session, values: dict) -> None:
-    schema = setting_value(session, key=CLIENT_CUSTOM_FIELDS)
-    if not schema:
-        return
-    validator = jsonschema.Draft202012Validator(schema)
+def custom_field_errors(validator: jsonschema.Validator, values: dict) -> dict[str, list[str]]:
+    """Field path (custom_fields.<name>) -> messages, from the firm's custom-field schema `validator`."""
     errors: dict[str, list[str]] = {}
     for error in validator.iter_errors(values):
         path = ".".join(["custom_fields", *(str(p) for p in error.absolute_path)])
         errors.setdefault(path, []).append(error.message)
+    return errors
+
+
+def custom_field_validator(session: Session) -> jsonschema.Validator | None:
+    schema = setting_value(session, key=CLIENT_CUSTOM_FIELDS)
+    return jsonschema.Draft202012Validator(schema) if schema else None
+
+
+def _check_custom_fields(session: Session, values: dict) -> None:
+    validator = custom_field_validator(session)
+    errors = custom_field_errors(validator, values) if validator else {}
     if errors:
         raise InvalidInput("custom fields do not match the firm's schema", errors)
 
@@ -86,11 +101,16 @@ def _assign(session: Session, client: Client, data: dict) -> None:
     _check_custom_fields(session, client.custom_fields or {})
 
 
+def blank_client(*, actor: str | None) -> Client:
+    """A new client row with the defaults every way of creating one starts from."""
+    now = clock.now()
+    return Client(kind="organisation", tier="C", status="prospect", tags=[], phones=[], emails=[], addresses=[],
+                  custom_fields={}, created_at=now, updated_at=now, created_by=actor)
+
+
 def create_client(session: Session, *, data: dict, actor: str | None, confirm_duplicate: bool = False) -> Client:
     """A new client; a likely duplicate is refused (409 with the candidates) unless confirmed."""
-    now = clock.now()
-    client = Client(kind="organisation", tier="C", status="prospect", tags=[], phones=[], emails=[], addresses=[],
-                    custom_fields={}, created_at=now, updated_at=now, created_by=actor)
+    client = blank_client(actor=actor)
     _assign(session, client, data)
     if not confirm_duplicate:
         matches = duplicate_candidates(session, client)

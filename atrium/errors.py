@@ -69,6 +69,17 @@ class Unauthorized(AtriumError):
     title = "Unauthorized"
 
 
+class RowsInvalid(AtriumError):
+    """An import refused because some rows are invalid; `problems` names each row, column and message."""
+
+    status = 422
+    title = "Invalid rows"
+
+    def __init__(self, detail: str, problems: list[dict]):
+        super().__init__(detail)
+        self.problems = problems
+
+
 class DuplicateFound(Conflict):
     """A new record looks like existing ones; `candidates` lists them so the caller can confirm or merge."""
 

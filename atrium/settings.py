@@ -79,6 +79,9 @@ class Settings:
     service_request_sla: dict = field(default_factory=lambda: dict(DEFAULT_SERVICE_REQUEST_SLA))
     follow_up_intervals: dict = field(default_factory=lambda: dict(DEFAULT_FOLLOW_UP_INTERVALS))
     follow_up_due: str = "P14D"
+    # Client imports are one transaction: these bound how long it holds its locks.
+    import_max_rows: int = 5000
+    import_max_bytes: int = 5 * 1024 * 1024
 
     @property
     def smtp_configured(self) -> bool:
@@ -122,6 +125,8 @@ class Settings:
             follow_up_intervals=_durations("ATRIUM_FOLLOW_UP_INTERVALS", env.get("ATRIUM_FOLLOW_UP_INTERVALS"),
                                            DEFAULT_FOLLOW_UP_INTERVALS),
             follow_up_due=_duration("ATRIUM_FOLLOW_UP_DUE", env.get("ATRIUM_FOLLOW_UP_DUE", defaults.follow_up_due)),
+            import_max_rows=int(env.get("ATRIUM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
+            import_max_bytes=int(env.get("ATRIUM_IMPORT_MAX_BYTES", defaults.import_max_bytes)),
         )
 
     def signing_key(self) -> str:

@@ -141,25 +141,55 @@ def refresh_derived(session: Session, client: Client) -> None:
         session.execute(insert(table), rows)
 
 
+def add_new_clients(session: Session, clients: list[Client]) -> None:
+    """refresh_derived for many new clients at once: one flush, one insert of their identifiers (imports)."""
+    for client in clients:
+        client.name_key = name_key(client.name)[:300]
+        client.search_text = search_text(client)
+    session.add_all(clients)
+    session.flush()
+    rows = [{"client_id": c.id, "kind": kind, "value": value[:320]}
+            for c in clients for kind, value in identifiers_of(c)]
+    if rows:
+        session.execute(insert(ClientIdentifier.__table__), rows)
+
+
+def live_holders(session: Session, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], list[int]]:
+    """For each (kind, value) identifier in `wanted`, the live clients holding it."""
+    table = ClientIdentifier.__table__
+    found: dict[tuple[str, str], list[int]] = {}
+    wanted = list(wanted)
+    for start in range(0, len(wanted), 1000):  # bounded IN lists
+        rows = session.execute(
+            select(table.c.client_id, table.c.kind, table.c.value)
+            .join(Client, Client.id == table.c.client_id)
+            .where(tuple_(table.c.kind, table.c.value).in_(wanted[start:start + 1000]), Client.deleted_at.is_(None))
+            .order_by(table.c.client_id)
+        ).all()
+        for client_id, kind, value in rows:
+            found.setdefault((kind, value), []).append(client_id)
+    return found
+
+
 def duplicate_candidates(session: Session, client: Client) -> list[tuple[Client, list[str]]]:
     """Live clients sharing a normalised name, phone or email with `client`, with what matched."""
     wanted = identifiers_of(client)
     if not wanted:
         return []
-    table = ClientIdentifier.__table__
-    rows = session.execute(
-        select(table.c.client_id, table.c.kind)
-        .join(Client, Client.id == table.c.client_id)
-        .where(tuple_(table.c.kind, table.c.value).in_(list(wanted)), Client.deleted_at.is_(None),
-               table.c.client_id != (client.id or 0))
-    ).all()
-    matched: dict[int, list[str]] = {}
-    for client_id, kind in rows:
-        matched.setdefault(client_id, [])
-        if kind not in matched[client_id]:
-            matched[client_id].append(kind)
+    matched = matches_by_client(wanted, live_holders(session, wanted), exclude=client.id)
     found = session.scalars(select(Client).where(Client.id.in_(matched)).order_by(Client.id)).all()
     return [(c, matched[c.id]) for c in found]
+
+
+def matches_by_client(identifiers: set[tuple[str, str]], holders: dict[tuple[str, str], list[int]], *,
+                      exclude: int | None = None) -> dict[int, list[str]]:
+    """client id -> the kinds of `identifiers` it holds (name, phone, email, each once)."""
+    matched: dict[int, list[str]] = {}
+    for kind, value in sorted(identifiers):
+        for client_id in holders.get((kind, value), []):
+            if client_id != exclude and kind not in matched.setdefault(client_id, []):
+                matched[client_id].append(kind)
+    return {client_id: kinds for client_id, kinds in matched.items() if kinds}
 
 
 def search_condition(q: str):
