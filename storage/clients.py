@@ -5,8 +5,10 @@ import re
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, delete, insert, select, tuple_
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (JSON, ForeignKey, Index, Integer, String, Text, and_, cast, delete, exists, func, insert, literal,
+                        select, tuple_)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from .base import Base, BigId, UTCDateTime
 
@@ -162,13 +164,68 @@ def duplicate_candidates(session: Session, client: Client) -> list[tuple[Client,
     return [(c, matched[c.id]) for c in found]
 
 
-def search_condition(q: str):
+# Chinese, Japanese and Korean characters: the same class as `atrium_cjk_grams` in migration 0005_search.
+CJK_CHARACTERS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
+_ALL_CJK = re.compile(f"[{CJK_CHARACTERS}]+")
+# Counting stops here: past it a list says "10,000 or more" (total_exact false) rather than read
+# every match of a broad query just to count it.
+COUNT_LIMIT = 10_000
+# Up to this many matches, a page is sorted from the matches themselves (see clients_page).
+FEW_MATCHES = 2_000
+SORT_COLUMNS = {"name": "name_key", "created": "created_at", "updated": "updated_at", "tier": "tier"}
+
+
+def search_condition(q: str, *, dialect: str):
     """`q` as a case-insensitive substring of name, phones, emails or addresses.
 
-    On PostgreSQL the LIKE is answered from the trigram index on search_text."""
+    On PostgreSQL the LIKE is answered from the trigram index on search_text when `q` has three
+    characters or more, and from the CJK gram index when it is one or two Chinese (Japanese,
+    Korean) characters: trigrams cannot narrow those down."""
     needle = unicodedata.normalize("NFKC", q).casefold().strip()
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return Client.search_text.like(f"%{escaped}%", escape="\\")
+    substring = Client.search_text.like(f"%{escaped}%", escape="\\")
+    if dialect == "postgresql" and len(needle) <= 2 and _ALL_CJK.fullmatch(needle):
+        grams = func.atrium_cjk_grams(Client.search_text).op("@>")(cast(postgresql.array([needle]),
+                                                                         postgresql.ARRAY(Text)))
+        return and_(grams, substring)
+    return substring
+
+
+def tagged_condition(tag: str, *, dialect: str):
+    """Clients whose tag list holds `tag` exactly: jsonb containment (GIN-indexed) on PostgreSQL,
+    json_each elsewhere."""
+    if dialect == "postgresql":
+        return cast(Client.tags, postgresql.JSONB).contains([tag])
+    tags = func.json_each(Client.tags).table_valued("value")
+    return exists(select(1).select_from(tags).where(tags.c.value == tag))
+
+
+def order_clauses(sort: str, entity=Client) -> list:
+    """ORDER BY for `sort` ('name', '-created', ...) on `entity`, with the id as the tie-breaker."""
+    column = getattr(entity, SORT_COLUMNS[sort.lstrip("-")])
+    return [column.desc() if sort.startswith("-") else column.asc(), entity.id.asc()]
+
+
+def count_clients(session: Session, conditions: list, *, limit: int | None = None) -> tuple[int, bool]:
+    """How many clients meet `conditions`, exactly up to `limit` (COUNT_LIMIT): (count, True), else (limit, False)."""
+    limit = COUNT_LIMIT if limit is None else limit
+    matches = select(literal(1)).select_from(Client).where(*conditions).limit(limit + 1).subquery()
+    found = session.scalar(select(func.count()).select_from(matches))
+    return (found, True) if found <= limit else (limit, False)
+
+
+def clients_page(session: Session, *, conditions: list, sort: str, limit: int, offset: int,
+                 matches: int) -> list[Client]:
+    """One page of the clients meeting `conditions` (`matches` of them, as counted), in `sort` order."""
+    if matches <= FEW_MATCHES:  # read at call time, so tests can lower it
+        # Few matches: read them all through the search indexes and sort them. Left to itself,
+        # PostgreSQL may instead walk the whole name index looking for them, when it guesses
+        # that a substring matches many clients; OFFSET 0 keeps it from merging the two.
+        found = aliased(Client, select(Client).where(*conditions).offset(0).subquery("matches"))
+        query = select(found).order_by(*order_clauses(sort, found))
+    else:
+        query = select(Client).where(*conditions).order_by(*order_clauses(sort))
+    return list(session.scalars(query.limit(limit).offset(offset)))
 
 
 def live_clients():

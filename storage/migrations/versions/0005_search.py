@@ -1,0 +1,46 @@
+"""client search: CJK 1- and 2-character grams, tag containment
+
+Revision ID: 0005_search
+Revises: 0004
+Create Date: 2026-11-25 03:20:00
+
+PostgreSQL only (SQLite searches with LIKE and json_each, no index):
+- `atrium_cjk_grams(text)`: every 1- and 2-character piece of the Chinese, Japanese or Korean runs
+  in a text, and a GIN index of it on `clients.search_text`. pg_trgm needs three characters, and
+  Chinese names are often two ('张伟'): without this a 1- or 2-character query reads every client.
+  Its character class matches `storage.clients.CJK_CHARACTERS`.
+- a GIN index on `clients.tags` as jsonb, for `tag=` (`tags::jsonb @> '["vip"]'`).
+"""
+from alembic import op
+
+revision = '0005_search'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+CJK_GRAMS_FUNCTION = r"""
+CREATE FUNCTION atrium_cjk_grams(t text) RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT coalesce(array_agg(DISTINCT g.gram), '{}')
+  FROM regexp_matches(t, '[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]+',
+                      'g') AS run(m),
+       LATERAL generate_series(1, char_length(run.m[1])) AS i,
+       LATERAL (VALUES (substr(run.m[1], i, 1)), (substr(run.m[1], i, 2))) AS g(gram)
+$$
+"""
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(CJK_GRAMS_FUNCTION)
+    op.execute("CREATE INDEX ix_clients_search_cjk ON clients USING gin (atrium_cjk_grams(search_text))")
+    op.execute("CREATE INDEX ix_clients_tags ON clients USING gin ((tags::jsonb) jsonb_path_ops)")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute("DROP INDEX IF EXISTS ix_clients_tags")
+    op.execute("DROP INDEX IF EXISTS ix_clients_search_cjk")
+    op.execute("DROP FUNCTION IF EXISTS atrium_cjk_grams(text)")
