@@ -9,7 +9,7 @@ from marshmallow import fields, validate
 from atrium import clients as client_service
 from storage import timeline
 from storage.clients import (KINDS, SORT_COLUMNS, STATUSES, TIERS, Client, clients_page, count_clients,
-                             order_clauses, search_condition, tagged_condition)
+                             order_clauses, plan_for_each_search, search_condition, tagged_condition)
 
 from . import audit
 from .docs import errors
@@ -101,7 +101,9 @@ def visible_client(session, client_id: int, *, include_deleted: bool = False) ->
 
 
 def client_list_conditions(session, args: dict) -> list:
-    """The WHERE clauses of a client list: visibility, search and filters (export uses them too)."""
+    """The WHERE clauses of a client list: visibility, search and filters (export uses them too).
+    Statements using them later in the transaction are planned for their values."""
+    plan_for_each_search(session)
     dialect = session.get_bind().dialect.name
     conditions = [Client.deleted_at.is_not(None) if args.get("deleted") else Client.deleted_at.is_(None)]
     owners = owners_visible_to_caller(session)

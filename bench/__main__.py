@@ -1,14 +1,15 @@
 """`make bench`: every benchmark in one run, printed side by side with its target.
 
 Needs PostgreSQL (ATRIUM_BENCH_DATABASE_URL, default the local `test` database); it
-works in its own schema, `atrium_bench`, dropped and recreated by each benchmark.
+works in its own schema, `atrium_bench`, dropped and recreated by each benchmark (client
+search in `atrium_bench_clients`). `--only SECTION` runs one section.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 
-from . import engine_rate, http_api, long_lived, timer_lateness
+from . import client_search, engine_rate, http_api, long_lived, timer_lateness
 from .common import database_url
 
 
@@ -17,15 +18,8 @@ def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> N
     print(f"  {label:<46} {value:>16}   {target}{verdict}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING)
-    n, timers, iterations = (200, 1000, 100) if args.quick else (1000, 10_000, 1000)
-    tasks_total = 100_000 if args.quick else 1_000_000
-    print(f"Atrium benchmarks on {database_url().split('@')[-1]}{' (quick)' if args.quick else ''}\n")
-
+def engine_section(quick: bool) -> dict:
+    n = 200 if quick else 1000
     print(f"Engine rate: flow `bench_review` (start, user task, script, gateway, user task), {n} instances")
     rate = engine_rate.run(n)
     _line("in-process (SpiffWorkflow, no persistence)", f"{rate['in_process_per_s']:.0f} inst/s")
@@ -36,8 +30,12 @@ def main() -> None:
     _line("stored state, waiting at a user task (max)", f"{rate['state_bytes_waiting_max']} B",
           "target <= 4096 B", rate["state_bytes_waiting_max"] <= 4096)
     _line("stored state, completed instance (mean)", f"{rate['state_bytes_completed_avg']:.0f} B")
+    return rate
 
-    print(f"\nTimer lateness: {timers} timers due within one minute, 2 scheduler processes")
+
+def timers_section(quick: bool) -> None:
+    timers = 1000 if quick else 10_000
+    print(f"Timer lateness: {timers} timers due within one minute, 2 scheduler processes")
     late = timer_lateness.run(timers)
     _line("p50 lateness", f"{late['p50_late_s']:.3f} s")
     _line("p99 lateness", f"{late['p99_late_s']:.3f} s", "target < 5 s", late["p99_late_s"] < 5)
@@ -47,7 +45,10 @@ def main() -> None:
     _line("instances created before the window opened", str(late["created_before_window"]),
           f"(creation took {late['creation_s']:.0f} s)")
 
-    print(f"\nLong-lived instance: user task + timer loop, {iterations} iterations")
+
+def long_lived_section(quick: bool) -> None:
+    iterations = 100 if quick else 1000
+    print(f"Long-lived instance: user task + timer loop, {iterations} iterations")
     samples = long_lived.run(iterations, (10, iterations))
     first, last = samples[10], samples[iterations]
     _line("complete-task step at iteration 10", f"{first['complete_ms']:.1f} ms")
@@ -60,17 +61,64 @@ def main() -> None:
     _line(f"history rows at iteration {iterations}", f"{last['history_rows']}")
     _line("step loaded cold from the database", f"{samples['cold_step_ms']:.1f} ms")
 
-    print("\nHTTP API, `atrium serve` (2 workers x 4 threads) on PostgreSQL")
-    e2e = http_api.end_to_end_rate(clients=8, seconds=10 if args.quick else 30)
+
+def http_section(quick: bool, engine_rate_result: dict | None = None) -> None:
+    tasks_total = 100_000 if quick else 1_000_000
+    print("HTTP API, `atrium serve` (2 workers x 4 threads) on PostgreSQL")
+    e2e = http_api.end_to_end_rate(clients=8, seconds=10 if quick else 30)
     _line("end to end, 8 clients (start + 2 completions)", f"{e2e['instances_per_s']:.0f} inst/s",
           "target >= 100 inst/s", e2e["instances_per_s"] >= 100)
-    _line("in-process engine rate, same flow (above)", f"{rate['in_process_per_s']:.0f} inst/s")
+    if engine_rate_result:
+        _line("in-process engine rate, same flow (above)", f"{engine_rate_result['in_process_per_s']:.0f} inst/s")
     _line("failed requests", str(e2e["errors"]))
     inbox = http_api.inbox_latency(tasks_total, tasks_total // 10)
     print(f"  inbox: GET /api/tasks?candidate_user=me&sort=due&page_size=50, {inbox['rows']:,} task rows, "
           f"{inbox['open']:,} open, {inbox['matching']:,} offered to the caller")
     _line("inbox p50", f"{inbox['p50_ms']:.1f} ms")
     _line("inbox p95", f"{inbox['p95_ms']:.1f} ms", "target <= 20 ms", inbox["p95_ms"] <= 20)
+
+
+def client_search_section(quick: bool) -> None:
+    n = 20_000 if quick else 100_000
+    print(f"Client search: GET /api/clients (page_size 50, with total), {n:,} clients, through the Flask app")
+    result = client_search.run(n, per_kind=30 if quick else 60)
+    print(f"  (loaded in {result['load_s']:.0f} s; p50 / p95 per kind, request in and response out; matches: the "
+          f"median `total`; load average during the run {result['load_average']:.1f} on {result['cpus']} CPUs)")
+    for kind, figures in result["kinds"].items():
+        _line(kind, f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f} ms",
+              f"target p95 < {client_search.TARGET_MS} ms, matches ~{figures['median_total']:,}",
+              figures["p95_ms"] < client_search.TARGET_MS)
+
+
+SECTIONS = ("engine", "timers", "long-lived", "http", "client-search")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
+    parser.add_argument("--only", choices=SECTIONS, help="run one section alone")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    print(f"Atrium benchmarks on {database_url().split('@')[-1]}{' (quick)' if args.quick else ''}\n")
+
+    def wanted(section: str) -> bool:
+        return args.only in (None, section)
+
+    rate = None
+    if wanted("engine"):
+        rate = engine_section(args.quick)
+        print()
+    if wanted("timers"):
+        timers_section(args.quick)
+        print()
+    if wanted("long-lived"):
+        long_lived_section(args.quick)
+        print()
+    if wanted("http"):
+        http_section(args.quick, rate)
+        print()
+    if wanted("client-search"):
+        client_search_section(args.quick)
 
 
 if __name__ == "__main__":

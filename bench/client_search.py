@@ -10,6 +10,7 @@ Runs in its own schema, so it can run while other bench sections use `atrium_ben
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from datetime import datetime, timedelta, timezone
@@ -152,4 +153,6 @@ def run(n: int = 100_000, per_kind: int = 60) -> dict:
                              "example": queries[0]}
     finally:
         app.extensions["atrium.db"].dispose()
-    return {"clients": n, "load_s": load_s, "kinds": results, "database": database_url().split("@")[-1]}
+    # Latency on a busy machine says little: the load average is printed beside the figures.
+    return {"clients": n, "load_s": load_s, "kinds": results, "database": database_url().split("@")[-1],
+            "load_average": os.getloadavg()[0], "cpus": os.cpu_count()}

@@ -98,22 +98,28 @@ def test_a_broad_search_counts_up_to_the_limit_and_still_pages_through_every_mat
     assert partner.get("/api/clients", query_string={"q": "nothing"}).json["total_exact"] is True
 
 
-@pytest.mark.parametrize("few_matches", [0, 2_000])
-def test_sorting_and_paging_agree_however_many_clients_match(people, clock, monkeypatch, few_matches):
-    # FEW_MATCHES decides whether a page is sorted from the matches or read in index order: both agree.
+@pytest.mark.parametrize("few_matches, name_walk", [(2_000, 5_000), (0, 5_000), (0, 3)],
+                         ids=["sorted-matches", "walked-names", "walk-too-short"])
+def test_sorting_and_paging_agree_however_many_clients_match(people, clock, monkeypatch, few_matches, name_walk):
+    # A page is sorted from the matches (few of them), or found walking the names in order (many),
+    # falling back to sorting when the walk ends before the page is full: all three agree.
     monkeypatch.setattr(storage.clients, "FEW_MATCHES", few_matches)
+    monkeypatch.setattr(storage.clients, "NAME_WALK", name_walk)
     partner = people["partner"]
     for name, tier in (("delta", "B"), ("Alpha", "C"), ("charlie", "A"), ("Bravo", "B"), ("echo", "A")):
-        add(partner, f"{name} Search Co", tier=tier)
+        add(partner, f"{name} Search Co", tier=tier, tags=["shipping"])
         clock.advance(minutes=1)
     add(partner, "Unrelated", tier="C")
     assert names(partner, q="search co") == ["Alpha Search Co", "Bravo Search Co", "charlie Search Co",
                                              "delta Search Co", "echo Search Co"]
+    assert names(partner, q="search", page_size=2, page=2) == ["charlie Search Co", "delta Search Co"]
     assert names(partner, q="search", sort="-created", page_size=2, page=2) == ["charlie Search Co", "Alpha Search Co"]
     assert names(partner, q="search", sort="tier") == ["charlie Search Co", "echo Search Co", "delta Search Co",
                                                         "Bravo Search Co", "Alpha Search Co"]
     assert names(partner, q="search", sort="-name", page_size=3, page=2) == ["Bravo Search Co", "Alpha Search Co"]
     assert names(partner, tier="A", sort="name") == ["charlie Search Co", "echo Search Co"]
+    assert names(partner, q="co", tier="B", tag="shipping", owner="account_manager", sort="-name") == [
+        "delta Search Co", "Bravo Search Co"]
 
 
 def test_bad_search_input_is_refused_naming_the_field(people):

@@ -1,8 +1,11 @@
-"""client search: CJK 1- and 2-character grams, tag containment
+"""client search: CJK 1- and 2-character grams, tag containment, live clients by owner and tier
 
 Revision ID: 0005_search
 Revises: 0004
 Create Date: 2026-11-25 03:20:00
+
+Both backends: indexes of live (not deleted) clients by owner and by tier, so an account
+manager's list and a tier filter count their matches from the index alone.
 
 PostgreSQL only (SQLite searches with LIKE and json_each, no index):
 - `atrium_cjk_grams(text)`: every 1- and 2-character piece of the Chinese, Japanese or Korean runs
@@ -11,6 +14,7 @@ PostgreSQL only (SQLite searches with LIKE and json_each, no index):
   Its character class matches `storage.clients.CJK_CHARACTERS`.
 - a GIN index on `clients.tags` as jsonb, for `tag=` (`tags::jsonb @> '["vip"]'`).
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = '0005_search'
@@ -31,6 +35,10 @@ $$
 
 
 def upgrade() -> None:
+    live = sa.text("deleted_at IS NULL")
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.create_index('ix_clients_live_owner', ['owner'], postgresql_where=live, sqlite_where=live)
+        batch_op.create_index('ix_clients_live_tier', ['tier'], postgresql_where=live, sqlite_where=live)
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(CJK_GRAMS_FUNCTION)
@@ -39,8 +47,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute("DROP INDEX IF EXISTS ix_clients_tags")
-    op.execute("DROP INDEX IF EXISTS ix_clients_search_cjk")
-    op.execute("DROP FUNCTION IF EXISTS atrium_cjk_grams(text)")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_clients_tags")
+        op.execute("DROP INDEX IF EXISTS ix_clients_search_cjk")
+        op.execute("DROP FUNCTION IF EXISTS atrium_cjk_grams(text)")
+    with op.batch_alter_table('clients', schema=None) as batch_op:
+        batch_op.drop_index('ix_clients_live_tier')
+        batch_op.drop_index('ix_clients_live_owner')
