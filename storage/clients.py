@@ -5,13 +5,14 @@ import re
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import (JSON, ForeignKey, Index, Integer, String, Text, and_, cast, delete, exists, func, insert, inspect,
-                        literal, select, text, tuple_)
+from sqlalchemy import (JSON, ForeignKey, Index, Integer, String, Text, cast, delete, exists, func, insert, inspect, literal,
+                        select, text, tuple_)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.sql import util as sql_util
 
 from .base import Base, BigId, UTCDateTime
+from .text_search import contains_condition, normalise
 
 KINDS = ("organisation", "person")
 TIERS = ("A", "B", "C")
@@ -171,9 +172,6 @@ def duplicate_candidates(session: Session, client: Client) -> list[tuple[Client,
     return [(c, matched[c.id]) for c in found]
 
 
-# Chinese, Japanese and Korean characters: the same class as `atrium_cjk_grams` in migration 0005_search.
-CJK_CHARACTERS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
-_ALL_CJK = re.compile(f"[{CJK_CHARACTERS}]+")
 # Counting stops here: past it a list says "10,000 or more" (total_exact false) rather than read
 # every match of a broad query just to count it.
 COUNT_LIMIT = 10_000
@@ -199,17 +197,10 @@ def plan_for_each_search(session: Session) -> None:
 def search_condition(q: str, *, dialect: str):
     """`q` as a case-insensitive substring of name, phones, emails or addresses.
 
-    On PostgreSQL the LIKE is answered from the trigram index on search_text when `q` has three
+    On PostgreSQL it is answered from the trigram index on search_text when `q` has three
     characters or more, and from the CJK gram index when it is one or two Chinese (Japanese,
-    Korean) characters: trigrams cannot narrow those down."""
-    needle = unicodedata.normalize("NFKC", q).casefold().strip()
-    escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    substring = Client.search_text.like(f"%{escaped}%", escape="\\")
-    if dialect == "postgresql" and len(needle) <= 2 and _ALL_CJK.fullmatch(needle):
-        grams = func.atrium_cjk_grams(Client.search_text).op("@>")(cast(postgresql.array([needle]),
-                                                                         postgresql.ARRAY(Text)))
-        return and_(grams, substring)
-    return substring
+    Korean) characters (see storage.text_search)."""
+    return contains_condition(Client.search_text, normalise(q).strip(), dialect=dialect)
 
 
 def tagged_condition(tag: str, *, dialect: str):

@@ -13,6 +13,9 @@ PostgreSQL only (SQLite searches with LIKE and json_each, no index):
   Chinese names are often two ('张伟'): without this a 1- or 2-character query reads every client.
   Its character class matches `storage.clients.CJK_CHARACTERS`.
 - a GIN index on `clients.tags` as jsonb, for `tag=` (`tags::jsonb @> '["vip"]'`).
+- trigram and CJK gram indexes of knowledge-article titles: a search matches words (full-text
+  index of 0004) or the query as typed inside a title, and without these the second half read
+  every article, computing its text-search vector on the way.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -44,10 +47,16 @@ def upgrade() -> None:
     op.execute(CJK_GRAMS_FUNCTION)
     op.execute("CREATE INDEX ix_clients_search_cjk ON clients USING gin (atrium_cjk_grams(search_text))")
     op.execute("CREATE INDEX ix_clients_tags ON clients USING gin ((tags::jsonb) jsonb_path_ops)")
+    op.execute("CREATE INDEX ix_knowledge_articles_title_trgm ON knowledge_articles "
+               "USING gin (lower(title) public.gin_trgm_ops)")
+    op.execute("CREATE INDEX ix_knowledge_articles_title_cjk ON knowledge_articles "
+               "USING gin (atrium_cjk_grams(lower(title)))")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_knowledge_articles_title_cjk")
+        op.execute("DROP INDEX IF EXISTS ix_knowledge_articles_title_trgm")
         op.execute("DROP INDEX IF EXISTS ix_clients_tags")
         op.execute("DROP INDEX IF EXISTS ix_clients_search_cjk")
         op.execute("DROP FUNCTION IF EXISTS atrium_cjk_grams(text)")
