@@ -6,6 +6,7 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
+
 from atrium import clients as client_service
 from storage import timeline
 from storage.clients import (KINDS, SORT_COLUMNS, STATUSES, TIERS, Client, clients_page, count_clients,

@@ -110,7 +110,7 @@ def query_kinds(clients: list[dict], rng: random.Random, per_kind: int) -> dict[
         "phone fragment, 4-8 digits": ("partner", draw(lambda: {"q": _fragment(
             rng, "".join(ch for ch in rng.choice(live)["phones"][0] if ch.isdigit()), 4, 8)})),
         "email fragment, 4-10 chars": ("partner", draw(lambda: {"q": _fragment(rng, rng.choice(live)["emails"][0], 4, 10)})),
-        "broad word (ltd, gmail, 有限公司, consulting)": ("partner", draw(lambda: {"q": rng.choice(
+        "broad word (ltd, gmail, london, 北京, 有限公司)": ("partner", draw(lambda: {"q": rng.choice(
             ["ltd", "gmail", "有限公司", "consulting", "london", "北京"])})),
         "no q, tier=A, sorted by name": ("partner", draw(lambda: {"tier": "A"})),
         "tag filter, newest first": ("partner", draw(lambda: {"tag": rng.choice(["vip", "referral", "at-risk"]),
