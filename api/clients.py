@@ -8,15 +8,15 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import func, select
 
 from atrium import clients as client_service
 from storage import timeline
-from storage.clients import KINDS, STATUSES, TIERS, Client, search_condition
+from storage.clients import (KINDS, SORT_COLUMNS, STATUSES, TIERS, Client, clients_page, count_clients,
+                             order_clauses, plan_for_each_search, search_condition, tagged_condition)
 
 from . import audit
 from .docs import errors
-from .pagination import PageArgs, envelope, page_query, page_schema
+from .pagination import PageArgs, envelope, page_schema
 from .permissions import has_permission, requires
 from .schema_base import Schema
 
@@ -27,7 +27,7 @@ blp = Blueprint("clients", __name__, url_prefix="/api/clients", description="Cli
 after_save: list[Callable] = []
 before_delete: list[Callable] = []
 
-SORTS = {"name": Client.name_key, "created": Client.created_at, "updated": Client.updated_at, "tier": Client.tier}
+SORTS = tuple(SORT_COLUMNS)
 
 
 class AddressSchema(Schema):
@@ -89,7 +89,9 @@ class ClientArgs(PageArgs):
     sort = fields.String(load_default="name", validate=validate.OneOf([*SORTS, *(f"-{s}" for s in SORTS)]))
 
 
-ClientPage = page_schema(ClientSchema, "ClientPage")
+class ClientPage(page_schema(ClientSchema, "ClientPageBase")):
+    total_exact = fields.Boolean(required=True, metadata={
+        "description": "false when more clients match than were counted: `total` is then a lower bound (10,000)"})
 
 
 def process_engine():
@@ -107,20 +109,23 @@ def visible_client(session, client_id: int, *, include_deleted: bool = False) ->
 
 
 def client_list_conditions(session, args: dict) -> list:
-    """The WHERE clauses of a client list: visibility, search and filters (export uses them too)."""
+    """The WHERE clauses of a client list: visibility, search and filters (export uses them too).
+    Statements using them later in the transaction are planned for their values."""
+    plan_for_each_search(session)
+    dialect = session.get_bind().dialect.name
     conditions = [Client.deleted_at.is_not(None) if args.get("deleted") else Client.deleted_at.is_(None)]
     owners = owners_visible_to_caller(session)
     if owners is not None:
         conditions.append(Client.owner.in_(owners))
     if args.get("q"):
-        conditions.append(search_condition(args["q"]))
+        conditions.append(search_condition(args["q"], dialect=dialect))
     for name in ("tier", "status", "kind", "industry"):
         if args.get(name):
             conditions.append(getattr(Client, name) == args[name])
     if args.get("owner"):
         conditions.append(Client.owner == (g.account.username if args["owner"] == "me" else args["owner"]))
     if args.get("tag"):
-        conditions.append(client_service.tagged_condition(args["tag"]))
+        conditions.append(tagged_condition(args["tag"], dialect=dialect))
     return conditions
 
 
@@ -129,9 +134,10 @@ def _run(hooks: list[Callable], session, client: Client) -> None:
         hook(session, client, g.account.username)
 
 
-def client_order(sort: str):
-    column = SORTS[sort.lstrip("-")]
-    return [column.desc() if sort.startswith("-") else column.asc(), Client.id.asc()]
+
+def client_order(sort: str) -> list:
+    """ORDER BY clauses of a client list sorted by `sort` (`name`, `-created`, ...)."""
+    return order_clauses(sort)
 
 
 @blp.route("")
@@ -141,14 +147,16 @@ class Clients(MethodView):
     @blp.response(200, ClientPage)
     @errors(blp, 422)
     def get(self, args):
-        """List and search clients you may see."""
+        """List and search clients you may see. `total` is exact up to 10,000 matches; beyond that it
+        is 10,000 and `total_exact` is false."""
         if args.get("deleted") and not has_permission(g.account.roles, "clients:restore"):
             args["deleted"] = False
         with process_engine().transaction() as session:
             conditions = client_list_conditions(session, args)
-            rows, total = page_query(session, select(Client).where(*conditions).order_by(*client_order(args["sort"])),
-                                     select(func.count()).select_from(Client).where(*conditions), args)
-            return envelope([row[0] for row in rows], total, args)
+            total, exact = count_clients(session, conditions)
+            items = clients_page(session, conditions=conditions, sort=args["sort"], limit=args["page_size"],
+                                 offset=(args["page"] - 1) * args["page_size"], matches=total) if total else []
+            return {**envelope(items, total, args), "total_exact": exact}
 
     @requires("clients:write")
     @blp.arguments(NewClientSchema)

@@ -18,8 +18,12 @@ def _nul_paths(value, path: str = "") -> list[str]:
 class Schema(marshmallow.Schema):
     @pre_load
     def reject_nul_characters(self, data, **kwargs):
-        # Query strings and forms arrive as MultiDicts; look at every value, return them as they came.
-        paths = _nul_paths(data.to_dict(flat=False) if hasattr(data, "to_dict") else data)
+        # Query strings and forms arrive as MultiDicts: look at every value of each name, report the
+        # name (`q`, as the field is called), and return them as they came.
+        if hasattr(data, "to_dict"):
+            paths = [key for key, values in data.to_dict(flat=False).items() if _nul_paths(values)]
+        else:
+            paths = _nul_paths(data)
         if paths:
             raise ValidationError({path: ["must not contain NUL characters"] for path in paths})
         return data

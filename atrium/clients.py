@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import json
-
 import jsonschema
-from sqlalchemy import Text, cast, exists, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from atrium import clock
@@ -166,8 +164,3 @@ def restore_client(session: Session, client_id: int) -> Client:
     client.updated_at = clock.now()
     return client
 
-
-def tagged_condition(tag: str):
-    """Clients whose tag list holds `tag`: a match on the stored JSON text, the same on every backend."""
-    needle = json.dumps(tag).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return cast(Client.tags, Text).like(f"%{needle}%", escape="\\")

@@ -1,18 +1,19 @@
 """`make bench`: every benchmark in one run, printed side by side with its target.
 
 Needs PostgreSQL (ATRIUM_BENCH_DATABASE_URL, default the local `test` database); it
-works in its own schema, `atrium_bench`, dropped and recreated by each benchmark.
-`--only SECTION` (repeatable) runs a subset, e.g. `python -m bench --only http`.
+works in its own schema, `atrium_bench`, dropped and recreated by each benchmark (client
+search in `atrium_bench_clients`). `--only SECTION` (repeatable) runs a subset, e.g.
+`python -m bench --only http`.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 
-from . import engine_rate, http_api, long_lived, timer_lateness
+from . import client_search, engine_rate, http_api, long_lived, timer_lateness
 from .common import database_url
 
-SECTIONS = ("engine", "timers", "long", "http", "inbox")
+SECTIONS = ("engine", "timers", "long", "http", "inbox", "client-search")
 
 
 def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
@@ -41,6 +42,8 @@ def main() -> None:
         _http_rate(rate, seconds=10 if args.quick else 30)
     if "inbox" in sections:
         _inbox_latency(tasks_total)
+    if "client-search" in sections:
+        _client_search(20_000 if args.quick else 100_000, per_kind=30 if args.quick else 60)
 
 
 def _engine_rate(n: int) -> dict:
@@ -100,6 +103,17 @@ def _inbox_latency(tasks_total: int) -> None:
           f"{inbox['open']:,} open, {inbox['matching']:,} offered to the caller")
     _line("inbox p50", f"{inbox['p50_ms']:.1f} ms")
     _line("inbox p95", f"{inbox['p95_ms']:.1f} ms", "target <= 20 ms", inbox["p95_ms"] <= 20)
+
+
+def _client_search(n: int, per_kind: int) -> None:
+    print(f"Client search: GET /api/clients (page_size 50, with total), {n:,} clients, through the Flask app")
+    result = client_search.run(n, per_kind=per_kind)
+    print(f"  (loaded in {result['load_s']:.0f} s; p50 / p95 per kind, request in and response out; matches: the "
+          f"median `total`; load average during the run {result['load_average']:.1f} on {result['cpus']} CPUs)")
+    for kind, figures in result["kinds"].items():
+        _line(kind, f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f} ms",
+              f"target p95 < {client_search.TARGET_MS} ms, matches ~{figures['median_total']:,}",
+              figures["p95_ms"] < client_search.TARGET_MS)
 
 
 if __name__ == "__main__":

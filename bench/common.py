@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from atrium.settings import Settings
 from engine.definitions import SourceFile
@@ -23,20 +24,26 @@ def database_url() -> str:
     return os.environ.get("ATRIUM_BENCH_DATABASE_URL", DEFAULT_URL)
 
 
-def fresh_database():
-    """Drop and recreate the bench schema, migrate it, return an engine bound to it."""
+def fresh_database(schema: str = SCHEMA):
+    """Drop and recreate a bench schema, migrate it, return an engine bound to it."""
     admin = make_engine(database_url())
     with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
     admin.dispose()
-    db = bench_database()
+    db = bench_database(schema=schema)
     upgrade_to_head(db)
     return db
 
 
-def bench_database(**kwargs):
-    return make_engine(database_url(), connect_args={"options": f"-csearch_path={SCHEMA}"}, **kwargs)
+def bench_database(schema: str = SCHEMA, **kwargs):
+    return make_engine(database_url(), connect_args={"options": f"-csearch_path={schema}"}, **kwargs)
+
+
+def schema_url(schema: str = SCHEMA) -> str:
+    """The bench database URL with the schema in it, for an app or server built from a URL alone."""
+    return make_url(database_url()).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False)
 
 
 def process_engine(db, **settings) -> ProcessEngine:

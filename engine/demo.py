@@ -1,61 +1,76 @@
-"""Demo data: a few instances of the example processes, so a first run has work in the inbox."""
+"""Demo data for a first run: the demo firm (people, clients, history, articles), then instances of
+each deployed business process, so the inbox and the client timelines have something in them.
+
+Every step creates only what is missing, so `atrium demo` can run again and does nothing."""
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atrium.clients import client_business_key
 from storage import definitions as definition_store
+from storage.client_records import Engagement
+from storage.clients import Client
 from storage.instances import ProcessInstance
 
-DEMO_ENGAGEMENTS = [
-    ("DEMO-ENG-1", {"client_name": "Harbour Logistics Ltd", "service": "advisory", "fee": 4800}),
-    ("DEMO-ENG-2", {"client_name": "北辰建筑设计事务所", "service": "architecture", "fee": 18500}),
-    ("DEMO-ENG-3", {"client_name": "Meridian Legal LLP", "service": "legal", "fee": 12000}),
-]
+from .demo_firm import demo_clients, seed_articles, seed_clients, seed_people
 
 
-# One account per role. These passwords exist only in a demo seed, never in production.
-DEMO_ACCOUNTS = [
-    ("admin", ["admin"], "Ada Admin"),
-    ("partner", ["partner"], "Pat Partner"),
-    ("manager", ["manager"], "Max Manager"),
-    ("am", ["account_manager"], "Alex Account-Manager"),
-    ("desk", ["service_desk"], "Sam Service-Desk"),
-    ("viewer", ["viewer"], "Vi Viewer"),
-]
+@dataclass(frozen=True)
+class ProcessSeed:
+    """Demo instances of one business process, started only when that process is deployed.
+
+    `seed(engine, session, clients)` gets the demo firm's clients (oldest first), starts what is
+    missing (idempotent, e.g. by business key) and returns what it did in sentences."""
+
+    process_key: str
+    seed: Callable[..., list[str]]
 
 
-def demo_password(username: str) -> str:
-    return f"demo-{username}-password"
-
-
-def seed_demo(engine, session: Session) -> list[str]:
-    """Create the demo accounts and instances that do not exist yet; returns what was done, in words."""
-    if engine.settings.is_production:
-        return ["ATRIUM_ENV=production: no demo data or demo accounts are seeded."]
-    lines = _seed_accounts(session)
-    if definition_store.latest_definition(session, process_key="engagement_review") is None:
-        return lines + ["engagement_review is not deployed: run `atrium deploy` first; no demo instances seeded."]
+def seed_engagement_reviews(engine, session: Session, clients: list[Client]) -> list[str]:
+    """Proposed engagements of three clients waiting for review, each about its client (business key client:{id})."""
+    proposed = {}
+    for engagement, client in session.execute(
+            select(Engagement, Client).join(Client, Client.id == Engagement.client_id)
+            .where(Engagement.status == "proposed", Client.id.in_([c.id for c in clients])).order_by(Engagement.id)):
+        proposed.setdefault(client.id, (engagement, client))
+    proposed = list(proposed.values())[:3]
+    keys = [client_business_key(client.id) for _, client in proposed]
     existing = set(session.scalars(select(ProcessInstance.business_key).where(
-        ProcessInstance.business_key.in_([key for key, _ in DEMO_ENGAGEMENTS]))))
-    for business_key, variables in DEMO_ENGAGEMENTS:
-        if business_key in existing:
-            lines.append(f"Demo engagement {business_key} already exists.")
+        ProcessInstance.process_key == "engagement_review", ProcessInstance.business_key.in_(keys))))
+    lines = []
+    for engagement, client in proposed:
+        key = client_business_key(client.id)
+        if key in existing:
+            lines.append(f"Demo engagement review {key} ({client.name}) already exists.")
             continue
-        instance = engine.start_instance(session, process_key="engagement_review", business_key=business_key,
+        variables = {"client_name": client.name, "service": engagement.service_type,
+                     "fee": int(engagement.fee_amount or 0)}
+        instance = engine.start_instance(session, process_key="engagement_review", business_key=key,
                                          variables=variables, actor="demo")
-        lines.append(f"Started engagement_review {business_key} ({variables['client_name']}): instance {instance.id}.")
+        lines.append(f"Started engagement_review {key} ({client.name}): instance {instance.id}.")
     return lines
 
 
-def _seed_accounts(session: Session) -> list[str]:
-    from atrium.accounts import create_account
-    from storage.accounts import account_by_username
+# Other processes add their seeding here; each runs only when its process is deployed.
+PROCESS_SEEDS: list[ProcessSeed] = [
+    ProcessSeed("engagement_review", seed_engagement_reviews),
+]
 
-    lines = []
-    for username, roles, name in DEMO_ACCOUNTS:
-        if account_by_username(session, username=username) is not None:
+
+def seed_demo(engine, session: Session) -> list[str]:
+    """Create the demo firm and process instances that do not exist yet; returns what was done, in words.
+    New accounts' passwords are among the lines: shown this once, stored only hashed."""
+    if engine.settings.is_production:
+        return ["ATRIUM_ENV=production: no demo data or demo accounts are seeded."]
+    lines = seed_people(session) + seed_clients(session) + seed_articles(session)
+    clients = demo_clients(session)
+    for process in PROCESS_SEEDS:
+        if definition_store.latest_definition(session, process_key=process.process_key) is None:
+            lines.append(f"{process.process_key} is not deployed: run `atrium deploy` first; no demo instances of it.")
             continue
-        create_account(session, username=username, password=demo_password(username), roles=roles, display_name=name)
-        lines.append(f"Created demo account {username} ({', '.join(roles)}), password {demo_password(username)}.")
+        lines += process.seed(engine, session, clients)
     return lines

@@ -49,10 +49,11 @@ def test_migrate_deploy_and_demo_say_what_they_did(cli_env, capsys):
     assert "engagement_review version 1 is unchanged." in capsys.readouterr().out
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("Started engagement_review") == 3 and out.count("Created demo account") == 6
+    assert out.count("Started engagement_review") == 3 and out.count("Created demo account") == 14
+    assert out.count(", password ") == 14 and "Created the demo firm: 200 clients" in out
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert out.count("already exists") == 3 and "Created demo account" not in out
+    assert out.count("already exists") == 3 and "Created demo account" not in out and "password" not in out
 
 
 def test_user_create_reads_the_password_from_stdin(cli_env, capsys, monkeypatch):

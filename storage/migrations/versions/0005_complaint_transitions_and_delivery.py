@@ -1,6 +1,6 @@
 """complaint escalation and status transitions; notification delivery attempts
 
-Revision ID: 0005_complaint
+Revision ID: 0005
 Revises: 0004
 """
 from alembic import op
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import storage.base
 
 
-revision = '0005_complaint'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None
