@@ -17,10 +17,10 @@ from atrium.client_export import XLSX_MAX_ROWS, clients_in_batches, csv_chunks, 
 from atrium.client_import import check_mapping, client_rows, import_clients, read_table
 from atrium.client_merge import RECORD_MODELS, merge_clients
 from atrium.errors import InvalidInput, RowsInvalid
-from storage.clients import Client
+from storage.clients import SORT_COLUMNS, Client
 
 from . import audit
-from .clients import SORTS, ClientArgs, ClientSchema, client_list_conditions, owners_visible_to_caller, process_engine
+from .clients import ClientArgs, ClientSchema, client_list_conditions, owners_visible_to_caller, process_engine
 from .docs import errors
 from .permissions import has_permission, requires
 from .schema_base import Schema
@@ -73,7 +73,7 @@ def export_clients(args):
             if count > XLSX_MAX_ROWS:
                 raise InvalidInput(f"{count} clients do not fit in one sheet; use format=csv or narrow the filters",
                                    {"format": [f"xlsx holds at most {XLSX_MAX_ROWS} rows"]})
-    clients = clients_in_batches(engine.transaction, conditions, order_column=SORTS[args["sort"].lstrip("-")],
+    clients = clients_in_batches(engine.transaction, conditions, order_column=getattr(Client, SORT_COLUMNS[args["sort"].lstrip("-")]),
                                  descending=args["sort"].startswith("-"), batch_size=EXPORT_BATCH)
     filename = f"clients-{clock.now():%Y%m%d-%H%M}.{args['format']}"
     if args["format"] == "xlsx":

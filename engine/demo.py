@@ -16,6 +16,7 @@ from storage.client_records import Engagement
 from storage.clients import Client
 from storage.instances import ProcessInstance
 
+from . import demo_processes
 from .demo_firm import demo_clients, seed_articles, seed_clients, seed_people
 
 
@@ -58,6 +59,11 @@ def seed_engagement_reviews(engine, session: Session, clients: list[Client]) -> 
 # Other processes add their seeding here; each runs only when its process is deployed.
 PROCESS_SEEDS: list[ProcessSeed] = [
     ProcessSeed("engagement_review", seed_engagement_reviews),
+    ProcessSeed("client_onboarding", demo_processes.seed_onboardings),
+    ProcessSeed("approval", demo_processes.seed_approvals),
+    ProcessSeed("service_request", demo_processes.seed_service_requests),
+    ProcessSeed("complaint", demo_processes.seed_complaints),
+    ProcessSeed("follow_up", demo_processes.seed_follow_up_cycles),
 ]
 
 

@@ -138,7 +138,8 @@ def test_processes_are_seeded_only_once_deployed_and_about_demo_clients(process_
     from engine.definitions import SourceFile
     from engine.deployments import deploy
 
-    assert [p.process_key for p in PROCESS_SEEDS] == ["engagement_review"]
+    assert [p.process_key for p in PROCESS_SEEDS] == ["engagement_review", "client_onboarding", "approval",
+                                                      "service_request", "complaint", "follow_up"]
     lines = seeded(process_engine)
     assert "engagement_review is not deployed: run `atrium deploy` first; no demo instances of it." in lines
     paths = [PROJECT_ROOT / "processes" / "engagement_review.bpmn", *sorted((PROJECT_ROOT / "forms").glob("*.json"))]
@@ -169,3 +170,35 @@ def test_account_managers_see_their_own_teams_clients(db, services, clock, usern
     team_members = {p.username for p in DEMO_PEOPLE if p.team in team and "account_manager" in p.roles}
     assert 0 < listed["total"] < CLIENT_COUNT and {c["owner"] for c in listed["items"]} == team_members
     app.extensions["atrium.db"].dispose()
+
+
+def test_every_business_process_has_demo_instances_waiting_on_the_right_people(db, services, clock):
+    from engine.handlers import register_all
+
+    from .api_helpers import caller, deploy_firm_processes
+    from storage.tasks import OPEN, Task
+
+    register_all(services)
+    app = make_app(db, services)
+    try:
+        deploy_firm_processes(caller(app.test_client(), "admin"))
+        engine = app.extensions["atrium.engine"]
+        with engine.transaction() as session:
+            seed_demo(engine, session)
+        with engine.transaction() as session:
+            open_steps = sorted(session.execute(select(Task.process_key, Task.element_id).where(Task.status == OPEN)))
+            cycles = count(session, ProcessInstance, ProcessInstance.process_key == "follow_up")
+            active = count(session, Client, Client.status == "active")
+        assert ("client_onboarding", "intake") in open_steps and ("client_onboarding", "review") in open_steps
+        assert open_steps.count(("approval", "decide")) == 2
+        assert open_steps.count(("service_request", "triage")) == 2 and ("service_request", "assign") in open_steps
+        assert ("complaint", "acknowledge") in open_steps and ("complaint", "investigate") in open_steps
+        assert cycles == active > 0
+        with engine.transaction() as session:
+            again = seed_demo(engine, session)
+            assert count(session, ProcessInstance, ProcessInstance.process_key == "follow_up") == cycles
+        assert {"Demo onboardings already exist.", "Demo approvals already exist.",
+                "Demo service requests already exist.", "Demo complaints already exist.",
+                "The demo clients' follow-up cycles already run."} <= set(again)
+    finally:
+        app.extensions["atrium.db"].dispose()

@@ -1,0 +1,109 @@
+"""Demo instances of the firm's business processes, in various states, so a first run's inboxes
+are alive: onboardings and approvals waiting on partners and managers, service requests and
+complaints at different steps, and a follow-up cycle for every active client.
+
+Each seed runs only when its process is deployed, and only once: it looks for instances the demo
+started (`started_by` one of the demo people) before starting any."""
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from atrium import clock, follow_up_cycles
+from atrium.complaints import start_complaint_process
+from atrium.service_requests import start_request_process
+from storage.client_records import Complaint, ServiceRequest
+from storage.clients import Client
+from storage.instances import ProcessInstance
+from storage.tasks import open_tasks
+
+ACCOUNT_MANAGER, DESK = "am", "desk"
+
+
+def _seeded(session: Session, process_key: str, actor: str) -> bool:
+    return session.scalar(select(exists().where(ProcessInstance.process_key == process_key,
+                                                ProcessInstance.started_by == actor)))
+
+
+def _complete_first(engine, session: Session, instance_id, element_id: str, data: dict, actor: str) -> None:
+    task = next(t for t in open_tasks(session, instance_id=instance_id) if t.element_id == element_id)
+    engine.complete_task(session, task_id=task.id, data=data, actor=actor)
+
+
+def seed_onboardings(engine, session: Session, clients: list[Client]) -> list[str]:
+    """One prospect being described by its account manager, one waiting for a partner's approval."""
+    if _seeded(session, "client_onboarding", ACCOUNT_MANAGER):
+        return ["Demo onboardings already exist."]
+    draft = engine.start_instance(session, process_key="client_onboarding", actor=ACCOUNT_MANAGER)
+    waiting = engine.start_instance(session, process_key="client_onboarding", actor=ACCOUNT_MANAGER)
+    _complete_first(engine, session, waiting.id, "intake", {
+        "client_name": "Lakeside Dental Group", "kind": "organisation", "industry": "healthcare", "tier": "B",
+        "phones": ["+44 161 555 0199"], "emails": ["office@lakeside-dental.example"],
+        "contacts": [{"name": "Priya Shah", "role": "Practice manager"}],
+        "engagement": {"service_type": "advisory", "description": "Practice acquisition due diligence",
+                       "fee_basis": "fixed", "fee_amount": 9500, "adverse_parties": ["Northgate Clinics"]},
+        "owner": ACCOUNT_MANAGER,
+    }, ACCOUNT_MANAGER)
+    return [f"Started client_onboarding {draft.id} (intake open for {ACCOUNT_MANAGER}) and {waiting.id} "
+            "(waiting for a partner's approval)."]
+
+
+def seed_approvals(engine, session: Session, clients: list[Client]) -> list[str]:
+    """A discount for a manager to decide and a large fee for a partner."""
+    if _seeded(session, "approval", ACCOUNT_MANAGER):
+        return ["Demo approvals already exist."]
+    lines = []
+    for kind, amount, justification in (("discount", 800, "Loyalty discount on the annual retainer"),
+                                        ("fee", 42000, "Fixed fee for the group restructuring")):
+        instance = engine.start_instance(session, process_key="approval", actor=ACCOUNT_MANAGER)
+        data = {"kind": kind, "amount": amount, "justification": justification}
+        if clients:
+            data["client_id"] = clients[0].id
+        _complete_first(engine, session, instance.id, "submit", data, ACCOUNT_MANAGER)
+        lines.append(f"Started approval {instance.id}: {kind} of {amount} waiting for a decision.")
+    return lines
+
+
+def seed_service_requests(engine, session: Session, clients: list[Client]) -> list[str]:
+    """Three new requests: two waiting for triage, one triaged and waiting to be assigned."""
+    if _seeded(session, "service_request", DESK) or len(clients) < 3:
+        return ["Demo service requests already exist."]
+    now, lines = clock.now(), []
+    titles = ("Question about the VAT return", "Update our registered address", "Copy of last year's accounts")
+    for number, (client, title) in enumerate(zip(clients[:3], titles)):
+        request = ServiceRequest(client_id=client.id, title=title, content=title, priority="normal", status="new",
+                                 source="staff", created_by=DESK, created_at=now, updated_at=now)
+        session.add(request)
+        session.flush()
+        instance_id = start_request_process(engine, session, request, actor=DESK)
+        if number == 0:
+            _complete_first(engine, session, instance_id, "triage",
+                            {"decision": "accept", "type": "tax", "priority": "high"}, DESK)
+        lines.append(f"Recorded service request #{request.id} for {client.name}: instance {instance_id}.")
+    return lines
+
+
+def seed_complaints(engine, session: Session, clients: list[Client]) -> list[str]:
+    """Two complaints: one waiting to be acknowledged, one acknowledged and under investigation."""
+    if _seeded(session, "complaint", DESK) or len(clients) < 5:
+        return ["Demo complaints already exist."]
+    now, lines = clock.now(), []
+    for number, (client, severity, text) in enumerate(((clients[3], "medium", "Invoice sent twice"),
+                                                       (clients[4], "high", "Deadline for the filing was missed"))):
+        complaint = Complaint(client_id=client.id, severity=severity, description=text, status="registered",
+                              received_at=now, created_by=DESK, created_at=now, updated_at=now)
+        session.add(complaint)
+        session.flush()
+        instance = start_complaint_process(engine, session, complaint, actor=DESK)
+        if number == 1:
+            _complete_first(engine, session, instance.id, "acknowledge", {"acknowledged_via": "phone"}, DESK)
+        lines.append(f"Recorded complaint #{complaint.id} for {client.name}: instance {instance.id}.")
+    return lines
+
+
+def seed_follow_up_cycles(engine, session: Session, clients: list[Client]) -> list[str]:
+    """A follow-up cycle for every active demo client (the ones already running are left alone)."""
+    started = sum(follow_up_cycles.sync_cycle(engine, session, client, actor="demo") == "started"
+                  for client in clients if follow_up_cycles.wants_cycle(client))
+    return [f"Started {started} follow-up cycles for active demo clients." if started
+            else "The demo clients' follow-up cycles already run."]
