@@ -92,3 +92,15 @@ def deploy_firm_processes(admin: Caller):
     response = admin.post("/api/deployments", data={"files": files}, content_type="multipart/form-data")
     assert response.status_code == 201, response.json
     return response.json
+
+
+def people_in_two_teams(app) -> dict:
+    """A caller per role account, plus a second account manager in account_manager's team ("tax")
+    and one in another team ("audit"): what record-visibility tests need."""
+    client = app.test_client()
+    admin = caller(client, "admin")
+    for username, group in (("am_tax", "tax"), ("am_audit", "audit")):
+        made = admin.post("/api/accounts", json={"username": username, "password": password_for(username),
+                                                  "roles": ["account_manager"], "groups": [group]})
+        assert made.status_code == 201, made.json
+    return {name: caller(client, name) for name in (*ROLES, "am_tax", "am_audit")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .api_helpers import caller, make_app
+from .api_helpers import caller, make_app, people_in_two_teams
 
 
 @pytest.fixture
@@ -16,15 +16,7 @@ def app(db, services, clock):
 
 @pytest.fixture
 def people(app):
-    client = app.test_client()
-    admin = caller(client, "admin")
-    # A second account manager in the same team ("tax") and one in another team ("audit").
-    for username, group in (("am_tax", "tax"), ("am_audit", "audit")):
-        made = admin.post("/api/accounts", json={"username": username, "password": f"password-of-{username}",
-                                                  "roles": ["account_manager"], "groups": [group]})
-        assert made.status_code == 201, made.json
-    return {name: caller(client, name) for name in ("admin", "partner", "manager", "account_manager", "service_desk",
-                                                    "viewer", "am_tax", "am_audit")}
+    return people_in_two_teams(app)
 
 
 def new_client(person, **fields):
