@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import JSON, Index, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, load_only, mapped_column
@@ -46,10 +47,14 @@ class Form(Base):
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-# What starting an instance reads: the spec itself comes from the engine's cache, so the
-# BPMN XML and the serialized spec (kilobytes each) need not cross the wire per start.
-_HEAD = load_only(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
-                  ProcessDefinition.start_events, ProcessDefinition.form_ids)
+@cache
+def _head():
+    """What starting an instance reads: the spec itself comes from the engine's cache, so the
+    BPMN XML and the serialized spec (kilobytes each) need not cross the wire per start.
+    Built on first use, not at import: building it configures every mapper, and a model this
+    module does not import may not be defined yet."""
+    return load_only(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
+                     ProcessDefinition.start_events, ProcessDefinition.form_ids)
 
 
 def latest_definition(session: Session, *, process_key: str, head_only: bool = False) -> ProcessDefinition | None:
@@ -57,14 +62,14 @@ def latest_definition(session: Session, *, process_key: str, head_only: bool = F
     unloaded (loaded on first access)."""
     query = (select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
              .order_by(ProcessDefinition.version.desc()).limit(1))
-    return session.scalars(query.options(_HEAD) if head_only else query).first()
+    return session.scalars(query.options(_head()) if head_only else query).first()
 
 
 def definition_version(session: Session, *, process_key: str, version: int,
                        head_only: bool = False) -> ProcessDefinition | None:
     query = select(ProcessDefinition).where(ProcessDefinition.process_key == process_key,
                                             ProcessDefinition.version == version)
-    return session.scalars(query.options(_HEAD) if head_only else query).first()
+    return session.scalars(query.options(_head()) if head_only else query).first()
 
 
 def next_definition_version(session: Session, *, process_key: str) -> int:
