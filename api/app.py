@@ -22,7 +22,6 @@ from . import (
     client_records,  # noqa: F401 -- adds the nested record routes to the clients blueprint
     client_transfer,
     clients,
-    complaints,  # noqa: F401 -- starts the complaint process when a complaint is recorded
     definitions,
     employees,
     firm_settings,
@@ -32,7 +31,7 @@ from . import (
     messages,
     notifications,
     operations,
-    process_triggers,  # noqa: F401 -- new service requests and active clients start their processes
+    process_triggers,  # noqa: F401 -- new service requests, complaints and active clients start processes
     tasks,
 )
 from .auth import TokenService, authenticate_request
