@@ -51,24 +51,9 @@ def start_scheduler(engine) -> BackgroundScheduler:
     """Poll for due timers every `timer_poll_seconds` in a background thread; with SMTP
     configured, mail the notification outbox on the same beat."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    scheduler.add_job(
-        fire_due_timers,
-        "interval",
-        args=[engine],
-        seconds=engine.settings.timer_poll_seconds,
-        id="fire_due_timers",
-        max_instances=1,
-        coalesce=True,
-    )
-    if engine.settings.smtp_configured:
-        scheduler.add_job(
-            send_queued_notifications,
-            "interval",
-            args=[engine],
-            seconds=engine.settings.timer_poll_seconds,
-            id="send_queued_notifications",
-            max_instances=1,
-            coalesce=True,
-        )
+    jobs = [fire_due_timers] + ([send_queued_notifications] if engine.settings.smtp_configured else [])
+    for job in jobs:
+        scheduler.add_job(job, "interval", args=[engine], seconds=engine.settings.timer_poll_seconds, id=job.__name__,
+                          max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler
