@@ -104,3 +104,10 @@ def people_in_two_teams(app) -> dict:
                                                   "roles": ["account_manager"], "groups": [group]})
         assert made.status_code == 201, made.json
     return {name: caller(client, name) for name in (*ROLES, "am_tax", "am_audit")}
+
+
+def client_body(**fields) -> dict:
+    """A complete client as `POST /api/clients` takes it (Harbour Logistics), with `fields` changed."""
+    return {"name": "Harbour Logistics Ltd", "kind": "organisation", "tier": "A", "status": "active",
+            "industry": "logistics", "tags": ["shipping"], "phones": ["+44 20 7946 0000"],
+            "emails": ["info@harbour.example"], "addresses": [{"street": "1 Quay St", "city": "Bristol"}], **fields}

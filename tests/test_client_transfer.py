@@ -12,7 +12,7 @@ from openpyxl import Workbook, load_workbook
 from atrium.client_merge import merge_clients
 from atrium.errors import Conflict
 
-from .api_helpers import caller, deploy_via_api, make_app, people_in_two_teams
+from .api_helpers import caller, client_body, deploy_via_api, make_app, people_in_two_teams
 from .conftest import make_process_engine
 from .test_concurrency import _race
 
@@ -32,10 +32,7 @@ def people(app):
 
 
 def new_client(person, **fields):
-    body = {"name": "Harbour Logistics Ltd", "kind": "organisation", "tier": "A", "status": "active",
-            "industry": "logistics", "tags": ["shipping"], "phones": ["+44 20 7946 0000"],
-            "emails": ["info@harbour.example"], "addresses": [{"street": "1 Quay St", "city": "Bristol"}]}
-    body.update(fields)
+    body = client_body(**fields)
     made = person.post("/api/clients", json=body)
     assert made.status_code == 201, made.json
     return made.json

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .api_helpers import caller, make_app, people_in_two_teams
+from .api_helpers import caller, client_body, make_app, people_in_two_teams
 
 
 @pytest.fixture
@@ -20,10 +20,7 @@ def people(app):
 
 
 def new_client(person, **fields):
-    body = {"name": "Harbour Logistics Ltd", "kind": "organisation", "tier": "A", "status": "active",
-            "industry": "logistics", "tags": ["shipping"], "phones": ["+44 20 7946 0000"],
-            "emails": ["info@harbour.example"], "addresses": [{"street": "1 Quay St", "city": "Bristol"}]}
-    body.update(fields)
+    body = client_body(**fields)
     return person.post("/api/clients", json=body)
 
 
