@@ -95,6 +95,11 @@ def _http_rate(rate: dict | None, seconds: float) -> None:
     if rate is not None:
         _line("in-process engine rate, same flow (above)", f"{rate['in_process_per_s']:.0f} inst/s")
     _line("failed requests", str(e2e["errors"]))
+    split = e2e["cpu_ms_per_instance"]
+    if split:
+        parts = ", ".join(f"{key} {ms:.1f}" for key, ms in split.items())
+        _line("CPU ms per instance", f"{sum(split.values()):.1f}",
+              f"({parts}; {e2e['cpus']} cores give {e2e['cpus'] * 10} ms per instance at 100 inst/s)")
 
 
 def _inbox_latency(tasks_total: int) -> None:
