@@ -102,8 +102,11 @@ def may_see_variables(session, instance_id: uuid.UUID, started_by: str | None) -
         (Task.assignee == account.username) | (Task.completed_by == account.username)))))
 
 
-def instance_detail(session, instance: InstanceRow | uuid.UUID) -> dict:
-    """Status, version, current activities, variables (if the caller may see them), open tasks, incidents."""
+def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started: bool = False) -> dict:
+    """Status, version, current activities, variables (if the caller may see them), open tasks, incidents.
+
+    `just_started`: the instance was started in this transaction, so its open tasks are the
+    ones its first step opened, and need not be read back."""
     engine = _engine()
     if not isinstance(instance, InstanceRow):
         instance = engine.load_instance_or_raise(session, instance)
@@ -113,7 +116,7 @@ def instance_detail(session, instance: InstanceRow | uuid.UUID) -> dict:
         "version": engine.definition_version(session, instance.definition_id),
         "current_activities": activities,
         "variables": variables if may_see_variables(session, instance.id, instance.started_by) else None,
-        "open_tasks": open_task_rows(session, instance_id=instance.id),
+        "open_tasks": instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id),
         # Only an instance in error has open incidents.
         "incidents": open_incidents(session, instance_id=instance.id) if instance.status == "error" else [],
     }
@@ -134,7 +137,7 @@ class Instances(MethodView):
                                              actor=g.account.username)
             audit.record(session, "instance.start", target=str(instance.id),
                          detail={"process_key": instance.process_key, "business_key": instance.business_key})
-            return instance_detail(session, instance)
+            return instance_detail(session, instance, just_started=True)
 
     @requires("instances:read")
     @blp.arguments(InstanceArgs, location="query")

@@ -12,7 +12,7 @@ from atrium import clock
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
 from storage.accounts import account_by_username
 from storage.notifications import add_notification_rows, task_assigned_row
-from storage.step_writes import load_instance
+from storage.step_writes import load_instance, task_with_instance
 from storage.tasks import (
     OPEN,
     Task,
@@ -218,9 +218,13 @@ def count_tasks(args):
 
 def _task_or_raise(session: Session, task_id: uuid.UUID) -> dict:
     rows = task_rows(session, task_ids=[task_id])
-    if not rows:
+    return _visible_or_raise(rows[0] if rows else None, task_id)
+
+
+def _visible_or_raise(task: dict | None, task_id: uuid.UUID) -> dict:
+    if task is None:
         raise NotFound(f"task {task_id} not found")
-    task, account = rows[0], g.account
+    account = g.account
     if not has_permission(account.roles, "tasks:read_all") and not (
         task["assignee"] == account.username or task["completed_by"] == account.username or _offered_to_me(task)
     ):
@@ -337,12 +341,13 @@ def complete(data, task_id):
     """Complete a task with data valid for its form; the instance moves on."""
     engine = _engine()
     with engine.transaction() as session:
-        task = _task_or_raise(session, task_id)
+        task, instance = task_with_instance(session, task_id=task_id) or (None, None)
+        _visible_or_raise(task, task_id)
         _require_open(task)
         if not _may_work_on(task):
             raise Forbidden(f"task {task_id} is claimed by {task['assignee']}" if task["assignee"]
                             else "this task is not offered to you")
         instance = engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username,
-                                        task_row=task)
+                                        task_row=task, instance=instance)
         audit.record(session, "task.complete", target=str(task_id))
         return {**task, "status": "completed", "completed_at": instance.updated_at, "completed_by": g.account.username}

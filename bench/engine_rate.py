@@ -40,11 +40,11 @@ def persisted_rate(engine, n: int) -> tuple[float, list[int]]:
     for _ in range(n):
         with engine.transaction() as session:
             instance = engine.start_instance(session, process_key="bench_review")
-            [task_id] = instance.opened_task_ids
+            [task_id] = [t["id"] for t in instance.opened_tasks]
             sizes.append(len(instance.state))
         with engine.transaction() as session:
             instance = engine.complete_task(session, task_id=task_id, data={"amount": 70})
-            [task_id] = instance.opened_task_ids
+            [task_id] = [t["id"] for t in instance.opened_tasks]
             sizes.append(len(instance.state))
         with engine.transaction() as session:
             instance = engine.complete_task(session, task_id=task_id, data={})

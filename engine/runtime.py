@@ -32,8 +32,16 @@ from storage import definitions as definition_store
 from storage.db import transaction
 from storage.definitions import ProcessDefinition
 from storage.instances import ACTIVE, CANCELLED, COMPLETED, ERROR
-from storage.step_writes import InstanceRow, StepWrites, load_instance, open_task_ids, save_step, task_for_completion
-from storage.tasks import OPEN
+from storage.step_writes import (
+    InstanceRow,
+    StepWrites,
+    load_instance,
+    load_state,
+    open_task_ids,
+    save_step,
+    task_for_completion,
+)
+from storage.tasks import OPEN, rows_as_written
 from storage.timers import RETRY
 
 from . import steps
@@ -120,8 +128,13 @@ class ProcessEngine:
     def _load_workflow(self, session: Session, instance) -> BpmnWorkflow:
         workflow = self.workflows.take(instance.id, instance.lock_version)
         if workflow is None:
+            state = instance.state
+            if state is None:  # read without it, as the cache usually has the workflow
+                state = load_state(session, instance_id=instance.id, lock_version=instance.lock_version)
+                if state is None:
+                    raise Conflict(_CONFLICT)
             spec, subprocess_specs = self.spec_for(session, instance.definition_id)
-            workflow = state_from_bytes(instance.state, spec, subprocess_specs)
+            workflow = state_from_bytes(state, spec, subprocess_specs)
             workflow.script_engine = self.script_engine
         workflow.atrium_instance_id = instance.id
         return workflow
@@ -181,11 +194,12 @@ class ProcessEngine:
 
     # Tasks ---------------------------------------------------------------------------
     def complete_task(self, session: Session, *, task_id: uuid.UUID, data: dict | None = None,
-                      actor: str | None = None, task_row: dict | None = None) -> InstanceRow:
+                      actor: str | None = None, task_row: dict | None = None,
+                      instance: InstanceRow | None = None) -> InstanceRow:
         """Validate `data` against the task's form, merge it and advance the instance.
 
-        `task_row` (status, instance_id, form_id) saves a read when the caller already has the
-        task; the row is re-checked when saving, so a stale one can only lead to Conflict."""
+        `task_row` (status, instance_id, form_id) and `instance` save reads when the caller
+        already has them; both are re-checked when saving, so stale ones can only lead to Conflict."""
         row = task_row or task_for_completion(session, task_id=task_id)
         if row is None:
             raise NotFound(f"task {task_id} not found")
@@ -199,7 +213,7 @@ class ProcessEngine:
             data = without_read_only(schema, data)
         elif not isinstance(data, dict):
             raise InvalidInput("task data must be a JSON object", {"data": ["must be an object"]})
-        instance = self.load_instance_or_raise(session, row["instance_id"])
+        instance = instance or self.load_instance_or_raise(session, row["instance_id"])
         if instance.status not in (ACTIVE, ERROR):
             raise Conflict(f"process instance {instance.id} is {instance.status}")
         workflow = self._load_workflow(session, instance)
@@ -226,7 +240,7 @@ class ProcessEngine:
         before = steps.snapshot(workflow)
         workflow.cancel()
         ctx = self._context(instance, actor)
-        steps.write_history(ctx, workflow, before)
+        steps.write_history(ctx, steps.snapshot(workflow), before)
         steps.add_instance_event(ctx, "instance_cancelled")
         ctx.writes.cancelled_task_ids.extend(open_task_ids(session, instance_id=instance.id))
         ctx.writes.clear_waits = True
@@ -381,7 +395,6 @@ class ProcessEngine:
         attempt: int = 1,
     ) -> None:
         before = steps.snapshot(workflow)
-        ready_before = steps.ready_user_task_ids(workflow)
         waits_before = steps.waiting_events(workflow)
         failure = None
         # Service handlers write the records they act on in this step's transaction.
@@ -394,18 +407,19 @@ class ProcessEngine:
         finally:
             workflow.atrium_session = workflow.atrium_started_by = workflow.atrium_actor = workflow.atrium_engine = None
         ctx.now = clock.now()
-        steps.write_history(ctx, workflow, before, user_task_actor=user_actor)
+        after = steps.snapshot(workflow)
+        steps.write_history(ctx, after, before, user_task_actor=user_actor)
         form_ids = self._definition_specs(session, instance.definition_id)[2]
         try:
-            instance.opened_task_ids = steps.sync_user_tasks(ctx, workflow, ready_before, self._evaluate, form_ids)
+            steps.sync_user_tasks(ctx, after, before, self._evaluate, form_ids)
         except (SpiffWorkflowException, ScriptTimeout, ValueError, TypeError) as exc:
             # A bad assignee or due-date expression: the task waits in error, the instance gets an incident.
             failure = failure or self._failure_from(workflow, exc)
             ctx.writes.new_tasks.clear()
             ctx.writes.new_candidates.clear()
             ctx.writes.new_notifications.clear()
-            for task_id in steps.ready_user_task_ids(workflow) - ready_before:
-                workflow.get_task_from_id(task_id)._set_state(TaskState.ERROR)
+            for task_id in after.ready_user_tasks.keys() - before.ready_user_tasks.keys():
+                after.ready_user_tasks[task_id]._set_state(TaskState.ERROR)
         steps.sync_waits(ctx, waits_before, steps.waiting_events(workflow))
         if failure is not None:
             self._record_failure(ctx, instance, failure, attempt)
@@ -413,11 +427,12 @@ class ProcessEngine:
             instance.status = COMPLETED
             instance.ended_at = ctx.now
             steps.add_instance_event(ctx, "instance_completed")
-        elif workflow.get_tasks(state=TaskState.ERROR):
+        elif any(task.state == TaskState.ERROR for task in after.tasks):
             instance.status = ERROR  # another branch still holds an open incident
         else:
             instance.status = ACTIVE
         self._save(session, instance, workflow, ctx, new=new)
+        instance.opened_tasks = rows_as_written(ctx.writes.new_tasks, ctx.writes.new_candidates)
 
     def _save(self, session: Session, instance: InstanceRow, workflow: BpmnWorkflow, ctx: steps.StepContext,
               *, new: bool) -> None:

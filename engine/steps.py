@@ -44,16 +44,28 @@ class StepContext:
     settled_task_ids: frozenset = frozenset()
 
 
-def snapshot(workflow) -> dict[UUID, int]:
-    """Task id -> state for every task, subprocesses included."""
-    return {task.id: task.state for task in workflow.get_tasks()}
+@dataclass(frozen=True)
+class Snapshot:
+    """One walk of the task tree (subprocesses included), taken before or after a step.
+
+    Walking the tree is much of a step's own cost, so each side of the step walks it once."""
+
+    tasks: list
+    states: dict[UUID, int]  # as they were when the snapshot was taken
+    ready_user_tasks: dict  # id -> task, for the user and manual tasks that were ready
 
 
-def write_history(ctx: StepContext, workflow, before: dict[UUID, int], *, user_task_actor: str | None = None) -> None:
+def snapshot(workflow) -> Snapshot:
+    tasks = list(workflow.get_tasks())
+    ready = {t.id: t for t in tasks if t.state == TaskState.READY and getattr(t.task_spec, "manual", False)}
+    return Snapshot(tasks, {t.id: t.state for t in tasks}, ready)
+
+
+def write_history(ctx: StepContext, after: Snapshot, before: Snapshot, *, user_task_actor: str | None = None) -> None:
     """One row per BPMN element whose task changed state in this step, in tree order."""
-    for task in workflow.get_tasks():
+    for task in after.tasks:
         spec = task.task_spec
-        if getattr(spec, "bpmn_id", None) is None or before.get(task.id) == task.state:
+        if getattr(spec, "bpmn_id", None) is None or before.states.get(task.id) == task.state:
             continue
         event = _LOGGED_STATES.get(task.state)
         if event is None:
@@ -73,18 +85,13 @@ def _history_row(ctx: StepContext, element_id, event, *, actor=None, element_nam
             "element_type": element_type, "event": event, "actor": actor or ctx.actor, "at": ctx.now, "detail": detail}
 
 
-def ready_user_task_ids(workflow) -> set[UUID]:
-    return {t.id for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-
-
-def sync_user_tasks(ctx: StepContext, workflow, ready_before: set[UUID], evaluate, form_ids: dict[str, int]) -> list[UUID]:
+def sync_user_tasks(ctx: StepContext, after: Snapshot, before: Snapshot, evaluate, form_ids: dict[str, int]) -> None:
     """Open an inbox row per newly ready user/manual task, cancel rows whose task is no longer
-    ready; returns the ids of the rows opened. A task opened with an assignee tells them so by
-    a notification, unless they are the one whose action opened it."""
-    ready = {t.id: t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+    ready. A task opened with an assignee tells them so by a notification, unless they are
+    the one whose action opened it."""
+    ready, ready_before = after.ready_user_tasks, before.ready_user_tasks
     ctx.writes.cancelled_task_ids.extend(
         task_id for task_id in ready_before if task_id not in ready and task_id not in ctx.settled_task_ids)
-    opened = []
     for task_id, task in ready.items():
         if task_id in ready_before:
             continue
@@ -116,8 +123,6 @@ def sync_user_tasks(ctx: StepContext, workflow, ready_before: set[UUID], evaluat
              for g in dict.fromkeys(fields.candidate_groups)]
             + [{"task_id": task_id, "kind": "user", "name": u, "offered": offered, "due_at": fields.due_at}
                for u in dict.fromkeys(fields.candidate_users)])
-        opened.append(task_id)
-    return opened
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Python, and the instance update carries the optimistic-lock check.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -17,7 +17,7 @@ from .history import HistoryEntry
 from .instances import Incident, ProcessInstance
 from .messages import MessageSubscription
 from .notifications import Notification
-from .tasks import CANCELLED, COMPLETED, OPEN, Task, TaskCandidate, mark_offered
+from .tasks import CANCELLED, COMPLETED, OPEN, Task, TaskCandidate, group_candidates, mark_offered, with_candidates
 from .timers import EVENT, Timer
 
 instances = ProcessInstance.__table__
@@ -45,11 +45,13 @@ class InstanceRow:
     updated_at: datetime
     ended_at: datetime | None = None
     state: bytes | None = None
-    # Inbox rows the last step opened, so a caller can go straight to the next task.
-    opened_task_ids: list[uuid.UUID] = field(default_factory=list)
+    # Inbox rows the last step opened (as storage.tasks.task_rows reads them), so a caller
+    # can go straight to the next task without reading them back.
+    opened_tasks: list[dict] = field(default_factory=list)
 
 
 _INSTANCE_COLUMNS = [c for c in instances.c if c.name != "state"]
+_INSERTED_FIELDS = [f.name for f in fields(InstanceRow) if f.name not in ("state", "opened_tasks")]
 
 # Built once: building a statement per call (operators, coercions, a fresh cache key) costs
 # more Python than executing a cached one, and steps run these on every request.
@@ -58,6 +60,12 @@ _LOAD_INSTANCE = {
     .where(instances.c.id == bindparam("instance_id"))
     for with_state in (True, False)
 }
+_LOAD_STATE = select(instances.c.state).where(instances.c.id == bindparam("instance_id"),
+                                              instances.c.lock_version == bindparam("lock_version"))
+# A task to complete and its instance (without the state) in one round trip.
+_TASK_WITH_INSTANCE = (with_candidates(tasks.c.id == bindparam("task_id"))
+                       .join(instances, instances.c.id == tasks.c.instance_id)
+                       .add_columns(*[c.label(f"instance__{c.name}") for c in _INSTANCE_COLUMNS]))
 _INSERT_INSTANCE = insert(instances)
 # SET takes the columns given at execution; the WHERE carries the optimistic-lock check.
 _UPDATE_INSTANCE = update(instances).where(instances.c.id == bindparam("b_id"),
@@ -68,6 +76,21 @@ _COMPLETE_TASK = update(tasks).where(tasks.c.id == bindparam("b_id"), tasks.c.st
 def load_instance(session: Session, *, instance_id: uuid.UUID, with_state: bool = True) -> InstanceRow | None:
     row = session.execute(_LOAD_INSTANCE[with_state], {"instance_id": instance_id}).first()
     return InstanceRow(**row._mapping) if row is not None else None
+
+
+def load_state(session: Session, *, instance_id: uuid.UUID, lock_version: int) -> bytes | None:
+    """The state stored at `lock_version`; None if the instance has moved on since."""
+    return session.execute(_LOAD_STATE, {"instance_id": instance_id, "lock_version": lock_version}).scalar()
+
+
+def task_with_instance(session: Session, *, task_id: uuid.UUID) -> tuple[dict, InstanceRow] | None:
+    """A task (as storage.tasks.task_rows reads it) and its instance, without the state."""
+    result = session.execute(_TASK_WITH_INSTANCE, {"task_id": task_id}).all()
+    if not result:
+        return None
+    head = result[0]._mapping
+    instance = InstanceRow(**{c.name: head[f"instance__{c.name}"] for c in _INSTANCE_COLUMNS})
+    return group_candidates(result)[task_id], instance
 
 
 @dataclass
@@ -93,7 +116,7 @@ def save_step(session: Session, instance: InstanceRow, *, new: bool, state: byte
     """Write the instance and the step's rows; False (and nothing written) if the instance
     or the completed task was changed by someone else since it was read."""
     if new:
-        values = {k: v for k, v in asdict(instance).items() if k != "opened_task_ids"}
+        values = {name: getattr(instance, name) for name in _INSERTED_FIELDS}
         values.update(state=state, lock_version=1)
         session.execute(_INSERT_INSTANCE, values)
         instance.lock_version = 1

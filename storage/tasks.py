@@ -152,18 +152,31 @@ def task_rows(session: Session, *, task_ids: list[uuid.UUID]) -> list[dict]:
     """Tasks as dicts (columns plus candidate_groups and candidate_users), in the order of `task_ids`."""
     if not task_ids:
         return []
-    rows = _rows_with_candidates(session, _BY_IDS, {"task_ids": list(task_ids)})
+    rows = _rowswith_candidates(session, _BY_IDS, {"task_ids": list(task_ids)})
     return [rows[i] for i in task_ids if i in rows]
 
 
 def open_task_rows(session: Session, *, instance_id: uuid.UUID) -> list[dict]:
     """An instance's open tasks as dicts, oldest first."""
     tasks = Task.__table__
-    rows = _rows_with_candidates(session, _OPEN_OF_INSTANCE, {"instance_id": instance_id})
+    rows = _rowswith_candidates(session, _OPEN_OF_INSTANCE, {"instance_id": instance_id})
     return sorted(rows.values(), key=lambda t: (t["created_at"], t["element_id"]))
 
 
-def _with_candidates(condition):
+def rows_as_written(new_tasks: list[dict], new_candidates: list[dict]) -> list[dict]:
+    """Task rows a step just inserted, shaped and ordered as `open_task_rows` would read them back."""
+    by_id = {}
+    for row in new_tasks:
+        task = by_id[row["id"]] = {c.name: row.get(c.name) for c in Task.__table__.c}
+        task["candidate_groups"], task["candidate_users"] = [], []
+    for candidate in sorted(new_candidates, key=lambda c: c["name"]):
+        task = by_id.get(candidate["task_id"])
+        if task is not None:
+            task["candidate_groups" if candidate["kind"] == "group" else "candidate_users"].append(candidate["name"])
+    return sorted(by_id.values(), key=lambda t: (t["created_at"], t["element_id"]))
+
+
+def with_candidates(condition):
     """One joined query: task columns plus each candidate's kind and name."""
     tasks, table = Task.__table__, TaskCandidate.__table__
     return (select(tasks, table.c.kind.label("candidate_kind"), table.c.name.label("candidate_name"))
@@ -172,16 +185,20 @@ def _with_candidates(condition):
 
 
 # Built once (see storage.step_writes): these run on every task request.
-_BY_IDS = _with_candidates(Task.__table__.c.id.in_(bindparam("task_ids", expanding=True)))
-_OPEN_OF_INSTANCE = _with_candidates((Task.__table__.c.instance_id == bindparam("instance_id"))
+_BY_IDS = with_candidates(Task.__table__.c.id.in_(bindparam("task_ids", expanding=True)))
+_OPEN_OF_INSTANCE = with_candidates((Task.__table__.c.instance_id == bindparam("instance_id"))
                                      & (Task.__table__.c.status == OPEN))
 
 
-def _rows_with_candidates(session: Session, query, params: dict) -> dict[uuid.UUID, dict]:
-    """Task columns plus candidate_groups and candidate_users lists, from a `_with_candidates` query."""
+def _rowswith_candidates(session: Session, query, params: dict) -> dict[uuid.UUID, dict]:
+    return group_candidates(session.execute(query, params))
+
+
+def group_candidates(result) -> dict[uuid.UUID, dict]:
+    """Task columns plus candidate_groups and candidate_users lists, from a `with_candidates` query."""
     tasks = Task.__table__
     rows: dict[uuid.UUID, dict] = {}
-    for row in session.execute(query, params):
+    for row in result:
         task = rows.get(row.id)
         if task is None:
             task = rows[row.id] = {c.name: getattr(row, c.name) for c in tasks.c}

@@ -256,3 +256,23 @@ def test_inbox_pages_are_exactly_what_the_task_schema_documents(people, deployed
     with engine.transaction() as session:
         [row] = task_rows(session, task_ids=[__import__("uuid").UUID(page["items"][0]["id"])])
     assert task_document(row) == TaskSchema().dump(row) == page["items"][0]
+
+
+def test_a_started_instance_shows_its_open_tasks_as_they_are_stored(people, services, clock):
+    """The start response builds open_tasks from the rows it wrote; they must read back the same."""
+    services.register("notify", lambda call: {})
+    admin = people["admin"]
+    deployed = deploy_via_api(admin, "camunda_approval.bpmn", "parallel.bpmn")
+    assert deployed.status_code == 201, deployed.json
+    due = clock.now().replace(microsecond=123456).isoformat()
+    started = admin.post("/api/process-instances", json={"process_key": "camunda_approval", "variables": {
+        "requester": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": 70, "amount": 500}})
+    assert started.status_code == 201, started.json
+    [review] = started.json["open_tasks"]
+    assert review["candidate_users"] == ["dave", "erin"] and review["assignee"] == "carol"
+    stored = admin.get(f"/api/process-instances/{started.json['id']}").json["open_tasks"]
+    assert started.json["open_tasks"] == stored
+
+    parallel = admin.post("/api/process-instances", json={"process_key": "parallel_review"}).json
+    assert len(parallel["open_tasks"]) > 1
+    assert parallel["open_tasks"] == admin.get(f"/api/process-instances/{parallel['id']}").json["open_tasks"]

@@ -5,10 +5,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 
+from atrium.errors import Conflict
 from engine import steps
 from engine.scheduler import fire_due_timers
 from storage.history import HistoryEntry
 from storage.instances import ProcessInstance
+from storage.step_writes import task_with_instance
 from storage.tasks import Task, open_tasks
 from storage.timers import Timer
 
@@ -84,3 +86,24 @@ def test_a_failure_mid_step_leaves_the_database_exactly_as_before(process_engine
     with process_engine.transaction() as session:
         process_engine.complete_task(session, task_id=task.id, data={})
     assert snapshot()[1] == before[1] + 1
+
+
+def test_an_instance_read_without_its_state_loads_it_at_that_version_or_conflicts(process_engine):
+    """Completion reads the instance without its state (the cache usually has the workflow);
+    on a cache miss the state is read at the version first read, and a newer one is a conflict."""
+    deploy_files(process_engine, "two_tasks.bpmn", "intake-schema.json")
+    with process_engine.transaction() as session:
+        instance = process_engine.start_instance(session, process_key="two_tasks", variables={"urgency": 1})
+        [task] = open_tasks(session, instance_id=instance.id)
+    process_engine.workflows.clear()
+    with process_engine.transaction() as session:
+        row, header = task_with_instance(session, task_id=task.id)
+        assert header.state is None and header.lock_version == 1
+        process_engine.complete_task(session, task_id=task.id, data={"amount": 70}, task_row=row, instance=header)
+    with process_engine.transaction() as session:
+        [approve] = open_tasks(session, instance_id=instance.id)
+        _, stale = task_with_instance(session, task_id=approve.id)
+    stale.lock_version = 1  # as if read before the completion above committed
+    process_engine.workflows.clear()
+    with pytest.raises(Conflict), process_engine.transaction() as session:
+        process_engine.complete_task(session, task_id=approve.id, data={}, instance=stale)
