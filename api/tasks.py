@@ -20,7 +20,8 @@ from storage.tasks import (
     count_offered,
     offered_by_due,
     set_assignee,
-    task_query,
+    task_count,
+    task_page,
     task_rows,
     visible_condition,
 )
@@ -197,11 +198,11 @@ def list_tasks(args):
             items = offered_by_due(session, username=me.username, groups=me.candidate_groups,
                                    limit=size, offset=offset) if total else []
             return _page_response(items, total, args)
-        ids, count = task_query(_conditions(session, args), args["sort"])
-        page_ids = list(session.scalars(ids.limit(size).offset(offset)))
+        conditions = _conditions(session, args)
+        items = task_page(session, conditions, args["sort"], limit=size, offset=offset)
         # A short first page is the whole list: no need to count it.
-        total = len(page_ids) if offset == 0 and len(page_ids) < size else session.scalar(count)
-        return _page_response(task_rows(session, task_ids=page_ids), total, args)
+        total = len(items) if offset == 0 and len(items) < size else session.scalar(task_count(conditions))
+        return _page_response(items, total, args)
 
 
 @blp.route("/count")
@@ -212,8 +213,7 @@ def list_tasks(args):
 def count_tasks(args):
     """How many tasks match the same filters as the list."""
     with _engine().transaction() as session:
-        _, count = task_query(_conditions(session, args), "created")
-        return {"count": _count(session, args, count)}
+        return {"count": _count(session, args, task_count(_conditions(session, args)))}
 
 
 def _task_or_raise(session: Session, task_id: uuid.UUID) -> dict:

@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from .history import HistoryEntry
@@ -71,6 +71,11 @@ _INSERT_INSTANCE = insert(instances)
 _UPDATE_INSTANCE = update(instances).where(instances.c.id == bindparam("b_id"),
                                            instances.c.lock_version == bindparam("b_lock_version"))
 _COMPLETE_TASK = update(tasks).where(tasks.c.id == bindparam("b_id"), tasks.c.status == OPEN)
+# PostgreSQL does both in one statement (a data-modifying WITH runs whether or not it is read).
+_completed = (_COMPLETE_TASK.values(status=COMPLETED, completed_at=bindparam("b_at"), completed_by=bindparam("b_by"))
+              .returning(tasks.c.id).cte("completed"))
+_COMPLETE_AND_UNOFFER_TASK = select(func.count()).select_from(_completed).add_cte(
+    update(candidates).where(candidates.c.task_id.in_(select(_completed.c.id))).values(offered=False).cte("unoffered"))
 
 
 def load_instance(session: Session, *, instance_id: uuid.UUID, with_state: bool = True) -> InstanceRow | None:
@@ -130,12 +135,8 @@ def save_step(session: Session, instance: InstanceRow, *, new: bool, state: byte
         instance.lock_version += 1
     instance.state = state
     if writes.completed_task is not None:
-        task_id, actor = writes.completed_task
-        result = session.execute(_COMPLETE_TASK, {"b_id": task_id, "status": COMPLETED, "completed_at": now,
-                                                  "completed_by": actor})
-        if result.rowcount != 1:
+        if not _complete_task(session, *writes.completed_task, now=now):
             return False
-        mark_offered(session, task_ids=[task_id], offered=False)
     if writes.cancelled_task_ids:
         session.execute(update(tasks).where(tasks.c.id.in_(writes.cancelled_task_ids), tasks.c.status == OPEN)
                         .values(status=CANCELLED, completed_at=now))
@@ -169,6 +170,17 @@ def save_step(session: Session, instance: InstanceRow, *, new: bool, state: byte
         session.execute(insert(history), writes.history)
     if writes.new_notifications:
         session.execute(insert(notifications), writes.new_notifications)
+    return True
+
+
+def _complete_task(session: Session, task_id: uuid.UUID, actor: str | None, *, now: datetime) -> bool:
+    """Close the task's inbox row (and its candidates' offered flags); False if it was no longer open."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.execute(_COMPLETE_AND_UNOFFER_TASK, {"b_id": task_id, "b_at": now, "b_by": actor}).scalar() == 1
+    values = {"b_id": task_id, "status": COMPLETED, "completed_at": now, "completed_by": actor}
+    if session.execute(_COMPLETE_TASK, values).rowcount != 1:
+        return False
+    mark_offered(session, task_ids=[task_id], offered=False)
     return True
 
 

@@ -176,12 +176,12 @@ def rows_as_written(new_tasks: list[dict], new_candidates: list[dict]) -> list[d
     return sorted(by_id.values(), key=lambda t: (t["created_at"], t["element_id"]))
 
 
-def with_candidates(condition):
-    """One joined query: task columns plus each candidate's kind and name."""
+def with_candidates(condition, order=()):
+    """One joined query: task columns plus each candidate's kind and name; tasks in `order`."""
     tasks, table = Task.__table__, TaskCandidate.__table__
     return (select(tasks, table.c.kind.label("candidate_kind"), table.c.name.label("candidate_name"))
             .outerjoin(table, table.c.task_id == tasks.c.id).where(condition)
-            .order_by(table.c.name))
+            .order_by(*order, table.c.name))
 
 
 # Built once (see storage.step_writes): these run on every task request.
@@ -232,13 +232,17 @@ def visible_condition(username: str, groups: list[str]):
 _SORTS = {"due": Task.due_at, "created": Task.created_at, "priority": Task.priority}
 
 
-def task_query(conditions: list, sort: str):
-    """(ids query, count query) for tasks matching `conditions`, ordered by `sort` (`-` for descending)."""
+def task_page(session: Session, conditions: list, sort: str, *, limit: int, offset: int) -> list[dict]:
+    """One page of the tasks matching `conditions`, ordered by `sort` (`-` for descending), as
+    task_rows reads them: the page's ids and their rows in one round trip."""
     column = _SORTS[sort.lstrip("-")]
-    order = column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last()
-    ids = select(Task.id).where(*conditions).order_by(order, Task.id)
-    count = select(func.count()).select_from(Task).where(*conditions)
-    return ids, count
+    order = (column.desc().nulls_last() if sort.startswith("-") else column.asc().nulls_last(), Task.id)
+    page = select(Task.id).where(*conditions).order_by(*order).limit(limit).offset(offset)
+    return list(group_candidates(session.execute(with_candidates(Task.id.in_(page), order=order))).values())
+
+
+def task_count(conditions: list):
+    return select(func.count()).select_from(Task).where(*conditions)
 
 
 def set_assignee(session: Session, *, task_id: uuid.UUID, username: str | None, expected: str | None) -> bool:

@@ -276,3 +276,36 @@ def test_a_started_instance_shows_its_open_tasks_as_they_are_stored(people, serv
     parallel = admin.post("/api/process-instances", json={"process_key": "parallel_review"}).json
     assert len(parallel["open_tasks"]) > 1
     assert parallel["open_tasks"] == admin.get(f"/api/process-instances/{parallel['id']}").json["open_tasks"]
+
+
+def test_task_lists_keep_their_sort_order_and_candidates_across_pages(people, services, clock):
+    services.register("notify", lambda call: {})
+    admin = people["admin"]
+    assert deploy_via_api(admin, "camunda_approval.bpmn").status_code == 201
+    soon = clock.now().isoformat()
+    for prio, due in ((10, soon), (90, None), (50, soon), (70, None), (30, soon)):
+        assert admin.post("/api/process-instances", json={"process_key": "camunda_approval", "variables": {
+            "requester": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": prio, "amount": 1}}).status_code == 201
+
+    def page(sort, number):
+        items = admin.get(f"/api/tasks?process_key=camunda_approval&sort={sort}&page_size=2&page={number}").json
+        assert items["total"] == 5
+        return items["items"]
+
+    by_priority = [t["priority"] for n in (1, 2, 3) for t in page("-priority", n)]
+    assert by_priority == [90, 70, 50, 30, 10]
+    assert [t["priority"] for n in (1, 2, 3) for t in page("priority", n)] == [10, 30, 50, 70, 90]
+    by_due = [t["due"] is None for n in (1, 2, 3) for t in page("due", n)]
+    assert by_due == [False, False, False, True, True]  # no due date sorts last
+    assert all(t["candidate_groups"] == ["manager", "partner"] and t["candidate_users"] == ["dave", "erin"]
+               for t in page("-priority", 1))
+
+
+def test_a_task_completed_without_a_claim_leaves_the_candidates_inbox(people, deployed):
+    started = _start(people["account_manager"], variables={"urgency": 5}).json
+    [intake] = started["open_tasks"]
+    desk = people["service_desk"]
+    assert desk.get("/api/tasks/count?candidate_user=me").json == {"count": 1}
+    assert desk.post(f"/api/tasks/{intake['id']}/complete", json={"data": {"amount": 1}}).status_code == 200
+    assert desk.get("/api/tasks/count?candidate_user=me").json == {"count": 0}
+    assert desk.get("/api/tasks?candidate_user=me&sort=due").json["items"] == []
