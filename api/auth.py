@@ -1,17 +1,13 @@
 """Access tokens (signed, expiring, revocable) and authenticating every API request."""
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app, g, request
-from itsdangerous import (
-    BadSignature,
-    SignatureExpired,
-    TimestampSigner,
-    URLSafeTimedSerializer,
-)
+from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from atrium import clock
 from atrium.errors import Unauthorized
@@ -40,6 +36,7 @@ class TokenService:
     def __init__(self, secret: str, ttl_seconds: int):
         self._serializer = URLSafeTimedSerializer(secret, salt="atrium-access-token", signer=_ClockSigner)
         self.ttl_seconds = ttl_seconds
+        self._signed_claims = functools.lru_cache(maxsize=4096)(self._read_claims)
 
     def issue(self, account: Account) -> tuple[str, int]:
         token = self._serializer.dumps({"sub": account.username, "jti": uuid.uuid4().hex})
@@ -47,11 +44,17 @@ class TokenService:
 
     def verify(self, token: str) -> TokenClaims:
         try:
-            payload, signed_at = self._serializer.loads(token, max_age=self.ttl_seconds, return_timestamp=True)
-        except SignatureExpired:
-            raise Unauthorized("the access token has expired; request a new one") from None
+            claims = self._signed_claims(token)
         except BadSignature:
             raise Unauthorized("the access token is not valid") from None
+        if clock.now() > claims.expires_at:
+            raise Unauthorized("the access token has expired; request a new one")
+        return claims
+
+    def _read_claims(self, token: str) -> TokenClaims:
+        """The claims of a token with a valid signature: a pure function of the token, so cached
+        (see __init__), as a client sends the same token with every request."""
+        payload, signed_at = self._serializer.loads(token, return_timestamp=True)
         signed_at = signed_at.replace(tzinfo=timezone.utc) if signed_at.tzinfo is None else signed_at
         return TokenClaims(payload["sub"], payload["jti"], signed_at, signed_at + timedelta(seconds=self.ttl_seconds))
 
