@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: run test bench migrate deploy demo venv clean
+.PHONY: run test bench migrate deploy demo venv fonts clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,7 +11,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-venv: $(BIN)/.installed
+venv: $(BIN)/.installed fonts
+
+# Reports render Chinese with a CJK font; Debian's fonts-wqy-microhei when none is installed.
+fonts:
+	@if fc-list :lang=zh 2>/dev/null | grep -q .; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get install -y --no-install-recommends fonts-wqy-microhei >/dev/null && fc-cache -f >/dev/null; \
+	else echo "Reports need a CJK font: install fonts-wqy-microhei (Debian/Ubuntu) or font-noto-sans-cjk (brew --cask)"; exit 1; fi
 
 migrate: venv
 	$(BIN)/atrium migrate

@@ -32,6 +32,7 @@ from . import (
     notifications,
     operations,
     process_triggers,  # noqa: F401 -- new service requests, complaints and active clients start processes
+    reports,
     tasks,
 )
 from .auth import TokenService, authenticate_request
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_converters(app, api)
     for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit, clients,
-                   client_transfer, employees, knowledge, notifications, firm_settings):
+                   client_transfer, employees, knowledge, notifications, firm_settings, reports):
         api.register_blueprint(module.blp)
 
     @app.before_request

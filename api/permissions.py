@@ -27,6 +27,10 @@ PERMISSIONS: dict[str, set[str]] = {
     "forms:read": ALL,
     "accounts:manage": {"admin"},
     "audit:read": {"admin"},
+    # Account managers read figures about their own clients only (reports/making.py).
+    "reports:read": LEADS | {"account_manager", "viewer"},
+    "reports:schedule": LEADS | {"account_manager"},
+    "reports:read_all_runs": LEADS,
     "metrics:read": {"admin"},
     # Client records. Account managers see their own and their team's clients only.
     "clients:read": ALL,

@@ -1,9 +1,11 @@
-"""The `atrium` command: serve, migrate, deploy, validate, demo. Every command honours ATRIUM_DATABASE_URL."""
+"""The `atrium` command: serve, migrate, deploy, validate, demo, report run. Every command honours ATRIUM_DATABASE_URL."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -149,6 +151,31 @@ def cmd_follow_ups_start(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_report_run(args, settings: Settings) -> int:
+    from datetime import timedelta
+
+    from atrium import clock
+    from reports.making import Viewer, make, report_or_raise, resolve_filters
+
+    report = report_or_raise(args.name)
+    fmt = args.out.suffix.lstrip(".").lower()
+    if fmt not in ("pdf", "html", "xlsx", "json"):
+        raise RuntimeError(f"--out must end in .pdf, .html, .xlsx or .json, not {args.out.name}")
+    parameters = {k: v for k, v in (("owner", args.owner), ("team", args.team), ("service_type", args.service_type),
+                                    ("process_key", args.process_key)) if v}
+    engine = _process_engine(settings)
+    with engine.transaction() as session:
+        # The command line is the operator's: firm-wide figures unless filtered.
+        filters = resolve_filters(session, Viewer("cli", ("admin",)), args.date_from, args.date_to + timedelta(days=1),
+                                  parameters)
+        made = make(session, report, filters, fmt, generated_at=clock.now(), firm=settings.firm_name)
+    if fmt == "json":
+        made = json.dumps(made, ensure_ascii=False, indent=2)
+    args.out.write_bytes(made if isinstance(made, bytes) else made.encode())
+    print(f"Wrote {report.title}, {args.date_from} to {args.date_to}, to {args.out}.")
+    return 0
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
@@ -187,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
         dest="follow_ups_command", required=True)
     follow_ups.add_parser("start", help="start the follow-up cycle of every active client without one "
                                         "(after deploying follow_up)").set_defaults(func=cmd_follow_ups_start)
+    report = sub.add_parser("report", help="statistics and reports").add_subparsers(dest="report_command", required=True)
+    run = report.add_parser("run", help="make a report for a period into a file (.pdf, .html, .xlsx or .json)")
+    run.add_argument("name", help="monthly_client, service_performance, satisfaction or complaints")
+    run.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
+    run.add_argument("--to", dest="date_to", type=date.fromisoformat, required=True, help="last day (included)")
+    run.add_argument("--out", type=Path, required=True, help="the file to write; its extension is the format")
+    for name in ("owner", "team", "service-type", "process-key"):
+        run.add_argument(f"--{name}")
+    run.set_defaults(func=cmd_report_run)
     return parser
 
 

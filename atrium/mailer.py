@@ -18,6 +18,7 @@ from email.utils import make_msgid
 from atrium import clock
 from atrium.settings import Settings
 from storage.notifications import addresses_of, claim_sendable, mark_attempt_failed, mark_sent
+from storage.reports import report_pdfs
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,15 @@ def send_queued_notifications(engine, *, batch_size: int = DEFAULT_BATCH_SIZE, m
             rows = claim_sendable(session, now=now, limit=batch_size)
             if rows:
                 addresses = addresses_of(session, usernames={r.recipient for r in rows if not r.email and r.recipient})
-                sent += _deliver(session, rows, addresses, settings)
+                attachments = report_pdfs(session, run_ids={r.report_run_id for r in rows if r.report_run_id})
+                sent += _deliver(session, rows, addresses, attachments, settings)
         if len(rows) < batch_size:
             break
     return sent
 
 
-def _deliver(session, rows, addresses: dict[str, str], settings: Settings) -> int:
+def _deliver(session, rows, addresses: dict[str, str], attachments: dict[int, tuple[str, bytes]],
+             settings: Settings) -> int:
     """Send `rows` over one SMTP connection; every row ends marked sent, queued for a retry, or failed."""
     sendable = []
     for row in rows:
@@ -67,7 +70,7 @@ def _deliver(session, rows, addresses: dict[str, str], settings: Settings) -> in
     try:
         for row, address in sendable:
             try:
-                connection.send_message(_message(row, address, settings))
+                connection.send_message(_message(row, address, settings, attachments.get(row.report_run_id)))
             except (OSError, smtplib.SMTPException) as exc:
                 _failed(session, row, f"{type(exc).__name__}: {exc}", settings)
             else:
@@ -94,7 +97,7 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     return connection
 
 
-def _message(row, address: str, settings: Settings) -> EmailMessage:
+def _message(row, address: str, settings: Settings, attachment: tuple[str, bytes] | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.smtp_from
     message["To"] = address
@@ -102,6 +105,9 @@ def _message(row, address: str, settings: Settings) -> EmailMessage:
     message["Message-ID"] = make_msgid(idstring=f"atrium-notification-{row.id}")
     message["X-Atrium-Notification"] = str(row.id)
     message.set_content(row.body)
+    if attachment is not None:
+        filename, content = attachment
+        message.add_attachment(content, maintype="application", subtype="pdf", filename=filename)
     return message
 
 

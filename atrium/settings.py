@@ -76,6 +76,11 @@ class Settings:
     mail_retry_seconds: float = 60.0
     # A complaint not acknowledged this long after it was received is escalated to a manager.
     complaint_acknowledge_hours: float = 24.0
+    # A scheduled report run that fails is tried again after this delay, doubling, this many times in all.
+    report_max_attempts: int = 3
+    report_retry_seconds: float = 300.0
+    # The firm's name on report covers.
+    firm_name: str | None = None
     service_request_sla: dict = field(default_factory=lambda: dict(DEFAULT_SERVICE_REQUEST_SLA))
     follow_up_intervals: dict = field(default_factory=lambda: dict(DEFAULT_FOLLOW_UP_INTERVALS))
     follow_up_due: str = "P14D"
@@ -120,6 +125,9 @@ class Settings:
             mail_retry_seconds=float(env.get("ATRIUM_MAIL_RETRY_SECONDS", defaults.mail_retry_seconds)),
             complaint_acknowledge_hours=float(env.get("ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS",
                                                       defaults.complaint_acknowledge_hours)),
+            report_max_attempts=int(env.get("ATRIUM_REPORT_MAX_ATTEMPTS", defaults.report_max_attempts)),
+            report_retry_seconds=float(env.get("ATRIUM_REPORT_RETRY_SECONDS", defaults.report_retry_seconds)),
+            firm_name=env.get("ATRIUM_FIRM_NAME") or None,
             service_request_sla=_durations("ATRIUM_SERVICE_REQUEST_SLA", env.get("ATRIUM_SERVICE_REQUEST_SLA"),
                                            DEFAULT_SERVICE_REQUEST_SLA),
             follow_up_intervals=_durations("ATRIUM_FOLLOW_UP_INTERVALS", env.get("ATRIUM_FOLLOW_UP_INTERVALS"),

@@ -14,6 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from atrium import clock
 from atrium.errors import AtriumError
 from atrium.mailer import send_queued_notifications
+from reports.scheduling import report_jobs
 from storage.timers import claim_due_timers, postpone_timer
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def start_scheduler(engine) -> BackgroundScheduler:
     """Poll for due timers every `timer_poll_seconds` in a background thread; with SMTP
     configured, mail the notification outbox on the same beat."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    jobs = [fire_due_timers] + ([send_queued_notifications] if engine.settings.smtp_configured else [])
+    jobs = [fire_due_timers, report_jobs] + ([send_queued_notifications] if engine.settings.smtp_configured else [])
     for job in jobs:
         scheduler.add_job(job, "interval", args=[engine], seconds=engine.settings.timer_poll_seconds, id=job.__name__,
                           max_instances=1, coalesce=True)

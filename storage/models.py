@@ -13,4 +13,5 @@ from .employees import Employee  # noqa: F401
 from .client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest  # noqa: F401
 from .knowledge import KnowledgeArticle  # noqa: F401
 from .notifications import Notification  # noqa: F401
+from .reports import ReportRun, ReportSchedule  # noqa: F401
 from .firm_settings import FirmSetting  # noqa: F401

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text, Uuid, insert, or_, select, update
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid, insert, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .accounts import Account
@@ -34,17 +34,20 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     instance_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    # A scheduled report's run: its PDF is attached when mailed.
+    report_run_id: Mapped[int | None] = mapped_column(ForeignKey("report_runs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 def add_notification(session: Session, *, kind: str, recipient: str | None, subject: str, body: str, now: datetime,
-                     email: str | None = None, instance_id: uuid.UUID | None = None) -> Notification:
+                     email: str | None = None, instance_id: uuid.UUID | None = None,
+                     report_run_id: int | None = None) -> Notification:
     """Put a message in the outbox, in the caller's transaction: it exists only if the change does."""
     if email is None and recipient:
         email = session.scalar(select(Account.email).where(Account.username == recipient))
     note = Notification(kind=kind, recipient=recipient, email=email, subject=subject[:300], body=body,
-                        status=QUEUED, instance_id=instance_id, created_at=now)
+                        status=QUEUED, instance_id=instance_id, report_run_id=report_run_id, created_at=now)
     session.add(note)
     return note
 

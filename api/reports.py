@@ -1,0 +1,290 @@
+"""Reports: the catalogue, a report made on request (JSON, HTML, PDF, XLSX), schedules and their runs."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Response, g, jsonify
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import fields, validate, validates_schema
+from sqlalchemy import func, select
+
+from atrium import clock
+from atrium.errors import Forbidden, InvalidInput, NotFound
+from reports.catalogue import REPORTS
+from reports.making import FILTER_NAMES, MEDIA_TYPES, Viewer, make, report_or_raise, resolve_filters
+from reports.periods import PERIODS, period_dates
+from reports.scheduling import create_schedule
+from storage.accounts import Account
+from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule, pdf_filename
+
+from . import audit
+from .clients import process_engine
+from .docs import errors
+from .pagination import PageArgs, envelope, page_query, page_schema
+from .permissions import has_permission, requires
+from .schema_base import Schema
+
+blp = Blueprint("reports", __name__, url_prefix="/api", description="Statistics, reports and their schedules")
+
+MAX_PERIOD_DAYS = 3 * 366
+
+
+class ReportInfoSchema(Schema):
+    name = fields.String()
+    title = fields.String()
+    description = fields.String()
+    formats = fields.List(fields.String())
+    tables = fields.List(fields.String(), metadata={"description": "the statistics the report shows, in order"})
+
+
+class ReportFilterArgs(Schema):
+    owner = fields.String(validate=validate.Length(max=100), metadata={"description": "clients of this account manager"})
+    team = fields.String(validate=validate.Length(max=100), metadata={"description": "clients of this team's members"})
+    service_type = fields.String(validate=validate.Length(max=100))
+    process_key = fields.String(validate=validate.Length(max=200))
+
+
+class ReportArgs(ReportFilterArgs):
+    from_ = fields.Date(required=True, data_key="from", metadata={"description": "first day of the period"})
+    to = fields.Date(required=True, metadata={"description": "last day of the period (included)"})
+    format = fields.String(load_default="json", validate=validate.OneOf(list(MEDIA_TYPES)))
+
+    @validates_schema
+    def _period(self, data, **_):
+        if data["to"] < data["from_"]:
+            raise InvalidInput("`to` is before `from`", {"to": ["must not be before from"]})
+        if (data["to"] - data["from_"]).days > MAX_PERIOD_DAYS:
+            raise InvalidInput("the period is longer than three years", {"to": ["at most three years after from"]})
+
+
+REPORT_RESPONSE = {"200": {"description": "The report: JSON tables, an HTML page, a PDF or an XLSX workbook",
+                           "content": {media: {"schema": {"type": "object"} if name == "json" else
+                                               {"type": "string", "format": "binary" if name in ("pdf", "xlsx") else None}}
+                                       for name, media in MEDIA_TYPES.items()}}}
+
+
+def _viewer() -> Viewer:
+    return Viewer(g.account.username, tuple(g.account.roles))
+
+
+@blp.route("/reports")
+@requires("reports:read")
+@blp.response(200, ReportInfoSchema(many=True))
+@errors(blp)
+def list_reports():
+    """The catalogue of named reports."""
+    return [{"name": r.name, "title": r.title, "description": r.description, "formats": list(MEDIA_TYPES),
+             "tables": [s.__name__ for s in r.statistics]} for r in REPORTS.values()]
+
+
+@blp.route("/reports/<name>")
+@requires("reports:read")
+@blp.arguments(ReportArgs, location="query")
+@blp.doc(responses=REPORT_RESPONSE)
+@errors(blp, 403, 404, 422)
+def get_report(args, name):
+    """A report for a period (both days included) and optional filters; account managers get their own clients' figures."""
+    report = report_or_raise(name)
+    parameters = {k: args[k] for k in FILTER_NAMES if args.get(k)}
+    settings = process_engine().settings
+    with process_engine().transaction() as session:
+        filters = resolve_filters(session, _viewer(), args["from_"], args["to"] + timedelta(days=1), parameters)
+        made = make(session, report, filters, args["format"], generated_at=clock.now(), firm=settings.firm_name)
+    if args["format"] == "json":
+        return jsonify(made)
+    response = Response(made, mimetype=MEDIA_TYPES[args["format"]].split(";")[0])
+    if args["format"] != "html":
+        filename = f"{report.name}-{args['from_'].isoformat()}-{args['to'].isoformat()}.{args['format']}"
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    else:
+        response.mimetype_params["charset"] = "utf-8"
+    return response
+
+
+# Schedules ------------------------------------------------------------------------------
+
+class ScheduleSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    report = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    cron = fields.String(required=True, validate=validate.Length(min=9, max=100),
+                         metadata={"description": "5 fields: minute hour day month weekday, e.g. `0 7 1 * *`"})
+    timezone = fields.String(load_default="UTC", validate=validate.Length(max=64),
+                             metadata={"description": "IANA time zone the cron expression is read in"})
+    period = fields.String(load_default="previous_month", validate=validate.OneOf(PERIODS),
+                           metadata={"description": "what each run covers, relative to when it fires"})
+    parameters = fields.Nested(ReportFilterArgs, load_default=dict)
+    recipients = fields.List(fields.String(validate=validate.Length(min=1, max=320)), required=True,
+                             validate=validate.Length(min=1, max=50),
+                             metadata={"description": "usernames or email addresses the PDF is mailed to"})
+    active = fields.Boolean(dump_only=True)
+    next_run_at = fields.DateTime(dump_only=True)
+    created_by = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class ScheduleArgs(PageArgs):
+    report = fields.String(validate=validate.Length(max=100))
+
+
+SchedulePage = page_schema(ScheduleSchema, "ReportSchedulePage")
+
+
+def _own_only() -> bool:
+    return not has_permission(g.account.roles, "reports:read_all_runs")
+
+
+@blp.route("/report-schedules")
+class Schedules(MethodView):
+    @requires("reports:schedule")
+    @blp.arguments(ScheduleSchema)
+    @blp.response(201, ScheduleSchema)
+    @errors(blp, 403, 404, 422)
+    def post(self, data):
+        """Make a report on a cron schedule and mail its PDF to the recipients; each firing is one run."""
+        with process_engine().transaction() as session:
+            # Refused now, not at the first firing: filters the caller may not use, unknown recipients.
+            period_from, period_to = period_dates(data["period"], clock.now(), "UTC")
+            resolve_filters(session, _viewer(), period_from, period_to, data["parameters"])
+            _check_recipients(session, data["recipients"])
+            schedule = create_schedule(session, report=data["report"], cron=data["cron"], timezone_name=data["timezone"],
+                                       period=data["period"], parameters=data["parameters"],
+                                       recipients=data["recipients"], created_by=g.account.username)
+            audit.record(session, "report_schedule.create", target=f"report_schedule:{schedule.id}",
+                         detail={"report": schedule.report, "cron": schedule.cron})
+            return schedule
+
+    @requires("reports:read")
+    @blp.arguments(ScheduleArgs, location="query")
+    @blp.response(200, SchedulePage)
+    @errors(blp, 422)
+    def get(self, args):
+        """Report schedules, newest first (account managers: their own)."""
+        conditions = [ReportSchedule.created_by == g.account.username] if _own_only() else []
+        if args.get("report"):
+            conditions.append(ReportSchedule.report == args["report"])
+        with process_engine().transaction() as session:
+            rows, total = page_query(session, select(ReportSchedule).where(*conditions).order_by(ReportSchedule.id.desc()),
+                                     select(func.count()).select_from(ReportSchedule).where(*conditions), args)
+            return envelope([row[0] for row in rows], total, args)
+
+
+def _check_recipients(session, recipients: list[str]) -> None:
+    usernames = {r for r in recipients if "@" not in r}
+    known = set(session.scalars(select(Account.username).where(Account.username.in_(usernames)))) if usernames else set()
+    unknown = sorted(usernames - known)
+    if unknown:
+        raise InvalidInput(f"no account named {', '.join(unknown)}",
+                           {"recipients": [f"{name}: not an account (give a username or an email address)"
+                                           for name in unknown]})
+
+
+def _schedule_or_raise(session, schedule_id: int) -> ReportSchedule:
+    schedule = session.get(ReportSchedule, schedule_id)
+    if schedule is None or (_own_only() and schedule.created_by != g.account.username):
+        raise NotFound(f"report schedule {schedule_id} not found")
+    return schedule
+
+
+@blp.route("/report-schedules/<int:schedule_id>")
+class ScheduleItem(MethodView):
+    @requires("reports:read")
+    @blp.response(200, ScheduleSchema)
+    @errors(blp, 404)
+    def get(self, schedule_id):
+        """One report schedule."""
+        with process_engine().transaction() as session:
+            return _schedule_or_raise(session, schedule_id)
+
+    @requires("reports:schedule")
+    @blp.response(204)
+    @errors(blp, 403, 404)
+    def delete(self, schedule_id):
+        """Stop a schedule and remove it; its past runs and their PDFs stay."""
+        with process_engine().transaction() as session:
+            schedule = _schedule_or_raise(session, schedule_id)
+            if schedule.created_by != g.account.username and not has_permission(g.account.roles, "reports:read_all_runs"):
+                raise Forbidden("only its creator or a lead may remove a schedule")
+            session.delete(schedule)
+            audit.record(session, "report_schedule.delete", target=f"report_schedule:{schedule_id}")
+
+
+# Runs -----------------------------------------------------------------------------------
+
+class RunSchema(Schema):
+    id = fields.Integer()
+    schedule_id = fields.Integer(allow_none=True)
+    report = fields.String()
+    period_from = fields.Date()
+    period_to = fields.Date(metadata={"description": "the day after the period (exclusive)"})
+    parameters = fields.Dict()
+    recipients = fields.List(fields.String())
+    requested_by = fields.String()
+    scheduled_for = fields.DateTime(allow_none=True)
+    status = fields.String(metadata={"description": f"{QUEUED}, {SUCCEEDED} or {FAILED}"})
+    attempts = fields.Integer()
+    retry_at = fields.DateTime(allow_none=True, metadata={"description": "when a failed run is tried again"})
+    error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    pdf_size = fields.Integer(allow_none=True)
+
+
+class RunArgs(PageArgs):
+    schedule_id = fields.Integer()
+    report = fields.String(validate=validate.Length(max=100))
+    status = fields.String(validate=validate.OneOf([QUEUED, SUCCEEDED, FAILED]))
+
+
+RunPage = page_schema(RunSchema, "ReportRunPage")
+
+
+def _run_or_raise(session, run_id: int) -> ReportRun:
+    run = session.get(ReportRun, run_id)
+    if run is None or (_own_only() and run.requested_by != g.account.username):
+        raise NotFound(f"report run {run_id} not found")
+    return run
+
+
+@blp.route("/report-runs")
+@requires("reports:read")
+@blp.arguments(RunArgs, location="query")
+@blp.response(200, RunPage)
+@errors(blp, 422)
+def list_runs(args):
+    """Report runs, newest first, with their outcome (account managers: their own)."""
+    conditions = [ReportRun.requested_by == g.account.username] if _own_only() else []
+    for name in ("schedule_id", "report", "status"):
+        if args.get(name) is not None:
+            conditions.append(getattr(ReportRun, name) == args[name])
+    with process_engine().transaction() as session:
+        rows, total = page_query(session, select(ReportRun).where(*conditions).order_by(ReportRun.id.desc()),
+                                 select(func.count()).select_from(ReportRun).where(*conditions), args)
+        return envelope([row[0] for row in rows], total, args)
+
+
+@blp.route("/report-runs/<int:run_id>")
+@requires("reports:read")
+@blp.response(200, RunSchema)
+@errors(blp, 404)
+def get_run(run_id):
+    """One report run."""
+    with process_engine().transaction() as session:
+        return _run_or_raise(session, run_id)
+
+
+@blp.route("/report-runs/<int:run_id>/pdf")
+@requires("reports:read")
+@blp.doc(responses={"200": {"description": "The run's PDF", "content": {
+    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+@errors(blp, 404)
+def get_run_pdf(run_id):
+    """The PDF a run made (404 while it has none: queued or failed)."""
+    with process_engine().transaction() as session:
+        run = _run_or_raise(session, run_id)
+        if run.status != SUCCEEDED:
+            raise NotFound(f"report run {run_id} has no PDF: it is {run.status}")
+        pdf, filename = run.pdf, pdf_filename(run.report, run.period_from)
+    return Response(pdf, mimetype="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

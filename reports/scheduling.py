@@ -1,0 +1,146 @@
+"""Scheduled reports: when a schedule fires, making each run, and mailing its PDF.
+
+APScheduler's own SQLAlchemy job store must not be shared by several scheduler processes
+(its FAQ: each would run every job), and `atrium serve` runs one scheduler per worker. So the
+schedules live in `report_schedules`, APScheduler's CronTrigger computes their fire times, and
+the poll job every worker runs (engine/scheduler.py) claims due rows with SKIP LOCKED: one run
+per firing, however many workers poll. A run that fails keeps its error and is tried again
+later; an exception never leaves this module into the scheduler thread.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from atrium import clock
+from atrium.errors import InvalidInput
+from storage.accounts import Account
+from storage.notifications import add_notification
+from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule, claim_due_schedules, claim_runnable
+
+from .making import Viewer, make, report_or_raise, resolve_filters
+from .periods import period_dates
+
+log = logging.getLogger(__name__)
+
+
+def zone_or_raise(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r}", {"timezone": ["not an IANA time zone, e.g. Asia/Shanghai"]}) from None
+
+
+def next_fire_time(cron: str, zone: str, after: datetime) -> datetime:
+    """The first firing of `cron` (5 fields, in time zone `zone`) strictly after `after`, in UTC."""
+    try:
+        trigger = CronTrigger.from_crontab(cron, timezone=zone_or_raise(zone))
+    except ValueError as exc:
+        raise InvalidInput(f"invalid cron expression {cron!r}: {exc}", {"cron": [str(exc)]}) from None
+    fire = trigger.get_next_fire_time(None, after + timedelta(seconds=1))
+    if fire is None:
+        raise InvalidInput(f"cron expression {cron!r} never fires", {"cron": ["never fires"]})
+    return fire.astimezone(timezone.utc)
+
+
+def fire_due_schedules(engine, *, limit: int = 50) -> int:
+    """Queue a run for every schedule due now and move each to its next firing; returns runs queued.
+
+    Firings missed while no worker ran (a stopped server) are coalesced into one run."""
+    queued = 0
+    with engine.transaction() as session:
+        now = clock.now()
+        for schedule in claim_due_schedules(session, now=now, limit=limit):
+            period_from, period_to = period_dates(schedule.period, schedule.next_run_at, schedule.timezone)
+            try:
+                with session.begin_nested():
+                    session.add(ReportRun(
+                        schedule_id=schedule.id, report=schedule.report, period_from=period_from, period_to=period_to,
+                        parameters=schedule.parameters, recipients=schedule.recipients,
+                        requested_by=schedule.created_by, scheduled_for=schedule.next_run_at, status=QUEUED,
+                        attempts=0, created_at=now))
+                queued += 1
+            except IntegrityError:  # this firing already has its run
+                pass
+            schedule.next_run_at = next_fire_time(schedule.cron, schedule.timezone, max(now, schedule.next_run_at))
+    return queued
+
+
+def run_pending_reports(engine, *, limit: int = 20) -> int:
+    """Make queued runs (and failed ones due for a retry), one transaction each; returns runs made."""
+    done = 0
+    for _ in range(limit):
+        with engine.transaction() as session:
+            runs = claim_runnable(session, now=clock.now(), limit=1)
+            if not runs:
+                break
+            execute_run(session, runs[0], engine.settings)
+            done += 1
+    return done
+
+
+def report_jobs(engine) -> int:
+    """The scheduler's job: fire due schedules, then make the runs waiting."""
+    try:
+        fire_due_schedules(engine)
+        return run_pending_reports(engine)
+    except Exception:  # a database outage must not kill the scheduler thread; the next poll tries again
+        log.exception("report scheduling failed")
+        return 0
+
+
+def execute_run(session, run: ReportRun, settings) -> None:
+    """Make `run`'s PDF, keep it, and queue a mail with it to each recipient; or record why not."""
+    run.attempts += 1
+    run.started_at = now = clock.now()
+    try:
+        with session.begin_nested():
+            account = session.scalar(select(Account).where(Account.username == run.requested_by))
+            if account is None or not account.active:
+                raise RuntimeError(f"the schedule's owner {run.requested_by} is no longer active")
+            report = report_or_raise(run.report)
+            viewer = Viewer(account.username, tuple(account.roles or ()))
+            filters = resolve_filters(session, viewer, run.period_from, run.period_to, run.parameters or {})
+            pdf = make(session, report, filters, "pdf", generated_at=now, firm=settings.firm_name)
+    except Exception as exc:  # any failure is the run's outcome, kept with it
+        run.status, run.error = FAILED, f"{type(exc).__name__}: {exc}"[:4000]
+        run.retry_at = (now + timedelta(seconds=settings.report_retry_seconds * 2 ** (run.attempts - 1))
+                        if run.attempts < settings.report_max_attempts else None)
+        log.warning("report run %s (%s) failed, attempt %s: %s", run.id, run.report, run.attempts, exc)
+    else:
+        run.status, run.error, run.retry_at = SUCCEEDED, None, None
+        run.pdf, run.pdf_size = pdf, len(pdf)
+        _mail(session, run, report.title, now)
+    run.finished_at = clock.now()
+
+
+def _mail(session, run: ReportRun, title: str, now: datetime) -> None:
+    period = f"{run.period_from.isoformat()} – {(run.period_to - timedelta(days=1)).isoformat()}"
+    for recipient in run.recipients or []:
+        email = recipient if "@" in recipient else None
+        add_notification(session, kind="report", recipient=None if email else recipient, email=email,
+                         subject=f"{title}, {period}", now=now, report_run_id=run.id,
+                         body=f"{title} for {period} is attached (report run {run.id}; "
+                              f"also at /api/report-runs/{run.id}/pdf).")
+
+
+def create_schedule(session, *, report: str, cron: str, timezone_name: str, period: str, parameters: dict,
+                    recipients: list[str], created_by: str) -> ReportSchedule:
+    report_or_raise(report)
+    zone_or_raise(timezone_name)
+    now = clock.now()
+    try:
+        period_dates(period, now, timezone_name)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), {"period": [str(exc)]}) from None
+    schedule = ReportSchedule(report=report, cron=cron, timezone=timezone_name, period=period, parameters=parameters,
+                              recipients=recipients, active=True, created_by=created_by, created_at=now,
+                              next_run_at=next_fire_time(cron, timezone_name, now))
+    session.add(schedule)
+    session.flush()
+    return schedule
