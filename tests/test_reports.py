@@ -1,0 +1,268 @@
+"""Statistics against hand-computed figures, the rendered PDF's text, schedules fired by moving the clock."""
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from atrium import clock as clock_module
+from reports import catalogue
+from reports.catalogue import Report
+from reports.render import RenderError, pdf
+from reports.scheduling import fire_due_schedules, next_fire_time, run_pending_reports
+from reports.statistics import clients, progress, satisfaction
+from reports.tables import Chart, Column, Filters, Table
+from storage.client_records import Complaint, Feedback, FollowUp, ServiceRequest
+from storage.clients import Client
+from storage.definitions import ProcessDefinition
+from storage.instances import ProcessInstance
+from storage.notifications import Notification
+from storage.tasks import Task, TaskCandidate
+
+from .api_helpers import caller, make_app
+
+T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
+OCTOBER = Filters(date(2026, 10, 1), date(2026, 11, 1))
+
+
+@pytest.fixture
+def app(db, services, clock):
+    clock.set(datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc))
+    app = make_app(db, services)
+    yield app
+    app.extensions["atrium.db"].dispose()
+
+
+@pytest.fixture
+def engine(app):
+    return app.extensions["atrium.engine"]
+
+
+def _client(session, name, *, owner, tier="A", status="active", created=T0, updated=None, industry="law"):
+    client = Client(kind="organisation", name=name, name_key=name.lower(), tier=tier, status=status, owner=owner,
+                    industry=industry, tags=[], phones=[], emails=[], addresses=[], custom_fields={}, search_text=name,
+                    created_at=created, updated_at=updated or created, version=1)
+    session.add(client)
+    session.flush()
+    return client
+
+
+@pytest.fixture
+def seeded(engine):
+    """Three clients (two of alice's, one of bob's), instances, tasks, feedback, requests, complaints."""
+    h = timedelta(hours=1)
+    with engine.transaction() as s:
+        acme = _client(s, "Acme Ltd", owner="alice")
+        zhang = _client(s, "张三贸易有限公司", owner="alice", tier="B", status="dormant", updated=T0 + 5 * 24 * h)
+        bolt = _client(s, "Bolt LLP", owner="bob", tier="A", status="former", created=T0 - timedelta(days=40),
+                       updated=T0 + 40 * 24 * h)
+        _client(s, "Gone Ltd", owner="bob", created=T0).deleted_at = T0  # deleted: never counted
+        definition = ProcessDefinition(process_key="approval", version=1, content_hash="x", source_name="approval.bpmn",
+                                       bpmn_xml="<x/>", spec_json="{}", start_events=[], form_ids={}, deployed_at=T0)
+        s.add(definition)
+        s.flush()
+        # Completed instances of acme (2 h, 4 h, 10 h) and one of bob's client (30 h): median 4, p90 10 for alice.
+        for client, hours in ((acme, 2), (acme, 4), (acme, 10), (bolt, 30)):
+            s.add(ProcessInstance(id=uuid.uuid4(), definition_id=definition.id, process_key="approval", business_key=f"client:{client.id}",
+                                  status="completed", state=b"x", lock_version=1, started_at=T0, updated_at=T0,
+                                  ended_at=T0 + hours * h))
+        running = ProcessInstance(id=uuid.uuid4(), definition_id=definition.id, process_key="approval", business_key=f"client:{acme.id}",
+                                  status="active", state=b"x", lock_version=1, started_at=T0, updated_at=T0)
+        s.add(running)
+        s.flush()
+        now = clock_module.now()
+        for age_days, assignee in ((0.5, "alice"), (2, None), (10, None), (45, "alice")):
+            task = Task(id=uuid.uuid4(), instance_id=running.id, process_key="approval", element_id="approve",
+                        name="Approve", assignee=assignee, priority=50, status="open",
+                        created_at=now - timedelta(days=age_days))
+            s.add(task)
+            s.flush()
+            if assignee is None:
+                s.add(TaskCandidate(task_id=task.id, kind="group", name="manager", offered=True))
+        # Feedback in October: csat 5, 4, 4 and nps 10, 8, 3 on alice's; csat 1 / nps 0 on bob's.
+        for client, csat, nps in ((acme, 5, 10), (acme, 4, 8), (zhang, 4, 3), (bolt, 1, 0)):
+            s.add(Feedback(client_id=client.id, csat=csat, nps=nps, created_at=T0 + h, updated_at=T0 + h))
+        s.add(Feedback(client_id=acme.id, csat=1, nps=0, created_at=T0 - h, updated_at=T0))  # September: outside
+        # Service requests resolved in October: one within SLA, one late (both alice's).
+        for resolved, due in ((T0 + 2 * h, T0 + 3 * h), (T0 + 5 * h, T0 + 3 * h)):
+            s.add(ServiceRequest(client_id=acme.id, type="tax", title="Q", priority="normal", status="resolved",
+                                 source="staff", sla_due_at=due, resolved_at=resolved, created_at=T0, updated_at=T0))
+        # Complaints: acknowledged after 2 h (met) and 30 h (missed); resolved after 10 h and 20 h.
+        for ack, resolved in ((2, 10), (30, 20)):
+            s.add(Complaint(client_id=acme.id, severity="high", description="late", status="resolved", received_at=T0,
+                            acknowledged_at=T0 + ack * h, resolved_at=T0 + resolved * h, created_at=T0, updated_at=T0))
+        s.add(FollowUp(client_id=zhang.id, planned_at=now - timedelta(days=3), channel="call", created_at=T0, updated_at=T0))
+        s.add(FollowUp(client_id=zhang.id, planned_at=now + timedelta(days=3), channel="call", created_at=T0, updated_at=T0))
+    return engine
+
+
+def _rows(engine, statistic, filters=OCTOBER):
+    with engine.transaction() as session:
+        return statistic(session, filters).rows
+
+
+def test_client_statistics_match_hand_counts(seeded):
+    assert _rows(seeded, clients.clients_by_tier) == [("A", 2), ("B", 1)]  # the deleted client is not counted
+    assert dict(_rows(seeded, clients.clients_by_owner)) == {"alice": 2, "bob": 1}
+    assert _rows(seeded, clients.clients_by_tier, Filters(date(2026, 10, 1), date(2026, 11, 1), owners=("bob",))) == [("A", 1)]
+    # October: acme and 张三 new; 张三 dormant (changed 6 Oct); Bolt lost in November, outside.
+    assert _rows(seeded, clients.client_movements) == [("2026-10", 2, 1, 0)]
+    two_months = Filters(date(2026, 10, 1), date(2026, 12, 1))
+    assert _rows(seeded, clients.client_movements, two_months) == [("2026-10", 2, 1, 0), ("2026-11", 0, 0, 1)]
+
+
+def test_progress_statistics_match_hand_counts(seeded):
+    assert _rows(seeded, progress.instances_by_process_status) == [("approval", "active", 1), ("approval", "completed", 4)]
+    # Nearest rank: of 2, 4, 10 h the median is the 2nd (4), p90 the 3rd (10); with bob's 30 h: 4 and 30.
+    [(process, n, median, p90)] = _rows(seeded, progress.cycle_time_by_process)
+    assert (process, n, round(median, 6), round(p90, 6)) == ("approval", 4, 4.0, 30.0)
+    [(_, n, median, p90)] = _rows(seeded, progress.cycle_time_by_process, Filters(OCTOBER.date_from, OCTOBER.date_to,
+                                                                                  owners=("alice",)))
+    assert (n, round(median, 6), round(p90, 6)) == (3, 4.0, 10.0)
+    assert _rows(seeded, progress.open_tasks_by_age) == [("< 1 day", 1), ("1-3 days", 1), ("3-7 days", 0),
+                                                         ("7-30 days", 1), ("> 30 days", 1)]
+    assert _rows(seeded, progress.open_tasks_by_assignee) == [("alice", "person", 2), ("manager", "group", 2)]
+    assert _rows(seeded, progress.overdue_follow_ups) == [("alice", 1)]
+    with seeded.transaction() as session:
+        sla = progress.sla_compliance(session, OCTOBER, acknowledge_hours=24).rows
+    assert sla == [("Service requests resolved within SLA", 2, 1, 0.5), ("Complaints acknowledged within 24 h", 2, 1, 0.5)]
+
+
+def test_satisfaction_statistics_match_hand_counts(seeded):
+    # October CSAT: 5, 4, 4, 1 -> one 1, two 4s, one 5 (the September rating is outside).
+    assert [(score, n) for score, n, _ in _rows(seeded, satisfaction.csat_distribution)] == [(1, 1), (2, 0), (3, 0), (4, 2), (5, 1)]
+    # NPS 10, 8, 3, 0: one promoter, one passive, two detractors -> (1 - 2) / 4 = -25.
+    with seeded.transaction() as session:
+        nps = satisfaction.nps_summary(session, OCTOBER)
+    assert nps.rows == [("Promoters (9-10)", 1), ("Passives (7-8)", 1), ("Detractors (0-6)", 2)]
+    assert nps.note.startswith("NPS -25.0 from 4 responses")
+    [(month, responses, csat, score)] = _rows(seeded, satisfaction.satisfaction_trend)
+    assert (month, responses, csat, score) == ("2026-10", 4, 3.5, -25.0)
+    alice = Filters(OCTOBER.date_from, OCTOBER.date_to, owners=("alice",))
+    assert _rows(seeded, satisfaction.satisfaction_trend, alice)[0][1:] == (3, pytest.approx(13 / 3), 0.0)
+    # Two complaints, both resolved: after 10 h and 20 h -> median 10, p90 20.
+    assert _rows(seeded, satisfaction.complaints_by_severity) == [("high", 2, 2, pytest.approx(10.0), pytest.approx(20.0))]
+    assert _rows(seeded, satisfaction.complaints_trend) == [("2026-10", 2, 2)]
+
+
+def _report_tables() -> list[Table]:
+    return [Table("clients_by_owner", "客户 by owner", (Column("owner", "负责人"), Column("clients", "Clients", "int")),
+                  [("张三贸易有限公司", 1234), ("Acme Ltd", 7)], Chart("bar", "owner", ("clients",)), note="A note"),
+            Table("long", "A long table", (Column("n", "N", "int"), Column("rate", "Rate", "percent")),
+                  [(n, 0.875) for n in range(80)]),
+            Table("empty", "Nothing here", (Column("x", "X"),), [])]
+
+
+def test_the_pdf_carries_chinese_and_english_text_page_numbers_and_a_cjk_font():
+    document = pdf("Monthly client report", Filters(date(2026, 10, 1), date(2026, 11, 1), labels={"Team": "税务组"}),
+                   _report_tables(), generated_at=T0)
+    reader = PdfReader(io.BytesIO(document))
+    text = "".join(page.extract_text() for page in reader.pages)
+    for expected in ("Monthly client report", "2026-10-01 – 2026-10-31", "税务组", "张三贸易有限公司", "Acme Ltd",
+                     "负责人", "1,234", "87.5 %", "Page 2 of", "No data for this period"):
+        assert expected in text, expected
+    fonts = {str(font["/BaseFont"]) for page in reader.pages
+             for font in (page["/Resources"].get("/Font") or {}).values() if "/BaseFont" in font.get_object()}
+    assert any("WenQuanYi" in f or "CJK" in f for f in fonts), f"no CJK font embedded ({fonts}): run `make fonts`"
+
+
+def test_a_broken_template_is_a_render_error():
+    with pytest.raises(RenderError):
+        pdf("x", OCTOBER, _report_tables(), generated_at=T0, template="missing.html")
+
+
+def test_reports_over_http_in_every_format_and_account_managers_see_their_own_clients(app, seeded):
+    http = app.test_client()
+    partner, am = caller(http, "partner"), caller(http, "account_manager")
+    assert [r["name"] for r in partner.get("/api/reports").json] == list(catalogue.REPORTS)
+    query = "from=2026-10-01&to=2026-10-31"
+    as_json = partner.get(f"/api/reports/monthly_client?{query}").json
+    tiers = next(t for t in as_json["tables"] if t["name"] == "clients_by_tier")
+    assert tiers["rows"] == [{"key": "A", "clients": 2}, {"key": "B", "clients": 1}]
+    assert partner.get(f"/api/reports/monthly_client?{query}&owner=bob").json["tables"][0]["rows"] == [{"key": "A", "clients": 1}]
+    # The account manager (owner of no seeded client) sees an empty book, and may not ask for others'.
+    own = am.get(f"/api/reports/monthly_client?{query}").json
+    assert own["filters"] == {"Owner": "account_manager"} and own["tables"][0]["rows"] == []
+    assert am.get(f"/api/reports/monthly_client?{query}&owner=alice").status_code == 403
+    xlsx = partner.get(f"/api/reports/complaints?{query}&format=xlsx")
+    assert xlsx.status_code == 200 and "complaints_by_severity" in load_workbook(io.BytesIO(xlsx.data)).sheetnames
+    html = partner.get(f"/api/reports/satisfaction?{query}&format=html")
+    assert html.status_code == 200 and "<svg" in html.text and "CSAT" in html.text
+    bad = partner.get("/api/reports/monthly_client?from=2026-10-31&to=2026-10-01")
+    assert bad.status_code == 422 and "to" in bad.json["errors"]
+    assert partner.get(f"/api/reports/nope?{query}").status_code == 404
+    assert caller(http, "service_desk").get("/api/reports").status_code == 403
+
+
+def test_a_schedule_fires_once_per_firing_keeps_the_pdf_and_mails_it(app, seeded, clock):
+    http = app.test_client()
+    manager = caller(http, "manager")
+    created = manager.post("/api/report-schedules", json={
+        "report": "complaints", "cron": "0 7 1 * *", "timezone": "Asia/Shanghai", "period": "previous_month",
+        "recipients": ["partner", "cfo@example.com"]})
+    assert created.status_code == 201, created.json
+    # 07:00 in Shanghai on 1 December is 23:00 UTC on 30 November.
+    assert created.json["next_run_at"].startswith("2026-11-30T23:00:00")
+    assert manager.post("/api/report-schedules", json={"report": "complaints", "cron": "not a cron",
+                                                       "recipients": ["partner"]}).json["errors"].keys() == {"cron"}
+    clock.set(datetime(2026, 11, 30, 23, 0, 30, tzinfo=timezone.utc))
+    assert fire_due_schedules(seeded) == 1
+    assert fire_due_schedules(seeded) == 0  # the firing is taken: its next one is January's
+    assert run_pending_reports(seeded) == 1
+    manager = caller(http, "manager")  # a new token: the clock moved past the first one's expiry
+    runs = manager.get("/api/report-runs")
+    assert runs.status_code == 200, runs.json
+    [run] = runs.json["items"]
+    assert run["status"] == "succeeded" and (run["period_from"], run["period_to"]) == ("2026-11-01", "2026-12-01")
+    assert run["attempts"] == 1 and run["error"] is None and run["pdf_size"] > 1000
+    file = manager.get(f"/api/report-runs/{run['id']}/pdf")
+    assert file.status_code == 200 and file.data.startswith(b"%PDF")
+    with seeded.transaction() as session:
+        mails = session.query(Notification).filter_by(report_run_id=run["id"]).all()
+        assert {(m.recipient, m.email) for m in mails} == {(None, "cfo@example.com"), ("partner", None)}
+    schedule = manager.get(f"/api/report-schedules/{created.json['id']}").json
+    assert schedule["next_run_at"].startswith("2026-12-31T23:00:00")
+    assert manager.delete(f"/api/report-schedules/{created.json['id']}").status_code == 204
+    assert manager.get(f"/api/report-runs/{run['id']}").json["status"] == "succeeded"  # runs outlive their schedule
+
+
+def test_a_failing_report_is_recorded_with_its_error_and_retried(app, seeded, clock, monkeypatch):
+    broken = Report("broken", "Broken", "a template that does not exist", (clients.clients_by_tier,), template="missing.html")
+    monkeypatch.setitem(catalogue.REPORTS, "broken", broken)
+    manager = caller(app.test_client(), "manager")
+    created = manager.post("/api/report-schedules", json={"report": "broken", "cron": "*/5 * * * *",
+                                                           "period": "previous_day", "recipients": ["partner"]})
+    assert created.status_code == 201, created.json
+    clock.advance(minutes=5)
+    fire_due_schedules(seeded)
+    assert run_pending_reports(seeded) == 1
+    [run] = manager.get("/api/report-runs?status=failed").json["items"]
+    assert "missing.html" in run["error"] and run["attempts"] == 1 and run["retry_at"] is not None
+    assert run_pending_reports(seeded) == 0  # not before its retry time
+    clock.advance(seconds=seeded.settings.report_retry_seconds + 1)
+    monkeypatch.setitem(catalogue.REPORTS, "broken", Report("broken", "Fixed", "", (clients.clients_by_tier,)))
+    fire_due_schedules(seeded)
+    run_pending_reports(seeded)
+    retried = manager.get(f"/api/report-runs/{run['id']}").json
+    assert retried["status"] == "succeeded" and retried["attempts"] == 2
+
+
+def test_cron_times_follow_the_time_zone_across_daylight_saving():
+    before = datetime(2026, 3, 28, 12, 0, tzinfo=timezone.utc)
+    # 08:00 in London: GMT (08:00 UTC) on Saturday 28 March, BST (07:00 UTC) from Sunday 29 March.
+    assert next_fire_time("0 8 * * *", "Europe/London", before) == datetime(2026, 3, 29, 7, 0, tzinfo=timezone.utc)
+
+
+def test_the_cli_writes_a_report_file(seeded, tmp_path, monkeypatch, db):
+    from atrium.cli import main
+
+    monkeypatch.setenv("ATRIUM_DATABASE_URL", db.url.render_as_string(hide_password=False))
+    out = tmp_path / "complaints.json"
+    assert main(["report", "run", "complaints", "--from", "2026-10-01", "--to", "2026-10-31", "--out", str(out)]) == 0
+    written = json.loads(out.read_text())
+    assert written["tables"][0]["rows"][0]["received"] == 2
