@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import logging
 
-from . import client_search, engine_rate, http_api, long_lived, timer_lateness
+from . import client_search, engine_rate, http_api, long_lived, reports_bench, timer_lateness
 from .common import database_url
 
-SECTIONS = ("engine", "timers", "long", "http", "inbox", "client-search")
+SECTIONS = ("engine", "timers", "long", "http", "inbox", "client-search", "reports")
 
 
 def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
@@ -44,6 +44,8 @@ def main() -> None:
         _inbox_latency(tasks_total)
     if "client-search" in sections:
         _client_search(20_000 if args.quick else 100_000, per_kind=30 if args.quick else 60)
+    if "reports" in sections:
+        _reports(20_000 if args.quick else 100_000, 200_000 if args.quick else 1_000_000)
 
 
 def _engine_rate(n: int) -> dict:
@@ -119,6 +121,15 @@ def _client_search(n: int, per_kind: int) -> None:
         _line(kind, f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f} ms",
               f"target p95 < {client_search.TARGET_MS} ms, matches ~{figures['median_total']:,}",
               figures["p95_ms"] < client_search.TARGET_MS)
+
+
+def _reports(clients: int, tasks: int) -> None:
+    print(f"\nReports: October's statistics and the monthly PDF, {clients:,} clients, {tasks:,} tasks")
+    result = reports_bench.run(clients, tasks)
+    print(f"  (loaded in {result['load_s']:.0f} s; best of 3 per statistic)")
+    for name, seconds in result["statistics_s"].items():
+        _line(name, f"{seconds * 1000:.0f} ms", "target < 1 s", seconds < 1)
+    _line("monthly client report, statistics + PDF", f"{result['pdf_s']:.2f} s", "target < 5 s", result["pdf_s"] < 5)
 
 
 if __name__ == "__main__":
