@@ -13,7 +13,8 @@ PUBLIC = {"/healthz", "/readyz", "/api/auth/token"}
 # files must be BPMN, an owner or manager must be an existing account, custom fields follow the firm's
 # schema, and that schema must itself be a valid JSON Schema): 422 is the right answer there, so
 # "valid input accepted" is not checked for them.
-SEMANTIC_422 = ("/api/deployments", "/api/clients", "/api/employees", "/api/settings/client-custom-fields")
+SEMANTIC_422 = ("/api/deployments", "/api/clients", "/api/employees", "/api/settings/client-custom-fields", "/api/reports",
+                "/api/report-schedules")
 
 
 @pytest.fixture
