@@ -167,7 +167,7 @@ def test_without_smtp_settings_notifications_wait_in_the_outbox(db, services, cl
     assert [(n.status, n.attempts, n.error) for n in outbox(engine)] == [("queued", 0, None)]
     scheduler = start_scheduler(engine)
     try:
-        assert [job.id for job in scheduler.get_jobs()] == ["fire_due_timers"]
+        assert [job.id for job in scheduler.get_jobs()] == ["fire_due_timers", "report_jobs"]
     finally:
         scheduler.shutdown(wait=False)
 
@@ -176,7 +176,8 @@ def test_the_scheduler_mails_the_outbox_when_smtp_is_configured(db, services, cl
     engine = make_process_engine(db, services, **smtp_settings(mailbox.port))
     scheduler = start_scheduler(engine)
     try:
-        assert sorted(job.id for job in scheduler.get_jobs()) == ["fire_due_timers", "send_queued_notifications"]
+        jobs = sorted(job.id for job in scheduler.get_jobs())
+        assert jobs == ["fire_due_timers", "report_jobs", "send_queued_notifications"]
     finally:
         scheduler.shutdown(wait=False)
 
