@@ -13,12 +13,28 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed fonts
 
-# Reports render Chinese with a CJK font; Debian's fonts-wqy-microhei when none is installed.
+# PDF reports need a CJK font for their Chinese text: Debian's fonts-wqy-microhei when fc-list finds none.
+# WeasyPrint also embeds fonts far faster with HarfBuzz's subsetter (libharfbuzz-subset0) than without it.
 fonts:
-	@if fc-list :lang=zh 2>/dev/null | grep -q .; then :; \
-	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get install -y --no-install-recommends fonts-wqy-microhei >/dev/null && fc-cache -f >/dev/null; \
-	else echo "Reports need a CJK font: install fonts-wqy-microhei (Debian/Ubuntu) or font-noto-sans-cjk (brew --cask)"; exit 1; fi
+	@if ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-wqy-microhei >/dev/null \
+				&& fc-cache -f; \
+			fc-list :lang=zh | grep -q . || { echo "fonts-wqy-microhei did not install: fc-list :lang=zh is still empty"; exit 1; }; \
+		else \
+			echo "Reports need a CJK font and none is installed (fc-list :lang=zh is empty). Install one:"; \
+			echo "  Debian/Ubuntu: sudo apt-get install --no-install-recommends fonts-wqy-microhei"; \
+			echo "  macOS:         brew install --cask font-noto-sans-cjk"; \
+			exit 1; \
+		fi; \
+	fi
+	@if command -v ldconfig >/dev/null && ! ldconfig -p | grep -q libharfbuzz-subset; then \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends libharfbuzz-subset0 >/dev/null; \
+		else \
+			echo "PDF reports render faster with HarfBuzz's subsetter: install libharfbuzz-subset0"; \
+		fi; \
+	fi
 
 migrate: venv
 	$(BIN)/atrium migrate

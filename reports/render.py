@@ -2,31 +2,39 @@
 from __future__ import annotations
 
 import io
-import logging
+import re
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import jinja2
 from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from . import charts
 from .tables import Filters, Table
 
 
 class RenderError(Exception):
-    """A report could not be rendered (a template missing or failing); the message says why."""
+    """A report could not be rendered (a template missing or failing, a chart that cannot be drawn);
+    the message says why."""
 
 
 _TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
-                                autoescape=jinja2.select_autoescape(["html"]), undefined=jinja2.StrictUndefined)
+                                autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
+                                undefined=jinja2.StrictUndefined)
+NUMERIC_KINDS = {"int", "float", "percent", "hours"}
+# How XLSX cells of each Column.kind are shown; the cells keep their numbers (a percent stays 0.875).
+XLSX_FORMATS = {"int": "#,##0", "float": "#,##0.0", "hours": "#,##0.0", "percent": "0.0%", "date": "yyyy-mm-dd"}
+_SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
 def cell(value, kind: str) -> str:
-    """A value as the report table shows it."""
+    """A value as the report's tables show it: 1,234 · 3.5 · 87.5 % · 2026-03."""
     if value is None:
         return "—"
     if kind == "int":
-        return f"{int(value):,}"
+        return f"{value:,.0f}"
     if kind == "percent":
         return f"{float(value) * 100:.1f} %"
     if kind in ("float", "hours"):
@@ -35,6 +43,7 @@ def cell(value, kind: str) -> str:
 
 
 _TEMPLATES.filters["cell"] = cell
+_TEMPLATES.tests["numeric"] = lambda column: column.kind in NUMERIC_KINDS
 
 
 def period_label(filters: Filters) -> str:
@@ -43,41 +52,51 @@ def period_label(filters: Filters) -> str:
 
 
 def html(title: str, filters: Filters, tables: list[Table], *, generated_at: datetime, firm: str | None = None,
-         template: str = "report.html") -> str:
+         template: str | Path = "report.html") -> str:
+    """The report as an HTML document with its charts inline. `template` names one of reports/templates,
+    or is the Path of a template file (which may extend "report.html")."""
     try:
-        return _TEMPLATES.get_template(template).render(
-            title=title, filters=filters, tables=tables, charts=[charts.svg(t) for t in tables], firm=firm,
-            period=period_label(filters), generated_at=f"{generated_at:%Y-%m-%d %H:%M} UTC", lang="en")
-    except jinja2.TemplateError as exc:
-        raise RenderError(f"template {template!r} failed: {type(exc).__name__}: {exc}") from exc
+        page = _TEMPLATES.from_string(template.read_text("utf-8")) if isinstance(template, Path) \
+            else _TEMPLATES.get_template(template)
+        return page.render(title=title, filters=filters, tables=tables, charts=[charts.svg(t) for t in tables],
+                           firm=firm, period=period_label(filters),
+                           generated_at=f"{generated_at:%Y-%m-%d %H:%M %Z}".rstrip())
+    except jinja2.TemplateNotFound as exc:
+        raise RenderError(f"no report template named {exc.name!r}") from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise RenderError(f"report template {str(template)!r} line {exc.lineno}: {exc.message}") from exc
+    except Exception as exc:  # a template or chart failing on these tables: the report cannot be made
+        raise RenderError(f"rendering {title!r} with {str(template)!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def pdf(title: str, filters: Filters, tables: list[Table], *, generated_at: datetime, firm: str | None = None,
-        template: str = "report.html") -> bytes:
+        template: str | Path = "report.html") -> bytes:
+    """The HTML report printed to A4 PDF by WeasyPrint, fonts embedded."""
     from weasyprint import HTML  # slow to import; only PDF needs it
 
-    # WeasyPrint logs a warning per SVG style property it skips (matplotlib writes many); they are not ours to fix.
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
     document = html(title, filters, tables, generated_at=generated_at, firm=firm, template=template)
     try:
         return HTML(string=document).write_pdf()
     except Exception as exc:  # WeasyPrint raises many kinds; all mean "no PDF"
-        raise RenderError(f"PDF rendering failed: {type(exc).__name__}: {exc}") from exc
+        raise RenderError(f"PDF rendering of {title!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _json_value(value):
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
-    return value
+    return str(value)  # UUIDs and the like: JSON has no type for them
 
 
 def as_json(title: str, filters: Filters, tables: list[Table]) -> dict:
+    """The report as JSON-serialisable data; `period.to` is the last day included."""
     return {
         "title": title,
         "period": {"from": filters.date_from.isoformat(), "to": (filters.date_to - timedelta(days=1)).isoformat()},
-        "filters": dict(filters.labels),
+        "filters": {str(label): _json_value(value) for label, value in filters.labels.items()},
         "tables": [{"name": t.name, "title": t.title, "note": t.note,
                     "columns": [{"name": c.name, "title": c.title, "kind": c.kind} for c in t.columns],
                     "rows": [{k: _json_value(v) for k, v in row.items()} for row in t.as_dicts()]} for t in tables],
@@ -85,24 +104,48 @@ def as_json(title: str, filters: Filters, tables: list[Table]) -> dict:
 
 
 def xlsx(title: str, filters: Filters, tables: list[Table]) -> bytes:
-    """A workbook: an "About" sheet (title, period, filters), then a sheet of each table."""
+    """A workbook: an "About" sheet (title, period, filters), then a sheet of each table with typed cells."""
+    try:
+        return _workbook(title, filters, tables)
+    except (ValueError, TypeError) as exc:  # openpyxl refuses values Excel cannot hold
+        raise RenderError(f"XLSX of {title!r} failed: {exc}") from exc
+
+
+def _workbook(title: str, filters: Filters, tables: list[Table]) -> bytes:
     book = Workbook()
     about = book.active
     about.title = "About"
-    for row in [("Report", title), ("Period", period_label(filters)), *filters.labels.items()]:
-        about.append(list(row))
-    used = {"About"}
+    for label, value in [("Report", title), ("Period", period_label(filters)), *filters.labels.items()]:
+        about.append([label, str(value)])
+        about.cell(about.max_row, 1).font = Font(bold=True)
+    about.column_dimensions["A"].width = 14
+    about.column_dimensions["B"].width = max(20, len(title) + 4)
+    used = {"about"}
     for table in tables:
-        name = table.name[:31]
-        n = 2
-        while name in used:
-            suffix = f"_{n}"
-            name, n = table.name[:31 - len(suffix)] + suffix, n + 1
-        used.add(name)
-        sheet = book.create_sheet(name)
+        sheet = book.create_sheet(_sheet_name(table.name, used))
         sheet.append([c.title for c in table.columns])
+        for header in sheet[1]:
+            header.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
         for row in table.rows:
             sheet.append([float(v) if isinstance(v, Decimal) else v for v in row])
+        for n, column in enumerate(table.columns, start=1):
+            letter = sheet.cell(1, n).column_letter
+            sheet.column_dimensions[letter].width = max(10, min(40, len(column.title) + 4))
+            if column.kind in XLSX_FORMATS:
+                for (value,) in sheet.iter_rows(min_row=2, min_col=n, max_col=n):
+                    value.number_format = XLSX_FORMATS[column.kind]
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _sheet_name(name: str, used: set[str]) -> str:
+    """Excel's sheet names: at most 31 characters, none of []:*?/\\, unique regardless of case."""
+    base = _SHEET_NAME_FORBIDDEN.sub("_", name)[:31] or "table"
+    candidate, n = base, 2
+    while candidate.lower() in used:
+        suffix = f"_{n}"
+        candidate, n = base[:31 - len(suffix)] + suffix, n + 1
+    used.add(candidate.lower())
+    return candidate

@@ -1,4 +1,4 @@
-"""Statistics against hand-computed figures, the rendered PDF's text, schedules fired by moving the clock."""
+"""Statistics against hand-computed figures, reports over HTTP, schedules fired by moving the clock."""
 from __future__ import annotations
 
 import io
@@ -8,15 +8,13 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from openpyxl import load_workbook
-from pypdf import PdfReader
 
 from atrium import clock as clock_module
 from reports import catalogue
 from reports.catalogue import Report
-from reports.render import RenderError, pdf
 from reports.scheduling import fire_due_schedules, next_fire_time, run_pending_reports
 from reports.statistics import clients, progress, satisfaction
-from reports.tables import Chart, Column, Filters, Table
+from reports.tables import Filters
 from storage.client_records import Complaint, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client
 from storage.definitions import ProcessDefinition
@@ -148,32 +146,6 @@ def test_satisfaction_statistics_match_hand_counts(seeded):
     # Two complaints, both resolved: after 10 h and 20 h -> median 10, p90 20.
     assert _rows(seeded, satisfaction.complaints_by_severity) == [("high", 2, 2, pytest.approx(10.0), pytest.approx(20.0))]
     assert _rows(seeded, satisfaction.complaints_trend) == [("2026-10", 2, 2)]
-
-
-def _report_tables() -> list[Table]:
-    return [Table("clients_by_owner", "客户 by owner", (Column("owner", "负责人"), Column("clients", "Clients", "int")),
-                  [("张三贸易有限公司", 1234), ("Acme Ltd", 7)], Chart("bar", "owner", ("clients",)), note="A note"),
-            Table("long", "A long table", (Column("n", "N", "int"), Column("rate", "Rate", "percent")),
-                  [(n, 0.875) for n in range(80)]),
-            Table("empty", "Nothing here", (Column("x", "X"),), [])]
-
-
-def test_the_pdf_carries_chinese_and_english_text_page_numbers_and_a_cjk_font():
-    document = pdf("Monthly client report", Filters(date(2026, 10, 1), date(2026, 11, 1), labels={"Team": "税务组"}),
-                   _report_tables(), generated_at=T0)
-    reader = PdfReader(io.BytesIO(document))
-    text = "".join(page.extract_text() for page in reader.pages)
-    for expected in ("Monthly client report", "2026-10-01 – 2026-10-31", "税务组", "张三贸易有限公司", "Acme Ltd",
-                     "负责人", "1,234", "87.5 %", "Page 2 of", "No data for this period"):
-        assert expected in text, expected
-    fonts = {str(font["/BaseFont"]) for page in reader.pages
-             for font in (page["/Resources"].get("/Font") or {}).values() if "/BaseFont" in font.get_object()}
-    assert any("WenQuanYi" in f or "CJK" in f for f in fonts), f"no CJK font embedded ({fonts}): run `make fonts`"
-
-
-def test_a_broken_template_is_a_render_error():
-    with pytest.raises(RenderError):
-        pdf("x", OCTOBER, _report_tables(), generated_at=T0, template="missing.html")
 
 
 def test_reports_over_http_in_every_format_and_account_managers_see_their_own_clients(app, seeded):
