@@ -1,6 +1,7 @@
 """Reports: the catalogue, a report made on request (JSON, HTML, PDF, XLSX), schedules and their runs."""
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from flask import Response, g, jsonify
@@ -14,6 +15,7 @@ from atrium.errors import Forbidden, InvalidInput, NotFound
 from reports.catalogue import REPORTS
 from reports.making import FILTER_NAMES, MEDIA_TYPES, Viewer, make, report_or_raise, resolve_filters
 from reports.periods import PERIODS, period_dates
+from reports.render import RenderError
 from reports.scheduling import create_schedule
 from storage.accounts import Account
 from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule, pdf_filename
@@ -21,10 +23,12 @@ from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule
 from . import audit
 from .clients import process_engine
 from .docs import errors
+from .operations import Unavailable
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import has_permission, requires
 from .schema_base import Schema
 
+log = logging.getLogger(__name__)
 blp = Blueprint("reports", __name__, url_prefix="/api", description="Statistics, reports and their schedules")
 
 MAX_PERIOD_DAYS = 3 * 366
@@ -82,7 +86,7 @@ def list_reports():
 @requires("reports:read")
 @blp.arguments(ReportArgs, location="query")
 @blp.doc(responses=REPORT_RESPONSE)
-@errors(blp, 403, 404, 422)
+@errors(blp, 403, 404, 422, 503)
 def get_report(args, name):
     """A report for a period (both days included) and optional filters; account managers get their own clients' figures."""
     report = report_or_raise(name)
@@ -90,7 +94,11 @@ def get_report(args, name):
     settings = process_engine().settings
     with process_engine().transaction() as session:
         filters = resolve_filters(session, _viewer(), args["from_"], args["to"] + timedelta(days=1), parameters)
-        made = make(session, report, filters, args["format"], generated_at=clock.now(), firm=settings.firm_name)
+        try:
+            made = make(session, report, filters, args["format"], generated_at=clock.now(), firm=settings.firm_name)
+        except RenderError as exc:  # the figures are there but the document cannot be made: say why
+            log.error("report %s could not be rendered: %s", name, exc)
+            raise Unavailable(f"the report could not be rendered: {exc}") from None
     if args["format"] == "json":
         return jsonify(made)
     response = Response(made, mimetype=MEDIA_TYPES[args["format"]].split(";")[0])

@@ -238,3 +238,13 @@ def test_the_cli_writes_a_report_file(seeded, tmp_path, monkeypatch, db):
     assert main(["report", "run", "complaints", "--from", "2026-10-01", "--to", "2026-10-31", "--out", str(out)]) == 0
     written = json.loads(out.read_text())
     assert written["tables"][0]["rows"][0]["received"] == 2
+
+
+def test_a_report_that_cannot_be_rendered_is_a_clear_503(app, seeded, monkeypatch):
+    broken = Report("broken", "Broken", "a template that does not exist", (clients.clients_by_tier,), template="missing.html")
+    monkeypatch.setitem(catalogue.REPORTS, "broken", broken)
+    partner = caller(app.test_client(), "partner")
+    response = partner.get("/api/reports/broken?from=2026-10-01&to=2026-10-31&format=pdf")
+    assert response.status_code == 503 and response.content_type == "application/problem+json"
+    assert "missing.html" in response.json["detail"]
+    assert partner.get("/api/reports/broken?from=2026-10-01&to=2026-10-31").status_code == 200  # JSON needs no template
