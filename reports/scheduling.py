@@ -51,24 +51,36 @@ def next_fire_time(cron: str, zone: str, after: datetime) -> datetime:
 def fire_due_schedules(engine, *, limit: int = 50) -> int:
     """Queue a run for every schedule due now and move each to its next firing; returns runs queued.
 
-    Firings missed while no worker ran (a stopped server) are coalesced into one run."""
+    Firings missed while no worker ran (a stopped server) are coalesced into one run, for the latest."""
     queued = 0
     with engine.transaction() as session:
         now = clock.now()
         for schedule in claim_due_schedules(session, now=now, limit=limit):
-            period_from, period_to = period_dates(schedule.period, schedule.next_run_at, schedule.timezone)
+            firing = _latest_firing(schedule, now)
+            period_from, period_to = period_dates(schedule.period, firing, schedule.timezone)
             try:
                 with session.begin_nested():
                     session.add(ReportRun(
                         schedule_id=schedule.id, report=schedule.report, period_from=period_from, period_to=period_to,
                         parameters=schedule.parameters, recipients=schedule.recipients,
-                        requested_by=schedule.created_by, scheduled_for=schedule.next_run_at, status=QUEUED,
+                        requested_by=schedule.created_by, scheduled_for=firing, status=QUEUED,
                         attempts=0, created_at=now))
                 queued += 1
             except IntegrityError:  # this firing already has its run
                 pass
-            schedule.next_run_at = next_fire_time(schedule.cron, schedule.timezone, max(now, schedule.next_run_at))
+            schedule.next_run_at = next_fire_time(schedule.cron, schedule.timezone, max(now, firing))
     return queued
+
+
+def _latest_firing(schedule: ReportSchedule, now: datetime, *, at_most: int = 10_000) -> datetime:
+    """The last firing due by `now`, from the first one missed (`next_run_at`) on."""
+    firing = schedule.next_run_at
+    for _ in range(at_most):  # a minutely schedule stopped for a week is 10,080 firings: close enough
+        following = next_fire_time(schedule.cron, schedule.timezone, firing)
+        if following > now:
+            break
+        firing = following
+    return firing
 
 
 def run_pending_reports(engine, *, limit: int = 20) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -10,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from atrium import clock as clock_module
+from atrium.mailer import send_queued_notifications
 from reports import catalogue
 from reports.catalogue import Report
 from reports.scheduling import fire_due_schedules, next_fire_time, run_pending_reports
@@ -20,9 +22,12 @@ from storage.clients import Client
 from storage.definitions import ProcessDefinition
 from storage.instances import ProcessInstance
 from storage.notifications import Notification
+from storage.reports import ReportRun
 from storage.tasks import Task, TaskCandidate
 
 from .api_helpers import caller, make_app
+from .conftest import make_process_engine
+from .test_notification_mail import mailbox, smtp_settings  # noqa: F401 -- mailbox is a fixture
 
 T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
 OCTOBER = Filters(date(2026, 10, 1), date(2026, 11, 1))
@@ -248,3 +253,70 @@ def test_a_report_that_cannot_be_rendered_is_a_clear_503(app, seeded, monkeypatc
     assert response.status_code == 503 and response.content_type == "application/problem+json"
     assert "missing.html" in response.json["detail"]
     assert partner.get("/api/reports/broken?from=2026-10-01&to=2026-10-31").status_code == 200  # JSON needs no template
+
+
+def _schedule_complaints(app, recipients) -> dict:
+    manager = caller(app.test_client(), "manager")
+    created = manager.post("/api/report-schedules", json={"report": "complaints", "cron": "0 7 * * *",
+                                                           "period": "previous_day", "recipients": recipients})
+    assert created.status_code == 201, created.json
+    return created.json
+
+
+def test_two_workers_polling_at_once_make_one_run_per_firing(pg, services, clock):
+    """Each `atrium serve` worker has its own scheduler; the row lock makes the firing one run."""
+    clock.set(datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc))
+    app = make_app(pg, services)
+    try:
+        _schedule_complaints(app, ["partner"])
+        clock.set(datetime(2026, 11, 2, 7, 0, 1, tzinfo=timezone.utc))
+        engines = [app.extensions["atrium.engine"], make_process_engine(pg, services)]  # a second worker
+        barrier, made = threading.Barrier(2), []
+
+        def poll(engine):
+            barrier.wait()
+            made.append((fire_due_schedules(engine), run_pending_reports(engine)))
+
+        threads = [threading.Thread(target=poll, args=(e,)) for e in engines]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sum(queued for queued, _ in made) == 1 and sum(ran for _, ran in made) == 1
+        with engines[0].transaction() as session:
+            assert session.query(ReportRun).count() == 1
+    finally:
+        app.extensions["atrium.db"].dispose()
+
+
+def test_a_schedule_survives_a_restart(db, services, clock):
+    clock.set(datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc))
+    first = make_app(db, services)
+    _schedule_complaints(first, ["partner"])
+    first.extensions["atrium.db"].dispose()  # the server stops before the firing
+    clock.set(datetime(2026, 11, 3, 9, 0, tzinfo=timezone.utc))  # and comes back after two firings were due
+    restarted = make_process_engine(db, services)  # nothing in memory: only what the database kept
+    assert fire_due_schedules(restarted) == 1  # the two missed firings coalesce into one run
+    assert run_pending_reports(restarted) == 1
+    with restarted.transaction() as session:
+        [run] = session.query(ReportRun).all()
+        assert run.status == "succeeded" and run.period_from == date(2026, 11, 2)
+
+
+def test_a_report_run_is_mailed_with_its_pdf_attached(db, services, clock, mailbox):
+    clock.set(datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc))
+    app = make_app(db, services, **smtp_settings(mailbox.port))
+    try:
+        _schedule_complaints(app, ["cfo@example.com"])
+        clock.set(datetime(2026, 11, 2, 7, 0, 1, tzinfo=timezone.utc))
+        engine = app.extensions["atrium.engine"]
+        fire_due_schedules(engine)
+        run_pending_reports(engine)
+        assert send_queued_notifications(engine) == 1
+        [message] = mailbox.to("cfo@example.com")
+        assert message["Subject"] == "Complaints, 2026-11-01 – 2026-11-01"
+        [attachment] = list(message.iter_attachments())
+        assert attachment.get_filename() == "complaints-2026-11-01.pdf"
+        assert attachment.get_content().startswith(b"%PDF")
+    finally:
+        app.extensions["atrium.db"].dispose()
