@@ -196,7 +196,8 @@ class ClientItem(MethodView):
         expected = data.pop("expected_version", None)
         with process_engine().transaction() as session:
             client = visible_client(session, client_id)
-            client_service.update_client(session, client, data=data, expected_version=expected)
+            client_service.update_client(session, client, data=data, actor=g.account.username,
+                                         expected_version=expected)
             _run(after_save, session, client)
             audit.record(session, "client.update", target=f"client:{client_id}", detail={"fields": sorted(data)})
             return client

@@ -25,7 +25,7 @@ from atrium.clients import (
     custom_field_validator,
 )
 from atrium.errors import InvalidInput
-from storage.clients import Client, add_new_clients, identifiers_of, live_holders, matches_by_client
+from storage.clients import Client, add_new_clients, identifiers_of, live_holders, matches_by_client, record_status
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 
 SCALAR_FIELDS = ("name", "kind", "industry", "tier", "status", "owner", "notes")
@@ -370,6 +370,7 @@ def import_clients(session: Session, rows: list[ClientRow], *, load: Callable[[d
     if not dry_run and not report.problems:
         clients = [client for _, client in valid]
         add_new_clients(session, clients)
+        record_status(session, clients, from_status=None, actor=actor)
         report.client_ids = [client.id for client in clients]
     return report
 

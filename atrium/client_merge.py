@@ -108,7 +108,7 @@ def merge_clients(session: Session, *, into_id: int, from_id: int, owners: set[s
     if source.notes:
         data["notes"] = "\n\n".join(filter(None, [target.notes, f"From client {from_id} ({source.name}), "
                                                                 f"merged {stamp}:\n{source.notes}"]))
-    update_client(session, target, data=data)
+    update_client(session, target, data=data, actor=actor)
 
     delete_client(session, source, actor=actor)  # its engagements and processes have moved, so this holds
     source.notes = "\n\n".join(filter(None, [source.notes, f"Merged into client {into_id} ({target.name}) by "

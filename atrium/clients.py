@@ -12,7 +12,7 @@ from atrium import clock
 from atrium.errors import Conflict, DuplicateFound, InvalidInput, NotFound
 from storage.accounts import Account
 from storage.client_records import Engagement
-from storage.clients import Client, client_or_none, duplicate_candidates, refresh_derived
+from storage.clients import Client, client_or_none, duplicate_candidates, record_status, refresh_derived
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 from storage.instances import ACTIVE, ERROR, ProcessInstance
 
@@ -116,17 +116,23 @@ def create_client(session: Session, *, data: dict, actor: str | None, confirm_du
             raise _duplicates_error(matches)
     session.add(client)
     refresh_derived(session, client)
+    record_status(session, [client], from_status=None, actor=actor)
     return client
 
 
-def update_client(session: Session, client: Client, *, data: dict, expected_version: int | None = None) -> Client:
-    """Change fields of `client`; with `expected_version`, refuse (409) if someone changed it since."""
+def update_client(session: Session, client: Client, *, data: dict, actor: str | None,
+                  expected_version: int | None = None) -> Client:
+    """Change fields of `client` (a new status goes into its status history, as `actor`'s change);
+    with `expected_version`, refuse (409) if someone changed it since."""
     if expected_version is not None and expected_version != client.version:
         raise Conflict(f"client {client.id} was changed by someone else (version {client.version}, you sent "
                        f"{expected_version}); reload and try again")
+    status = client.status
     _assign(session, client, data)
     client.updated_at = clock.now()
     refresh_derived(session, client)
+    if client.status != status:
+        record_status(session, [client], from_status=status, actor=actor)
     return client
 
 

@@ -61,6 +61,24 @@ class Client(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class ClientStatusChange(Base):
+    """A client's status from `from_status` (None: the client was created) to `to_status`: the history
+    client movements (new, became dormant, lost per month) are counted from."""
+
+    __tablename__ = "client_status_changes"
+    __table_args__ = (
+        Index("ix_client_status_changes_to_status_changed_at", "to_status", "changed_at"),
+        Index("ix_client_status_changes_client_id", "client_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_by: Mapped[str | None] = mapped_column(String(100))
+
+
 class ClientIdentifier(Base):
     """A normalised phone, email or name of a client, kept in step with the client row."""
 
@@ -162,6 +180,15 @@ def add_new_clients(session: Session, clients: list[Client]) -> None:
             for c in clients for kind, value in identifiers_of(c)]
     if rows:
         session.execute(insert(ClientIdentifier.__table__), rows)
+
+
+def record_status(session: Session, clients: list[Client], *, from_status: str | None, actor: str | None) -> None:
+    """A status-history row per client, from `from_status` to its current status, at its latest update
+    (its creation, for new clients): call it after the change, once the clients have ids."""
+    rows = [{"client_id": c.id, "from_status": from_status, "to_status": c.status, "changed_at": c.updated_at,
+             "changed_by": actor} for c in clients]
+    if rows:
+        session.execute(insert(ClientStatusChange.__table__), rows)
 
 
 def live_holders(session: Session, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], list[int]]:

@@ -8,7 +8,7 @@ from .tasks import Task, TaskCandidate  # noqa: F401
 from .timers import Timer  # noqa: F401
 from .accounts import Account, RevokedToken  # noqa: F401
 from .audit import AuditEntry  # noqa: F401
-from .clients import Client, ClientIdentifier, Contact  # noqa: F401
+from .clients import Client, ClientIdentifier, ClientStatusChange, Contact  # noqa: F401
 from .employees import Employee  # noqa: F401
 from .client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest  # noqa: F401
 from .knowledge import KnowledgeArticle  # noqa: F401

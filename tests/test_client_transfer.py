@@ -8,9 +8,11 @@ import json
 
 import pytest
 from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
 
 from atrium.client_merge import merge_clients
 from atrium.errors import Conflict
+from storage.clients import ClientStatusChange
 
 from .api_helpers import caller, client_body, deploy_via_api, make_app, people_in_two_teams
 from .conftest import make_process_engine
@@ -211,7 +213,7 @@ def test_an_import_with_one_bad_row_is_refused_whole_and_changes_nothing(people)
     assert [(row["actor"], row["outcome"]) for row in failed] == [("partner", "failed")]
 
 
-def test_a_good_xlsx_file_imports_every_row_in_one_go(people):
+def test_a_good_xlsx_file_imports_every_row_in_one_go(app, people):
     schema = {"type": "object", "properties": {"vat_number": {"type": "string"}, "staff": {"type": "integer"}},
               "additionalProperties": False}
     assert people["admin"].put("/api/settings/client-custom-fields", json={"schema": schema}).status_code == 200
@@ -240,6 +242,12 @@ def test_a_good_xlsx_file_imports_every_row_in_one_go(people):
     assert first["owner"] == "account_manager" and first["status"] == "active" and first["created_by"] == "manager"
     assert second["phones"] == ["442079460001"] and second["emails"] == [] and second["status"] == "prospect"
     assert third["custom_fields"] == {"staff": 1} and third["status"] == "dormant"
+    with app.extensions["atrium.engine"].transaction() as session:  # each client's status history begins
+        history = session.execute(select(ClientStatusChange.client_id, ClientStatusChange.from_status,
+                                         ClientStatusChange.to_status, ClientStatusChange.changed_by)
+                                  .order_by(ClientStatusChange.client_id)).all()
+    assert [tuple(h) for h in history] == [(first["id"], None, "active", "manager"), (second["id"], None, "prospect", "manager"),
+                                           (third["id"], None, "dormant", "manager")]
     audit = people["admin"].get("/api/audit?action=client.import").json["items"]
     assert len(audit) == 1 and audit[0]["actor"] == "manager"
     assert audit[0]["detail"]["client_ids"] == response.json["client_ids"] and audit[0]["detail"]["rows"] == 3

@@ -3,6 +3,9 @@ nested records and the timeline."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
+
+from storage.clients import ClientStatusChange
 
 from .api_helpers import caller, client_body, make_app, people_in_two_teams
 
@@ -101,6 +104,29 @@ def test_an_update_with_a_stale_version_is_a_conflict_and_changes_nothing(people
     stale = people["partner"].patch(url, json={"tier": "C", "expected_version": 1})
     assert stale.status_code == 409
     assert people["partner"].get(url).json["tier"] == "B"
+
+
+def status_history(app, client_id: int) -> list[tuple]:
+    with app.extensions["atrium.engine"].transaction() as session:
+        return [tuple(row) for row in session.execute(
+            select(ClientStatusChange.from_status, ClientStatusChange.to_status, ClientStatusChange.changed_at,
+                   ClientStatusChange.changed_by)
+            .where(ClientStatusChange.client_id == client_id).order_by(ClientStatusChange.id))]
+
+
+def test_creating_a_client_and_changing_its_status_write_its_status_history(app, people, clock):
+    created_at = clock.now()
+    made = new_client(people["account_manager"], status="prospect").json
+    url = f"/api/clients/{made['id']}"
+    clock.advance(hours=2)
+    assert people["account_manager"].patch(url, json={"tier": "B"}).status_code == 200  # not a status change
+    assert people["partner"].patch(url, json={"status": "active"}).status_code == 200
+    assert people["partner"].patch(url, json={"status": "active", "notes": "again"}).status_code == 200  # unchanged
+    assert status_history(app, made["id"]) == [(None, "prospect", created_at, "account_manager"),
+                                               ("prospect", "active", clock.now(), "partner")]
+    # A change the request refuses (a stale version) leaves no history behind.
+    assert people["partner"].patch(url, json={"status": "dormant", "expected_version": 1}).status_code == 409
+    assert len(status_history(app, made["id"])) == 2
 
 
 def test_bad_input_names_each_field_and_writes_nothing(people):
