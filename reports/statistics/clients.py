@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.clients import Client
+from storage.clients import Client, ClientStatusChange
 
 from ..tables import Chart, Column, Filters, Table
 from .sql import in_period, month_of, months, start_of, visible_clients
@@ -17,7 +17,8 @@ def _count_by(session: Session, filters: Filters, column, name: str, title: str,
     rows = session.execute(select(key, func.count()).where(visible_clients(filters), Client.created_at < start_of(filters.date_to))
                            .group_by(key).order_by(func.count().desc(), key)).all()
     return Table(name, title, (Column("key", label), COUNT), [tuple(r) for r in rows], Chart(chart, "key", ("clients",)),
-                 note="Clients on the books at the end of the period (deleted ones excluded).")
+                 note="Clients on the books at the end of the period: created before it ended, not deleted; "
+                      "by their status now.")
 
 
 def clients_by_tier(session: Session, filters: Filters) -> Table:
@@ -37,17 +38,21 @@ def clients_by_owner(session: Session, filters: Filters) -> Table:
 
 
 def client_movements(session: Session, filters: Filters) -> Table:
-    """Per month: clients added, and clients now dormant or former whose record last changed that month."""
+    """Per month: clients created, and clients whose status changed to dormant or to former (lost)."""
     month = month_of(Client.created_at)
     new = dict(session.execute(select(month, func.count()).where(visible_clients(filters), in_period(Client.created_at, filters))
                                .group_by(month)).all())
-    changed = month_of(Client.updated_at)
+    change = ClientStatusChange
+    changed = month_of(change.changed_at)
     moved = {(m, status): n for m, status, n in session.execute(
-        select(changed, Client.status, func.count())
-        .where(visible_clients(filters), in_period(Client.updated_at, filters), Client.status.in_(("dormant", "former")))
-        .group_by(changed, Client.status))}
+        select(changed, change.to_status, func.count(func.distinct(change.client_id)))
+        .join(Client, Client.id == change.client_id)
+        .where(change.to_status.in_(("dormant", "former")), in_period(change.changed_at, filters),
+               change.from_status.is_not(None), change.from_status != change.to_status, visible_clients(filters))
+        .group_by(changed, change.to_status))}
     rows = [(m, new.get(m, 0), moved.get((m, "dormant"), 0), moved.get((m, "former"), 0)) for m in months(filters)]
     return Table("client_movements", "New, dormant and lost clients per month",
                  (Column("month", "Month", "month"), Column("new", "New", "int"), Column("dormant", "Became dormant", "int"),
                   Column("lost", "Lost", "int")), rows, Chart("bar", "month", ("new", "dormant", "lost")),
-                 note="Dormant and lost: clients in that status now, counted in the month their record last changed.")
+                 note="New: created that month. Became dormant, lost: changed from another status to dormant, to "
+                      "former that month (a client created so is only new); a client counts once a month.")

@@ -27,6 +27,10 @@ def _nps(promoters: int, detractors: int, responses: int) -> float | None:
     return round((promoters - detractors) * 100 / responses, 1) if responses else None
 
 
+def _average(value) -> float | None:
+    return float(value) if value is not None else None
+
+
 PROMOTER = case((Feedback.nps >= 9, 1), else_=0)
 DETRACTOR = case((Feedback.nps <= 6, 1), else_=0)
 
@@ -37,7 +41,8 @@ def csat_distribution(session: Session, filters: Filters) -> Table:
     total = sum(counts.values())
     average = sum(score * n for score, n in counts.items()) / total if total else None
     return Table("csat_distribution", "CSAT: ratings given",
-                 (Column("score", "Score (1-5)"), Column("responses", "Responses", "int"), Column("share", "Share", "percent")),
+                 (Column("score", "Score (1-5)", "int"), Column("responses", "Responses", "int"),
+                  Column("share", "Share", "percent")),
                  [(score, counts.get(score, 0), counts.get(score, 0) / total if total else None) for score in range(1, 6)],
                  Chart("bar", "score", ("responses",)),
                  note=f"{total} ratings; average {average:.2f}." if total else "No ratings in the period.")
@@ -47,57 +52,70 @@ def nps_summary(session: Session, filters: Filters) -> Table:
     responses, promoters, detractors = session.execute(_feedback(
         filters, func.count(), func.coalesce(func.sum(PROMOTER), 0), func.coalesce(func.sum(DETRACTOR), 0))
         .where(Feedback.nps.is_not(None))).one()
-    passives = responses - promoters - detractors
+    groups = (("Promoters (9-10)", promoters), ("Passives (7-8)", responses - promoters - detractors),
+              ("Detractors (0-6)", detractors))
+    nps = _nps(promoters, detractors, responses)
     return Table("nps_summary", "Net Promoter Score",
-                 (Column("group", "Group"), Column("responses", "Responses", "int")),
-                 [("Promoters (9-10)", promoters), ("Passives (7-8)", passives), ("Detractors (0-6)", detractors)]
-                 if responses else [], Chart("pie", "group", ("responses",)),
-                 note=f"NPS {_nps(promoters, detractors, responses)} from {responses} responses. {NPS_NOTE}"
-                 if responses else NPS_NOTE)
+                 (Column("group", "Group"), Column("responses", "Responses", "int"), Column("share", "Share", "percent")),
+                 [(group, n, n / responses) for group, n in groups] if responses else [],
+                 Chart("pie", "group", ("responses",)),
+                 note=f"NPS {nps:g} from {responses} responses. {NPS_NOTE}" if responses else f"No responses. {NPS_NOTE}")
 
 
 def satisfaction_trend(session: Session, filters: Filters) -> Table:
     month = month_of(Feedback.created_at)
     found = {m: (n, csat, p, d, nps_n) for m, n, csat, p, d, nps_n in session.execute(_feedback(
-        filters, month, func.count(), func.avg(Feedback.csat), func.sum(case((Feedback.nps >= 9, 1), else_=0)),
-        func.sum(case((Feedback.nps <= 6, 1), else_=0)), func.count(Feedback.nps)).group_by(month))}
+        filters, month, func.count(), func.avg(Feedback.csat), func.sum(PROMOTER), func.sum(DETRACTOR),
+        func.count(Feedback.nps)).group_by(month))}
     rows = []
     for m in months(filters):
         n, csat, promoters, detractors, nps_n = found.get(m, (0, None, 0, 0, 0))
-        rows.append((m, n, float(csat) if csat is not None else None, _nps(promoters or 0, detractors or 0, nps_n)))
+        rows.append((m, n, _average(csat), _nps(promoters or 0, detractors or 0, nps_n)))
     return Table("satisfaction_trend", "Satisfaction per month",
                  (Column("month", "Month", "month"), Column("responses", "Responses", "int"),
                   Column("csat", "CSAT average", "float"), Column("nps", "NPS", "float")), rows,
-                 Chart("line", "month", ("csat",)), note=NPS_NOTE)
+                 Chart("line", "month", ("csat",)),
+                 note="Responses: feedback given that month; CSAT over those with a CSAT, NPS over those with an "
+                      f"NPS. {NPS_NOTE}")
 
 
-def _requests_feedback(filters: Filters, group, label: str):
-    return (_feedback(filters, group.label(label), func.count(Feedback.csat), func.avg(Feedback.csat))
-            .join(ServiceRequest, (Feedback.subject_type == "service_request") & (ServiceRequest.id == Feedback.subject_id))
-            .where(Feedback.csat.is_not(None)).group_by(group).order_by(group))
+def _on_requests(filters: Filters, group, label: str):
+    """CSAT count and average of feedback on service requests, by `group` (a ServiceRequest column)."""
+    query = _feedback(filters, group.label(label), func.count(Feedback.csat), func.avg(Feedback.csat))
+    if not filters.service_type:  # else _feedback joined the requests already
+        query = query.join(ServiceRequest, (Feedback.subject_type == "service_request")
+                           & (ServiceRequest.id == Feedback.subject_id))
+    return query.where(Feedback.csat.is_not(None)).group_by(group).order_by(group)
 
 
 def satisfaction_by_service_type(session: Session, filters: Filters) -> Table:
     group = func.coalesce(ServiceRequest.type, "(none)")
-    query = _requests_feedback(filters, group, "type") if not filters.service_type else (
-        _feedback(filters, group.label("type"), func.count(Feedback.csat), func.avg(Feedback.csat))
-        .where(Feedback.csat.is_not(None)).group_by(group).order_by(group))
-    rows = [(t, n, float(avg) if avg is not None else None) for t, n, avg in session.execute(query)]
+    feedback = {t: (n, _average(avg)) for t, n, avg in session.execute(_on_requests(filters, group, "type"))}
+    # The rating the request's closing form records (1-5), of requests closed in the period.
+    ratings = {t: (n, _average(avg)) for t, n, avg in session.execute(
+        select(group, func.count(ServiceRequest.rating), func.avg(ServiceRequest.rating))
+        .join(Client, Client.id == ServiceRequest.client_id)
+        .where(visible_clients(filters), in_period(ServiceRequest.closed_at, filters), ServiceRequest.rating.is_not(None),
+               *([ServiceRequest.type == filters.service_type] if filters.service_type else []))
+        .group_by(group))}
+    rows = [(t, *feedback.get(t, (0, None)), *ratings.get(t, (0, None))) for t in sorted(feedback.keys() | ratings.keys())]
     return Table("satisfaction_by_service_type", "CSAT by service type",
-                 (Column("type", "Service type"), Column("responses", "Responses", "int"), Column("csat", "CSAT average", "float")),
-                 rows, Chart("hbar", "type", ("csat",)), note="Ratings of service requests, by the request's type.")
+                 (Column("type", "Service type"), Column("responses", "Responses", "int"),
+                  Column("csat", "CSAT average", "float"), Column("ratings", "Closing ratings", "int"),
+                  Column("rating", "Closing rating average", "float")),
+                 rows, Chart("hbar", "type", ("csat", "rating")),
+                 note="CSAT: feedback given in the period about service requests, by the request's type. Closing "
+                      "rating: the 1-5 rating recorded when a request closed in the period (the process also keeps "
+                      "it as feedback, so the two overlap).")
 
 
 def satisfaction_by_employee(session: Session, filters: Filters) -> Table:
-    group = func.coalesce(ServiceRequest.assignee, "(unassigned)")
-    query = _requests_feedback(filters, group, "employee")
-    if filters.service_type:  # _feedback joined the requests already
-        query = (_feedback(filters, group.label("employee"), func.count(Feedback.csat), func.avg(Feedback.csat))
-                 .where(Feedback.csat.is_not(None)).group_by(group).order_by(group))
-    rows = [(e, n, float(avg) if avg is not None else None) for e, n, avg in session.execute(query)]
+    rows = [(e, n, _average(avg)) for e, n, avg in session.execute(
+        _on_requests(filters, func.coalesce(ServiceRequest.assignee, "(unassigned)"), "employee"))]
     return Table("satisfaction_by_employee", "CSAT by employee",
                  (Column("employee", "Employee"), Column("responses", "Responses", "int"), Column("csat", "CSAT average", "float")),
-                 rows, Chart("hbar", "employee", ("csat",)), note="Ratings of service requests, by who worked the request.")
+                 rows, Chart("hbar", "employee", ("csat",)),
+                 note="Feedback given in the period about service requests, by the request's assignee.")
 
 
 def complaints_by_severity(session: Session, filters: Filters) -> Table:
@@ -106,7 +124,8 @@ def complaints_by_severity(session: Session, filters: Filters) -> Table:
     counts = {s: (n, r) for s, n, r in session.execute(
         select(Complaint.severity, func.count(), func.count(Complaint.resolved_at)).select_from(source).where(*scope)
         .group_by(Complaint.severity))}
-    stats = percentiles(hours_between(Complaint.received_at, Complaint.resolved_at), [Complaint.severity], scope, source)
+    stats = percentiles(session.get_bind().dialect.name, hours_between(Complaint.received_at, Complaint.resolved_at),
+                        [Complaint.severity], scope, source)
     times = {severity: (p50, p90) for severity, _, p50, p90 in session.execute(stats)}
     order = ["critical", "high", "medium", "low"]
     rows = [(s, *counts[s], *times.get(s, (None, None)))
@@ -115,7 +134,8 @@ def complaints_by_severity(session: Session, filters: Filters) -> Table:
                  (Column("severity", "Severity"), Column("received", "Received", "int"), Column("resolved", "Resolved", "int"),
                   Column("median_hours", "Median to resolve (h)", "hours"), Column("p90_hours", "90th pct (h)", "hours")),
                  rows, Chart("bar", "severity", ("received", "resolved")),
-                 note="Complaints received in the period; time from receipt to resolution.")
+                 note="Complaints received in the period, resolved by now; hours from receipt to resolution, "
+                      "interpolated between ranks (PostgreSQL's percentile_cont).")
 
 
 def complaints_trend(session: Session, filters: Filters) -> Table:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
 
-from sqlalchemy import Float, String, case, cast, func, literal, select
+from sqlalchemy import Float, Integer, Select, String, case, cast, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -28,7 +28,10 @@ def _hours_pg(element, compiler, **kw):
 @compiles(hours_between, "sqlite")
 def _hours_sqlite(element, compiler, **kw):
     start, end = list(element.clauses)
-    return f"((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)})) * 24.0)"
+    # julianday's doubles are off by some microseconds; rounding to milliseconds makes whole seconds exact,
+    # so "acknowledged within 24 h" holds at exactly 24 h as it does on PostgreSQL.
+    return (f"(round((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
+            " * 86400.0, 3) / 3600.0)")
 
 
 class month_of(FunctionElement):
@@ -74,20 +77,37 @@ def visible_clients(filters: Filters) -> ColumnElement:
     return condition
 
 
-def client_business_keys(filters: Filters):
+def client_business_keys(filters: Filters) -> Select:
     """The business keys (`client:{id}`) of the visible clients: process figures of an owner's clients."""
     return select(literal("client:") + cast(Client.id, String)).where(visible_clients(filters))
 
 
-def percentiles(value, partition: list, conditions: list, source):
-    """Per partition of `source` rows meeting `conditions`: n, p50 and p90 of `value`, nearest-rank
-    (the n-th smallest of N where n = ceil(q * N)), with window functions both dialects have."""
+def deleted_client_keys() -> Select:
+    """The business keys of deleted clients, whose processes no figure counts (a handful, so NOT IN is cheap)."""
+    return select(literal("client:") + cast(Client.id, String)).where(Client.deleted_at.is_not(None))
+
+
+def percentiles(dialect: str, value, partition: list, conditions: list, source) -> Select:
+    """Per partition of `source` rows meeting `conditions`: n, the median (p50) and the 90th percentile
+    (p90) of `value`, linearly interpolated between the two nearest ranks: PostgreSQL's
+    percentile_cont, and on SQLite (which has no percentile function) the same from window functions."""
+    conditions = [*conditions, value.is_not(None)]
+    if dialect == "postgresql":
+        return (select(*partition, func.count().label("n"), func.percentile_cont(0.5).within_group(value).label("p50"),
+                       func.percentile_cont(0.9).within_group(value).label("p90"))
+                .select_from(source).where(*conditions).group_by(*partition))
     ranked = (select(*partition, value.label("v"),
                      func.row_number().over(partition_by=partition, order_by=value).label("rn"),
                      func.count().over(partition_by=partition).label("n"))
-              .select_from(source).where(*conditions, value.is_not(None)).subquery())
+              .select_from(source).where(*conditions).subquery())
     keys = [ranked.c[c.key] for c in partition]
-    # ceil(q * N) in integer arithmetic: (5N + 9) // 10 for the median, (9N + 9) // 10 for p90.
-    p50 = func.max(case((ranked.c.rn == (5 * ranked.c.n + 9) // 10, ranked.c.v))).label("p50")
-    p90 = func.max(case((ranked.c.rn == (9 * ranked.c.n + 9) // 10, ranked.c.v))).label("p90")
-    return select(*keys, ranked.c.n, p50, p90).group_by(*keys, ranked.c.n)
+
+    def cont(q: float):
+        # percentile_cont: position (n - 1) * q counted from 0, between ranks `below` and `below + 1`.
+        position = (ranked.c.n - 1) * q
+        below = cast(position, Integer)
+        share = position - below
+        return func.sum(case((ranked.c.rn == below + 1, ranked.c.v * (1 - share)),
+                             (ranked.c.rn == below + 2, ranked.c.v * share), else_=0))
+
+    return select(*keys, ranked.c.n, cont(0.5).label("p50"), cont(0.9).label("p90")).group_by(*keys, ranked.c.n)
