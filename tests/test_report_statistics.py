@@ -8,7 +8,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from reports.statistics import clients, progress, satisfaction
+from reports import charts
+from reports.statistics import STATISTICS, clients, progress, satisfaction
 from reports.tables import Filters
 from storage.client_records import Complaint, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client, ClientStatusChange
@@ -169,6 +170,8 @@ def sessions(db, clock):
         add_complaint(s, cedar, severity="low", received=oct_(4), ack_hours=30)
         add_complaint(s, acme, severity="medium", received=oct_(5))
         add_complaint(s, acme, severity="high", received=NOV_1, ack_hours=1, resolved_hours=2)
+        add_complaint(s, acme, severity="medium", received=datetime(2026, 9, 28, tzinfo=timezone.utc), ack_hours=1,
+                      resolved_hours=100)  # received in September, resolved on 2 October
         add_complaint(s, gone, severity="critical", received=oct_(5), ack_hours=1, resolved_hours=1)
 
         # Follow-ups overdue now: birch's 3 days ago, acme's on 1 September, cedar's 10 days ago; not:
@@ -335,7 +338,18 @@ def test_complaints_by_severity_and_per_month(sessions):
                                                                     ("medium", 1, 0, None, None),
                                                                     ("low", 1, 0, None, None)]
     assert _rows(sessions, satisfaction.complaints_by_severity, october(owners=("bob",))) == [("low", 1, 0, None, None)]
-    # Every month of the period, zero-filled; November's is the one received at date_to.
+    # Received and resolved per month, zero-filled: September's is resolved in October with k1 and k2;
+    # November's is the one received (and resolved) at date_to.
     autumn = Filters(date(2026, 9, 1), date(2026, 12, 1))
-    assert _rows(sessions, satisfaction.complaints_trend, autumn) == [("2026-09", 0, 0), ("2026-10", 4, 2),
+    assert _rows(sessions, satisfaction.complaints_trend, autumn) == [("2026-09", 1, 0), ("2026-10", 4, 3),
                                                                       ("2026-11", 1, 1)]
+    assert _rows(sessions, satisfaction.complaints_trend, Filters(date(2026, 8, 1), date(2026, 9, 1))) == [
+        ("2026-08", 0, 0)]
+
+
+def test_every_statistic_is_a_table_with_a_chart_the_renderer_draws(sessions):
+    with sessions() as session:
+        for name, statistic in STATISTICS.items():
+            table = statistic(session, Filters(date(2026, 9, 1), date(2026, 12, 1)))
+            assert table.name == name and table.note and all(len(row) == len(table.columns) for row in table.rows)
+            assert table.chart is not None and charts.svg(table).startswith("<svg"), name

@@ -17,7 +17,6 @@ from reports import catalogue
 from reports.catalogue import Report
 from reports.scheduling import fire_due_schedules, next_fire_time, run_pending_reports
 from reports.statistics import clients
-from reports.tables import Filters
 from storage.client_records import Complaint, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client
 from storage.definitions import ProcessDefinition
@@ -31,7 +30,6 @@ from .conftest import make_process_engine
 from .test_notification_mail import mailbox, smtp_settings  # noqa: F401 -- mailbox is a fixture
 
 T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
-OCTOBER = Filters(date(2026, 10, 1), date(2026, 11, 1))
 
 
 @pytest.fixture
@@ -103,11 +101,6 @@ def seeded(engine):
         s.add(FollowUp(client_id=zhang.id, planned_at=now - timedelta(days=3), channel="call", created_at=T0, updated_at=T0))
         s.add(FollowUp(client_id=zhang.id, planned_at=now + timedelta(days=3), channel="call", created_at=T0, updated_at=T0))
     return engine
-
-
-def _rows(engine, statistic, filters=OCTOBER):
-    with engine.transaction() as session:
-        return statistic(session, filters).rows
 
 
 def test_reports_over_http_in_every_format_and_account_managers_see_their_own_clients(app, seeded):
