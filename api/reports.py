@@ -187,11 +187,16 @@ def _check_recipients(session, recipients: list[str]) -> None:
                                            for name in unknown]})
 
 
+def _own_or_raise(session, model, row_id: int, owner: str, label: str):
+    """The row, if the caller may see it: leads see all, others their own (404 otherwise, revealing nothing)."""
+    row = session.get(model, row_id)
+    if row is None or (_own_only() and getattr(row, owner) != g.account.username):
+        raise NotFound(f"{label} {row_id} not found")
+    return row
+
+
 def _schedule_or_raise(session, schedule_id: int) -> ReportSchedule:
-    schedule = session.get(ReportSchedule, schedule_id)
-    if schedule is None or (_own_only() and schedule.created_by != g.account.username):
-        raise NotFound(f"report schedule {schedule_id} not found")
-    return schedule
+    return _own_or_raise(session, ReportSchedule, schedule_id, "created_by", "report schedule")
 
 
 @blp.route("/report-schedules/<int:schedule_id>")
@@ -249,10 +254,7 @@ RunPage = page_schema(RunSchema, "ReportRunPage")
 
 
 def _run_or_raise(session, run_id: int) -> ReportRun:
-    run = session.get(ReportRun, run_id)
-    if run is None or (_own_only() and run.requested_by != g.account.username):
-        raise NotFound(f"report run {run_id} not found")
-    return run
+    return _own_or_raise(session, ReportRun, run_id, "requested_by", "report run")
 
 
 @blp.route("/report-runs")

@@ -29,12 +29,18 @@ def _backends() -> list[str]:
     return ["sqlite", "postgresql"] if os.environ.get("ATRIUM_TEST_DATABASE_URL") else ["sqlite"]
 
 
-def _pg_engine():
+def pg_url() -> str:
+    """The test PostgreSQL's URL; without one a PostgreSQL test skips, or fails under CI."""
     url = os.environ.get("ATRIUM_TEST_DATABASE_URL")
     if not url:
         if os.environ.get("CI") == "true":
             pytest.fail("CI=true but ATRIUM_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI")
         pytest.skip("PostgreSQL tests need ATRIUM_TEST_DATABASE_URL")
+    return url
+
+
+def _pg_engine():
+    url = pg_url()
     admin = make_engine(url)
     try:
         with admin.begin() as conn:

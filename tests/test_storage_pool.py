@@ -1,23 +1,18 @@
 """The connection pool replaces a connection that died while idle, without pinging busy ones."""
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import text
 
 from storage import db as db_module
 from storage.db import make_engine
 
+from .conftest import pg_url
+
 
 @pytest.fixture
 def pool():
-    url = os.environ.get("ATRIUM_TEST_DATABASE_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but ATRIUM_TEST_DATABASE_URL is not set")
-        pytest.skip("needs PostgreSQL (ATRIUM_TEST_DATABASE_URL)")
-    engine = make_engine(url, pool_size=1, max_overflow=0)
+    engine = make_engine(pg_url(), pool_size=1, max_overflow=0)
     yield engine
     engine.dispose()
 
