@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from atrium import clock
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.task_metadata import refuse_excluded_performer
 from storage.accounts import account_by_username
 from storage.notifications import add_notification_rows, task_assigned_row
 from storage.step_writes import load_instance, task_with_instance
@@ -233,9 +234,11 @@ def _visible_or_raise(task: dict | None, task_id: uuid.UUID) -> dict:
 
 
 def _offered_to_me(task: dict) -> bool:
-    account = g.account
-    return account.username in task["candidate_users"] or bool(
-        set(task["candidate_groups"]) & set(account.candidate_groups))
+    return _is_candidate(task, g.account.username, g.account.candidate_groups)
+
+
+def _is_candidate(task: dict, username: str, groups: list[str]) -> bool:
+    return username in task["candidate_users"] or bool(set(task["candidate_groups"]) & set(groups))
 
 
 def _may_work_on(task: dict) -> bool:
@@ -284,6 +287,7 @@ def claim(task_id):
             raise Conflict(f"task {task_id} is already claimed by {task['assignee']}")
         if not _may_work_on(task):
             raise Forbidden("this task is not offered to you")
+        refuse_excluded_performer(task, g.account.username)
         if not set_assignee(session, task_id=task_id, username=g.account.username, expected=None):
             raise Conflict(f"task {task_id} was just claimed by someone else")
         audit.record(session, "task.claim", target=str(task_id))
@@ -315,20 +319,33 @@ def unclaim(task_id):
 @blp.response(200, TaskSchema)
 @errors(blp, 404, 409, 422)
 def assign(data, task_id):
-    """Assign a task to someone (leads); they get a notification unless they assigned it to themselves."""
+    """Assign a task to one of its candidates (leads; admins to anyone); they get a notification unless
+    they assigned it to themselves. Never to a person the task excludes (separation of duties)."""
     with _engine().transaction() as session:
         task = _task_or_raise(session, task_id)
         _require_open(task)
         target = account_by_username(session, username=data["username"])
         if target is None or not target.active:
             raise InvalidInput(f"no active account named {data['username']}", {"username": ["no such active account"]})
+        try:
+            refuse_excluded_performer(task, target.username)
+        except Forbidden as exc:
+            raise InvalidInput(exc.detail, {"username": [exc.detail]}) from None
+        # Only to a candidate (one of its users or groups); an admin may hand it to anyone, and the
+        # audit row says so.
+        override = not _is_candidate(task, target.username, target.candidate_groups)
+        if override and "admin" not in g.account.roles:
+            offered = ", ".join([*task["candidate_users"], *task["candidate_groups"]]) or "nobody"
+            raise InvalidInput(f"{target.username} is not a candidate for this task (offered to: {offered})",
+                               {"username": [f"not a candidate for this task (offered to: {offered})"]})
         if not set_assignee(session, task_id=task_id, username=target.username, expected=task["assignee"]):
             raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
         if target.username != g.account.username and target.username != task["assignee"]:
             add_notification_rows(session, [task_assigned_row(
                 task_id=task_id, task_name=task["name"], process_key=task["process_key"],
                 instance_id=task["instance_id"], assignee=target.username, now=clock.now())])
-        audit.record(session, "task.assign", target=str(task_id), detail={"assignee": target.username})
+        audit.record(session, "task.assign", target=str(task_id),
+                     detail={"assignee": target.username, **({"not_a_candidate": True} if override else {})})
         return {**task, "assignee": target.username}
 
 

@@ -52,6 +52,7 @@ from .script_engine import AtriumScriptEngine
 from .scripting import ScriptTimeout
 from .serializer import spec_from_json, state_from_bytes, state_to_bytes
 from .services import ServiceRegistry, ServiceTaskFailed, services as default_services
+from .task_metadata import refuse_excluded_performer
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +207,7 @@ class ProcessEngine:
         row = row if isinstance(row, dict) else row._asdict()
         if row["status"] != OPEN:
             raise Conflict(f"task {task_id} is already {row['status']}")
+        refuse_excluded_performer(row, actor)
         data = data if data is not None else {}
         if row["form_id"] is not None:
             schema = self.form(session, row["form_id"]).schema

@@ -112,6 +112,7 @@ def sync_user_tasks(ctx: StepContext, after: Snapshot, before: Snapshot, evaluat
             "completed_at": None,
             "completed_by": None,
             "properties": fields.properties,
+            "excluded_users": fields.excluded_users or None,
         })
         if fields.assignee is not None and fields.assignee != ctx.actor:
             ctx.writes.new_notifications.append(task_assigned_row(

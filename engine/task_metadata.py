@@ -13,10 +13,14 @@ from datetime import date, datetime, timedelta, timezone
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from atrium import clock
+from atrium.errors import Forbidden
 
 from .dialects import value_to_python
 
 DEFAULT_PRIORITY = 50
+# Separation of duties: a user-task property naming the variable (or `${expression}`) whose person
+# may not claim or complete the task, e.g. `requester` on an approval.
+EXCLUDED_PERFORMER = "excludedPerformer"
 
 @dataclass
 class UserTaskFields:
@@ -29,6 +33,7 @@ class UserTaskFields:
     due_at: datetime | None = None
     form: str | None = None
     properties: dict | None = None
+    excluded_users: list[str] = field(default_factory=list)
 
 def form_reference(task_spec) -> str | None:
     """The form a user task asks for, as written in the file; `generated:` for camunda:formData."""
@@ -41,8 +46,9 @@ def form_reference(task_spec) -> str | None:
 
 def _attributes(task_spec) -> dict[str, str]:
     extensions = getattr(task_spec, "extensions", None) or {}
-    merged = dict(extensions.get("properties") or {})
-    merged.update({k: v for k, v in (extensions.get("camunda") or {}).items() if k != "properties"})
+    camunda = extensions.get("camunda") or {}
+    merged = {**(extensions.get("properties") or {}), **(camunda.get("properties") or {})}
+    merged.update({k: v for k, v in camunda.items() if k != "properties"})
     return merged
 
 def describe_user_task(task, evaluate) -> UserTaskFields:
@@ -71,7 +77,26 @@ def describe_user_task(task, evaluate) -> UserTaskFields:
         due_at=_due_at(value("dueDate")),
         form=form_reference(spec),
         properties=(getattr(spec, "extensions", None) or {}).get("properties") or None,
+        excluded_users=_excluded_users(task, attrs.get(EXCLUDED_PERFORMER), evaluate),
     )
+
+def _excluded_users(task, names: str | None, evaluate) -> list[str]:
+    """The usernames held by the comma-separated variable names (or one `${expression}`) `names`;
+    a variable not set excludes nobody."""
+    if not names or not names.strip():
+        return []
+    if names.strip().startswith("${"):
+        values = _as_list(evaluate(task, value_to_python(names.strip())))
+    else:
+        values = [value for name in _as_list(names) for value in _as_list(task.data.get(name))]
+    return list(dict.fromkeys(values))
+
+def refuse_excluded_performer(task: dict, username: str | None) -> None:
+    """Separation of duties, the one check claim, assign and complete share: raise Forbidden when
+    `username` is among the task row's `excluded_users`."""
+    if username is not None and username in (task.get("excluded_users") or []):
+        raise Forbidden(f"separation of duties: {username} requested or prepared what this task decides, "
+                        "so someone else must take it")
 
 def _as_list(value) -> list[str]:
     if value is None:
@@ -95,4 +120,4 @@ def _due_at(value) -> datetime | None:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
-__all__ = ["UserTaskFields", "describe_user_task", "form_reference", "timedelta"]
+__all__ = ["UserTaskFields", "describe_user_task", "form_reference", "refuse_excluded_performer", "timedelta"]

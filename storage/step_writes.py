@@ -185,8 +185,9 @@ def _complete_task(session: Session, task_id: uuid.UUID, actor: str | None, *, n
 
 
 def task_for_completion(session: Session, *, task_id: uuid.UUID):
-    """(status, instance_id, form_id) of a task, or None."""
-    return session.execute(select(tasks.c.status, tasks.c.instance_id, tasks.c.form_id).where(tasks.c.id == task_id)).first()
+    """(status, instance_id, form_id, excluded_users) of a task, or None."""
+    return session.execute(select(tasks.c.status, tasks.c.instance_id, tasks.c.form_id, tasks.c.excluded_users)
+                           .where(tasks.c.id == task_id)).first()
 
 
 def open_task_ids(session: Session, *, instance_id: uuid.UUID) -> list[uuid.UUID]:

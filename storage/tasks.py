@@ -63,6 +63,9 @@ class Task(Base):
     completed_by: Mapped[str | None] = mapped_column(String(200))
     # Extension properties from the modeler (spiffworkflow:properties, camunda:properties).
     properties: Mapped[dict | None] = mapped_column(JSON)
+    # Separation of duties: usernames who may not claim or complete this task (e.g. the person who
+    # requested what it approves), evaluated from the task's `excludedPerformer` property when it opened.
+    excluded_users: Mapped[list | None] = mapped_column(JSON)
 
     candidates: Mapped[list["TaskCandidate"]] = relationship(
         cascade="all, delete-orphan", lazy="select", order_by="TaskCandidate.name"

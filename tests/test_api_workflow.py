@@ -109,7 +109,10 @@ def test_claims_conflict_and_tasks_not_offered_are_forbidden(people, deployed):
     taken = people["admin"].post(f"/api/tasks/{task_id}/claim")
     assert taken.status_code == 409 and "service_desk" in taken.json["detail"]
     assert people["viewer"].post(f"/api/tasks/{task_id}/complete", json={"data": {"amount": 1}}).status_code == 403
-    assigned = people["manager"].post(f"/api/tasks/{task_id}/assign", json={"username": "account_manager"})
+    # A lead hands a task only to its candidates; an admin to anyone.
+    not_a_candidate = people["manager"].post(f"/api/tasks/{task_id}/assign", json={"username": "account_manager"})
+    assert not_a_candidate.status_code == 422 and "username" in not_a_candidate.json["errors"]
+    assigned = people["admin"].post(f"/api/tasks/{task_id}/assign", json={"username": "account_manager"})
     assert assigned.status_code == 200 and assigned.json["assignee"] == "account_manager"
     assert people["manager"].post(f"/api/tasks/{task_id}/assign", json={"username": "ghost"}).status_code == 422
     assert people["service_desk"].post(f"/api/tasks/{task_id}/complete", json={"data": {"amount": 1}}).status_code == 403

@@ -10,12 +10,13 @@ from ..services import ServiceCall, ServiceRegistry
 
 
 def complaint_status(call: ServiceCall) -> dict:
-    """Params: complaint_id, status, optional resolution. Records the transition and its time."""
+    """Params: complaint_id, status, optional resolution. Records the transition, its time and who made it
+    (`by`: the approval of a proposed resolution excludes its proposer)."""
     complaint = complaints.complaint_or_raise(call.session, int(call.params["complaint_id"]))
     now = clock.now()
     complaints.record_status(complaint, status=call.params["status"], now=now, actor=call.actor,
                              resolution=call.params.get("resolution"))
-    return {"status": complaint.status, "at": now.isoformat()}
+    return {"status": complaint.status, "at": now.isoformat(), "by": call.actor}
 
 
 def complaint_escalate(call: ServiceCall) -> dict:
