@@ -8,9 +8,9 @@ import time
 import uuid
 
 from flask import Flask, g, has_request_context, request
-from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from atrium.errors import AtriumError
 from atrium.settings import Settings

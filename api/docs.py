@@ -6,11 +6,18 @@ import functools
 import http
 
 import swagger_ui_bundle
-from flask import Blueprint, abort, current_app, make_response, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    send_from_directory,
+    url_for,
+)
 from flask_smorest import Api
-from markupsafe import escape
 from flask_smorest.spec import prepare_response
 from flask_smorest.spec.plugins import integerconverter2paramschema
+from markupsafe import escape
 from werkzeug.routing import IntegerConverter
 
 from .problems import ProblemSchema, from_http_exception
@@ -75,6 +82,7 @@ _START_SCRIPT = """window.onload = function () {
     url: document.getElementById("swagger-ui").dataset.specUrl,
     dom_id: "#swagger-ui",
     deepLinking: true,
+    validatorUrl: null,  // else a badge image from validator.swagger.io, which the CSP would block
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
     layout: "StandaloneLayout"
   });

@@ -8,7 +8,14 @@ from flask import g, jsonify
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from atrium.errors import AtriumError, DefinitionInvalid, DuplicateFound, InvalidInput, RowsInvalid, TooManyRequests
+from atrium.errors import (
+    AtriumError,
+    DefinitionInvalid,
+    DuplicateFound,
+    InvalidInput,
+    RowsInvalid,
+    TooManyRequests,
+)
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://atrium.example/problems/"

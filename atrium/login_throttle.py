@@ -26,7 +26,12 @@ from sqlalchemy.orm import Session
 from atrium import clock
 from atrium.errors import TooManyRequests
 from atrium.settings import Settings
-from storage.login_throttle import delete_quiet_throttles, delete_throttles, delete_username_throttles, lock_throttles
+from storage.login_throttle import (
+    delete_quiet_throttles,
+    delete_throttles,
+    delete_username_throttles,
+    lock_throttles,
+)
 
 FIRST_DELAY_SECONDS = 1
 
@@ -80,14 +85,16 @@ def reserve_attempt(session: Session, *, username: str, address: str, settings: 
 def forgive_attempt(session: Session, *, username: str, address: str, settings: Settings) -> None:
     """The reserved attempt succeeded: the username's scopes start again from zero, and the address
     scope takes back the one failure the attempt was counted as."""
-    all_scopes = scopes(username=username, address=address, settings=settings)
-    delete_throttles(session, keys=[scope.key for scope in all_scopes if scope.per_username])
+    # Rows are locked in key order ("address:" < "user-address:" < "user:"), as reserve_attempt does,
+    # so this cannot deadlock with a reservation.
+    all_scopes = sorted(scopes(username=username, address=address, settings=settings), key=lambda scope: scope.key)
     for scope in all_scopes:
         if not scope.per_username:
             [row] = lock_throttles(session, keys=[scope.key], now=clock.now())
             row.failures = max(row.failures - 1, 0)
             if row.failures < scope.free_failures:
                 row.blocked_until = None
+    delete_throttles(session, keys=[scope.key for scope in all_scopes if scope.per_username])
 
 
 def forget_username(session: Session, *, username: str) -> None:

@@ -38,12 +38,15 @@ def delete_throttles(session: Session, *, keys: list[str]) -> None:
     session.execute(delete(LoginThrottle).where(LoginThrottle.scope_key.in_(keys)))
 
 
-def delete_quiet_throttles(session: Session, *, failed_before: datetime, now: datetime) -> None:
-    """Forget scopes with no failure since `failed_before` and no delay running: they would count from zero
-    anyway, and made-up usernames must not pile up rows."""
-    session.execute(delete(LoginThrottle).where(
-        LoginThrottle.last_failure_at < failed_before,
-        (LoginThrottle.blocked_until.is_(None)) | (LoginThrottle.blocked_until <= now)))
+def delete_quiet_throttles(session: Session, *, failed_before: datetime, now: datetime, limit: int = 100) -> None:
+    """Forget (up to `limit`) scopes with no failure since `failed_before` and no delay running: they
+    would count from zero anyway, and made-up usernames must not pile up rows. Rows another login holds
+    are skipped, not waited for: waiting could deadlock with it."""
+    quiet = (select(LoginThrottle.scope_key)
+             .where(LoginThrottle.last_failure_at < failed_before,
+                    LoginThrottle.blocked_until.is_(None) | (LoginThrottle.blocked_until <= now))
+             .limit(limit).with_for_update(skip_locked=True))
+    session.execute(delete(LoginThrottle).where(LoginThrottle.scope_key.in_(quiet.scalar_subquery())))
 
 
 def delete_username_throttles(session: Session, *, username_key: str, user_address_suffix: str) -> None:
