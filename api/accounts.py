@@ -1,14 +1,15 @@
-"""Logging in and out, and managing accounts (admins)."""
+"""Logging in and out, passwords, and managing accounts (admins)."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from atrium import accounts as account_service
-from atrium.errors import Unauthorized
+from atrium import login_throttle
+from atrium.errors import TooManyRequests
 from storage.accounts import ROLES, Account, RevokedToken
 
 from . import audit
@@ -29,6 +30,27 @@ class TokenSchema(Schema):
     access_token = fields.String(required=True)
     token_type = fields.String(required=True)
     expires_in = fields.Integer(required=True)
+    password_change_required = fields.Boolean(
+        required=True, metadata={"description": "True after an admin's reset: the token then opens only "
+                                                "POST /api/me/password (which returns a full token), GET /api/me "
+                                                "and POST /api/auth/revoke; anything else is a 403 problem of "
+                                                "type password-change-required"})
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1000))
+    new_password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=1000))
+
+
+class PasswordResetSchema(Schema):
+    password = fields.String(load_only=True, validate=validate.Length(min=10, max=1000),
+                             metadata={"description": "The temporary password; a random one when left out"})
+
+
+class PasswordResetDoneSchema(Schema):
+    username = fields.String(required=True)
+    temporary_password = fields.String(required=True, metadata={
+        "description": "Give it to the person; they must change it at their next login"})
 
 
 class AccountSchema(Schema):
@@ -58,29 +80,80 @@ def _engine():
     return current_app.extensions["atrium.engine"]
 
 
+def _client_address() -> str:
+    # The audit column and the throttle key hold 64 characters; a proxy-given address is not trusted blindly.
+    return (request.remote_addr or "unknown")[:64]
+
+
+def _reserve_attempt(username: str, action: str) -> None:
+    """Count a password check before making it, committed at once (see atrium.login_throttle);
+    a throttled attempt is audited and answered 429 without its password being looked at."""
+    settings = current_app.extensions["atrium.settings"]
+    refusal = None
+    with _engine().transaction() as session:
+        try:
+            login_throttle.reserve_attempt(session, username=username, address=_client_address(), settings=settings)
+        except TooManyRequests as exc:
+            refusal = exc
+            audit.record(session, action, target=username, outcome="denied", actor=username,
+                         detail={"reason": "throttled", "retry_after": exc.retry_after})
+    if refusal is not None:
+        raise refusal
+
+
+def _token_body(account) -> dict:
+    token, expires_in = current_app.extensions["atrium.tokens"].issue(account)
+    return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
+            "password_change_required": bool(account.must_change_password)}
+
+
 @blp.route("/auth/token", methods=["POST"])
 @blp.doc(security=[])
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenSchema)
-@errors(blp, 401, authenticated=False)
+@errors(blp, 401, 429, authenticated=False)
 def issue_token(login):
-    """Exchange a username and password for a signed, expiring access token."""
+    """Exchange a username and password for a signed, expiring access token.
+
+    Every refusal (unknown, wrong, deactivated) is the same 401 after the same work; repeated
+    failures are throttled with growing delays (429 with Retry-After), per username and address."""
     settings = current_app.extensions["atrium.settings"]
+    username = login["username"]
+    _reserve_attempt(username, "login")
     failure = None
     with _engine().transaction() as session:
         try:
-            account = account_service.authenticate(session, username=login["username"], password=login["password"],
-                                                   settings=settings)
-        except Unauthorized as exc:
+            account = account_service.authenticate(session, username=username, password=login["password"],
+                                                   address=_client_address(), settings=settings)
+        except account_service.LoginRefused as exc:
             failure = exc
-            audit.record(session, "login", target=login["username"], outcome="denied", actor=login["username"],
-                         detail={"reason": exc.detail})
+            audit.record(session, "login", target=username, outcome="denied", actor=username,
+                         detail={"reason": exc.reason})
         else:
-            token, expires_in = current_app.extensions["atrium.tokens"].issue(account)
-            audit.record(session, "login", target=account.username, actor=account.username)
+            body = _token_body(account)
+            audit.record(session, "login", target=account.username, actor=account.username,
+                         detail={"password_change_required": True} if account.must_change_password else None)
     if failure is not None:
         raise failure
-    return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in}
+    return body
+
+
+@blp.route("/me/password", methods=["POST"])
+@blp.arguments(PasswordChangeSchema)
+@blp.response(200, TokenSchema)
+@errors(blp, 422, 429)
+def change_password(data):
+    """Change one's own password, giving the current one: all one's tokens are revoked and a new one returned."""
+    settings = current_app.extensions["atrium.settings"]
+    username = g.account.username
+    _reserve_attempt(username, "account.password.change")
+    with _engine().transaction() as session:
+        account = account_service.change_own_password(session, username=username,
+                                                      current_password=data["current_password"],
+                                                      new_password=data["new_password"])
+        login_throttle.forgive_attempt(session, username=username, address=_client_address(), settings=settings)
+        audit.record(session, "account.password.change", target=username)
+        return _token_body(account)
 
 
 @blp.route("/auth/revoke", methods=["POST"])
@@ -137,6 +210,21 @@ def deactivate_account(username):
         account = account_service.deactivate(session, username=username)
         audit.record(session, "account.deactivate", target=username)
         return account
+
+
+@blp.route("/accounts/<username>/password-reset", methods=["POST"])
+@requires("accounts:manage")
+@blp.arguments(PasswordResetSchema)
+@blp.response(200, PasswordResetDoneSchema)
+@errors(blp, 404, 422)
+def reset_password(data, username):
+    """Set a temporary password (given, or random) that its owner must change at the next login;
+    all their tokens are revoked."""
+    with _engine().transaction() as session:
+        account, password = account_service.reset_password(session, username=username,
+                                                           new_password=data.get("password"))
+        audit.record(session, "account.password.reset", target=username)
+        return {"username": account.username, "temporary_password": password}
 
 
 @blp.route("/accounts/<username>/roles", methods=["PUT"])

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 
 from flask import Flask, g, has_request_context, request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from atrium.errors import AtriumError
 from atrium.settings import Settings
@@ -36,10 +38,38 @@ from . import (
     tasks,
 )
 from .auth import TokenService, authenticate_request
-from .docs import AtriumApi, register_converters
+from .docs import AtriumApi, register_converters, swagger_ui
 from .problems import from_domain_error, from_unexpected, from_write_conflict
 
 request_log = logging.getLogger("atrium.requests")
+# A caller's X-Request-ID is kept only if it is a short token (it lands in logs and a 64-character
+# audit column); anything else gets a fresh id.
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# The API answers JSON only: nothing in a response may load, run, frame or submit anything.
+# (The docs page sets its own, see docs.swagger_ui.)
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# Responses that carry a token or a password must not be kept by a browser or proxy cache.
+NO_STORE_PATHS = re.compile(r"^/api/(auth/token|me/password|accounts/[^/]+/password-reset)$")
+
+
+def _request_id() -> str:
+    given = request.headers.get("X-Request-ID", "")
+    return given if REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+def _add_security_headers(response, settings: Settings):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", API_CSP)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    # request.is_secure sees X-Forwarded-Proto only through ProxyFix, i.e. from trusted proxies.
+    if request.is_secure and settings.hsts_max_age_seconds > 0:
+        headers.setdefault("Strict-Transport-Security", f"max-age={settings.hsts_max_age_seconds}; includeSubDomains")
+    if NO_STORE_PATHS.match(request.path):
+        headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _request_connection():
@@ -51,14 +81,17 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     settings = settings or Settings.from_env()
     settings.check_production()
     app = Flask("atrium")
+    if settings.trusted_proxy_hops > 0:
+        # Client address (login throttling, audit) and scheme (HSTS) from the trusted proxies' headers only.
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     app.config.update(
         API_TITLE="Atrium",
         API_VERSION="1.0",
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Swagger UI is served from the swagger-ui-bundle package by docs.swagger_ui, not from a CDN.
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
     )
     db = make_engine(settings.database_url)
@@ -77,10 +110,11 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit, clients,
                    client_transfer, employees, knowledge, notifications, firm_settings, reports):
         api.register_blueprint(module.blp)
+    app.register_blueprint(swagger_ui)
 
     @app.before_request
     def _begin():
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        g.request_id = _request_id()
         g.audited = False
         metrics.start()
         authenticate_request()
@@ -88,6 +122,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     @app.after_request
     def _finish(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        _add_security_headers(response, settings)
         try:
             audit.record_failed_request(response)
         except Exception:  # auditing a failure must not turn it into a 500

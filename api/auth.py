@@ -10,11 +10,14 @@ from flask import current_app, g, request
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from atrium import clock
+from atrium.accounts import PasswordChangeRequired
 from atrium.errors import Unauthorized
 from storage.accounts import Account, account_for_token
 
 # Paths anyone may call: health, readiness, the OpenAPI document and its docs, and login.
 PUBLIC_PATHS = ("/healthz", "/readyz", "/api/openapi.json", "/api/docs", "/api/auth/token")
+# What a token opens while its account must change a password an admin reset.
+PASSWORD_CHANGE_PATHS = {("POST", "/api/me/password"), ("GET", "/api/me"), ("POST", "/api/auth/revoke")}
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class TokenClaims:
     token_id: str
     issued_at: datetime
     expires_at: datetime
+    # The account's token generation when issued: a password change or reset raises it (revoking the token).
+    generation: int
 
 
 class _ClockSigner(TimestampSigner):
@@ -39,7 +44,8 @@ class TokenService:
         self._signed_claims = functools.lru_cache(maxsize=4096)(self._read_claims)
 
     def issue(self, account: Account) -> tuple[str, int]:
-        token = self._serializer.dumps({"sub": account.username, "jti": uuid.uuid4().hex})
+        token = self._serializer.dumps({"sub": account.username, "jti": uuid.uuid4().hex,
+                                        "gen": account.token_generation or 0})
         return token, self.ttl_seconds
 
     def verify(self, token: str) -> TokenClaims:
@@ -56,7 +62,8 @@ class TokenService:
         (see __init__), as a client sends the same token with every request."""
         payload, signed_at = self._serializer.loads(token, return_timestamp=True)
         signed_at = signed_at.replace(tzinfo=timezone.utc) if signed_at.tzinfo is None else signed_at
-        return TokenClaims(payload["sub"], payload["jti"], signed_at, signed_at + timedelta(seconds=self.ttl_seconds))
+        return TokenClaims(payload["sub"], payload["jti"], signed_at, signed_at + timedelta(seconds=self.ttl_seconds),
+                           payload.get("gen", 0))
 
 
 def bearer_token() -> str:
@@ -88,10 +95,12 @@ def authenticate_request() -> None:
     else:
         with db.connect() as conn:
             account = account_for_token(conn, username=claims.username, token_id=claims.token_id)
-    if account is not None and account.revoked:
+    if account is not None and (account.revoked or account.token_generation != claims.generation):
         raise Unauthorized("the access token has been revoked")
     if account is None or not account.active:
         raise Unauthorized("the account behind this token is not active")
     g.account = account
     g.token_claims = claims
+    if account.must_change_password and (request.method, request.path) not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired("an admin reset this password: change it first (POST /api/me/password)")
 

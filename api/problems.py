@@ -8,7 +8,14 @@ from flask import g, jsonify
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
-from atrium.errors import AtriumError, DefinitionInvalid, DuplicateFound, InvalidInput, RowsInvalid
+from atrium.errors import (
+    AtriumError,
+    DefinitionInvalid,
+    DuplicateFound,
+    InvalidInput,
+    RowsInvalid,
+    TooManyRequests,
+)
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://atrium.example/problems/"
@@ -77,7 +84,12 @@ def from_domain_error(error: AtriumError):
         return problem(422, error.title, error.detail, kind="invalid-input", errors=error.errors)
     if isinstance(error, DuplicateFound):
         return problem(409, error.title, error.detail, kind="duplicate", candidates=error.candidates)
-    kind = {404: "not-found", 409: "conflict", 403: "forbidden", 401: "unauthorized"}.get(error.status)
+    if isinstance(error, TooManyRequests):
+        response = problem(429, error.title, error.detail, kind="too-many-requests")
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
+    kind = getattr(error, "kind", None) or {404: "not-found", 409: "conflict", 403: "forbidden",
+                                            401: "unauthorized"}.get(error.status)
     return problem(error.status, error.title, error.detail, kind=kind)
 
 

@@ -1,25 +1,66 @@
-"""Accounts: creating them, checking passwords (argon2) with lock-out, roles and deactivation."""
+"""Accounts: creating them, passwords (argon2, strength, change and reset), logging in, roles and deactivation."""
 from __future__ import annotations
 
-from datetime import timedelta
+import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
-from atrium import clock
-from atrium.errors import Conflict, InvalidInput, NotFound, Unauthorized
+from atrium import clock, login_throttle
+from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from atrium.settings import Settings
 from storage.accounts import ROLES, Account, account_by_username
 
 _hasher = PasswordHasher()
-# Verifying against this keeps a login for an unknown user as slow as one for a known user.
+# Verifying against this keeps every refused login (unknown user, deactivated account) as slow as a
+# wrong password for a known user, so the answer's timing does not tell them apart.
 _DUMMY_HASH = _hasher.hash("atrium-timing-equaliser")
 MIN_PASSWORD_LENGTH = 10
+# zxcvbn's scale: 3 is "safely unguessable: moderate protection from offline slow-hash scenario".
+MIN_PASSWORD_SCORE = 3
+# zxcvbn's own advice: estimating long inputs is slow, and a long prefix decides the score anyway.
+_SCORED_PREFIX = 100
+LOGIN_REFUSED = "wrong username or password"
+
+
+class LoginRefused(Unauthorized):
+    """Every refused login says the same to the caller; `reason` is for the audit trail only."""
+
+    def __init__(self, reason: str):
+        super().__init__(LOGIN_REFUSED)
+        self.reason = reason
+
+
+class PasswordChangeRequired(Forbidden):
+    kind = "password-change-required"
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """The one place a password is checked against a hash (argon2: deliberately slow)."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def check_password_strength(password: str, *, username: str, display_name: str | None = None,
+                            email: str | None = None) -> None:
+    """Refuse short passwords and ones zxcvbn guesses quickly (common passwords, dictionary words,
+    keyboard patterns, dates, or the person's own names), with zxcvbn's advice as the field's messages."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput("password too short", {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]})
+    estimate = zxcvbn(password[:_SCORED_PREFIX], user_inputs=[part for part in (username, display_name, email) if part])
+    if estimate["score"] < MIN_PASSWORD_SCORE:
+        feedback = estimate.get("feedback") or {}
+        advice = [message for message in [feedback.get("warning"), *(feedback.get("suggestions") or [])] if message]
+        raise InvalidInput("password too easy to guess",
+                           {"password": ["too easy to guess", *advice] if advice else ["too easy to guess"]})
 
 
 def _check_roles(roles: list[str]) -> None:
@@ -31,13 +72,12 @@ def _check_roles(roles: list[str]) -> None:
 def create_account(session: Session, *, username: str, password: str, roles: list[str], groups: list[str] | None = None,
                    display_name: str | None = None, email: str | None = None) -> Account:
     _check_roles(roles)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput("password too short", {"password": [f"at least {MIN_PASSWORD_LENGTH} characters"]})
+    check_password_strength(password, username=username, display_name=display_name, email=email)
     if account_by_username(session, username=username) is not None:
         raise Conflict(f"an account named {username} already exists")
     account = Account(username=username, display_name=display_name or username, email=email,
                       password_hash=hash_password(password), active=True, roles=list(roles), groups=list(groups or []),
-                      failed_logins=0, created_at=clock.now())
+                      failed_logins=0, must_change_password=False, token_generation=0, created_at=clock.now())
     session.add(account)
     session.flush()
     return account
@@ -50,33 +90,57 @@ def account_or_raise(session: Session, username: str) -> Account:
     return account
 
 
-def authenticate(session: Session, *, username: str, password: str, settings: Settings) -> Account:
-    """The account if the password is right; counts failures and locks the account after too many."""
+def authenticate(session: Session, *, username: str, password: str, address: str, settings: Settings) -> Account:
+    """The account if it is active and the password right, else LoginRefused after the same work.
+
+    The attempt must already be reserved (login_throttle.reserve_attempt, committed): a failure
+    needs no further write, and a success forgives the reservation here."""
     account = account_by_username(session, username=username)
-    if account is None:
-        try:
-            _hasher.verify(_DUMMY_HASH, password)
-        except VerificationError:
-            pass
-        raise Unauthorized("wrong username or password")
-    now = clock.now()
-    if account.locked_until is not None and account.locked_until > now:
-        raise Unauthorized(f"account locked after repeated failed logins; try again after {account.locked_until.isoformat()}")
-    try:
-        _hasher.verify(account.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        account.failed_logins += 1
-        if account.failed_logins >= settings.login_max_failures:
-            account.locked_until = now + timedelta(seconds=settings.login_lock_seconds)
-            account.failed_logins = 0
-        raise Unauthorized("wrong username or password") from None
-    if not account.active:
-        raise Unauthorized("this account is deactivated")
-    account.failed_logins = 0
-    account.locked_until = None
+    if account is None or not account.active:
+        # Deactivated is refused before its password is looked at, so a right password is not confirmed.
+        verify_password(_DUMMY_HASH, password)
+        raise LoginRefused("unknown account" if account is None else "account deactivated")
+    if not verify_password(account.password_hash, password):
+        raise LoginRefused("wrong password")
+    login_throttle.forgive_attempt(session, username=username, address=address, settings=settings)
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     return account
+
+
+def _set_password(account: Account, password: str, *, must_change: bool) -> None:
+    account.password_hash = hash_password(password)
+    account.must_change_password = must_change
+    # Every token carries the generation it was issued in: raising it revokes them all.
+    account.token_generation = (account.token_generation or 0) + 1
+
+
+def change_own_password(session: Session, *, username: str, current_password: str, new_password: str) -> Account:
+    """The owner's new password, given the current one; ends any forced change; revokes all their tokens.
+    The caller reserves the attempt first (login_throttle), as for a login: the current password is guessable."""
+    account = account_or_raise(session, username)
+    if not verify_password(account.password_hash, current_password):
+        raise InvalidInput("the current password is wrong", {"current_password": ["wrong password"]})
+    if new_password == current_password:
+        raise InvalidInput("the new password is the current one", {"new_password": ["must differ from the current one"]})
+    try:
+        check_password_strength(new_password, username=username, display_name=account.display_name,
+                                email=account.email)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail, {"new_password": exc.errors["password"]}) from None
+    _set_password(account, new_password, must_change=False)
+    return account
+
+
+def reset_password(session: Session, *, username: str, new_password: str | None = None) -> tuple[Account, str]:
+    """An admin's reset: the given password (or a random one), which its owner must change at the next
+    login; all their tokens are revoked. Returns the account and the temporary password."""
+    account = account_or_raise(session, username)
+    password = new_password or secrets.token_urlsafe(15)
+    check_password_strength(password, username=username, display_name=account.display_name, email=account.email)
+    _set_password(account, password, must_change=True)
+    login_throttle.forget_username(session, username=username)
+    return account, password
 
 
 def set_roles(session: Session, *, username: str, roles: list[str], groups: list[str] | None) -> Account:

@@ -88,3 +88,14 @@ class DuplicateFound(Conflict):
     def __init__(self, detail: str, candidates: list[dict]):
         super().__init__(detail)
         self.candidates = candidates
+
+
+class TooManyRequests(AtriumError):
+    """Refused for now (login throttling); `retry_after` says in how many seconds to try again."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after

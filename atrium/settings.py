@@ -27,6 +27,8 @@ def _flag(value: str | None, default: bool) -> bool:
 DEFAULT_SERVICE_REQUEST_SLA = {"urgent": "PT4H", "high": "P1D", "normal": "P3D", "low": "P5D"}
 # How often each active client is followed up, by tier, and how long a follow-up may take before it is overdue.
 DEFAULT_FOLLOW_UP_INTERVALS = {"A": "P1M", "B": "P3M", "C": "P6M"}
+# Tokens are signed with the secret key: shorter keys can be brute-forced from one token offline.
+MIN_SECRET_KEY_BYTES = 32
 _DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
 
 
@@ -87,6 +89,18 @@ class Settings:
     # Client imports are one transaction: these bound how long it holds its locks.
     import_max_rows: int = 5000
     import_max_bytes: int = 5 * 1024 * 1024
+    # Login throttling, passwords and HTTP hardening (issue 10: #3, #6, #12, #13, #14).
+    # Failed logins are counted per username+address, per username and per address; past its free
+    # failures a scope answers 429 for a delay that doubles with each further failure, up to its cap.
+    # login_max_failures / login_lock_seconds are the username+address scope's (and the address cap).
+    login_username_max_failures: int = 20
+    login_username_max_delay_seconds: int = 60
+    login_address_max_failures: int = 100
+    login_failure_window_seconds: int = 3600
+    # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none trusted; the peer is the client).
+    trusted_proxy_hops: int = 0
+    # Strict-Transport-Security max-age sent on requests that arrived over TLS (0: no HSTS header).
+    hsts_max_age_seconds: int = 365 * 24 * 3600
 
     @property
     def smtp_configured(self) -> bool:
@@ -135,6 +149,17 @@ class Settings:
             follow_up_due=_duration("ATRIUM_FOLLOW_UP_DUE", env.get("ATRIUM_FOLLOW_UP_DUE", defaults.follow_up_due)),
             import_max_rows=int(env.get("ATRIUM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
             import_max_bytes=int(env.get("ATRIUM_IMPORT_MAX_BYTES", defaults.import_max_bytes)),
+            # Login throttling, passwords and HTTP hardening
+            login_username_max_failures=int(env.get("ATRIUM_LOGIN_USERNAME_MAX_FAILURES",
+                                                    defaults.login_username_max_failures)),
+            login_username_max_delay_seconds=int(env.get("ATRIUM_LOGIN_USERNAME_MAX_DELAY_SECONDS",
+                                                         defaults.login_username_max_delay_seconds)),
+            login_address_max_failures=int(env.get("ATRIUM_LOGIN_ADDRESS_MAX_FAILURES",
+                                                   defaults.login_address_max_failures)),
+            login_failure_window_seconds=int(env.get("ATRIUM_LOGIN_FAILURE_WINDOW_SECONDS",
+                                                     defaults.login_failure_window_seconds)),
+            trusted_proxy_hops=int(env.get("ATRIUM_TRUSTED_PROXY_HOPS", defaults.trusted_proxy_hops)),
+            hsts_max_age_seconds=int(env.get("ATRIUM_HSTS_MAX_AGE", defaults.hsts_max_age_seconds)),
         )
 
     def signing_key(self) -> str:
@@ -153,6 +178,9 @@ class Settings:
         return path.read_text().strip()
 
     def check_production(self) -> None:
-        """Refuse to run in production mode without a secret key."""
+        """Refuse to run in production mode without a secret key, or with one short enough to guess."""
         if self.is_production and not self.secret_key:
             raise RuntimeError("ATRIUM_ENV=production requires ATRIUM_SECRET_KEY to be set")
+        if self.is_production and len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
+            raise RuntimeError(f"ATRIUM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production "
+                               "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')")

@@ -23,9 +23,15 @@ class Account(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     roles: Mapped[list] = mapped_column(JSON, default=list)
     groups: Mapped[list] = mapped_column(JSON, default=list)
+    # No longer read or written: failed logins are throttled per scope in login_throttles (storage/
+    # login_throttle.py), which an outsider cannot use to lock the owner out. Kept for existing rows/tools.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set by an admin's password reset: until the owner picks a new password, their tokens open nothing else.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Carried in every token; raising it (password change or reset) revokes all tokens issued before.
+    token_generation: Mapped[int] = mapped_column(Integer, default=0)
 
     @property
     def candidate_groups(self) -> list[str]:
@@ -66,6 +72,8 @@ class TokenAccount:
     groups: list
     created_at: datetime
     revoked: bool
+    must_change_password: bool
+    token_generation: int
 
     @property
     def candidate_groups(self) -> list[str]:
@@ -82,7 +90,7 @@ def _account_for_token_query():
     accounts, revoked = Account.__table__, RevokedToken.__table__
     return select(
         accounts.c.username, accounts.c.display_name, accounts.c.email, accounts.c.active, accounts.c.roles,
-        accounts.c.groups, accounts.c.created_at,
+        accounts.c.groups, accounts.c.created_at, accounts.c.must_change_password, accounts.c.token_generation,
         exists().where(revoked.c.token_id == bindparam("token_id")).label("revoked"),
     ).where(accounts.c.username == bindparam("username"))
 

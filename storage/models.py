@@ -15,3 +15,4 @@ from .knowledge import KnowledgeArticle  # noqa: F401
 from .notifications import Notification  # noqa: F401
 from .reports import ReportRun, ReportSchedule  # noqa: F401
 from .firm_settings import FirmSetting  # noqa: F401
+from .login_throttle import LoginThrottle  # noqa: F401

@@ -13,7 +13,7 @@ from storage.accounts import ROLES
 from .api_helpers import caller, make_app
 
 # Endpoints any authenticated account may call.
-OPEN_TO_ALL = {"/api/me", "/api/auth/revoke"}
+OPEN_TO_ALL = {"/api/me", "/api/me/password", "/api/auth/revoke"}
 
 
 def _endpoints(app):
