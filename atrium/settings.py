@@ -87,6 +87,11 @@ class Settings:
     # Client imports are one transaction: these bound how long it holds its locks.
     import_max_rows: int = 5000
     import_max_bytes: int = 5 * 1024 * 1024
+    # Report schedules: the least time between two firings of one schedule, how many schedules one person
+    # may keep, and the email domains (besides accounts' own addresses) reports may be mailed to.
+    report_min_interval_seconds: float = 86400.0
+    report_schedules_per_person: int = 10
+    firm_email_domains: tuple[str, ...] = ()
 
     @property
     def smtp_configured(self) -> bool:
@@ -135,6 +140,12 @@ class Settings:
             follow_up_due=_duration("ATRIUM_FOLLOW_UP_DUE", env.get("ATRIUM_FOLLOW_UP_DUE", defaults.follow_up_due)),
             import_max_rows=int(env.get("ATRIUM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
             import_max_bytes=int(env.get("ATRIUM_IMPORT_MAX_BYTES", defaults.import_max_bytes)),
+            # Report schedules
+            report_min_interval_seconds=_seconds("ATRIUM_REPORT_MIN_INTERVAL", env.get("ATRIUM_REPORT_MIN_INTERVAL"),
+                                                 defaults.report_min_interval_seconds),
+            report_schedules_per_person=int(env.get("ATRIUM_REPORT_SCHEDULES_PER_PERSON",
+                                                    defaults.report_schedules_per_person)),
+            firm_email_domains=_domains(env.get("ATRIUM_FIRM_EMAIL_DOMAINS")),
         )
 
     def signing_key(self) -> str:
@@ -156,3 +167,28 @@ class Settings:
         """Refuse to run in production mode without a secret key."""
         if self.is_production and not self.secret_key:
             raise RuntimeError("ATRIUM_ENV=production requires ATRIUM_SECRET_KEY to be set")
+
+
+# Report schedules
+_FIXED_DURATION = re.compile(r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def _seconds(env_name: str, text: str | None, default: float) -> float:
+    """Seconds, or an ISO-8601 duration of weeks, days, hours, minutes and seconds (P1D, PT12H); months and
+    years have no fixed length, so they are refused."""
+    if text is None or not text.strip():
+        return default
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    found = _FIXED_DURATION.match(text)
+    if not found:
+        raise ValueError(f"{env_name}: '{text}' is neither seconds nor an ISO-8601 duration such as P1D or PT12H")
+    weeks, days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
+    return float((((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds)
+
+
+def _domains(text: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(part.strip().lstrip("@").casefold() for part in (text or "").split(",") if part.strip()))

@@ -8,11 +8,14 @@ import re
 import time
 import tracemalloc
 import zipfile
+from datetime import datetime, timezone
 
 import pytest
 from openpyxl.utils import get_column_letter
+from sqlalchemy import update
 
 from atrium.client_import import MAX_COLUMNS
+from storage.accounts import Account
 
 from .api_helpers import caller, make_app
 
@@ -116,3 +119,81 @@ def test_a_sheet_that_inflates_far_beyond_any_real_one_is_refused_before_it_is_p
     assert len(padded) < 20_000
     message = refused_quickly_in_little_memory(partner, padded)
     assert message == "xl/worksheets/sheet1.xml inflates more than 100 times: it is not a spreadsheet an application saved"
+
+
+# Report schedules: cadence, quota, recipients -------------------------------------------------------
+
+@pytest.fixture
+def reports_app(db, services, clock):
+    clock.set(datetime(2026, 3, 20, 9, 0, tzinfo=timezone.utc))  # the clocks change in Europe in 9 days
+    app = make_app(db, services, report_schedules_per_person=3)
+    yield app
+    app.extensions["atrium.db"].dispose()
+
+
+def schedule(person, cron: str = "0 7 * * *", recipients=("partner",), **fields):
+    return person.post("/api/report-schedules", json={"report": "complaints", "cron": cron, "period": "previous_day",
+                                                      "recipients": list(recipients), **fields})
+
+
+def test_a_schedule_firing_more_often_than_daily_is_refused_naming_cron(reports_app):
+    manager = caller(reports_app.test_client(), "manager")
+    for too_often in ("* * * * *", "*/5 * * * *", "0 7,19 * * *", "0 * * * 1"):
+        refused = schedule(manager, too_often)
+        assert refused.status_code == 422 and refused.json["errors"].keys() == {"cron"}, (too_often, refused.json)
+        assert "at most once every 1 day" in refused.json["errors"]["cron"][0]
+    # Daily, weekly, monthly are fine, a daily one too where the clocks change (23 hours apart in UTC).
+    for cron, zone in [("0 7 * * *", "UTC"), ("30 6 * * 1", "Asia/Shanghai"), ("0 8 * * *", "Europe/London")]:
+        made = schedule(manager, cron, timezone=zone)
+        assert made.status_code == 201, (cron, made.json)
+
+
+def test_the_firm_sets_the_shortest_interval(db, services, clock):
+    app = make_app(db, services, report_min_interval_seconds=7 * 86400.0)
+    try:
+        manager = caller(app.test_client(), "manager")
+        daily = schedule(manager, "0 7 * * *")
+        assert daily.status_code == 422 and "at most once every 7 days" in daily.json["errors"]["cron"][0]
+        assert schedule(manager, "0 7 * * 1").status_code == 201
+        # The 31st and the 1st are a day apart once a month: found however far into the year it falls.
+        assert schedule(manager, "0 7 1,31 * *").status_code == 422
+    finally:
+        app.extensions["atrium.db"].dispose()
+
+
+def test_one_person_keeps_a_bounded_number_of_schedules(reports_app):
+    http = reports_app.test_client()
+    manager, partner = caller(http, "manager"), caller(http, "partner")
+    made = [schedule(manager, f"0 {hour} * * *") for hour in (6, 7, 8)]
+    assert [m.status_code for m in made] == [201, 201, 201]
+    fourth = schedule(manager, "0 9 * * *")
+    assert fourth.status_code == 409 and "(3)" in fourth.json["detail"], fourth.json
+    assert schedule(partner, "0 9 * * *").status_code == 201  # a quota per person, not for the firm
+    assert manager.delete(f"/api/report-schedules/{made[0].json['id']}").status_code == 204
+    assert schedule(manager, "0 9 * * *").status_code == 201
+
+
+def test_reports_are_mailed_only_to_accounts_and_their_own_addresses_by_default(reports_app):
+    manager = caller(reports_app.test_client(), "manager")
+    with reports_app.extensions["atrium.engine"].transaction() as session:
+        session.execute(update(Account).where(Account.username == "partner").values(email="Partner@Firm.example"))
+    refused = schedule(manager, recipients=["partner", "leak@gmail.com", "nobody", "partner@firm.example"])
+    assert refused.status_code == 422, refused.json
+    assert refused.json["errors"] == {
+        "recipients.1": [("leak@gmail.com: reports are mailed only to an account's (no firm email domains are "
+                          "configured) email address")],
+        "recipients.2": ["nobody: not an account (give a username or an email address)"]}
+    # An account's own address is always fine, whatever its case.
+    assert schedule(manager, recipients=["partner", "partner@firm.example"]).status_code == 201
+
+
+def test_a_firm_with_email_domains_may_mail_reports_there_and_nowhere_else(db, services, clock):
+    app = make_app(db, services, firm_email_domains=("firm.example", "firm.cn"))
+    try:
+        manager = caller(app.test_client(), "manager")
+        assert schedule(manager, recipients=["cfo@firm.example", "board@FIRM.CN"]).status_code == 201
+        wrong = schedule(manager, recipients=["cfo@firm.example", "cfo@firm.example.evil.com", "x@sub.firm.cn"])
+        assert wrong.status_code == 422 and set(wrong.json["errors"]) == {"recipients.1", "recipients.2"}
+        assert "an address in firm.example, firm.cn" in wrong.json["errors"]["recipients.1"][0]
+    finally:
+        app.extensions["atrium.db"].dispose()
