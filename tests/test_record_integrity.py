@@ -7,17 +7,25 @@ import io
 import re
 import time
 import tracemalloc
+import uuid
 import zipfile
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from openpyxl.utils import get_column_letter
 from sqlalchemy import update
 
 from atrium.client_import import MAX_COLUMNS
+from reports.statistics import satisfaction
+from reports.tables import Filters
 from storage.accounts import Account
+from storage.client_records import Complaint, Feedback, FollowUp
 
 from .api_helpers import caller, make_app
+from .test_process_complaint import build_app as build_complaint_app
+from .test_process_complaint import new_client as new_complaint_client
+from .test_process_complaint import people_of as complaint_people
+from .test_process_complaint import register_complaint
 
 # Import: spreadsheets built to explode -------------------------------------------------------------
 
@@ -197,3 +205,134 @@ def test_a_firm_with_email_domains_may_mail_reports_there_and_nowhere_else(db, s
         assert "an address in firm.example, firm.cn" in wrong.json["errors"]["recipients.1"][0]
     finally:
         app.extensions["atrium.db"].dispose()
+
+
+# Records outside their process ----------------------------------------------------------------------
+
+@pytest.fixture
+def complaint_app(db, services, clock):
+    app = build_complaint_app(db, services)
+    yield app
+    app.extensions["atrium.db"].dispose()
+
+
+@pytest.fixture
+def staff(complaint_app):
+    return complaint_people(complaint_app)
+
+
+def test_a_complaints_status_and_satisfaction_are_set_only_by_its_process(staff, clock):
+    desk, manager = staff["service_desk"], staff["manager"]
+    complaint = register_complaint(staff)
+    url = f"/api/clients/{complaint['client_id']}/complaints/{complaint['id']}"
+    forged = desk.patch(url, json={"status": "closed", "satisfaction": 5, "resolution": "Nothing to do"})
+    assert forged.status_code == 422, forged.json
+    assert forged.json["errors"] == {name: ["set by the complaint process"]
+                                     for name in ("resolution", "satisfaction", "status")}
+    for field, value in [("received_at", "2026-01-01T00:00:00Z"), ("acknowledged_at", "2026-01-01T00:00:00Z"),
+                         ("transitions", []), ("escalated_to", "nobody"), ("instance_id", None)]:
+        refused = manager.patch(url, json={field: value})
+        assert refused.status_code == 422 and refused.json["errors"] == {field: ["set by the complaint process"]}
+    record = desk.get(url).json
+    assert (record["status"], record["satisfaction"], record["resolution"]) == ("registered", None, None)
+    # What the client said is the registrant's to correct.
+    assert desk.patch(url, json={"description": "Fined for a late VAT return", "severity": "critical"}).status_code == 200
+    # Nor is a new complaint born closed and rated.
+    born_closed = desk.post(f"/api/clients/{complaint['client_id']}/complaints",
+                            json={"description": "Rude reply", "status": "closed", "satisfaction": 1})
+    assert born_closed.status_code == 422 and set(born_closed.json["errors"]) == {"status", "satisfaction"}
+    # The document says so too: those fields are read-only in the request bodies.
+    document = desk.get("/api/openapi.json").json["components"]["schemas"]
+    assert document["ComplaintPatch"]["properties"]["status"]["readOnly"] is True
+    assert "readOnly" not in document["ComplaintPatch"]["properties"]["description"]
+
+
+def test_a_service_requests_status_assignee_and_rating_are_set_only_by_its_process(staff):
+    desk = staff["service_desk"]
+    client_id = new_complaint_client(staff["partner"])
+    base = f"/api/clients/{client_id}/service-requests"
+    born_closed = desk.post(base, json={"title": "VAT question", "status": "closed", "rating": 5, "assignee": "viewer"})
+    assert born_closed.status_code == 422
+    assert born_closed.json["errors"] == {name: ["set by the service request process"]
+                                          for name in ("assignee", "rating", "status")}
+    made = desk.post(base, json={"title": "VAT question", "priority": "high", "type": "tax"})
+    assert made.status_code == 201, made.json
+    url = f"{base}/{made.json['id']}"
+    for field, value in [("status", "resolved"), ("assignee", "service_desk"), ("rating", 5), ("priority", "low"),
+                         ("sla_due_at", "2030-01-01T00:00:00Z"), ("resolution", "done")]:
+        refused = desk.patch(url, json={field: value})
+        assert refused.status_code == 422, (field, refused.json)
+        assert refused.json["errors"] == {field: ["set by the service request process"]}
+    assert desk.patch(url, json={"content": "About last quarter's return"}).status_code == 200
+
+
+def test_a_follow_up_the_cycle_opened_is_recorded_through_its_task_not_by_patch(staff, complaint_app, clock):
+    am = staff["partner"]
+    client_id = new_complaint_client(staff["partner"])
+    by_hand = am.post(f"/api/clients/{client_id}/follow-ups", json={"channel": "visit"})
+    assert by_hand.status_code == 201
+    base = f"/api/clients/{client_id}/follow-ups"
+    assert am.patch(f"{base}/{by_hand.json['id']}", json={"outcome": "ok"}).status_code == 200  # the recorder's own
+    with complaint_app.extensions["atrium.engine"].transaction() as session:
+        opened = FollowUp(client_id=client_id, planned_at=clock.now(), channel="call", instance_id=uuid.uuid4(),
+                          created_at=clock.now(), updated_at=clock.now())
+        session.add(opened)
+        session.flush()
+        opened_id = opened.id
+    refused = am.patch(f"{base}/{opened_id}", json={"outcome": "ok", "done_at": clock.now().isoformat()})
+    assert refused.status_code == 422
+    assert refused.json["errors"] == {"done_at": ["set by the follow-up process"], "outcome": ["set by the follow-up process"]}
+
+
+def test_a_complaint_is_deleted_only_by_a_lead_only_after_its_process_and_only_softly(staff, complaint_app, clock):
+    desk, manager, admin = staff["service_desk"], staff["manager"], staff["admin"]
+    complaint = register_complaint(staff)
+    base = f"/api/clients/{complaint['client_id']}"
+    url = f"{base}/complaints/{complaint['id']}"
+
+    refused = desk.delete(url)
+    assert refused.status_code == 403 and "only a manager, partner or admin" in refused.json["detail"]
+    running = manager.delete(url)
+    assert running.status_code == 409 and "still running" in running.json["detail"], running.json
+    assert desk.get(url).status_code == 200
+
+    assert admin.post(f"/api/process-instances/{complaint['instance_id']}/cancel").status_code == 200
+    assert manager.delete(url).status_code == 204
+    assert desk.get(url).status_code == 404
+    assert manager.delete(url).status_code == 404
+    assert desk.get(f"{base}/complaints").json["total"] == 0
+    assert "complaint" not in [e["kind"] for e in desk.get(f"{base}/timeline").json["items"]]
+    # The row stays, marked; the audit trail keeps what it said.
+    with complaint_app.extensions["atrium.engine"].transaction() as session:
+        kept = session.get(Complaint, complaint["id"])
+        assert kept.deleted_by == "manager" and kept.deleted_at == clock.now()
+        assert kept.description == complaint["description"]
+        month = Filters(clock.now().date().replace(day=1), clock.now().date() + timedelta(days=1))
+        assert satisfaction.complaints_by_severity(session, month).rows == []
+        assert [row[1] for row in satisfaction.complaints_trend(session, month).rows] == [0]
+    [entry] = admin.get("/api/audit?action=complaint.delete").json["items"]
+    assert entry["actor"] == "manager" and entry["target"] == f"client:{complaint['client_id']}/complaints/{complaint['id']}"
+    assert entry["detail"]["soft"] is True
+    assert entry["detail"]["record"]["description"] == complaint["description"]
+    assert entry["detail"]["record"]["status"] == "registered"
+
+
+def test_feedback_is_deleted_only_by_a_lead_and_leaves_lists_and_statistics(staff, complaint_app, clock):
+    desk, partner, admin = staff["service_desk"], staff["partner"], staff["admin"]
+    client_id = new_complaint_client(partner)
+    base = f"/api/clients/{client_id}/feedback"
+    made = desk.post(base, json={"csat": 1, "nps": 0, "comment": "Never again"})
+    assert made.status_code == 201
+    month = Filters(clock.now().date().replace(day=1), clock.now().date() + timedelta(days=1))
+    with complaint_app.extensions["atrium.engine"].transaction() as session:
+        assert satisfaction.csat_distribution(session, month).as_dicts()[0]["responses"] == 1
+
+    assert desk.delete(f"{base}/{made.json['id']}").status_code == 403
+    assert partner.delete(f"{base}/{made.json['id']}").status_code == 204
+    assert desk.get(base).json["total"] == 0
+    with complaint_app.extensions["atrium.engine"].transaction() as session:
+        assert all(row["responses"] == 0 for row in satisfaction.csat_distribution(session, month).as_dicts())
+        assert all(row["responses"] == 0 for row in satisfaction.nps_summary(session, month).as_dicts())
+        assert session.get(Feedback, made.json["id"]).comment == "Never again"
+    [entry] = admin.get("/api/audit?action=feedback.delete").json["items"]
+    assert entry["detail"]["record"]["comment"] == "Never again" and entry["actor"] == "partner"
