@@ -24,6 +24,7 @@ from storage.client_records import (
     PRIORITIES,
     REQUEST_STATUSES,
     SEVERITIES,
+    SOFT_DELETED,
     Complaint,
     Engagement,
     Feedback,
@@ -308,7 +309,7 @@ def _register(kind: RecordKind) -> None:
             with process_engine().transaction() as session:
                 visible_client(session, client_id)
                 record = _record_or_raise(session, kind, client_id, record_id)
-                content = kind.schema().dump(record)
+                content = kind.schema().dump(record) if kind.model in SOFT_DELETED else None
                 kept = delete_record(session, record, label=kind.label, actor=g.account.username,
                                      is_lead=bool(set(g.account.roles) & LEADS), now=clock.now())
                 # A kept record's content goes in the audit row too: what was deleted, and by whom, stays
@@ -323,7 +324,7 @@ def _register(kind: RecordKind) -> None:
     Item.patch.__doc__ = f"Change some fields of one of a client's {plural}."
     Item.delete.__doc__ = f"Delete one of a client's {plural}." + (
         " It is kept, hidden from lists and statistics, with its content in the audit trail; leads only."
-        if kind.model in (Complaint, Feedback) else "") + (
+        if kind.model in SOFT_DELETED else "") + (
         " Refused (409) while its process is running." if hasattr(kind.model, "instance_id") else "")
     blp.route(f"/<id:client_id>/{kind.path}", endpoint=f"{kind.label}_collection")(Collection)
     blp.route(f"/<id:client_id>/{kind.path}/<id:record_id>", endpoint=f"{kind.label}_item")(Item)
