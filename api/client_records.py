@@ -8,10 +8,11 @@ from typing import Any
 
 from flask import g
 from flask.views import MethodView
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 from sqlalchemy import func, select
 
 from atrium import clock
+from atrium.client_records import PROCESS_OWNED, check_process_fields, delete_record
 from atrium.errors import NotFound
 from storage.client_records import (
     CHANNELS,
@@ -23,11 +24,13 @@ from storage.client_records import (
     PRIORITIES,
     REQUEST_STATUSES,
     SEVERITIES,
+    SOFT_DELETED,
     Complaint,
     Engagement,
     Feedback,
     FollowUp,
     ServiceRequest,
+    live,
 )
 from storage.clients import Contact
 
@@ -35,7 +38,7 @@ from . import audit
 from .clients import blp, process_engine, visible_client
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
-from .permissions import requires
+from .permissions import LEADS, requires
 from .schema_base import Schema
 
 Username = lambda **kw: fields.String(validate=validate.Length(min=1, max=100), allow_none=True, **kw)  # noqa: E731
@@ -211,16 +214,36 @@ def record_kind(label: str) -> RecordKind:
 
 
 def _record_or_raise(session, kind: RecordKind, client_id: int, record_id: int):
+    """The record, unless it is another client's or deleted (soft-deleted rows are kept, not shown)."""
     record = session.get(kind.model, record_id)
-    if record is None or record.client_id != client_id:
+    if record is None or record.client_id != client_id or getattr(record, "deleted_at", None) is not None:
         raise NotFound(f"{kind.label.replace('_', ' ')} {record_id} of client {client_id} not found")
     return record
+
+
+def _guarded(kind: RecordKind, name: str, *, creating: bool) -> type[Schema]:
+    """`kind.schema` with the fields its process owns read-only (so documented), refused by name with the
+    process that sets them rather than as unknown fields."""
+    owned = PROCESS_OWNED.get(kind.model)
+    if owned is None or owned.linked_only:  # a follow-up is checked against the record, in the view
+        return kind.schema if creating else type(f"{name}PatchSchema", (kind.schema,), {})
+    read_only = owned.fields - owned.set_on_create if creating else owned.fields
+
+    def refuse_process_fields(self, data, **kwargs):
+        if isinstance(data, dict):
+            check_process_fields(kind.model, data, creating=creating)
+        return data
+
+    meta = type("Meta", (), {"dump_only": tuple(sorted(read_only))})
+    return type(f"{name}{'Create' if creating else 'Patch'}Schema", (kind.schema,),
+                {"Meta": meta, "refuse_process_fields": pre_load(refuse_process_fields)})
 
 
 def _register(kind: RecordKind) -> None:
     name = "".join(part.title() for part in kind.label.split("_"))
     page = page_schema(kind.schema, f"{name}Page")
-    patch_schema = type(f"{name}PatchSchema", (kind.schema,), {})
+    create_schema = _guarded(kind, name, creating=True)
+    patch_schema = _guarded(kind, name, creating=False)
 
     class Collection(MethodView):
         @requires("clients:read")
@@ -230,13 +253,13 @@ def _register(kind: RecordKind) -> None:
         def get(self, args, client_id):
             with process_engine().transaction() as session:
                 visible_client(session, client_id)
-                condition = kind.model.client_id == client_id
+                condition = (kind.model.client_id == client_id) & live(kind.model)
                 rows, total = page_query(session, select(kind.model).where(condition).order_by(kind.order.desc()),
                                          select(func.count()).select_from(kind.model).where(condition), args)
                 return envelope([row[0] for row in rows], total, args)
 
         @requires("records:write")
-        @blp.arguments(kind.schema)
+        @blp.arguments(create_schema)
         @blp.response(201, kind.schema)
         @errors(blp, 404, 409, 422)
         def post(self, data, client_id):
@@ -270,6 +293,8 @@ def _register(kind: RecordKind) -> None:
             with process_engine().transaction() as session:
                 visible_client(session, client_id)
                 record = _record_or_raise(session, kind, client_id, record_id)
+                check_process_fields(kind.model, data, creating=False,
+                                     linked=getattr(record, "instance_id", None) is not None)
                 for key, value in data.items():
                     setattr(record, key, value)
                 record.updated_at = clock.now()
@@ -279,19 +304,28 @@ def _register(kind: RecordKind) -> None:
 
         @requires("records:write")
         @blp.response(204)
-        @errors(blp, 404)
+        @errors(blp, 403, 404, 409)
         def delete(self, client_id, record_id):
             with process_engine().transaction() as session:
                 visible_client(session, client_id)
-                session.delete(_record_or_raise(session, kind, client_id, record_id))
-                audit.record(session, f"{kind.label}.delete", target=f"client:{client_id}/{kind.path}/{record_id}")
+                record = _record_or_raise(session, kind, client_id, record_id)
+                content = kind.schema().dump(record) if kind.model in SOFT_DELETED else None
+                kept = delete_record(session, record, label=kind.label, actor=g.account.username,
+                                     is_lead=bool(set(g.account.roles) & LEADS), now=clock.now())
+                # A kept record's content goes in the audit row too: what was deleted, and by whom, stays
+                # readable even if the row is ever purged.
+                audit.record(session, f"{kind.label}.delete", target=f"client:{client_id}/{kind.path}/{record_id}",
+                             detail={"soft": True, "record": content} if kept else None)
 
     plural = kind.path.replace("-", " ")
     Collection.get.__doc__ = f"List a client's {plural}, newest first."
     Collection.post.__doc__ = f"Add a {kind.label.replace('_', ' ')} to a client."
     Item.get.__doc__ = f"One of a client's {plural}."
     Item.patch.__doc__ = f"Change some fields of one of a client's {plural}."
-    Item.delete.__doc__ = f"Delete one of a client's {plural}."
+    Item.delete.__doc__ = f"Delete one of a client's {plural}." + (
+        " It is kept, hidden from lists and statistics, with its content in the audit trail; leads only."
+        if kind.model in SOFT_DELETED else "") + (
+        " Refused (409) while its process is running." if hasattr(kind.model, "instance_id") else "")
     blp.route(f"/<id:client_id>/{kind.path}", endpoint=f"{kind.label}_collection")(Collection)
     blp.route(f"/<id:client_id>/{kind.path}/<id:record_id>", endpoint=f"{kind.label}_item")(Item)
 

@@ -17,7 +17,6 @@ from reports.making import FILTER_NAMES, MEDIA_TYPES, Viewer, make, report_or_ra
 from reports.periods import PERIODS, period_dates
 from reports.render import RenderError
 from reports.scheduling import create_schedule
-from storage.accounts import Account
 from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule, pdf_filename
 
 from . import audit
@@ -116,7 +115,8 @@ class ScheduleSchema(Schema):
     id = fields.Integer(dump_only=True)
     report = fields.String(required=True, validate=validate.Length(min=1, max=100))
     cron = fields.String(required=True, validate=validate.Length(min=9, max=100),
-                         metadata={"description": "5 fields: minute hour day month weekday, e.g. `0 7 1 * *`"})
+                         metadata={"description": "5 fields: minute hour day month weekday, e.g. `0 7 1 * *`; "
+                                                  "firing at most once a day unless the firm allows more"})
     timezone = fields.String(load_default="UTC", validate=validate.Length(max=64),
                              metadata={"description": "IANA time zone the cron expression is read in"})
     period = fields.String(load_default="previous_month", validate=validate.OneOf(PERIODS),
@@ -124,7 +124,8 @@ class ScheduleSchema(Schema):
     parameters = fields.Nested(ReportFilterArgs, load_default=dict)
     recipients = fields.List(fields.String(validate=validate.Length(min=1, max=320)), required=True,
                              validate=validate.Length(min=1, max=50),
-                             metadata={"description": "usernames or email addresses the PDF is mailed to"})
+                             metadata={"description": "usernames, or email addresses of accounts or in the firm's "
+                                                      "email domains, the PDF is mailed to"})
     active = fields.Boolean(dump_only=True)
     next_run_at = fields.DateTime(dump_only=True)
     created_by = fields.String(dump_only=True)
@@ -147,17 +148,20 @@ class Schedules(MethodView):
     @requires("reports:schedule")
     @blp.arguments(ScheduleSchema)
     @blp.response(201, ScheduleSchema)
-    @errors(blp, 403, 404, 422)
+    @errors(blp, 403, 404, 409, 422)
     def post(self, data):
-        """Make a report on a cron schedule and mail its PDF to the recipients; each firing is one run."""
+        """Make a report on a cron schedule and mail its PDF to the recipients; each firing is one run. The cron
+        may fire at most once per ATRIUM_REPORT_MIN_INTERVAL (a day by default), each person keeps at most
+        ATRIUM_REPORT_SCHEDULES_PER_PERSON schedules (409 beyond), and recipients are accounts (usernames or
+        their email addresses) or addresses in ATRIUM_FIRM_EMAIL_DOMAINS."""
         with process_engine().transaction() as session:
             # Refused now, not at the first firing: filters the caller may not use, unknown recipients.
             period_from, period_to = period_dates(data["period"], clock.now(), "UTC")
             resolve_filters(session, _viewer(), period_from, period_to, data["parameters"])
-            _check_recipients(session, data["recipients"])
             schedule = create_schedule(session, report=data["report"], cron=data["cron"], timezone_name=data["timezone"],
                                        period=data["period"], parameters=data["parameters"],
-                                       recipients=data["recipients"], created_by=g.account.username)
+                                       recipients=data["recipients"], created_by=g.account.username,
+                                       settings=process_engine().settings)
             audit.record(session, "report_schedule.create", target=f"report_schedule:{schedule.id}",
                          detail={"report": schedule.report, "cron": schedule.cron})
             return schedule
@@ -175,16 +179,6 @@ class Schedules(MethodView):
             rows, total = page_query(session, select(ReportSchedule).where(*conditions).order_by(ReportSchedule.id.desc()),
                                      select(func.count()).select_from(ReportSchedule).where(*conditions), args)
             return envelope([row[0] for row in rows], total, args)
-
-
-def _check_recipients(session, recipients: list[str]) -> None:
-    usernames = {r for r in recipients if "@" not in r}
-    known = set(session.scalars(select(Account.username).where(Account.username.in_(usernames)))) if usernames else set()
-    unknown = sorted(usernames - known)
-    if unknown:
-        raise InvalidInput(f"no account named {', '.join(unknown)}",
-                           {"recipients": [f"{name}: not an account (give a username or an email address)"
-                                           for name in unknown]})
 
 
 def _own_or_raise(session, model, row_id: int, owner: str, label: str):

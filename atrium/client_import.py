@@ -34,6 +34,12 @@ ADDRESS_FIELDS = tuple(f"address.{part}" for part in ("label", *ADDRESS_PARTS))
 LIST_SEPARATOR = ";"
 # An XLSX is a zip; refuse one that would inflate beyond this (a zip bomb) before parsing it.
 XLSX_MAX_INFLATED = 200 * 1024 * 1024
+# Deflate rarely beats 100:1 on real sheets; a member inflating further (past a small size) is built to
+# (Apache POI's ZipSecureFile uses the same ratio and grace size).
+XLSX_MAX_RATIO = 100
+XLSX_RATIO_GRACE = 100 * 1024
+# Columns read from each row; a wider sheet is refused rather than read cell by cell to column XFD.
+MAX_COLUMNS = 200
 _CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
 _NOT_SPREADSHEETS = {b"%PDF": "a PDF", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
                      b"GIF8": "a GIF image", b"\xd0\xcf\x11\xe0": "an old binary Office file (.xls); save it as .xlsx"}
@@ -111,40 +117,63 @@ def _bad_file(message: str) -> InvalidInput:
 
 
 def read_table(content: bytes, *, max_rows: int) -> Table:
-    """The first sheet of an XLSX workbook, or a CSV file (comma, semicolon or tab; UTF-8 or GB18030)."""
+    """The first sheet of an XLSX workbook, or a CSV file (comma, semicolon or tab; UTF-8 or GB18030), read
+    row by row and refused as soon as it passes `max_rows` data rows, as many blank ones, or MAX_COLUMNS."""
     if not content.strip():
         raise _bad_file("it is empty")
     for magic, what in _NOT_SPREADSHEETS.items():
         if content.startswith(magic):
             raise _bad_file(f"it is {what}, not a CSV or XLSX spreadsheet")
     if content.startswith(b"PK\x03\x04"):
-        lines = _xlsx_lines(content)
-    else:
-        lines = _csv_lines(content)
-    return _table(lines, max_rows=max_rows)
+        return _table(_xlsx_lines(content), max_rows=max_rows, what="workbook")
+    return _table(_csv_lines(content), max_rows=max_rows, what="file")
 
 
 def _xlsx_lines(content: bytes):
+    """Rows as the sheet stores them, one at a time: the declared dimension (`<dimension ref=...>`) is
+    ignored, so a 1 KB workbook claiming A1:XFD1048576 costs what its cells cost, not 17 billion."""
     from openpyxl import load_workbook  # only imports need the reader
 
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = archive.namelist()
-            inflated = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        raise _bad_file("it is not a valid XLSX workbook") from None
-    if "xl/workbook.xml" not in names:
-        raise _bad_file("it is a zip archive but not an XLSX workbook")
-    if inflated > XLSX_MAX_INFLATED:
-        raise _bad_file("the workbook inflates to more than 200 MB")
+    _check_archive(content)
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        sheet = workbook.worksheets[0]
-        # Row numbers as Excel shows them; read-only sheets yield every row from the first.
-        return [(number, [_cell_text(v) for v in values])
-                for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)]
     except Exception as exc:  # openpyxl raises many kinds on a damaged workbook
         raise _bad_file(f"the workbook cannot be read ({type(exc).__name__})") from None
+    try:
+        sheet = workbook.worksheets[0]
+        sheet.reset_dimensions()
+        # One column past the limit, to tell a sheet that is too wide from one that fits.
+        rows = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
+        # Row numbers as Excel shows them; read-only sheets yield every row from the first.
+        for number, values in enumerate(rows, start=1):
+            yield number, _trimmed([_cell_text(v) for v in values])
+    except Exception as exc:
+        raise _bad_file(f"the workbook cannot be read ({type(exc).__name__})") from None
+    finally:
+        workbook.close()
+
+
+def _check_archive(content: bytes) -> None:
+    """Refuse a zip that is no workbook, or that inflates too far in all or too steeply in one member."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+    except zipfile.BadZipFile:
+        raise _bad_file("it is not a valid XLSX workbook") from None
+    if "xl/workbook.xml" not in {member.filename for member in members}:
+        raise _bad_file("it is a zip archive but not an XLSX workbook")
+    if sum(member.file_size for member in members) > XLSX_MAX_INFLATED:
+        raise _bad_file(f"the workbook inflates to more than {XLSX_MAX_INFLATED // (1024 * 1024)} MB")
+    for member in members:
+        if member.file_size > XLSX_RATIO_GRACE and member.file_size > XLSX_MAX_RATIO * max(member.compress_size, 1):
+            raise _bad_file(f"{member.filename} inflates more than {XLSX_MAX_RATIO} times: "
+                            "it is not a spreadsheet an application saved")
+
+
+def _trimmed(cells: list[str]) -> list[str]:
+    while cells and not cells[-1]:
+        cells.pop()
+    return cells
 
 
 def _cell_text(value) -> str:
@@ -175,22 +204,38 @@ def _csv_lines(content: bytes):
     first_line = text.split("\n", 1)[0]
     delimiter = max((",", ";", "\t"), key=first_line.count)
     try:
-        return [(number, [cell.strip() for cell in cells])
-                for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
-                                               start=1)]
+        for number, cells in enumerate(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), start=1):
+            yield number, [cell.strip() for cell in cells]
     except csv.Error as exc:
         raise _bad_file(f"it is not valid CSV ({exc})") from None
 
 
-def _table(lines, *, max_rows: int) -> Table:
-    if not lines or not any(lines[0][1]):
+def _table(lines, *, max_rows: int, what: str) -> Table:
+    """The header and data rows from `lines`, consumed only as far as the limits allow."""
+    headers: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    blank = 0
+    for number, cells in lines:
+        if len(_trimmed(cells)) > MAX_COLUMNS:
+            raise _bad_file(f"row {number} goes past column {MAX_COLUMNS}; at most {MAX_COLUMNS} columns are read")
+        if headers is None:
+            if not any(cells):
+                raise _bad_file("the first row must hold the column headers")
+            headers = cells
+        elif any(cells):
+            rows.append((number, cells))
+            if len(rows) > max_rows:
+                raise _bad_file(f"it has more than {max_rows} rows; at most {max_rows} are imported at once, "
+                                "split it")
+        else:
+            blank += 1
+            if blank > max_rows:
+                raise _bad_file(f"the {what} has more than {max_rows} blank rows (at most {max_rows} data rows "
+                                "are imported at once); delete the blank rows or split it")
+    if headers is None:
         raise _bad_file("the first row must hold the column headers")
-    headers = lines[0][1]
-    rows = [(number, cells) for number, cells in lines[1:] if any(cells)]
     if not rows:
         raise _bad_file("it has headers but no data rows")
-    if len(rows) > max_rows:
-        raise _bad_file(f"it has {len(rows)} rows; at most {max_rows} are imported at once, split it")
     return Table(headers, rows)
 
 

@@ -101,6 +101,11 @@ class Settings:
     trusted_proxy_hops: int = 0
     # Strict-Transport-Security max-age sent on requests that arrived over TLS (0: no HSTS header).
     hsts_max_age_seconds: int = 365 * 24 * 3600
+    # Report schedules: the least time between two firings of one schedule, how many schedules one person
+    # may keep, and the email domains (besides accounts' own addresses) reports may be mailed to.
+    report_min_interval_seconds: float = 86400.0
+    report_schedules_per_person: int = 10
+    firm_email_domains: tuple[str, ...] = ()
 
     @property
     def smtp_configured(self) -> bool:
@@ -160,6 +165,12 @@ class Settings:
                                                      defaults.login_failure_window_seconds)),
             trusted_proxy_hops=int(env.get("ATRIUM_TRUSTED_PROXY_HOPS", defaults.trusted_proxy_hops)),
             hsts_max_age_seconds=int(env.get("ATRIUM_HSTS_MAX_AGE", defaults.hsts_max_age_seconds)),
+            # Report schedules
+            report_min_interval_seconds=_seconds("ATRIUM_REPORT_MIN_INTERVAL", env.get("ATRIUM_REPORT_MIN_INTERVAL"),
+                                                 defaults.report_min_interval_seconds),
+            report_schedules_per_person=int(env.get("ATRIUM_REPORT_SCHEDULES_PER_PERSON",
+                                                    defaults.report_schedules_per_person)),
+            firm_email_domains=_domains(env.get("ATRIUM_FIRM_EMAIL_DOMAINS")),
         )
 
     def signing_key(self) -> str:
@@ -184,3 +195,28 @@ class Settings:
         if self.is_production and len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
             raise RuntimeError(f"ATRIUM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production "
                                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+
+
+# Report schedules
+_FIXED_DURATION = re.compile(r"^P(?!$)(?:(\d+)W)?(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def _seconds(env_name: str, text: str | None, default: float) -> float:
+    """Seconds, or an ISO-8601 duration of weeks, days, hours, minutes and seconds (P1D, PT12H); months and
+    years have no fixed length, so they are refused."""
+    if text is None or not text.strip():
+        return default
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    found = _FIXED_DURATION.match(text)
+    if not found:
+        raise ValueError(f"{env_name}: '{text}' is neither seconds nor an ISO-8601 duration such as P1D or PT12H")
+    weeks, days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
+    return float((((weeks * 7 + days) * 24 + hours) * 60 + minutes) * 60 + seconds)
+
+
+def _domains(text: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(part.strip().lstrip("@").casefold() for part in (text or "").split(",") if part.strip()))

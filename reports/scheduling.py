@@ -14,11 +14,11 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from atrium import clock
-from atrium.errors import InvalidInput
+from atrium.errors import Conflict, InvalidInput
 from storage.accounts import Account
 from storage.notifications import add_notification
 from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule, claim_due_schedules, claim_runnable
@@ -36,13 +36,16 @@ def zone_or_raise(name: str) -> ZoneInfo:
         raise InvalidInput(f"unknown time zone {name!r}", {"timezone": ["not an IANA time zone, e.g. Asia/Shanghai"]}) from None
 
 
-def next_fire_time(cron: str, zone: str, after: datetime) -> datetime:
-    """The first firing of `cron` (5 fields, in time zone `zone`) strictly after `after`, in UTC."""
+def _trigger(cron: str, zone: str) -> CronTrigger:
     try:
-        trigger = CronTrigger.from_crontab(cron, timezone=zone_or_raise(zone))
+        return CronTrigger.from_crontab(cron, timezone=zone_or_raise(zone))
     except ValueError as exc:
         raise InvalidInput(f"invalid cron expression {cron!r}: {exc}", {"cron": [str(exc)]}) from None
-    fire = trigger.get_next_fire_time(None, after + timedelta(seconds=1))
+
+
+def next_fire_time(cron: str, zone: str, after: datetime) -> datetime:
+    """The first firing of `cron` (5 fields, in time zone `zone`) strictly after `after`, in UTC."""
+    fire = _trigger(cron, zone).get_next_fire_time(None, after + timedelta(seconds=1))
     if fire is None:
         raise InvalidInput(f"cron expression {cron!r} never fires", {"cron": ["never fires"]})
     return fire.astimezone(timezone.utc)
@@ -141,11 +144,74 @@ def _mail(session, run: ReportRun, title: str, now: datetime) -> None:
                               f"also at /api/report-runs/{run.id}/pdf).")
 
 
+# How far ahead a new schedule's firings are checked: a year and a bit covers every pattern a 5-field cron
+# can make but 29 February's (and the firing count bounds the work when the firm allows short intervals).
+CADENCE_HORIZON = timedelta(days=400)
+CADENCE_FIRINGS = 2000
+
+
+def check_cadence(cron: str, zone: str, *, min_interval: timedelta, now: datetime) -> None:
+    """Refuse a cron whose firings, over the next year, ever come closer than `min_interval`. Gaps are
+    measured on the zone's wall clock, so a daily report does not fail on the night the clocks change."""
+    trigger = _trigger(cron, zone)
+    previous = trigger.get_next_fire_time(None, now)
+    for _ in range(CADENCE_FIRINGS):
+        if previous is None or previous - now >= CADENCE_HORIZON:
+            return
+        fire = trigger.get_next_fire_time(previous, previous + timedelta(seconds=1))
+        if fire is None:
+            return
+        if fire.replace(tzinfo=None) - previous.replace(tzinfo=None) < min_interval:
+            at = f"{previous:%Y-%m-%d %H:%M} and {fire:%Y-%m-%d %H:%M} ({zone})"
+            raise InvalidInput(f"cron expression {cron!r} fires more often than every {_span(min_interval)}",
+                               {"cron": [f"fires at {at}; at most once every {_span(min_interval)}"]})
+        previous = fire
+
+
+def _span(interval: timedelta) -> str:
+    seconds = int(interval.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def check_recipients(session, recipients: list[str], *, firm_domains: tuple[str, ...]) -> None:
+    """A report goes to accounts (by username, or the email address an account has) and to addresses in
+    the firm's own email domains, never anywhere else: the PDF holds client figures."""
+    usernames = {r for r in recipients if "@" not in r}
+    emails = {r.casefold() for r in recipients if "@" in r}
+    known = set(session.scalars(select(Account.username).where(Account.username.in_(usernames)))) if usernames else set()
+    account_emails = set(session.scalars(select(func.lower(Account.email)).where(
+        func.lower(Account.email).in_(emails)))) if emails else set()
+    errors: dict[str, list[str]] = {}
+    for index, recipient in enumerate(recipients):
+        if "@" not in recipient:
+            if recipient not in known:
+                errors[f"recipients.{index}"] = [f"{recipient}: not an account (give a username or an email address)"]
+        elif recipient.casefold() not in account_emails and \
+                recipient.rpartition("@")[2].casefold() not in firm_domains:
+            allowed = (f"an address in {', '.join(firm_domains)} or an account's" if firm_domains
+                       else "an account's (no firm email domains are configured)")
+            errors[f"recipients.{index}"] = [f"{recipient}: reports are mailed only to {allowed} email address"]
+    if errors:
+        raise InvalidInput(f"{len(errors)} recipient(s) cannot receive reports", errors)
+
+
 def create_schedule(session, *, report: str, cron: str, timezone_name: str, period: str, parameters: dict,
-                    recipients: list[str], created_by: str) -> ReportSchedule:
+                    recipients: list[str], created_by: str, settings) -> ReportSchedule:
+    """A new schedule, checked against the firm's limits: its cadence, the creator's quota, its recipients."""
     report_or_raise(report)
     zone_or_raise(timezone_name)
     now = clock.now()
+    check_cadence(cron, timezone_name, min_interval=timedelta(seconds=settings.report_min_interval_seconds), now=now)
+    check_recipients(session, recipients, firm_domains=settings.firm_email_domains)
+    _lock_account(session, created_by)
+    kept = session.scalar(select(func.count()).select_from(ReportSchedule).where(ReportSchedule.created_by == created_by))
+    if kept >= settings.report_schedules_per_person:
+        raise Conflict(f"{created_by} already keeps {kept} report schedules, the most one person may keep "
+                       f"({settings.report_schedules_per_person}); remove one first")
     try:
         period_dates(period, now, timezone_name)
     except ValueError as exc:
@@ -156,3 +222,9 @@ def create_schedule(session, *, report: str, cron: str, timezone_name: str, peri
     session.add(schedule)
     session.flush()
     return schedule
+
+
+def _lock_account(session, username: str) -> None:
+    """Serialise one person's schedule creations, so two at once cannot both pass the quota."""
+    if session.get_bind().dialect.name == "postgresql":  # SQLite serialises writers already
+        session.execute(select(Account.id).where(Account.username == username).with_for_update())

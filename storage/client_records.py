@@ -6,7 +6,19 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, Text, Uuid
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    Uuid,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, UTCDateTime
@@ -112,6 +124,9 @@ class Complaint(Base):
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Never hard-deleted: a deleted complaint leaves lists and statistics but stays here.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Feedback(Base):
@@ -130,3 +145,15 @@ class Feedback(Base):
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Never hard-deleted, like complaints.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_by: Mapped[str | None] = mapped_column(String(100))
+
+
+# Kinds of record that are soft-deleted: queries for lists and statistics take only live rows.
+SOFT_DELETED = (Complaint, Feedback)
+
+
+def live(model) -> ColumnElement[bool]:
+    """The condition for rows not deleted (always true for kinds that are deleted for real)."""
+    return model.deleted_at.is_(None) if model in SOFT_DELETED else true()

@@ -4,7 +4,14 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from .client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
+from .client_records import (
+    Complaint,
+    Engagement,
+    Feedback,
+    FollowUp,
+    ServiceRequest,
+    live,
+)
 from .instances import ProcessInstance
 from .tasks import Task
 
@@ -28,11 +35,11 @@ def client_timeline(session: Session, *, client_id: int, business_key: str, limi
     for row in session.scalars(select(ServiceRequest).where(ServiceRequest.client_id == client_id)
                                .order_by(ServiceRequest.id.desc()).limit(limit)):
         events.append(_event(row.created_at, "service_request", row.id, row.title, row.status, row.created_by))
-    for row in session.scalars(select(Complaint).where(Complaint.client_id == client_id)
+    for row in session.scalars(select(Complaint).where(Complaint.client_id == client_id, live(Complaint))
                                .order_by(Complaint.id.desc()).limit(limit)):
         events.append(_event(row.received_at, "complaint", row.id, f"{row.severity} complaint", row.status,
                              row.created_by))
-    for row in session.scalars(select(Feedback).where(Feedback.client_id == client_id)
+    for row in session.scalars(select(Feedback).where(Feedback.client_id == client_id, live(Feedback))
                                .order_by(Feedback.id.desc()).limit(limit)):
         rating = ", ".join(f"{name} {value}" for name, value in (("CSAT", row.csat), ("NPS", row.nps)) if value is not None)
         events.append(_event(row.created_at, "feedback", row.id, f"feedback ({rating})", None, row.created_by))

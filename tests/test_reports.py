@@ -35,7 +35,7 @@ T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
 @pytest.fixture
 def app(db, services, clock):
     clock.set(datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc))
-    app = make_app(db, services)
+    app = make_app(db, services, firm_email_domains=("firm.example",))
     yield app
     app.extensions["atrium.db"].dispose()
 
@@ -131,7 +131,7 @@ def test_a_schedule_fires_once_per_firing_keeps_the_pdf_and_mails_it(app, seeded
     manager = caller(http, "manager")
     created = manager.post("/api/report-schedules", json={
         "report": "complaints", "cron": "0 7 1 * *", "timezone": "Asia/Shanghai", "period": "previous_month",
-        "recipients": ["partner", "cfo@example.com"]})
+        "recipients": ["partner", "cfo@firm.example"]})
     assert created.status_code == 201, created.json
     # 07:00 in Shanghai on 1 December is 23:00 UTC on 30 November.
     assert created.json["next_run_at"].startswith("2026-11-30T23:00:00")
@@ -151,7 +151,7 @@ def test_a_schedule_fires_once_per_firing_keeps_the_pdf_and_mails_it(app, seeded
     assert file.status_code == 200 and file.data.startswith(b"%PDF")
     with seeded.transaction() as session:
         mails = session.query(Notification).filter_by(report_run_id=run["id"]).all()
-        assert {(m.recipient, m.email) for m in mails} == {(None, "cfo@example.com"), ("partner", None)}
+        assert {(m.recipient, m.email) for m in mails} == {(None, "cfo@firm.example"), ("partner", None)}
     schedule = manager.get(f"/api/report-schedules/{created.json['id']}").json
     assert schedule["next_run_at"].startswith("2026-12-31T23:00:00")
     assert manager.delete(f"/api/report-schedules/{created.json['id']}").status_code == 204
@@ -162,7 +162,7 @@ def test_a_failing_report_is_recorded_with_its_error_and_retried(app, seeded, cl
     broken = Report("broken", "Broken", "a template that does not exist", (clients.clients_by_tier,), template="missing.html")
     monkeypatch.setitem(catalogue.REPORTS, "broken", broken)
     manager = caller(app.test_client(), "manager")
-    created = manager.post("/api/report-schedules", json={"report": "broken", "cron": "*/5 * * * *",
+    created = manager.post("/api/report-schedules", json={"report": "broken", "cron": "5 9 * * *",
                                                            "period": "previous_day", "recipients": ["partner"]})
     assert created.status_code == 201, created.json
     clock.advance(minutes=5)
@@ -255,15 +255,15 @@ def test_a_schedule_survives_a_restart(db, services, clock):
 
 def test_a_report_run_is_mailed_with_its_pdf_attached(db, services, clock, mailbox):
     clock.set(datetime(2026, 11, 2, 6, 0, tzinfo=timezone.utc))
-    app = make_app(db, services, **smtp_settings(mailbox.port))
+    app = make_app(db, services, firm_email_domains=("firm.example",), **smtp_settings(mailbox.port))
     try:
-        _schedule_complaints(app, ["cfo@example.com"])
+        _schedule_complaints(app, ["cfo@firm.example"])
         clock.set(datetime(2026, 11, 2, 7, 0, 1, tzinfo=timezone.utc))
         engine = app.extensions["atrium.engine"]
         fire_due_schedules(engine)
         run_pending_reports(engine)
         assert send_queued_notifications(engine) == 1
-        [message] = mailbox.to("cfo@example.com")
+        [message] = mailbox.to("cfo@firm.example")
         assert message["Subject"] == "Complaints, 2026-11-01 – 2026-11-01"
         [attachment] = list(message.iter_attachments())
         assert attachment.get_filename() == "complaints-2026-11-01.pdf"

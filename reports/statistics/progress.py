@@ -8,14 +8,20 @@ from sqlalchemy.orm import Session
 
 from atrium import clock
 from atrium.settings import Settings
-from storage.client_records import Complaint, FollowUp, ServiceRequest
+from storage.client_records import Complaint, FollowUp, ServiceRequest, live
 from storage.clients import Client
 from storage.instances import ACTIVE, CANCELLED, COMPLETED, ERROR, ProcessInstance
 from storage.tasks import OPEN, Task, TaskCandidate
 
 from ..tables import Chart, Column, Filters, Table
-from .sql import client_business_keys, deleted_client_keys, hours_between, in_period, percentiles, visible_clients
-
+from .sql import (
+    client_business_keys,
+    deleted_client_keys,
+    hours_between,
+    in_period,
+    percentiles,
+    visible_clients,
+)
 
 INSTANCE_STATUSES = (ACTIVE, COMPLETED, CANCELLED, ERROR)
 
@@ -126,7 +132,8 @@ def sla_compliance(session: Session, filters: Filters, *, acknowledge_hours: flo
     acknowledged = and_(Complaint.acknowledged_at.is_not(None),
                         hours_between(Complaint.received_at, Complaint.acknowledged_at) <= acknowledge_hours)
     complaints = select(func.count(), func.sum(case((acknowledged, 1), else_=0))).join(
-        Client, Client.id == Complaint.client_id).where(visible_clients(filters), in_period(Complaint.received_at, filters))
+        Client, Client.id == Complaint.client_id).where(visible_clients(filters), in_period(Complaint.received_at, filters),
+                                                     live(Complaint))
     rows = []
     for kind, query in (("Service requests resolved within SLA", requests),
                         (f"Complaints acknowledged within {acknowledge_hours:g} h", complaints)):

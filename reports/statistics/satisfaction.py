@@ -4,19 +4,27 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from storage.client_records import Complaint, Feedback, ServiceRequest
+from storage.client_records import Complaint, Feedback, ServiceRequest, live
 from storage.clients import Client
 
 from ..tables import Chart, Column, Filters, Table
-from .sql import hours_between, in_period, month_of, months, percentiles, visible_clients
+from .sql import (
+    hours_between,
+    in_period,
+    month_of,
+    months,
+    percentiles,
+    visible_clients,
+)
 
 NPS_NOTE = "NPS = % promoters (9-10) − % detractors (0-6), from -100 to 100."
 
 
 def _feedback(filters: Filters, *columns):
-    """Feedback given in the period about visible clients (about service requests of one type, if filtered)."""
+    """Feedback given in the period about visible clients (about service requests of one type, if filtered);
+    deleted feedback is kept but not counted."""
     query = (select(*columns).select_from(Feedback).join(Client, Client.id == Feedback.client_id)
-             .where(visible_clients(filters), in_period(Feedback.created_at, filters)))
+             .where(visible_clients(filters), in_period(Feedback.created_at, filters), live(Feedback)))
     if filters.service_type:
         query = query.join(ServiceRequest, (Feedback.subject_type == "service_request")
                            & (ServiceRequest.id == Feedback.subject_id)).where(ServiceRequest.type == filters.service_type)
@@ -119,7 +127,7 @@ def satisfaction_by_employee(session: Session, filters: Filters) -> Table:
 
 
 def complaints_by_severity(session: Session, filters: Filters) -> Table:
-    scope = [visible_clients(filters), in_period(Complaint.received_at, filters)]
+    scope = [visible_clients(filters), in_period(Complaint.received_at, filters), live(Complaint)]
     source = Complaint.__table__.join(Client.__table__, Client.id == Complaint.client_id)
     counts = {s: (n, r) for s, n, r in session.execute(
         select(Complaint.severity, func.count(), func.count(Complaint.resolved_at)).select_from(source).where(*scope)
@@ -142,7 +150,8 @@ def complaints_trend(session: Session, filters: Filters) -> Table:
     def per_month(column) -> dict[str, int]:
         month = month_of(column)
         return dict(session.execute(select(month, func.count()).join(Client, Client.id == Complaint.client_id)
-                                    .where(visible_clients(filters), in_period(column, filters)).group_by(month)).all())
+                                    .where(visible_clients(filters), in_period(column, filters), live(Complaint))
+                                    .group_by(month)).all())
 
     received, resolved = per_month(Complaint.received_at), per_month(Complaint.resolved_at)
     return Table("complaints_trend", "Complaints per month",

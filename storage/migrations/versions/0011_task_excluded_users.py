@@ -1,7 +1,7 @@
 """tasks.excluded_users: separation of duties
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 
 The people who may not claim or complete a task (the requester of what it approves), evaluated
 from the task's `excludedPerformer` property when it opens, so the inbox, claim, assign and
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
