@@ -87,6 +87,9 @@ class Settings:
     # Client imports are one transaction: these bound how long it holds its locks.
     import_max_rows: int = 5000
     import_max_bytes: int = 5 * 1024 * 1024
+    # Submitted data: start variables, message payloads and task data are each at most this many
+    # bytes of JSON (422 naming the field); a request body well beyond it is refused unread (413).
+    max_data_bytes: int = 64 * 1024
 
     @property
     def smtp_configured(self) -> bool:
@@ -135,6 +138,8 @@ class Settings:
             follow_up_due=_duration("ATRIUM_FOLLOW_UP_DUE", env.get("ATRIUM_FOLLOW_UP_DUE", defaults.follow_up_due)),
             import_max_rows=int(env.get("ATRIUM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
             import_max_bytes=int(env.get("ATRIUM_IMPORT_MAX_BYTES", defaults.import_max_bytes)),
+            # Submitted data
+            max_data_bytes=int(env.get("ATRIUM_MAX_DATA_BYTES", defaults.max_data_bytes)),
         )
 
     def signing_key(self) -> str:
