@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 from atrium.errors import InvalidInput, NotFound
 from storage.definitions import ProcessDefinition
 from storage.instances import ACTIVE
-from storage.step_writes import InstanceRow, load_instance
 from storage.messages import subscriptions_for
+from storage.step_writes import InstanceRow, load_instance
 
 from .submissions import check_outside_variables, check_size
 

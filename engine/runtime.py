@@ -52,7 +52,14 @@ from .script_engine import AtriumScriptEngine
 from .scripting import ScriptTimeout
 from .serializer import spec_from_json, state_from_bytes, state_to_bytes
 from .services import ServiceRegistry, ServiceTaskFailed, services as default_services
-from .submissions import check_declared, check_outside_variables, check_size, start_tasks, task_submission, writable_fields
+from .submissions import (
+    check_declared,
+    check_outside_variables,
+    check_size,
+    start_tasks,
+    task_submission,
+    writable_fields,
+)
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,13 @@ import pytest
 
 from .api_helpers import deploy_via_api
 from .process_helpers import deploy_firm_processes, employ, make_process_app, people_of
-from .test_process_complaint import complaint_now, complete, completes, register_complaint, the_task
+from .test_process_complaint import (
+    complaint_now,
+    complete,
+    completes,
+    register_complaint,
+    the_task,
+)
 
 MAX_DATA_BYTES = 4096
 
