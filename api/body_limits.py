@@ -4,6 +4,7 @@ from __future__ import annotations
 from functools import wraps
 
 from flask import current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 # The data itself is limited (ATRIUM_MAX_DATA_BYTES, counted as compact UTF-8 JSON, 422 naming the
 # field); a body may spend more bytes on the same data (whitespace, \u escapes of up to 6 bytes for a
@@ -23,7 +24,11 @@ def limits_body(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        request.max_content_length = body_limit(current_app.extensions["atrium.settings"].max_data_bytes)
+        limit = body_limit(current_app.extensions["atrium.settings"].max_data_bytes)
+        if request.content_length is not None and request.content_length > limit:
+            raise RequestEntityTooLarge(f"the request body is {request.content_length} bytes; this operation takes "
+                                        f"at most {limit}")
+        request.max_content_length = limit  # a body sent without a length is cut off there as it is read
         return view(*args, **kwargs)
 
     return wrapper
