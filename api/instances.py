@@ -16,6 +16,7 @@ from storage.step_writes import InstanceRow, load_instance
 from storage.tasks import Task, open_task_rows
 
 from . import audit
+from .body_limits import limits_body
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import has_permission, requires
@@ -125,16 +126,20 @@ def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started:
 @blp.route("")
 class Instances(MethodView):
     @requires("instances:start")
+    @limits_body
     @blp.arguments(StartSchema)
     @blp.response(201, InstanceDetailSchema)
-    @errors(blp, 404, 422)
+    @errors(blp, 404, 413, 422)
     def post(self, data):
-        """Start an instance of the latest (or given) version and run it until it waits."""
+        """Start an instance of the latest (or given) version and run it until it waits.
+
+        `variables` may not set the process's control variables (422 naming them) other than the fields
+        its start form declares, and are at most ATRIUM_MAX_DATA_BYTES of JSON."""
         engine = _engine()
         with engine.transaction() as session:
             instance = engine.start_instance(session, process_key=data["process_key"], version=data.get("version"),
                                              variables=data["variables"], business_key=data.get("business_key"),
-                                             actor=g.account.username)
+                                             actor=g.account.username, untrusted=True)
             audit.record(session, "instance.start", target=str(instance.id),
                          detail={"process_key": instance.process_key, "business_key": instance.business_key})
             return instance_detail(session, instance, just_started=True)

@@ -8,6 +8,7 @@ from marshmallow import fields, validate
 from engine.messages import correlate_message
 
 from . import audit
+from .body_limits import limits_body
 from .docs import errors
 from .permissions import requires
 from .schema_base import Schema
@@ -34,11 +35,15 @@ class DeliveriesSchema(Schema):
 
 @blp.route("", methods=["POST"])
 @requires("messages:send")
+@limits_body
 @blp.arguments(MessageSchema)
 @blp.response(200, DeliveriesSchema)
-@errors(blp, 404, 409, 422)
+@errors(blp, 404, 409, 413, 422)
 def send_message(message):
-    """Deliver a message; 404 when no instance or start event waits for it."""
+    """Deliver a message; 404 when no instance or start event waits for it.
+
+    The payload may not set the process's control variables (422 naming them), and it and the
+    correlation keys are each at most ATRIUM_MAX_DATA_BYTES of JSON."""
     engine = current_app.extensions["atrium.engine"]
     with engine.transaction() as session:
         reached = correlate_message(engine, session, name=message["name"], payload=message["payload"],

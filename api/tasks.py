@@ -28,6 +28,7 @@ from storage.tasks import (
 )
 
 from . import audit
+from .body_limits import limits_body
 from .docs import errors
 from .pagination import PageArgs, envelope, page_schema
 from .permissions import has_permission, requires
@@ -351,11 +352,15 @@ def assign(data, task_id):
 
 @blp.route("/<uuid:task_id>/complete", methods=["POST"])
 @requires("tasks:work")
+@limits_body
 @blp.arguments(CompleteSchema)
 @blp.response(200, TaskSchema)
-@errors(blp, 404, 409, 422)
+@errors(blp, 404, 409, 413, 422)
 def complete(data, task_id):
-    """Complete a task with data valid for its form; the instance moves on."""
+    """Complete a task with data valid for its form; the instance moves on.
+
+    The task takes only the fields its form lets a person fill in: other fields are refused
+    (422 naming each), read-only and process-set ones are left out. At most ATRIUM_MAX_DATA_BYTES of JSON."""
     engine = _engine()
     with engine.transaction() as session:
         task, instance = task_with_instance(session, task_id=task_id) or (None, None)

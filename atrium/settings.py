@@ -106,6 +106,9 @@ class Settings:
     report_min_interval_seconds: float = 86400.0
     report_schedules_per_person: int = 10
     firm_email_domains: tuple[str, ...] = ()
+    # Submitted data: start variables, message payloads and task data are each at most this many
+    # bytes of JSON (422 naming the field); a request body well beyond it is refused unread (413).
+    max_data_bytes: int = 64 * 1024
 
     @property
     def smtp_configured(self) -> bool:
@@ -171,6 +174,8 @@ class Settings:
             report_schedules_per_person=int(env.get("ATRIUM_REPORT_SCHEDULES_PER_PERSON",
                                                     defaults.report_schedules_per_person)),
             firm_email_domains=_domains(env.get("ATRIUM_FIRM_EMAIL_DOMAINS")),
+            # Submitted data
+            max_data_bytes=int(env.get("ATRIUM_MAX_DATA_BYTES", defaults.max_data_bytes)),
         )
 
     def signing_key(self) -> str:

@@ -68,10 +68,3 @@ def validate_submission(schema: dict, data: dict) -> None:
     if errors:
         raise InvalidInput("submitted data does not match the task's form", errors)
 
-
-def without_read_only(schema: dict, data: dict) -> dict:
-    """`data` less the form's top-level `readOnly` properties: a form shows them (a check's findings,
-    the request under review) but a submission never changes them."""
-    properties = schema.get("properties") or {}
-    hidden = {name for name, prop in properties.items() if isinstance(prop, dict) and prop.get("readOnly")}
-    return {k: v for k, v in data.items() if k not in hidden} if hidden else data

@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 from atrium.errors import InvalidInput, NotFound
 from storage.definitions import ProcessDefinition
 from storage.instances import ACTIVE
-from storage.step_writes import InstanceRow, load_instance
 from storage.messages import subscriptions_for
+from storage.step_writes import InstanceRow, load_instance
+
+from .submissions import check_outside_variables, check_size
 
 
 @dataclass
@@ -34,10 +36,14 @@ def correlate_message(
     `correlation_keys` may hold `business_key` and any process variables; an instance
     matches when each given key equals its value there. With no waiting instance, a
     process with a matching message start event is started. NotFound when nothing waits.
+    Messages come from outside (POST /api/messages): the payload, and the keys a started instance
+    takes as variables, are checked like start variables (`engine.check_outside_data`).
     """
     if not name:
         raise InvalidInput("a message needs a name", {"name": ["required"]})
     keys = dict(correlation_keys or {})
+    check_size(payload, field="payload", limit=engine.settings.max_data_bytes)
+    check_size(keys, field="correlation_keys", limit=engine.settings.max_data_bytes)
     deliveries: list[Delivery] = []
     subscriptions = subscriptions_for(session, message_name=name)
     for sub in subscriptions:
@@ -46,6 +52,8 @@ def correlate_message(
         instance = load_instance(session, instance_id=sub.instance_id)
         if instance is None or instance.status != ACTIVE or not _matches(engine, session, instance, keys):
             continue
+        if isinstance(payload, dict):
+            check_outside_variables(payload, field="payload")
         if engine.deliver_message(session, instance, sub.task_id, name, payload, actor=actor):
             deliveries.append(Delivery(instance.id, instance.process_key, False))
     if deliveries:
@@ -55,6 +63,8 @@ def correlate_message(
             continue
         definition = session.get(ProcessDefinition, sub.definition_id)
         variables = {k: v for k, v in keys.items() if k != "business_key"}
+        engine.check_outside_data(session, definition.id, variables, field="correlation_keys")
+        engine.check_outside_data(session, definition.id, payload, field="payload")
 
         def trigger(workflow, element_id=sub.element_id):
             for task in workflow.get_tasks(spec_name=element_id, state=TaskState.WAITING):

@@ -46,13 +46,21 @@ from storage.timers import RETRY
 
 from . import steps
 from .cache import SpecCache, WorkflowCache
-from .forms import validate_submission, without_read_only
+from .forms import validate_submission
 from .handlers import register_all
 from .script_engine import AtriumScriptEngine
 from .scripting import ScriptTimeout
 from .serializer import spec_from_json, state_from_bytes, state_to_bytes
 from .services import ServiceRegistry, ServiceTaskFailed, services as default_services
 from .task_metadata import refuse_excluded_performer
+from .submissions import (
+    check_declared,
+    check_outside_variables,
+    check_size,
+    start_tasks,
+    task_submission,
+    writable_fields,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +100,7 @@ class ProcessEngine:
         self.specs = SpecCache()
         self.forms: dict[int, object] = {}
         self.versions: dict[int, int] = {}
+        self.start_forms: dict[int, tuple[frozenset[int], frozenset[str]]] = {}
         self.workflows = WorkflowCache()
         self.workflows.bind(session_factory)
 
@@ -125,6 +134,24 @@ class ProcessEngine:
             self.forms[form_id] = form
         return form
 
+    def start_form(self, session: Session, definition_id: int) -> tuple[frozenset[int], frozenset[str]]:
+        """(form ids, fields) of a definition version's start form: the form of the user tasks it reaches
+        first, which the starter fills in. Its fields are the starter's to give (see engine.submissions)."""
+        cached = self.start_forms.get(definition_id)
+        if cached is None:
+            spec, _, form_ids = self._definition_specs(session, definition_id)
+            ids = frozenset(form_ids[element] for element in start_tasks(spec) if element in form_ids)
+            fields = frozenset().union(*(writable_fields(self.form(session, form_id).schema) for form_id in ids))
+            cached = self.start_forms[definition_id] = (ids, fields)
+        return cached
+
+    def check_outside_data(self, session: Session, definition_id: int, values, *, field: str) -> None:
+        """Start variables or a message payload from a person: within the size limit, and no control
+        variables but those the process's start form declares. InvalidInput naming the field otherwise."""
+        check_size(values, field=field, limit=self.settings.max_data_bytes)
+        if isinstance(values, dict):
+            check_outside_variables(values, field=field, allowed=self.start_form(session, definition_id)[1])
+
     # Loading -------------------------------------------------------------------------
     def _load_workflow(self, session: Session, instance) -> BpmnWorkflow:
         workflow = self.workflows.take(instance.id, instance.lock_version)
@@ -156,8 +183,12 @@ class ProcessEngine:
         variables: dict | None = None,
         business_key: str | None = None,
         actor: str | None = None,
+        untrusted: bool = False,
     ) -> InstanceRow:
-        """Start an instance of the latest (or given) version and run it until it waits."""
+        """Start an instance of the latest (or given) version and run it until it waits.
+
+        `untrusted`: the variables come from a person (the API), not from domain code that set
+        them from records, so they are checked by `check_outside_data`."""
         if version is None:
             definition = definition_store.latest_definition(session, process_key=process_key, head_only=True)
         else:
@@ -168,6 +199,8 @@ class ProcessEngine:
             raise NotFound(f"no deployed {which}process '{process_key}'")
         if variables is not None and not isinstance(variables, dict):
             raise InvalidInput("variables must be a JSON object", {"variables": ["must be an object"]})
+        if untrusted:
+            self.check_outside_data(session, definition.id, variables or {}, field="variables")
         return self.start_from_definition(session, definition, variables or {}, business_key, actor)
 
     def start_from_definition(self, session: Session, definition: ProcessDefinition, variables: dict,
@@ -197,8 +230,10 @@ class ProcessEngine:
     def complete_task(self, session: Session, *, task_id: uuid.UUID, data: dict | None = None,
                       actor: str | None = None, task_row: dict | None = None,
                       instance: InstanceRow | None = None) -> InstanceRow:
-        """Validate `data` against the task's form, merge it and advance the instance.
+        """Validate `data` against the task's form, merge the fields it takes and advance the instance.
 
+        A task takes only the fields its form lets a person fill in, never a control variable
+        unless the starter fills in the start form (engine.submissions); undeclared fields are refused.
         `task_row` (status, instance_id, form_id) and `instance` save reads when the caller
         already has them; both are re-checked when saving, so stale ones can only lead to Conflict."""
         row = task_row or task_for_completion(session, task_id=task_id)
@@ -209,13 +244,15 @@ class ProcessEngine:
             raise Conflict(f"task {task_id} is already {row['status']}")
         refuse_excluded_performer(row, actor)
         data = data if data is not None else {}
-        if row["form_id"] is not None:
-            schema = self.form(session, row["form_id"]).schema
+        check_size(data, field="data", limit=self.settings.max_data_bytes)
+        schema = self.form(session, row["form_id"]).schema if row["form_id"] is not None else None
+        check_declared(schema, data)
+        if schema is not None:
             validate_submission(schema, data)
-            data = without_read_only(schema, data)
-        elif not isinstance(data, dict):
-            raise InvalidInput("task data must be a JSON object", {"data": ["must be an object"]})
         instance = instance or self.load_instance_or_raise(session, row["instance_id"])
+        starter_fills_start_form = (actor is not None and actor == instance.started_by
+                                    and row["form_id"] in self.start_form(session, instance.definition_id)[0])
+        data = task_submission(schema, data, may_set_control=starter_fills_start_form)
         if instance.status not in (ACTIVE, ERROR):
             raise Conflict(f"process instance {instance.id} is {instance.status}")
         workflow = self._load_workflow(session, instance)

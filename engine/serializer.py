@@ -4,6 +4,10 @@ The state stored for an instance leaves out the spec (it lives on the definition
 keeps only the part of the task tree that can still matter: finished tasks above the
 common ancestor of every live task are pruned after each step. History lives in the
 history table, so a loop that runs a thousand times stores no more than one that runs once.
+
+Process data is whatever people, scripts and handlers put there, and must read back as the plain
+JSON it was: SpiffWorkflow revives any stored dict with a `typename` key as an object, so such a
+dict of the process's is wrapped on the way out (see InstanceRegistry).
 """
 from __future__ import annotations
 
@@ -14,13 +18,56 @@ from decimal import Decimal
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    TaskConverter,
+    WorkflowConverter,
+)
 from SpiffWorkflow.bpmn.serializer.helpers.encoder import create_encoder
+from SpiffWorkflow.bpmn.serializer.helpers.registry import DefaultRegistry
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_STATE_VERSION
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
+
+# The tag of a wrapped dict: one of the process's dicts that has a `typename` key of its own.
+_PLAIN_DICT = "AtriumPlainDict"
+
+
+class InstanceRegistry(DefaultRegistry):
+    """SpiffWorkflow's registry, but a plain dict that holds a `typename` key is stored wrapped.
+
+    Objects SpiffWorkflow converts reach `convert` as objects and leave it as tagged dicts; a dict
+    that reaches it as a dict is data (task data, data objects, message payloads, internal data).
+    Unwrapped, a user's `{"typename": "BpmnWorkflow"}` or `{"typename": "datetime", ...}` would be
+    revived on load (or fail to be, making the instance unloadable)."""
+
+    def __init__(self):
+        super().__init__()
+        self.convert_from_dict[_PLAIN_DICT] = self._unwrap
+
+    def convert(self, obj, **kwargs):
+        if isinstance(obj, dict) and "typename" in obj and obj.__class__ not in self.typenames:
+            return {"typename": _PLAIN_DICT, "items": {k: self.convert(v, **kwargs) for k, v in self.clean(obj).items()}}
+        return super().convert(obj, **kwargs)
+
+    def _unwrap(self, dct, **_kwargs):
+        # The values are restored (a datetime stored inside comes back a datetime); the dict itself is not.
+        return {k: self.restore(v) for k, v in dct["items"].items()}
+
+
+class InstanceTaskConverter(TaskConverter):
+    """SpiffWorkflow leaves a task's data for the JSON encoder, past the registry; it goes through
+    the registry here, so that its dicts are wrapped like the rest of the process's data."""
+
+    def to_dict(self, task):
+        dct = super().to_dict(task)
+        dct["data"] = self.registry.convert(dct["data"])
+        if dct["delta"]:
+            dct["delta"]["updates"] = self.registry.convert(dct["delta"]["updates"])
+        return dct
 
 
 class InstanceStateConverter(BpmnWorkflowConverter):
@@ -44,7 +91,8 @@ class InstanceStateConverter(BpmnWorkflowConverter):
 
 _config = dict(SPIFF_CONFIG)
 _config[BpmnWorkflow] = InstanceStateConverter
-REGISTRY = BpmnWorkflowSerializer.configure(_config)
+_config[Task] = InstanceTaskConverter
+REGISTRY = BpmnWorkflowSerializer.configure(_config, InstanceRegistry())
 # Beyond SpiffWorkflow's datetime, timedelta and UUID: dates and decimals (fees, amounts).
 REGISTRY.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
 REGISTRY.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))

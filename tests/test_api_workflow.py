@@ -269,7 +269,7 @@ def test_a_started_instance_shows_its_open_tasks_as_they_are_stored(people, serv
     assert deployed.status_code == 201, deployed.json
     due = clock.now().replace(microsecond=123456).isoformat()
     started = admin.post("/api/process-instances", json={"process_key": "camunda_approval", "variables": {
-        "requester": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": 70, "amount": 500}})
+        "preparer": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": 70, "amount": 500}})
     assert started.status_code == 201, started.json
     [review] = started.json["open_tasks"]
     assert review["candidate_users"] == ["dave", "erin"] and review["assignee"] == "carol"
@@ -288,7 +288,7 @@ def test_task_lists_keep_their_sort_order_and_candidates_across_pages(people, se
     soon = clock.now().isoformat()
     for prio, due in ((10, soon), (90, None), (50, soon), (70, None), (30, soon)):
         assert admin.post("/api/process-instances", json={"process_key": "camunda_approval", "variables": {
-            "requester": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": prio, "amount": 1}}).status_code == 201
+            "preparer": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": prio, "amount": 1}}).status_code == 201
 
     def page(sort, number):
         items = admin.get(f"/api/tasks?process_key=camunda_approval&sort={sort}&page_size=2&page={number}").json

@@ -44,10 +44,10 @@ def test_a_failed_script_leaves_task_data_untouched():
 
 def _start_script_instance(engine, figures):
     with engine.transaction() as session:
-        instance = engine.start_instance(session, process_key="fragile_script")
+        instance = engine.start_instance(session, process_key="fragile_script", variables=figures)
         [task] = open_tasks(session, instance_id=instance.id)
-    with engine.transaction() as session:
-        instance = engine.complete_task(session, task_id=task.id, data=figures, actor="ann")
+    with engine.transaction() as session:  # the task has no form: it takes no data
+        instance = engine.complete_task(session, task_id=task.id, data={}, actor="ann")
     return instance
 
 
@@ -134,21 +134,23 @@ def test_retry_without_an_incident_is_a_conflict(process_engine):
 def test_pre_and_post_scripts_run_around_a_user_task(process_engine):
     deploy_files(process_engine, "scripts.bpmn")
     with process_engine.transaction() as session:
-        instance = process_engine.start_instance(session, process_key="pre_post", variables={"client": "Ms Lin", "hours": 3})
+        instance = process_engine.start_instance(session, process_key="pre_post",
+                                                 variables={"client": "Ms Lin", "hours": 3, "signature": "A. Partner"})
         [greet] = open_tasks(session, instance_id=instance.id)
         assert process_engine.instance_variables(session, instance)["greeting"] == "Dear Ms Lin"
     with process_engine.transaction() as session:
-        instance = process_engine.complete_task(session, task_id=greet.id, data={"signature": "A. Partner"})
+        instance = process_engine.complete_task(session, task_id=greet.id, data={})
         assert process_engine.instance_variables(session, instance)["signed"] == "Dear Ms Lin, A. Partner"
 
 
 def test_an_incident_on_one_branch_keeps_the_instance_in_error_while_the_other_moves(process_engine):
     deploy_files(process_engine, "scripts.bpmn")
     with process_engine.transaction() as session:
-        instance = process_engine.start_instance(session, process_key="pre_post", variables={"client": "Ms Lin", "hours": 3})
+        instance = process_engine.start_instance(session, process_key="pre_post",
+                                                 variables={"client": "Ms Lin", "hours": 3, "signature": "A."})
         [greet] = open_tasks(session, instance_id=instance.id)
     with process_engine.transaction() as session:
-        instance = process_engine.complete_task(session, task_id=greet.id, data={"signature": "A."})
+        instance = process_engine.complete_task(session, task_id=greet.id, data={})
         assert instance.status == "error"
         [other] = open_tasks(session, instance_id=instance.id)
     with process_engine.transaction() as session:

@@ -106,7 +106,7 @@ def test_camunda_attributes_are_evaluated_on_task_data(process_engine, services,
     deploy_files(process_engine, "camunda_approval.bpmn")
     due = (clock.now() + timedelta(hours=5)).isoformat()
     instance, [review] = _start(process_engine, "camunda_approval", variables={
-        "requester": "carol", "reviewers": ["dave", "erin"], "due": due, "prio": 70, "amount": 500})
+        "preparer": "carol", "reviewers": ["dave", "erin"], "due": due, "prio": 70, "amount": 500})
     assert review.assignee == "carol"
     assert sorted(review.candidate_groups) == ["manager", "partner"]
     assert review.candidate_users == ["dave", "erin"]
@@ -127,7 +127,7 @@ def test_rejection_path_skips_the_service(process_engine, services):
     services.register("notify", lambda call: calls.append(call) or {})
     deploy_files(process_engine, "camunda_approval.bpmn")
     _, [review] = _start(process_engine, "camunda_approval", variables={
-        "requester": "carol", "reviewers": None, "due": None, "prio": None, "amount": 500})
+        "preparer": "carol", "reviewers": None, "due": None, "prio": None, "amount": 500})
     assert review.priority == 50 and review.due_at is None and review.candidate_users == []
     instance, _ = _complete(process_engine, review.id, {"approved": False})
     assert instance.status == "completed" and calls == []
@@ -145,15 +145,15 @@ def test_parallel_branches_join_and_embedded_subprocess_runs(process_engine):
     deploy_files(process_engine, "parallel.bpmn")
     instance, tasks = _start(process_engine, "parallel_review")
     assert sorted(t.element_id for t in tasks) == ["finance", "legal"]
-    _, tasks = _complete(process_engine, tasks[0].id, {"first": True})
+    _, tasks = _complete(process_engine, tasks[0].id, {f"{tasks[0].element_id}_ok": True})
     assert len(tasks) == 1
-    _, [sign] = _complete(process_engine, tasks[0].id, {"second": True})
+    _, [sign] = _complete(process_engine, tasks[0].id, {f"{tasks[0].element_id}_ok": True})
     assert sign.element_id == "sign"
     instance, _ = _complete(process_engine, sign.id, {})
     assert instance.status == "completed"
     with process_engine.transaction() as session:
         variables = process_engine.instance_variables(session, instance)
-    assert variables["first"] and variables["second"]
+    assert variables["legal_ok"] and variables["finance_ok"]
 
 
 def test_cancel_closes_tasks_and_records_history(process_engine):
