@@ -87,6 +87,10 @@ class Settings:
     # Client imports are one transaction: these bound how long it holds its locks.
     import_max_rows: int = 5000
     import_max_bytes: int = 5 * 1024 * 1024
+    # Script sandbox: each script worker process's address-space limit, and how many workers
+    # (at most, started on demand) each server process keeps.
+    script_memory_mb: int = 256
+    script_workers: int = 4
 
     @property
     def smtp_configured(self) -> bool:
@@ -135,6 +139,9 @@ class Settings:
             follow_up_due=_duration("ATRIUM_FOLLOW_UP_DUE", env.get("ATRIUM_FOLLOW_UP_DUE", defaults.follow_up_due)),
             import_max_rows=int(env.get("ATRIUM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
             import_max_bytes=int(env.get("ATRIUM_IMPORT_MAX_BYTES", defaults.import_max_bytes)),
+            # Script sandbox
+            script_memory_mb=int(env.get("ATRIUM_SCRIPT_MEMORY_MB", defaults.script_memory_mb)),
+            script_workers=int(env.get("ATRIUM_SCRIPT_WORKERS", defaults.script_workers)),
         )
 
     def signing_key(self) -> str:
