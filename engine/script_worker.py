@@ -6,7 +6,8 @@ database connections. It imports only the standard library and RestrictedPython,
 then locks itself down before it reads the first request: when started as root it chroots
 into its (empty) working directory and becomes nobody; in every case it sets resource limits
 (address space, CPU time, no files written, no new processes, no file descriptors beyond the
-pipes). The server kills it at the deadline if a long C call outruns the in-script check.
+pipes) and, where the kernel allows, a network namespace with no way out. The server kills
+it at the deadline if a long C call outruns the in-script check.
 
 Protocol: one JSON line per request on stdin, one per answer on stdout, with a tagged
 encoding for the values process data may hold (`encode`/`decode`, shared with the server).
@@ -119,14 +120,31 @@ class Opaque:
         return f"<{self.type_name}>"
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def encode(value):
     """A JSON-able form of `value`; anything unknown becomes a tagged opaque marker."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        plain = TAG not in value
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                plain = False
+                break
+            out[k] = v if type(v) in _PLAIN else encode(v)
+        if plain:
+            return out
+        return {TAG: "dict", "v": [[encode(k), encode(v)] for k, v in value.items()]}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _PLAIN else encode(v) for v in value]
+    if isinstance(value, (bool, int, float, str)):  # subclasses, such as an IntEnum
         return value
     if isinstance(value, dict):
-        if all(isinstance(k, str) for k in value) and TAG not in value:
-            return {k: encode(v) for k, v in value.items()}
-        return {TAG: "dict", "v": [[encode(k), encode(v)] for k, v in value.items()]}
+        return encode(dict(value))
     if isinstance(value, (list, tuple)):
         return [encode(v) for v in value]
     if isinstance(value, datetime):
@@ -290,7 +308,7 @@ def run(request: dict) -> dict:
             code = compile_script(request["src"])
     except SyntaxError as exc:
         return {"error": "SyntaxError", "message": syntax_message(exc)}
-    scope = script_globals(request["now"], time.monotonic() + timeout, timeout)
+    scope = script_globals(request.get("now"), time.monotonic() + timeout, timeout)
     scope.update(ext)
     scope.update(data)
     try:
@@ -314,6 +332,7 @@ def describe() -> dict:
     return {
         "pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(), "cwd": _safe_cwd(),
         "environ": sorted(os.environ), "root": _SANDBOX.get("chroot", False),
+        "network_isolated": _SANDBOX.get("network_isolated", False),
         "limits": _SANDBOX.get("limits", {}),
     }
 
@@ -342,9 +361,26 @@ def _warm_up() -> None:
     datetime.strptime("2026-01-01", "%Y-%m-%d")
 
 
+CLONE_NEWUSER, CLONE_NEWNET = 0x10000000, 0x40000000
+
+
+def _isolate_network() -> bool:
+    """Move into a network namespace of its own (only a loopback, down): no socket reaches
+    the database or anything else. Root can; others need an unprivileged user namespace."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        flags = CLONE_NEWNET if os.getuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
+        return libc.unshare(flags) == 0
+    except Exception:  # no ctypes or no unshare: the other limits still hold
+        return False
+
+
 def lock_down(memory_mb: int) -> None:
     import resource
 
+    _SANDBOX["network_isolated"] = _isolate_network()
     if os.getuid() == 0:
         # Root can confine the worker: an empty directory as its whole file system, then nobody.
         import grp

@@ -122,8 +122,8 @@ def _name_problem(source: str, mode: str) -> str | None:
         if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
                 and node.value.id not in defined and node.value.id not in SCRIPT_FUNCTIONS
                 and _names_a_module(node.value.id, node.attr)):
-            problems.append((node.lineno, f"names the module '{node.value.id}' ({node.value.id}.{node.attr}); "
-                                          "scripts cannot use modules"))
+            module = node.value.id
+            problems.append((node.lineno, f"names the module '{module}' ({module}.{node.attr}); scripts cannot use modules"))
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
               and node.func.id not in defined and node.func.id not in SCRIPT_FUNCTIONS):
             problems.append((node.lineno, f"calls '{node.func.id}', which is not a function scripts can use"))
@@ -153,10 +153,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         names = _names(op, source)  # compiles here first: a SyntaxError needs no worker
         data = {k: v for k, v in context.items() if k in names}
         ext = {k: v for k, v in (external_context or {}).items() if k in names}
-        answer = self.pool.call(
-            {"op": op, "src": source, "data": data, "ext": ext, "now": clock.now(), "timeout": self.timeout_seconds},
-            self.timeout_seconds,
-        )
+        request = {"op": op, "src": source, "data": data, "ext": ext, "timeout": self.timeout_seconds}
+        if "now" in names:  # the server's clock at the time of the call (the injectable one)
+            request["now"] = clock.now()
+        answer = self.pool.call(request, self.timeout_seconds)
         if "error" in answer:
             raise _failure(answer)
         return answer, data
