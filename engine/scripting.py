@@ -15,6 +15,7 @@ only when it succeeds: a failed script leaves the data as it was.
 from __future__ import annotations
 
 import ast
+import operator
 import sys
 from functools import lru_cache
 
@@ -139,6 +140,69 @@ def _names(op: str, source: str) -> frozenset[str]:
     return names_in(compile_expression(source) if op == "eval" else compile_script(source))
 
 
+# Plain expressions ---------------------------------------------------------------------------
+# Most expressions only compare variables with constants: `decision == "approve"`,
+# `plan["active"]`, a DMN entry's `dmninputexpr < 10000`, an assignee `requester`. Those are
+# evaluated here by a tiny interpreter that runs no code at all (no calls, no attributes: only
+# lookups of process data and comparisons of its plain values), which spares the worker round
+# trip for the most frequent case. Anything else goes to the worker.
+_COMPARISONS = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+}
+_PLAIN_NODES = (ast.Name, ast.Load, ast.Constant, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.Not,
+                ast.UnaryOp, ast.Subscript, ast.List, ast.Tuple, *_COMPARISONS)
+_PLAIN_CONSTANTS = (str, int, float, bool, type(None))
+
+
+@lru_cache(maxsize=4096)
+def _plain(source: str) -> tuple[ast.expr, frozenset[str]] | None:
+    """(tree, names) if the expression is only names, constants, lists of them, subscripts by a
+    constant, comparisons and and/or/not; otherwise None."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+        nodes = list(ast.walk(tree))
+    except (SyntaxError, RecursionError, ValueError):
+        return None
+    for node in nodes:
+        if (not isinstance(node, _PLAIN_NODES)
+                or (isinstance(node, ast.Constant) and type(node.value) not in _PLAIN_CONSTANTS)
+                or (isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Constant))
+                or (isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not))
+                or (isinstance(node, ast.Name) and node.id.startswith("_"))):
+            return None
+    return tree, frozenset(n.id for n in nodes if isinstance(n, ast.Name))
+
+
+def _run_plain(node: ast.expr, scope: dict):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return scope[node.id]
+    if isinstance(node, ast.Subscript):
+        return _run_plain(node.value, scope)[node.slice.value]
+    if isinstance(node, ast.UnaryOp):
+        return not _run_plain(node.operand, scope)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_run_plain(item, scope) for item in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.BoolOp):
+        value = None
+        for operand in node.values:
+            value = _run_plain(operand, scope)
+            if bool(value) != isinstance(node.op, ast.And):
+                return value
+        return value
+    left = _run_plain(node.left, scope)
+    for op, comparator in zip(node.ops, node.comparators):
+        right = _run_plain(comparator, scope)
+        if not _COMPARISONS[type(op)](left, right):
+            return False
+        left = right
+    return True
+
+
 # The environment SpiffWorkflow calls ---------------------------------------------------------
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """The SpiffWorkflow script environment used for every script, condition and expression."""
@@ -162,6 +226,13 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         return answer, data
 
     def evaluate(self, expression, context, external_context=None):
+        plain = _plain(expression)
+        if plain is not None and all(name in context or name in (external_context or {}) for name in plain[1]):
+            scope = {**(external_context or {}), **context}
+            try:
+                return _run_plain(plain[0], scope)
+            except Exception as exc:  # raised as the worker would report it
+                raise _failure({"error": type(exc).__name__, "message": str(exc)}) from None
         answer, _ = self._call("eval", expression, context, external_context)
         return answer.get("value")
 

@@ -220,6 +220,32 @@ def test_process_data_types_cross_to_the_worker_and_back_unchanged():
     assert data["same"] == before["lookalike"] and data["nested"] == before["nested"] and data["ref"] == UUID(int=7)
 
 
+@pytest.mark.parametrize("expression, data", [
+    ("decision == 'approve' and amount >= 100", {"decision": "approve", "amount": 100}),
+    ("not plan['active'] or owner in ['ann', 'bob']", {"plan": {"active": True}, "owner": "bob"}),
+    ("dmninputexpr < 10000", {"dmninputexpr": 12000}),
+    ("'P14D'", {}),
+    ("due is None", {"due": None}),
+])
+def test_plain_conditions_are_answered_in_the_server_exactly_as_the_worker_would(expression, data):
+    from engine.scripting import _plain
+
+    env = RestrictedEnvironment()
+    assert _plain(expression) is not None
+    assert env.evaluate(expression, data) == env.pool.call(
+        {"op": "eval", "src": expression, "data": data, "ext": {}, "timeout": 2}, 2)["value"]
+
+
+@pytest.mark.parametrize("expression", [
+    "now() > due", "name.lower() == 'ann'", "items[0:1]", "len(items) > 2", "x + 1 > 2", "_secret == 1",
+    "[i for i in items]", "amount > 10 ** 100",
+])
+def test_anything_beyond_names_constants_and_comparisons_goes_to_the_worker(expression):
+    from engine.scripting import _plain
+
+    assert _plain(expression) is None
+
+
 def test_expressions_from_many_threads_share_the_pool():
     env = RestrictedEnvironment(timeout_seconds=5, workers=2)
     results, errors = {}, []
