@@ -38,8 +38,9 @@ from .serializer import unstorable
 __all__ = ["RestrictedEnvironment", "ScriptError", "ScriptTimeout", "ScriptWorkerError", "check_expression",
            "check_script", "compile_expression", "compile_script", "syntax_message"]
 
-# What scripts can call by name: the worker's builtins and `now()`.
-SCRIPT_FUNCTIONS = frozenset(_BUILTINS) | {"now"}
+# What scripts can call by name: the worker's builtins, `now()`, and print (which RestrictedPython
+# turns into a collector; scripts have no console).
+SCRIPT_FUNCTIONS = frozenset(_BUILTINS) | {"now", "print"}
 
 
 class ScriptError(Exception):

@@ -11,6 +11,7 @@ import builtins
 import threading
 import time
 import types
+import warnings
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID
@@ -194,6 +195,9 @@ def test_validate_reports_a_call_of_a_function_scripts_lack_but_not_variables_na
     assert "calls 'sqrt'" in check_script("root = sqrt(area)")
     assert check_script("def sqrt(x):\n    return x ** 0.5\nroot = sqrt(area)") is None
     assert check_script("address = email.lower()\nn = len(address)") is None
+    with warnings.catch_warnings():  # RestrictedPython warns that nothing reads what was printed
+        warnings.simplefilter("ignore", SyntaxWarning)
+        assert check_script("print(len(items))\nstamp = now() + timedelta(days=1)") is None
     assert check_expression("now() > due and decision == 'approve'") is None
 
 
