@@ -320,11 +320,21 @@ def run(request: dict) -> dict:
     except MemoryError:
         return {"error": "MemoryError", "message": "the script used more memory than it may", "retire": True}
     except Exception as exc:
-        return {"error": type(exc).__name__, "message": str(exc)[:2000]}
+        return {"error": type(exc).__name__, "message": str(exc)[:2000] + _script_line(exc)}
     return {"data": {
         k: v for k, v in scope.items()
         if not callable(v) and (k in data or (k not in GUARD_NAMES and k not in ext))
     }}
+
+
+def _script_line(exc: BaseException) -> str:
+    """` (script line N)` for the innermost line of the script that raised, if any."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<script>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f" (script line {line})" if line else ""
 
 
 def describe() -> dict:

@@ -250,6 +250,11 @@ def test_anything_beyond_names_constants_and_comparisons_goes_to_the_worker(expr
     assert _plain(expression) is None
 
 
+def test_a_failing_script_names_its_line():
+    with pytest.raises(ZeroDivisionError, match=r"division by zero \(script line 3\)"):
+        RestrictedEnvironment().execute("total = 10\nparts = 0\nratio = total / parts", {})
+
+
 def test_expressions_from_many_threads_share_the_pool():
     env = RestrictedEnvironment(timeout_seconds=5, workers=2)
     results, errors = {}, []
