@@ -109,6 +109,10 @@ class Settings:
     # Submitted data: start variables, message payloads and task data are each at most this many
     # bytes of JSON (422 naming the field); a request body well beyond it is refused unread (413).
     max_data_bytes: int = 64 * 1024
+    # Script sandbox: each script worker process's address-space limit, and how many workers
+    # (at most, started on demand) each server process keeps.
+    script_memory_mb: int = 256
+    script_workers: int = 4
 
     @property
     def smtp_configured(self) -> bool:
@@ -176,6 +180,9 @@ class Settings:
             firm_email_domains=_domains(env.get("ATRIUM_FIRM_EMAIL_DOMAINS")),
             # Submitted data
             max_data_bytes=int(env.get("ATRIUM_MAX_DATA_BYTES", defaults.max_data_bytes)),
+            # Script sandbox
+            script_memory_mb=int(env.get("ATRIUM_SCRIPT_MEMORY_MB", defaults.script_memory_mb)),
+            script_workers=int(env.get("ATRIUM_SCRIPT_WORKERS", defaults.script_workers)),
         )
 
     def signing_key(self) -> str:

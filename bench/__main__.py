@@ -51,7 +51,14 @@ def main() -> None:
 def _engine_rate(n: int) -> dict:
     print(f"Engine rate: flow `bench_review` (start, user task, script, gateway, user task), {n} instances")
     rate = engine_rate.run(n)
-    _line("in-process (SpiffWorkflow, no persistence)", f"{rate['in_process_per_s']:.0f} inst/s")
+    _line("in-process (SpiffWorkflow, no persistence)", f"{rate['in_process_per_s']:.0f} inst/s",
+          "scripts in the sandbox's worker processes")
+    _line("in-process, scripts run in the server", f"{rate['in_process_unsandboxed_per_s']:.0f} inst/s",
+          "(no sandbox: the cost reference only)")
+    _line("ratio sandboxed / scripts in the server", f"{rate['sandbox_ratio']:.1%}")
+    _line("one expression through a worker (round trip)", f"{rate['script_call_us']:.0f} us",
+          f"(`len(note) > score`; {rate['script_call_unsandboxed_us']:.0f} us run in the server)")
+    _line("one plain condition (answered in the server)", f"{rate['plain_condition_us']:.1f} us", "(`score > 100`)")
     _line("persisted through engine/ on PostgreSQL", f"{rate['persisted_per_s']:.0f} inst/s")
     _line("ratio persisted / in-process", f"{rate['ratio']:.1%}", "target >= 40%", rate["ratio"] >= 0.40)
     _line("floor: the same 3 commits in raw SQL, no engine", f"{rate['durable_floor_per_s']:.0f} inst/s",

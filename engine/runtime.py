@@ -96,7 +96,9 @@ class ProcessEngine:
         if services is None:
             services = register_all(default_services)
         self.services = services
-        self.script_engine = AtriumScriptEngine(self.services, self.settings.script_timeout_seconds)
+        self.script_engine = AtriumScriptEngine(self.services, self.settings.script_timeout_seconds,
+                                                memory_mb=self.settings.script_memory_mb,
+                                                workers=self.settings.script_workers)
         self.specs = SpecCache()
         self.forms: dict[int, object] = {}
         self.versions: dict[int, int] = {}

@@ -10,8 +10,9 @@ from .services import ServiceCall, ServiceRegistry, ServiceTaskFailed
 
 
 class AtriumScriptEngine(PythonScriptEngine):
-    def __init__(self, registry: ServiceRegistry, timeout_seconds: float = 2.0):
-        super().__init__(environment=RestrictedEnvironment(timeout_seconds=timeout_seconds))
+    def __init__(self, registry: ServiceRegistry, timeout_seconds: float = 2.0, *, memory_mb: int = 256,
+                 workers: int = 4):
+        super().__init__(environment=RestrictedEnvironment(timeout_seconds, memory_mb=memory_mb, workers=workers))
         self.registry = registry
 
     def call_service(self, task, operation_name=None, operation_params=None, **_kwargs):

@@ -1,85 +1,70 @@
-"""Restricted Python for script tasks, conditions and expressions.
+"""Restricted Python for script tasks, conditions and expressions, run in a sandboxed worker.
 
 RestrictedPython compiles the code with guards: no imports, no names or attributes that
-start with an underscore, guarded item and attribute access. On top of that we inject a
-deadline check into every loop iteration and function call, so a runaway script ends as
-an incident instead of hanging a worker. A script runs on a copy of the task data, which
-is written back only when it succeeds: a failed script leaves the data as it was.
+start with an underscore, guarded item and attribute access, and a deadline check in every
+loop iteration and function call. Scripts see plain functions and a few classes (date,
+datetime, timedelta, timezone), never a module: `json.codecs.sys.modules['os']` is how a
+script escaped when they did.
+
+RestrictedPython is a filter, not a wall, so the code never runs in the server: it runs in
+a worker process (engine/script_worker.py, pooled by engine/script_pool.py) started fresh
+with no secrets in its environment, resource limits, and a kill at the deadline. A script
+gets the variables it names and runs on copies of them; what it changed is written back
+only when it succeeds: a failed script leaves the data as it was.
 """
 from __future__ import annotations
 
 import ast
-import copy
-import json
-import math
 import operator
-import time
-from datetime import date, datetime, timedelta, timezone
+import sys
 from functools import lru_cache
 
-from RestrictedPython import RestrictingNodeTransformer, compile_restricted
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-    safe_builtins,
-    safer_getattr,
-)
-from RestrictedPython.Utilities import utility_builtins
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from atrium import clock
 
+from .script_pool import ScriptWorkerError, pool_for
+from .script_worker import (
+    _BUILTINS,
+    Opaque,
+    ScriptTimeout,
+    compile_expression,
+    compile_script,
+    names_in,
+    syntax_message,
+)
 from .serializer import unstorable
 
+__all__ = ["RestrictedEnvironment", "ScriptError", "ScriptTimeout", "ScriptWorkerError", "check_expression",
+           "check_script", "compile_expression", "compile_script", "syntax_message"]
 
-class ScriptTimeout(Exception):
-    """A script or expression ran past its time budget."""
-
-
-class _AtriumPolicy(RestrictingNodeTransformer):
-    """RestrictedPython's policy, plus: no imports, and a deadline check in loops and functions."""
-
-    def visit_Import(self, node):
-        self.error(node, "imports are not allowed in scripts")
-        return node
-
-    def visit_ImportFrom(self, node):
-        self.error(node, "imports are not allowed in scripts")
-        return node
-
-    def _deadline_call(self, node) -> ast.stmt:
-        call = ast.Expr(ast.Call(func=ast.Name("_deadline_", ast.Load()), args=[], keywords=[]))
-        return ast.fix_missing_locations(ast.copy_location(call, node))
-
-    def visit_While(self, node):
-        node = super().visit_While(node)
-        node.body.insert(0, self._deadline_call(node))
-        return node
-
-    def visit_FunctionDef(self, node):
-        node = super().visit_FunctionDef(node)
-        node.body.insert(0, self._deadline_call(node))
-        return node
+# What scripts can call by name: the worker's builtins, `now()`, and print (which RestrictedPython
+# turns into a collector; scripts have no console).
+SCRIPT_FUNCTIONS = frozenset(_BUILTINS) | {"now", "print"}
 
 
-@lru_cache(maxsize=4096)
-def compile_script(source: str):
-    """Compile a script; raises SyntaxError naming the line for forbidden or invalid code."""
-    return compile_restricted(source, "<script>", "exec", policy=_AtriumPolicy)
+class ScriptError(Exception):
+    """A script failed with an exception the server does not re-create by class."""
 
 
-@lru_cache(maxsize=4096)
-def compile_expression(source: str):
-    return compile_restricted(source.strip(), "<expression>", "eval", policy=_AtriumPolicy)
+# Failures re-created with their own class, so incidents read as before ("ZeroDivisionError: ...").
+_EXCEPTIONS = {e.__name__: e for e in (
+    ArithmeticError, AssertionError, AttributeError, IndexError, KeyError, LookupError, MemoryError,
+    NameError, NotImplementedError, OverflowError, RecursionError, RuntimeError, StopIteration,
+    SyntaxError, TypeError, UnboundLocalError, UnicodeError, ValueError, ZeroDivisionError,
+)}
 
 
-def syntax_message(exc: SyntaxError) -> str:
-    """RestrictedPython packs its messages in a tuple; make one readable line."""
-    messages = exc.args[0] if exc.args and isinstance(exc.args[0], tuple) else exc.args
-    return "; ".join(str(m) for m in messages if m) or str(exc)
+def _failure(answer: dict) -> Exception:
+    name, message = str(answer.get("error"))[:100], str(answer.get("message", ""))[:2000]
+    if name == "ScriptTimeout":
+        return ScriptTimeout(message)
+    if name in _EXCEPTIONS:
+        return _EXCEPTIONS[name](message)
+    return ScriptError(f"{name}: {message}")
 
 
+# Checks for `atrium validate` -------------------------------------------------------------
 def _compile_problem(compile_fn, source: str) -> str | None:
     try:
         compile_fn(source)
@@ -90,110 +75,181 @@ def _compile_problem(compile_fn, source: str) -> str | None:
 
 def check_script(source: str) -> str | None:
     """A message describing why the script can't run, or None."""
-    return _compile_problem(compile_script, source)
+    return _compile_problem(compile_script, source) or _name_problem(source, "exec")
 
 
 def check_expression(source: str) -> str | None:
     """A message describing why the expression can't be evaluated, or None."""
-    return _compile_problem(compile_expression, source)
+    return _compile_problem(compile_expression, source) or _name_problem(source.strip(), "eval")
 
 
-_INPLACE = {
-    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
-    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "|=": operator.ior,
-    "&=": operator.iand, "^=": operator.ixor, "<<=": operator.ilshift, ">>=": operator.irshift,
+# Module names a script is likelier to mean as the module than as a variable of that name.
+_MODULE_NAMES = frozenset({
+    "os", "sys", "subprocess", "json", "math", "socket", "shutil", "pathlib", "builtins", "importlib",
+    "io", "time", "random", "re", "pickle", "codecs", "ctypes", "decimal", "uuid", "statistics",
+})
+
+
+def _names_a_module(name: str, attribute: str) -> bool:
+    if name in _MODULE_NAMES:
+        return True
+    module = sys.modules.get(name) if name in sys.stdlib_module_names else None
+    # A variable named like a module (`email`, say) is fine unless used as that module.
+    return module is not None and hasattr(module, attribute)
+
+
+def _name_problem(source: str, mode: str) -> str | None:
+    """A name the code uses that cannot exist when it runs: a module, or a function scripts lack.
+
+    Process data holds no modules and no functions, so `json.dumps(x)` or `sqrt(x)` in a
+    script can only fail at run time; say so at deploy time instead."""
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError:
+        return None
+    defined: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            defined.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined.add(node.name)
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            defined.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            defined.update(node.names)
+    problems = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id not in defined and node.value.id not in SCRIPT_FUNCTIONS
+                and _names_a_module(node.value.id, node.attr)):
+            module = node.value.id
+            problems.append((node.lineno, f"names the module '{module}' ({module}.{node.attr}); scripts cannot use modules"))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+              and node.func.id not in defined and node.func.id not in SCRIPT_FUNCTIONS):
+            problems.append((node.lineno, f"calls '{node.func.id}', which is not a function scripts can use"))
+    if not problems:
+        return None
+    problems.sort()
+    where = (lambda line: f"line {line}: ") if mode == "exec" else (lambda line: "")
+    return "; ".join(f"{where(line)}{message}" for line, message in dict.fromkeys(problems))
+
+
+@lru_cache(maxsize=4096)
+def _names(op: str, source: str) -> frozenset[str]:
+    return names_in(compile_expression(source) if op == "eval" else compile_script(source))
+
+
+# Plain expressions ---------------------------------------------------------------------------
+# Most expressions only compare variables with constants: `decision == "approve"`,
+# `plan["active"]`, a DMN entry's `dmninputexpr < 10000`, an assignee `requester`. Those are
+# evaluated here by a tiny interpreter that runs no code at all (no calls, no attributes: only
+# lookups of process data and comparisons of its plain values), which spares the worker round
+# trip for the most frequent case. Anything else goes to the worker.
+_COMPARISONS = {
+    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
 }
-
-_SAFE_BUILTINS = {
-    **safe_builtins,
-    **utility_builtins,
-    "list": list, "dict": dict, "set": set, "tuple": tuple, "range": range,
-    "sum": sum, "min": min, "max": max, "any": any, "all": all, "sorted": sorted,
-    "enumerate": enumerate, "zip": zip, "map": map, "filter": filter, "reversed": reversed,
-    "round": round, "abs": abs, "len": len,
-    "math": math, "json": json, "datetime": datetime, "date": date, "timedelta": timedelta,
-    "timezone": timezone,
-}
-# Names our guards add to the globals; never copied back into task data.
-_GUARD_NAMES = {
-    "__builtins__", "_getattr_", "_getitem_", "_getiter_", "_write_", "_inplacevar_",
-    "_iter_unpack_sequence_", "_unpack_sequence_", "_print_", "_deadline_", "_apply_", "__metadata__", "__name__",
-}
+_PLAIN_NODES = (ast.Name, ast.Load, ast.Constant, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.Not,
+                ast.UnaryOp, ast.Subscript, ast.List, ast.Tuple, *_COMPARISONS)
+_PLAIN_CONSTANTS = (str, int, float, bool, type(None))
 
 
-class _Printer:
-    """Swallows print() output; scripts have no console."""
+@lru_cache(maxsize=4096)
+def _plain(source: str) -> tuple[ast.expr, frozenset[str]] | None:
+    """(tree, names) if the expression is only names, constants, lists of them, subscripts by a
+    constant, comparisons and and/or/not; otherwise None."""
+    try:
+        tree = ast.parse(source.strip(), mode="eval").body
+        nodes = list(ast.walk(tree))
+    except (SyntaxError, RecursionError, ValueError):
+        return None
+    for node in nodes:
+        if (not isinstance(node, _PLAIN_NODES)
+                or (isinstance(node, ast.Constant) and type(node.value) not in _PLAIN_CONSTANTS)
+                or (isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Constant))
+                or (isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not))
+                or (isinstance(node, ast.Name) and node.id.startswith("_"))):
+            return None
+    return tree, frozenset(n.id for n in nodes if isinstance(n, ast.Name))
 
-    def __init__(self, _getattr_=None):
-        self.lines = []
 
-    def _call_print(self, *objects, **kwargs):
-        self.lines.append(" ".join(str(o) for o in objects))
+def _run_plain(node: ast.expr, scope: dict):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.Name):
+        return scope[node.id]
+    if isinstance(node, ast.Subscript):
+        return _run_plain(node.value, scope)[node.slice.value]
+    if isinstance(node, ast.UnaryOp):
+        return not _run_plain(node.operand, scope)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        items = [_run_plain(item, scope) for item in node.elts]
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.BoolOp):
+        value = None
+        for operand in node.values:
+            value = _run_plain(operand, scope)
+            if bool(value) != isinstance(node.op, ast.And):
+                return value
+        return value
+    left = _run_plain(node.left, scope)
+    for op, comparator in zip(node.ops, node.comparators):
+        right = _run_plain(comparator, scope)
+        if not _COMPARISONS[type(op)](left, right):
+            return False
+        left = right
+    return True
 
-    def __call__(self):
-        return "\n".join(self.lines)
 
-
+# The environment SpiffWorkflow calls ---------------------------------------------------------
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """The SpiffWorkflow script environment used for every script, condition and expression."""
 
-    def __init__(self, timeout_seconds: float = 2.0, extra_globals: dict | None = None):
-        super().__init__({"now": clock.now, **(extra_globals or {})})
+    def __init__(self, timeout_seconds: float = 2.0, *, memory_mb: int = 256, workers: int = 4):
+        super().__init__({})
         self.timeout_seconds = timeout_seconds
+        self.pool = pool_for(workers, memory_mb)
 
-    def _guarded_globals(self) -> dict:
-        deadline = time.monotonic() + self.timeout_seconds
-
-        def check_deadline():
-            if time.monotonic() > deadline:
-                raise ScriptTimeout(f"script ran longer than {self.timeout_seconds:g} s")
-
-        def guarded_iter(obj):
-            for item in obj:
-                check_deadline()
-                yield item
-
-        def inplace(op, x, y):
-            return _INPLACE[op](x, y)
-
-        return {
-            "__builtins__": _SAFE_BUILTINS,
-            "_getattr_": safer_getattr,
-            "_getitem_": operator.getitem,
-            "_getiter_": guarded_iter,
-            "_write_": full_write_guard,
-            "_inplacevar_": inplace,
-            "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-            "_unpack_sequence_": guarded_unpack_sequence,
-            "_print_": _Printer,
-            "_deadline_": check_deadline,
-            "__name__": "script",
-            **self.globals,
-        }
+    def _call(self, op: str, source: str, context: dict, external_context: dict | None) -> tuple[dict, dict]:
+        """Run `source` in a worker with the variables it names; (answer, the variables sent)."""
+        names = _names(op, source)  # compiles here first: a SyntaxError needs no worker
+        data = {k: v for k, v in context.items() if k in names}
+        ext = {k: v for k, v in (external_context or {}).items() if k in names}
+        request = {"op": op, "src": source, "data": data, "ext": ext, "timeout": self.timeout_seconds}
+        if "now" in names:  # the server's clock at the time of the call (the injectable one)
+            request["now"] = clock.now()
+        answer = self.pool.call(request, self.timeout_seconds)
+        if "error" in answer:
+            raise _failure(answer)
+        return answer, data
 
     def evaluate(self, expression, context, external_context=None):
-        code = compile_expression(expression)
-        scope = self._guarded_globals()
-        scope.update(external_context or {})
-        scope.update(context)
-        return eval(code, scope)
+        plain = _plain(expression)
+        if plain is not None and all(name in context or name in (external_context or {}) for name in plain[1]):
+            scope = {**(external_context or {}), **context}
+            try:
+                return _run_plain(plain[0], scope)
+            except Exception as exc:  # raised as the worker would report it
+                raise _failure({"error": type(exc).__name__, "message": str(exc)}) from None
+        answer, _ = self._call("eval", expression, context, external_context)
+        return answer.get("value")
 
     def execute(self, script, context, external_context=None):
-        code = compile_script(script)
-        scope = self._guarded_globals()
-        scope.update(external_context or {})
-        scope.update(copy.deepcopy(context))
-        exec(code, scope)
-        skip = _GUARD_NAMES | set(self.globals) | set(external_context or {})
-        result = {
-            k: v for k, v in scope.items()
-            if k not in skip and not callable(v) and not isinstance(v, type(math))
-        }
+        answer, sent = self._call("exec", script, context, external_context)
+        result = answer.get("data")
+        if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):
+            raise ScriptWorkerError("the script worker sent an unreadable answer")
         bad = unstorable(result)
         if bad:
-            raise TypeError(f"'{bad[0]}' is a {type(bad[1]).__name__}, which process data cannot hold "
+            kind = bad[1].type_name if isinstance(bad[1], Opaque) else type(bad[1]).__name__
+            raise TypeError(f"'{bad[0]}' is a {kind}, which process data cannot hold "
                             "(use lists, dicts, strings, numbers, booleans, dates)")
+        kept = {k: v for k, v in context.items() if k not in sent}
         context.clear()
+        context.update(kept)
         context.update(result)
         return True
 
