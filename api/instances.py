@@ -15,7 +15,7 @@ from storage.clients import Client
 from storage.history import HistoryEntry
 from storage.instances import ProcessInstance, open_incidents
 from storage.step_writes import InstanceRow, load_instance
-from storage.tasks import Task, open_task_rows, visible_condition
+from storage.tasks import Task, open_task_rows
 
 from . import audit
 from .clients import owners_visible_to_caller, process_data_shown_to_caller
@@ -97,9 +97,10 @@ def _engine():
 
 def visible_instances_condition(session):
     """Which instances the caller may see, as a SQL condition on ProcessInstance (None: all of them).
-    Roles that read all variables see every instance; others those they started, those with a task
-    they may see in the inbox (theirs, offered to them, or done by them), and those about a client
-    they may see (business key `client:N`). The list and every single-instance view use this rule."""
+    Roles that read all variables see every instance; others those they started, those they worked on
+    (a task assigned to them or done by them: not merely offered, as a lane's tasks are offered to a
+    whole role across teams), and those about a client they may see (business key `client:N`). The
+    list and every single-instance view use this rule."""
     account = g.account
     if has_permission(account.roles, "instances:read_all_variables"):
         return None
@@ -107,9 +108,9 @@ def visible_instances_condition(session):
     client_keys = select(literal(CLIENT_KEY_PREFIX) + cast(Client.id, String)).where(Client.deleted_at.is_(None))
     if owners is not None:
         client_keys = client_keys.where(Client.owner.in_(owners))
-    has_my_task = exists().where(Task.instance_id == ProcessInstance.id,
-                                 visible_condition(account.username, account.candidate_groups))
-    return (ProcessInstance.started_by == account.username) | has_my_task | ProcessInstance.business_key.in_(client_keys)
+    has_my_task = exists().where(Task.instance_id == ProcessInstance.id, _worked_on(account.username))
+    about_my_clients = ProcessInstance.business_key.in_(client_keys)
+    return (ProcessInstance.started_by == account.username) | has_my_task | about_my_clients
 
 
 def visible_instance_or_raise(session, instance_id: uuid.UUID) -> None:
@@ -120,14 +121,17 @@ def visible_instance_or_raise(session, instance_id: uuid.UUID) -> None:
         raise NotFound(f"process instance {instance_id} not found")
 
 
+def _worked_on(username: str):
+    """Tasks (of an instance) assigned to `username` or completed by them."""
+    return (Task.assignee == username) | (Task.completed_by == username)
+
+
 def may_see_variables(session, instance_id: uuid.UUID, started_by: str | None) -> bool:
     """Leads and viewers see all data; others that of instances they started or have worked on."""
     account = g.account
     if has_permission(account.roles, "instances:read_all_variables") or started_by == account.username:
         return True
-    return bool(session.scalar(select(exists().where(
-        Task.instance_id == instance_id,
-        (Task.assignee == account.username) | (Task.completed_by == account.username)))))
+    return bool(session.scalar(select(exists().where(Task.instance_id == instance_id, _worked_on(account.username)))))
 
 
 def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started: bool = False) -> dict:

@@ -22,7 +22,8 @@ def disclosed_findings(findings: list, owners: set[str] | None) -> list:
     A finding that names no owner is shown only to readers of every client."""
     if owners is None:
         return findings
-    shown = [f for f in findings if isinstance(f, dict) and f.get("owner") is not None and sees_client(owners, f["owner"])]
+    shown = [f for f in findings
+             if isinstance(f, dict) and f.get("owner") is not None and sees_client(owners, f["owner"])]
     hidden = len(findings) - len(shown)
     if hidden:
         shown.append({"kind": "withheld", **withheld(hidden, "possible conflict(s) of interest")})

@@ -208,6 +208,10 @@ def test_instances_are_listed_and_shown_only_to_those_who_may_see_them(people, t
     about_tax = _approval_about(people["account_manager"], tax_client["id"])  # business key client:N
     private = people["account_manager"].post("/api/process-instances", json={"process_key": "approval"}).json
     own = people["am_audit"].post("/api/process-instances", json={"process_key": "approval"}).json
+    # Its intake is offered to every account manager (the lane), but only its requester works on it.
+    onboarding = people["account_manager"].post("/api/process-instances", json={"process_key": "client_onboarding"})
+    assert people["am_audit"].get(f"/api/process-instances/{onboarding.json['id']}").status_code == 404
+    assert people["account_manager"].get(f"/api/process-instances/{onboarding.json['id']}").status_code == 200
 
     def listed(who):
         page = people[who].get("/api/process-instances?process_key=approval").json
