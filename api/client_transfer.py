@@ -111,7 +111,8 @@ class RowProblemSchema(Schema):
     column = fields.String(allow_none=True, metadata={"description": "the file's column header"})
     field = fields.String(required=True, metadata={"description": "the client field path, e.g. emails.1"})
     message = fields.String(required=True)
-    duplicate_of = fields.Dict(metadata={"description": "{row} of this file, or {client_id, name, matched_on}"})
+    duplicate_of = fields.Dict(metadata={"description": "{row} of this file, or {client_id, name, matched_on}, or "
+                                                        "for a client you may not see {withheld, matched_on}"})
 
 
 class ImportReportSchema(Schema):
@@ -177,7 +178,8 @@ def import_clients_file(form):
         report = import_clients(session, client_rows(session, table, mapping), load=_client_loader(),
                                 actor=g.account.username, dry_run=form["dry_run"],
                                 confirm_duplicates=form["confirm_duplicates"],
-                                default_owner=None if sees_all else g.account.username)
+                                default_owner=None if sees_all else g.account.username,
+                                owners=owners_visible_to_caller(session))
         if form["dry_run"]:
             session.rollback()
             return report.as_dict()

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from atrium import clients as client_service
+from atrium.disclosure import disclosed_data, has_client_findings
 from storage import timeline
 from storage.clients import (KINDS, SORT_COLUMNS, STATUSES, TIERS, Client, clients_page, count_clients,
                              order_clauses, plan_for_each_search, search_condition, tagged_condition)
@@ -102,6 +103,14 @@ def owners_visible_to_caller(session) -> set[str] | None:
     return client_service.visible_owners(session, g.account, sees_all=has_permission(g.account.roles, "clients:read_all"))
 
 
+def process_data_shown_to_caller(session, process_key: str, data: dict) -> dict:
+    """A process's (or task's) data as the caller may read it: findings about clients they may not see
+    are only counted."""
+    if not has_client_findings(process_key):
+        return data
+    return disclosed_data(process_key, data, owners_visible_to_caller(session))
+
+
 def visible_client(session, client_id: int, *, include_deleted: bool = False) -> Client:
     """The client `client_id` if the caller may see it, else NotFound."""
     return client_service.visible_client_or_raise(session, client_id, owners_visible_to_caller(session),
@@ -164,13 +173,14 @@ class Clients(MethodView):
     @errors(blp, 409, 422)
     def post(self, data):
         """Create a client. One whose normalised name, phone or email matches an existing client is
-        refused with 409 listing the candidates, unless `confirm_duplicate` is true."""
+        refused with 409 listing the candidates, unless `confirm_duplicate` is true. Candidates you may
+        not see are only counted (`withheld`), with who can look into them."""
         confirm = data.pop("confirm_duplicate", False)
         if data.get("owner") is None and not has_permission(g.account.roles, "clients:read_all"):
             data["owner"] = g.account.username  # an account manager's new client is their own
         with process_engine().transaction() as session:
             client = client_service.create_client(session, data=data, actor=g.account.username,
-                                                  confirm_duplicate=confirm)
+                                                  confirm_duplicate=confirm, owners=owners_visible_to_caller(session))
             _run(after_save, session, client)
             audit.record(session, "client.create", target=f"client:{client.id}",
                          detail={"name": client.name, "confirmed_duplicate": confirm})

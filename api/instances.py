@@ -7,9 +7,11 @@ from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import exists, func, select
+from sqlalchemy import String, cast, exists, func, literal, select
 
+from atrium.clients import CLIENT_KEY_PREFIX, check_client_business_key
 from atrium.errors import NotFound
+from storage.clients import Client
 from storage.history import HistoryEntry
 from storage.instances import ProcessInstance, open_incidents
 from storage.step_writes import InstanceRow, load_instance
@@ -17,6 +19,7 @@ from storage.tasks import Task, open_task_rows
 
 from . import audit
 from .body_limits import limits_body
+from .clients import owners_visible_to_caller, process_data_shown_to_caller
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import has_permission, requires
@@ -93,14 +96,43 @@ def _engine():
     return current_app.extensions["atrium.engine"]
 
 
+def visible_instances_condition(session):
+    """Which instances the caller may see, as a SQL condition on ProcessInstance (None: all of them).
+    Roles that read all variables see every instance; others those they started, those they worked on
+    (a task assigned to them or done by them: not merely offered, as a lane's tasks are offered to a
+    whole role across teams), and those about a client they may see (business key `client:N`). The
+    list and every single-instance view use this rule."""
+    account = g.account
+    if has_permission(account.roles, "instances:read_all_variables"):
+        return None
+    owners = owners_visible_to_caller(session)
+    client_keys = select(literal(CLIENT_KEY_PREFIX) + cast(Client.id, String)).where(Client.deleted_at.is_(None))
+    if owners is not None:
+        client_keys = client_keys.where(Client.owner.in_(owners))
+    has_my_task = exists().where(Task.instance_id == ProcessInstance.id, _worked_on(account.username))
+    about_my_clients = ProcessInstance.business_key.in_(client_keys)
+    return (ProcessInstance.started_by == account.username) | has_my_task | about_my_clients
+
+
+def visible_instance_or_raise(session, instance_id: uuid.UUID) -> None:
+    """NotFound for an instance the caller may not see, as for one that does not exist."""
+    condition = visible_instances_condition(session)
+    if condition is not None and not session.scalar(select(exists().where(ProcessInstance.id == instance_id,
+                                                                          condition))):
+        raise NotFound(f"process instance {instance_id} not found")
+
+
+def _worked_on(username: str):
+    """Tasks (of an instance) assigned to `username` or completed by them."""
+    return (Task.assignee == username) | (Task.completed_by == username)
+
+
 def may_see_variables(session, instance_id: uuid.UUID, started_by: str | None) -> bool:
     """Leads and viewers see all data; others that of instances they started or have worked on."""
     account = g.account
     if has_permission(account.roles, "instances:read_all_variables") or started_by == account.username:
         return True
-    return bool(session.scalar(select(exists().where(
-        Task.instance_id == instance_id,
-        (Task.assignee == account.username) | (Task.completed_by == account.username)))))
+    return bool(session.scalar(select(exists().where(Task.instance_id == instance_id, _worked_on(account.username)))))
 
 
 def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started: bool = False) -> dict:
@@ -116,7 +148,8 @@ def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started:
         **{name: getattr(instance, name) for name in _INSTANCE_FIELDS},
         "version": engine.definition_version(session, instance.definition_id),
         "current_activities": activities,
-        "variables": variables if may_see_variables(session, instance.id, instance.started_by) else None,
+        "variables": process_data_shown_to_caller(session, instance.process_key, variables)
+        if may_see_variables(session, instance.id, instance.started_by) else None,
         "open_tasks": instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id),
         # Only an instance in error has open incidents.
         "incidents": open_incidents(session, instance_id=instance.id) if instance.status == "error" else [],
@@ -134,9 +167,11 @@ class Instances(MethodView):
         """Start an instance of the latest (or given) version and run it until it waits.
 
         `variables` may not set the process's control variables (422 naming them) other than the fields
-        its start form declares, and are at most ATRIUM_MAX_DATA_BYTES of JSON."""
+        its start form declares, and are at most ATRIUM_MAX_DATA_BYTES of JSON. A business key
+        `client:N` must name a client you may see."""
         engine = _engine()
         with engine.transaction() as session:
+            check_client_business_key(session, data.get("business_key"), owners_visible_to_caller(session))
             instance = engine.start_instance(session, process_key=data["process_key"], version=data.get("version"),
                                              variables=data["variables"], business_key=data.get("business_key"),
                                              actor=g.account.username, untrusted=True)
@@ -149,7 +184,8 @@ class Instances(MethodView):
     @blp.response(200, InstancePage)
     @errors(blp, 422)
     def get(self, args):
-        """List instances, newest first, filtered by process, status, business key, starter and start time."""
+        """List the instances you may see, newest first, filtered by process, status, business key, starter
+        and start time."""
         conditions = []
         for name in ("process_key", "status", "business_key", "started_by"):
             if args.get(name):
@@ -159,6 +195,9 @@ class Instances(MethodView):
         if args.get("started_before"):
             conditions.append(ProcessInstance.started_at < args["started_before"])
         with _engine().transaction() as session:
+            visible = visible_instances_condition(session)
+            if visible is not None:
+                conditions.append(visible)
             rows, total = page_query(
                 session,
                 select(ProcessInstance).where(*conditions).order_by(ProcessInstance.started_at.desc(), ProcessInstance.id),
@@ -173,6 +212,7 @@ class Instances(MethodView):
 def get_instance(instance_id):
     """An instance: status, current activities, variables you may see, open tasks and incidents."""
     with _engine().transaction() as session:
+        visible_instance_or_raise(session, instance_id)
         return instance_detail(session, instance_id)
 
 
@@ -186,6 +226,7 @@ def get_history(args, instance_id):
     with _engine().transaction() as session:
         if load_instance(session, instance_id=instance_id, with_state=False) is None:
             raise NotFound(f"process instance {instance_id} not found")
+        visible_instance_or_raise(session, instance_id)
         condition = HistoryEntry.instance_id == instance_id
         rows, total = page_query(session, select(HistoryEntry).where(condition).order_by(HistoryEntry.id),
                                  select(func.count()).select_from(HistoryEntry).where(condition), args)

@@ -34,6 +34,8 @@ class ProblemSchema(Schema):
     error_id = fields.String(metadata={"description": "For 500s: the id logged with the failure"})
     candidates = fields.List(fields.Dict(), metadata={"description": "For a possible duplicate (409): the existing "
                                                                       "records it matches, with what matched"})
+    withheld = fields.Dict(metadata={"description": "For a possible duplicate (409) with clients you may not see: "
+                                                    "{count, resolved_by, detail}, never which clients"})
 
 
 def problem(status: int, title: str, detail: str, *, kind: str | None = None, **extra):
@@ -83,7 +85,8 @@ def from_domain_error(error: AtriumError):
     if isinstance(error, InvalidInput):
         return problem(422, error.title, error.detail, kind="invalid-input", errors=error.errors)
     if isinstance(error, DuplicateFound):
-        return problem(409, error.title, error.detail, kind="duplicate", candidates=error.candidates)
+        return problem(409, error.title, error.detail, kind="duplicate", candidates=error.candidates,
+                       withheld=error.withheld)
     if isinstance(error, TooManyRequests):
         response = problem(429, error.title, error.detail, kind="too-many-requests")
         response.headers["Retry-After"] = str(error.retry_after)

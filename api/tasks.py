@@ -29,6 +29,7 @@ from storage.tasks import (
 
 from . import audit
 from .body_limits import limits_body
+from .clients import process_data_shown_to_caller
 from .docs import errors
 from .pagination import PageArgs, envelope, page_schema
 from .permissions import has_permission, requires
@@ -269,7 +270,8 @@ def get_task_detail(task_id):
         if form is not None and task["status"] == OPEN:
             instance = load_instance(session, instance_id=task["instance_id"])
             values = engine.task_data(session, instance, task_id)
-            data = {k: v for k, v in values.items() if k in (form.schema.get("properties") or {})}
+            data = process_data_shown_to_caller(session, task["process_key"], {
+                k: v for k, v in values.items() if k in (form.schema.get("properties") or {})})
         return {**task, "form": {"schema": form.schema, "ui_schema": form.ui_schema} if form else None, "data": data}
 
 

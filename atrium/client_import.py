@@ -23,6 +23,8 @@ from atrium.clients import (
     blank_client,
     custom_field_errors,
     custom_field_validator,
+    sees_client,
+    withheld,
 )
 from atrium.errors import InvalidInput
 from storage.clients import Client, add_new_clients, identifiers_of, live_holders, matches_by_client, record_status
@@ -376,11 +378,12 @@ def client_rows(session: Session, table: Table, mapping: dict[str, str]) -> list
 
 def import_clients(session: Session, rows: list[ClientRow], *, load: Callable[[dict], tuple[dict, dict]],
                    actor: str, dry_run: bool, confirm_duplicates: bool = False,
-                   default_owner: str | None = None) -> ImportReport:
+                   default_owner: str | None = None, owners: set[str] | None = None) -> ImportReport:
     """Check every row with create_client's rules, in bulk: `load` (the API's schema; returns the loaded
     data and field errors), an active owner, the firm's custom-field schema, and no duplicate (by the
     identifiers duplicate_candidates compares) of a live client or an earlier row unless `confirm_duplicates`.
-    Unless it is a dry run or a row has a problem, add the clients to `session` (the caller commits)."""
+    Unless it is a dry run or a row has a problem, add the clients to `session` (the caller commits).
+    Duplicates of clients not owned by `owners` (the importer's visible owners; None: all) are not named."""
     report = ImportReport(dry_run=dry_run, rows=len(rows))
     candidates: list[tuple[ClientRow, Client]] = []
     for row in rows:
@@ -406,7 +409,7 @@ def import_clients(session: Session, rows: list[ClientRow], *, load: Callable[[d
         if not row.problems:
             valid.append((row, client))
 
-    duplicates = _duplicates(session, valid)
+    duplicates = _duplicates(session, valid, owners)
     for row, client in valid:
         (report.warnings if confirm_duplicates else row.problems).extend(duplicates.get(row.number, []))
         if not row.problems:
@@ -426,8 +429,10 @@ def _add_problems(row: ClientRow, errors: dict[str, list[str]]) -> None:
             row.problem(path, message)
 
 
-def _duplicates(session: Session, valid: list[tuple[ClientRow, Client]]) -> dict[int, list[RowProblem]]:
-    """Row number -> its duplicates: live clients and earlier rows sharing a normalised name, phone or email."""
+def _duplicates(session: Session, valid: list[tuple[ClientRow, Client]],
+                owners: set[str] | None) -> dict[int, list[RowProblem]]:
+    """Row number -> its duplicates: live clients and earlier rows sharing a normalised name, phone or email;
+    a client the importer may not see (not owned by `owners`) is counted, not named."""
     identifiers = {row.number: identifiers_of(client) for row, client in valid}
     holders = live_holders(session, set().union(*identifiers.values()))
     first_row: dict[tuple[str, str], int] = {}
@@ -442,7 +447,8 @@ def _duplicates(session: Session, valid: list[tuple[ClientRow, Client]]) -> dict
         for key in mine:
             first_row.setdefault(key, row.number)
     ids = {match["client_id"] for matches in found.values() for match, _ in matches if "client_id" in match}
-    names = dict(session.execute(select(Client.id, Client.name).where(Client.id.in_(ids))).all()) if ids else {}
+    names = {client_id: (name, owner) for client_id, name, owner in session.execute(
+        select(Client.id, Client.name, Client.owner).where(Client.id.in_(ids)))} if ids else {}
     rows = {row.number: row for row, _ in valid}
     problems: dict[int, list[RowProblem]] = {}
     for number, matches in found.items():
@@ -452,10 +458,13 @@ def _duplicates(session: Session, valid: list[tuple[ClientRow, Client]]) -> dict
             what = " and ".join(kinds)
             if "row" in match:
                 message, duplicate_of = f"same {what} as row {match['row']} of this file", match
-            else:
-                name = names[match["client_id"]]
+            elif sees_client(owners, names[match["client_id"]][1]):
+                name = names[match["client_id"]][0]
                 message = f"same {what} as existing client {match['client_id']} ({name})"
                 duplicate_of = {"client_id": match["client_id"], "name": name, "matched_on": kinds}
+            else:
+                duplicate_of = {"withheld": withheld(1, "possible duplicate"), "matched_on": kinds}
+                message = f"same {what} as an existing client you may not see: {duplicate_of['withheld']['detail']}"
             problems.setdefault(number, []).append(
                 RowProblem(number, row.column_of(path), path, message, duplicate_of=duplicate_of))
     return problems

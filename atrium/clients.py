@@ -20,9 +20,12 @@ CLIENT_FIELDS = ("kind", "name", "industry", "tier", "status", "owner", "tags", 
                  "notes", "custom_fields")
 
 
+CLIENT_KEY_PREFIX = "client:"
+
+
 def client_business_key(client_id: int) -> str:
     """The business key of process instances about a client: how its timeline finds them."""
-    return f"client:{client_id}"
+    return f"{CLIENT_KEY_PREFIX}{client_id}"
 
 
 def visible_owners(session: Session, account, *, sees_all: bool) -> set[str] | None:
@@ -39,13 +42,65 @@ def visible_owners(session: Session, account, *, sees_all: bool) -> set[str] | N
     return owners
 
 
+def sees_client(owners: set[str] | None, owner: str | None) -> bool:
+    """Whether someone who sees the clients of `owners` (None: every client) sees a client owned by `owner`."""
+    return owners is None or owner in owners
+
+
+def owners_visible_to_username(session: Session, username: str | None) -> set[str] | None:
+    """`visible_owners` for an account known by name, outside a request (a process step acting for the
+    person who started it); None (no person: a timer or a message) sees every client, and an unknown
+    account sees none."""
+    # The role matrix has one home, the API's permissions; imported here, not at the top, because
+    # the API imports the engine whose handlers call this.
+    from api.permissions import has_permission
+
+    if username is None:
+        return None
+    account = session.scalar(select(Account).where(Account.username == username, Account.active))
+    if account is None:
+        return set()
+    return visible_owners(session, account, sees_all=has_permission(account.roles, "clients:read_all"))
+
+
+def visible_client_or_none(session: Session, client_id: int, owners: set[str] | None, *,
+                           include_deleted: bool = False) -> Client | None:
+    """The client, if it exists and its owner is in `owners` (None: any); else None, whichever it was."""
+    client = client_or_none(session, client_id, include_deleted=include_deleted)
+    return client if client is not None and sees_client(owners, client.owner) else None
+
+
 def visible_client_or_raise(session: Session, client_id: int, owners: set[str] | None, *,
                             include_deleted: bool = False) -> Client:
     """The client, if it exists and its owner is in `owners` (None: any); one you may not see is reported missing."""
-    client = client_or_none(session, client_id, include_deleted=include_deleted)
-    if client is None or (owners is not None and client.owner not in owners):
+    client = visible_client_or_none(session, client_id, owners, include_deleted=include_deleted)
+    if client is None:
         raise NotFound(f"client {client_id} not found")
     return client
+
+
+def check_client_business_key(session: Session, business_key: str | None, owners: set[str] | None) -> None:
+    """Refuse (422 naming `business_key`) a key `client:N` for a client not owned by `owners` (None: any
+    live client), in the same words as for a client that does not exist; other keys are free text."""
+    if not business_key or not business_key.startswith(CLIENT_KEY_PREFIX):
+        return
+    number = business_key[len(CLIENT_KEY_PREFIX):]
+    if not (number.isascii() and number.isdigit() and len(number) <= 18
+            and visible_client_or_none(session, int(number), owners) is not None):
+        raise InvalidInput(f"business_key {business_key} names no client you may see",
+                           {"business_key": ["no such client"]})
+
+
+# Who looks into a match its requester may not see: partners see every client and merge duplicates.
+RESOLVED_BY = "partner"
+
+
+def withheld(count: int, what: str) -> dict:
+    """What someone is told of `count` matches (duplicates, conflicts) with clients they may not see:
+    that they exist and who resolves them, never which clients they are."""
+    return {"count": count, "resolved_by": RESOLVED_BY,
+            "detail": f"{count} {what} with {'a client' if count == 1 else 'clients'} you may not see; "
+                      f"a {RESOLVED_BY} can look into {'it' if count == 1 else 'them'}"}
 
 
 OWNER_MUST_BE_ACTIVE = "must name an active account"
@@ -84,11 +139,19 @@ def _check_custom_fields(session: Session, values: dict) -> None:
         raise InvalidInput("custom fields do not match the firm's schema", errors)
 
 
-def _duplicates_error(matches: Iterable[tuple[Client, list[str]]]) -> DuplicateFound:
+def _duplicates_error(matches: Iterable[tuple[Client, list[str]]], owners: set[str] | None) -> DuplicateFound:
+    """The 409 for likely duplicates: candidates the caller may see in full, the others only counted."""
+    matches = list(matches)
     candidates = [{"id": c.id, "name": c.name, "owner": c.owner, "status": c.status, "matched_on": kinds}
-                  for c, kinds in matches]
-    return DuplicateFound(f"{len(candidates)} existing client(s) match this one; send confirm_duplicate=true to "
-                          "create it anyway, or merge", candidates)
+                  for c, kinds in matches if sees_client(owners, c.owner)]
+    hidden = len(matches) - len(candidates)
+    found = [f"{len(candidates)} existing client(s)"] if candidates else []
+    if hidden:
+        found.append(f"{hidden} {'more ' if candidates else ''}client(s) you may not see (a {RESOLVED_BY} can "
+                     "look into them)")
+    return DuplicateFound(f"{' and '.join(found)} match this one; send confirm_duplicate=true to create it anyway, "
+                          "or merge",
+                          candidates, withheld=withheld(hidden, "possible duplicate(s)") if hidden else None)
 
 
 def _assign(session: Session, client: Client, data: dict) -> None:
@@ -106,14 +169,17 @@ def blank_client(*, actor: str | None) -> Client:
                   custom_fields={}, created_at=now, updated_at=now, created_by=actor)
 
 
-def create_client(session: Session, *, data: dict, actor: str | None, confirm_duplicate: bool = False) -> Client:
-    """A new client; a likely duplicate is refused (409 with the candidates) unless confirmed."""
+def create_client(session: Session, *, data: dict, actor: str | None, confirm_duplicate: bool = False,
+                  owners: set[str] | None = None) -> Client:
+    """A new client; a likely duplicate is refused (409 with the candidates) unless confirmed. The
+    refusal names only candidates owned by `owners` (the caller's visible owners; None: all) and
+    counts the others."""
     client = blank_client(actor=actor)
     _assign(session, client, data)
     if not confirm_duplicate:
         matches = duplicate_candidates(session, client)
         if matches:
-            raise _duplicates_error(matches)
+            raise _duplicates_error(matches, owners)
     session.add(client)
     refresh_derived(session, client)
     record_status(session, [client], from_status=None, actor=actor)

@@ -85,9 +85,11 @@ class DuplicateFound(Conflict):
 
     title = "Possible duplicate"
 
-    def __init__(self, detail: str, candidates: list[dict]):
+    def __init__(self, detail: str, candidates: list[dict], withheld: dict | None = None):
         super().__init__(detail)
         self.candidates = candidates
+        # Matches the caller may not see: only counted, with who can resolve them.
+        self.withheld = withheld
 
 
 class TooManyRequests(AtriumError):

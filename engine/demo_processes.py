@@ -53,12 +53,14 @@ def seed_approvals(engine, session: Session, clients: list[Client]) -> list[str]
     if _seeded(session, "approval", ACCOUNT_MANAGER):
         return ["Demo approvals already exist."]
     lines = []
+    # About a client of the requester's: the check sends a request about a client they may not see back.
+    own = [c for c in clients if c.owner == ACCOUNT_MANAGER]
     for kind, amount, justification in (("discount", 800, "Loyalty discount on the annual retainer"),
                                         ("fee", 42000, "Fixed fee for the group restructuring")):
         instance = engine.start_instance(session, process_key="approval", actor=ACCOUNT_MANAGER)
         data = {"kind": kind, "amount": amount, "justification": justification}
-        if clients:
-            data["client_id"] = clients[0].id
+        if own:
+            data["client_id"] = own[0].id
         _complete_first(engine, session, instance.id, "submit", data, ACCOUNT_MANAGER)
         lines.append(f"Started approval {instance.id}: {kind} of {amount} waiting for a decision.")
     return lines

@@ -3,8 +3,7 @@ telling the requester the outcome. Who approves is decided by processes/approval
 from __future__ import annotations
 
 from atrium import clock
-from atrium.clients import client_business_key
-from storage.clients import client_or_none
+from atrium.clients import client_business_key, owners_visible_to_username, visible_client_or_none
 from storage.instances import set_business_key
 from storage.notifications import add_notification
 
@@ -15,11 +14,14 @@ KIND_LABELS = {"fee": "fee", "discount": "discount", "write_off": "write-off"}
 
 def check_request(call: ServiceCall) -> dict:
     """The named client's name for the approver, or the problem that sends the request back; a
-    request about a client takes the client's business key, so the client's timeline shows it."""
+    request about a client takes the client's business key, so the client's timeline shows it.
+    The client must be one the requester (who started the instance) may see: one they may not is
+    answered exactly as one that does not exist, so the check reveals no other team's client."""
     client_id = call.data.get("client_id")
     if client_id is None:
         return {"problem": None, "client_name": None}
-    client = client_or_none(call.session, client_id)
+    owners = owners_visible_to_username(call.session, call.started_by)
+    client = visible_client_or_none(call.session, client_id, owners)
     if client is None:
         return {"problem": f"client {client_id} does not exist; correct the client or leave it out", "client_name": None}
     set_business_key(call.session, instance_id=call.instance_id, business_key=client_business_key(client.id))

@@ -27,7 +27,8 @@ def _names_of_new_client(data: dict) -> list[str]:
 def check_conflicts(call: ServiceCall) -> list[dict]:
     """Findings for the partner: existing clients and contacts named like the new client or its
     contacts, open engagements acting against them, and existing clients the new engagement would
-    act against. Each finding says what matched in `detail`."""
+    act against. Each finding says what matched in `detail`, and is about one client whose `owner` it
+    names: a reader who may not see that client is shown only a count (atrium/disclosure.py)."""
     session, data = call.session, call.data
     findings: dict[tuple, dict] = {}
 
