@@ -5,10 +5,13 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
+from atrium.clients import check_client_business_key
+from atrium.errors import InvalidInput
 from engine.messages import correlate_message
 
 from . import audit
 from .body_limits import limits_body
+from .clients import owners_visible_to_caller
 from .docs import errors
 from .permissions import requires
 from .schema_base import Schema
@@ -40,14 +43,27 @@ class DeliveriesSchema(Schema):
 @blp.response(200, DeliveriesSchema)
 @errors(blp, 404, 409, 413, 422)
 def send_message(message):
-    """Deliver a message; 404 when no instance or start event waits for it.
+    """Deliver a message; 404 when no instance or start event waits for it. A `client:N` business key
+    must name a client you may see (422).
 
     The payload may not set the process's control variables (422 naming them), and it and the
     correlation keys are each at most ATRIUM_MAX_DATA_BYTES of JSON."""
     engine = current_app.extensions["atrium.engine"]
     with engine.transaction() as session:
+        _refuse_invisible_client_key(session, message["correlation_keys"].get("business_key"))
         reached = correlate_message(engine, session, name=message["name"], payload=message["payload"],
                                     correlation_keys=message["correlation_keys"], actor=g.account.username)
         audit.record(session, "message.send", target=message["name"],
                      detail={"reached": [str(d.instance_id) for d in reached]})
         return {"reached": reached}
+
+
+def _refuse_invisible_client_key(session, business_key) -> None:
+    """A `client:N` business key must name a client the sender may see, as on start: otherwise which
+    instances it reached would tell whether another team's client exists."""
+    if not isinstance(business_key, str):
+        return
+    try:
+        check_client_business_key(session, business_key, owners_visible_to_caller(session))
+    except InvalidInput as exc:
+        raise InvalidInput(exc.detail, {"correlation_keys.business_key": exc.errors["business_key"]}) from None

@@ -246,3 +246,15 @@ def test_a_client_business_key_must_name_a_client_the_starter_may_see(people, ta
     assert start("am_tax", f"client:{tax_client['id']}").status_code == 201
     assert start("partner", f"client:{tax_client['id']}").status_code == 201
     assert start("am_audit", "order:42").status_code == 201  # other keys are free text
+
+
+def test_a_message_keyed_to_another_teams_client_is_refused_like_an_unknown_one(people, tax_client):
+    def send(who, key):
+        return people[who].post("/api/messages", json={"name": "client_documents_received",
+                                                       "correlation_keys": {"business_key": key}})
+
+    other, unknown = send("am_audit", f"client:{tax_client['id']}"), send("am_audit", "client:999999")
+    assert other.status_code == unknown.status_code == 422
+    assert other.json["errors"] == unknown.json["errors"] == {"correlation_keys.business_key": ["no such client"]}
+    # Its own team gets past the check (and is told nothing waits for such a message).
+    assert send("am_tax", f"client:{tax_client['id']}").status_code == 404
