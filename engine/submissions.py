@@ -24,6 +24,7 @@ CONTROL_VARIABLES = frozenset({
     "manager", "requester", "approver_group",  # assignees and candidate groups (approval, complaint, onboarding)
     "request_check",  # approval: sends the request back when its check found a problem
     "acknowledge_by",  # complaint: the acknowledgement's due date and the escalation timer
+    "complaint_state",  # complaint: who proposed the resolution, whom its approval excludes
     "plan", "current", "escalation",  # follow-up: cycle timer, the follow-up record, owner and manager
     "conflicts", "onboarded", "welcome_follow_up",  # onboarding: findings for the reviewer, the client and follow-up
     "sla", "assignment",  # service request: due date and inbox priority, the assignment check
