@@ -228,8 +228,9 @@ def _visible_or_raise(task: dict | None, task_id: uuid.UUID) -> dict:
     if task is None:
         raise NotFound(f"task {task_id} not found")
     account = g.account
+    offered_now = task["status"] == OPEN and task["assignee"] is None and _offered_to_me(task)
     if not has_permission(account.roles, "tasks:read_all") and not (
-        task["assignee"] == account.username or task["completed_by"] == account.username or _offered_to_me(task)
+        task["assignee"] == account.username or task["completed_by"] == account.username or offered_now
     ):
         raise NotFound(f"task {task_id} not found")  # do not reveal tasks one may not see
     return task
@@ -282,7 +283,12 @@ def get_task_detail(task_id):
 def claim(task_id):
     """Take an unclaimed task offered to you."""
     with _engine().transaction() as session:
-        task = _task_or_raise(session, task_id)
+        rows = task_rows(session, task_ids=[task_id])
+        if rows and rows[0]["status"] == OPEN and rows[0]["assignee"] not in (None, g.account.username) \
+                and _offered_to_me(rows[0]):
+            # A colleague took it first: say so, though the task is no longer visible to you.
+            raise Conflict(f"task {task_id} is already claimed by {rows[0]['assignee']}")
+        task = _visible_or_raise(rows[0] if rows else None, task_id)
         _require_open(task)
         if task["assignee"] == g.account.username:
             return task

@@ -69,8 +69,33 @@ def json_size(value) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode())
 
 
+# Deepest nesting of lists and objects submitted data may have: far beyond any form, and far below
+# the depth at which SpiffWorkflow's recursive serializer runs out of stack (about 230).
+MAX_DEPTH = 32
+
+
+def json_depth(value) -> int:
+    """How deeply lists and dicts nest in `value` (a scalar is 0), counted without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, (list, tuple)) else None
+        if children is None:
+            deepest = max(deepest, depth)
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_DEPTH:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def check_size(value, *, field: str, limit: int) -> None:
-    """InvalidInput naming `field` when `value` is larger than `limit` bytes of JSON."""
+    """InvalidInput naming `field` when `value` is larger than `limit` bytes of JSON or nests lists and
+    objects deeper than MAX_DEPTH."""
+    if json_depth(value) > MAX_DEPTH:
+        raise InvalidInput(f"{field} nests lists and objects too deeply (at most {MAX_DEPTH} levels)",
+                           {field: [f"at most {MAX_DEPTH} levels of nesting"]})
     size = json_size(value)
     if size > limit:
         raise InvalidInput(f"{field} is too large ({size} bytes of JSON; at most {limit})",

@@ -228,8 +228,11 @@ def count_offered(session: Session, *, username: str, groups: list[str]) -> int:
 
 
 def visible_condition(username: str, groups: list[str]):
-    """Tasks a user without the read-all permission may see: theirs, offered to them, or done by them."""
-    return (Task.assignee == username) | (Task.completed_by == username) | candidate_condition(username, groups)
+    """Tasks a user without the read-all permission may see: theirs, offered to them while open and
+    unclaimed, or done by them. Once someone claims a task offered to a whole role, the rest of the
+    role no longer sees it (nor the client data its form shows)."""
+    return ((Task.assignee == username) | (Task.completed_by == username)
+            | candidate_condition(username, groups, offered_only=True))
 
 
 _SORTS = {"due": Task.due_at, "created": Task.created_at, "priority": Task.priority}

@@ -258,3 +258,19 @@ def test_a_message_keyed_to_another_teams_client_is_refused_like_an_unknown_one(
     assert other.json["errors"] == unknown.json["errors"] == {"correlation_keys.business_key": ["no such client"]}
     # Its own team gets past the check (and is told nothing waits for such a message).
     assert send("am_tax", f"client:{tax_client['id']}").status_code == 404
+
+
+def test_a_task_claimed_by_someone_in_the_lane_is_no_longer_shown_to_the_rest_of_it(people):
+    """A lane offers an onboarding's tasks to every account manager; once the requester holds the intake
+    (and later the welcome call), another team's account manager neither lists nor opens it."""
+    started = people["account_manager"].post("/api/process-instances", json={"process_key": "client_onboarding"})
+    assert started.status_code == 201, started.json
+    [intake] = started.json["open_tasks"]
+    assert intake["assignee"] == "account_manager" and "account_manager" in intake["candidate_groups"]
+    outsider = people["am_audit"]
+    assert outsider.get(f"/api/tasks/{intake['id']}").status_code == 404
+    assert intake["id"] not in [t["id"] for t in outsider.get("/api/tasks?page_size=200").json["items"]]
+    # A candidate who tries to claim it is told it is taken, not that it does not exist.
+    taken = outsider.post(f"/api/tasks/{intake['id']}/claim")
+    assert taken.status_code == 409 and "already claimed" in taken.json["detail"]
+    assert people["account_manager"].get(f"/api/tasks/{intake['id']}").status_code == 200

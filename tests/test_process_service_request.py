@@ -112,7 +112,7 @@ def test_desk_triages_the_assignee_resolves_with_articles_at_hand_and_the_rated_
     assert work["assignee"] == "sam" and _at(work["due"]) == _at(record["sla_due_at"]) and work["priority"] == 70
     assert [a["title"] for a in work["data"]["suggested_articles"]] == [
         "Appealing a VAT penalty", "VAT return deadlines", "Late filing of annual accounts"]
-    assert complete(desk, work, resolution="done").status_code == 403  # claimed by sam
+    assert complete(desk, work, resolution="done").status_code == 404  # sam's now: the rest of the desk no longer sees it
     assert "data.resolution" in complete(sam, work).json["errors"]
     clock.advance(hours=3)
     assert complete(sam, work, resolution="Appeal lodged; penalty waived.").status_code == 200

@@ -247,3 +247,22 @@ def test_start_variables_message_payloads_and_task_data_have_a_size_limit(people
         assert response.json["status"] == 413 and "this operation takes at most" in response.json["detail"]
     assert task_of(am, instance["id"], "intake")["status"] == "open"
     assert admin.get(f"/api/process-instances/{order['id']}").json["current_activities"] == ["await_payment"]
+
+
+def test_data_nested_too_deeply_is_refused_not_a_server_error(people):
+    """Found in review: 230 nested lists (460 bytes, well within the size limit) ran SpiffWorkflow's
+    recursive serializer out of stack, a 500."""
+    admin, am = people["admin"], people["account_manager"]
+    deep = 1
+    for _ in range(300):
+        deep = [deep]
+    refused = start(am, "two_tasks", variables={"urgency": 5, "deep": deep})
+    assert refused.status_code == 422 and set(refused.json["errors"]) == {"variables"}
+    assert "nests" in refused.json["detail"]
+    start(admin, "order_flow", business_key="ORD-2")
+    refused = admin.post("/api/messages", json={"name": "payment_received", "payload": {"deep": deep},
+                                                "correlation_keys": {"business_key": "ORD-2"}})
+    assert refused.status_code == 422 and set(refused.json["errors"]) == {"payload"}
+    # Ordinary nesting, as forms have, is fine.
+    fine = start(am, "two_tasks", variables={"urgency": 5, "contacts": [{"name": "Ada", "phones": ["+44 1"]}]})
+    assert fine.status_code == 201, fine.json
