@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 from flask import current_app, g
+from sqlalchemy import exists, select
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from atrium.clients import check_client_business_key
 from atrium.errors import InvalidInput
 from engine.messages import correlate_message
+from storage.instances import ProcessInstance
 
 from . import audit
 from .body_limits import limits_body
 from .clients import owners_visible_to_caller
+from .instances import visible_instances_condition
 from .docs import errors
 from .permissions import requires
 from .schema_base import Schema
@@ -52,7 +55,8 @@ def send_message(message):
     with engine.transaction() as session:
         _refuse_invisible_client_key(session, message["correlation_keys"].get("business_key"))
         reached = correlate_message(engine, session, name=message["name"], payload=message["payload"],
-                                    correlation_keys=message["correlation_keys"], actor=g.account.username)
+                                    correlation_keys=message["correlation_keys"], actor=g.account.username,
+                                    may_reach=_visible_to_caller(session))
         audit.record(session, "message.send", target=message["name"],
                      detail={"reached": [str(d.instance_id) for d in reached]})
         return {"reached": reached}
@@ -67,3 +71,13 @@ def _refuse_invisible_client_key(session, business_key) -> None:
         check_client_business_key(session, business_key, owners_visible_to_caller(session))
     except InvalidInput as exc:
         raise InvalidInput(exc.detail, {"correlation_keys.business_key": exc.errors["business_key"]}) from None
+
+
+def _visible_to_caller(session):
+    """Whether the sender may see an instance: a message reaches only those, so neither its answer
+    nor its effect tells anything of instances the sender's own endpoints hide (None: all)."""
+    condition = visible_instances_condition(session)
+    if condition is None:
+        return None
+    return lambda instance_id: bool(session.scalar(select(exists().where(ProcessInstance.id == instance_id,
+                                                                         condition))))

@@ -1,6 +1,7 @@
 """Message correlation: deliver a named message to the instances waiting for it, or start one."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from SpiffWorkflow.util.task import TaskState
@@ -30,6 +31,7 @@ def correlate_message(
     payload: dict | None = None,
     correlation_keys: dict | None = None,
     actor: str | None = None,
+    may_reach: Callable[[object], bool] | None = None,
 ) -> list[Delivery]:
     """Deliver to every waiting instance whose business key and variables match the keys.
 
@@ -37,23 +39,27 @@ def correlate_message(
     matches when each given key equals its value there. With no waiting instance, a
     process with a matching message start event is started. NotFound when nothing waits.
     Messages come from outside (POST /api/messages): the payload, and the keys a started instance
-    takes as variables, are checked like start variables (`engine.check_outside_data`).
+    takes as variables, are checked like start variables (`engine.check_outside_data`), the payload
+    before any matching (or the answer would tell whether an instance matched). `may_reach(instance_id)`
+    leaves out instances the sender may not see, as if they did not wait.
     """
     if not name:
         raise InvalidInput("a message needs a name", {"name": ["required"]})
     keys = dict(correlation_keys or {})
     check_size(payload, field="payload", limit=engine.settings.max_data_bytes)
     check_size(keys, field="correlation_keys", limit=engine.settings.max_data_bytes)
+    if isinstance(payload, dict):
+        check_outside_variables(payload, field="payload")
     deliveries: list[Delivery] = []
     subscriptions = subscriptions_for(session, message_name=name)
     for sub in subscriptions:
         if sub.instance_id is None:
             continue
         instance = load_instance(session, instance_id=sub.instance_id)
-        if instance is None or instance.status != ACTIVE or not _matches(engine, session, instance, keys):
+        if instance is None or instance.status != ACTIVE or (may_reach is not None and not may_reach(instance.id)):
             continue
-        if isinstance(payload, dict):
-            check_outside_variables(payload, field="payload")
+        if not _matches(engine, session, instance, keys):
+            continue
         if engine.deliver_message(session, instance, sub.task_id, name, payload, actor=actor):
             deliveries.append(Delivery(instance.id, instance.process_key, False))
     if deliveries:

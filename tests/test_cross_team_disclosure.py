@@ -12,7 +12,7 @@ import pytest
 from atrium.client_import import Table, client_rows, import_clients
 from engine.handlers import register_all
 
-from .api_helpers import client_body, deploy_firm_processes, make_app, people_in_two_teams
+from .api_helpers import client_body, deploy_firm_processes, deploy_via_api, make_app, people_in_two_teams
 
 # account_manager and am_tax are the "tax" team; am_audit is alone in "audit".
 
@@ -274,3 +274,30 @@ def test_a_task_claimed_by_someone_in_the_lane_is_no_longer_shown_to_the_rest_of
     taken = outsider.post(f"/api/tasks/{intake['id']}/claim")
     assert taken.status_code == 409 and "already claimed" in taken.json["detail"]
     assert people["account_manager"].get(f"/api/tasks/{intake['id']}").status_code == 200
+
+
+def test_a_message_neither_reaches_nor_probes_another_teams_instances(people, tax_client):
+    """Found in review: correlating by a variable answered 404 or 422 depending on whether another
+    team's instance held that value, and with no keys a message moved their instance on."""
+    admin, am_tax, am_audit = people["admin"], people["am_tax"], people["am_audit"]
+    assert deploy_via_api(admin, "messages.bpmn").status_code == 201
+    started = am_tax.post("/api/process-instances", json={
+        "process_key": "order_flow", "business_key": f"client:{tax_client['id']}",
+        "variables": {"order_ref": "SECRET-1"}})
+    assert started.status_code == 201, started.json
+
+    def send(who, keys, payload):
+        return people[who].post("/api/messages", json={"name": "payment_received", "correlation_keys": keys,
+                                                       "payload": payload})
+
+    right, wrong = send("am_audit", {"order_ref": "SECRET-1"}, {"manager": "x"}), send(
+        "am_audit", {"order_ref": "WRONG"}, {"manager": "x"})
+    assert right.status_code == wrong.status_code == 422 and right.json["errors"] == wrong.json["errors"]
+    assert send("am_audit", {}, {"note": "from audit"}).status_code == 404
+    assert send("am_audit", {"order_ref": "SECRET-1"}, {"note": "from audit"}).status_code == 404
+    instance = am_tax.get(f"/api/process-instances/{started.json['id']}").json
+    assert instance["current_activities"] == ["await_payment"] and "note" not in instance["variables"]
+    # Its own team reaches it.
+    reached = send("am_tax", {"order_ref": "SECRET-1"}, {"note": "paid"})
+    assert reached.status_code == 200 and [d["instance_id"] for d in reached.json["reached"]] == [started.json["id"]]
+    assert am_audit.get(f"/api/process-instances/{started.json['id']}").status_code == 404
