@@ -111,8 +111,9 @@ def authenticate(session: Session, *, username: str, password: str, address: str
 def _set_password(account: Account, password: str, *, must_change: bool) -> None:
     account.password_hash = hash_password(password)
     account.must_change_password = must_change
-    # Every token carries the generation it was issued in: raising it revokes them all.
-    account.token_generation = (account.token_generation or 0) + 1
+    # Every token carries the generation it was issued in: raising it revokes them all. Raised in SQL
+    # (SET token_generation = token_generation + 1), so a change and a reset at once both count.
+    account.token_generation = Account.token_generation + 1
 
 
 def change_own_password(session: Session, *, username: str, current_password: str, new_password: str) -> Account:
