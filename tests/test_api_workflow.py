@@ -158,8 +158,11 @@ def test_cancel_and_retry_through_the_api(people, deployed, services):
 
 def test_messages_reach_waiting_instances_or_404(people, deployed):
     order = _start(people["manager"], key="order_flow", business_key="ORD-1").json
-    reached = people["service_desk"].post("/api/messages", json={
-        "name": "payment_received", "correlation_keys": {"business_key": "ORD-1"}, "payload": {"paid": 5}})
+    # A message reaches only instances its sender may see: not the desk, which cannot see this one.
+    message = {"name": "payment_received", "correlation_keys": {"business_key": "ORD-1"}, "payload": {"paid": 5}}
+    assert people["service_desk"].get(f"/api/process-instances/{order['id']}").status_code == 404
+    assert people["service_desk"].post("/api/messages", json=message).status_code == 404
+    reached = people["manager"].post("/api/messages", json=message)
     assert reached.status_code == 200 and reached.json["reached"][0]["instance_id"] == order["id"]
     nobody = people["service_desk"].post("/api/messages", json={"name": "payment_received",
                                                                  "correlation_keys": {"business_key": "none"}})
