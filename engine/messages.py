@@ -39,8 +39,9 @@ def correlate_message(
     matches when each given key equals its value there. With no waiting instance, a
     process with a matching message start event is started. NotFound when nothing waits.
     Messages come from outside (POST /api/messages): the payload, and the keys a started instance
-    takes as variables, are checked like start variables (`engine.check_outside_data`), the payload
-    before any matching (or the answer would tell whether an instance matched). `may_reach(instance_id)`
+    takes as variables, are checked like start variables (`engine.check_outside_data`); the payload sets
+    no control variable at all, checked before any matching (or the answer would tell whether an
+    instance matched). `may_reach(instance_id)`
     leaves out instances the sender may not see, as if they did not wait.
     """
     if not name:
@@ -70,7 +71,6 @@ def correlate_message(
         definition = session.get(ProcessDefinition, sub.definition_id)
         variables = {k: v for k, v in keys.items() if k != "business_key"}
         engine.check_outside_data(session, definition.id, variables, field="correlation_keys")
-        engine.check_outside_data(session, definition.id, payload, field="payload")
 
         def trigger(workflow, element_id=sub.element_id):
             for task in workflow.get_tasks(spec_name=element_id, state=TaskState.WAITING):

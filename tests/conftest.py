@@ -132,3 +132,19 @@ def source_files(*names: str) -> list[SourceFile]:
 def deploy_files(process_engine: ProcessEngine, *names: str):
     with process_engine.transaction() as session:
         return deploy(process_engine, session, source_files(*names))
+
+
+@pytest.fixture
+def app(db, services, clock):
+    """The API on the test database, with one account per role (tests/api_helpers.make_app); a test
+    module needing other settings or handlers defines its own `app`."""
+    from .api_helpers import make_app  # api_helpers imports this module
+
+    app = make_app(db, services)
+    yield app
+    app.extensions["atrium.db"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

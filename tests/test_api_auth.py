@@ -2,21 +2,8 @@
 from __future__ import annotations
 
 
-import pytest
 
-from .api_helpers import Caller, caller, login, make_app
-
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
+from .api_helpers import Caller, caller, login
 
 
 def test_a_token_opens_the_api_and_names_its_account(client):

@@ -4,13 +4,12 @@ from __future__ import annotations
 import re
 import uuid
 
-import pytest
 
 from api.auth import PUBLIC_PATHS
 from api.permissions import ALL, PERMISSIONS
 from storage.accounts import ROLES
 
-from .api_helpers import caller, make_app
+from .api_helpers import caller
 
 # Endpoints any authenticated account may call.
 OPEN_TO_ALL = {"/api/me", "/api/me/password", "/api/auth/revoke"}
@@ -35,13 +34,6 @@ def _url(rule: str) -> str:
     url = re.sub(r"<uuid:\w+>", lambda _: str(uuid.uuid4()), rule)
     url = re.sub(r"<(int|id):\w+>", "987654", url)
     return re.sub(r"<\w+>", "nothing", url)
-
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
 
 
 def test_every_endpoint_declares_a_permission(app):

@@ -17,11 +17,6 @@ def app(db, services, clock):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def people(client):
     return {role: caller(client, role) for role in ("admin", "partner", "manager", "account_manager", "service_desk", "viewer")}
 

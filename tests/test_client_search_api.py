@@ -6,7 +6,7 @@ import pytest
 
 import storage.clients
 
-from .test_clients_api import app, new_client, people  # noqa: F401 -- fixtures shared with the client tests
+from .test_clients_api import new_client, people  # noqa: F401 -- people is a fixture shared with the client tests
 
 
 def names(person, **params):

@@ -11,13 +11,6 @@ from .api_helpers import Caller, caller, client_body, make_app, people_in_two_te
 
 
 @pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
-@pytest.fixture
 def people(app):
     return people_in_two_teams(app)
 

@@ -6,23 +6,10 @@ import re
 from dataclasses import replace
 from html.parser import HTMLParser
 
-import pytest
 
 from .api_helpers import caller, login, make_app
 
 TOKEN_LIKE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 def test_a_long_or_odd_request_id_is_replaced_and_the_failed_login_still_counts(client):

@@ -3,14 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .api_helpers import caller, make_app
-
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
+from .api_helpers import caller
 
 
 @pytest.fixture

@@ -19,18 +19,6 @@ OWNER = "198.51.100.7"
 
 
 @pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def password_checks(monkeypatch):
     """Every argon2 verification a login makes, as (hash, password): the real check still runs."""
     checks, lock = [], threading.Lock()
