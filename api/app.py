@@ -40,6 +40,7 @@ from . import (
 from .auth import TokenService, authenticate_request
 from .docs import AtriumApi, register_converters, swagger_ui
 from .problems import from_domain_error, from_unexpected, from_write_conflict
+from .web_app import web_app
 
 request_log = logging.getLogger("atrium.requests")
 # A caller's X-Request-ID is kept only if it is a short token (it lands in logs and a 64-character
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
                    client_transfer, employees, knowledge, notifications, firm_settings, reports):
         api.register_blueprint(module.blp)
     app.register_blueprint(swagger_ui)
+    app.register_blueprint(web_app)  # last: its catch-all route must not shadow the API's
 
     @app.before_request
     def _begin():

@@ -56,6 +56,8 @@ class Settings:
     env: str = "development"
     secret_key: str | None = None
     processes_dir: Path = PROJECT_ROOT / "processes"
+    # The browser app's build (`make web` writes it); served at / by api/web_app.py.
+    web_dir: Path = PROJECT_ROOT / "web" / "dist"
     forms_dir: Path = PROJECT_ROOT / "forms"
     # Wall-clock budget for one script or condition; a runaway loop becomes an incident.
     script_timeout_seconds: float = 2.0
@@ -131,6 +133,7 @@ class Settings:
             env=env.get("ATRIUM_ENV", defaults.env),
             secret_key=env.get("ATRIUM_SECRET_KEY") or None,
             processes_dir=Path(env.get("ATRIUM_PROCESSES_DIR", defaults.processes_dir)),
+            web_dir=Path(env.get("ATRIUM_WEB_DIR", defaults.web_dir)),
             forms_dir=Path(env.get("ATRIUM_FORMS_DIR", defaults.forms_dir)),
             script_timeout_seconds=float(env.get("ATRIUM_SCRIPT_TIMEOUT", defaults.script_timeout_seconds)),
             timer_poll_seconds=float(env.get("ATRIUM_TIMER_POLL_SECONDS", defaults.timer_poll_seconds)),

@@ -148,3 +148,12 @@ def app(db, services, clock):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Where the browser tests left their screenshots (tests/browser), to open and look at."""
+    base = getattr(config, "_tmp_path_factory", None)
+    folder = base.getbasetemp() / "screenshots" if base else None
+    if folder and folder.is_dir():
+        count = sum(1 for _ in folder.rglob("*.png"))
+        terminalreporter.write_line(f"browser screenshots: {count} in {folder}")

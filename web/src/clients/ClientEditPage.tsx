@@ -1,0 +1,6 @@
+import { NotFoundPage } from "../ui/ForbiddenPage";
+
+/** Being built: the screen lands with its feature (issue 11). */
+export default function ClientEditPage() {
+  return <NotFoundPage />;
+}
