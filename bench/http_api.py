@@ -183,7 +183,9 @@ def _copy_rows(cursor, sql: str, rows) -> None:
             copy.write_row(row)
 
 
-def inbox_latency(total_tasks: int = 1_000_000, open_tasks: int = 100_000, requests_n: int = 300) -> dict:
+def seed_inbox(total_tasks: int, open_tasks: int):
+    """A fresh bench schema with one account per role and `total_tasks` task rows of which
+    `open_tasks` are open, each offered to one role; loaded with COPY, then vacuumed."""
     db = fresh_database()
     engine = process_engine(db)
     deploy_flow(engine, "review.bpmn")
@@ -193,7 +195,7 @@ def inbox_latency(total_tasks: int = 1_000_000, open_tasks: int = 100_000, reque
         definition_id = session.execute(__import__("sqlalchemy").text("SELECT id FROM process_definitions")).scalar()
     rng = random.Random(7)
     now = datetime.now(timezone.utc)
-    instances = [uuid.uuid4() for _ in range(total_tasks // 100)]
+    instances = [uuid.uuid4() for _ in range(max(1, total_tasks // 100))]
     raw = db.raw_connection()
     began = time.time()
     try:
@@ -228,7 +230,11 @@ def inbox_latency(total_tasks: int = 1_000_000, open_tasks: int = 100_000, reque
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in ("process_instances", "tasks", "task_candidates"):
             conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
-    load_s = time.time() - began
+    return db, time.time() - began
+
+
+def inbox_latency(total_tasks: int = 1_000_000, open_tasks: int = 100_000, requests_n: int = 300) -> dict:
+    db, load_s = seed_inbox(total_tasks, open_tasks)
     server = Server()
     try:
         http = _session("service_desk")

@@ -9,6 +9,7 @@ export default defineConfig({
     outDir: "dist",
     assetsDir: "assets",
     sourcemap: false,
+    manifest: true, // dist/.vite/manifest.json: which chunks the first screen loads (make bench)
     chunkSizeWarningLimit: 1200,
     rollupOptions: {
       output: {
