@@ -1,0 +1,33 @@
+"""Steps of the client scenarios the browser tests take through the API (seeding, and screens not
+built yet), as the named person: the same endpoints the app calls."""
+from __future__ import annotations
+
+from ..api_helpers import Caller
+from .conftest import password
+
+
+def as_person(live_server, username: str) -> Caller:
+    """An API caller for `username` on the live server's app (a bearer token, as integrations use)."""
+    client = live_server.app.test_client()
+    answer = client.post("/api/auth/token", json={"username": username, "password": password(username)})
+    assert answer.status_code == 200, answer.json
+    return Caller(client, answer.json["access_token"])
+
+
+def new_client(person: Caller, name: str, **fields) -> dict:
+    made = person.post("/api/clients", json={"name": name, **fields})
+    assert made.status_code == 201, made.json
+    return made.json
+
+
+def open_task(person: Caller, instance_id: str, element_id: str) -> dict:
+    """The one open task of `element_id` in an instance, with its form and data, as `person` sees it."""
+    tasks = [task for task in person.get(f"/api/tasks?instance_id={instance_id}&page_size=200").json["items"]
+             if task["element_id"] == element_id]
+    assert len(tasks) == 1, tasks
+    return person.get(f"/api/tasks/{tasks[0]['id']}").json
+
+
+def complete(person: Caller, task: dict, **data) -> None:
+    done = person.post(f"/api/tasks/{task['id']}/complete", json={"data": data})
+    assert done.status_code == 200, done.json
