@@ -3,7 +3,7 @@ built yet), as the named person: the same endpoints the app calls."""
 from __future__ import annotations
 
 from ..api_helpers import Caller
-from .conftest import password
+from .conftest import log_in, password
 
 
 def as_person(live_server, username: str) -> Caller:
@@ -31,3 +31,9 @@ def open_task(person: Caller, instance_id: str, element_id: str) -> dict:
 def complete(person: Caller, task: dict, **data) -> None:
     done = person.post(f"/api/tasks/{task['id']}/complete", json={"data": data})
     assert done.status_code == 200, done.json
+
+
+def signed_in(page, live_server, username: str) -> None:
+    """Log in through the form and wait until the app has let the person in."""
+    log_in(page, live_server, username)
+    page.wait_for_url(lambda url: "/login" not in url)

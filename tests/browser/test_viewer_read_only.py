@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from .client_steps import as_person, new_client
-from .conftest import log_in
+from .client_steps import as_person, new_client, signed_in
 
 
 def test_viewer_sees_no_edit_start_or_new_buttons_and_action_urls_refuse_kindly(live_server, page, shot):
@@ -14,7 +13,7 @@ def test_viewer_sees_no_edit_start_or_new_buttons_and_action_urls_refuse_kindly(
     made = amy.post(f"/api/clients/{client['id']}/contacts", json={"name": "王芳", "role": "财务经理"})
     assert made.status_code == 201, made.json
 
-    log_in(page, live_server, "vera")
+    signed_in(page, live_server, "vera")
     expect(page.get_by_role("link", name="Start work")).to_have_count(0)
     shot(page, "viewer-inbox")
 
@@ -46,11 +45,16 @@ def test_viewer_sees_no_edit_start_or_new_buttons_and_action_urls_refuse_kindly(
     expect(page.get_by_role("heading", name="广州明德会计师集团有限公司", level=1)).to_be_visible()
     shot(page, "viewer-client-page-phone")
 
+    page.get_by_text("中文", exact=True).click()
+    expect(page.get_by_role("tab", name="概览")).to_be_visible()
+    expect(page.get_by_text("潜在").or_(page.get_by_text("活跃")).first).to_be_visible()
+    shot(page, "viewer-client-page-phone-zh")
+
 
 def test_a_client_of_another_team_is_not_found_kindly(live_server, page, shot):
     alan = as_person(live_server, "alan")
     client = new_client(alan, "South Harbour Trading", owner="alan")
-    log_in(page, live_server, "amy")
+    signed_in(page, live_server, "amy")
     page.goto(f"{live_server.url}/clients/{client['id']}")
     expect(page.get_by_role("heading", name="Client not found")).to_be_visible()
     expect(page.get_by_role("button", name="Back to clients")).to_be_visible()

@@ -81,7 +81,13 @@ export default function ClientListPage() {
       width: 110,
       render: (status: string) => <Tag color={STATUS_COLOURS[status]}>{label(t, "status", status)}</Tag>,
     },
-    { title: t("field.owner"), dataIndex: "owner", width: 130, render: (owner?: string | null) => owner || "—" },
+    {
+      title: t("field.phones"),
+      dataIndex: "phones",
+      responsive: ["sm"],
+      render: (phones?: string[]) => phones?.[0] ?? "—",
+    },
+    { title: t("field.owner"), dataIndex: "owner", render: (owner?: string | null) => owner || "—" },
     { title: t("field.industry"), dataIndex: "industry", responsive: ["md"], render: (value?: string | null) => value || "—" },
     {
       title: t("field.tags"),
@@ -89,7 +95,7 @@ export default function ClientListPage() {
       responsive: ["lg"],
       render: (tags?: string[]) => (tags ?? []).map((tag) => <Tag key={tag}>{tag}</Tag>),
     },
-    { title: t("field.updated"), dataIndex: "updated_at", width: 150, responsive: ["md"], render: (value?: string) => formatDate(value) },
+    { title: t("field.updated"), dataIndex: "updated_at", responsive: ["md"], render: (value?: string) => formatDate(value) },
   ];
 
   const total = list.data?.total ?? 0;
@@ -210,7 +216,8 @@ export default function ClientListPage() {
         size="middle"
         columns={columns}
         dataSource={list.data?.items ?? []}
-        loading={list.isFetching}
+        // Faded only while it shows the previous search's rows, not on a quiet refresh.
+        loading={list.isPending || (list.isFetching && list.isPlaceholderData)}
         pagination={pagination}
         onChange={(next) => update({ page: next.current && next.current > 1 ? next.current : undefined })}
         scroll={{ x: "max-content" }}

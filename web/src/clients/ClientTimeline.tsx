@@ -22,6 +22,11 @@ export function ClientTimeline({ clientId }: { clientId: number }) {
     const group = { service_request: "serviceRequest", complaint: "complaint", engagement: "engagement" }[event.kind] ?? "timeline";
     return t(`${group}.statuses.${event.status}`, { defaultValue: t(`timeline.statuses.${event.status}`, { defaultValue: event.status }) });
   };
+  // The server names a process by its key ("service_request started"): say it in the reader's words.
+  const title = (event: TimelineEvent) =>
+    event.kind === "process_instance"
+      ? t(`process.${event.title.replace(/ started$/, "")}`, { defaultValue: event.title })
+      : event.title;
   return (
     <Timeline
       aria-label={t("timeline.label")}
@@ -31,7 +36,7 @@ export function ClientTimeline({ clientId }: { clientId: number }) {
         children: (
           <div>
             <Tag>{t(`timeline.kinds.${event.kind}`, { defaultValue: event.kind })}</Tag>
-            {event.kind === "task" ? <Link to={`/tasks/${event.id}`}>{event.title}</Link> : <span>{event.title}</span>}
+            {event.kind === "task" ? <Link to={`/tasks/${event.id}`}>{title(event)}</Link> : <span>{title(event)}</span>}
             {statusText(event) && <Typography.Text type="secondary"> · {statusText(event)}</Typography.Text>}
             <div>
               <Typography.Text type="secondary">

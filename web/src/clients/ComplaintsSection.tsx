@@ -87,13 +87,14 @@ export function ComplaintsSection({ clientId, canWrite, onAdd }: { clientId: num
               </>
             ),
           },
-          { title: t("complaint.received"), dataIndex: "received_at", render: (value) => formatDateTime(value) },
+          { title: t("complaint.received"), dataIndex: "received_at", responsive: ["sm"], render: (value) => formatDateTime(value) },
           {
             title: t("complaint.satisfaction"),
             dataIndex: "satisfaction",
+            responsive: ["md"],
             render: (value: number | null) =>
               value ? (
-                <span role="img" aria-label={t("serviceRequest.ratingLabel", { rating: value })}>
+                <span className="rating-stars" role="img" aria-label={t("serviceRequest.ratingLabel", { rating: value })}>
                   <Rate disabled value={value} style={{ fontSize: 14 }} />
                 </span>
               ) : (

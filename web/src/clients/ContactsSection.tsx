@@ -43,6 +43,7 @@ export function ContactsSection({ clientId, canWrite }: { clientId: number; canW
           {
             title: t("contact.emails"),
             dataIndex: "emails",
+            responsive: ["md"],
             render: (emails: string[] = []) => emails.map((email) => <div key={email}><a href={`mailto:${email}`}>{email}</a></div>),
           },
         ]}

@@ -58,8 +58,8 @@ export function EngagementsSection({ clientId, canWrite }: { clientId: number; c
             render: (amount: number | null, row) =>
               `${formatMoney(amount)} · ${t(`engagement.bases.${row.fee_basis}`, { defaultValue: row.fee_basis })}`,
           },
-          { title: t("engagement.start_date"), dataIndex: "start_date", render: (value) => formatDate(value) },
-          { title: t("engagement.responsible"), dataIndex: "responsible", render: (value) => value || "—" },
+          { title: t("engagement.start_date"), dataIndex: "start_date", responsive: ["md"], render: (value) => formatDate(value) },
+          { title: t("engagement.responsible"), dataIndex: "responsible", responsive: ["md"], render: (value) => value || "—" },
         ]}
       />
       {editing && (

@@ -37,14 +37,14 @@ export function FeedbackSection({ clientId, canWrite }: { clientId: number; canW
             dataIndex: "csat",
             render: (value: number | null) =>
               value ? (
-                <span role="img" aria-label={t("serviceRequest.ratingLabel", { rating: value })}>
+                <span className="rating-stars" role="img" aria-label={t("serviceRequest.ratingLabel", { rating: value })}>
                   <Rate disabled value={value} style={{ fontSize: 14 }} />
                 </span>
               ) : (
                 "—"
               ),
           },
-          { title: t("feedback.nps"), dataIndex: "nps", render: (value) => value ?? "—" },
+          { title: t("feedback.nps"), dataIndex: "nps", responsive: ["sm"], render: (value) => value ?? "—" },
           {
             title: t("feedback.comment"),
             dataIndex: "comment",
@@ -54,9 +54,10 @@ export function FeedbackSection({ clientId, canWrite }: { clientId: number; canW
           {
             title: t("feedback.about"),
             dataIndex: "subject_type",
+            responsive: ["md"],
             render: (type: string | null, row) => (type ? `${t(`feedback.subjects.${type}`, { defaultValue: type })} #${row.subject_id}` : "—"),
           },
-          { title: t("feedback.given"), dataIndex: "created_at", render: (value) => formatDateTime(value) },
+          { title: t("feedback.given"), dataIndex: "created_at", responsive: ["md"], render: (value) => formatDateTime(value) },
         ]}
       />
       {editing && (

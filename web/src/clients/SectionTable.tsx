@@ -41,7 +41,6 @@ export function SectionTable<T extends { id?: number }>({
           title: <span className="sr-only">{t("records.actions")}</span>,
           key: "edit",
           width: 60,
-          fixed: "right",
           render: (_: unknown, row: T) => (
             <Button type="text" icon={<EditOutlined aria-hidden />} aria-label={editLabel(row)} onClick={() => onEdit(row)} />
           ),
@@ -64,7 +63,6 @@ export function SectionTable<T extends { id?: number }>({
         dataSource={rows}
         loading={loading}
         pagination={rows.length > 10 ? { pageSize: 10, showSizeChanger: false } : false}
-        scroll={{ x: "max-content" }}
         locale={{
           emptyText: (
             <Empty

@@ -89,6 +89,7 @@ export function ServiceRequestsSection({ clientId, canWrite, onAdd }: { clientId
           {
             title: t("serviceRequest.priority"),
             dataIndex: "priority",
+            responsive: ["sm"],
             render: (value: string) => <Tag color={PRIORITY_COLOURS[value]}>{t(`serviceRequest.priorities.${value}`, { defaultValue: value })}</Tag>,
           },
           {
@@ -110,10 +111,11 @@ export function ServiceRequestsSection({ clientId, canWrite, onAdd }: { clientId
               );
             },
           },
-          { title: t("serviceRequest.assignee"), dataIndex: "assignee", render: (value) => value || "—" },
+          { title: t("serviceRequest.assignee"), dataIndex: "assignee", responsive: ["md"], render: (value) => value || "—" },
           {
             title: t("serviceRequest.sla"),
             dataIndex: "sla_due_at",
+            responsive: ["md"],
             render: (due: string | null, row) =>
               due && OPEN.has(row.status ?? "") ? (
                 <span className={`due-${dueState(due)}`} title={formatDateTime(due)}>{formatDue(due)}</span>
@@ -126,14 +128,14 @@ export function ServiceRequestsSection({ clientId, canWrite, onAdd }: { clientId
             dataIndex: "rating",
             render: (rating: number | null) =>
               rating ? (
-                <span role="img" aria-label={t("serviceRequest.ratingLabel", { rating })}>
+                <span className="rating-stars" role="img" aria-label={t("serviceRequest.ratingLabel", { rating })}>
                   <Rate disabled value={rating} style={{ fontSize: 14 }} />
                 </span>
               ) : (
                 <Typography.Text type="secondary">{t("serviceRequest.notRated")}</Typography.Text>
               ),
           },
-          { title: t("serviceRequest.created"), dataIndex: "created_at", render: (value) => formatDateTime(value) },
+          { title: t("serviceRequest.received"), dataIndex: "created_at", responsive: ["lg"], render: (value) => formatDateTime(value) },
         ]}
       />
       {editing && (

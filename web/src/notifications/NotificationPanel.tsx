@@ -4,6 +4,7 @@ import { useTranslation } from "react-i18next";
 import { Link } from "react-router-dom";
 import { ProblemAlert } from "../ui/ProblemAlert";
 import { formatDateTime } from "../ui/format";
+import "./notifications.css";
 import { linkPath, useMarkRead, useUnreadNotifications, type MyNotification } from "./notificationsApi";
 
 /** The unread notifications, each leading to its task or client; loaded only when the bell is opened. */
@@ -24,6 +25,7 @@ export default function NotificationPanel({ open, onClose }: { open: boolean; on
       open={open}
       onClose={onClose}
       title={t("title")}
+      className="notification-panel"
       width="min(420px, 100vw)"
       extra={
         items.length > 0 && (
