@@ -34,9 +34,10 @@ def collect_files(paths: list[Path], forms_dir: Path | None) -> list:
         elif path.is_file():
             found[path.resolve()] = None
             if path.name.lower().endswith(BPMN_SUFFIXES):
-                # Its translation files sit beside it: approval.bpmn -> approval.zh-CN.json.
+                # Its translation files sit beside it (approval.bpmn -> approval.zh-CN.json), and so
+                # do the decision tables it calls.
                 stem = path.name.split(".", 1)[0]
-                for sibling in sorted(path.parent.glob(f"{stem}.*.json")):
+                for sibling in sorted([*path.parent.glob(f"{stem}.*.json"), *path.parent.glob("*.dmn")]):
                     found.setdefault(sibling.resolve(), None)
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
