@@ -20,13 +20,15 @@ from .permissions import requires
 from .schema_base import Schema
 
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Deployments and process definitions")
-MAX_FILES = 50
+# Each process and form may bring a translation file per language beside it.
+MAX_FILES = 200
 
 
 class DeploymentFiles(Schema):
     files = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), required=True,
-                        validate=validate.Length(min=1, max=50),
-                        metadata={"description": ".bpmn, .dmn and form .json files"})
+                        validate=validate.Length(min=1, max=MAX_FILES),
+                        metadata={"description": ".bpmn, .dmn, form .json files and translation files "
+                                                         "(`<process or form>.<locale>.json`)"})
 
 
 class DeployedSchema(Schema):
@@ -83,7 +85,7 @@ def create_deployment(form):
     """Deploy BPMN, DMN and form files, all or nothing; 422 lists every problem with file, line and element."""
     uploads = form["files"]
     if not uploads or len(uploads) > MAX_FILES:
-        raise InvalidInput("send between 1 and 50 files", {"files": [f"1 to {MAX_FILES} files"]})
+        raise InvalidInput(f"send between 1 and {MAX_FILES} files", {"files": [f"1 to {MAX_FILES} files"]})
     files = []
     for upload in uploads:
         if not getattr(upload, "filename", None):
