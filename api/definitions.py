@@ -10,21 +10,25 @@ from atrium.errors import InvalidInput, NotFound
 from engine.definitions import SourceFile
 from engine.deployments import deploy
 from storage.definitions import ProcessDefinition
+from storage.translations import PROCESS, translations_of
 
 from . import audit
 from .docs import errors
+from .locale import request_locale
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import requires
 from .schema_base import Schema
 
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Deployments and process definitions")
-MAX_FILES = 50
+# Each process and form may bring a translation file per language beside it.
+MAX_FILES = 200
 
 
 class DeploymentFiles(Schema):
     files = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), required=True,
-                        validate=validate.Length(min=1, max=50),
-                        metadata={"description": ".bpmn, .dmn and form .json files"})
+                        validate=validate.Length(min=1, max=MAX_FILES),
+                        metadata={"description": ".bpmn, .dmn, form .json files and translation files "
+                                                         "(`<process or form>.<locale>.json`)"})
 
 
 class DeployedSchema(Schema):
@@ -39,15 +43,23 @@ class DeployedFormSchema(Schema):
     created = fields.Boolean()
 
 
+class DeployedTranslationSchema(Schema):
+    kind = fields.String(metadata={"description": "`process` or `form`"})
+    name = fields.String(metadata={"description": "the process id or form name it translates"})
+    locale = fields.String()
+    created = fields.Boolean(metadata={"description": "false when identical content was already deployed"})
+
+
 class DeploymentSchema(Schema):
     definitions = fields.List(fields.Nested(DeployedSchema))
     forms = fields.List(fields.Nested(DeployedFormSchema))
+    translations = fields.List(fields.Nested(DeployedTranslationSchema))
 
 
 class DefinitionSchema(Schema):
     process_key = fields.String()
     version = fields.Integer()
-    name = fields.String(allow_none=True)
+    name = fields.String(allow_none=True, metadata={"description": "in the request's language, else as in the file"})
     source_name = fields.String()
     deployed_at = fields.DateTime()
     start_events = fields.List(fields.Dict())
@@ -73,7 +85,7 @@ def create_deployment(form):
     """Deploy BPMN, DMN and form files, all or nothing; 422 lists every problem with file, line and element."""
     uploads = form["files"]
     if not uploads or len(uploads) > MAX_FILES:
-        raise InvalidInput("send between 1 and 50 files", {"files": [f"1 to {MAX_FILES} files"]})
+        raise InvalidInput(f"send between 1 and {MAX_FILES} files", {"files": [f"1 to {MAX_FILES} files"]})
     files = []
     for upload in uploads:
         if not getattr(upload, "filename", None):
@@ -89,7 +101,22 @@ def create_deployment(form):
         "definitions": [{"process_key": d.process_key, "version": d.version, "created": d.created}
                         for d in result.definitions],
         "forms": [{"name": name, "version": version, "created": created} for name, version, created in result.forms],
+        "translations": [{"kind": kind, "name": name, "locale": locale, "created": created}
+                         for kind, name, locale, created in result.translations],
     }
+
+
+def _localized_names(session, definitions: list[ProcessDefinition]) -> list[dict]:
+    """Definitions as DefinitionSchema dumps them, each name in the request's language."""
+    locale = request_locale()
+    texts = translations_of(session, kind=PROCESS, names=[d.process_key for d in definitions], locales=[locale])
+    documents = []
+    for definition in definitions:
+        document = {name: getattr(definition, name) for name in DefinitionSchema().fields}
+        document["name"] = (texts.get(definition.process_key, {}).get(locale, {}).get(definition.process_key)
+                            or definition.name)
+        documents.append(document)
+    return documents
 
 
 def _latest_versions():
@@ -109,7 +136,7 @@ def list_definitions(args):
     query = _latest_versions().order_by(ProcessDefinition.process_key)
     with _engine().transaction() as session:
         rows, total = page_query(session, query, select(func.count()).select_from(query.subquery()), args)
-        return envelope([row[0] for row in rows], total, args)
+        return envelope(_localized_names(session, [row[0] for row in rows]), total, args)
 
 
 def _versions_or_raise(session, key: str) -> list[ProcessDefinition]:
@@ -127,9 +154,8 @@ def _versions_or_raise(session, key: str) -> list[ProcessDefinition]:
 def get_definition(key):
     """A process's latest version, with all its versions."""
     with _engine().transaction() as session:
-        versions = _versions_or_raise(session, key)
-        latest = {name: getattr(versions[0], name) for name in DefinitionSchema().fields}
-        return {**latest, "versions": versions}
+        versions = _localized_names(session, _versions_or_raise(session, key))
+        return {**versions[0], "versions": versions}
 
 
 @blp.route("/process-definitions/<key>/xml")

@@ -24,7 +24,7 @@ from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import has_permission, requires
 from .schema_base import Schema
-from .tasks import TaskSchema
+from .tasks import TaskSchema, localized_task
 
 blp = Blueprint("instances", __name__, url_prefix="/api/process-instances", description="Process instances")
 STATUSES = ("active", "completed", "cancelled", "error")
@@ -150,7 +150,8 @@ def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started:
         "current_activities": activities,
         "variables": process_data_shown_to_caller(session, instance.process_key, variables)
         if may_see_variables(session, instance.id, instance.started_by) else None,
-        "open_tasks": instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id),
+        "open_tasks": [localized_task(t) for t in
+                       (instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id))],
         # Only an instance in error has open incidents.
         "incidents": open_incidents(session, instance_id=instance.id) if instance.status == "error" else [],
     }

@@ -44,6 +44,8 @@ def start_complaint_process(engine, session: Session, complaint: Complaint, *, a
     variables = {
         "complaint_id": complaint.id,
         "client_id": complaint.client_id,
+        # For the tasks' subjects ("Acknowledge 广州明德's complaint by ...").
+        "client_name": getattr(session.get(Client, complaint.client_id), "name", None),
         "severity": complaint.severity,
         "acknowledge_by": acknowledge_by.isoformat(),
         # Who approves the resolution and hears of a late acknowledgement: the registrant's manager

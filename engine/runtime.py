@@ -43,6 +43,7 @@ from storage.step_writes import (
 )
 from storage.tasks import OPEN, rows_as_written
 from storage.timers import RETRY
+from storage.translations import PROCESS, translations_of
 
 from . import steps
 from .cache import SpecCache, WorkflowCache
@@ -67,6 +68,19 @@ log = logging.getLogger(__name__)
 # How long a due timer of an instance held by an incident waits before it is looked at again.
 INCIDENT_TIMER_DELAY = timedelta(minutes=1)
 _CONFLICT = "the process instance was changed by another request; reload and try again"
+
+
+def _translations_reader(session: Session) -> Callable[[str], dict]:
+    """A process's translation files (locale -> content), read at most once per step and only
+    when the step opens a user task."""
+    read: dict[str, dict] = {}
+
+    def translations(process_id: str) -> dict:
+        if process_id not in read:
+            read[process_id] = translations_of(session, kind=PROCESS, names=[process_id]).get(process_id, {})
+        return read[process_id]
+
+    return translations
 
 
 @dataclass
@@ -452,7 +466,7 @@ class ProcessEngine:
         steps.write_history(ctx, after, before, user_task_actor=user_actor)
         form_ids = self._definition_specs(session, instance.definition_id)[2]
         try:
-            steps.sync_user_tasks(ctx, after, before, self._evaluate, form_ids)
+            steps.sync_user_tasks(ctx, after, before, self._evaluate, form_ids, _translations_reader(session))
         except (SpiffWorkflowException, ScriptTimeout, ValueError, TypeError) as exc:
             # A bad assignee or due-date expression: the task waits in error, the instance gets an incident.
             failure = failure or self._failure_from(workflow, exc)
