@@ -44,8 +44,11 @@ class NotificationSchema(Schema):
     attempts = fields.Integer(metadata={"description": "mailing attempts so far"})
     next_attempt_at = fields.DateTime(allow_none=True, metadata={"description": "when a failed mailing is retried"})
     instance_id = fields.UUID(allow_none=True)
+    task_id = fields.UUID(allow_none=True, metadata={"description": "the task it hands over, if any"})
+    client_id = fields.Integer(allow_none=True, metadata={"description": "the client whose record it concerns"})
     created_at = fields.DateTime()
     sent_at = fields.DateTime(allow_none=True)
+    read_at = fields.DateTime(allow_none=True, metadata={"description": "when the recipient marked it read"})
 
 
 class NotificationArgs(PageArgs):
