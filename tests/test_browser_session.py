@@ -185,7 +185,7 @@ def test_a_login_form_posted_from_another_site_opens_no_session(client):
     # A cross-site HTML form can send only form or text bodies; the login takes JSON alone.
     for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
         response = client.post("/api/auth/session", content_type=content_type,
-                               data='{"username": "viewer", "password": "%s"}' % password_for("viewer"))
+                               data=f'{{"username": "viewer", "password": "{password_for("viewer")}"}}')
         assert response.status_code == 422 and session_cookie(client) is None
 
 
