@@ -71,3 +71,8 @@ def requires(permission: str):
         return wrapper
 
     return decorate
+
+
+def permissions_of(roles) -> list[str]:
+    """Every permission `roles` grant, sorted: what the web app shows or hides buttons by."""
+    return sorted(permission for permission in PERMISSIONS if has_permission(roles, permission))

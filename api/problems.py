@@ -105,7 +105,7 @@ def from_domain_error(error: AtriumError):
         return problem(409, error.title, error.detail, kind="duplicate", candidates=error.candidates,
                        withheld=error.withheld)
     if isinstance(error, TooManyRequests):
-        response = problem(429, error.title, error.detail, kind="too-many-requests")
+        response = problem(429, error.title, error.detail, kind=getattr(error, "kind", None) or "too-many-requests")
         response.headers["Retry-After"] = str(error.retry_after)
         return response
     kind = getattr(error, "kind", None) or {404: "not-found", 409: "conflict", 403: "forbidden",

@@ -87,6 +87,8 @@ def test_manager_approves_a_small_fee_and_the_requester_is_told(people):
     [note] = am.get("/api/notifications?kind=outcome").json["items"]
     assert (note["kind"], note["subject"], note["body"]) == (
         "outcome", "Your fee of 2,500.00 was approved", "manager approved your fee of 2,500.00.")
+    [bell] = am.get("/api/me/notifications").json["items"]
+    assert bell["link"] == {"kind": "instance", "id": instance["id"]}
     assert manager.get("/api/notifications?kind=outcome").json["total"] == 0
 
 

@@ -130,6 +130,7 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
     told = am.get("/api/notifications?kind=outcome").json["items"]
     assert [n["subject"] for n in told] == ["Meridian Architects LLP is now a client"]
     assert "partner approved" in told[0]["body"] and told[0]["instance_id"] == instance["id"]
+    assert told[0]["client_id"] == client["id"]  # the bell links to the new client
     assert people["am_tax"].get("/api/notifications?kind=outcome").json["items"][0]["subject"] == \
         "You own the new client Meridian Architects LLP"
 

@@ -148,6 +148,7 @@ def test_a_passed_sla_escalates_to_the_assignees_manager_while_the_work_goes_on(
     assert fire_timers(app) == 1
     [escalation] = notifications(admin, "manager", "escalation")
     assert escalation["subject"] == f"SLA breached: service request #{request['id']} (urgent)"
+    assert escalation["client_id"] == client_id
     assert notifications(admin, "mia") == []  # the assignee's own manager, not the whole group
     assert [n["kind"] for n in notifications(admin, "sam", "escalation")] == ["escalation"]
     assert open_elements(admin, request["instance_id"]) == ["review_breach", "work"]  # the work goes on
