@@ -21,6 +21,7 @@ from storage.db import make_engine, make_session_factory
 from . import (
     accounts,
     audit,
+    choices,
     client_records,  # noqa: F401 -- adds the nested record routes to the clients blueprint
     client_transfer,
     clients,
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     api = AtriumApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     register_converters(app, api)
-    for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit, clients,
+    for module in (operations, accounts, definitions, instances, messages, tasks, choices, forms, audit, clients,
                    client_transfer, employees, knowledge, notifications, firm_settings, reports):
         api.register_blueprint(module.blp)
     app.register_blueprint(swagger_ui)

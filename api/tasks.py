@@ -29,6 +29,7 @@ from storage.tasks import (
 
 from . import audit
 from .body_limits import limits_body
+from .choices import reference_checks_for_caller
 from .clients import process_data_shown_to_caller
 from .docs import errors
 from .pagination import PageArgs, envelope, page_schema
@@ -368,7 +369,9 @@ def complete(data, task_id):
     """Complete a task with data valid for its form; the instance moves on.
 
     The task takes only the fields its form lets a person fill in: other fields are refused
-    (422 naming each), read-only and process-set ones are left out. At most ATRIUM_MAX_DATA_BYTES of JSON."""
+    (422 naming each), read-only and process-set ones are left out. A field naming a person
+    (`format: atrium-user`) or a client (`format: atrium-client`) must name an active account (with
+    the field's `x-atrium-role`) or a client you may see (422 naming it). At most ATRIUM_MAX_DATA_BYTES of JSON."""
     engine = _engine()
     with engine.transaction() as session:
         task, instance = task_with_instance(session, task_id=task_id) or (None, None)
@@ -378,6 +381,7 @@ def complete(data, task_id):
             raise Forbidden(f"task {task_id} is claimed by {task['assignee']}" if task["assignee"]
                             else "this task is not offered to you")
         instance = engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username,
-                                        task_row=task, instance=instance)
+                                        task_row=task, instance=instance,
+                                        references=reference_checks_for_caller(session))
         audit.record(session, "task.complete", target=str(task_id))
         return {**task, "status": "completed", "completed_at": instance.updated_at, "completed_by": g.account.username}
