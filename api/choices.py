@@ -2,7 +2,7 @@
 and the checks that refuse a submitted value such a picker would not offer the caller."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy.orm import Session

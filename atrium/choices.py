@@ -10,7 +10,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.accounts import Account
-from storage.clients import Client, clients_page, count_clients, plan_for_each_search, search_condition
+from storage.clients import (
+    Client,
+    clients_page,
+    count_clients,
+    plan_for_each_search,
+    search_condition,
+)
 
 from .clients import visible_client_or_none
 

@@ -235,7 +235,7 @@ def test_the_proposed_owner_must_be_an_active_account_manager(people):
     for owner in ("nobody", "partner"):  # no account; an account, but not an account manager
         refused = am.post(f"/api/tasks/{task['id']}/complete", json={"data": intake(owner=owner)})
         assert refused.status_code == 422 and set(refused.json["errors"]) == {"data.owner"}, refused.json
-    instance, review = onboarded_to_review(people, intake(owner="account_manager"))
+    _, review = onboarded_to_review(people, intake(owner="account_manager"))
     refused = people["partner"].post(f"/api/tasks/{review['id']}/complete",
                                      json={"data": {"decision": "approve", "owner": "viewer"}})
     assert refused.status_code == 422 and set(refused.json["errors"]) == {"data.owner"}
