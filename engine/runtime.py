@@ -53,6 +53,7 @@ from .script_engine import AtriumScriptEngine
 from .scripting import ScriptTimeout
 from .serializer import spec_from_json, state_from_bytes, state_to_bytes
 from .services import ServiceRegistry, ServiceTaskFailed, services as default_services
+from .start_forms import has_plain_start_event
 from .task_metadata import refuse_excluded_performer
 from .submissions import (
     check_declared,
@@ -147,6 +148,15 @@ class ProcessEngine:
             fields = frozenset().union(*(writable_fields(self.form(session, form_id).schema) for form_id in ids))
             cached = self.start_forms[definition_id] = (ids, fields)
         return cached
+
+    def manual_start(self, session: Session, definition_id: int):
+        """(has a plain start event, its start form or None) of a definition version: what a person starting
+        it by hand needs. The start form is the one form of the user tasks it reaches first (None when
+        they have none, or several different ones)."""
+        spec = self.spec_for(session, definition_id)[0]
+        form_ids = self.start_form(session, definition_id)[0]
+        form = self.form(session, next(iter(form_ids))) if len(form_ids) == 1 else None
+        return has_plain_start_event(spec), form
 
     def check_outside_data(self, session: Session, definition_id: int, values, *, field: str) -> None:
         """Start variables or a message payload from a person: within the size limit, and no control
