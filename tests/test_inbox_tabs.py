@@ -37,7 +37,7 @@ def test_the_tabs_count_what_is_assigned_and_offered_to_me_and_never_another_tea
     # The partner sees every open task; none is assigned or offered to partners.
     assert partner.get("/api/tasks/counts").json == {"assigned": 0, "offered": 0, "all": 8}
     # Once a teammate claims the team's task, it is no longer offered to me.
-    teammate_claims = [t for t in am.get("/api/tasks?view=offered").json["items"] if t["element_id"] == "team"][0]
+    teammate_claims = next(t for t in am.get("/api/tasks?view=offered").json["items"] if t["element_id"] == "team")
     assert people["admin"].post(f"/api/tasks/{teammate_claims['id']}/assign",
                                 json={"username": "admin"}).status_code == 200
     assert am.get("/api/tasks/counts").json == {"assigned": 2, "offered": 3, "all": None}
