@@ -73,7 +73,8 @@ VIEWS = ["assigned", "offered", "all"]
 class TaskFilters(Schema):
     view = fields.String(validate=validate.OneOf(VIEWS), metadata={"description": (
         "an inbox tab: `assigned` (assigned to you), `offered` (unclaimed, offered to you as a candidate user "
-        "or through your roles and groups), `all` (every task; roles with `tasks:read_all` only, else 403)")})
+        "or through your roles and groups), `all` (every task; roles with `tasks:read_all` only, else 403); "
+        "`assigned` and `offered` override `assignee` and `candidate_user`")})
     assignee = fields.String(metadata={"description": "a username, or `me`"})
     candidate_user = fields.String(metadata={"description": "`me` (or a username): unclaimed tasks offered to them"})
     candidate_group = fields.String()
@@ -166,11 +167,9 @@ def _apply_view(args: dict) -> dict:
     if view == "all" and not has_permission(g.account.roles, "tasks:read_all"):
         raise Forbidden(f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow tasks:read_all, "
                         "which view=all needs")
+    # A tab is always your own: it stands in for (and overrides) an `assignee` or `candidate_user` given too.
     for name, tab in (("assignee", "assigned"), ("candidate_user", "offered")):
         if view == tab:
-            if args.get(name) not in (None, "me", g.account.username):
-                raise InvalidInput(f"view={tab} lists your own tasks; leave out {name}",
-                                   {name: [f"view={tab} is yours: leave {name} out"]})
             args[name] = "me"
     return args
 
