@@ -22,6 +22,7 @@ from . import (
     accounts,
     audit,
     browser_session,  # noqa: F401 -- adds the web app's login (/api/auth/session) to the accounts blueprint
+    choices,
     client_records,  # noqa: F401 -- adds the nested record routes to the clients blueprint
     client_transfer,
     clients,
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     # The web app's session (POST /api/auth/session); changes made with it need the X-CSRF-Token header.
     api.spec.components.security_scheme("sessionCookie", {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE})
     register_converters(app, api)
-    for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit, clients,
+    for module in (operations, accounts, definitions, instances, messages, tasks, choices, forms, audit, clients,
                    client_transfer, employees, knowledge, notifications, firm_settings, reports):
         api.register_blueprint(module.blp)
     api.register_blueprint(notifications.my_blp)

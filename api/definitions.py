@@ -1,7 +1,7 @@
 """Deployments and process definitions."""
 from __future__ import annotations
 
-from flask import Response, current_app
+from flask import Response, current_app, g
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
@@ -16,12 +16,16 @@ from . import audit
 from .docs import errors
 from .locale import request_locale
 from .pagination import PageArgs, envelope, page_query, page_schema
-from .permissions import requires
+from .permissions import has_permission, requires
 from .schema_base import Schema
 
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Deployments and process definitions")
 # Each process and form may bring a translation file per language beside it.
 MAX_FILES = 200
+
+# Processes a record starts (process key -> how), filled in by api.process_triggers: they have a plain
+# start event, but need the record's ids, so nobody starts them by hand.
+started_from_records: dict[str, str] = {}
 
 
 class DeploymentFiles(Schema):
@@ -69,7 +73,25 @@ class DefinitionWithVersions(DefinitionSchema):
     versions = fields.List(fields.Nested(DefinitionSchema))
 
 
-DefinitionPage = page_schema(DefinitionSchema, "DefinitionPage")
+class StartFormSchema(Schema):
+    name = fields.String(required=True, metadata={"description": "the form's name (as in GET /api/forms/{name})"})
+    schema = fields.Dict(required=True, metadata={"description": "JSON Schema of the start variables"})
+    ui_schema = fields.Dict(allow_none=True, required=True)
+
+
+class ListedDefinitionSchema(DefinitionSchema):
+    start_form = fields.Nested(StartFormSchema, allow_none=True, metadata={"description": (
+        "the form the starter fills in (the first user task's), or null; send its data as the start `variables` "
+        "of POST /api/process-instances, or complete the start task that opens for you")})
+
+
+class DefinitionArgs(PageArgs):
+    startable = fields.Boolean(load_default=False, metadata={"description": (
+        "only processes you may start by hand: you have `instances:start`, and the process has a plain start "
+        "event and is not one a record starts (service requests, complaints, follow-ups)")})
+
+
+DefinitionPage = page_schema(ListedDefinitionSchema, "DefinitionPage")
 
 
 def _engine():
@@ -112,7 +134,7 @@ def _localized_names(session, definitions: list[ProcessDefinition]) -> list[dict
     texts = translations_of(session, kind=PROCESS, names=[d.process_key for d in definitions], locales=[locale])
     documents = []
     for definition in definitions:
-        document = {name: getattr(definition, name) for name in DefinitionSchema().fields}
+        document = {name: getattr(definition, name) for name in DefinitionSchema().fields if name != "start_form"}
         document["name"] = (texts.get(definition.process_key, {}).get(locale, {}).get(definition.process_key)
                             or definition.name)
         documents.append(document)
@@ -126,17 +148,40 @@ def _latest_versions():
         latest, (ProcessDefinition.process_key == latest.c.process_key) & (ProcessDefinition.version == latest.c.version))
 
 
+def _listed(session, definitions: list[ProcessDefinition]) -> list[dict]:
+    """Definitions with their names and start forms in the request's language."""
+    from .tasks import localized_form
+
+    documents = _localized_names(session, definitions)
+    for document, definition in zip(documents, definitions, strict=True):
+        _, form = _engine().manual_start(session, definition.id)
+        document["start_form"] = {"name": form.name, **localized_form(session, form)} if form else None
+    return documents
+
+
+def _startable_by_hand(session, definition: ProcessDefinition) -> bool:
+    return definition.process_key not in started_from_records and _engine().manual_start(session, definition.id)[0]
+
+
 @blp.route("/process-definitions")
 @requires("definitions:read")
-@blp.arguments(PageArgs, location="query")
+@blp.arguments(DefinitionArgs, location="query")
 @blp.response(200, DefinitionPage)
 @errors(blp, 422)
 def list_definitions(args):
-    """The latest version of each process."""
+    """The latest version of each process, each with its start form; `startable=true`: only those you may
+    start by hand (the "start work" list)."""
     query = _latest_versions().order_by(ProcessDefinition.process_key)
     with _engine().transaction() as session:
-        rows, total = page_query(session, query, select(func.count()).select_from(query.subquery()), args)
-        return envelope(_localized_names(session, [row[0] for row in rows]), total, args)
+        if not args["startable"]:
+            rows, total = page_query(session, query, select(func.count()).select_from(query.subquery()), args)
+            return envelope(_listed(session, [row[0] for row in rows]), total, args)
+        # A firm has a handful of processes: filtered here, where the parsed specs are (cached per version).
+        startable = [d for d in session.scalars(query) if _startable_by_hand(session, d)] \
+            if has_permission(g.account.roles, "instances:start") else []
+        first = (args["page"] - 1) * args["page_size"]
+        page = startable[first:first + args["page_size"]]
+        return envelope(_listed(session, page), len(startable), args)
 
 
 def _versions_or_raise(session, key: str) -> list[ProcessDefinition]:

@@ -33,6 +33,7 @@ from storage.translations import FORM, translation
 
 from . import audit
 from .body_limits import limits_body
+from .choices import reference_checks_for_caller
 from .clients import process_data_shown_to_caller
 from .docs import errors
 from .locale import request_locale
@@ -76,9 +77,16 @@ class TaskDetailSchema(TaskSchema):
     data = fields.Dict(metadata={"description": "the values the form starts from"})
 
 
+VIEWS = ["assigned", "offered", "all"]
+
+
 class TaskFilters(Schema):
     q = fields.String(validate=validate.Length(min=1, max=200),
                       metadata={"description": "part of the subject or name, in any language, whatever the case"})
+    view = fields.String(validate=validate.OneOf(VIEWS), metadata={"description": (
+        "an inbox tab: `assigned` (assigned to you), `offered` (unclaimed, offered to you as a candidate user "
+        "or through your roles and groups), `all` (every task; roles with `tasks:read_all` only, else 403); "
+        "`assigned` and `offered` override `assignee` and `candidate_user`")})
     assignee = fields.String(metadata={"description": "a username, or `me`"})
     candidate_user = fields.String(metadata={"description": "`me` (or a username): unclaimed tasks offered to them"})
     candidate_group = fields.String()
@@ -96,6 +104,13 @@ class TaskListArgs(TaskFilters, PageArgs):
 
 class CountSchema(Schema):
     count = fields.Integer(required=True)
+
+
+class InboxCountsSchema(Schema):
+    assigned = fields.Integer(required=True, metadata={"description": "open tasks assigned to you"})
+    offered = fields.Integer(required=True, metadata={"description": "open, unclaimed tasks offered to you"})
+    all = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "every open task; null unless your roles have `tasks:read_all`"})
 
 
 class AssignSchema(Schema):
@@ -175,6 +190,20 @@ def _candidate(session: Session, args: dict) -> tuple[str, list[str]] | None:
     return username, other.candidate_groups if other else []
 
 
+def _apply_view(args: dict) -> dict:
+    """The inbox tab as the filters it stands for: `assigned` is `assignee=me`, `offered` is
+    `candidate_user=me` (so it takes the same index-only paths), `all` adds nothing but needs read-all."""
+    view = args.get("view")
+    if view == "all" and not has_permission(g.account.roles, "tasks:read_all"):
+        raise Forbidden(f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow tasks:read_all, "
+                        "which view=all needs")
+    # A tab is always your own: it stands in for (and overrides) an `assignee` or `candidate_user` given too.
+    for name, tab in (("assignee", "assigned"), ("candidate_user", "offered")):
+        if view == tab:
+            args[name] = "me"
+    return args
+
+
 def _conditions(session: Session, args: dict) -> list:
     account = g.account
     conditions = [Task.status == args["status"]]
@@ -197,13 +226,15 @@ def _conditions(session: Session, args: dict) -> list:
         conditions.append(Task.due_at >= args["due_after"])
     if args.get("priority_min") is not None:
         conditions.append(Task.priority >= args["priority_min"])
-    if not has_permission(account.roles, "tasks:read_all") and not (candidate and candidate[0] == account.username):
+    # Your own tasks and those offered to you are visible by definition: no need to say so in SQL.
+    own = (candidate and candidate[0] == account.username) or _me(args.get("assignee")) == account.username
+    if not has_permission(account.roles, "tasks:read_all") and not own:
         conditions.append(visible_condition(account.username, account.candidate_groups))
     return conditions
 
 
 # Filters besides these make the count go through the tasks table.
-_INDEX_COUNTABLE = {"candidate_user", "status", "sort", "page", "page_size"}
+_INDEX_COUNTABLE = {"candidate_user", "view", "status", "sort", "page", "page_size"}
 
 
 def _plain_inbox(session: Session, args: dict) -> bool:
@@ -227,6 +258,7 @@ def _count(session: Session, args: dict, count_query) -> int:
 def list_tasks(args):
     """The inbox: tasks you may see, filtered, sorted (`-` for descending) and paged."""
     size, offset = args["page_size"], (args["page"] - 1) * args["page_size"]
+    args = _apply_view(args)
     with _engine().transaction() as session:
         if _plain_inbox(session, args) and args["sort"] == "due":
             me = g.account
@@ -248,8 +280,26 @@ def list_tasks(args):
 @errors(blp, 422)
 def count_tasks(args):
     """How many tasks match the same filters as the list."""
+    args = _apply_view(args)
     with _engine().transaction() as session:
         return {"count": _count(session, args, task_count(_conditions(session, args)))}
+
+
+@blp.route("/counts")
+@requires("tasks:read")
+@blp.response(200, InboxCountsSchema)
+@errors(blp)
+def inbox_counts():
+    """The inbox tabs' counts: open tasks assigned to you, open unclaimed tasks offered to you, and (for roles
+    with `tasks:read_all`, else null) every open task; the same sets as `GET /api/tasks?view=...`."""
+    me = g.account
+    with _engine().transaction() as session:
+        return {
+            "assigned": session.scalar(task_count([Task.status == OPEN, Task.assignee == me.username])),
+            "offered": count_offered(session, username=me.username, groups=me.candidate_groups),
+            "all": session.scalar(task_count([Task.status == OPEN]))
+            if has_permission(me.roles, "tasks:read_all") else None,
+        }
 
 
 def _task_or_raise(session: Session, task_id: uuid.UUID) -> dict:
@@ -410,7 +460,9 @@ def complete(data, task_id):
     """Complete a task with data valid for its form; the instance moves on.
 
     The task takes only the fields its form lets a person fill in: other fields are refused
-    (422 naming each), read-only and process-set ones are left out. At most ATRIUM_MAX_DATA_BYTES of JSON."""
+    (422 naming each), read-only and process-set ones are left out. A field naming a person
+    (`format: atrium-user`) or a client (`format: atrium-client`) must name an active account (with
+    the field's `x-atrium-role`) or a client you may see (422 naming it). At most ATRIUM_MAX_DATA_BYTES of JSON."""
     engine = _engine()
     with engine.transaction() as session:
         task, instance = task_with_instance(session, task_id=task_id) or (None, None)
@@ -420,7 +472,8 @@ def complete(data, task_id):
             raise Forbidden(f"task {task_id} is claimed by {task['assignee']}" if task["assignee"]
                             else "this task is not offered to you")
         instance = engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username,
-                                        task_row=task, instance=instance)
+                                        task_row=task, instance=instance,
+                                        references=reference_checks_for_caller(session))
         audit.record(session, "task.complete", target=str(task_id))
         return localized_task({**task, "status": "completed", "completed_at": instance.updated_at,
                            "completed_by": g.account.username})
