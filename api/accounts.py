@@ -1,5 +1,7 @@
-"""Logging in and out, passwords, and managing accounts (admins)."""
+"""Logging in and out, passwords, one's own account, and managing accounts (admins)."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import current_app, g, request
 from flask.views import MethodView
@@ -10,12 +12,12 @@ from sqlalchemy import func, select
 from atrium import accounts as account_service
 from atrium import login_throttle
 from atrium.errors import TooManyRequests
-from storage.accounts import ROLES, Account, RevokedToken
+from storage.accounts import LOCALES, ROLES, Account, RevokedToken
 
 from . import audit
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
-from .permissions import requires
+from .permissions import permissions_of, requires
 from .schema_base import Schema
 
 blp = Blueprint("accounts", __name__, url_prefix="/api", description="Authentication and accounts")
@@ -63,6 +65,21 @@ class AccountSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
 
 
+class MeSchema(AccountSchema):
+    locale = fields.String(allow_none=True, validate=validate.OneOf(LOCALES), metadata={
+        "description": "The language chosen for the web app; null until chosen (the browser's then)"})
+    permissions = fields.List(fields.String(), dump_only=True, metadata={
+        "description": "Every permission the account's roles grant, sorted (see the README's matrix)"})
+    password_change_required = fields.Boolean(dump_only=True, metadata={
+        "description": "True after an admin's reset: only changing the password (and GET/PATCH /api/me, "
+                       "logging out) is open until then"})
+
+
+class MeUpdateSchema(Schema):
+    locale = fields.String(required=True, allow_none=True, validate=validate.OneOf(LOCALES), metadata={
+        "description": "en or zh-CN; null forgets the choice"})
+
+
 class NewAccountSchema(AccountSchema):
     username = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_.@-]{2,100}$"))
     password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=1000))
@@ -101,6 +118,51 @@ def _reserve_attempt(username: str, action: str) -> None:
         raise refusal
 
 
+def me_body(account) -> dict:
+    """GET /api/me's answer for `account` (a stored Account or the request's TokenAccount)."""
+    return {"username": account.username, "display_name": account.display_name, "email": account.email,
+            "active": account.active, "roles": account.roles, "groups": account.groups,
+            "created_at": account.created_at, "locale": account.locale,
+            "permissions": permissions_of(account.roles),
+            "password_change_required": bool(account.must_change_password)}
+
+
+def log_in(login: dict, respond: Callable[[Account], dict], *, how: str) -> dict:
+    """Check a username and password, throttled and audited; `respond` builds the answer from the
+    account in the same transaction. Every refusal (unknown, wrong, deactivated) is the same 401
+    (invalid-credentials) after the same work; repeated failures are throttled with growing delays
+    (429 login-throttled with Retry-After), per username and address."""
+    settings = current_app.extensions["atrium.settings"]
+    username = login["username"]
+    _reserve_attempt(username, "login")
+    failure = None
+    with _engine().transaction() as session:
+        try:
+            account = account_service.authenticate(session, username=username, password=login["password"],
+                                                   address=_client_address(), settings=settings)
+        except account_service.LoginRefused as exc:
+            failure = exc
+            audit.record(session, "login", target=username, outcome="denied", actor=username,
+                         detail={"reason": exc.reason, "how": how})
+        else:
+            body = respond(account)
+            detail = {"how": how}
+            if account.must_change_password:
+                detail["password_change_required"] = True
+            audit.record(session, "login", target=account.username, actor=account.username, detail=detail)
+    if failure is not None:
+        raise failure
+    return body
+
+
+def revoke_current_token() -> None:
+    """Revoke the token the request carries (log out), audited."""
+    claims = g.token_claims
+    with _engine().transaction() as session:
+        session.merge(RevokedToken(token_id=claims.token_id, expires_at=claims.expires_at))
+        audit.record(session, "logout", target=g.account.username)
+
+
 def _token_body(account) -> dict:
     token, expires_in = current_app.extensions["atrium.tokens"].issue(account)
     return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
@@ -115,27 +177,10 @@ def _token_body(account) -> dict:
 def issue_token(login):
     """Exchange a username and password for a signed, expiring access token.
 
-    Every refusal (unknown, wrong, deactivated) is the same 401 after the same work; repeated
-    failures are throttled with growing delays (429 with Retry-After), per username and address."""
-    settings = current_app.extensions["atrium.settings"]
-    username = login["username"]
-    _reserve_attempt(username, "login")
-    failure = None
-    with _engine().transaction() as session:
-        try:
-            account = account_service.authenticate(session, username=username, password=login["password"],
-                                                   address=_client_address(), settings=settings)
-        except account_service.LoginRefused as exc:
-            failure = exc
-            audit.record(session, "login", target=username, outcome="denied", actor=username,
-                         detail={"reason": exc.reason})
-        else:
-            body = _token_body(account)
-            audit.record(session, "login", target=account.username, actor=account.username,
-                         detail={"password_change_required": True} if account.must_change_password else None)
-    if failure is not None:
-        raise failure
-    return body
+    Every refusal (unknown, wrong, deactivated) is the same 401 (type invalid-credentials) after the
+    same work; repeated failures are throttled with growing delays (429 of type login-throttled, with
+    Retry-After), per username and address."""
+    return log_in(login, _token_body, how="token")
 
 
 @blp.route("/me/password", methods=["POST"])
@@ -161,18 +206,26 @@ def change_password(data):
 @errors(blp)
 def revoke_token():
     """Revoke the token this request carries (log out)."""
-    claims = g.token_claims
-    with _engine().transaction() as session:
-        session.merge(RevokedToken(token_id=claims.token_id, expires_at=claims.expires_at))
-        audit.record(session, "logout", target=g.account.username)
+    revoke_current_token()
 
 
 @blp.route("/me")
-@blp.response(200, AccountSchema)
-@errors(blp)
-def me():
-    """The account the token belongs to."""
-    return g.account
+class Me(MethodView):
+    @blp.response(200, MeSchema)
+    @errors(blp)
+    def get(self):
+        """The account the token belongs to, with its language and the permissions its roles grant."""
+        return me_body(g.account)
+
+    @blp.arguments(MeUpdateSchema)
+    @blp.response(200, MeSchema)
+    @errors(blp, 422)
+    def patch(self, data):
+        """Choose one's language for the web app (en or zh-CN; null forgets the choice)."""
+        with _engine().transaction() as session:
+            account = account_service.set_locale(session, username=g.account.username, locale=data["locale"])
+            audit.record(session, "account.locale", target=account.username, detail={"locale": data["locale"]})
+            return me_body(account)
 
 
 @blp.route("/accounts")

@@ -21,6 +21,8 @@ from storage.db import make_engine, make_session_factory
 from . import (
     accounts,
     audit,
+    browser_session,  # noqa: F401 -- adds the web app's login (/api/auth/session) to the accounts blueprint
+    choices,
     client_records,  # noqa: F401 -- adds the nested record routes to the clients blueprint
     client_transfer,
     clients,
@@ -37,7 +39,7 @@ from . import (
     reports,
     tasks,
 )
-from .auth import TokenService, authenticate_request
+from .auth import SESSION_COOKIE, TokenService, authenticate_request
 from .docs import AtriumApi, register_converters, swagger_ui
 from .problems import from_domain_error, from_unexpected, from_write_conflict
 from .web_app import web_app
@@ -50,7 +52,7 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 # (The docs page sets its own, see docs.swagger_ui.)
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # Responses that carry a token or a password must not be kept by a browser or proxy cache.
-NO_STORE_PATHS = re.compile(r"^/api/(auth/token|me/password|accounts/[^/]+/password-reset)$")
+NO_STORE_PATHS = re.compile(r"^/api/(auth/token|auth/session|me/password|accounts/[^/]+/password-reset)$")
 
 
 def _request_id() -> str:
@@ -105,12 +107,15 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     metrics = operations.Metrics(engine)
     app.extensions["atrium.metrics"] = metrics
 
-    api = AtriumApi(app, spec_kwargs={"security": [{"bearerAuth": []}]})
+    api = AtriumApi(app, spec_kwargs={"security": [{"bearerAuth": []}, {"sessionCookie": []}]})
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    # The web app's session (POST /api/auth/session); changes made with it need the X-CSRF-Token header.
+    api.spec.components.security_scheme("sessionCookie", {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE})
     register_converters(app, api)
-    for module in (operations, accounts, definitions, instances, messages, tasks, forms, audit, clients,
+    for module in (operations, accounts, definitions, instances, messages, tasks, choices, forms, audit, clients,
                    client_transfer, employees, knowledge, notifications, firm_settings, reports):
         api.register_blueprint(module.blp)
+    api.register_blueprint(notifications.my_blp)
     app.register_blueprint(swagger_ui)
     app.register_blueprint(web_app)  # last: its catch-all route must not shadow the API's
 

@@ -1,7 +1,10 @@
-"""Access tokens (signed, expiring, revocable) and authenticating every API request."""
+"""Access tokens (signed, expiring, revocable) and authenticating every API request, by a bearer
+token or by the browser's session cookie (which then needs a CSRF token for changes)."""
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -11,13 +14,52 @@ from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from atrium import clock
 from atrium.accounts import PasswordChangeRequired
-from atrium.errors import Unauthorized
+from atrium.errors import Forbidden, Unauthorized
 from storage.accounts import Account, account_for_token
 
 # Paths anyone may call: health, readiness, the OpenAPI document and its docs, and login.
 PUBLIC_PATHS = ("/healthz", "/readyz", "/api/openapi.json", "/api/docs", "/api/auth/token")
+# Public by method: logging in to a browser session (its GET and DELETE need the session).
+PUBLIC_ENDPOINTS = {("POST", "/api/auth/session")}
 # What a token opens while its account must change a password an admin reset.
-PASSWORD_CHANGE_PATHS = {("POST", "/api/me/password"), ("GET", "/api/me"), ("POST", "/api/auth/revoke")}
+PASSWORD_CHANGE_PATHS = {("POST", "/api/me/password"), ("GET", "/api/me"), ("PATCH", "/api/me"),
+                         ("POST", "/api/auth/revoke"), ("GET", "/api/auth/session"), ("DELETE", "/api/auth/session")}
+# The browser session: the access token in an HttpOnly cookie that only same-site requests to /api carry.
+SESSION_COOKIE = "atrium_session"
+SESSION_COOKIE_PATH = "/api"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+# Each refusal has its own problem type, so a client can say what to do next.
+class NotAuthenticated(Unauthorized):
+    kind = "not-authenticated"
+
+
+class TokenInvalid(Unauthorized):
+    kind = "token-invalid"
+
+
+class SessionExpired(Unauthorized):
+    kind = "session-expired"
+
+
+class SessionRevoked(Unauthorized):
+    """Logged out, or every token of the account revoked by a password change or reset."""
+
+    kind = "session-revoked"
+
+
+class AccountInactive(Unauthorized):
+    kind = "account-deactivated"
+
+
+class CsrfTokenMissing(Forbidden):
+    kind = "csrf-token-missing"
+
+
+class CsrfTokenMismatch(Forbidden):
+    kind = "csrf-token-mismatch"
 
 
 @dataclass(frozen=True)
@@ -40,6 +82,8 @@ class _ClockSigner(TimestampSigner):
 class TokenService:
     def __init__(self, secret: str, ttl_seconds: int):
         self._serializer = URLSafeTimedSerializer(secret, salt="atrium-access-token", signer=_ClockSigner)
+        # Its own key, derived from the secret, so a CSRF token is no signature usable elsewhere.
+        self._csrf_key = hmac.new(secret.encode(), b"atrium-csrf-token", hashlib.sha256).digest()
         self.ttl_seconds = ttl_seconds
         self._signed_claims = functools.lru_cache(maxsize=4096)(self._read_claims)
 
@@ -52,10 +96,15 @@ class TokenService:
         try:
             claims = self._signed_claims(token)
         except BadSignature:
-            raise Unauthorized("the access token is not valid") from None
+            raise TokenInvalid("the access token is not valid; log in again") from None
         if clock.now() > claims.expires_at:
-            raise Unauthorized("the access token has expired; request a new one")
+            raise SessionExpired("the access token has expired; log in again")
         return claims
+
+    def csrf_token(self, claims: TokenClaims) -> str:
+        """The CSRF token of a session: derived from its token's id, so nothing is stored, and
+        unknowable to a page on another site (which cannot read the cookie either)."""
+        return hmac.new(self._csrf_key, claims.token_id.encode(), hashlib.sha256).hexdigest()
 
     def _read_claims(self, token: str) -> TokenClaims:
         """The claims of a token with a valid signature: a pure function of the token, so cached
@@ -66,20 +115,45 @@ class TokenService:
                            payload.get("gen", 0))
 
 
-def bearer_token() -> str:
+NO_CREDENTIALS = ("log in: send an access token as Authorization: Bearer <token> (POST /api/auth/token issues "
+                  "one), or the session cookie (POST /api/auth/session sets it)")
+
+
+def presented_token() -> tuple[str, bool]:
+    """The request's access token and whether it came in the session cookie. An Authorization
+    header wins: a page on another site cannot set one, so such a request needs no CSRF token."""
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send an access token: Authorization: Bearer <token> (POST /api/auth/token issues one)")
-    return token.strip()
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated(NO_CREDENTIALS)
+        return token.strip(), False
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not token:
+        raise NotAuthenticated(NO_CREDENTIALS)
+    return token, True
+
+
+def _check_csrf_token(claims: TokenClaims) -> None:
+    """A change made with the cookie must carry the session's CSRF token, which only the app's own
+    pages know (GET/POST /api/auth/session return it): the browser adds the cookie to any request."""
+    given = request.headers.get(CSRF_HEADER, "")
+    if not given:
+        raise CsrfTokenMissing(f"send the session's CSRF token in the {CSRF_HEADER} header "
+                               "(GET /api/auth/session returns it)")
+    if not hmac.compare_digest(given.encode(), current_app.extensions["atrium.tokens"].csrf_token(claims).encode()):
+        raise CsrfTokenMismatch(f"the {CSRF_HEADER} header does not match this session; reload the page")
 
 
 def authenticate_request() -> None:
     """before_request: every path but the public ones needs a valid, unrevoked token of an active account."""
     g.account = None
-    if request.path in PUBLIC_PATHS or request.path.startswith("/api/docs") or request.blueprint == "web_app":
+    g.session_cookie = False
+    if (request.path in PUBLIC_PATHS or request.path.startswith("/api/docs") or request.blueprint == "web_app"
+            or (request.method, request.path) in PUBLIC_ENDPOINTS):
         return
-    claims = current_app.extensions["atrium.tokens"].verify(bearer_token())
+    token, from_cookie = presented_token()
+    claims = current_app.extensions["atrium.tokens"].verify(token)
     db = current_app.extensions["atrium.db"]
     if db.dialect.name == "postgresql":
         # The connection is kept for the request's own transactions (released in teardown):
@@ -96,11 +170,14 @@ def authenticate_request() -> None:
         with db.connect() as conn:
             account = account_for_token(conn, username=claims.username, token_id=claims.token_id)
     if account is not None and (account.revoked or account.token_generation != claims.generation):
-        raise Unauthorized("the access token has been revoked")
+        raise SessionRevoked("the access token has been revoked (logged out, or the password changed); log in again")
     if account is None or not account.active:
-        raise Unauthorized("the account behind this token is not active")
+        raise AccountInactive("the account behind this token is not active; ask an admin")
+    if from_cookie and request.method in UNSAFE_METHODS:
+        _check_csrf_token(claims)
     g.account = account
     g.token_claims = claims
+    g.session_cookie = from_cookie
     if account.must_change_password and (request.method, request.path) not in PASSWORD_CHANGE_PATHS:
         raise PasswordChangeRequired("an admin reset this password: change it first (POST /api/me/password)")
 

@@ -19,12 +19,13 @@ from storage.tasks import Task, open_task_rows
 
 from . import audit
 from .body_limits import limits_body
+from .choices import reference_checks_for_caller
 from .clients import owners_visible_to_caller, process_data_shown_to_caller
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import has_permission, requires
 from .schema_base import Schema
-from .tasks import TaskSchema
+from .tasks import TaskSchema, localized_task
 
 blp = Blueprint("instances", __name__, url_prefix="/api/process-instances", description="Process instances")
 STATUSES = ("active", "completed", "cancelled", "error")
@@ -150,7 +151,8 @@ def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started:
         "current_activities": activities,
         "variables": process_data_shown_to_caller(session, instance.process_key, variables)
         if may_see_variables(session, instance.id, instance.started_by) else None,
-        "open_tasks": instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id),
+        "open_tasks": [localized_task(t) for t in
+                       (instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id))],
         # Only an instance in error has open incidents.
         "incidents": open_incidents(session, instance_id=instance.id) if instance.status == "error" else [],
     }
@@ -167,14 +169,17 @@ class Instances(MethodView):
         """Start an instance of the latest (or given) version and run it until it waits.
 
         `variables` may not set the process's control variables (422 naming them) other than the fields
-        its start form declares, and are at most ATRIUM_MAX_DATA_BYTES of JSON. A business key
-        `client:N` must name a client you may see."""
+        its start form declares, and are at most ATRIUM_MAX_DATA_BYTES of JSON. Variables that fill in
+        start-form fields are checked against the form as a task's data is (422 naming
+        `variables.<field>`; people and clients as in task completion); the start form's task then
+        opens for the starter with them. A business key `client:N` must name a client you may see."""
         engine = _engine()
         with engine.transaction() as session:
             check_client_business_key(session, data.get("business_key"), owners_visible_to_caller(session))
             instance = engine.start_instance(session, process_key=data["process_key"], version=data.get("version"),
                                              variables=data["variables"], business_key=data.get("business_key"),
-                                             actor=g.account.username, untrusted=True)
+                                             actor=g.account.username, untrusted=True,
+                                             references=reference_checks_for_caller(session))
             audit.record(session, "instance.start", target=str(instance.id),
                          detail={"process_key": instance.process_key, "business_key": instance.business_key})
             return instance_detail(session, instance, just_started=True)

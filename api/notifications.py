@@ -1,4 +1,5 @@
-"""The notification outbox: messages sent (or waiting to be mailed) to the firm's people."""
+"""The notification outbox: messages sent (or waiting to be mailed) to the firm's people, and each
+person's own notifications for the web app's bell."""
 from __future__ import annotations
 
 from flask import g
@@ -7,7 +8,19 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
-from storage.notifications import FAILED, QUEUED, SENT, Notification
+from atrium import clock
+from atrium.errors import NotFound
+from storage.notifications import (
+    FAILED,
+    QUEUED,
+    SENT,
+    Notification,
+    link_of,
+    mark_all_read,
+    own_notification,
+    own_notifications_queries,
+    unread_count,
+)
 
 from .clients import process_engine
 from .docs import errors
@@ -31,8 +44,11 @@ class NotificationSchema(Schema):
     attempts = fields.Integer(metadata={"description": "mailing attempts so far"})
     next_attempt_at = fields.DateTime(allow_none=True, metadata={"description": "when a failed mailing is retried"})
     instance_id = fields.UUID(allow_none=True)
+    task_id = fields.UUID(allow_none=True, metadata={"description": "the task it hands over, if any"})
+    client_id = fields.Integer(allow_none=True, metadata={"description": "the client whose record it concerns"})
     created_at = fields.DateTime()
     sent_at = fields.DateTime(allow_none=True)
+    read_at = fields.DateTime(allow_none=True, metadata={"description": "when the recipient marked it read"})
 
 
 class NotificationArgs(PageArgs):
@@ -65,3 +81,91 @@ class Notifications(MethodView):
             rows, total = page_query(session, select(Notification).where(*conditions).order_by(Notification.id.desc()),
                                      select(func.count()).select_from(Notification).where(*conditions), args)
             return envelope([row[0] for row in rows], total, args)
+
+
+# The bell: the person's own notifications, read and marked read. Only the recipient's rows, ever:
+# someone else's id is a 404, as one that does not exist.
+my_blp = Blueprint("my_notifications", __name__, url_prefix="/api/me/notifications",
+                   description="Your notifications (the web app's bell)")
+
+
+class LinkSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["task", "client", "instance"]))
+    id = fields.Raw(required=True, metadata={"description": "a task or instance UUID (string), or a client id "
+                                                            "(integer)"})
+
+
+class MyNotificationSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={"description": "task_assigned, escalation, outcome or report"})
+    subject = fields.String(required=True)
+    body = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    read_at = fields.DateTime(required=True, allow_none=True, metadata={"description": "null while unread"})
+    link = fields.Nested(LinkSchema, required=True, allow_none=True, metadata={
+        "description": "What it is about: its task, else the client it concerns, else its process instance; "
+                       "null when none"})
+
+
+class MyNotificationArgs(PageArgs):
+    unread = fields.Boolean(load_default=False, metadata={"description": "true: only unread ones"})
+
+
+class UnreadCountSchema(Schema):
+    count = fields.Integer(required=True)
+
+
+MyNotificationPage = page_schema(MyNotificationSchema, "MyNotificationPage")
+
+
+def _item(note) -> dict:
+    return {"id": note.id, "kind": note.kind, "subject": note.subject, "body": note.body,
+            "created_at": note.created_at, "read_at": note.read_at, "link": link_of(note)}
+
+
+@my_blp.route("")
+@requires("notifications:read")
+@my_blp.arguments(MyNotificationArgs, location="query")
+@my_blp.response(200, MyNotificationPage)
+@errors(my_blp, 422)
+def my_notifications(args):
+    """Your notifications, newest first; `unread=true` for the unread ones only."""
+    rows_query, count_query = own_notifications_queries(recipient=g.account.username, unread=args["unread"])
+    with process_engine().transaction() as session:
+        rows, total = page_query(session, rows_query, count_query, args)
+        return envelope([_item(row[0]) for row in rows], total, args)
+
+
+@my_blp.route("/unread-count")
+@requires("notifications:read")
+@my_blp.response(200, UnreadCountSchema)
+@errors(my_blp)
+def my_unread_count():
+    """How many of your notifications are unread (the bell's badge)."""
+    with process_engine().transaction() as session:
+        return {"count": unread_count(session, recipient=g.account.username)}
+
+
+@my_blp.route("/<id:notification_id>/read", methods=["POST"])
+@requires("notifications:read")
+@my_blp.response(200, MyNotificationSchema)
+@errors(my_blp, 404)
+def mark_my_notification_read(notification_id):
+    """Mark one of your notifications read (again: it keeps when it was first read)."""
+    with process_engine().transaction() as session:
+        note = own_notification(session, recipient=g.account.username, notification_id=notification_id)
+        if note is None:
+            raise NotFound(f"you have no notification {notification_id}")
+        if note.read_at is None:
+            note.read_at = clock.now()
+        return _item(note)
+
+
+@my_blp.route("/read-all", methods=["POST"])
+@requires("notifications:read")
+@my_blp.response(204)
+@errors(my_blp)
+def mark_all_my_notifications_read():
+    """Mark all your notifications read."""
+    with process_engine().transaction() as session:
+        mark_all_read(session, recipient=g.account.username, now=clock.now())

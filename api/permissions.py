@@ -55,19 +55,28 @@ def has_permission(roles, permission: str) -> bool:
     return bool(set(roles) & PERMISSIONS[permission])
 
 
-def requires(permission: str):
-    """Allow the view only to accounts holding a role that grants `permission`."""
-    if permission not in PERMISSIONS:
-        raise KeyError(permission)
+def requires(permission: str, *alternatives: str):
+    """Allow the view only to accounts holding a role that grants `permission` (or one of `alternatives`)."""
+    permissions = (permission, *alternatives)
+    for name in permissions:
+        if name not in PERMISSIONS:
+            raise KeyError(name)
 
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            if not has_permission(g.account.roles, permission):
-                raise Forbidden(f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow {permission}")
+            if not any(has_permission(g.account.roles, name) for name in permissions):
+                raise Forbidden(f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow "
+                                f"{' or '.join(permissions)}")
             return view(*args, **kwargs)
 
         wrapper.atrium_permission = permission
+        wrapper.atrium_permissions = permissions
         return wrapper
 
     return decorate
+
+
+def permissions_of(roles) -> list[str]:
+    """Every permission `roles` grant, sorted: what the web app shows or hides buttons by."""
+    return sorted(permission for permission in PERMISSIONS if has_permission(roles, permission))

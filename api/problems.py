@@ -16,6 +16,9 @@ from atrium.errors import (
     RowsInvalid,
     TooManyRequests,
 )
+from atrium.i18n import translate
+
+from .locale import request_locale
 
 log = logging.getLogger(__name__)
 PROBLEM_BASE = "https://atrium.example/problems/"
@@ -39,12 +42,26 @@ class ProblemSchema(Schema):
 
 
 def problem(status: int, title: str, detail: str, *, kind: str | None = None, **extra):
-    body = {"type": PROBLEM_BASE + (kind or str(status)), "title": title, "status": status, "detail": detail}
+    """A problem response in the request's language: `title`, `detail` and the messages in a
+    field-errors dict go through the catalogue (English when it has no entry)."""
+    locale = request_locale()
+    if isinstance(extra.get("errors"), dict):
+        extra["errors"] = _translated_errors(extra["errors"], locale)
+    body = {"type": PROBLEM_BASE + (kind or str(status)), "title": translate(title, locale), "status": status,
+            "detail": translate(detail, locale)}
     body.update({k: v for k, v in extra.items() if v is not None})
     response = jsonify(body)
     response.status_code = status
     response.mimetype = "application/problem+json"
     return response
+
+
+def _translated_errors(errors: dict, locale: str) -> dict:
+    if locale == "en":
+        return errors
+    return {field: [translate(m, locale) if isinstance(m, str) else m for m in messages]
+            if isinstance(messages, list) else (translate(messages, locale) if isinstance(messages, str) else messages)
+            for field, messages in errors.items()}
 
 
 def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
@@ -70,7 +87,7 @@ def from_http_exception(error: HTTPException):
         located = {}
         for location, fields_ in messages.items():
             located.update(fields_ if isinstance(fields_, dict) else {location: fields_})
-        return problem(422, "Invalid input", "the request has invalid fields", kind="invalid-input",
+        return problem(422, "Invalid input", "problem.invalid_fields", kind="invalid-input",
                        errors=_flatten(located))
     detail = data.get("message") or error.description or error.name
     return problem(status, error.name, detail, kind=str(status))
@@ -88,7 +105,7 @@ def from_domain_error(error: AtriumError):
         return problem(409, error.title, error.detail, kind="duplicate", candidates=error.candidates,
                        withheld=error.withheld)
     if isinstance(error, TooManyRequests):
-        response = problem(429, error.title, error.detail, kind="too-many-requests")
+        response = problem(429, error.title, error.detail, kind=getattr(error, "kind", None) or "too-many-requests")
         response.headers["Retry-After"] = str(error.retry_after)
         return response
     kind = getattr(error, "kind", None) or {404: "not-found", 409: "conflict", 403: "forbidden",
@@ -99,12 +116,10 @@ def from_domain_error(error: AtriumError):
 def from_write_conflict(error: Exception):
     """A concurrent change got there first (stale version, or a unique value taken meanwhile)."""
     log.info("write conflict (request %s): %s", getattr(g, "request_id", None), type(error).__name__)
-    return problem(409, "Conflict", "the record was changed by another request at the same time; reload and try again",
-                   kind="conflict")
+    return problem(409, "Conflict", "problem.write_conflict", kind="conflict")
 
 
 def from_unexpected(error: Exception):
     error_id = uuid.uuid4().hex
     log.exception("unhandled error %s (request %s)", error_id, getattr(g, "request_id", None))
-    return problem(500, "Internal error", "an unexpected error occurred; quote the error id to support",
-                   kind="internal", error_id=error_id)
+    return problem(500, "Internal error", "problem.internal", kind="internal", error_id=error_id)

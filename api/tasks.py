@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from atrium import clock
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.task_metadata import refuse_excluded_performer
+from engine.translations import localize_form, localized
 from storage.accounts import account_by_username
+from storage.clients import plan_for_each_search
 from storage.notifications import add_notification_rows, task_assigned_row
 from storage.step_writes import load_instance, task_with_instance
 from storage.tasks import (
@@ -26,11 +28,15 @@ from storage.tasks import (
     task_rows,
     visible_condition,
 )
+from storage.text_search import contains_condition, normalise
+from storage.translations import FORM, translation
 
 from . import audit
 from .body_limits import limits_body
+from .choices import reference_checks_for_caller
 from .clients import process_data_shown_to_caller
 from .docs import errors
+from .locale import request_locale
 from .pagination import PageArgs, envelope, page_schema
 from .permissions import has_permission, requires
 from .schema_base import Schema
@@ -41,9 +47,14 @@ SORTS = ["due", "-due", "created", "-created", "priority", "-priority"]
 
 class TaskSchema(Schema):
     id = fields.UUID()
-    name = fields.String()
+    name = fields.String(metadata={"description": "the task's name in the request's language (Accept-Language), "
+                                                  "else English"})
+    subject = fields.String(metadata={"description": "what the task is about (its BPMN `subject` filled from the "
+                                                     "instance's data when it opened), in the request's language; "
+                                                     "the name when the task has no subject"})
     element_id = fields.String()
     process_key = fields.String()
+    process_name = fields.String(metadata={"description": "the process's name in the request's language"})
     instance_id = fields.UUID()
     assignee = fields.String(allow_none=True)
     candidate_groups = fields.List(fields.String())
@@ -66,7 +77,16 @@ class TaskDetailSchema(TaskSchema):
     data = fields.Dict(metadata={"description": "the values the form starts from"})
 
 
+VIEWS = ["assigned", "offered", "all"]
+
+
 class TaskFilters(Schema):
+    q = fields.String(validate=validate.Length(min=1, max=200),
+                      metadata={"description": "part of the subject or name, in any language, whatever the case"})
+    view = fields.String(validate=validate.OneOf(VIEWS), metadata={"description": (
+        "an inbox tab: `assigned` (assigned to you), `offered` (unclaimed, offered to you as a candidate user "
+        "or through your roles and groups), `all` (every task; roles with `tasks:read_all` only, else 403); "
+        "`assigned` and `offered` override `assignee` and `candidate_user`")})
     assignee = fields.String(metadata={"description": "a username, or `me`"})
     candidate_user = fields.String(metadata={"description": "`me` (or a username): unclaimed tasks offered to them"})
     candidate_group = fields.String()
@@ -86,6 +106,13 @@ class CountSchema(Schema):
     count = fields.Integer(required=True)
 
 
+class InboxCountsSchema(Schema):
+    assigned = fields.Integer(required=True, metadata={"description": "open tasks assigned to you"})
+    offered = fields.Integer(required=True, metadata={"description": "open, unclaimed tasks offered to you"})
+    all = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "every open task; null unless your roles have `tasks:read_all`"})
+
+
 class AssignSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
@@ -101,14 +128,31 @@ def _iso(moment):
     return moment.isoformat() if moment is not None else None
 
 
-def task_document(task: dict) -> dict:
+def localized_texts(task: dict, locale: str) -> dict:
+    """name, subject and process_name of a task row in `locale` (else English; the subject falls
+    back to the name). Rows from before texts were kept have only their English name."""
+    texts = task.get("texts")
+    name = localized(texts, "name", locale) or task["name"]
+    return {"name": name, "subject": localized(texts, "subject", locale) or name,
+            "process_name": localized(texts, "process_name", locale) or task["process_key"]}
+
+
+def localized_task(task: dict) -> dict:
+    """A task row with its texts in the request's language, for TaskSchema to dump."""
+    return {**task, **localized_texts(task, request_locale())}
+
+
+def task_document(task: dict, locale: str) -> dict:
     """What TaskSchema dumps, built directly: an inbox page of 50 tasks is the hottest response
     there is, and marshmallow would spend more time on it than the database does."""
+    texts = localized_texts(task, locale)
     return {
         "id": str(task["id"]),
-        "name": task["name"],
+        "name": texts["name"],
+        "subject": texts["subject"],
         "element_id": task["element_id"],
         "process_key": task["process_key"],
+        "process_name": texts["process_name"],
         "instance_id": str(task["instance_id"]),
         "assignee": task["assignee"],
         "candidate_groups": task["candidate_groups"],
@@ -123,7 +167,8 @@ def task_document(task: dict) -> dict:
 
 
 def _page_response(items: list[dict], total: int, args: dict):
-    return jsonify(envelope([task_document(t) for t in items], total, args))
+    locale = request_locale()
+    return jsonify(envelope([task_document(t, locale) for t in items], total, args))
 
 
 def _engine():
@@ -145,6 +190,20 @@ def _candidate(session: Session, args: dict) -> tuple[str, list[str]] | None:
     return username, other.candidate_groups if other else []
 
 
+def _apply_view(args: dict) -> dict:
+    """The inbox tab as the filters it stands for: `assigned` is `assignee=me`, `offered` is
+    `candidate_user=me` (so it takes the same index-only paths), `all` adds nothing but needs read-all."""
+    view = args.get("view")
+    if view == "all" and not has_permission(g.account.roles, "tasks:read_all"):
+        raise Forbidden(f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow tasks:read_all, "
+                        "which view=all needs")
+    # A tab is always your own: it stands in for (and overrides) an `assignee` or `candidate_user` given too.
+    for name, tab in (("assignee", "assigned"), ("candidate_user", "offered")):
+        if view == tab:
+            args[name] = "me"
+    return args
+
+
 def _conditions(session: Session, args: dict) -> list:
     account = g.account
     conditions = [Task.status == args["status"]]
@@ -155,6 +214,9 @@ def _conditions(session: Session, args: dict) -> list:
         conditions += [Task.assignee.is_(None), candidate_condition(*candidate, offered_only=True)]
     if args.get("candidate_group"):
         conditions.append(candidate_condition("", [args["candidate_group"]]))
+    if args.get("q") and (needle := normalise(args["q"]).strip()):
+        plan_for_each_search(session)
+        conditions.append(contains_condition(Task.subject_search, needle, dialect=session.get_bind().dialect.name))
     for name, column in (("process_key", Task.process_key), ("instance_id", Task.instance_id)):
         if args.get(name):
             conditions.append(column == args[name])
@@ -164,13 +226,15 @@ def _conditions(session: Session, args: dict) -> list:
         conditions.append(Task.due_at >= args["due_after"])
     if args.get("priority_min") is not None:
         conditions.append(Task.priority >= args["priority_min"])
-    if not has_permission(account.roles, "tasks:read_all") and not (candidate and candidate[0] == account.username):
+    # Your own tasks and those offered to you are visible by definition: no need to say so in SQL.
+    own = (candidate and candidate[0] == account.username) or _me(args.get("assignee")) == account.username
+    if not has_permission(account.roles, "tasks:read_all") and not own:
         conditions.append(visible_condition(account.username, account.candidate_groups))
     return conditions
 
 
 # Filters besides these make the count go through the tasks table.
-_INDEX_COUNTABLE = {"candidate_user", "status", "sort", "page", "page_size"}
+_INDEX_COUNTABLE = {"candidate_user", "view", "status", "sort", "page", "page_size"}
 
 
 def _plain_inbox(session: Session, args: dict) -> bool:
@@ -194,6 +258,7 @@ def _count(session: Session, args: dict, count_query) -> int:
 def list_tasks(args):
     """The inbox: tasks you may see, filtered, sorted (`-` for descending) and paged."""
     size, offset = args["page_size"], (args["page"] - 1) * args["page_size"]
+    args = _apply_view(args)
     with _engine().transaction() as session:
         if _plain_inbox(session, args) and args["sort"] == "due":
             me = g.account
@@ -215,8 +280,26 @@ def list_tasks(args):
 @errors(blp, 422)
 def count_tasks(args):
     """How many tasks match the same filters as the list."""
+    args = _apply_view(args)
     with _engine().transaction() as session:
         return {"count": _count(session, args, task_count(_conditions(session, args)))}
+
+
+@blp.route("/counts")
+@requires("tasks:read")
+@blp.response(200, InboxCountsSchema)
+@errors(blp)
+def inbox_counts():
+    """The inbox tabs' counts: open tasks assigned to you, open unclaimed tasks offered to you, and (for roles
+    with `tasks:read_all`, else null) every open task; the same sets as `GET /api/tasks?view=...`."""
+    me = g.account
+    with _engine().transaction() as session:
+        return {
+            "assigned": session.scalar(task_count([Task.status == OPEN, Task.assignee == me.username])),
+            "offered": count_offered(session, username=me.username, groups=me.candidate_groups),
+            "all": session.scalar(task_count([Task.status == OPEN]))
+            if has_permission(me.roles, "tasks:read_all") else None,
+        }
 
 
 def _task_or_raise(session: Session, task_id: uuid.UUID) -> dict:
@@ -273,7 +356,16 @@ def get_task_detail(task_id):
             values = engine.task_data(session, instance, task_id)
             data = process_data_shown_to_caller(session, task["process_key"], {
                 k: v for k, v in values.items() if k in (form.schema.get("properties") or {})})
-        return {**task, "form": {"schema": form.schema, "ui_schema": form.ui_schema} if form else None, "data": data}
+        return {**localized_task(task), "form": localized_form(session, form), "data": data}
+
+
+def localized_form(session: Session, form) -> dict | None:
+    """A form's schema and UI schema in the request's language (see engine.translations.localize_form)."""
+    if form is None:
+        return None
+    texts = translation(session, kind=FORM, name=form.name, locale=request_locale())
+    schema, ui_schema = localize_form(form.schema, form.ui_schema, texts)
+    return {"schema": schema, "ui_schema": ui_schema}
 
 
 @blp.route("/<uuid:task_id>/claim", methods=["POST"])
@@ -291,7 +383,7 @@ def claim(task_id):
         task = _visible_or_raise(rows[0] if rows else None, task_id)
         _require_open(task)
         if task["assignee"] == g.account.username:
-            return task
+            return localized_task(task)
         if task["assignee"] is not None:
             raise Conflict(f"task {task_id} is already claimed by {task['assignee']}")
         if not _may_work_on(task):
@@ -300,7 +392,7 @@ def claim(task_id):
         if not set_assignee(session, task_id=task_id, username=g.account.username, expected=None):
             raise Conflict(f"task {task_id} was just claimed by someone else")
         audit.record(session, "task.claim", target=str(task_id))
-        return {**task, "assignee": g.account.username}
+        return localized_task({**task, "assignee": g.account.username})
 
 
 @blp.route("/<uuid:task_id>/unclaim", methods=["POST"])
@@ -313,13 +405,13 @@ def unclaim(task_id):
         task = _task_or_raise(session, task_id)
         _require_open(task)
         if task["assignee"] is None:
-            return task
+            return localized_task(task)
         if task["assignee"] != g.account.username and not has_permission(g.account.roles, "tasks:assign"):
             raise Forbidden(f"task {task_id} is claimed by {task['assignee']}")
         if not set_assignee(session, task_id=task_id, username=None, expected=task["assignee"]):
             raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
         audit.record(session, "task.unclaim", target=str(task_id))
-        return {**task, "assignee": None}
+        return localized_task({**task, "assignee": None})
 
 
 @blp.route("/<uuid:task_id>/assign", methods=["POST"])
@@ -355,7 +447,7 @@ def assign(data, task_id):
                 instance_id=task["instance_id"], assignee=target.username, now=clock.now())])
         audit.record(session, "task.assign", target=str(task_id),
                      detail={"assignee": target.username, **({"not_a_candidate": True} if override else {})})
-        return {**task, "assignee": target.username}
+        return localized_task({**task, "assignee": target.username})
 
 
 @blp.route("/<uuid:task_id>/complete", methods=["POST"])
@@ -368,7 +460,9 @@ def complete(data, task_id):
     """Complete a task with data valid for its form; the instance moves on.
 
     The task takes only the fields its form lets a person fill in: other fields are refused
-    (422 naming each), read-only and process-set ones are left out. At most ATRIUM_MAX_DATA_BYTES of JSON."""
+    (422 naming each), read-only and process-set ones are left out. A field naming a person
+    (`format: atrium-user`) or a client (`format: atrium-client`) must name an active account (with
+    the field's `x-atrium-role`) or a client you may see (422 naming it). At most ATRIUM_MAX_DATA_BYTES of JSON."""
     engine = _engine()
     with engine.transaction() as session:
         task, instance = task_with_instance(session, task_id=task_id) or (None, None)
@@ -378,6 +472,8 @@ def complete(data, task_id):
             raise Forbidden(f"task {task_id} is claimed by {task['assignee']}" if task["assignee"]
                             else "this task is not offered to you")
         instance = engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username,
-                                        task_row=task, instance=instance)
+                                        task_row=task, instance=instance,
+                                        references=reference_checks_for_caller(session))
         audit.record(session, "task.complete", target=str(task_id))
-        return {**task, "status": "completed", "completed_at": instance.updated_at, "completed_by": g.account.username}
+        return localized_task({**task, "status": "completed", "completed_at": instance.updated_at,
+                           "completed_by": g.account.username})

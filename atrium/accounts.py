@@ -11,7 +11,7 @@ from zxcvbn import zxcvbn
 from atrium import clock, login_throttle
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from atrium.settings import Settings
-from storage.accounts import ROLES, Account, account_by_username
+from storage.accounts import LOCALES, ROLES, Account, account_by_username
 
 _hasher = PasswordHasher()
 # Verifying against this keeps every refused login (unknown user, deactivated account) as slow as a
@@ -26,7 +26,10 @@ LOGIN_REFUSED = "wrong username or password"
 
 
 class LoginRefused(Unauthorized):
-    """Every refused login says the same to the caller; `reason` is for the audit trail only."""
+    """Every refused login says the same to the caller (unknown, wrong password or deactivated: telling
+    them apart would confirm usernames and passwords); `reason` is for the audit trail only."""
+
+    kind = "invalid-credentials"
 
     def __init__(self, reason: str):
         super().__init__(LOGIN_REFUSED)
@@ -157,3 +160,13 @@ def deactivate(session: Session, *, username: str) -> Account:
     account = account_or_raise(session, username)
     account.active = False
     return account
+
+
+def set_locale(session: Session, *, username: str, locale: str | None) -> Account:
+    """The language the person chose for the web app (None: the browser's again)."""
+    if locale is not None and locale not in LOCALES:
+        raise InvalidInput(f"unknown language {locale!r}", {"locale": [f"must be one of {', '.join(LOCALES)}, or null"]})
+    account = account_or_raise(session, username)
+    account.locale = locale
+    return account
+

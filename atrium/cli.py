@@ -33,6 +33,12 @@ def collect_files(paths: list[Path], forms_dir: Path | None) -> list:
                     found[file.resolve()] = None
         elif path.is_file():
             found[path.resolve()] = None
+            if path.name.lower().endswith(BPMN_SUFFIXES):
+                # Its translation files sit beside it (approval.bpmn -> approval.zh-CN.json), and so
+                # do the decision tables it calls.
+                stem = path.name.split(".", 1)[0]
+                for sibling in sorted([*path.parent.glob(f"{stem}.*.json"), *path.parent.glob("*.dmn")]):
+                    found.setdefault(sibling.resolve(), None)
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
     if forms_dir is not None and forms_dir.is_dir():
@@ -106,6 +112,9 @@ def cmd_deploy(args, settings: Settings) -> int:
     for form, version, created in result.forms:
         if created:
             print(f"Deployed form {form} version {version}.")
+    for kind, name, locale, created in result.translations:
+        if created:
+            print(f"Deployed the {locale} translation of {kind} {name}.")
     for definition in result.definitions:
         if definition.created:
             print(f"Deployed {definition.process_key} version {definition.version}.")

@@ -44,6 +44,8 @@ def start_complaint_process(engine, session: Session, complaint: Complaint, *, a
     variables = {
         "complaint_id": complaint.id,
         "client_id": complaint.client_id,
+        # For the tasks' subjects ("Acknowledge 广州明德's complaint by ...").
+        "client_name": getattr(session.get(Client, complaint.client_id), "name", None),
         "severity": complaint.severity,
         "acknowledge_by": acknowledge_by.isoformat(),
         # Who approves the resolution and hears of a late acknowledgement: the registrant's manager
@@ -95,7 +97,7 @@ def escalate(session: Session, complaint: Complaint, *, manager: str | None, due
         # The instance is named by the caller: a complaint received long ago escalates while its
         # process is still starting, before the record is linked to it.
         add_notification(session, kind="escalation", recipient=username, subject=subject, body=body, now=now,
-                         instance_id=instance_id or complaint.instance_id)
+                         instance_id=instance_id or complaint.instance_id, client_id=complaint.client_id)
     complaint.escalated_at = now
     complaint.escalated_to = ", ".join(recipients)
     complaint.updated_at = now
@@ -117,7 +119,7 @@ def close_with_feedback(session: Session, complaint: Complaint, *, satisfaction:
     if complaint.created_by:
         client = session.get(Client, complaint.client_id)
         add_notification(session, kind="outcome", recipient=complaint.created_by, now=now,
-                         instance_id=complaint.instance_id,
+                         instance_id=complaint.instance_id, client_id=complaint.client_id,
                          subject=f"Complaint #{complaint.id} from {client.name} closed, satisfaction {satisfaction}/5",
                          body=f"Resolution: {complaint.resolution or '-'}\nClient's comment: {comment or '-'}")
     return feedback

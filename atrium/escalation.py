@@ -31,14 +31,15 @@ def manager_accounts(session: Session) -> list[str]:
     return [username for username, roles in rows if "manager" in (roles or [])]
 
 
-def escalate(session: Session, *, about: str | None, subject: str, body: str,
-             instance_id: uuid.UUID | None) -> tuple[str | None, list[str]]:
+def escalate(session: Session, *, about: str | None, subject: str, body: str, instance_id: uuid.UUID | None,
+             client_id: int | None = None) -> tuple[str | None, list[str]]:
     """Notify `about`'s manager, or the manager group when there is none; returns (the manager or None,
-    everyone notified). The notifications are written in the caller's transaction."""
+    everyone notified). The notifications are written in the caller's transaction; `client_id` names
+    the client they concern."""
     manager = manager_of(session, about)
     recipients = [manager] if manager else manager_accounts(session)
     now = clock.now()
     for recipient in recipients:
         add_notification(session, kind="escalation", recipient=recipient, subject=subject, body=body, now=now,
-                         instance_id=instance_id)
+                         instance_id=instance_id, client_id=client_id)
     return manager, recipients

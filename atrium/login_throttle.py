@@ -36,6 +36,12 @@ from storage.login_throttle import (
 FIRST_DELAY_SECONDS = 1
 
 
+class LoginThrottled(TooManyRequests):
+    """A login (or a password change, which checks the current password) refused while a delay runs."""
+
+    kind = "login-throttled"
+
+
 @dataclass(frozen=True)
 class Scope:
     key: str
@@ -64,7 +70,7 @@ def delay_after(scope: Scope, failures: int) -> timedelta | None:
 
 
 def reserve_attempt(session: Session, *, username: str, address: str, settings: Settings) -> None:
-    """Count one login attempt as failed in every scope, or raise TooManyRequests if a scope's delay
+    """Count one login attempt as failed in every scope, or raise LoginThrottled if a scope's delay
     is running. Commit it before checking the password (see the module docstring)."""
     now = clock.now()
     window_start = now - timedelta(seconds=settings.login_failure_window_seconds)
@@ -73,7 +79,7 @@ def reserve_attempt(session: Session, *, username: str, address: str, settings: 
     blocked_until = max((row.blocked_until for row in rows if row.blocked_until and row.blocked_until > now),
                         default=None)
     if blocked_until is not None:
-        raise TooManyRequests("too many failed logins; try again later", retry_after=_seconds(blocked_until - now))
+        raise LoginThrottled("too many failed logins; try again later", retry_after=_seconds(blocked_until - now))
     for row in rows:
         row.failures = (row.failures if row.last_failure_at >= window_start else 0) + 1
         row.last_failure_at = now

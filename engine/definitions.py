@@ -34,7 +34,18 @@ from .parser import AtriumParser
 from .scripting import check_expression, check_script
 from .serializer import spec_to_json
 from .services import ServiceRegistry
-from .task_metadata import form_reference
+from .subjects import template_problem
+from .task_metadata import SUBJECT, form_reference, user_task_property
+from .translations import (
+    ProcessTexts,
+    TranslationFile,
+    form_translation_problems,
+    load_translation_file,
+    process_translation_problems,
+    processes_in_bpmn,
+    processes_in_xml,
+    translation_file_parts,
+)
 
 
 @dataclass
@@ -63,14 +74,23 @@ class ParsedDeployment:
     processes: list[ParsedProcess]
     forms: list[FormFile]
     problems: list[Problem]
+    # (kind, file): "process" or "form" translations, checked against what they translate.
+    translations: list[tuple[str, TranslationFile]] = field(default_factory=list)
 
 
 def parse_deployment(
-    files: list[SourceFile], *, services: ServiceRegistry, form_exists: Callable[[str], bool]
+    files: list[SourceFile], *, services: ServiceRegistry, form_exists: Callable[[str], bool],
+    deployed_process_xml: Callable[[str], str | None] = lambda key: None,
+    deployed_form_schema: Callable[[str], dict | None] = lambda name: None,
 ) -> ParsedDeployment:
+    """Parse and check `files`. A translation file may also translate a process or form deployed
+    earlier: `deployed_process_xml(key)` and `deployed_form_schema(name)` give those."""
     problems: list[Problem] = []
-    forms = _load_forms([f for f in files if f.name.lower().endswith((".json", ".form"))], problems)
+    json_files = [f for f in files if f.name.lower().endswith((".json", ".form"))]
+    translation_sources = [f for f in json_files if translation_file_parts(f.name)]
+    forms = _load_forms([f for f in json_files if not translation_file_parts(f.name)], problems)
     form_names = {f.name for f in forms}
+    bpmn_processes: dict[str, ProcessTexts] = {}
 
     parser = AtriumParser()
     lines: dict[str, dict[str, int]] = {}
@@ -90,6 +110,7 @@ def parse_deployment(
             else:
                 if not _xsd_valid(root, source.name, lines[source.name], problems):
                     continue
+                bpmn_processes.update(processes_in_bpmn(source.name, root))
                 normalize_expressions(root)
                 parser.add_bpmn_xml(root, filename=source.name)
                 bpmn_sources[source.name] = source.content
@@ -136,9 +157,50 @@ def parse_deployment(
                 form_refs=_form_refs(process_id, [spec, *subprocess_specs.values()]),
             )
         )
+    form_schemas = {f.name: f.schema for f in forms}
+    for process in processes:
+        form_schemas.update(process.generated_forms)
+    translations = _check_translations(translation_sources, bpmn_processes, form_schemas, problems,
+                                       deployed_process_xml, deployed_form_schema)
     # De-duplicate problems (an embedded subprocess is checked with each process using it).
     unique = list(dict.fromkeys(problems))
-    return ParsedDeployment(processes=processes, forms=forms, problems=unique)
+    return ParsedDeployment(processes=processes, forms=forms, problems=unique, translations=translations)
+
+
+def _check_translations(sources, processes: dict[str, ProcessTexts], forms: dict[str, dict], problems,
+                        deployed_process_xml, deployed_form_schema) -> list[tuple[str, TranslationFile]]:
+    """Match each translation file to the process or form it translates (those in the deployment
+    first, then deployed ones) and report keys that name nothing."""
+    checked = []
+    for source in sources:
+        file = load_translation_file(source, problems)
+        if file is None:
+            continue
+        in_forms_folder = "forms/" in source.name.replace("\\", "/")
+        process = processes.get(file.name)
+        schema = forms.get(file.name)
+        if process is not None and schema is not None:
+            process, schema = (None, schema) if in_forms_folder else (process, None)
+        if process is None and schema is None:
+            xml = None if in_forms_folder and deployed_form_schema(file.name) else deployed_process_xml(file.name)
+            if xml:
+                process = processes_in_xml(file.name, xml).get(file.name)
+            else:
+                schema = deployed_form_schema(file.name)
+        if process is not None:
+            found = process_translation_problems(file, process)
+            kind = "process"
+        elif schema is not None:
+            found = form_translation_problems(file, schema)
+            kind = "form"
+        else:
+            problems.append(Problem(source.name, None, None,
+                                    f"'{file.name}' names no process or form in this deployment or deployed"))
+            continue
+        problems.extend(found)
+        if not found:
+            checked.append((kind, file))
+    return checked
 
 
 def _parse_xml(source: SourceFile, problems: list[Problem]):
@@ -212,6 +274,10 @@ def _check_specs(specs, filename, lines, services: ServiceRegistry, form_known) 
                     if message:
                         add(task_spec, f"parameter '{name}': {message}")
             if isinstance(task_spec, UserTask):
+                subject = user_task_property(task_spec, SUBJECT)
+                message = template_problem(subject) if subject is not None else None
+                if message:
+                    add(task_spec, f"subject: {message}")
                 reference = form_reference(task_spec)
                 if reference and not reference.startswith("generated:") and not form_known(form_name(reference)):
                     add(task_spec, f"form '{form_name(reference)}' not found in forms/ or in this deployment")

@@ -14,6 +14,7 @@ from storage import definitions as definition_store
 from storage.definitions import Form, ProcessDefinition
 from storage.messages import MessageSubscription
 from storage.timers import START, Timer, delete_timer, postpone_timer
+from storage.translations import save_translation
 
 from .definitions import ParsedDeployment, SourceFile, parse_deployment
 from .forms import FormFile
@@ -32,6 +33,8 @@ class DeployedDefinition:
 class DeployResult:
     definitions: list[DeployedDefinition] = field(default_factory=list)
     forms: list[tuple[str, int, bool]] = field(default_factory=list)
+    # (kind, name, locale, created): created is False when identical content was already deployed.
+    translations: list[tuple[str, str, str, bool]] = field(default_factory=list)
 
 
 def validate_files(engine, session: Session, files: list[SourceFile]) -> list[Problem]:
@@ -44,6 +47,9 @@ def _parse(engine, session: Session, files: list[SourceFile]) -> ParsedDeploymen
         files,
         services=engine.services,
         form_exists=lambda name: definition_store.latest_form(session, name=name) is not None,
+        deployed_process_xml=lambda key: getattr(definition_store.latest_definition(session, process_key=key),
+                                                 "bpmn_xml", None),
+        deployed_form_schema=lambda name: getattr(definition_store.latest_form(session, name=name), "schema", None),
     )
 
 
@@ -85,6 +91,10 @@ def deploy(engine, session: Session, files: list[SourceFile]) -> DeployResult:
         engine.specs.put(definition.id, (process.spec, process.subprocess_specs, dict(definition.form_ids)))
         _register_start_events(engine, session, definition, previous=latest)
         result.definitions.append(DeployedDefinition(process.key, definition.version, True, definition.id))
+    for kind, file in parsed.translations:
+        created = save_translation(session, kind=kind, name=file.name, locale=file.locale, content=file.content,
+                                   content_hash=file.content_hash, now=now)
+        result.translations.append((kind, file.name, file.locale, created))
     return result
 
 

@@ -68,3 +68,15 @@ def validate_submission(schema: dict, data: dict) -> None:
     if errors:
         raise InvalidInput("submitted data does not match the task's form", errors)
 
+
+
+def validate_fields(schema: dict, values: dict, *, prefix: str) -> None:
+    """Raise InvalidInput naming (`prefix.field...`) every problem the form's schema finds inside the fields
+    given; what it says of the object as a whole (a required field left out) is not asked of a part."""
+    errors: dict[str, list[str]] = {}
+    for error in Draft202012Validator(schema).iter_errors(values):
+        path = list(error.absolute_path)
+        if path and path[0] in values:
+            errors.setdefault(prefix + "." + ".".join(str(p) for p in path), []).append(error.message)
+    if errors:
+        raise InvalidInput("the data does not match the process's start form", errors)

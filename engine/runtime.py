@@ -43,15 +43,18 @@ from storage.step_writes import (
 )
 from storage.tasks import OPEN, rows_as_written
 from storage.timers import RETRY
+from storage.translations import PROCESS, translations_of
 
 from . import steps
 from .cache import SpecCache, WorkflowCache
-from .forms import validate_submission
+from .form_references import ReferenceChecks, check_references
+from .forms import validate_fields, validate_submission
 from .handlers import register_all
 from .script_engine import AtriumScriptEngine
 from .scripting import ScriptTimeout
 from .serializer import spec_from_json, state_from_bytes, state_to_bytes
 from .services import ServiceRegistry, ServiceTaskFailed, services as default_services
+from .start_forms import has_plain_start_event
 from .task_metadata import refuse_excluded_performer
 from .submissions import (
     check_declared,
@@ -67,6 +70,19 @@ log = logging.getLogger(__name__)
 # How long a due timer of an instance held by an incident waits before it is looked at again.
 INCIDENT_TIMER_DELAY = timedelta(minutes=1)
 _CONFLICT = "the process instance was changed by another request; reload and try again"
+
+
+def _translations_reader(session: Session) -> Callable[[str], dict]:
+    """A process's translation files (locale -> content), read at most once per step and only
+    when the step opens a user task."""
+    read: dict[str, dict] = {}
+
+    def translations(process_id: str) -> dict:
+        if process_id not in read:
+            read[process_id] = translations_of(session, kind=PROCESS, names=[process_id]).get(process_id, {})
+        return read[process_id]
+
+    return translations
 
 
 @dataclass
@@ -147,12 +163,33 @@ class ProcessEngine:
             cached = self.start_forms[definition_id] = (ids, fields)
         return cached
 
+    def manual_start(self, session: Session, definition_id: int):
+        """(has a plain start event, its start form or None) of a definition version: what a person starting
+        it by hand needs. The start form is the one form of the user tasks it reaches first (None when
+        they have none, or several different ones)."""
+        spec = self.spec_for(session, definition_id)[0]
+        form_ids = self.start_form(session, definition_id)[0]
+        form = self.form(session, next(iter(form_ids))) if len(form_ids) == 1 else None
+        return has_plain_start_event(spec), form
+
     def check_outside_data(self, session: Session, definition_id: int, values, *, field: str) -> None:
         """Start variables or a message payload from a person: within the size limit, and no control
         variables but those the process's start form declares. InvalidInput naming the field otherwise."""
         check_size(values, field=field, limit=self.settings.max_data_bytes)
         if isinstance(values, dict):
             check_outside_variables(values, field=field, allowed=self.start_form(session, definition_id)[1])
+
+    def check_start_form_data(self, session: Session, definition_id: int, variables: dict,
+                              references: ReferenceChecks | None) -> None:
+        """Start variables that fill in fields of the start form are checked as a task's submission is
+        (its JSON Schema, and the people and clients it names), field by field: a start need not fill in
+        the whole form, whose task then opens for the starter with what was given."""
+        for form_id in sorted(self.start_form(session, definition_id)[0]):
+            schema = self.form(session, form_id).schema
+            given = {name: value for name, value in variables.items() if name in writable_fields(schema)}
+            if given:
+                validate_fields(schema, given, prefix="variables")
+                check_references(schema, given, references, prefix="variables")
 
     # Loading -------------------------------------------------------------------------
     def _load_workflow(self, session: Session, instance) -> BpmnWorkflow:
@@ -186,11 +223,13 @@ class ProcessEngine:
         business_key: str | None = None,
         actor: str | None = None,
         untrusted: bool = False,
+        references: ReferenceChecks | None = None,
     ) -> InstanceRow:
         """Start an instance of the latest (or given) version and run it until it waits.
 
         `untrusted`: the variables come from a person (the API), not from domain code that set
-        them from records, so they are checked by `check_outside_data`."""
+        them from records, so they are checked by `check_outside_data`, and those that fill in the
+        start form by `check_start_form_data` (with `references`: what that person may choose)."""
         if version is None:
             definition = definition_store.latest_definition(session, process_key=process_key, head_only=True)
         else:
@@ -203,6 +242,7 @@ class ProcessEngine:
             raise InvalidInput("variables must be a JSON object", {"variables": ["must be an object"]})
         if untrusted:
             self.check_outside_data(session, definition.id, variables or {}, field="variables")
+            self.check_start_form_data(session, definition.id, variables or {}, references)
         return self.start_from_definition(session, definition, variables or {}, business_key, actor)
 
     def start_from_definition(self, session: Session, definition: ProcessDefinition, variables: dict,
@@ -231,11 +271,13 @@ class ProcessEngine:
     # Tasks ---------------------------------------------------------------------------
     def complete_task(self, session: Session, *, task_id: uuid.UUID, data: dict | None = None,
                       actor: str | None = None, task_row: dict | None = None,
-                      instance: InstanceRow | None = None) -> InstanceRow:
+                      instance: InstanceRow | None = None, references: ReferenceChecks | None = None) -> InstanceRow:
         """Validate `data` against the task's form, merge the fields it takes and advance the instance.
 
         A task takes only the fields its form lets a person fill in, never a control variable
         unless the starter fills in the start form (engine.submissions); undeclared fields are refused.
+        `references`: what the acting person may choose in the form's person and client fields
+        (engine.form_references); without it, as for domain code, those are not checked.
         `task_row` (status, instance_id, form_id) and `instance` save reads when the caller
         already has them; both are re-checked when saving, so stale ones can only lead to Conflict."""
         row = task_row or task_for_completion(session, task_id=task_id)
@@ -251,6 +293,7 @@ class ProcessEngine:
         check_declared(schema, data)
         if schema is not None:
             validate_submission(schema, data)
+            check_references(schema, data, references, prefix="data")
         instance = instance or self.load_instance_or_raise(session, row["instance_id"])
         starter_fills_start_form = (actor is not None and actor == instance.started_by
                                     and row["form_id"] in self.start_form(session, instance.definition_id)[0])
@@ -452,7 +495,7 @@ class ProcessEngine:
         steps.write_history(ctx, after, before, user_task_actor=user_actor)
         form_ids = self._definition_specs(session, instance.definition_id)[2]
         try:
-            steps.sync_user_tasks(ctx, after, before, self._evaluate, form_ids)
+            steps.sync_user_tasks(ctx, after, before, self._evaluate, form_ids, _translations_reader(session))
         except (SpiffWorkflowException, ScriptTimeout, ValueError, TypeError) as exc:
             # A bad assignee or due-date expression: the task waits in error, the instance gets an incident.
             failure = failure or self._failure_from(workflow, exc)

@@ -22,6 +22,7 @@ from storage.timers import EVENT
 
 from .task_metadata import describe_user_task
 from .timers import waiting_timer_due
+from .translations import task_texts
 
 _LOGGED_STATES = {
     TaskState.WAITING: "waiting",
@@ -85,10 +86,12 @@ def _history_row(ctx: StepContext, element_id, event, *, actor=None, element_nam
             "element_type": element_type, "event": event, "actor": actor or ctx.actor, "at": ctx.now, "detail": detail}
 
 
-def sync_user_tasks(ctx: StepContext, after: Snapshot, before: Snapshot, evaluate, form_ids: dict[str, int]) -> None:
+def sync_user_tasks(ctx: StepContext, after: Snapshot, before: Snapshot, evaluate, form_ids: dict[str, int],
+                    translations=lambda process_id: {}) -> None:
     """Open an inbox row per newly ready user/manual task, cancel rows whose task is no longer
     ready. A task opened with an assignee tells them so by a notification, unless they are
-    the one whose action opened it."""
+    the one whose action opened it. `translations(process_id)` gives a process's translation
+    files (locale -> content) for the task's texts."""
     ready, ready_before = after.ready_user_tasks, before.ready_user_tasks
     ctx.writes.cancelled_task_ids.extend(
         task_id for task_id in ready_before if task_id not in ready and task_id not in ctx.settled_task_ids)
@@ -96,6 +99,7 @@ def sync_user_tasks(ctx: StepContext, after: Snapshot, before: Snapshot, evaluat
         if task_id in ready_before:
             continue
         fields = describe_user_task(task, evaluate)
+        texts, search = _task_texts(ctx, task, fields, translations)
         ctx.writes.new_tasks.append({
             "id": task_id,
             "instance_id": ctx.instance_id,
@@ -113,6 +117,8 @@ def sync_user_tasks(ctx: StepContext, after: Snapshot, before: Snapshot, evaluat
             "completed_by": None,
             "properties": fields.properties,
             "excluded_users": fields.excluded_users or None,
+            "texts": texts,
+            "subject_search": search,
         })
         if fields.assignee is not None and fields.assignee != ctx.actor:
             ctx.writes.new_notifications.append(task_assigned_row(
@@ -124,6 +130,22 @@ def sync_user_tasks(ctx: StepContext, after: Snapshot, before: Snapshot, evaluat
              for g in dict.fromkeys(fields.candidate_groups)]
             + [{"task_id": task_id, "kind": "user", "name": u, "offered": offered, "due_at": fields.due_at}
                for u in dict.fromkeys(fields.candidate_users)])
+
+
+def _task_texts(ctx: StepContext, task, fields, translations) -> tuple[dict, str]:
+    """Name, subject and process name in every language. A task of a called process is named by
+    that process's translations, then by those of the process the instance runs."""
+    top = task.workflow.top_workflow.spec
+    own_id = task.workflow.spec.name
+    merged = {}
+    for locale, content in translations(ctx.process_key).items():
+        merged[locale] = dict(content)
+    if own_id != ctx.process_key:
+        for locale, content in translations(own_id).items():
+            merged[locale] = {**merged.get(locale, {}), **{k: v for k, v in content.items() if k != own_id}}
+    return task_texts(element_id=task.task_spec.bpmn_id, name=fields.name, subject=fields.subject,
+                      process_id=ctx.process_key, process_name=top.description, translations=merged,
+                      data=task.data)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ DEFAULT_PRIORITY = 50
 # Separation of duties: a user-task property naming the variable (or `${expression}`) whose person
 # may not claim or complete the task, e.g. `requester` on an approval.
 EXCLUDED_PERFORMER = "excludedPerformer"
+# What the task is about, for the inbox: a template over the instance's data (engine.subjects).
+SUBJECT = "subject"
 
 @dataclass
 class UserTaskFields:
@@ -34,6 +36,7 @@ class UserTaskFields:
     form: str | None = None
     properties: dict | None = None
     excluded_users: list[str] = field(default_factory=list)
+    subject: str | None = None
 
 def form_reference(task_spec) -> str | None:
     """The form a user task asks for, as written in the file; `generated:` for camunda:formData."""
@@ -50,6 +53,10 @@ def _attributes(task_spec) -> dict[str, str]:
     merged = {**(extensions.get("properties") or {}), **(camunda.get("properties") or {})}
     merged.update({k: v for k, v in camunda.items() if k != "properties"})
     return merged
+
+def user_task_property(task_spec, name: str) -> str | None:
+    """A Spiff or Camunda property (or Camunda attribute) of a user task, as written."""
+    return _attributes(task_spec).get(name)
 
 def describe_user_task(task, evaluate) -> UserTaskFields:
     """Evaluate a ready user task's metadata; `evaluate(task, expr)` runs restricted expressions."""
@@ -78,6 +85,7 @@ def describe_user_task(task, evaluate) -> UserTaskFields:
         form=form_reference(spec),
         properties=(getattr(spec, "extensions", None) or {}).get("properties") or None,
         excluded_users=_excluded_users(task, attrs.get(EXCLUDED_PERFORMER), evaluate),
+        subject=attrs.get(SUBJECT) or None,
     )
 
 def _excluded_users(task, names: str | None, evaluate) -> list[str]:
@@ -120,4 +128,5 @@ def _due_at(value) -> datetime | None:
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
-__all__ = ["UserTaskFields", "describe_user_task", "form_reference", "refuse_excluded_performer", "timedelta"]
+__all__ = ["UserTaskFields", "describe_user_task", "form_reference", "refuse_excluded_performer", "timedelta",
+           "user_task_property"]

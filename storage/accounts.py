@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from .base import Base, UTCDateTime
 
 ROLES = ("admin", "partner", "manager", "account_manager", "service_desk", "viewer")
+LOCALES = ("en", "zh-CN")
 
 
 class Account(Base):
@@ -32,6 +33,8 @@ class Account(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     # Carried in every token; raising it (password change or reset) revokes all tokens issued before.
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
+    # The language the person chose in the web app (one of LOCALES); None: not chosen yet.
+    locale: Mapped[str | None] = mapped_column(String(10))
 
     @property
     def candidate_groups(self) -> list[str]:
@@ -74,6 +77,7 @@ class TokenAccount:
     revoked: bool
     must_change_password: bool
     token_generation: int
+    locale: str | None
 
     @property
     def candidate_groups(self) -> list[str]:
@@ -91,6 +95,7 @@ def _account_for_token_query():
     return select(
         accounts.c.username, accounts.c.display_name, accounts.c.email, accounts.c.active, accounts.c.roles,
         accounts.c.groups, accounts.c.created_at, accounts.c.must_change_password, accounts.c.token_generation,
+        accounts.c.locale,
         exists().where(revoked.c.token_id == bindparam("token_id")).label("revoked"),
     ).where(accounts.c.username == bindparam("username"))
 

@@ -16,3 +16,4 @@ from .notifications import Notification  # noqa: F401
 from .reports import ReportRun, ReportSchedule  # noqa: F401
 from .firm_settings import FirmSetting  # noqa: F401
 from .login_throttle import LoginThrottle  # noqa: F401
+from .translations import Translation  # noqa: F401

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     Uuid,
     bindparam,
     exists,
@@ -66,6 +67,12 @@ class Task(Base):
     # Separation of duties: usernames who may not claim or complete this task (e.g. the person who
     # requested what it approves), evaluated from the task's `excludedPerformer` property when it opened.
     excluded_users: Mapped[list | None] = mapped_column(JSON)
+    # What the inbox shows, in every supported language, fixed when the task opened:
+    # {"name": {locale: text}, "subject": {locale: text}, "process_name": {locale: text}}
+    # ("subject" only when the user task declares one).
+    texts: Mapped[dict | None] = mapped_column(JSON)
+    # Names and subjects of all languages, normalised (storage.text_search.normalise): what `q` searches.
+    subject_search: Mapped[str | None] = mapped_column(Text)
 
     candidates: Mapped[list["TaskCandidate"]] = relationship(
         cascade="all, delete-orphan", lazy="select", order_by="TaskCandidate.name"

@@ -132,19 +132,20 @@ def _approval_about(person, client_id: int) -> dict:
     return person.get(f"/api/process-instances/{started.json['id']}").json
 
 
-def test_the_approval_check_treats_another_teams_client_as_unknown(people, tax_client):
+def test_an_approval_about_another_teams_client_is_refused_as_an_unknown_one(people, tax_client):
     am = people["am_audit"]
-    other = _approval_about(am, tax_client["id"])
-    unknown = _approval_about(am, 999_999)
-    # Both go back to the requester for rework, with the same words.
-    assert other["current_activities"] == unknown["current_activities"] == ["rework"]
-    assert other["business_key"] is None
-    other_check, unknown_check = other["variables"]["request_check"], unknown["variables"]["request_check"]
-    assert other_check["client_name"] is None
-    assert other_check["problem"].replace(str(tax_client["id"]), "N") == unknown_check["problem"].replace("999999", "N")
-    [rework] = other["open_tasks"]
-    shown = json.dumps(am.get(f"/api/tasks/{rework['id']}").json["data"])  # holds the id the requester typed
-    assert "Harbour" not in shown and "account_manager" not in shown and "dormant" not in shown
+    started = am.post("/api/process-instances", json={"process_key": "approval"}).json
+    [submit] = started["open_tasks"]
+    answers = []
+    for client_id in (tax_client["id"], 999_999):
+        data = {"kind": "fee", "amount": 2500, "justification": "Extra site visits", "client_id": client_id}
+        refused = am.post(f"/api/tasks/{submit['id']}/complete", json={"data": data})
+        assert refused.status_code == 422, refused.json
+        answers.append(refused.json["errors"])
+    # The same words for another team's client as for one that does not exist.
+    assert answers[0] == answers[1] == {"data.client_id": ["no such client"]}
+    assert "Harbour" not in json.dumps(answers)
+    assert am.get(f"/api/process-instances/{started['id']}").json["current_activities"] == ["submit"]
 
 
 def test_the_approval_check_names_the_client_for_its_own_team(people, tax_client):

@@ -61,7 +61,7 @@ def test_an_outsiders_wrong_passwords_do_not_stop_the_owner_logging_in_from_else
         assert login_from(client, OUTSIDER, "viewer", f"guess-{n}").status_code == 401
     refused = login_from(client, OUTSIDER, "viewer", "guess-5")
     assert refused.status_code == 429 and refused.mimetype == "application/problem+json"
-    assert refused.json["type"].endswith("/too-many-requests") and refused.headers["Retry-After"] == "1"
+    assert refused.json["type"].endswith("/login-throttled") and refused.headers["Retry-After"] == "1"
     assert login_from(client, OWNER, "viewer").status_code == 200
 
 

@@ -87,6 +87,8 @@ def test_manager_approves_a_small_fee_and_the_requester_is_told(people):
     [note] = am.get("/api/notifications?kind=outcome").json["items"]
     assert (note["kind"], note["subject"], note["body"]) == (
         "outcome", "Your fee of 2,500.00 was approved", "manager approved your fee of 2,500.00.")
+    [bell] = am.get("/api/me/notifications").json["items"]
+    assert bell["link"] == {"kind": "instance", "id": instance["id"]}
     assert manager.get("/api/notifications?kind=outcome").json["total"] == 0
 
 
@@ -136,15 +138,14 @@ def test_sent_back_for_rework_the_request_returns_to_its_requester_and_is_routed
         ("submit", "account_manager"), ("decide", "manager"), ("rework", "account_manager"), ("decide", "partner")]
 
 
-def test_a_request_about_a_client_is_on_the_clients_timeline_and_an_unknown_client_is_sent_back(people):
+def test_a_request_about_a_client_is_on_the_clients_timeline_and_an_unknown_client_is_refused(people):
     am, manager = people["account_manager"], people["manager"]
     client = am.post("/api/clients", json={"name": "Harbour Logistics Ltd"}).json
-    instance = submitted(am, request(kind="write_off", amount=300, client_id=client["id"] + 1000))
-    back = open_task(am, instance["id"])
-    assert back["element_id"] == "rework"
-    problem = am.get(f"/api/tasks/{back['id']}").json["data"]["request_check"]["problem"]
-    assert problem == f"client {client['id'] + 1000} does not exist; correct the client or leave it out"
-    assert decide(am, back["id"], **request(kind="write_off", amount=300, client_id=client["id"])).status_code == 200
+    instance = start_approval(am)
+    submit = instance["open_tasks"][0]
+    unknown = decide(am, submit["id"], **request(kind="write_off", amount=300, client_id=client["id"] + 1000))
+    assert unknown.status_code == 422 and unknown.json["errors"] == {"data.client_id": ["no such client"]}
+    assert decide(am, submit["id"], **request(kind="write_off", amount=300, client_id=client["id"])).status_code == 200
 
     task = open_task(manager, instance["id"])
     assert manager.get(f"/api/tasks/{task['id']}").json["data"]["request_check"]["client_name"] == "Harbour Logistics Ltd"

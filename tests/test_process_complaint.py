@@ -224,6 +224,8 @@ def test_a_complaint_not_acknowledged_within_24_hours_is_escalated_to_the_regist
     assert [a["subject"] for a in alerts] == [
         f"Complaint #{complaint['id']} from Harbour Logistics Ltd not acknowledged in time"]
     assert alerts[0]["instance_id"] == complaint["instance_id"] and alerts[0]["status"] == "queued"
+    [bell] = manager.get("/api/me/notifications").json["items"]  # the web app's bell links to the client
+    assert bell["subject"] == alerts[0]["subject"] and bell["link"] == {"kind": "client", "id": complaint["client_id"]}
     assert notifications(people["manager2"], kind="escalation") == []
     history = people["admin"].get(f"/api/process-instances/{complaint['instance_id']}/history").json["items"]
     assert any(h["element_id"] == "escalate" and h["event"] == "completed" for h in history)

@@ -156,6 +156,7 @@ def test_an_overdue_follow_up_goes_to_the_owners_manager_while_the_owner_can_sti
     assert fire_timers(app) == 1
     [note] = notifications(admin, "manager", "escalation")
     assert note["subject"].startswith("Overdue follow-up of Client") and "account_manager" in note["body"]
+    assert note["client_id"] == client_id
     assert open_elements(admin, instance_id) == ["chase", "contact_client"]
     chase = open_task(manager, instance_id, "chase")
     assert chase["assignee"] == "manager"

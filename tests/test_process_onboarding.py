@@ -130,6 +130,7 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
     told = am.get("/api/notifications?kind=outcome").json["items"]
     assert [n["subject"] for n in told] == ["Meridian Architects LLP is now a client"]
     assert "partner approved" in told[0]["body"] and told[0]["instance_id"] == instance["id"]
+    assert told[0]["client_id"] == client["id"]  # the bell links to the new client
     assert people["am_tax"].get("/api/notifications?kind=outcome").json["items"][0]["subject"] == \
         "You own the new client Meridian Architects LLP"
 
@@ -226,14 +227,19 @@ def test_conflict_findings_are_shown_to_the_partner_who_may_still_approve(people
     assert created["owner"] == "account_manager" and created["id"] == variables["onboarded"]["client_id"]
 
 
-def test_an_owner_who_is_not_an_active_account_falls_back_to_the_requester(people):
-    instance, review = onboarded_to_review(people, intake(owner="nobody"))
-    done = people["partner"].post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "approve"}})
-    assert done.status_code == 200
-    [client] = people["partner"].get("/api/clients?q=meridian").json["items"]
-    assert client["owner"] == "account_manager"
-    [note] = people["account_manager"].get("/api/notifications?kind=outcome").json["items"]
-    assert "nobody is not an active account" in note["body"]
+def test_the_proposed_owner_must_be_an_active_account_manager(people):
+    """The owner fields are pickers of account managers: anyone else is a 422 on the field, at intake
+    and at review, and the task stays open."""
+    am = people["account_manager"]
+    started = am.post("/api/process-instances", json={"process_key": "client_onboarding"}).json
+    [task] = started["open_tasks"]
+    for owner in ("nobody", "partner"):  # no account; an account, but not an account manager
+        refused = am.post(f"/api/tasks/{task['id']}/complete", json={"data": intake(owner=owner)})
+        assert refused.status_code == 422 and set(refused.json["errors"]) == {"data.owner"}, refused.json
+    _, review = onboarded_to_review(people, intake(owner="account_manager"))
+    refused = people["partner"].post(f"/api/tasks/{review['id']}/complete",
+                                     json={"data": {"decision": "approve", "owner": "viewer"}})
+    assert refused.status_code == 422 and set(refused.json["errors"]) == {"data.owner"}
 
 
 def test_names_match_as_whole_words_and_unspaced_scripts_as_substrings():

@@ -95,13 +95,15 @@ def test_desk_triages_the_assignee_resolves_with_articles_at_hand_and_the_rated_
     assert (record["status"], record["type"], record["priority"]) == ("triaged", "tax", "high")
     assert _at(record["sla_due_at"]) == received_at + timedelta(days=1)  # high: one day from receipt
 
-    # An assignee who is no account sends the desk back to the assignment, saying why.
+    # The assignee field is a picker of the service desk's people: anyone else is refused on that field.
     assign = open_task(desk, request["instance_id"], "assign")
-    assert complete(desk, assign, assignee="ghost").status_code == 200
-    again = open_task(desk, request["instance_id"], "assign")
-    assert again["id"] != assign["id"] and "'ghost' is not an active account" in again["data"]["assignment_problem"]
+    assert assign["form"]["schema"]["properties"]["assignee"]["format"] == "atrium-user"
+    for nobody in ("ghost", "mia"):  # no account; a manager, not the service desk
+        refused = complete(desk, assign, assignee=nobody)
+        assert refused.status_code == 422 and set(refused.json["errors"]) == {"data.assignee"}
+    assert open_task(desk, request["instance_id"], "assign")["id"] == assign["id"]
     assert request_record(desk, request)["assignee"] is None
-    assert complete(desk, again, assignee="sam").status_code == 200
+    assert complete(desk, assign, assignee="sam").status_code == 200
     record = request_record(desk, request)
     assert (record["status"], record["assignee"]) == ("assigned", "sam")
     assert [n["subject"] for n in notifications(admin, "sam", "task_assigned")] == [
@@ -148,6 +150,7 @@ def test_a_passed_sla_escalates_to_the_assignees_manager_while_the_work_goes_on(
     assert fire_timers(app) == 1
     [escalation] = notifications(admin, "manager", "escalation")
     assert escalation["subject"] == f"SLA breached: service request #{request['id']} (urgent)"
+    assert escalation["client_id"] == client_id
     assert notifications(admin, "mia") == []  # the assignee's own manager, not the whole group
     assert [n["kind"] for n in notifications(admin, "sam", "escalation")] == ["escalation"]
     assert open_elements(admin, request["instance_id"]) == ["review_breach", "work"]  # the work goes on

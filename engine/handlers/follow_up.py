@@ -53,8 +53,10 @@ def escalate_overdue(call: ServiceCall) -> dict:
     subject = f"Overdue follow-up of {current['client_name']} (tier {current['tier']})"
     body = (f"{current['owner'] or 'Nobody'} was to call or visit {current['client_name']} by {current['due_at']} "
             "and has not recorded it yet.")
+    # The follow-up row names the client, for the notification's link.
+    follow_up = call.session.get(FollowUp, int(current["follow_up_id"])) if current.get("follow_up_id") else None
     manager, notified = escalate(call.session, about=current["owner"], subject=subject, body=body,
-                                 instance_id=call.instance_id)
+                                 instance_id=call.instance_id, client_id=follow_up.client_id if follow_up else None)
     return {"manager": manager, "notified": notified}
 
 

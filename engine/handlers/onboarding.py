@@ -101,12 +101,12 @@ def open_client(call: ServiceCall) -> dict:
     set_business_key(session, instance_id=call.instance_id, business_key=client_business_key(client.id))
     approved_by = call.actor
     add_notification(session, kind="outcome", recipient=requester, now=now, instance_id=call.instance_id,
-                     subject=f"{client.name} is now a client",
+                     client_id=client.id, subject=f"{client.name} is now a client",
                      body=f"{approved_by} approved onboarding {client.name} with a {engagement.service_type} "
                           f"engagement. Owner: {owner}.{owner_note}")
     if owner != requester:
         add_notification(session, kind="outcome", recipient=owner, now=now, instance_id=call.instance_id,
-                         subject=f"You own the new client {client.name}",
+                         client_id=client.id, subject=f"You own the new client {client.name}",
                          body=f"{approved_by} approved {client.name} as a client (requested by {requester}) with a "
                               f"{engagement.service_type} engagement; a welcome call will be due in your inbox.")
     return {"client_id": client.id, "client_name": client.name, "engagement_id": engagement.id,

@@ -33,7 +33,7 @@ def _tell_requester(call: ServiceCall, request: ServiceRequest, subject: str, bo
     """The person who registered the request hears how it ended (unless they ended it themselves)."""
     if request.created_by and request.created_by != call.actor:
         add_notification(call.session, kind="outcome", recipient=request.created_by, subject=subject, body=body,
-                         now=clock.now(), instance_id=call.instance_id)
+                         now=clock.now(), instance_id=call.instance_id, client_id=request.client_id)
 
 
 def triage(call: ServiceCall) -> dict:
@@ -105,10 +105,10 @@ def escalate_sla(call: ServiceCall) -> dict:
     body = (f"{request.title}\nAssigned to {request.assignee}; it was due {request.sla_due_at:%Y-%m-%d %H:%M} UTC "
             "and is not resolved yet.")
     manager, notified = escalate(call.session, about=request.assignee, subject=subject, body=body,
-                                 instance_id=call.instance_id)
+                                 instance_id=call.instance_id, client_id=request.client_id)
     if request.assignee:
         add_notification(call.session, kind="escalation", recipient=request.assignee, subject=subject, body=body,
-                         now=clock.now(), instance_id=call.instance_id)
+                         now=clock.now(), instance_id=call.instance_id, client_id=request.client_id)
     return {"manager": manager, "notified": notified}
 
 
