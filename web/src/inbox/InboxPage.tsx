@@ -78,7 +78,7 @@ export function InboxPage() {
 
   const filtered = !!(query.q || query.process_key);
   const processOptions = useMemo(
-    () => (processes.data?.items ?? []).map((definition) => ({ value: definition.key ?? definition.process_key ?? "", label: definition.name })),
+    () => (processes.data?.items ?? []).map((definition) => ({ value: definition.process_key ?? definition.key ?? "", label: definition.name })),
     [processes.data],
   );
 

@@ -80,8 +80,8 @@ export interface Choice {
 }
 
 export interface ProcessDefinition {
-  key: string;
-  process_key?: string;
+  key?: string;
+  process_key: string;
   name: string;
   version?: number;
   description?: string | null;
@@ -97,6 +97,10 @@ export interface Instance {
   open_tasks?: TaskSummary[];
 }
 
+export interface StartedInstance extends Instance {
+  open_tasks: TaskSummary[];
+}
+
 function clean(query: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(query).filter(([, value]) => value !== undefined && value !== ""));
 }
@@ -105,6 +109,8 @@ export const tasksApi = {
   list: async (query: TaskQuery): Promise<Page<TaskSummary>> =>
     unwrap(await client.GET("/api/tasks", { params: { query: clean({ ...query }) } })),
   counts: async (): Promise<TaskCounts> => unwrap(await client.GET("/api/tasks/counts")),
+  definition: async (key: string): Promise<ProcessDefinition> =>
+    unwrap(await client.GET("/api/process-definitions/{key}", { params: { path: { key } } })),
   get: async (id: string): Promise<TaskDetail> =>
     unwrap(await client.GET("/api/tasks/{task_id}", { params: { path: { task_id: id } } })),
   claim: async (id: string): Promise<TaskSummary> =>
@@ -123,7 +129,7 @@ export const tasksApi = {
     unwrap(await client.GET("/api/process-definitions", { params: { query: { page_size: 100 } } })),
   startable: async (): Promise<Page<ProcessDefinition>> =>
     unwrap(await client.GET("/api/process-definitions", { params: { query: { startable: true, page_size: 100 } } })),
-  start: async (body: { process_key: string; variables: Record<string, unknown>; business_key?: string | null }): Promise<Instance> =>
+  start: async (body: { process_key: string; variables: Record<string, unknown>; business_key?: string | null }): Promise<StartedInstance> =>
     unwrap(await client.POST("/api/process-instances", { body })),
   userChoices: async (q: string, role?: string): Promise<{ items: Choice[] }> =>
     unwrap(await client.GET("/api/choices/users", { params: { query: clean({ q, role }) } })),
