@@ -42,7 +42,7 @@ function useInboxQuery(): [TaskQuery, (change: Partial<TaskQuery>) => void] {
 }
 
 export function InboxPage() {
-  const { t } = useTranslation("inbox");
+  const { t, i18n } = useTranslation("inbox");
   const { can } = useSession();
   const [query, update] = useInboxQuery();
   const views: InboxView[] = can("tasks:read_all") ? ["assigned", "offered", "all"] : ["assigned", "offered"];
@@ -55,7 +55,7 @@ export function InboxPage() {
     queryFn: () => tasksApi.list(listQuery),
     placeholderData: keepPreviousData,
   });
-  const processes = useQuery({ queryKey: ["process-definitions"], queryFn: tasksApi.definitions, staleTime: 300_000 });
+  const processes = useQuery({ queryKey: ["process-definitions", i18n.language], queryFn: tasksApi.definitions, staleTime: 300_000 });
 
   // The search box answers as the person types, once they pause.
   const [search, setSearch] = useState(query.q ?? "");

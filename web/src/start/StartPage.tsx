@@ -8,10 +8,10 @@ import { ProblemAlert } from "../ui/ProblemAlert";
 import { tasksApi } from "../tasks/tasksApi";
 import "./start.css";
 
-export const startableKey = ["process-definitions", "startable"] as const;
 
 export function useStartable() {
-  return useQuery({ queryKey: startableKey, queryFn: tasksApi.startable, staleTime: 300_000 });
+  const { i18n } = useTranslation();
+  return useQuery({ queryKey: ["process-definitions", "startable", i18n.language], queryFn: tasksApi.startable, staleTime: 300_000 });
 }
 
 export default function StartPage() {

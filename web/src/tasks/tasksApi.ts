@@ -1,6 +1,7 @@
 // The inbox, task, choice and start endpoints (issue 11's contract). Typed by hand here, in one
 // place, until every path is in the generated schema; the shapes follow the server's schemas.
 import { api, unwrap } from "../api/client";
+import i18n from "../i18n";
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const client = api as any;
@@ -139,10 +140,12 @@ export const tasksApi = {
     unwrap(await client.GET("/api/clients/{client_id}", { params: { path: { client_id: id } } })),
 };
 
-/** Query keys, so a completed task can refresh every inbox list and count at once. */
+/** Query keys, so a completed task can refresh every inbox list and count at once. The server
+ * localizes names, subjects and forms by Accept-Language, so the language is part of each key:
+ * switching it fetches them again in the new language. */
 export const taskKeys = {
   all: ["tasks"] as const,
-  list: (query: TaskQuery) => ["tasks", "list", query] as const,
+  list: (query: TaskQuery) => ["tasks", "list", i18n.language, query] as const,
   counts: () => ["tasks", "counts"] as const,
-  detail: (id: string) => ["tasks", "detail", id] as const,
+  detail: (id: string) => ["tasks", "detail", i18n.language, id] as const,
 };
