@@ -1,25 +1,23 @@
 // The one form renderer for task forms and start forms: @rjsf/antd over the server's localized
-// JSON Schema and UI schema, validated in the browser by ajv (if/then included) before the
-// server validates again; the server's 422 messages appear next to their fields.
+// JSON Schema and UI schema, validated in the browser (if/then included) before the server
+// validates again; the server's 422 messages appear next to their fields.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { useMemo, useRef, useState, type ReactNode } from "react";
-import { Alert, Button, Space } from "antd";
+import { Alert, Button, Space, Typography } from "antd";
 import { CheckOutlined } from "@ant-design/icons";
 import Form from "@rjsf/antd";
-import { customizeValidator } from "@rjsf/validator-ajv8";
 import type { RJSFValidationError, RegistryFieldsType, RegistryWidgetsType } from "@rjsf/utils";
 import { useTranslation } from "react-i18next";
 import { AtriumClientWidget, AtriumUserWidget } from "./pickers";
 import { ReadOnlyField } from "./ReadOnlyField";
+import { formValidator } from "./formValidator";
 import { prepareUiSchema, serverErrorSchema, writableData } from "./formSchema";
 import type { JsonForm } from "./tasksApi";
 import "./forms.css";
 
-// Pickers are checked by the server (a known, visible person or client); ajv only needs to know the names.
-const validator = customizeValidator({
-  customFormats: { "atrium-user": () => true, "atrium-client": () => true },
-  ajvOptionsOverrides: { strict: false },
-});
+// Unknown formats (the pickers' atrium-user / atrium-client) pass here: the server checks that the
+// person or client exists and may be chosen.
+const validator = formValidator;
 
 const widgets: RegistryWidgetsType = { atriumUser: AtriumUserWidget, atriumClient: AtriumClientWidget };
 const fields: RegistryFieldsType = { readOnlyValue: ReadOnlyField };
@@ -46,9 +44,11 @@ export function JsonSchemaForm({ form, data, onSubmit, serverErrors, busy, disab
     () => ({ ...prepareUiSchema(form.schema, form.ui_schema), "ui:submitButtonOptions": { norender: true } }),
     [form],
   );
+  // The form's title and description are shown once, as the card's heading, not inside a fieldset.
+  const { title, description, ...schema } = form.schema;
   const placed = useMemo(() => serverErrorSchema(form.schema, serverErrors ?? {}), [form.schema, serverErrors]);
 
-  // ajv's English sentences become the reader's language; "must match then schema" says nothing to a person.
+  // The validator's English sentences become the reader's language; "must match then schema" says nothing to a person.
   const transformErrors = (errors: RJSFValidationError[]) =>
     errors
       .filter((error) => error.name !== "if")
@@ -60,6 +60,8 @@ export function JsonSchemaForm({ form, data, onSubmit, serverErrors, busy, disab
   const showSummary = localErrors > 0 || (serverErrors && Object.keys(serverErrors).length > 0);
   return (
     <div className="json-form">
+      {title && <Typography.Title level={2} className="json-form-title">{title}</Typography.Title>}
+      {description && <Typography.Paragraph type="secondary">{description}</Typography.Paragraph>}
       {showSummary && (
         <div ref={summaryRef}>
           <Alert
@@ -73,7 +75,7 @@ export function JsonSchemaForm({ form, data, onSubmit, serverErrors, busy, disab
         </div>
       )}
       <Form
-        schema={form.schema}
+        schema={schema}
         uiSchema={uiSchema}
         formData={formData}
         validator={validator}

@@ -5,8 +5,11 @@ import type { FieldProps } from "@rjsf/utils";
 import { useTranslation } from "react-i18next";
 import { formatDate, formatDateTime, formatMoney, formatNumber } from "../ui/format";
 import { ChosenName } from "./pickers";
+import { humanize } from "./formSchema";
 
 const MONEY = /amount|fee|price|cost/i;
+
+
 
 function Scalar({ value, schema, name, uiSchema }: { value: any; schema: any; name: string; uiSchema?: any }) {
   const { t } = useTranslation("tasks");
@@ -44,7 +47,7 @@ function Value({ value, schema, name, uiSchema }: { value: any; schema: any; nam
       <dl className="ro-object">
         {entries.map(([key, item]) => (
           <div key={key}>
-            <dt>{schema?.properties?.[key]?.title ?? key}</dt>
+            <dt>{schema?.properties?.[key]?.title ?? humanize(key)}</dt>
             <dd><Scalar value={item} schema={schema?.properties?.[key]} name={key} /></dd>
           </div>
         ))}

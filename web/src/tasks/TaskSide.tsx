@@ -89,7 +89,7 @@ export function TaskSide({ task }: { task: TaskDetail }) {
                   {SHOWN_EVENTS.has(entry.event)
                     ? t(`side.events.${entry.event}`)
                     : t(`side.steps.${entry.event}`, { step: entry.element_name ?? entry.element_id })}
-                  {entry.actor && entry.actor !== "timer" && <Typography.Text type="secondary"> · {entry.actor}</Typography.Text>}
+                  {entry.actor && entry.actor !== "timer" && entry.event !== "ready" && <Typography.Text type="secondary"> · {entry.actor}</Typography.Text>}
                 </div>
                 <time dateTime={entry.at} className="task-side-time">{formatDateTime(entry.at)}</time>
               </li>

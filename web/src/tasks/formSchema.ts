@@ -8,6 +8,12 @@ type Json = Record<string, any>;
 
 const RADIO_MAX = 4;
 
+/** "write_off" -> "Write off". */
+export function humanize(key: string): string {
+  const words = key.replace(/[_-]+/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
 function isReadOnly(property: Json): boolean {
   return property?.readOnly === true;
 }
@@ -17,6 +23,10 @@ export function prepareUiSchema(schema: Json, uiSchema: Json | null | undefined)
   const ui: Json = { ...(uiSchema ?? {}) };
   for (const [name, property] of Object.entries<Json>(schema.properties ?? {})) {
     const own: Json = { ...(ui[name] ?? {}) };
+    // A choice without labels shows its values as words ("write_off" -> "Write off"), not as codes.
+    if (Array.isArray(property.enum) && !own["ui:enumNames"] && property.enum.every((value: unknown) => typeof value === "string")) {
+      own["ui:enumNames"] = property.enum.map(humanize);
+    }
     if (isReadOnly(property)) {
       own["ui:field"] ??= "readOnlyValue";
     } else if (property.format === "atrium-user") {
@@ -31,6 +41,13 @@ export function prepareUiSchema(schema: Json, uiSchema: Json | null | undefined)
       Object.assign(own, prepareUiSchema(property, own));
     }
     ui[name] = own;
+  }
+  // What the person reads (the request, the findings) comes first, what they decide last, next
+  // to the button: the server's JSON does not keep the file's order anyway.
+  if (!ui["ui:order"] && schema.properties) {
+    const names = Object.keys(schema.properties);
+    const readOnly = names.filter((name) => isReadOnly(schema.properties[name]));
+    ui["ui:order"] = [...readOnly, ...names.filter((name) => !readOnly.includes(name)), "*"];
   }
   return ui;
 }
@@ -68,5 +85,5 @@ export function choiceLabel(schema: Json, uiSchema: Json | null | undefined, fie
   const property = schema.properties?.[field];
   const names = uiSchema?.[field]?.["ui:enumNames"] ?? property?.["x-enumNames"];
   const index = Array.isArray(property?.enum) ? property.enum.indexOf(value) : -1;
-  return index >= 0 && Array.isArray(names) && names[index] ? String(names[index]) : String(value);
+  return index >= 0 && Array.isArray(names) && names[index] ? String(names[index]) : humanize(String(value));
 }
