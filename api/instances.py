@@ -16,12 +16,14 @@ from storage.history import HistoryEntry
 from storage.instances import ProcessInstance, open_incidents
 from storage.step_writes import InstanceRow, load_instance
 from storage.tasks import Task, open_task_rows
+from storage.translations import PROCESS, translation
 
 from . import audit
 from .body_limits import limits_body
 from .choices import reference_checks_for_caller
 from .clients import owners_visible_to_caller, process_data_shown_to_caller
 from .docs import errors
+from .locale import request_locale
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import has_permission, requires
 from .schema_base import Schema
@@ -229,13 +231,19 @@ def get_instance(instance_id):
 def get_history(args, instance_id):
     """Every step of an instance: element, event, actor and time, oldest first."""
     with _engine().transaction() as session:
-        if load_instance(session, instance_id=instance_id, with_state=False) is None:
+        instance = load_instance(session, instance_id=instance_id, with_state=False)
+        if instance is None:
             raise NotFound(f"process instance {instance_id} not found")
         visible_instance_or_raise(session, instance_id)
         condition = HistoryEntry.instance_id == instance_id
         rows, total = page_query(session, select(HistoryEntry).where(condition).order_by(HistoryEntry.id),
                                  select(func.count()).select_from(HistoryEntry).where(condition), args)
-        return envelope([row[0] for row in rows], total, args)
+        # Element names in the reader's language, from the process's translation file (else as in the BPMN).
+        texts = translation(session, kind=PROCESS, name=instance.process_key, locale=request_locale())
+        entries = [{name: getattr(row[0], name) for name in HistorySchema._declared_fields} for row in rows]
+        for entry in entries:
+            entry["element_name"] = texts.get(entry["element_id"] or "") or entry["element_name"]
+        return envelope(entries, total, args)
 
 
 @blp.route("/<uuid:instance_id>/cancel", methods=["POST"])

@@ -269,7 +269,7 @@ def list_tasks(args):
         conditions = _conditions(session, args)
         items = task_page(session, conditions, args["sort"], limit=size, offset=offset)
         # A short first page is the whole list: no need to count it.
-        total = len(items) if offset == 0 and len(items) < size else session.scalar(task_count(conditions))
+        total = len(items) if offset == 0 and len(items) < size else _count(session, args, task_count(conditions))
         return _page_response(items, total, args)
 
 

@@ -146,6 +146,15 @@ def test_the_subject_of_an_approval_is_shown_in_english_and_chinese(people):
     assert done["subject"] == f"Approve fee of ¥42,000 for {CLIENT}"
 
 
+def test_an_instances_history_names_its_steps_in_the_readers_language(people):
+    task = _fee_for_a_chinese_client(people)
+    url = f"/api/process-instances/{task['instance_id']}/history"
+    names = {e["element_id"]: e["element_name"] for e in people["partner"].get(url, headers=ZH).json["items"]}
+    assert names["submit"] == "提交申请" and names["decide"] == "审批申请"
+    english = {e["element_id"]: e["element_name"] for e in people["partner"].get(url).json["items"]}
+    assert english["submit"] == "Submit the request"
+
+
 def test_a_task_without_a_subject_shows_its_name_as_subject(people):
     started = people["account_manager"].post("/api/process-instances", json={"process_key": "approval"},
                                              headers=ZH).json
