@@ -76,8 +76,8 @@ def inbox_render(open_tasks: int = 100_000, rounds: int = 7) -> dict:
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
             page.wait_for_url("**/inbox**")
-            url = f"{BASE}/inbox?tab=offered&page_size=50&sort=due"
-            rows = "document.querySelectorAll('[data-inbox-row]').length >= 50"
+            url = f"{BASE}/inbox?tab=offered&size=50"
+            rows = "() => document.querySelectorAll('[data-inbox-row]').length >= 50"
 
             def measure(reload_cache: bool) -> float:
                 if reload_cache:
@@ -86,12 +86,12 @@ def inbox_render(open_tasks: int = 100_000, rounds: int = 7) -> dict:
                 page.goto(url)
                 page.wait_for_function(rows, polling="raf", timeout=30_000)
                 # the page's own clock starts at navigation: this is navigation to rendered rows
-                return page.evaluate("performance.now()")
+                return page.evaluate("() => performance.now()")
 
             measure(False)  # prime the server's caches and the browser's
             warm = [measure(False) for _ in range(rounds)]
             cold = [measure(True) for _ in range(max(3, rounds // 2))]
-            shown = page.evaluate("document.querySelectorAll('[data-inbox-row]').length")
+            shown = page.evaluate("() => document.querySelectorAll('[data-inbox-row]').length")
             browser.close()
     finally:
         server.stop()

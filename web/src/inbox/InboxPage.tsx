@@ -15,6 +15,8 @@ import { TaskRow } from "./TaskRow";
 import "./inbox.css";
 
 const PAGE_SIZE = 25;
+// Longer pages on request (?size=50), for people who work through a big queue.
+const PAGE_SIZES = [25, 50, 100];
 const SORTS: TaskSort[] = ["due", "-priority", "-created", "created"];
 const SEARCH_DELAY_MS = 300;
 
@@ -26,7 +28,7 @@ function useInboxQuery(): [TaskQuery, (change: Partial<TaskQuery>) => void] {
     process_key: params.get("process") ?? "",
     sort: (SORTS.includes(params.get("sort") as TaskSort) ? params.get("sort") : "due") as TaskSort,
     page: Math.max(1, Number(params.get("page")) || 1),
-    page_size: PAGE_SIZE,
+    page_size: PAGE_SIZES.includes(Number(params.get("size"))) ? Number(params.get("size")) : PAGE_SIZE,
   };
   const update = (change: Partial<TaskQuery>) => {
     const next = { ...query, page: 1, ...change };
@@ -36,6 +38,7 @@ function useInboxQuery(): [TaskQuery, (change: Partial<TaskQuery>) => void] {
     if (next.process_key) out.set("process", next.process_key);
     if (next.sort !== "due") out.set("sort", next.sort);
     if (next.page > 1) out.set("page", String(next.page));
+    if (next.page_size !== PAGE_SIZE) out.set("size", String(next.page_size));
     setParams(out, { replace: true });
   };
   return [query, update];
@@ -170,7 +173,7 @@ export function InboxPage() {
             <ul className="inbox-list" aria-label={t(`tabs.${view}`)} aria-busy={tasks.isFetching}>
               {tasks.data.items.map((task) => <TaskRow key={task.id} task={task} view={view} />)}
             </ul>
-            <Pager page={query.page} pageSize={PAGE_SIZE} total={tasks.data.total} label={t("pager.label")}
+            <Pager page={query.page} pageSize={query.page_size} total={tasks.data.total} label={t("pager.label")}
               onChange={(page) => { update({ page }); window.scrollTo(0, 0); }} />
           </>
         )}

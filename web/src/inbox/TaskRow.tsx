@@ -45,7 +45,7 @@ export function TaskRow({ task, view }: { task: TaskSummary; view: InboxView }) 
   const client = clientOf(task);
   const titleId = `task-${task.id}-title`;
   return (
-    <li className={"task-row" + (state === "overdue" ? " task-row-overdue" : "")} aria-labelledby={titleId}>
+    <li className={"task-row" + (state === "overdue" ? " task-row-overdue" : "")} aria-labelledby={titleId} data-inbox-row>
       <div className="task-row-main">
         <Link to={`/tasks/${task.id}`} className="task-row-subject" id={titleId}>{subject}</Link>
         <div className="task-row-meta">
