@@ -14,6 +14,7 @@ import { InboxPage } from "./inbox/InboxPage";
 // (README: the first screen's JavaScript stays under the budget `make bench` prints).
 // The login page too: a signed-in person reloading the inbox never needs its form.
 const LoginPage = lazy(() => import("./auth/LoginPage"));
+const ChangePasswordPage = lazy(() => import("./auth/ChangePasswordPage"));
 const TaskPage = lazy(() => import("./tasks/TaskPage"));
 const StartPage = lazy(() => import("./start/StartPage"));
 const StartFormPage = lazy(() => import("./start/StartFormPage"));
@@ -31,6 +32,8 @@ function SignedIn({ children }: { children: ReactNode }) {
   const location = useLocation();
   if (loading) return <Loading />;
   if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  // After an administrator's reset nothing else is open until the password is changed.
+  if (user.password_change_required) return <main id="main" className="login-page"><ChangePasswordPage /></main>;
   return <>{children}</>;
 }
 
@@ -47,6 +50,7 @@ export function App() {
             <Route element={<SignedIn><AppLayout /></SignedIn>}>
               <Route index element={<Navigate to="/inbox" replace />} />
               <Route path="inbox" element={<InboxPage />} />
+              <Route path="password" element={<ChangePasswordPage />} />
               <Route path="tasks/:taskId" element={<TaskPage />} />
               <Route path="start" element={<RequirePermission permission="instances:start"><StartPage /></RequirePermission>} />
               <Route path="start/:processKey" element={<RequirePermission permission="instances:start"><StartFormPage /></RequirePermission>} />

@@ -1,16 +1,16 @@
-// The session endpoints (POST/GET/DELETE /api/auth/session).
+// The session endpoints (POST/GET/DELETE /api/auth/session) and the password change.
 import { api, unwrap } from "../api/client";
 import type { SessionBody } from "./types";
 
-// The paths are typed once the generated schema has them; the bodies are SessionBody either way.
-/* eslint-disable @typescript-eslint/no-explicit-any */
-const client = api as any;
-
 export const sessionApi = {
-  current: async (): Promise<SessionBody> => unwrap(await client.GET("/api/auth/session")),
+  current: async (): Promise<SessionBody> => unwrap(await api.GET("/api/auth/session")),
   login: async (username: string, password: string): Promise<SessionBody> =>
-    unwrap(await client.POST("/api/auth/session", { body: { username, password } })),
+    unwrap(await api.POST("/api/auth/session", { body: { username, password } })),
   logout: async (): Promise<void> => {
-    await client.DELETE("/api/auth/session");
+    await api.DELETE("/api/auth/session");
+  },
+  /** Changes the password; the server then ends every session of the account, this one included. */
+  changePassword: async (currentPassword: string, newPassword: string): Promise<void> => {
+    await api.POST("/api/me/password", { body: { current_password: currentPassword, new_password: newPassword } });
   },
 };

@@ -1,17 +1,5 @@
-// The signed-in person as GET /api/auth/session describes them. Written by hand until the
-// session endpoints are in the generated schema; kept to the server's AccountSchema.
-export interface SessionUser {
-  username: string;
-  display_name?: string;
-  email?: string | null;
-  roles: string[];
-  groups?: string[];
-  locale?: string | null;
-  permissions: string[];
-}
+// The signed-in person and the browser session, as the server's OpenAPI document describes them.
+import type { components } from "../api/schema";
 
-export interface SessionBody {
-  csrf_token: string;
-  expires_at: string;
-  user: SessionUser;
-}
+export type SessionUser = components["schemas"]["Me"];
+export type SessionBody = components["schemas"]["Session"];

@@ -26,8 +26,7 @@ export function useLanguage() {
     async (language: Language, signedIn: boolean) => {
       applyLanguage(language);
       if (signedIn) {
-        /* eslint-disable-next-line @typescript-eslint/no-explicit-any */
-        await (api as any).PATCH("/api/me", { body: { locale: language } });
+        await api.PATCH("/api/me", { body: { locale: language } });
       }
     },
     [applyLanguage],

@@ -39,7 +39,8 @@ export function AppLayout() {
           <LanguageSwitch />
           <NotificationBell />
           <Tooltip title={t("user.roles", { roles: user?.roles.join(", ") })}>
-            <span className="app-user-name">{name}</span>
+            {/* the person's own page: for now, changing the password */}
+            <NavLink to="/password" className="app-user-name" aria-label={t("user.password", { name })}>{name}</NavLink>
           </Tooltip>
           <Button type="text" icon={<LogoutOutlined aria-hidden />} onClick={() => void logout()}>
             <span className="app-nav-label">{t("user.logout")}</span>

@@ -13,7 +13,9 @@ export function problemText(error: unknown): string {
     case 409:
       return problem.detail || i18n.t("problem.conflict");
     case 422:
-      return problem.detail ? `${i18n.t("problem.invalid")} ${problem.detail}` : i18n.t("problem.invalid");
+      // With field errors the messages stand next to their fields; the summary only points there.
+      if (Object.keys(error.fieldErrors()).length || !problem.detail) return i18n.t("problem.invalid");
+      return `${i18n.t("problem.invalid")} ${problem.detail}`;
     case 429:
       return i18n.t("problem.tooMany", { seconds: problem.retryAfter ?? 60 });
     default:
