@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     settings = settings or Settings.from_env()
     settings.check_production()
     app = Flask("atrium")
+    # Keys in the order they were written: a form's fields are shown in the order its schema lists them.
+    app.json.sort_keys = False
     if settings.trusted_proxy_hops > 0:
         # Client address (login throttling, audit) and scheme (HSTS) from the trusted proxies' headers only.
         hops = settings.trusted_proxy_hops

@@ -83,7 +83,7 @@ def test_healthz_checks_the_database(db):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json["database"] == "ok"
     assert client.get("/readyz").json["status"] == "ready"
-    anonymous = client.get("/nope")  # unknown paths reveal nothing without a token
+    anonymous = client.get("/api/nope")  # unknown API paths reveal nothing without a token (others are the web app)
     assert anonymous.status_code == 401 and anonymous.mimetype == "application/problem+json"
 
 

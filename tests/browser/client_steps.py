@@ -37,3 +37,26 @@ def signed_in(page, live_server, username: str) -> None:
     """Log in through the form and wait until the app has let the person in."""
     log_in(page, live_server, username)
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def open_from_inbox(page, live_server, subject: str, *, tab: str) -> None:
+    """Find a task by its subject on an inbox tab and open it, as a person does."""
+    page.goto(f"{live_server.url}/inbox?tab={tab}")
+    link = page.get_by_role("link", name=subject)
+    link.wait_for()
+    link.click()
+    page.get_by_role("heading", level=1, name=subject).wait_for()
+
+
+def complete_task(page) -> None:
+    """Submit the task's form, confirming when the app asks, and wait for the inbox."""
+    page.get_by_role("button", name="Complete task").click()
+    dialog = page.get_by_role("dialog")
+    for _ in range(200):
+        if "/inbox" in page.url:
+            return
+        if dialog.is_visible():
+            dialog.get_by_role("button").last.click()
+            break
+        page.wait_for_timeout(50)
+    page.wait_for_url(lambda url: "/inbox" in url)

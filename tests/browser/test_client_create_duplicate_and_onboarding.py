@@ -1,14 +1,17 @@
-"""Scenario 1, first half: an account manager creates a client with a Chinese name through the form,
-meets the duplicate warning when creating it again, confirms, then starts onboarding for another client."""
+"""Scenario 1: an account manager creates a client with a Chinese name through the form, meets the
+duplicate warning when creating it again, confirms, then starts onboarding for another client; a partner
+sees it in her inbox under its subject and approves it; the new client is on the list, with its timeline."""
 from __future__ import annotations
 
 import re
 
 from playwright.sync_api import expect
 
-from .client_steps import as_person, complete, open_task, signed_in
+from .client_steps import signed_in
+from .conftest import log_in
 
 NAME = "广州明德会计师集团有限公司"
+OTHER = "深圳华信科技有限公司"
 
 
 def _fill_new_client(page, name: str, phone: str) -> None:
@@ -71,17 +74,51 @@ def test_account_manager_creates_a_chinese_client_meets_the_duplicate_and_starts
     shot(page, "client-list-search-phone")
     page.set_viewport_size({"width": 1280, "height": 860})
 
-    # Onboarding another client. The Start page is not built on main yet, so the start and the intake
-    # go through the API as amy; the lead switches this to the Start page once it lands.
-    amy = as_person(live_server, "amy")
-    started = amy.post("/api/process-instances", json={"process_key": "client_onboarding"})
-    assert started.status_code == 201, started.json
-    intake = open_task(amy, started.json["id"], "intake")
-    complete(amy, intake, client_name="深圳华信科技有限公司", kind="organisation", tier="B", owner="amy",
-             phones=["0755-2666 0000"], contacts=[{"name": "李华", "role": "财务总监"}],
-             engagement={"service_type": "audit", "description": "年度审计", "fee_basis": "fixed", "fee_amount": 42000})
-    review = as_person(live_server, "paula").get(f"/api/tasks?instance_id={started.json['id']}").json["items"]
-    assert [task["element_id"] for task in review] == ["review"]
+    # Onboarding another client: from Start work, the intake form, submitted.
+    page.get_by_role("link", name="Start work").click()
+    page.get_by_role("button", name=re.compile("^Start: Client onboarding")).click()
+    expect(page.get_by_role("heading", level=1, name="Client onboarding")).to_be_visible()
+    page.get_by_label("Client name").fill(OTHER)
+    page.get_by_label("Industry").fill("软件")
+    page.get_by_label("Service").fill("audit")
+    page.get_by_label("Fee", exact=True).fill("42000")
+    shot(page, "onboarding-intake")
+    page.get_by_role("button", name="Start", exact=True).click()
+    # The intake opens as the starter's first task, filled in, to check and submit.
+    expect(page.get_by_role("heading", level=1, name="Describe a new client for onboarding")).to_be_visible()
+    page.get_by_role("button", name="Complete task").click()
+    page.wait_for_url(re.compile(r"/inbox"))
+
+    # A partner finds it in her inbox under its subject, and approves it after the confirmation.
+    partner = page.context.browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 860})
+    try:
+        paula = partner.new_page()
+        log_in(paula, live_server, "paula")
+        paula.get_by_role("tab", name=re.compile("Offered to me")).click()
+        review = paula.get_by_role("link", name=f"Approve new client {OTHER}")
+        expect(review).to_be_visible()
+        shot(paula, "partner-inbox-onboarding")
+        review.click()
+        paula.get_by_role("radio", name=re.compile("^approve$", re.IGNORECASE)).check()
+        paula.get_by_role("button", name="Complete task").click()
+        dialog = paula.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        dialog.get_by_role("button", name=re.compile("approve", re.IGNORECASE)).click()
+        paula.wait_for_url(re.compile(r"/inbox$"))
+        expect(paula.get_by_text(re.compile("^Done: "))).to_be_visible()
+    finally:
+        partner.close()
+
+    # The new client is on amy's list, and its page's timeline tells how it came.
+    page.get_by_role("link", name="Clients").click()
+    page.get_by_label("Search clients").fill("华信")
+    expect(page.get_by_text("1–1 of 1 clients")).to_be_visible()
+    page.get_by_role("link", name=OTHER).click()
+    expect(page.get_by_role("heading", name=OTHER, level=1)).to_be_visible()
+    page.get_by_role("tab", name="Timeline").click()
+    timeline = page.get_by_role("tabpanel", name="Timeline")
+    expect(timeline.get_by_text(re.compile("onboarding|Client onboarding", re.IGNORECASE)).first).to_be_visible()
+    shot(page, "new-client-timeline")
 
 
 def test_field_errors_from_the_server_show_next_to_their_fields_at_phone_width(live_server, page, shot):

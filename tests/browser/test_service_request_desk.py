@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from .client_steps import as_person, complete, new_client, open_task, signed_in
+import re
+
+from .client_steps import as_person, complete_task, new_client, open_from_inbox, signed_in
+from .conftest import log_in
 
 CLIENT = "广州明德会计师集团有限公司"
 # The knowledge base matches a request's words; unsegmented Chinese text is one "word", so the request
@@ -49,17 +52,46 @@ def test_desk_records_triages_and_rates_a_service_request_that_sam_resolves(live
     expect(triage_link).to_be_visible()
     shot(page, "client-open-work")
 
-    # TODO(lead): the inbox and task screens (branch webinbox) were not on main when this was written;
-    # triage, assignment, the work and the rating go through the API as the same people until then.
-    [request] = dee.get(f"/api/clients/{client['id']}/service-requests").json["items"]
-    complete(dee, open_task(dee, request["instance_id"], "triage"), decision="accept", type="tax", priority="high")
-    complete(dee, open_task(dee, request["instance_id"], "assign"), assignee="sam")
-    work = open_task(sam, request["instance_id"], "work")
-    assert [article["title"] for article in work["data"]["suggested_articles"]] == ["VAT penalty appeals 如何申诉增值税逾期申报罚款"]
-    complete(sam, work, resolution="已提交申诉材料，罚款已免除。")
-    complete(dee, open_task(dee, request["instance_id"], "rate"), rating=5, rating_comment="处理及时")
+    # dee triages it from her inbox: accepted, a tax matter, high priority.
+    open_from_inbox(page, live_server, f"Triage: {TITLE}", tab="offered")
+    page.get_by_role("radio", name="Accept", exact=True).check()
+    page.get_by_label("Type of request").fill("tax")
+    page.get_by_role("radio", name="High", exact=True).check()
+    shot(page, "triage")
+    complete_task(page)
 
-    page.reload()
+    # ... and assigns it to sam, picked from the service desk's people.
+    open_from_inbox(page, live_server, f"Assign: {TITLE}", tab="offered")
+    page.get_by_role("combobox", name="Assign to").click()
+    page.keyboard.type("sam")
+    # the choices are searched on the server as one types: pick once only sam's is offered
+    expect(page.get_by_title("Dee Desk (dee)")).to_have_count(0)
+    page.get_by_title("Sam Support (sam)").click()
+    shot(page, "assign")
+    complete_task(page)
+
+    # sam finds it assigned to him, with the suggested article beside the request, and resolves it.
+    sam_context = page.context.browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 860})
+    try:
+        sam_page = sam_context.new_page()
+        log_in(sam_page, live_server, "sam")
+        sam_page.get_by_role("heading", name="Inbox").wait_for()
+        open_from_inbox(sam_page, live_server, f"Work on: {TITLE}", tab="assigned")
+        expect(sam_page.get_by_text("VAT penalty appeals 如何申诉增值税逾期申报罚款")).to_be_visible()
+        sam_page.get_by_label("How it was resolved").fill("已提交申诉材料，罚款已免除。")
+        shot(sam_page, "work-with-suggested-articles")
+        complete_task(sam_page)
+    finally:
+        sam_context.close()
+
+    # dee records the client's rating.
+    open_from_inbox(page, live_server, f"Record satisfaction: {TITLE}", tab="offered")
+    page.get_by_label(re.compile("^Satisfaction")).fill("5")
+    page.get_by_label("What the client said").fill("处理及时")
+    shot(page, "rating")
+    complete_task(page)
+
+    page.goto(f"{live_server.url}/clients/{client['id']}")
     page.get_by_role("tab", name="Service requests").click()
     row = page.get_by_role("table").get_by_role("row").filter(has_text=TITLE)
     expect(row.get_by_text("Closed", exact=True)).to_be_visible()
