@@ -3,15 +3,11 @@ built yet), as the named person: the same endpoints the app calls."""
 from __future__ import annotations
 
 from ..api_helpers import Caller
-from .conftest import log_in, password
+from .conftest import log_in
+from .seed import api_as
 
-
-def as_person(live_server, username: str) -> Caller:
-    """An API caller for `username` on the live server's app (a bearer token, as integrations use)."""
-    client = live_server.app.test_client()
-    answer = client.post("/api/auth/token", json={"username": username, "password": password(username)})
-    assert answer.status_code == 200, answer.json
-    return Caller(client, answer.json["access_token"])
+# An API caller for a person on the live server's app (a bearer token, as integrations use).
+as_person = api_as
 
 
 def new_client(person: Caller, name: str, **fields) -> dict:

@@ -65,8 +65,9 @@ def _web_build() -> Path:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=15_000)
     executable = _chromium()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
@@ -112,7 +113,8 @@ def live_server(browser_db):
 def context(browser):
     """A fresh browser profile per test (no cookies carried over), English unless a test asks."""
     context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 860})
-    context.set_default_timeout(10_000)
+    # Generous waits: the machines are shared, and a wait ends as soon as the page is ready.
+    context.set_default_timeout(20_000)
     yield context
     context.close()
 

@@ -3,11 +3,17 @@ assigns it to a colleague, who resolves it with the suggested knowledge-base art
 records the client's rating, and the client page shows the request closed with its rating."""
 from __future__ import annotations
 
-from playwright.sync_api import expect
-
 import re
 
-from .client_steps import as_person, complete_task, new_client, open_from_inbox, signed_in
+from playwright.sync_api import expect
+
+from .client_steps import (
+    as_person,
+    complete_task,
+    new_client,
+    open_from_inbox,
+    signed_in,
+)
 from .conftest import log_in
 
 CLIENT = "广州明德会计师集团有限公司"
