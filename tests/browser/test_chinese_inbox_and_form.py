@@ -52,3 +52,13 @@ def test_switching_to_chinese_turns_the_inbox_and_a_task_form_chinese_and_is_rem
     page.get_by_role("tab", name=re.compile("待我认领")).click()
     page.get_by_role("link", name=re.compile(CLIENT)).wait_for()
     shot(page, "inbox-zh-phone")
+
+    # The client's page, too: its tabs, labels and dates in Chinese.
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.goto(f"{live_server.url}/clients/{client['id']}")
+    page.get_by_role("heading", level=1, name=CLIENT).wait_for()
+    for tab in ("概览", "联系人", "服务请求"):
+        page.get_by_role("tab", name=tab).wait_for()
+    page.get_by_text("负责人", exact=True).first.wait_for()
+    assert CHINESE_DATE.search(page.get_by_role("main").inner_text())
+    shot(page, "client-zh")
