@@ -88,6 +88,7 @@ run: demo web
 	$(BIN)/atrium serve
 
 test: venv web chromium
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # Needs PostgreSQL: set ATRIUM_BENCH_DATABASE_URL (default: the local test database).

@@ -12,8 +12,19 @@ from marshmallow import fields, validate
 from atrium import clients as client_service
 from atrium.disclosure import disclosed_data, has_client_findings
 from storage import timeline
-from storage.clients import (KINDS, SORT_COLUMNS, STATUSES, TIERS, Client, clients_page, count_clients,
-                             order_clauses, plan_for_each_search, search_condition, tagged_condition)
+from storage.clients import (
+    KINDS,
+    SORT_COLUMNS,
+    STATUSES,
+    TIERS,
+    Client,
+    clients_page,
+    count_clients,
+    order_clauses,
+    plan_for_each_search,
+    search_condition,
+    tagged_condition,
+)
 
 from . import audit
 from .docs import errors

@@ -1,7 +1,6 @@
 """Employees: the firm's people, each with at most one account and a manager to escalate to."""
 from __future__ import annotations
 
-from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate

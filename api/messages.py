@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask import current_app, g
-from sqlalchemy import exists, select
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
+from sqlalchemy import exists, select
 
 from atrium.clients import check_client_business_key
 from atrium.errors import InvalidInput
@@ -14,8 +14,8 @@ from storage.instances import ProcessInstance
 from . import audit
 from .body_limits import limits_body
 from .clients import owners_visible_to_caller
-from .instances import visible_instances_condition
 from .docs import errors
+from .instances import visible_instances_condition
 from .permissions import requires
 from .schema_base import Schema
 

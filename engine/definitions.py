@@ -23,8 +23,8 @@ from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_XSD_VALIDATOR
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
+from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_XSD_VALIDATOR
 
 from atrium.errors import Problem
 

@@ -53,9 +53,9 @@ from .handlers import register_all
 from .script_engine import AtriumScriptEngine
 from .scripting import ScriptTimeout
 from .serializer import spec_from_json, state_from_bytes, state_to_bytes
-from .services import ServiceRegistry, ServiceTaskFailed, services as default_services
+from .services import ServiceRegistry, ServiceTaskFailed
+from .services import services as default_services
 from .start_forms import has_plain_start_event
-from .task_metadata import refuse_excluded_performer
 from .submissions import (
     check_declared,
     check_outside_variables,
@@ -64,6 +64,7 @@ from .submissions import (
     task_submission,
     writable_fields,
 )
+from .task_metadata import refuse_excluded_performer
 
 log = logging.getLogger(__name__)
 

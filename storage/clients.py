@@ -5,8 +5,24 @@ import re
 import unicodedata
 from datetime import datetime
 
-from sqlalchemy import (JSON, ForeignKey, Index, Integer, String, Text, cast, delete, exists, func, insert, inspect, literal,
-                        select, text, tuple_)
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    inspect,
+    literal,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 from sqlalchemy.sql import util as sql_util

@@ -1,19 +1,19 @@
 """Every model imported in one place, so metadata is complete for Alembic and tests."""
-from .base import Base  # noqa: F401
-from .definitions import Form, ProcessDefinition  # noqa: F401
-from .history import HistoryEntry  # noqa: F401
-from .instances import Incident, ProcessInstance  # noqa: F401
-from .messages import MessageSubscription  # noqa: F401
-from .tasks import Task, TaskCandidate  # noqa: F401
-from .timers import Timer  # noqa: F401
 from .accounts import Account, RevokedToken  # noqa: F401
 from .audit import AuditEntry  # noqa: F401
-from .clients import Client, ClientIdentifier, ClientStatusChange, Contact  # noqa: F401
-from .employees import Employee  # noqa: F401
+from .base import Base  # noqa: F401
 from .client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest  # noqa: F401
+from .clients import Client, ClientIdentifier, ClientStatusChange, Contact  # noqa: F401
+from .definitions import Form, ProcessDefinition  # noqa: F401
+from .employees import Employee  # noqa: F401
+from .firm_settings import FirmSetting  # noqa: F401
+from .history import HistoryEntry  # noqa: F401
+from .instances import Incident, ProcessInstance  # noqa: F401
 from .knowledge import KnowledgeArticle  # noqa: F401
+from .login_throttle import LoginThrottle  # noqa: F401
+from .messages import MessageSubscription  # noqa: F401
 from .notifications import Notification  # noqa: F401
 from .reports import ReportRun, ReportSchedule  # noqa: F401
-from .firm_settings import FirmSetting  # noqa: F401
-from .login_throttle import LoginThrottle  # noqa: F401
+from .tasks import Task, TaskCandidate  # noqa: F401
+from .timers import Timer  # noqa: F401
 from .translations import Translation  # noqa: F401

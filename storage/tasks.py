@@ -168,7 +168,6 @@ def task_rows(session: Session, *, task_ids: list[uuid.UUID]) -> list[dict]:
 
 def open_task_rows(session: Session, *, instance_id: uuid.UUID) -> list[dict]:
     """An instance's open tasks as dicts, oldest first."""
-    tasks = Task.__table__
     rows = _rowswith_candidates(session, _OPEN_OF_INSTANCE, {"instance_id": instance_id})
     return sorted(rows.values(), key=lambda t: (t["created_at"], t["element_id"]))
 

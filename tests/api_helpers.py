@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-
 from functools import lru_cache
 
 from api.app import create_app

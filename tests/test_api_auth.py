@@ -1,8 +1,6 @@
 """Authentication: tokens, expiry, revocation, lock-out, and problem responses for every failure."""
 from __future__ import annotations
 
-
-
 from .api_helpers import Caller, caller, login
 
 

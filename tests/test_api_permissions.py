@@ -4,7 +4,6 @@ from __future__ import annotations
 import re
 import uuid
 
-
 from api.auth import PUBLIC_ENDPOINTS, PUBLIC_PATHS
 from api.permissions import ALL, PERMISSIONS
 from storage.accounts import ROLES

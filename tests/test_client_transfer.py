@@ -14,7 +14,7 @@ from atrium.client_merge import merge_clients
 from atrium.errors import Conflict
 from storage.clients import ClientStatusChange
 
-from .api_helpers import caller, client_body, deploy_via_api, make_app, people_in_two_teams
+from .api_helpers import client_body, deploy_via_api, make_app, people_in_two_teams
 from .conftest import make_process_engine
 from .test_concurrency import _race
 
@@ -424,8 +424,8 @@ def test_merge_refuses_itself_unknown_or_already_merged_clients_and_the_wrong_ro
 
 
 def test_two_merges_of_the_same_duplicate_at_once_one_wins(pg, services, clock):
-    from storage.clients import Client, refresh_derived
     from storage.client_records import Engagement
+    from storage.clients import Client, refresh_derived
 
     engines = [make_process_engine(pg, services) for _ in range(2)]
     for _ in range(3):

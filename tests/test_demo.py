@@ -174,9 +174,9 @@ def test_account_managers_see_their_own_teams_clients(db, services, clock, usern
 
 def test_every_business_process_has_demo_instances_waiting_on_the_right_people(db, services, clock):
     from engine.handlers import register_all
+    from storage.tasks import OPEN, Task
 
     from .api_helpers import caller, deploy_firm_processes
-    from storage.tasks import OPEN, Task
 
     register_all(services)
     app = make_app(db, services)

@@ -6,7 +6,6 @@ import re
 from dataclasses import replace
 from html.parser import HTMLParser
 
-
 from .api_helpers import caller, login, make_app
 
 TOKEN_LIKE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

@@ -243,8 +243,8 @@ def test_the_proposed_owner_must_be_an_active_account_manager(people):
 
 
 def test_names_match_as_whole_words_and_unspaced_scripts_as_substrings():
-    from storage.conflicts import keys_match
     from storage.clients import name_key
+    from storage.conflicts import keys_match
 
     def match(a, b):
         return keys_match(name_key(a), name_key(b))

@@ -103,6 +103,7 @@ def test_timer_start_event_cycle_starts_an_instance_each_time(process_engine, cl
 def test_redeploying_moves_start_timers_to_the_new_version(process_engine):
     from engine.definitions import SourceFile
     from engine.deployments import deploy
+
     from .conftest import BPMN_DIR
 
     deploy_files(process_engine, "start_timer.bpmn")

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from atrium import clock
-from atrium import complaints
+from atrium import clock, complaints
 
 from ..services import ServiceCall, ServiceRegistry
 

@@ -8,10 +8,10 @@ Client movements (new, became dormant, lost per month) need to know when a statu
 at their created_at: when they really reached it is not known, so only later changes count as
 movements. The (to_status, changed_at) index serves "who became X in this period".
 """
-from alembic import op
 import sqlalchemy as sa
-import storage.base
+from alembic import op
 
+import storage.base
 
 revision = '0008'
 down_revision = '0007'

@@ -9,10 +9,10 @@ scopes' rows before the password check, so parallel attempts cannot outrun the c
 password reset sets must_change_password; a password change or reset raises token_generation, which
 every token carries, so all tokens issued before stop working.
 """
-from alembic import op
 import sqlalchemy as sa
-import storage.base
+from alembic import op
 
+import storage.base
 
 revision = '0009'
 down_revision = '0008'

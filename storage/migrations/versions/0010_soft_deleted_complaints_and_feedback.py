@@ -7,10 +7,10 @@ Complaints and feedback are evidence of how the firm treated a client: deleting 
 lists and statistics but keeps the row (and the audit trail keeps its content), so neither column
 is ever cleared by the application.
 """
-from alembic import op
 import sqlalchemy as sa
-import storage.base
+from alembic import op
 
+import storage.base
 
 revision = '0010'
 down_revision = '0009'

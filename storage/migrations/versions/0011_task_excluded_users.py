@@ -7,9 +7,8 @@ The people who may not claim or complete a task (the requester of what it approv
 from the task's `excludedPerformer` property when it opens, so the inbox, claim, assign and
 complete check it without loading the instance. Tasks open before this revision have none.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0011'
 down_revision = '0010'
