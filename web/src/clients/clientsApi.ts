@@ -126,19 +126,13 @@ export interface Choice {
   label: string;
 }
 
-/** People to pick from (GET /api/choices/users); empty while the server has no such list. */
+/** People to pick from (GET /api/choices/users). */
 export function useUserChoices(q: string, role?: string) {
   return useQuery({
     queryKey: ["choices", "users", q, role ?? ""],
     queryFn: async () => {
-      try {
-        const body = unwrap<{ items: Choice[] }>(
-          await untyped.GET("/api/choices/users", { params: { query: { q: q || undefined, role } } }),
-        );
-        return body.items ?? [];
-      } catch {
-        return [] as Choice[];
-      }
+      const body = unwrap(await api.GET("/api/choices/users", { params: { query: { q: q || undefined, role } } }));
+      return (body.items ?? []).map((item) => ({ value: String(item.value), label: String(item.label) }) as Choice);
     },
     staleTime: 60_000,
   });
