@@ -146,6 +146,19 @@ def app(db, services, clock):
 
 
 @pytest.fixture
+def firm_app(db, services, clock):
+    """The API with the firm's own service-task handlers registered (engine.handlers), for tests that
+    run the processes in processes/."""
+    from engine.handlers import register_all
+
+    from .api_helpers import make_app
+
+    app = make_app(db, register_all(services))
+    yield app
+    app.extensions["atrium.db"].dispose()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine.handlers import register_all
-
 from .api_helpers import (
     client_body,
     deploy_firm_processes,
-    make_app,
     password_for,
     people_in_two_teams,
 )
@@ -19,15 +16,8 @@ from .process_helpers import complete, open_task
 
 
 @pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, register_all(services))
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
-@pytest.fixture
-def people(app):
-    people = people_in_two_teams(app)
+def people(firm_app):
+    people = people_in_two_teams(firm_app)
     admin = people["admin"]
     for username, name, roles in (("sam", "Sam Lee", ["service_desk"]), ("wang", "王小明", ["service_desk"]),
                                   ("gone", "Gone Away", ["service_desk"])):
@@ -100,7 +90,8 @@ def test_an_account_manager_is_offered_only_their_teams_clients(people, clients)
     assert partner_sees == sorted(partner_sees) and len(partner_sees) == 2
 
 
-def test_only_staff_who_work_tasks_or_start_processes_get_choices(people, client):
+def test_only_staff_who_work_tasks_or_start_processes_get_choices(people, firm_app):
+    client = firm_app.test_client()
     for path in ("/api/choices/users", "/api/choices/clients"):
         assert client.get(path).status_code == 401
         assert people["viewer"].get(path).status_code == 403

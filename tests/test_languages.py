@@ -9,11 +9,10 @@ import uuid
 import pytest
 
 from atrium.i18n import format_date, format_money, format_number, negotiate, translate
-from engine.handlers import register_all
 from engine.subjects import render_subject, template_problem
 from engine.translations import localize_form, task_texts
 
-from .api_helpers import caller, client_body, deploy_firm_processes, make_app
+from .api_helpers import caller, client_body, deploy_firm_processes
 
 ZH = {"Accept-Language": "zh-CN"}
 CLIENT = "广州明德会计师集团有限公司"
@@ -75,15 +74,8 @@ def test_a_missing_translation_falls_back_to_the_files_text():
 
 # Through the API --------------------------------------------------------------------------------
 @pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, register_all(services))
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
-@pytest.fixture
-def people(app):
-    client = app.test_client()
+def people(firm_app):
+    client = firm_app.test_client()
     deploy_firm_processes(caller(client, "admin"))
     return {name: caller(client, name) for name in ("admin", "partner", "manager", "account_manager", "service_desk",
                                                     "viewer")}
@@ -105,8 +97,8 @@ def test_a_404_and_a_422_come_back_in_chinese_when_asked_and_in_english_otherwis
     assert invalid.json["detail"] == "the request has invalid fields"
 
 
-def test_a_wrong_password_and_a_refusal_are_explained_in_chinese(app, people):
-    refused = app.test_client().post("/api/auth/token", json={"username": "viewer", "password": "wrong-password"},
+def test_a_wrong_password_and_a_refusal_are_explained_in_chinese(firm_app, people):
+    refused = firm_app.test_client().post("/api/auth/token", json={"username": "viewer", "password": "wrong-password"},
                                      headers=ZH)
     assert refused.status_code == 401 and refused.json["detail"] == "用户名或密码错误"
     forbidden = people["viewer"].post("/api/deployments", data={"files": []}, content_type="multipart/form-data",

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from engine.handlers import register_all
-
 from .api_helpers import (
     client_body,
     deploy_firm_processes,
     deploy_via_api,
-    make_app,
     people_in_two_teams,
 )
 
 
 @pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, register_all(services))
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
-@pytest.fixture
-def people(app):
-    people = people_in_two_teams(app)
+def people(firm_app):
+    people = people_in_two_teams(firm_app)
     deploy_firm_processes(people["admin"])
     assert deploy_via_api(people["admin"], "start_timer.bpmn", "messages.bpmn").status_code == 201
     return people
@@ -54,7 +44,8 @@ def test_staff_may_start_approvals_onboardings_and_plain_processes_each_with_its
     assert startable(people["service_desk"]).keys() == shown.keys()
 
 
-def test_a_viewer_may_start_nothing_but_still_reads_every_process(people, client):
+def test_a_viewer_may_start_nothing_but_still_reads_every_process(people, firm_app):
+    client = firm_app.test_client()
     assert startable(people["viewer"]) == {}
     everything = people["viewer"].get("/api/process-definitions?page_size=200").json
     keys = {d["process_key"] for d in everything["items"]}
