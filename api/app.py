@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from atrium import audit as domain_audit
 from atrium.errors import AtriumError
 from atrium.settings import Settings
 from engine.runtime import ProcessEngine
@@ -124,7 +125,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     @app.before_request
     def _begin():
         g.request_id = _request_id()
-        g.audited = False
+        g.audit_binding = domain_audit.bind_request(request.remote_addr, g.request_id)
         metrics.start()
         authenticate_request()
 
@@ -146,6 +147,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
 
     @app.teardown_request
     def _release_connection(_exc):
+        binding = g.pop("audit_binding", None)
+        if binding is not None:
+            domain_audit.unbind_request(binding)
         connection = g.pop("db_connection", None)
         if connection is not None:
             connection.close()

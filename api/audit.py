@@ -5,10 +5,10 @@ from flask import current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from atrium import clock
+from atrium import audit as domain_audit
 from storage.audit import AuditEntry
 
 from .docs import errors
@@ -18,28 +18,24 @@ from .schema_base import Schema
 
 blp = Blueprint("audit", __name__, url_prefix="/api/audit", description="The audit trail (admins)")
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
-_INSERT = insert(AuditEntry.__table__)  # built once: every state-changing request writes a row
 
 
 def record(session: Session, action: str, *, target: str | None = None, outcome: str = "success",
            actor: str | None = None, detail: dict | None = None) -> None:
-    """Write an audit row in `session`, so it commits (or not) with the change it describes."""
-    session.execute(_INSERT, {
-        "at": clock.now(),
-        "actor": actor or (g.account.username if getattr(g, "account", None) else None),
-        "action": action,
-        "target": target[:300] if target else target,
-        "outcome": outcome,
-        "client_address": request.remote_addr,
-        "request_id": getattr(g, "request_id", None),
-        "detail": detail,
-    })
-    g.audited = True
+    """Write an audit row for the signed-in caller (atrium.audit.record with the request's account)."""
+    domain_audit.record(session, action, target=target, outcome=outcome, detail=detail,
+                        actor=actor or (g.account.username if getattr(g, "account", None) else None))
+
+
+def audited() -> bool:
+    """Whether a row was written while serving this request."""
+    info = domain_audit.current_request()
+    return bool(info and info.audited)
 
 
 def record_failed_request(response) -> None:
     """after_request: a state-changing request that failed before its view could audit it."""
-    if request.method not in STATE_CHANGING or getattr(g, "audited", False) or response.status_code < 400:
+    if request.method not in STATE_CHANGING or audited() or response.status_code < 400:
         return
     outcome = "denied" if response.status_code in (401, 403) else "failed"
     engine = current_app.extensions["atrium.engine"]

@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from atrium.errors import InvalidInput, NotFound
+from atrium.record_processes import STARTED_BY_RECORDS
 from engine.definitions import SourceFile
 from engine.deployments import deploy
 from storage.definitions import ProcessDefinition
@@ -22,10 +23,6 @@ from .schema_base import Schema
 blp = Blueprint("definitions", __name__, url_prefix="/api", description="Deployments and process definitions")
 # Each process and form may bring a translation file per language beside it.
 MAX_FILES = 200
-
-# Processes a record starts (process key -> how), filled in by api.process_triggers: they have a plain
-# start event, but need the record's ids, so nobody starts them by hand.
-started_from_records: dict[str, str] = {}
 
 
 class DeploymentFiles(Schema):
@@ -160,7 +157,7 @@ def _listed(session, definitions: list[ProcessDefinition]) -> list[dict]:
 
 
 def _startable_by_hand(session, definition: ProcessDefinition) -> bool:
-    return definition.process_key not in started_from_records and _engine().manual_start(session, definition.id)[0]
+    return definition.process_key not in STARTED_BY_RECORDS and _engine().manual_start(session, definition.id)[0]
 
 
 @blp.route("/process-definitions")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from flask import g
 
-from atrium import complaints, follow_up_cycles, service_requests
+from atrium import follow_up_cycles
 from atrium.complaints import start_complaint_process
 from atrium.service_requests import start_request_process
 
-from . import clients, definitions
+from . import clients
 from .client_records import record_kind
 
 
@@ -30,11 +30,6 @@ def _end_follow_up_cycle(session, client, actor) -> None:
     follow_up_cycles.sync_cycle(clients.process_engine(), session, client, actor=actor, deleting=True)
 
 
-definitions.started_from_records.update({
-    service_requests.PROCESS_KEY: "recording a service request (POST /api/clients/{id}/service-requests)",
-    complaints.COMPLAINT_PROCESS: "recording a complaint (POST /api/clients/{id}/complaints)",
-    follow_up_cycles.PROCESS_KEY: "a client becoming active",
-})
 record_kind("service_request").after_create.append(_start_service_request)
 record_kind("complaint").after_create.append(_start_complaint)
 clients.after_save.append(_keep_follow_up_cycle)

@@ -1,0 +1,9 @@
+"""The processes a record starts, not a person: process key -> how an instance comes to exist.
+The generic start (POST /api/process-instances) and the "what can I start" list leave them out."""
+from __future__ import annotations
+
+STARTED_BY_RECORDS: dict[str, str] = {
+    "service_request": "recording a service request (POST /api/clients/{id}/service-requests)",
+    "complaint": "recording a complaint (POST /api/clients/{id}/complaints)",
+    "follow_up": "a client becoming active (each active client keeps one follow-up cycle)",
+}
