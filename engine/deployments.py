@@ -18,6 +18,7 @@ from storage.translations import save_translation
 
 from .definitions import ParsedDeployment, SourceFile, parse_deployment
 from .forms import FormFile
+from .start_forms import begin_at
 from .timers import next_cycle, start_timer_schedule
 
 
@@ -138,6 +139,7 @@ def fire_start_timer(engine, session: Session, timer) -> None:
         postpone_timer(session, timer_id=timer.id, due_at=following[0], cycle=following[1])
 
     def trigger(workflow):
+        begin_at(workflow, timer.element_id)
         for task in workflow.get_tasks(spec_name=timer.element_id, state=TaskState.WAITING):
             task._set_internal_data(event_fired=True)
             task.task_spec._update(task)

@@ -13,6 +13,7 @@ from storage.instances import ACTIVE
 from storage.messages import subscriptions_for
 from storage.step_writes import InstanceRow, load_instance
 
+from .start_forms import begin_at
 from .submissions import check_outside_variables, check_size
 
 
@@ -73,6 +74,7 @@ def correlate_message(
         engine.check_outside_data(session, definition.id, variables, field="correlation_keys")
 
         def trigger(workflow, element_id=sub.element_id):
+            begin_at(workflow, element_id)
             for task in workflow.get_tasks(spec_name=element_id, state=TaskState.WAITING):
                 engine.deliver_in_step(workflow, task, payload)
 

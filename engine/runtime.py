@@ -262,8 +262,9 @@ class ProcessEngine:
         steps.add_instance_event(ctx, "instance_started", {"version": definition.version, "business_key": business_key})
 
         def action(wf):
-            wf.do_engine_steps()
-            if trigger is not None:
+            if trigger is None:
+                wf.do_engine_steps()
+            else:  # the trigger runs the process from the start event that fired (engine.start_forms.begin_at)
                 trigger(wf)
 
         self._step(session, instance, workflow, action, ctx, new=True)
