@@ -47,6 +47,7 @@ from storage.translations import PROCESS, translations_of
 
 from . import steps
 from .cache import SpecCache, WorkflowCache
+from .event_subprocesses import deliver_to_trigger, trigger_for
 from .form_references import ReferenceChecks, check_references
 from .forms import validate_fields, validate_submission
 from .handlers import register_all
@@ -403,13 +404,16 @@ class ProcessEngine:
                         actor: str | None = None) -> bool:
         """Give a waiting catch event (or receive task) its message; False if it no longer waits."""
         workflow = self._load_workflow(session, instance)
-        task = workflow.get_task_from_id(task_id)
-        if task is None or not task.has_state(TaskState.WAITING):
+        start = trigger_for(workflow, task_id)  # an event sub-process's message start, or None
+        task = workflow.get_task_from_id(task_id) if start is None else None
+        if start is None and (task is None or not task.has_state(TaskState.WAITING)):
             self.workflows.stage(session, instance.id, instance.lock_version, workflow)
             return False
         ctx = self._context(instance, actor)
-        steps.add_instance_event(ctx, "message_received", {"message": name}, element_id=task.task_spec.bpmn_id)
-        self._step(session, instance, workflow, lambda wf: self.deliver_in_step(wf, task, payload), ctx)
+        steps.add_instance_event(ctx, "message_received", {"message": name},
+                                 element_id=(start or task.task_spec).bpmn_id)
+        self._step(session, instance, workflow, lambda wf: deliver_to_trigger(wf, start, payload) if start
+                   else self.deliver_in_step(wf, task, payload), ctx)
         return True
 
     @staticmethod

@@ -20,6 +20,7 @@ from storage.step_writes import StepWrites
 from storage.tasks import OPEN
 from storage.timers import EVENT
 
+from .event_subprocesses import message_triggers
 from .task_metadata import describe_user_task
 from .timers import waiting_timer_due
 from .translations import task_texts
@@ -168,6 +169,7 @@ def waiting_events(workflow) -> Waits:
                 timers[task.id] = (task.task_spec.bpmn_id, due)
         elif isinstance(definition, MessageEventDefinition):
             messages[task.id] = (task.task_spec.bpmn_id, definition.name)
+    messages.update(message_triggers(workflow))
     return Waits(timers, messages)
 
 
