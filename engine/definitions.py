@@ -28,6 +28,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_XSD_VALIDATOR
 
 from atrium.errors import Problem
 
+from .bpmn_checks import called_process_problems, readable, structure_problems
 from .dialects import BPMN_NS, normalize_expressions
 from .forms import FormFile, form_name, is_ui_schema_file, schema_problem
 from .parser import AtriumParser
@@ -95,6 +96,7 @@ def parse_deployment(
     parser = AtriumParser()
     lines: dict[str, dict[str, int]] = {}
     bpmn_sources: dict[str, bytes] = {}
+    bpmn_roots: dict[str, object] = {}
     for source in files:
         lower = source.name.lower()
         if not lower.endswith((".bpmn", ".bpmn20.xml", ".dmn", ".xml")):
@@ -110,6 +112,11 @@ def parse_deployment(
             else:
                 if not _xsd_valid(root, source.name, lines[source.name], problems):
                     continue
+                found = structure_problems(root, source.name)
+                if found:
+                    problems.extend(found)
+                    continue
+                bpmn_roots[source.name] = root
                 bpmn_processes.update(processes_in_bpmn(source.name, root))
                 normalize_expressions(root)
                 parser.add_bpmn_xml(root, filename=source.name)
@@ -119,6 +126,8 @@ def parse_deployment(
         except Exception as exc:  # a malformed file must be reported, never crash the deploy
             problems.append(Problem(source.name, None, None, f"cannot load: {exc}"))
 
+    missing_calls = called_process_problems(bpmn_roots, set(parser.process_parsers))
+    problems.extend(missing_calls)
     processes: list[ParsedProcess] = []
     for process_id, process_parser in list(parser.process_parsers.items()):
         filename = process_parser.filename
@@ -128,10 +137,12 @@ def parse_deployment(
             spec = parser.get_spec(process_id)
             subprocess_specs = parser.get_subprocess_specs(process_id)
         except (ValidationException, SpiffWorkflowException) as exc:
-            problems.append(_problem_from(exc, filename, lines))
+            if not (missing_calls and "was not found" in str(exc)):  # reported at the call activity
+                problems.append(_problem_from(exc, filename, lines))
             continue
-        except Exception as exc:
-            problems.append(Problem(filename, None, process_id, f"cannot parse process: {exc}"))
+        except Exception as exc:  # a parser failure: located at the process, never a bare Python error
+            problems.append(Problem(filename, lines.get(filename, {}).get(process_id), process_id,
+                                    f"cannot parse process: {readable(str(exc), None)}"))
             continue
         file_problems = _check_specs(
             [spec, *subprocess_specs.values()], filename, lines.get(filename, {}), services,
@@ -232,7 +243,7 @@ def _problem_from(exc: Exception, filename: str, lines: dict[str, dict[str, int]
     file = getattr(exc, "file_name", None) or filename
     line = getattr(exc, "line_number", None) or lines.get(file, {}).get(element_id)
     message = str(exc.args[0]) if exc.args else str(exc)
-    return Problem(file, int(line) if line else None, element_id, message)
+    return Problem(file, int(line) if line else None, element_id, readable(message, getattr(exc, "tag", None)))
 
 
 def _check_specs(specs, filename, lines, services: ServiceRegistry, form_known) -> list[Problem]:
@@ -285,6 +296,8 @@ def _check_specs(specs, filename, lines, services: ServiceRegistry, form_known) 
 
 
 def _timer_problem(definition: TimerEventDefinition) -> str | None:
+    if not (definition.expression or "").strip():
+        return "the timer has no date, duration or cycle"
     message = check_expression(definition.expression)
     if message:
         return f"timer expression: {message}"

@@ -14,7 +14,7 @@ CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
 _JUEL = re.compile(r"^\s*[$#]\{(?P<body>.*)\}\s*$", re.S)
 _ISO_LITERAL = re.compile(r"^\s*(R\d*/|P(?=\d|T)|\d{4}-\d{2}-\d{2})", re.I)
-_EXPRESSION_TAGS = ("conditionExpression", "completionCondition", "loopCondition")
+_EXPRESSION_TAGS = ("conditionExpression", "completionCondition", "loopCondition", "loopCardinality")
 _TIMER_TAGS = ("timeDate", "timeDuration", "timeCycle")
 
 
