@@ -34,10 +34,11 @@ def collect_files(paths: list[Path], forms_dir: Path | None) -> list:
         elif path.is_file():
             found[path.resolve()] = None
             if path.name.lower().endswith(BPMN_SUFFIXES):
-                # Its translation files sit beside it (approval.bpmn -> approval.zh-CN.json), and so
-                # do the decision tables it calls.
+                # Its translation files sit beside it (approval.bpmn -> approval.zh-CN.json), and so do the
+                # decision tables and forms it uses and the processes it calls, as when the folder is deployed.
                 stem = path.name.split(".", 1)[0]
-                for sibling in sorted([*path.parent.glob(f"{stem}.*.json"), *path.parent.glob("*.dmn")]):
+                for sibling in sorted([*path.parent.glob(f"{stem}.*.json"), *path.parent.glob("*.dmn"),
+                                       *_forms_beside(path), *_called_processes_beside(path)]):
                     found.setdefault(sibling.resolve(), None)
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
@@ -45,6 +46,41 @@ def collect_files(paths: list[Path], forms_dir: Path | None) -> list:
         for file in sorted(forms_dir.glob("*.json")):
             found.setdefault(file.resolve(), None)
     return [SourceFile(_display_name(file), file.read_bytes()) for file in found]
+
+
+def _forms_beside(path: Path) -> list[Path]:
+    from engine.translations import translation_file_parts
+
+    return [f for f in path.parent.glob("*.json") if not translation_file_parts(f.name)]
+
+
+def _called_processes_beside(path: Path) -> list[Path]:
+    """The BPMN files in `path`'s folder that define the processes it calls (and those they call)."""
+    from lxml import etree
+
+    from engine.dialects import BPMN_NS
+
+    def read(file: Path):
+        try:
+            return etree.parse(str(file), etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
+        except (etree.XMLSyntaxError, OSError):
+            return None  # reported when the file itself is validated
+
+    defines: dict[str, Path] = {}
+    for sibling in sorted(path.parent.iterdir()):
+        if sibling != path and sibling.is_file() and sibling.name.lower().endswith((".bpmn", ".bpmn20.xml")):
+            root = read(sibling)
+            for process in root.iter(f"{{{BPMN_NS}}}process") if root is not None else ():
+                defines.setdefault(process.get("id"), sibling)
+    needed, queue = [], [path]
+    while queue:
+        root = read(queue.pop())
+        for call in root.iter(f"{{{BPMN_NS}}}callActivity") if root is not None else ():
+            file = defines.get(call.get("calledElement"))
+            if file is not None and file not in needed:
+                needed.append(file)
+                queue.append(file)
+    return needed
 
 
 def _display_name(file: Path) -> str:
