@@ -13,21 +13,36 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed fonts
 
-# PDF reports need a CJK font for their Chinese text: Debian's fonts-wqy-microhei when fc-list finds none.
-# WeasyPrint also embeds fonts far faster with HarfBuzz's subsetter (libharfbuzz-subset0) than without it.
-fonts:
-	@if ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+# Reports draw latin text in one font and Chinese in one CJK font, both named in reports/fonts.py (read here,
+# so the check, the charts and the PDF's CSS name the same fonts). Each is checked for by its family, not as
+# "any Chinese font" (a machine with ImageMagick has Droid Sans Fallback), and its Debian package installed
+# (as root) when fc-list does not list it.
+font_setting = $(shell sed -n 's/^$(1) = "\([^"]*\)".*/\1/p' reports/fonts.py)
+LATIN_FONT := $(call font_setting,LATIN_FONT)
+LATIN_FONT_PACKAGE := $(call font_setting,LATIN_FONT_PACKAGE)
+CJK_FONT := $(call font_setting,CJK_FONT)
+CJK_FONT_PACKAGE := $(call font_setting,CJK_FONT_PACKAGE)
+
+# $(call need_font,family,Debian package,Homebrew cask)
+define need_font
+	@if ! fc-list ':family=$(1)' family 2>/dev/null | grep -q .; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-			apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-wqy-microhei >/dev/null \
-				&& fc-cache -f; \
-			fc-list :lang=zh | grep -q . || { echo "fonts-wqy-microhei did not install: fc-list :lang=zh is still empty"; exit 1; }; \
+			apt-get update -qq && apt-get install -y -qq --no-install-recommends $(2) >/dev/null && fc-cache -f; \
+			fc-list ':family=$(1)' family | grep -q . || { echo "$(2) installed, yet fc-list lists no '$(1)'"; exit 1; }; \
 		else \
-			echo "Reports need a CJK font and none is installed (fc-list :lang=zh is empty). Install one:"; \
-			echo "  Debian/Ubuntu: sudo apt-get install --no-install-recommends fonts-wqy-microhei"; \
-			echo "  macOS:         brew install --cask font-noto-sans-cjk"; \
+			echo "Reports need the font '$(1)', which is not installed (fc-list ':family=$(1)' is empty):"; \
+			echo "  Debian/Ubuntu: sudo apt-get install --no-install-recommends $(2)"; \
+			echo "  macOS:         brew install --cask $(3)"; \
 			exit 1; \
 		fi; \
 	fi
+endef
+
+# WeasyPrint also embeds fonts far faster with HarfBuzz's subsetter (libharfbuzz-subset0) than without it.
+fonts:
+	@[ -n "$(LATIN_FONT)" ] && [ -n "$(CJK_FONT)" ] || { echo "reports/fonts.py names no LATIN_FONT or CJK_FONT"; exit 1; }
+	$(call need_font,$(LATIN_FONT),$(LATIN_FONT_PACKAGE),font-dejavu)
+	$(call need_font,$(CJK_FONT),$(CJK_FONT_PACKAGE),font-noto-sans-cjk-sc)
 	@if command -v ldconfig >/dev/null && ! ldconfig -p | grep -q libharfbuzz-subset; then \
 		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && apt-get install -y -qq --no-install-recommends libharfbuzz-subset0 >/dev/null; \
