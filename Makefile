@@ -3,15 +3,37 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: run test bench migrate deploy demo venv fonts node chromium web clean
+.PHONY: run test bench migrate deploy demo venv fonts lock lock-upgrade node chromium web clean
 
-$(BIN)/.installed: pyproject.toml
+# The venv holds exactly the releases of requirements.lock (pip, setuptools, the dependencies and the `test`
+# extras, each with its hashes), so a machine set up next month gets what CI tested; then the project itself,
+# without resolving anything. A dependency added to pyproject.toml needs `make lock` (a test checks this).
+$(BIN)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(BIN)/.installed fonts
+
+# requirements.lock is written by uv's `pip compile` (from PyPI, a pinned release, in a venv of its own):
+# for every platform and Python >= 3.11 (pyproject's requires-python), with the build backend and pip too.
+# `make lock` keeps the locked releases that still fit pyproject.toml; `make lock-upgrade` takes the newest.
+LOCK_VENV ?= .venv-lock
+UV_VERSION = 0.13.8
+LOCK_INPUTS = $(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], "pip", sep="\n")'
+LOCK_COMPILE = $(LOCK_VENV)/bin/uv pip compile --quiet pyproject.toml - --extra test --generate-hashes --universal \
+	--fork-strategy fewest --python-version 3.11 --custom-compile-command "make lock" -o requirements.lock
+
+$(LOCK_VENV)/bin/uv:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+lock: $(LOCK_VENV)/bin/uv
+	$(LOCK_INPUTS) | $(LOCK_COMPILE)
+
+lock-upgrade: $(LOCK_VENV)/bin/uv
+	$(LOCK_INPUTS) | $(LOCK_COMPILE) --upgrade
 
 # Reports draw latin text in one font and Chinese in one CJK font, both named in reports/fonts.py (read here,
 # so the check, the charts and the PDF's CSS name the same fonts). Each is checked for by its family, not as
@@ -111,4 +133,4 @@ bench: venv web chromium
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var *.egg-info web/node_modules web/dist
+	rm -rf $(VENV) $(LOCK_VENV) var *.egg-info web/node_modules web/dist
