@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 import threading
 
@@ -10,11 +11,11 @@ from matplotlib import font_manager, ticker
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .fonts import CJK_FONT, LATIN_FONT
 from .tables import Chart, Table
 
+log = logging.getLogger(__name__)
 KINDS = ("bar", "hbar", "stacked_bar", "line", "pie")
-LATIN_FONT = "DejaVu Sans"  # ships with matplotlib, so always there
-CJK_FONTS = ("Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei")
 # One accent (the report's blue), its tints, then slate greys: series stay apart without a rainbow.
 PALETTE = ("#1f4e79", "#5b8cc0", "#a9c5e3", "#5d6d7e", "#aab7c4", "#d5dde5")
 WIDTH_IN = 7.0  # A4's 210 mm less 2 x 16 mm margins: the SVG is drawn at the size it is printed
@@ -22,20 +23,23 @@ MAX_LABEL = 28  # characters of an axis label before it is cut with "…"
 
 
 def _font_families() -> list[str]:
-    """The fallback list, latin first, limited to the families this machine has (matplotlib warns about
-    each missing one at every chart). A CJK font installed after matplotlib cached its font list
-    (`make fonts` after a first run) is not in that cache, so the system fonts are scanned once more."""
+    """The latin font, then the CJK one for the glyphs it lacks (reports/fonts.py names both). Without the CJK
+    font (no `make fonts`) Chinese is drawn as boxes and this says so once, rather than matplotlib at every
+    chart. A font installed after matplotlib cached its font list (`make fonts` after a first run) is not in
+    that cache, so the system fonts are scanned once more before giving up."""
     manager = font_manager.fontManager
-    if not {f.name for f in manager.ttflist} & set(CJK_FONTS):
+    if CJK_FONT not in {f.name for f in manager.ttflist}:
         known = {f.fname for f in manager.ttflist}
         for path in font_manager.findSystemFonts():
             if path not in known:
                 try:
-                    manager.addfont(path)
+                    manager.addfont(path)  # every face of a .ttc (matplotlib 3.11+)
                 except Exception:  # an unreadable font file is skipped, as matplotlib's own scan does
                     continue
-    names = {f.name for f in manager.ttflist}
-    return [LATIN_FONT, *(name for name in CJK_FONTS if name in names)]
+    if CJK_FONT not in {f.name for f in manager.ttflist}:
+        log.warning("charts draw Chinese as boxes: the font %r is not installed (run `make fonts`)", CJK_FONT)
+        return [LATIN_FONT]
+    return [LATIN_FONT, CJK_FONT]
 
 
 # Applied per chart through rc_context, so other users of matplotlib keep their own settings.

@@ -11,7 +11,7 @@ import jinja2
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from . import charts
+from . import charts, fonts
 from .tables import Filters, Table
 
 
@@ -43,6 +43,7 @@ def cell(value, kind: str) -> str:
 
 
 _TEMPLATES.filters["cell"] = cell
+_TEMPLATES.globals.update(latin_font=fonts.LATIN_FONT, cjk_font=fonts.CJK_FONT)  # the CSS's font-family
 _TEMPLATES.tests["numeric"] = lambda column: column.kind in NUMERIC_KINDS
 
 

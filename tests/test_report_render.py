@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import warnings
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from reports import charts, render
+from reports import charts, fonts, render
 from reports.render import RenderError
 from reports.tables import Chart, Column, Filters, Table
 
@@ -42,13 +43,18 @@ def _tables() -> list[Table]:
     return [clients, trend, long, empty]
 
 
+CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]")  # Han, CJK punctuation and full-width forms
+REPO = Path(__file__).resolve().parent.parent
+
+
 @pytest.fixture(scope="module")
 def cjk_font():
-    """Chinese needs a CJK font on the machine; CI must have one, a laptop without is told how to get it."""
-    listed = subprocess.run(["fc-list", ":lang=zh"], capture_output=True, text=True).stdout \
-        if shutil.which("fc-list") else ""
+    """The one CJK font reports name (reports/fonts.py) must be installed: another Chinese font on the machine
+    does not count. CI must have it; a laptop without it is told how to get it."""
+    listed = subprocess.run(["fc-list", f":family={fonts.CJK_FONT}", "family"], capture_output=True,
+                            text=True).stdout if shutil.which("fc-list") else ""
     if not listed.strip():
-        message = "no CJK font is installed (fc-list :lang=zh is empty): run `make fonts`"
+        message = f"the font {fonts.CJK_FONT!r} is not installed (fc-list lists no such family): run `make fonts`"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
@@ -73,11 +79,21 @@ def test_the_pdf_carries_chinese_and_english_text_the_period_filters_and_page_nu
     assert sum("Rate" in page.extract_text() for page in pdf_reader.pages) >= 2
 
 
-def test_the_pdf_embeds_a_cjk_font(pdf_reader):
-    fonts = {str(font.get_object().get("/BaseFont")) for page in pdf_reader.pages
-             for font in (page["/Resources"].get("/Font") or {}).values()}
-    assert any(re.search(r"WenQuanYi|CJK|SourceHan", font) for font in fonts), \
-        f"no CJK font embedded ({sorted(fonts)}): run `make fonts`"
+def test_the_pdf_draws_its_chinese_with_the_named_cjk_font(pdf_reader):
+    # Each run of text with the font it is drawn in: every Chinese run is in the CJK font (WeasyPrint names an
+    # embedded font after its family, "/ABCDEF+Noto-Sans-CJK-SC-Bold"), and none is left to a fallback font.
+    runs: list[tuple[str, str]] = []
+    for page in pdf_reader.pages:
+        page.extract_text(visitor_text=lambda text, cm, tm, font, size: runs.append(
+            (str(font.get("/BaseFont")) if font else "", text)))
+    cjk_font = re.compile(r"/[A-Z]{6}\+" + re.escape(fonts.CJK_FONT.replace(" ", "-")) + r"(-Bold)?")
+    embedded = {font for font, _ in runs if font}
+    assert any(cjk_font.fullmatch(font) for font in embedded), f"{fonts.CJK_FONT} is not embedded: {embedded}"
+    in_other_fonts = {font: text for font, text in runs if CJK.search(text) and not cjk_font.fullmatch(font)}
+    assert not in_other_fonts, f"Chinese drawn in another font than {fonts.CJK_FONT}: {in_other_fonts}"
+    chinese = "".join(text for font, text in runs if cjk_font.fullmatch(font))
+    for expected in ("月度客户报告", "税务组", "张三贸易有限公司", "客户名称"):
+        assert expected in chinese, expected
 
 
 def test_the_html_inlines_a_chart_per_charted_table_escapes_cells_and_formats_numbers(cjk_font):
@@ -88,9 +104,38 @@ def test_the_html_inlines_a_chart_per_charted_table_escapes_cells_and_formats_nu
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     for cell in (">1,234<", ">87.5 %<", ">4.3<", ">12.0<", ">—<", ">2026-09<"):
         assert cell in html, cell
-    # The chart's Chinese labels are drawn from a CJK font (glyph ids name the font).
-    chart = charts.svg(_tables()[0])
-    assert re.search(r'id="clients_by_owner-(WenQuanYi|NotoSansCJK|SourceHanSans)', chart), "Chinese drawn as boxes"
+    assert f'font-family: "{fonts.LATIN_FONT}", "{fonts.CJK_FONT}", sans-serif;' in html
+
+
+def test_a_chart_draws_each_chinese_character_with_its_own_glyph_of_the_named_cjk_font(cjk_font):
+    table = _tables()[0]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Glyph .* missing from font")  # matplotlib's word for a box
+        chart = charts.svg(table)
+    # The SVG carries each glyph drawn as a path once (id: table, PostScript name of the font, glyph index) and
+    # places it with <use>. A missing character is the font's one empty box (.notdef), whatever the character:
+    # so there must be one distinct outline per distinct Chinese character, each from the CJK font.
+    postscript = {line.split("=", 1)[1] for line in subprocess.run(
+        ["fc-list", f":family={fonts.CJK_FONT}", "postscriptname"], capture_output=True, text=True).stdout.split()}
+    glyphs = dict(re.findall(r'<path id="clients_by_owner-([^"]+)" d="([^"]*)"', chart))
+    cjk_outlines = {outline for glyph, outline in glyphs.items() if glyph.rsplit("-", 1)[0] in postscript}
+    characters = set(CJK.findall("".join(str(row[0]) for row in table.rows)))
+    assert len(characters) == 8 and len(cjk_outlines) == len(characters), \
+        f"Chinese not drawn from {fonts.CJK_FONT} ({sorted(glyphs)}): run `make fonts`"
+    assert all(outline.strip() for outline in cjk_outlines)
+
+
+def test_make_fonts_installs_and_checks_for_the_font_the_reports_name():
+    """`make fonts` reads the font's family and Debian package from reports/fonts.py: its check is that family
+    (not any Chinese font, which a machine may have from another package) and it installs that package."""
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    recipe = subprocess.run(["make", "--no-print-directory", "-n", "-B", "fonts"], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout
+    for family, package in ((fonts.CJK_FONT, fonts.CJK_FONT_PACKAGE), (fonts.LATIN_FONT, fonts.LATIN_FONT_PACKAGE)):
+        assert f"fc-list ':family={family}' family" in recipe, family
+        assert f"install -y -qq --no-install-recommends {package}" in recipe, package
+    assert ":lang=zh" not in recipe
 
 
 def test_every_chart_kind_draws_and_a_chart_of_unknown_columns_is_a_render_error():
