@@ -250,14 +250,15 @@ def test_merge_clients_called_directly_keeps_cycles_and_audits(app, people):
 
 # The CLI ----------------------------------------------------------------------------------------------
 
-def test_atrium_follow_ups_start_acts_as_the_cli_user(app, people):
+def test_cycles_started_for_clients_that_were_active_before_are_started_by_whoever_asked(app, people):
     from atrium.follow_up_cycles import start_missing_cycles
 
-    am = people["account_manager"]
-    client_id = new_client(am, status="prospect")
+    client_id = new_client(people["account_manager"], status="prospect")
     engine = app.extensions["atrium.engine"]
-    with engine.transaction() as session:
+    with engine.transaction() as session:  # made active behind Atrium's back
         session.execute(update(Client).where(Client.id == client_id).values(status="active"))
-    assert start_missing_cycles(engine) == 1
+    with pytest.raises(TypeError):
+        start_missing_cycles(engine)  # nobody: refused
+    assert start_missing_cycles(engine, actor=domain_audit.cli_actor()) == 1
     [cycle] = cycles(app, client_id)
     assert cycle.started_by == domain_audit.cli_actor()

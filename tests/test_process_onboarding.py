@@ -122,7 +122,8 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
         "advisory", "proposed", "4800.00", "am_tax", ["Castle Estates"], instance["id"])
     # The instance now carries the client's business key: the timeline and the delete check find it.
     found = partner.get(f"/api/process-instances?business_key=client:{client['id']}").json["items"]
-    assert [i["id"] for i in found] == [instance["id"]]
+    assert sorted(i["process_key"] for i in found) == ["client_onboarding", "follow_up"]  # active: its cycle runs
+    assert [i["id"] for i in found if i["process_key"] == "client_onboarding"] == [instance["id"]]
     timeline = partner.get(f"/api/clients/{client['id']}/timeline").json
     assert any(e["kind"] == "process_instance" and e["id"] == instance["id"] for e in timeline["items"])
     assert partner.delete(f"/api/clients/{client['id']}").status_code == 409
