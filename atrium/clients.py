@@ -29,8 +29,6 @@ from storage.clients import (
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 from storage.instances import ACTIVE, ERROR, ProcessInstance
 
-__all__ = ["CLIENT_KEY_PREFIX", "client_business_key"]  # re-exported: callers know them from here
-
 CLIENT_FIELDS = ("kind", "name", "industry", "tier", "status", "owner", "tags", "phones", "emails", "addresses",
                  "notes", "custom_fields")
 

@@ -172,6 +172,11 @@ def test_a_client_opened_by_an_approved_onboarding_gets_its_cycle_and_an_audit_r
     [row] = audit_rows(app, "client.create", f"client:{client['id']}")
     assert row.actor == "partner" and row.detail["source"] == "onboarding"
     assert row.detail["instance_id"] == instance["id"] and row.detail["follow_up_cycle"] == "started"
+    # What the approval made with the client is audited in the same step, as the approver's.
+    contacts = audit_rows(app, "contact.create")
+    [engagement] = audit_rows(app, "engagement.create")
+    assert len(contacts) == 2 and {r.actor for r in [*contacts, engagement]} == {"partner"}
+    assert engagement.target.startswith(f"client:{client['id']}/engagements/")
 
 
 # Merged -----------------------------------------------------------------------------------------------

@@ -158,6 +158,12 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
     assert (done["done_by"], done["outcome"], done["channel"], done["next_step"]) == (
         "am_tax", "needs_action", "video", "Propose a tax review")
     assert partner.get(f"/api/process-instances/{instance['id']}").json["status"] == "completed"
+    # The welcome call's follow-up is audited as its owner's report, its notes only as "changed".
+    admin = caller(app.test_client(), "admin")
+    [reported] = admin.get("/api/audit?action=follow_up.update").json["items"]
+    assert (reported["actor"], reported["target"]) == ("am_tax", f"client:{client['id']}/follow-ups/{done['id']}")
+    assert reported["detail"]["changes"]["outcome"] == [None, "needs_action"]
+    assert reported["detail"]["changes"]["content"] == "changed"
 
 
 def test_partner_declines_with_a_reason_and_the_requester_is_told(people):
