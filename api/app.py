@@ -36,7 +36,7 @@ from . import (
     messages,
     notifications,
     operations,
-    process_triggers,  # noqa: F401 -- new service requests, complaints and active clients start processes
+    process_triggers,  # noqa: F401 -- new service requests and complaints start processes
     reports,
     tasks,
 )

@@ -19,7 +19,6 @@ from atrium.client_merge import RECORD_MODELS, merge_clients
 from atrium.errors import InvalidInput, RowsInvalid
 from storage.clients import SORT_COLUMNS, Client
 
-from . import audit
 from .clients import ClientArgs, ClientSchema, client_list_conditions, owners_visible_to_caller, process_engine
 from .docs import errors
 from .permissions import has_permission, requires
@@ -174,21 +173,20 @@ def import_clients_file(form):
     table = read_table(content, max_rows=settings.import_max_rows)
     mapping = check_mapping(mapping, table.headers)
     sees_all = has_permission(g.account.roles, "clients:read_all")
-    with process_engine().transaction() as session:
-        report = import_clients(session, client_rows(session, table, mapping), load=_client_loader(),
+    engine = process_engine()
+    with engine.transaction() as session:
+        report = import_clients(session, engine, client_rows(session, table, mapping), load=_client_loader(),
                                 actor=g.account.username, dry_run=form["dry_run"],
                                 confirm_duplicates=form["confirm_duplicates"],
                                 default_owner=None if sees_all else g.account.username,
-                                owners=owners_visible_to_caller(session))
+                                owners=owners_visible_to_caller(session),
+                                file_name=getattr(upload, "filename", None))
         if form["dry_run"]:
             session.rollback()
             return report.as_dict()
         if report.problems:
             raise RowsInvalid(f"{len({p.row for p in report.problems})} of {report.rows} rows cannot be imported; "
                               "nothing was imported", [p.as_dict() for p in report.problems])
-        audit.record(session, "client.import", target="clients", detail={
-            "file": (getattr(upload, "filename", None) or "")[:200], "rows": report.rows,
-            "client_ids": report.client_ids, "confirmed_duplicates": len(report.warnings)})
         return report.as_dict()
 
 
@@ -224,12 +222,9 @@ def merge_client(data, client_id):
     """Merge a duplicate client into this one: contacts, engagements, follow-ups, service requests,
     complaints, feedback and process instances move here; tags, phones, emails and addresses are united;
     the duplicate is deleted (restorable) with a note of where it went."""
-    with process_engine().transaction() as session:
-        result = merge_clients(session, into_id=client_id, from_id=data["from_client_id"],
+    engine = process_engine()
+    with engine.transaction() as session:
+        result = merge_clients(session, engine, into_id=client_id, from_id=data["from_client_id"],
                                owners=owners_visible_to_caller(session), actor=g.account.username)
-        detail = result.audit_detail()
-        audit.record(session, "client.merge", target=f"client:{client_id}", detail=detail)
-        audit.record(session, "client.merged_into", target=f"client:{data['from_client_id']}",
-                     detail={"into_client_id": client_id})
         return {"client": result.client, "from_client_id": result.from_client_id, "moved": result.moved,
                 "added": result.added}

@@ -1,8 +1,7 @@
 """Client records over HTTP: create (with duplicate detection), read, update, list and search,
-soft delete and restore, and the client's timeline."""
+soft delete and restore, and the client's timeline. The views check access and shape the data; the
+changes themselves, with their follow-up cycle and audit row, are atrium/clients.py's."""
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from flask import current_app, g
 from flask.views import MethodView
@@ -26,18 +25,12 @@ from storage.clients import (
     tagged_condition,
 )
 
-from . import audit
 from .docs import errors
 from .pagination import PageArgs, envelope, page_schema
 from .permissions import has_permission, requires
 from .schema_base import Schema
 
 blp = Blueprint("clients", __name__, url_prefix="/api/clients", description="Client records")
-
-# Side effects of changing a client, run in the request's transaction as fn(session, client, actor)
-# (e.g. keeping its follow-up cycle): after it is created, updated or restored, and before it is deleted.
-after_save: list[Callable] = []
-before_delete: list[Callable] = []
 
 SORTS = tuple(SORT_COLUMNS)
 
@@ -149,12 +142,6 @@ def client_list_conditions(session, args: dict) -> list:
     return conditions
 
 
-def _run(hooks: list[Callable], session, client: Client) -> None:
-    for hook in hooks:
-        hook(session, client, g.account.username)
-
-
-
 def client_order(sort: str) -> list:
     """ORDER BY clauses of a client list sorted by `sort` (`name`, `-created`, ...)."""
     return order_clauses(sort)
@@ -189,13 +176,10 @@ class Clients(MethodView):
         confirm = data.pop("confirm_duplicate", False)
         if data.get("owner") is None and not has_permission(g.account.roles, "clients:read_all"):
             data["owner"] = g.account.username  # an account manager's new client is their own
-        with process_engine().transaction() as session:
-            client = client_service.create_client(session, data=data, actor=g.account.username,
-                                                  confirm_duplicate=confirm, owners=owners_visible_to_caller(session))
-            _run(after_save, session, client)
-            audit.record(session, "client.create", target=f"client:{client.id}",
-                         detail={"name": client.name, "confirmed_duplicate": confirm})
-            return client
+        engine = process_engine()
+        with engine.transaction() as session:
+            return client_service.create_client(session, engine, data=data, actor=g.account.username,
+                                                confirm_duplicate=confirm, owners=owners_visible_to_caller(session))
 
 
 @blp.route("/<id:client_id>")
@@ -215,24 +199,20 @@ class ClientItem(MethodView):
     def patch(self, data, client_id):
         """Change some fields of a client."""
         expected = data.pop("expected_version", None)
-        with process_engine().transaction() as session:
+        engine = process_engine()
+        with engine.transaction() as session:
             client = visible_client(session, client_id)
-            client_service.update_client(session, client, data=data, actor=g.account.username,
-                                         expected_version=expected)
-            _run(after_save, session, client)
-            audit.record(session, "client.update", target=f"client:{client_id}", detail={"fields": sorted(data)})
-            return client
+            return client_service.update_client(session, engine, client, data=data, actor=g.account.username,
+                                                expected_version=expected)
 
     @requires("clients:write")
     @blp.response(204)
     @errors(blp, 404, 409)
     def delete(self, client_id):
         """Delete a client (soft: admins can restore it). Refused while it has engagements or open processes."""
-        with process_engine().transaction() as session:
-            client = visible_client(session, client_id)
-            _run(before_delete, session, client)
-            client_service.delete_client(session, client, actor=g.account.username)
-            audit.record(session, "client.delete", target=f"client:{client_id}")
+        engine = process_engine()
+        with engine.transaction() as session:
+            client_service.delete_client(session, engine, visible_client(session, client_id), actor=g.account.username)
 
 
 @blp.route("/<id:client_id>/restore", methods=["POST"])
@@ -241,11 +221,9 @@ class ClientItem(MethodView):
 @errors(blp, 404, 409)
 def restore_client(client_id):
     """Bring back a soft-deleted client."""
-    with process_engine().transaction() as session:
-        client = client_service.restore_client(session, client_id)
-        _run(after_save, session, client)
-        audit.record(session, "client.restore", target=f"client:{client_id}")
-        return client
+    engine = process_engine()
+    with engine.transaction() as session:
+        return client_service.restore_client(session, engine, client_id, actor=g.account.username)
 
 
 class TimelineArgs(Schema):

@@ -1,1 +1,19 @@
-"""Atrium: cross-cutting pieces shared by every layer (settings, clock, errors, CLI)."""
+"""Atrium's domain: the business rules, whoever invokes them (the API in api/, BPMN service tasks in
+engine/handlers/, timers and the scheduler, the `atrium` CLI). Each rule has one home here; callers own the
+transaction, and a change writes its side effects (processes started or ended, its audit row) in it.
+
+Shared by every layer:
+- settings: ATRIUM_* environment settings.  clock: the one source of time (injectable in tests).
+- errors: domain errors, each mapped to one problem type by the API.  i18n: languages and formatting.
+- audit: the audit trail's one writer (`record`, `changes` with personal fields masked, the actors).
+- cli: the `atrium` command.
+
+Domain modules, by concept:
+- Clients: clients (visibility; create, update, delete, restore, each keeping the follow-up cycle and
+  writing its audit row), client_import, client_merge and client_export (in bulk), follow_up_cycles (an
+  active client's one `follow_up` instance), onboarding (the client_onboarding process's rules: conflict
+  check, opening the approved client), disclosure (what process data may name of clients a reader may
+  not see).
+- Client records and their processes: client_records, service_requests, complaints, escalation,
+  record_processes.
+- Accounts and access: accounts, login_throttle, choices.  Notifications by mail: mailer."""

@@ -189,9 +189,10 @@ def cmd_user_create(args, settings: Settings) -> int:
 
 
 def cmd_follow_ups_start(args, settings: Settings) -> int:
+    from atrium.audit import cli_actor
     from atrium.follow_up_cycles import start_missing_cycles
 
-    started = start_missing_cycles(_process_engine(settings), actor="cli")
+    started = start_missing_cycles(_process_engine(settings), actor=cli_actor())
     print(f"Started the follow-up cycle of {started} active client(s) that had none.")
     return 0
 

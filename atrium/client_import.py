@@ -1,6 +1,8 @@
 """Client imports: reading a CSV or XLSX upload, mapping its columns to client fields, and checking and
 creating the clients with the API's own rules in a few bulk statements, collecting a report of every row's
-problems."""
+problems. Imported clients are added through atrium/clients.py (`add_clients`), so each gets what any new
+client gets in the same transaction: its status history, its follow-up cycle if active, and a
+`client.create` audit row (source "import"); the import itself is one `client.import` row."""
 from __future__ import annotations
 
 import csv
@@ -15,11 +17,13 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atrium import audit
 from atrium.client_export import ADDRESS_PARTS, FORMULA_STARTS
 from atrium.clients import (
     CLIENT_FIELDS,
     OWNER_MUST_BE_ACTIVE,
     active_usernames,
+    add_clients,
     blank_client,
     custom_field_errors,
     custom_field_validator,
@@ -27,7 +31,7 @@ from atrium.clients import (
     withheld,
 )
 from atrium.errors import InvalidInput
-from storage.clients import Client, add_new_clients, identifiers_of, live_holders, matches_by_client, record_status
+from storage.clients import Client, identifiers_of, live_holders, matches_by_client
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 
 SCALAR_FIELDS = ("name", "kind", "industry", "tier", "status", "owner", "notes")
@@ -376,13 +380,15 @@ def client_rows(session: Session, table: Table, mapping: dict[str, str]) -> list
 
 # Importing ----------------------------------------------------------------------------
 
-def import_clients(session: Session, rows: list[ClientRow], *, load: Callable[[dict], tuple[dict, dict]],
+def import_clients(session: Session, engine, rows: list[ClientRow], *, load: Callable[[dict], tuple[dict, dict]],
                    actor: str, dry_run: bool, confirm_duplicates: bool = False,
-                   default_owner: str | None = None, owners: set[str] | None = None) -> ImportReport:
+                   default_owner: str | None = None, owners: set[str] | None = None,
+                   file_name: str | None = None) -> ImportReport:
     """Check every row with create_client's rules, in bulk: `load` (the API's schema; returns the loaded
     data and field errors), an active owner, the firm's custom-field schema, and no duplicate (by the
     identifiers duplicate_candidates compares) of a live client or an earlier row unless `confirm_duplicates`.
-    Unless it is a dry run or a row has a problem, add the clients to `session` (the caller commits).
+    Unless it is a dry run or a row has a problem, add the clients to `session` (the caller commits), each
+    with its follow-up cycle (through `engine`) and audit row, and a `client.import` row for `file_name`.
     Duplicates of clients not owned by `owners` (the importer's visible owners; None: all) are not named."""
     report = ImportReport(dry_run=dry_run, rows=len(rows))
     candidates: list[tuple[ClientRow, Client]] = []
@@ -417,9 +423,11 @@ def import_clients(session: Session, rows: list[ClientRow], *, load: Callable[[d
     report.problems = [p for row in rows for p in row.problems]
     if not dry_run and not report.problems:
         clients = [client for _, client in valid]
-        add_new_clients(session, clients)
-        record_status(session, clients, from_status=None, actor=actor)
+        add_clients(session, engine, clients, actor=actor, source="import")
         report.client_ids = [client.id for client in clients]
+        audit.record(session, "client.import", actor=actor, target="clients", detail={
+            "file": (file_name or "")[:200], "rows": report.rows, "client_ids": report.client_ids,
+            "confirmed_duplicates": len(report.warnings)})
     return report
 
 

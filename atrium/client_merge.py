@@ -1,5 +1,8 @@
 """Merging a duplicate client into another: its records and processes move, its channels and tags are
-united with the survivor's, and it is soft-deleted with a note of where it went. Callers own the transaction."""
+united with the survivor's, and it is soft-deleted with a note of where it went. The duplicate's follow-up
+cycle is cancelled (its history moves with the rest); the survivor keeps one if it is active. Two audit rows
+say what happened: `client.merge` on the survivor and `client.merged_into` on the duplicate. Callers own
+the transaction."""
 from __future__ import annotations
 
 import json
@@ -8,8 +11,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from atrium import clock
-from atrium.clients import client_business_key, delete_client, update_client, visible_client_or_raise
+from atrium import audit, clock, follow_up_cycles
+from atrium.clients import (
+    change_client,
+    client_business_key,
+    client_target,
+    remove_client,
+    visible_client_or_raise,
+)
 from atrium.errors import Conflict, InvalidInput
 from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client, Contact, email_key, phone_key
@@ -28,10 +37,13 @@ class MergeResult:
     added: dict[str, list] = field(default_factory=dict)   # field -> values the survivor gained
 
     def audit_detail(self) -> dict:
+        """What the merge did, for its audit row: ids moved, and what the survivor gained (contact data
+        only as "changed", like any audited change)."""
         return {"from_client_id": self.from_client_id,
                 "moved": {kind: [str(i) if kind == "process_instances" else i for i in ids]
                           for kind, ids in self.moved.items()},
-                "added": self.added}
+                "added": {name: "changed" if name in audit.PERSONAL_FIELDS and values else values
+                          for name, values in self.added.items()}}
 
 
 def _address_key(address) -> str:
@@ -62,10 +74,11 @@ def _lock_pair(session: Session, ids: tuple[int, int]) -> None:
                     .execution_options(populate_existing=True)).all()
 
 
-def merge_clients(session: Session, *, into_id: int, from_id: int, owners: set[str] | None,
+def merge_clients(session: Session, engine, *, into_id: int, from_id: int, owners: set[str] | None,
                   actor: str) -> MergeResult:
     """Move everything of client `from_id` to `into_id` and soft-delete `from_id`; both must be visible
-    through `owners` (None: all)."""
+    through `owners` (None: all). `engine` cancels the duplicate's follow-up cycle and starts the
+    survivor's if it is active and has none."""
     if into_id == from_id:
         raise InvalidInput("a client cannot be merged into itself",
                            {"from_client_id": ["must differ from the client merged into"]})
@@ -84,6 +97,8 @@ def merge_clients(session: Session, *, into_id: int, from_id: int, owners: set[s
             session.execute(update(model.__table__).where(model.__table__.c.client_id == from_id)
                             .values(client_id=into_id))
         result.moved[kind] = ids
+    # The duplicate's cycle ends before its processes move: the survivor keeps (or gets) its own.
+    source_cycle = follow_up_cycles.sync_cycle(engine, session, source, actor=actor, deleting=True)
     instances = ProcessInstance.__table__
     old_key, new_key = client_business_key(from_id), client_business_key(into_id)
     result.moved["process_instances"] = list(session.scalars(
@@ -108,9 +123,13 @@ def merge_clients(session: Session, *, into_id: int, from_id: int, owners: set[s
     if source.notes:
         data["notes"] = "\n\n".join(filter(None, [target.notes, f"From client {from_id} ({source.name}), "
                                                                 f"merged {stamp}:\n{source.notes}"]))
-    update_client(session, target, data=data, actor=actor)
+    _, target_cycle = change_client(session, engine, target, data=data, actor=actor)
 
-    delete_client(session, source, actor=actor)  # its engagements and processes have moved, so this holds
+    remove_client(session, engine, source, actor=actor)  # its engagements and processes have moved, so this holds
     source.notes = "\n\n".join(filter(None, [source.notes, f"Merged into client {into_id} ({target.name}) by "
                                                            f"{actor} on {stamp}."]))
+    audit.record(session, "client.merge", actor=actor, target=client_target(into_id), detail={
+        **result.audit_detail(), **({"follow_up_cycle": target_cycle} if target_cycle else {})})
+    audit.record(session, "client.merged_into", actor=actor, target=client_target(from_id), detail={
+        "into_client_id": into_id, **({"follow_up_cycle": source_cycle} if source_cycle else {})})
     return result

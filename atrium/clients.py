@@ -1,5 +1,9 @@
-"""Client records: who sees which, creating and changing them with their derived fields,
-duplicates, custom fields, deletion and restoring. Callers own the transaction."""
+"""Clients, the one home of their rules: who sees which, and every change to one (create, update,
+delete, restore; imports and merges build on these) with what goes with it in the same transaction:
+its derived search fields and identifiers, its status history, its follow-up cycle (atrium/follow_up_cycles:
+an active client keeps one, any other client none) and its audit row. Whoever changes a client (an API
+view, a BPMN service task, an import, the CLI, demo seeding) calls these functions with the process engine
+and the acting username; callers own the transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -8,11 +12,20 @@ import jsonschema
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from atrium import clock
+from atrium import audit, clock, follow_up_cycles
 from atrium.errors import Conflict, DuplicateFound, InvalidInput, NotFound
 from storage.accounts import Account
 from storage.client_records import Engagement
-from storage.clients import Client, client_or_none, duplicate_candidates, record_status, refresh_derived
+from storage.clients import (
+    CLIENT_KEY_PREFIX,
+    Client,
+    add_new_clients,
+    client_business_key,
+    client_or_none,
+    duplicate_candidates,
+    record_status,
+    refresh_derived,
+)
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 from storage.instances import ACTIVE, ERROR, ProcessInstance
 
@@ -20,12 +33,9 @@ CLIENT_FIELDS = ("kind", "name", "industry", "tier", "status", "owner", "tags", 
                  "notes", "custom_fields")
 
 
-CLIENT_KEY_PREFIX = "client:"
-
-
-def client_business_key(client_id: int) -> str:
-    """The business key of process instances about a client: how its timeline finds them."""
-    return f"{CLIENT_KEY_PREFIX}{client_id}"
+def client_target(client_id: int) -> str:
+    """A client as an audit row's target."""
+    return f"client:{client_id}"
 
 
 def visible_owners(session: Session, account, *, sees_all: bool) -> set[str] | None:
@@ -169,12 +179,28 @@ def blank_client(*, actor: str | None) -> Client:
                   custom_fields={}, created_at=now, updated_at=now, created_by=actor)
 
 
-def create_client(session: Session, *, data: dict, actor: str | None, confirm_duplicate: bool = False,
-                  owners: set[str] | None = None) -> Client:
+def _cycle(outcome: str | None) -> dict:
+    """What happened to the follow-up cycle, for an audit row's detail ("started", "cancelled"; nothing)."""
+    return {"follow_up_cycle": outcome} if outcome else {}
+
+
+def _created(session: Session, engine, client: Client, *, actor: str | None, detail: dict) -> None:
+    """What goes with every new client once it has an id: its cycle and its audit row."""
+    outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor)
+    audit.record(session, "client.create", actor=actor, target=client_target(client.id), detail={
+        "name": client.name, "kind": client.kind, "status": client.status, "tier": client.tier, "owner": client.owner,
+        **detail, **_cycle(outcome)})
+
+
+def create_client(session: Session, engine, *, data: dict, actor: str | None, confirm_duplicate: bool = False,
+                  owners: set[str] | None = None, created_by: str | None = None, source: str | None = None,
+                  detail: dict | None = None) -> Client:
     """A new client; a likely duplicate is refused (409 with the candidates) unless confirmed. The
     refusal names only candidates owned by `owners` (the caller's visible owners; None: all) and
-    counts the others."""
-    client = blank_client(actor=actor)
+    counts the others. An active client's follow-up cycle starts (with `engine`, when `follow_up` is
+    deployed), and the audit row (`client.create` by `actor`, with `source` and `detail`) is written.
+    `created_by` (default `actor`) is whom the record names as its creator (an onboarding's requester)."""
+    client = blank_client(actor=actor if created_by is None else created_by)
     _assign(session, client, data)
     if not confirm_duplicate:
         matches = duplicate_candidates(session, client)
@@ -183,49 +209,87 @@ def create_client(session: Session, *, data: dict, actor: str | None, confirm_du
     session.add(client)
     refresh_derived(session, client)
     record_status(session, [client], from_status=None, actor=actor)
+    _created(session, engine, client, actor=actor, detail={
+        "confirmed_duplicate": confirm_duplicate, **({"source": source} if source else {}), **(detail or {})})
     return client
 
 
-def update_client(session: Session, client: Client, *, data: dict, actor: str | None,
-                  expected_version: int | None = None) -> Client:
-    """Change fields of `client` (a new status goes into its status history, as `actor`'s change);
-    with `expected_version`, refuse (409) if someone changed it since."""
-    if expected_version is not None and expected_version != client.version:
-        raise Conflict(f"client {client.id} was changed by someone else (version {client.version}, you sent "
-                       f"{expected_version}); reload and try again")
+def add_clients(session: Session, engine, clients: list[Client], *, actor: str | None, source: str) -> None:
+    """New clients already checked (an import): added in bulk, each with its status history, cycle and
+    audit row (detail `source`)."""
+    add_new_clients(session, clients)
+    record_status(session, clients, from_status=None, actor=actor)
+    for client in clients:
+        _created(session, engine, client, actor=actor, detail={"source": source})
+
+
+def change_client(session: Session, engine, client: Client, *, data: dict, actor: str | None) -> tuple[dict, str | None]:
+    """Change fields of `client` without an audit row of its own (a merge writes one for all it did):
+    derived fields, status history and follow-up cycle follow. Returns what changed (`audit.changes`,
+    personal fields masked) and what happened to the cycle."""
+    before = audit.snapshot(client, CLIENT_FIELDS)
     status = client.status
     _assign(session, client, data)
     client.updated_at = clock.now()
     refresh_derived(session, client)
     if client.status != status:
         record_status(session, [client], from_status=status, actor=actor)
+    outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor)
+    return audit.changes(before, audit.snapshot(client, CLIENT_FIELDS)), outcome
+
+
+def update_client(session: Session, engine, client: Client, *, data: dict, actor: str | None,
+                  expected_version: int | None = None) -> Client:
+    """Change fields of `client` (a new status goes into its status history, as `actor`'s change; the
+    follow-up cycle starts or ends with `active`); with `expected_version`, refuse (409) if someone changed
+    it since. The audit row (`client.update`) lists each changed field with its old and new value."""
+    if expected_version is not None and expected_version != client.version:
+        raise Conflict(f"client {client.id} was changed by someone else (version {client.version}, you sent "
+                       f"{expected_version}); reload and try again")
+    changes, outcome = change_client(session, engine, client, data=data, actor=actor)
+    audit.record(session, "client.update", actor=actor, target=client_target(client.id),
+                 detail={"changes": changes, **_cycle(outcome)})
     return client
 
 
 def open_work_of(session: Session, client: Client) -> list[str]:
-    """Why the client cannot be deleted: its engagements and open processes."""
+    """Why the client cannot be deleted: its engagements and open processes (its follow-up cycle, which
+    ends with it, is none)."""
     reasons = []
     engagements = session.scalar(select(exists().where(Engagement.client_id == client.id)))
     if engagements:
         reasons.append("it has engagements")
     running = session.scalar(select(exists().where(
-        ProcessInstance.business_key == client_business_key(client.id), ProcessInstance.status.in_((ACTIVE, ERROR)))))
+        ProcessInstance.business_key == client_business_key(client.id), ProcessInstance.status.in_((ACTIVE, ERROR)),
+        ProcessInstance.process_key != follow_up_cycles.PROCESS_KEY)))
     if running:
         reasons.append("it has open process instances")
     return reasons
 
 
-def delete_client(session: Session, client: Client, *, actor: str) -> Client:
-    """Soft delete: hidden everywhere, restorable by admins, until data destruction."""
+def remove_client(session: Session, engine, client: Client, *, actor: str) -> str | None:
+    """Soft-delete `client` without an audit row of its own (a merge writes one): refused (409) while it
+    has engagements or open processes; its follow-up cycle is cancelled. Returns what happened to the cycle."""
     reasons = open_work_of(session, client)
     if reasons:
         raise Conflict(f"client {client.id} cannot be deleted: {' and '.join(reasons)}")
+    outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor, deleting=True)
     client.deleted_at = clock.now()
     client.deleted_by = actor
+    return outcome
+
+
+def delete_client(session: Session, engine, client: Client, *, actor: str) -> Client:
+    """Soft delete: hidden everywhere, restorable by admins, until data destruction. Its follow-up cycle
+    is cancelled; the audit row is `client.delete`."""
+    outcome = remove_client(session, engine, client, actor=actor)
+    audit.record(session, "client.delete", actor=actor, target=client_target(client.id),
+                 detail={"name": client.name, **_cycle(outcome)})
     return client
 
 
-def restore_client(session: Session, client_id: int) -> Client:
+def restore_client(session: Session, engine, client_id: int, *, actor: str) -> Client:
+    """Bring back a soft-deleted client; an active one gets a new follow-up cycle. Audited as `client.restore`."""
     client = client_or_none(session, client_id, include_deleted=True)
     if client is None:
         raise NotFound(f"client {client_id} not found")
@@ -234,5 +298,7 @@ def restore_client(session: Session, client_id: int) -> Client:
     client.deleted_at = None
     client.deleted_by = None
     client.updated_at = clock.now()
+    outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor)
+    audit.record(session, "client.restore", actor=actor, target=client_target(client.id),
+                 detail={"name": client.name, **_cycle(outcome)})
     return client
-

@@ -6,7 +6,7 @@ from __future__ import annotations
 from atrium.clients import sees_client, withheld
 
 # Process variables listing findings about existing clients, per process key. Each finding is about
-# one client and names its `owner` (engine/handlers/onboarding.py, check_conflicts). The findings are
+# one client and names its `owner` (atrium/onboarding.py, conflict_findings). The findings are
 # kept whole in the process data, for the partner who reviews them, and cut down here for each reader.
 CLIENT_FINDINGS: dict[str, tuple[str, ...]] = {"client_onboarding": ("conflicts",)}
 

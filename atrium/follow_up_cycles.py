@@ -1,14 +1,16 @@
 """Each active client's follow-up cycle: one long-running `follow_up` instance per active client
-(business key "client:{id}"), started when the client becomes active and cancelled when it stops being
-active or is deleted. `start_missing_cycles` starts them for clients that were active before."""
+(business key "client:{id}"). The client functions (atrium/clients.py: create, update, delete, restore,
+and the imports and merges built on them) call `sync_cycle` in the transaction of the change, so a client
+that becomes active gets its cycle and one that stops being active, is deleted or merged away loses it,
+whichever way the change came. `start_missing_cycles` (`atrium follow-ups start`) starts them for clients
+that were active before `follow_up` was deployed."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atrium.clients import client_business_key
 from atrium.errors import NotFound
-from storage.clients import Client
+from storage.clients import Client, client_business_key
 from storage.definitions import latest_definition
 from storage.instances import ACTIVE, ERROR, ProcessInstance
 
@@ -41,7 +43,7 @@ def sync_cycle(engine, session: Session, client: Client, *, actor: str | None, d
     return None
 
 
-def start_missing_cycles(engine, *, actor: str | None = None, batch_size: int = 200) -> int:
+def start_missing_cycles(engine, *, actor: str, batch_size: int = 200) -> int:
     """Start a cycle for every active client without one (after deploying `follow_up` on a database that
     already has clients); one transaction per batch, so a long run keeps what it did. Returns how many."""
     started, after_id = 0, 0

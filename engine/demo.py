@@ -72,7 +72,7 @@ def seed_demo(engine, session: Session) -> list[str]:
     New accounts' passwords are among the lines: shown this once, stored only hashed."""
     if engine.settings.is_production:
         return ["ATRIUM_ENV=production: no demo data or demo accounts are seeded."]
-    lines = seed_people(session) + seed_clients(session) + seed_articles(session)
+    lines = seed_people(session) + seed_clients(engine, session) + seed_articles(session)
     clients = demo_clients(session)
     for process in PROCESS_SEEDS:
         if definition_store.latest_definition(session, process_key=process.process_key) is None:

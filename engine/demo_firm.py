@@ -121,8 +121,10 @@ def demo_clients(session: Session) -> list[Client]:
     return list(session.scalars(select(Client).where(Client.created_by == DEMO_ACTOR).order_by(Client.id)))
 
 
-def seed_clients(session: Session, *, seed: int = 2026) -> list[str]:
-    """About 200 clients with contacts, engagements and history, unless the demo firm exists already."""
+def seed_clients(engine, session: Session, *, seed: int = 2026) -> list[str]:
+    """About 200 clients with contacts, engagements and history, unless the demo firm exists already.
+    They are created like any client (atrium/clients.py, as the `demo` actor): each is audited, and an
+    active one starts its follow-up cycle when `follow_up` is deployed."""
     existing = session.scalar(select(func.count()).select_from(Client).where(Client.created_by == DEMO_ACTOR))
     if existing:
         return [f"The demo firm's {existing} clients already exist."]
@@ -139,7 +141,7 @@ def seed_clients(session: Session, *, seed: int = 2026) -> list[str]:
         names.add(fields["name"])
         fields["owner"] = rng.choice(ACCOUNT_MANAGERS)
         since = now - timedelta(days=rng.uniform(0, HISTORY_DAYS), hours=rng.uniform(0, 10))
-        client = create_client(session, data=fields, actor=DEMO_ACTOR, confirm_duplicate=True)
+        client = create_client(session, engine, data=fields, actor=DEMO_ACTOR, confirm_duplicate=True, source="demo")
         client.created_at = client.updated_at = since
         for kind, made in _history(session, rng, client, since, now).items():
             counts[kind] += made

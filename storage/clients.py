@@ -34,6 +34,13 @@ KINDS = ("organisation", "person")
 TIERS = ("A", "B", "C")
 STATUSES = ("prospect", "active", "dormant", "former")
 
+CLIENT_KEY_PREFIX = "client:"
+
+
+def client_business_key(client_id: int) -> str:
+    """The business key of process instances about a client: how its timeline finds them."""
+    return f"{CLIENT_KEY_PREFIX}{client_id}"
+
 
 class Client(Base):
     __tablename__ = "clients"

@@ -399,7 +399,9 @@ def test_merging_a_duplicate_moves_every_record_and_process_and_writes_an_audit_
     assert detail["from_client_id"] == dup["id"]
     assert detail["moved"]["engagements"] == [records["engagements"].json["id"]]
     assert detail["moved"]["process_instances"] == [started.json["id"]]
-    assert detail["added"]["phones"] == ["+44 117 496 0000"] and detail["added"]["tags"] == ["ports"]
+    # What the survivor gained: tags by value, contact data only as "changed" (the trail holds none).
+    assert detail["added"]["phones"] == "changed" and detail["added"]["tags"] == ["ports"]
+    assert "117 496" not in json.dumps(detail) and "ops@harbour" not in json.dumps(detail)
     away = people["admin"].get(f"/api/audit?target=client:{dup['id']}&action=client.merged_into").json["items"]
     assert away[0]["detail"] == {"into_client_id": kept["id"]}
 
@@ -444,7 +446,8 @@ def test_two_merges_of_the_same_duplicate_at_once_one_wins(pg, services, clock):
         def merge(engine, targets=iter([one, two])):
             into = next(targets)
             with engine.transaction() as session:
-                return merge_clients(session, into_id=into, from_id=dup, owners=None, actor="partner").client.id
+                return merge_clients(session, engine, into_id=into, from_id=dup, owners=None,
+                                     actor="partner").client.id
 
         outcomes = _race(engines, merge)
         assert sorted(o for o in outcomes if isinstance(o, int)) in ([one], [two]), outcomes

@@ -100,14 +100,15 @@ def test_import_names_only_duplicates_the_importer_may_see(app, people, tax_clie
     anyone who does not, so a future role cannot read other teams' clients from it."""
     table = Table(["Name", "Phones"], [(2, ["HL Group", "020 7946 0000"])])
     mapping = {"Name": "name", "Phones": "phones"}
-    with app.extensions["atrium.engine"].transaction() as session:
+    engine = app.extensions["atrium.engine"]
+    with engine.transaction() as session:
         rows = client_rows(session, table, mapping)
-        report = import_clients(session, rows, load=lambda data: (data, {}), actor="am_audit", dry_run=True,
+        report = import_clients(session, engine, rows, load=lambda data: (data, {}), actor="am_audit", dry_run=True,
                                 default_owner="am_audit", owners={"am_audit"}).as_dict()
         [problem] = report["problems"]
         assert problem["duplicate_of"]["withheld"]["count"] == 1 and "partner" in problem["message"]
         never_names(report, tax_client)
-        confirmed = import_clients(session, client_rows(session, table, mapping), load=lambda data: (data, {}),
+        confirmed = import_clients(session, engine, client_rows(session, table, mapping), load=lambda data: (data, {}),
                                    actor="am_audit", dry_run=True, confirm_duplicates=True,
                                    default_owner="am_audit", owners={"am_audit"}).as_dict()
         never_names(confirmed["warnings"], tax_client)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from atrium.follow_up_cycles import start_missing_cycles
 from storage.clients import Client
+from storage.instances import ProcessInstance
 
 from .process_helpers import (
     complete,
@@ -211,7 +212,7 @@ def test_a_client_no_longer_active_when_the_follow_up_is_due_ends_its_cycle(peop
     am, admin = people["account_manager"], people["admin"]
     client_id = new_client(am, tier="A")
     instance_id = the_cycle(admin, client_id)
-    # A change that bypasses the API (a bulk import, say) leaves the cycle running; it notices when due.
+    # A change made behind Atrium's back (SQL by hand) leaves the cycle running; it notices when due.
     with app.extensions["atrium.engine"].transaction() as session:
         session.execute(update(Client).where(Client.id == client_id).values(status="former"))
     clock.advance(days=31, seconds=1)
@@ -230,26 +231,31 @@ def test_existing_active_clients_get_their_cycles_once_follow_up_is_deployed(db,
         assert am.get("/api/process-instances?process_key=follow_up").json["total"] == 0  # not deployed yet
         deploy_firm_processes(people["admin"])
         engine = app.extensions["atrium.engine"]
-        assert start_missing_cycles(engine, actor="cli", batch_size=1) == 2
-        assert start_missing_cycles(engine, actor="cli") == 0
+        assert start_missing_cycles(engine, actor="cli:someone", batch_size=1) == 2
+        assert start_missing_cycles(engine, actor="cli:someone") == 0
         assert all(len(cycles(am, client_id)) == 1 for client_id in active)
     finally:
         app.extensions["atrium.db"].dispose()
 
 
-def test_atrium_follow_ups_start_says_how_many_cycles_it_started(tmp_path, monkeypatch, clock, capsys):
+def test_atrium_follow_ups_start_says_how_many_cycles_it_started(tmp_path, monkeypatch, clock, capsys, services):
+    from atrium import audit
     from atrium.cli import main
     from atrium.clients import create_client
     from atrium.settings import PROJECT_ROOT
-    from storage.db import make_engine, make_session_factory, transaction
+    from storage.db import make_engine
+
+    from .conftest import make_process_engine
 
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     monkeypatch.setenv("ATRIUM_DATABASE_URL", url)
     monkeypatch.setenv("ATRIUM_FORMS_DIR", str(PROJECT_ROOT / "forms"))
     assert main(["migrate"]) == 0
     engine = make_engine(url)
-    with transaction(make_session_factory(engine)) as session:
-        create_client(session, data={"name": "Meridian Legal", "status": "active", "tier": "B"}, actor="import")
+    process_engine = make_process_engine(engine, services)
+    with process_engine.transaction() as session:  # active before follow_up is deployed: no cycle yet
+        create_client(session, process_engine, data={"name": "Meridian Legal", "status": "active", "tier": "B"},
+                      actor="import")
     engine.dispose()
     capsys.readouterr()
     assert main(["follow-ups", "start"]) == 1
@@ -260,3 +266,9 @@ def test_atrium_follow_ups_start_says_how_many_cycles_it_started(tmp_path, monke
     assert capsys.readouterr().out.strip() == "Started the follow-up cycle of 1 active client(s) that had none."
     assert main(["follow-ups", "start"]) == 0
     assert "of 0 active client(s)" in capsys.readouterr().out
+    engine = make_engine(url)
+    with make_process_engine(engine, services).transaction() as session:
+        started_by = session.scalars(select(ProcessInstance.started_by)
+                                     .where(ProcessInstance.process_key == "follow_up")).all()
+    engine.dispose()
+    assert started_by == [audit.cli_actor()]  # the cycle was started by whoever ran the command

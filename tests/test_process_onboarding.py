@@ -122,7 +122,8 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
         "advisory", "proposed", "4800.00", "am_tax", ["Castle Estates"], instance["id"])
     # The instance now carries the client's business key: the timeline and the delete check find it.
     found = partner.get(f"/api/process-instances?business_key=client:{client['id']}").json["items"]
-    assert [i["id"] for i in found] == [instance["id"]]
+    assert sorted(i["process_key"] for i in found) == ["client_onboarding", "follow_up"]  # active: its cycle runs
+    assert [i["id"] for i in found if i["process_key"] == "client_onboarding"] == [instance["id"]]
     timeline = partner.get(f"/api/clients/{client['id']}/timeline").json
     assert any(e["kind"] == "process_instance" and e["id"] == instance["id"] for e in timeline["items"])
     assert partner.delete(f"/api/clients/{client['id']}").status_code == 409
@@ -157,6 +158,12 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
     assert (done["done_by"], done["outcome"], done["channel"], done["next_step"]) == (
         "am_tax", "needs_action", "video", "Propose a tax review")
     assert partner.get(f"/api/process-instances/{instance['id']}").json["status"] == "completed"
+    # The welcome call's follow-up is audited as its owner's report, its notes only as "changed".
+    admin = caller(app.test_client(), "admin")
+    [reported] = admin.get("/api/audit?action=follow_up.update").json["items"]
+    assert (reported["actor"], reported["target"]) == ("am_tax", f"client:{client['id']}/follow-ups/{done['id']}")
+    assert reported["detail"]["changes"]["outcome"] == [None, "needs_action"]
+    assert reported["detail"]["changes"]["content"] == "changed"
 
 
 def test_partner_declines_with_a_reason_and_the_requester_is_told(people):
