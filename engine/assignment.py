@@ -40,5 +40,5 @@ def assign_task(session: Session, *, task: dict, assignee: str, actor: str, not_
             task_id=task["id"], task_name=task["name"], process_key=task["process_key"],
             instance_id=task["instance_id"], assignee=assignee, now=clock.now())])
     audit.record(session, "task.assign", actor=actor, target=task_target(task["id"]),
-                 detail={"assignee": assignee, "from": task["assignee"],
+                 detail={"assignee": assignee, **({"from": task["assignee"]} if task["assignee"] else {}),
                          **({"not_a_candidate": True} if not_a_candidate else {})})
