@@ -112,7 +112,7 @@ def _reserve_attempt(username: str, action: str) -> None:
             login_throttle.reserve_attempt(session, username=username, address=_client_address(), settings=settings)
         except TooManyRequests as exc:
             refusal = exc
-            audit.record(session, action, target=username, outcome="denied", actor=username,
+            audit.record(session, action, target=account_service.account_target(username), outcome="denied", actor=username,
                          detail={"reason": "throttled", "retry_after": exc.retry_after})
     if refusal is not None:
         raise refusal
@@ -142,14 +142,15 @@ def log_in(login: dict, respond: Callable[[Account], dict], *, how: str) -> dict
                                                    address=_client_address(), settings=settings)
         except account_service.LoginRefused as exc:
             failure = exc
-            audit.record(session, "login", target=username, outcome="denied", actor=username,
+            audit.record(session, "login", target=account_service.account_target(username), outcome="denied", actor=username,
                          detail={"reason": exc.reason, "how": how})
         else:
             body = respond(account)
             detail = {"how": how}
             if account.must_change_password:
                 detail["password_change_required"] = True
-            audit.record(session, "login", target=account.username, actor=account.username, detail=detail)
+            audit.record(session, "login", target=account_service.account_target(account.username),
+                         actor=account.username, detail=detail)
     if failure is not None:
         raise failure
     return body
@@ -160,7 +161,7 @@ def revoke_current_token() -> None:
     claims = g.token_claims
     with _engine().transaction() as session:
         session.merge(RevokedToken(token_id=claims.token_id, expires_at=claims.expires_at))
-        audit.record(session, "logout", target=g.account.username)
+        audit.record(session, "logout", target=account_service.account_target(g.account.username))
 
 
 def _token_body(account) -> dict:
@@ -197,7 +198,6 @@ def change_password(data):
                                                       current_password=data["current_password"],
                                                       new_password=data["new_password"])
         login_throttle.forgive_attempt(session, username=username, address=_client_address(), settings=settings)
-        audit.record(session, "account.password.change", target=username)
         return _token_body(account)
 
 
@@ -224,7 +224,6 @@ class Me(MethodView):
         """Choose one's language for the web app (en or zh-CN; null forgets the choice)."""
         with _engine().transaction() as session:
             account = account_service.set_locale(session, username=g.account.username, locale=data["locale"])
-            audit.record(session, "account.locale", target=account.username, detail={"locale": data["locale"]})
             return me_body(account)
 
 
@@ -248,8 +247,7 @@ class Accounts(MethodView):
     def post(self, data):
         """Create an account."""
         with _engine().transaction() as session:
-            account = account_service.create_account(session, **data)
-            audit.record(session, "account.create", target=account.username, detail={"roles": account.roles})
+            account = account_service.create_account(session, **data, actor=g.account.username)
             return account
 
 
@@ -260,8 +258,7 @@ class Accounts(MethodView):
 def deactivate_account(username):
     """Deactivate an account: its tokens stop working at once."""
     with _engine().transaction() as session:
-        account = account_service.deactivate(session, username=username)
-        audit.record(session, "account.deactivate", target=username)
+        account = account_service.deactivate(session, username=username, actor=g.account.username)
         return account
 
 
@@ -275,8 +272,7 @@ def reset_password(data, username):
     all their tokens are revoked."""
     with _engine().transaction() as session:
         account, password = account_service.reset_password(session, username=username,
-                                                           new_password=data.get("password"))
-        audit.record(session, "account.password.reset", target=username)
+                                                           new_password=data.get("password"), actor=g.account.username)
         return {"username": account.username, "temporary_password": password}
 
 
@@ -288,6 +284,6 @@ def reset_password(data, username):
 def change_roles(data, username):
     """Replace an account's roles (and groups, if given)."""
     with _engine().transaction() as session:
-        account = account_service.set_roles(session, username=username, roles=data["roles"], groups=data.get("groups"))
-        audit.record(session, "account.roles", target=username, detail={"roles": data["roles"]})
+        account = account_service.set_roles(session, username=username, roles=data["roles"], groups=data.get("groups"),
+                                            actor=g.account.username)
         return account

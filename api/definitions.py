@@ -13,7 +13,6 @@ from engine.deployments import deploy
 from storage.definitions import ProcessDefinition
 from storage.translations import PROCESS, translations_of
 
-from . import audit
 from .docs import errors
 from .locale import request_locale
 from .pagination import PageArgs, envelope, page_query, page_schema
@@ -112,10 +111,7 @@ def create_deployment(form):
         files.append(SourceFile(upload.filename, upload.read()))
     engine = _engine()
     with engine.transaction() as session:
-        result = deploy(engine, session, files)
-        created = [f"{d.process_key} v{d.version}" for d in result.definitions if d.created]
-        audit.record(session, "deployment.create", target=", ".join(f.name for f in files)[:300],
-                     detail={"created": created})
+        result = deploy(engine, session, files, actor=g.account.username)
     return {
         "definitions": [{"process_key": d.process_key, "version": d.version, "created": d.created}
                         for d in result.definitions],

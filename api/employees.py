@@ -1,17 +1,15 @@
 """Employees: the firm's people, each with at most one account and a manager to escalate to."""
 from __future__ import annotations
 
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
-from atrium import clock
-from atrium.errors import Conflict, InvalidInput, NotFound
-from storage.accounts import account_by_username
+from atrium.employees import create_employee, employee_or_raise, update_employee
 from storage.employees import Employee
 
-from . import audit
 from .clients import process_engine
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
@@ -45,23 +43,6 @@ class EmployeeArgs(PageArgs):
 EmployeePage = page_schema(EmployeeSchema, "EmployeePage")
 
 
-def _check_links(session, data: dict, employee_id: int | None) -> None:
-    for name in ("username", "manager"):
-        if data.get(name) and account_by_username(session, username=data[name]) is None:
-            raise InvalidInput(f"no account named {data[name]}", {name: ["must name an existing account"]})
-    if data.get("username"):
-        other = session.scalar(select(Employee.id).where(Employee.username == data["username"]))
-        if other is not None and other != employee_id:
-            raise Conflict(f"account {data['username']} already belongs to employee {other}")
-
-
-def _employee_or_raise(session, employee_id: int) -> Employee:
-    employee = session.get(Employee, employee_id)
-    if employee is None:
-        raise NotFound(f"employee {employee_id} not found")
-    return employee
-
-
 @blp.route("")
 class Employees(MethodView):
     @requires("employees:read")
@@ -86,14 +67,8 @@ class Employees(MethodView):
     @errors(blp, 409, 422)
     def post(self, data):
         """Add an employee."""
-        now = clock.now()
         with process_engine().transaction() as session:
-            _check_links(session, data, None)
-            employee = Employee(**data, created_at=now, updated_at=now)
-            session.add(employee)
-            session.flush()
-            audit.record(session, "employee.create", target=f"employee:{employee.id}")
-            return employee
+            return create_employee(session, data, actor=g.account.username)
 
 
 @blp.route("/<id:employee_id>")
@@ -104,7 +79,7 @@ class EmployeeItem(MethodView):
     def get(self, employee_id):
         """One employee."""
         with process_engine().transaction() as session:
-            return _employee_or_raise(session, employee_id)
+            return employee_or_raise(session, employee_id)
 
     @requires("employees:manage")
     @blp.arguments(type("EmployeePatchSchema", (EmployeeSchema,), {})(partial=True))
@@ -113,10 +88,4 @@ class EmployeeItem(MethodView):
     def patch(self, data, employee_id):
         """Change some fields of an employee."""
         with process_engine().transaction() as session:
-            employee = _employee_or_raise(session, employee_id)
-            _check_links(session, data, employee_id)
-            for key, value in data.items():
-                setattr(employee, key, value)
-            employee.updated_at = clock.now()
-            audit.record(session, "employee.update", target=f"employee:{employee_id}", detail={"fields": sorted(data)})
-            return employee
+            return update_employee(session, employee_id, data, actor=g.account.username)

@@ -1,16 +1,13 @@
 """Per-firm settings: the JSON Schema that client custom fields must satisfy."""
 from __future__ import annotations
 
-import jsonschema
 from flask import g
 from flask_smorest import Blueprint
 from marshmallow import fields
 
-from atrium import clock
-from atrium.errors import InvalidInput
-from storage.firm_settings import CLIENT_CUSTOM_FIELDS, FirmSetting, setting_value
+from atrium.firm_settings import set_client_custom_fields
+from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 
-from . import audit
 from .clients import process_engine
 from .docs import errors
 from .permissions import requires
@@ -41,13 +38,6 @@ def get_custom_fields():
 @errors(blp, 422)
 def put_custom_fields(data):
     """Replace the custom-field schema (existing clients are checked when they are next changed)."""
-    try:
-        jsonschema.Draft202012Validator.check_schema(data["schema"])
-    except jsonschema.SchemaError as exc:
-        path = ".".join(["schema", *(str(p) for p in exc.absolute_path)])
-        raise InvalidInput("not a valid JSON Schema", {path: [exc.message]}) from None
     with process_engine().transaction() as session:
-        session.merge(FirmSetting(key=CLIENT_CUSTOM_FIELDS, value=data["schema"], updated_at=clock.now(),
-                                  updated_by=g.account.username))
-        audit.record(session, "settings.client_custom_fields", target=CLIENT_CUSTOM_FIELDS)
+        set_client_custom_fields(session, data["schema"], actor=g.account.username)
     return data

@@ -18,7 +18,6 @@ from storage.step_writes import InstanceRow, load_instance
 from storage.tasks import Task, open_task_rows
 from storage.translations import PROCESS, translation
 
-from . import audit
 from .body_limits import limits_body
 from .choices import reference_checks_for_caller
 from .clients import owners_visible_to_caller, process_data_shown_to_caller
@@ -182,8 +181,6 @@ class Instances(MethodView):
                                              variables=data["variables"], business_key=data.get("business_key"),
                                              actor=g.account.username, untrusted=True,
                                              references=reference_checks_for_caller(session))
-            audit.record(session, "instance.start", target=str(instance.id),
-                         detail={"process_key": instance.process_key, "business_key": instance.business_key})
             return instance_detail(session, instance, just_started=True)
 
     @requires("instances:read")
@@ -255,7 +252,6 @@ def cancel_instance(instance_id):
     engine = _engine()
     with engine.transaction() as session:
         instance = engine.cancel_instance(session, instance_id=instance_id, actor=g.account.username)
-        audit.record(session, "instance.cancel", target=str(instance_id))
         return instance_detail(session, instance)
 
 
@@ -268,6 +264,5 @@ def retry_instance(instance_id):
     engine = _engine()
     with engine.transaction() as session:
         instance = engine.retry_instance(session, instance_id=instance_id, actor=g.account.username)
-        audit.record(session, "instance.retry", target=str(instance_id))
         return instance_detail(session, instance)
 

@@ -6,11 +6,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
-from atrium import clock
-from atrium.errors import NotFound
-from storage.knowledge import KnowledgeArticle, search_articles
+from atrium.knowledge import article_or_raise, create_article, delete_article, update_article
+from storage.knowledge import search_articles
 
-from . import audit
 from .clients import process_engine
 from .docs import errors
 from .pagination import PageArgs, envelope, page_schema
@@ -41,13 +39,6 @@ class ArticleArgs(PageArgs):
 ArticlePage = page_schema(ArticleSchema, "ArticlePage")
 
 
-def _article_or_raise(session, article_id: int) -> KnowledgeArticle:
-    article = session.get(KnowledgeArticle, article_id)
-    if article is None:
-        raise NotFound(f"knowledge-base article {article_id} not found")
-    return article
-
-
 @blp.route("")
 class Articles(MethodView):
     @requires("knowledge:read")
@@ -68,13 +59,8 @@ class Articles(MethodView):
     @errors(blp, 422)
     def post(self, data):
         """Write an article."""
-        now = clock.now()
         with process_engine().transaction() as session:
-            article = KnowledgeArticle(**data, author=g.account.username, created_at=now, updated_at=now)
-            session.add(article)
-            session.flush()
-            audit.record(session, "knowledge.create", target=f"knowledge:{article.id}")
-            return article
+            return create_article(session, data, actor=g.account.username)
 
 
 @blp.route("/<id:article_id>")
@@ -85,7 +71,7 @@ class ArticleItem(MethodView):
     def get(self, article_id):
         """One article."""
         with process_engine().transaction() as session:
-            return _article_or_raise(session, article_id)
+            return article_or_raise(session, article_id)
 
     @requires("knowledge:write")
     @blp.arguments(type("ArticlePatchSchema", (ArticleSchema,), {})(partial=True))
@@ -94,12 +80,7 @@ class ArticleItem(MethodView):
     def patch(self, data, article_id):
         """Change some fields of an article."""
         with process_engine().transaction() as session:
-            article = _article_or_raise(session, article_id)
-            for key, value in data.items():
-                setattr(article, key, value)
-            article.updated_at = clock.now()
-            audit.record(session, "knowledge.update", target=f"knowledge:{article_id}")
-            return article
+            return update_article(session, article_id, data, actor=g.account.username)
 
     @requires("knowledge:write")
     @blp.response(204)
@@ -107,5 +88,4 @@ class ArticleItem(MethodView):
     def delete(self, article_id):
         """Delete an article."""
         with process_engine().transaction() as session:
-            session.delete(_article_or_raise(session, article_id))
-            audit.record(session, "knowledge.delete", target=f"knowledge:{article_id}")
+            delete_article(session, article_id, actor=g.account.username)

@@ -11,7 +11,6 @@ from atrium.errors import InvalidInput
 from engine.messages import correlate_message
 from storage.instances import ProcessInstance
 
-from . import audit
 from .body_limits import limits_body
 from .clients import owners_visible_to_caller
 from .docs import errors
@@ -57,8 +56,6 @@ def send_message(message):
         reached = correlate_message(engine, session, name=message["name"], payload=message["payload"],
                                     correlation_keys=message["correlation_keys"], actor=g.account.username,
                                     may_reach=_visible_to_caller(session))
-        audit.record(session, "message.send", target=message["name"],
-                     detail={"reached": [str(d.instance_id) for d in reached]})
         return {"reached": reached}
 
 

@@ -16,10 +16,9 @@ from reports.catalogue import REPORTS
 from reports.making import FILTER_NAMES, MEDIA_TYPES, Viewer, make, report_or_raise, resolve_filters
 from reports.periods import PERIODS, period_dates
 from reports.render import RenderError
-from reports.scheduling import create_schedule
+from reports.scheduling import create_schedule, delete_schedule
 from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule, pdf_filename
 
-from . import audit
 from .clients import process_engine
 from .docs import errors
 from .operations import Unavailable
@@ -162,8 +161,6 @@ class Schedules(MethodView):
                                        period=data["period"], parameters=data["parameters"],
                                        recipients=data["recipients"], created_by=g.account.username,
                                        settings=process_engine().settings)
-            audit.record(session, "report_schedule.create", target=f"report_schedule:{schedule.id}",
-                         detail={"report": schedule.report, "cron": schedule.cron})
             return schedule
 
     @requires("reports:read")
@@ -212,8 +209,7 @@ class ScheduleItem(MethodView):
             schedule = _schedule_or_raise(session, schedule_id)
             if schedule.created_by != g.account.username and not has_permission(g.account.roles, "reports:read_all_runs"):
                 raise Forbidden("only its creator or a lead may remove a schedule")
-            session.delete(schedule)
-            audit.record(session, "report_schedule.delete", target=f"report_schedule:{schedule_id}")
+            delete_schedule(session, schedule, actor=g.account.username)
 
 
 # Runs -----------------------------------------------------------------------------------

@@ -8,13 +8,12 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy.orm import Session
 
-from atrium import clock
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
+from engine.assignment import assign_task, claim_task, unclaim_task
 from engine.task_metadata import refuse_excluded_performer
 from engine.translations import localize_form, localized
 from storage.accounts import account_by_username
 from storage.clients import plan_for_each_search
-from storage.notifications import add_notification_rows, task_assigned_row
 from storage.step_writes import load_instance, task_with_instance
 from storage.tasks import (
     OPEN,
@@ -22,7 +21,6 @@ from storage.tasks import (
     candidate_condition,
     count_offered,
     offered_by_due,
-    set_assignee,
     task_count,
     task_page,
     task_rows,
@@ -31,7 +29,6 @@ from storage.tasks import (
 from storage.text_search import contains_condition, normalise
 from storage.translations import FORM, translation
 
-from . import audit
 from .body_limits import limits_body
 from .choices import reference_checks_for_caller
 from .clients import process_data_shown_to_caller
@@ -389,9 +386,7 @@ def claim(task_id):
         if not _may_work_on(task):
             raise Forbidden("this task is not offered to you")
         refuse_excluded_performer(task, g.account.username)
-        if not set_assignee(session, task_id=task_id, username=g.account.username, expected=None):
-            raise Conflict(f"task {task_id} was just claimed by someone else")
-        audit.record(session, "task.claim", target=str(task_id))
+        claim_task(session, task_id=task_id, actor=g.account.username)
         return localized_task({**task, "assignee": g.account.username})
 
 
@@ -408,9 +403,7 @@ def unclaim(task_id):
             return localized_task(task)
         if task["assignee"] != g.account.username and not has_permission(g.account.roles, "tasks:assign"):
             raise Forbidden(f"task {task_id} is claimed by {task['assignee']}")
-        if not set_assignee(session, task_id=task_id, username=None, expected=task["assignee"]):
-            raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
-        audit.record(session, "task.unclaim", target=str(task_id))
+        unclaim_task(session, task_id=task_id, assignee=task["assignee"], actor=g.account.username)
         return localized_task({**task, "assignee": None})
 
 
@@ -439,14 +432,8 @@ def assign(data, task_id):
             offered = ", ".join([*task["candidate_users"], *task["candidate_groups"]]) or "nobody"
             raise InvalidInput(f"{target.username} is not a candidate for this task (offered to: {offered})",
                                {"username": [f"not a candidate for this task (offered to: {offered})"]})
-        if not set_assignee(session, task_id=task_id, username=target.username, expected=task["assignee"]):
-            raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
-        if target.username != g.account.username and target.username != task["assignee"]:
-            add_notification_rows(session, [task_assigned_row(
-                task_id=task_id, task_name=task["name"], process_key=task["process_key"],
-                instance_id=task["instance_id"], assignee=target.username, now=clock.now())])
-        audit.record(session, "task.assign", target=str(task_id),
-                     detail={"assignee": target.username, **({"not_a_candidate": True} if override else {})})
+        assign_task(session, task={**task, "id": task_id}, assignee=target.username, actor=g.account.username,
+                    not_a_candidate=override)
         return localized_task({**task, "assignee": target.username})
 
 
@@ -474,6 +461,5 @@ def complete(data, task_id):
         instance = engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username,
                                         task_row=task, instance=instance,
                                         references=reference_checks_for_caller(session))
-        audit.record(session, "task.complete", target=str(task_id))
         return localized_task({**task, "status": "completed", "completed_at": instance.updated_at,
                            "completed_by": g.account.username})

@@ -8,7 +8,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
-from atrium import clock, login_throttle
+from atrium import audit, clock, login_throttle
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from atrium.settings import Settings
 from storage.accounts import LOCALES, ROLES, Account, account_by_username
@@ -72,8 +72,15 @@ def _check_roles(roles: list[str]) -> None:
         raise InvalidInput(f"unknown role(s): {', '.join(unknown)}", {"roles": [f"must be among {', '.join(ROLES)}"]})
 
 
-def create_account(session: Session, *, username: str, password: str, roles: list[str], groups: list[str] | None = None,
-                   display_name: str | None = None, email: str | None = None) -> Account:
+def account_target(username: str) -> str:
+    """An account as an audit row's target."""
+    return f"account:{username}"
+
+
+def create_account(session: Session, *, username: str, password: str, roles: list[str], actor: str | None,
+                   groups: list[str] | None = None, display_name: str | None = None,
+                   email: str | None = None) -> Account:
+    """A new active account, audited as `account.create` by `actor` (an admin, the CLI, the demo seeding)."""
     _check_roles(roles)
     check_password_strength(password, username=username, display_name=display_name, email=email)
     if account_by_username(session, username=username) is not None:
@@ -83,6 +90,8 @@ def create_account(session: Session, *, username: str, password: str, roles: lis
                       failed_logins=0, must_change_password=False, token_generation=0, created_at=clock.now())
     session.add(account)
     session.flush()
+    audit.record(session, "account.create", actor=actor, target=account_target(username),
+                 detail={"roles": list(roles), "groups": list(groups or [])})
     return account
 
 
@@ -133,10 +142,12 @@ def change_own_password(session: Session, *, username: str, current_password: st
     except InvalidInput as exc:
         raise InvalidInput(exc.detail, {"new_password": exc.errors["password"]}) from None
     _set_password(account, new_password, must_change=False)
+    audit.record(session, "account.password.change", actor=username, target=account_target(username))
     return account
 
 
-def reset_password(session: Session, *, username: str, new_password: str | None = None) -> tuple[Account, str]:
+def reset_password(session: Session, *, username: str, actor: str | None,
+                   new_password: str | None = None) -> tuple[Account, str]:
     """An admin's reset: the given password (or a random one), which its owner must change at the next
     login; all their tokens are revoked. Returns the account and the temporary password."""
     account = account_or_raise(session, username)
@@ -144,29 +155,42 @@ def reset_password(session: Session, *, username: str, new_password: str | None 
     check_password_strength(password, username=username, display_name=account.display_name, email=account.email)
     _set_password(account, password, must_change=True)
     login_throttle.forget_username(session, username=username)
+    audit.record(session, "account.password.reset", actor=actor, target=account_target(username),
+                 detail={"given": new_password is not None})
     return account, password
 
 
-def set_roles(session: Session, *, username: str, roles: list[str], groups: list[str] | None) -> Account:
+def set_roles(session: Session, *, username: str, roles: list[str], groups: list[str] | None,
+              actor: str | None) -> Account:
     _check_roles(roles)
     account = account_or_raise(session, username)
+    before = audit.snapshot(account, ("roles", "groups"))
     account.roles = list(roles)
     if groups is not None:
         account.groups = list(groups)
+    audit.record(session, "account.roles", actor=actor, target=account_target(username),
+                 detail={"roles": list(account.roles), "changes": audit.changes(before, audit.snapshot(
+                     account, ("roles", "groups")))})
     return account
 
 
-def deactivate(session: Session, *, username: str) -> Account:
+def deactivate(session: Session, *, username: str, actor: str | None) -> Account:
     account = account_or_raise(session, username)
+    was_active = account.active
     account.active = False
+    audit.record(session, "account.deactivate", actor=actor, target=account_target(username),
+                 detail={"active": [was_active, False]})
     return account
 
 
 def set_locale(session: Session, *, username: str, locale: str | None) -> Account:
-    """The language the person chose for the web app (None: the browser's again)."""
+    """The language the person chose for the web app (None: the browser's again); only one's own."""
     if locale is not None and locale not in LOCALES:
         raise InvalidInput(f"unknown language {locale!r}", {"locale": [f"must be one of {', '.join(LOCALES)}, or null"]})
     account = account_or_raise(session, username)
+    previous = account.locale
     account.locale = locale
+    audit.record(session, "account.locale", actor=username, target=account_target(username),
+                 detail={"locale": locale, "changes": audit.changes({"locale": previous}, {"locale": locale})})
     return account
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from atrium import audit
 from atrium.errors import AtriumError, DefinitionInvalid
 from atrium.settings import Settings
 
@@ -98,13 +99,17 @@ def _process_engine(settings: Settings):
 
 
 def cmd_migrate(args, settings: Settings) -> int:
-    from storage.db import make_engine
+    from storage.db import make_engine, make_session_factory
     from storage.migrate import current_revision, upgrade_to_head
 
     engine = make_engine(settings.database_url)
     before = current_revision(engine)
     upgrade_to_head(engine)
     after = current_revision(engine)
+    if before != after:  # the audit table exists from the first revision on
+        with make_session_factory(engine).begin() as session:
+            audit.record(session, "database.migrate", actor=audit.cli_actor(), target="database",
+                         detail={"from": before, "to": after})
     if before == after:
         print(f"Database {_safe_url(settings.database_url)} is already at revision {after}.")
     else:
@@ -139,7 +144,7 @@ def cmd_deploy(args, settings: Settings) -> int:
     engine = _process_engine(settings)
     try:
         with engine.transaction() as session:
-            result = deploy(engine, session, files)
+            result = deploy(engine, session, files, actor=audit.cli_actor())
     except DefinitionInvalid as exc:
         for problem in exc.problems:
             print(problem)
@@ -166,7 +171,7 @@ def cmd_demo(args, settings: Settings) -> int:
 
     engine = _process_engine(settings)
     with engine.transaction() as session:
-        lines = seed_demo(engine, session)
+        lines = seed_demo(engine, session, actor=audit.cli_actor())
     for line in lines:
         print(line)
     return 0
@@ -182,7 +187,8 @@ def cmd_user_create(args, settings: Settings) -> int:
     engine = _process_engine(settings)
     with engine.transaction() as session:
         account = create_account(session, username=args.username, password=password, roles=args.role,
-                                 groups=args.group, display_name=args.display_name, email=args.email)
+                                 groups=args.group, display_name=args.display_name, email=args.email,
+                                 actor=audit.cli_actor())
     print(f"Created account {account.username} with roles {', '.join(account.roles)}"
           + (f" and groups {', '.join(account.groups)}." if account.groups else "."))
     return 0
@@ -215,6 +221,10 @@ def cmd_report_run(args, settings: Settings) -> int:
         filters = resolve_filters(session, Viewer("cli", ("admin",)), args.date_from, args.date_to + timedelta(days=1),
                                   parameters)
         made = make(session, report, filters, fmt, generated_at=clock.now(), firm=settings.firm_name)
+        # Client figures leave the database: the trail says which, for whom and where to.
+        audit.record(session, "report.run", actor=audit.cli_actor(), target=f"report:{report.name}",
+                     detail={"from": args.date_from.isoformat(), "to": args.date_to.isoformat(), "format": fmt,
+                             "parameters": parameters, "out": str(args.out)[:300]})
     if fmt == "json":
         made = json.dumps(made, ensure_ascii=False, indent=2)
     args.out.write_bytes(made if isinstance(made, bytes) else made.encode())

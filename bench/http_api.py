@@ -150,7 +150,7 @@ def end_to_end_rate(clients: int = 8, seconds: float = 20.0) -> dict:
     engine = process_engine(db)
     deploy_flow(engine, "review.bpmn")
     with engine.transaction() as session:
-        create_account(session, username="bench", password=PASSWORD, roles=["admin"])
+        create_account(session, username="bench", password=PASSWORD, roles=["admin"], actor="bench")
     server = Server()
     try:
         warm: list = []
@@ -191,7 +191,7 @@ def seed_inbox(total_tasks: int, open_tasks: int):
     deploy_flow(engine, "review.bpmn")
     with engine.transaction() as session:
         for role in ROLES:
-            create_account(session, username=role, password=PASSWORD, roles=[role])
+            create_account(session, username=role, password=PASSWORD, roles=[role], actor="bench")
         definition_id = session.execute(__import__("sqlalchemy").text("SELECT id FROM process_definitions")).scalar()
     rng = random.Random(7)
     now = datetime.now(timezone.utc)

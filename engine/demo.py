@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atrium import audit
 from atrium.clients import client_business_key
 from storage import definitions as definition_store
 from storage.client_records import Engagement
@@ -67,16 +68,22 @@ PROCESS_SEEDS: list[ProcessSeed] = [
 ]
 
 
-def seed_demo(engine, session: Session) -> list[str]:
+def seed_demo(engine, session: Session, *, actor: str | None = audit.SYSTEM) -> list[str]:
     """Create the demo firm and process instances that do not exist yet; returns what was done, in words.
-    New accounts' passwords are among the lines: shown this once, stored only hashed."""
+    New accounts' passwords are among the lines: shown this once, stored only hashed. Audited as
+    `demo.seed` by `actor` (the CLI's), with `account.create` for each new account; the demo instances
+    are started (and their tasks worked) by the demo people, as their own rows say."""
     if engine.settings.is_production:
         return ["ATRIUM_ENV=production: no demo data or demo accounts are seeded."]
-    lines = seed_people(session) + seed_clients(engine, session) + seed_articles(session)
+    lines = seed_people(session, actor) + seed_clients(engine, session) + seed_articles(session)
     clients = demo_clients(session)
     for process in PROCESS_SEEDS:
         if definition_store.latest_definition(session, process_key=process.process_key) is None:
             lines.append(f"{process.process_key} is not deployed: run `atrium deploy` first; no demo instances of it.")
             continue
         lines += process.seed(engine, session, clients)
+    # The lines hold the new accounts' passwords: the row counts them, no more.
+    audit.record(session, "demo.seed", actor=actor, target="demo",
+                 detail={"lines": len(lines), "accounts_created": sum(line.startswith("Created demo account")
+                                                                      for line in lines)})
     return lines

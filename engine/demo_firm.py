@@ -89,7 +89,7 @@ ARTICLES = [
 ]
 
 
-def seed_people(session: Session) -> list[str]:
+def seed_people(session: Session, actor: str | None = None) -> list[str]:
     """Accounts (with random passwords, shown once) and employee rows for the demo people not there yet."""
     from atrium.accounts import create_account
     from storage.accounts import account_by_username
@@ -101,7 +101,7 @@ def seed_people(session: Session) -> list[str]:
             password = secrets.token_urlsafe(12)
             create_account(session, username=person.username, password=password, roles=list(person.roles),
                            groups=[person.team] if person.team else [], display_name=person.name,
-                           email=f"{person.username}@atrium-demo.example")
+                           email=f"{person.username}@atrium-demo.example", actor=actor)
             team = f"; team {person.team}" if person.team else ""
             lines.append(f"Created demo account {person.username} ({', '.join(person.roles)}{team}), "
                          f"password {password}")

@@ -8,7 +8,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from atrium import clock
+from atrium import audit, clock
 from atrium.errors import DefinitionInvalid, Problem
 from storage import definitions as definition_store
 from storage.definitions import Form, ProcessDefinition
@@ -54,8 +54,9 @@ def _parse(engine, session: Session, files: list[SourceFile]) -> ParsedDeploymen
     )
 
 
-def deploy(engine, session: Session, files: list[SourceFile]) -> DeployResult:
-    """Deploy all of `files` or nothing: raises DefinitionInvalid listing every problem."""
+def deploy(engine, session: Session, files: list[SourceFile], *, actor: str | None = audit.SYSTEM) -> DeployResult:
+    """Deploy all of `files` or nothing: raises DefinitionInvalid listing every problem. The deployment's
+    audit row (deployment.create, by `actor`) names the files and what each made new."""
     parsed = _parse(engine, session, files)
     if parsed.problems:
         raise DefinitionInvalid(parsed.problems)
@@ -96,6 +97,12 @@ def deploy(engine, session: Session, files: list[SourceFile]) -> DeployResult:
         created = save_translation(session, kind=kind, name=file.name, locale=file.locale, content=file.content,
                                    content_hash=file.content_hash, now=now)
         result.translations.append((kind, file.name, file.locale, created))
+    audit.record(session, "deployment.create", actor=actor, target=("deployment:" + ", ".join(f.name for f in files)),
+                 detail={"created": [f"{d.process_key} v{d.version}" for d in result.definitions if d.created],
+                         "unchanged": [f"{d.process_key} v{d.version}" for d in result.definitions if not d.created],
+                         "forms": [f"{name} v{version}" for name, version, created in result.forms if created],
+                         "translations": [f"{kind} {name} {locale}" for kind, name, locale, created
+                                          in result.translations if created]})
     return result
 
 
@@ -145,4 +152,5 @@ def fire_start_timer(engine, session: Session, timer) -> None:
             task.task_spec._update(task)
         workflow.do_engine_steps()
 
-    engine.start_from_definition(session, definition, {}, None, "timer", trigger)
+    # Its audit row is the start's (instance.start, actor timer).
+    engine.start_from_definition(session, definition, {}, None, audit.TIMER, trigger)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.orm import Session
 
+from atrium import audit
 from atrium.errors import InvalidInput, NotFound
 from storage.definitions import ProcessDefinition
 from storage.instances import ACTIVE
@@ -65,6 +66,7 @@ def correlate_message(
         if engine.deliver_message(session, instance, sub.task_id, name, payload, actor=actor):
             deliveries.append(Delivery(instance.id, instance.process_key, False))
     if deliveries:
+        _audit(session, name, actor, deliveries)
         return deliveries
     for sub in subscriptions:
         if sub.definition_id is None:
@@ -83,7 +85,16 @@ def correlate_message(
     if not deliveries:
         raise NotFound(f"no process instance or start event is waiting for message '{name}'"
                        + (f" with {keys}" if keys else ""))
+    _audit(session, name, actor, deliveries)
     return deliveries
+
+
+def _audit(session: Session, name: str, actor: str | None, deliveries: list[Delivery]) -> None:
+    """One row per message sent, naming the instances it reached (a start also writes instance.start);
+    neither payload nor keys, which may hold personal data."""
+    audit.record(session, "message.send", actor=actor, target=f"message:{name}",
+                 detail={"reached": [str(d.instance_id) for d in deliveries if not d.started],
+                         "started": [str(d.instance_id) for d in deliveries if d.started]})
 
 
 def _matches(engine, session: Session, instance: InstanceRow, keys: dict) -> bool:

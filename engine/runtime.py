@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from atrium import clock
+from atrium import audit, clock
 from atrium.errors import Conflict, InvalidInput, NotFound
 from atrium.settings import Settings
 from storage import definitions as definition_store
@@ -72,6 +72,16 @@ log = logging.getLogger(__name__)
 # How long a due timer of an instance held by an incident waits before it is looked at again.
 INCIDENT_TIMER_DELAY = timedelta(minutes=1)
 _CONFLICT = "the process instance was changed by another request; reload and try again"
+
+
+def instance_target(instance_id) -> str:
+    """An instance as an audit row's target."""
+    return f"instance:{instance_id}"
+
+
+def task_target(task_id) -> str:
+    """A user task as an audit row's target."""
+    return f"task:{task_id}"
 
 
 def _translations_reader(session: Session) -> Callable[[str], dict]:
@@ -269,6 +279,9 @@ class ProcessEngine:
                 trigger(wf)
 
         self._step(session, instance, workflow, action, ctx, new=True)
+        audit.record(session, "instance.start", actor=actor, target=instance_target(instance.id),
+                     detail={"process_key": definition.process_key, "version": definition.version,
+                             "business_key": business_key, "status": instance.status})
         return instance
 
     # Tasks ---------------------------------------------------------------------------
@@ -316,6 +329,10 @@ class ProcessEngine:
             wf.do_engine_steps()
 
         self._step(session, instance, workflow, action, ctx, user_actor=actor)
+        # The fields written, not their values: a form holds clients' and people's data.
+        audit.record(session, "task.complete", actor=actor, target=task_target(task_id),
+                     detail={"instance": str(instance.id), "process_key": instance.process_key,
+                             "element_id": task.task_spec.bpmn_id, "fields": sorted(data)})
         return instance
 
     # Instance control ------------------------------------------------------------------
@@ -335,6 +352,8 @@ class ProcessEngine:
         instance.status = CANCELLED
         instance.ended_at = ctx.now
         self._save(session, instance, workflow, ctx, new=False)
+        audit.record(session, "instance.cancel", actor=actor, target=instance_target(instance.id),
+                     detail={"process_key": instance.process_key})
         return instance
 
     def retry_instance(self, session: Session, *, instance_id: uuid.UUID, actor: str | None = None,
@@ -354,6 +373,8 @@ class ProcessEngine:
             wf.do_engine_steps()
 
         self._step(session, instance, workflow, action, ctx, attempt=attempt)
+        audit.record(session, "instance.retry", actor=actor, target=instance_target(instance.id),
+                     detail={"process_key": instance.process_key, "attempt": attempt, "status": instance.status})
         return instance
 
     # Events --------------------------------------------------------------------------
@@ -365,7 +386,8 @@ class ProcessEngine:
             delete_timer(session, timer_id=timer.id)
             instance = load_instance(session, instance_id=timer.instance_id, with_state=False)
             if instance is not None and instance.status == ACTIVE:
-                self.retry_instance(session, instance_id=instance.id, actor="timer",
+                # Its audit row is the retry's (instance.retry, actor timer).
+                self.retry_instance(session, instance_id=instance.id, actor=audit.TIMER,
                                     attempt=(timer.cycle or {}).get("attempt", 2))
             return True
         if timer.instance_id is None:
@@ -395,9 +417,12 @@ class ProcessEngine:
             wf.refresh_timers()
             wf.do_engine_steps()
 
-        ctx = self._context(instance, "timer")
+        ctx = self._context(instance, audit.TIMER)
         steps.add_instance_event(ctx, "timer_fired", {"due_at": timer.due_at.isoformat()}, element_id=timer.element_id)
         self._step(session, instance, workflow, action, ctx)
+        audit.record(session, "timer.fire", actor=audit.TIMER, target=instance_target(instance.id),
+                     detail={"process_key": instance.process_key, "element_id": timer.element_id,
+                             "due_at": timer.due_at.isoformat(), "status": instance.status})
         return True
 
     def deliver_message(self, session: Session, instance: InstanceRow, task_id: uuid.UUID, name: str, payload,

@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from atrium import clock
+from atrium import audit, clock
 from atrium.errors import Conflict, InvalidInput
 from storage.accounts import Account
 from storage.notifications import add_notification
@@ -63,11 +63,17 @@ def fire_due_schedules(engine, *, limit: int = 50) -> int:
             period_from, period_to = period_dates(schedule.period, firing, schedule.timezone)
             try:
                 with session.begin_nested():
-                    session.add(ReportRun(
+                    run = ReportRun(
                         schedule_id=schedule.id, report=schedule.report, period_from=period_from, period_to=period_to,
                         parameters=schedule.parameters, recipients=schedule.recipients,
                         requested_by=schedule.created_by, scheduled_for=firing, status=QUEUED,
-                        attempts=0, created_at=now))
+                        attempts=0, created_at=now)
+                    session.add(run)
+                    session.flush()
+                    audit.record(session, "report_schedule.fire", actor=audit.SCHEDULER,
+                                 target=schedule_target(schedule.id),
+                                 detail={"run": run.id, "report": schedule.report,
+                                         "scheduled_for": firing.isoformat()})
                 queued += 1
             except IntegrityError:  # this firing already has its run
                 pass
@@ -132,6 +138,11 @@ def execute_run(session, run: ReportRun, settings) -> None:
         run.pdf, run.pdf_size = pdf, len(pdf)
         _mail(session, run, report.title, now)
     run.finished_at = clock.now()
+    audit.record(session, "report_run.execute", actor=audit.SCHEDULER, target=f"report_run:{run.id}",
+                 outcome="success" if run.status == SUCCEEDED else "failed",
+                 detail={"report": run.report, "schedule": run.schedule_id, "attempt": run.attempts,
+                         "status": run.status, "recipients": len(run.recipients or []),
+                         **({"error": run.error[:300]} if run.error else {})})
 
 
 def _mail(session, run: ReportRun, title: str, now: datetime) -> None:
@@ -199,9 +210,14 @@ def check_recipients(session, recipients: list[str], *, firm_domains: tuple[str,
         raise InvalidInput(f"{len(errors)} recipient(s) cannot receive reports", errors)
 
 
+def schedule_target(schedule_id: int) -> str:
+    return f"report_schedule:{schedule_id}"
+
+
 def create_schedule(session, *, report: str, cron: str, timezone_name: str, period: str, parameters: dict,
                     recipients: list[str], created_by: str, settings) -> ReportSchedule:
-    """A new schedule, checked against the firm's limits: its cadence, the creator's quota, its recipients."""
+    """A new schedule, checked against the firm's limits: its cadence, the creator's quota, its recipients.
+    Audited as `report_schedule.create` by its creator."""
     report_or_raise(report)
     zone_or_raise(timezone_name)
     now = clock.now()
@@ -221,7 +237,17 @@ def create_schedule(session, *, report: str, cron: str, timezone_name: str, peri
                               next_run_at=next_fire_time(cron, timezone_name, now))
     session.add(schedule)
     session.flush()
+    audit.record(session, "report_schedule.create", actor=created_by, target=schedule_target(schedule.id),
+                 detail={"report": report, "cron": cron, "timezone": timezone_name, "period": period,
+                         "recipients": len(recipients)})
     return schedule
+
+
+def delete_schedule(session, schedule: ReportSchedule, *, actor: str) -> None:
+    """Stop a schedule and remove it; its past runs and their PDFs stay."""
+    audit.record(session, "report_schedule.delete", actor=actor, target=schedule_target(schedule.id),
+                 detail={"report": schedule.report, "cron": schedule.cron, "created_by": schedule.created_by})
+    session.delete(schedule)
 
 
 def _lock_account(session, username: str) -> None:
