@@ -137,14 +137,20 @@ def test_correlation_properties_show_the_values_waited_for_only_to_those_who_may
     deployed = admin.post("/api/deployments", data={"files": [(io.BytesIO(CORRELATED), "contract.bpmn")]},
                           content_type="multipart/form-data")
     assert deployed.status_code == 201, deployed.json
-    started = start(people["account_manager"], "contract_flow", business_key="C-1",
-                    variables={"contract_ref": "K-2026-17"})
+    client = admin.post("/api/clients", json=client_body(owner="account_manager"))
+    assert client.status_code == 201, client.json
+    key = f"client:{client.json['id']}"
+    started = start(admin, "contract_flow", business_key=key, variables={"contract_ref": "K-2026-17"})
     [message] = started["waiting_for"]["messages"]
     assert message["message_name"] == "contract_signed"
-    assert message["correlation_keys"] == {"business_key": "C-1", "contract_ref": "K-2026-17"}
-    # A viewer reads every instance's data; a manager who may see the instance but not its data
-    # (it is about no client of theirs and they never worked on it) would not: here the viewer sees it.
+    assert message["correlation_keys"] == {"business_key": key, "contract_ref": "K-2026-17"}
+    # A viewer reads every instance's data.
     assert waits(people["viewer"], started["id"])["messages"][0]["correlation_keys"]["contract_ref"] == "K-2026-17"
+    # The client's owner sees the instance (it is about their client) but not its data: they neither started
+    # it nor worked on it. The value waited for is process data, so it is not shown to them either.
+    owners_view = people["account_manager"].get(f"/api/process-instances/{started['id']}").json
+    assert owners_view["variables"] is None
+    assert owners_view["waiting_for"]["messages"][0]["correlation_keys"] == {"business_key": key, "contract_ref": None}
     # The message with the right value reaches it; after it, nothing is awaited any more.
     sent = admin.post("/api/messages", json={"name": "contract_signed", "payload": {"contract_ref": "K-2026-17"},
                                              "correlation_keys": {"contract_ref": "K-2026-17"}})
