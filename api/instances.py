@@ -10,10 +10,13 @@ from marshmallow import fields, validate
 from sqlalchemy import String, cast, exists, func, literal, select
 
 from atrium.clients import CLIENT_KEY_PREFIX, check_client_business_key
-from atrium.errors import NotFound
+from atrium.errors import InvalidInput, NotFound
+from atrium.i18n import translate
+from atrium.record_processes import STARTED_BY_RECORDS
+from engine.waits import instance_waits
 from storage.clients import Client
 from storage.history import HistoryEntry
-from storage.instances import ProcessInstance, open_incidents
+from storage.instances import ProcessInstance
 from storage.step_writes import InstanceRow, load_instance
 from storage.tasks import Task, open_task_rows
 from storage.translations import PROCESS, translation
@@ -63,12 +66,69 @@ class IncidentSchema(Schema):
     created_at = fields.DateTime()
 
 
+class WaitingTaskSchema(Schema):
+    id = fields.UUID()
+    element_id = fields.String()
+    name = fields.String(metadata={"description": "in the request's language"})
+    assignee = fields.String(allow_none=True)
+    candidate_groups = fields.List(fields.String(), metadata={"description": "roles and groups it is offered to"})
+    candidate_users = fields.List(fields.String())
+    due = fields.DateTime(attribute="due_at", allow_none=True)
+
+
+class TimerCycleSchema(Schema):
+    remaining = fields.Integer(allow_none=True, metadata={"description": "firings left; null: unbounded"})
+    interval_seconds = fields.Float(allow_none=True)
+
+
+class WaitingTimerSchema(Schema):
+    element_id = fields.String(allow_none=True)
+    element_name = fields.String(allow_none=True, metadata={"description": "in the request's language"})
+    kind = fields.String(allow_none=True, metadata={"description": (
+        "`date`, `duration` or `cycle` (the BPMN timer), or `retry`: a failed service task's next attempt")})
+    due = fields.DateTime()
+    expression = fields.String(allow_none=True, metadata={"description": "the timer's BPMN expression"})
+    cycle = fields.Nested(TimerCycleSchema, allow_none=True, metadata={"description": "a cycle timer's repetitions"})
+    recurs = fields.Boolean(metadata={"description": (
+        "the process comes back to this timer after it fires (a recurring round such as the follow-up cycle's)")})
+    attempt = fields.Integer(allow_none=True, metadata={"description": "a retry's attempt number"})
+
+
+class WaitingMessageSchema(Schema):
+    element_id = fields.String()
+    element_name = fields.String(allow_none=True, metadata={"description": "in the request's language"})
+    message_name = fields.String()
+    correlation_keys = fields.Dict(metadata={"description": (
+        "what a message's `correlation_keys` must match to reach this instance (POST /api/messages): its "
+        "`business_key`, and the variables the catch event's correlation properties name with the values the "
+        "instance holds (null when the caller may not see the instance's data)")})
+
+
+class WaitingIncidentSchema(Schema):
+    id = fields.Integer()
+    element_id = fields.String(allow_none=True)
+    element_name = fields.String(allow_none=True, metadata={"description": "in the request's language"})
+    error = fields.String(attribute="message")
+    since = fields.DateTime(attribute="created_at")
+    attempts = fields.Integer()
+
+
+class WaitsSchema(Schema):
+    tasks = fields.List(fields.Nested(WaitingTaskSchema), metadata={"description": "open user tasks"})
+    timers = fields.List(fields.Nested(WaitingTimerSchema), metadata={"description": "pending timers, soonest first"})
+    messages = fields.List(fields.Nested(WaitingMessageSchema), metadata={"description": "message subscriptions"})
+    incidents = fields.List(fields.Nested(WaitingIncidentSchema), metadata={"description": (
+        "open incidents: the instance waits for someone to fix the cause and retry")})
+
+
 class InstanceDetailSchema(InstanceSchema):
     version = fields.Integer()
     current_activities = fields.List(fields.String())
     variables = fields.Dict(allow_none=True, metadata={"description": "null when the caller may not see them"})
     open_tasks = fields.List(fields.Nested(TaskSchema))
     incidents = fields.List(fields.Nested(IncidentSchema))
+    waiting_for = fields.Nested(WaitsSchema, metadata={"description": (
+        "what the instance waits for: open tasks, timers, messages and incidents (empty once it has ended)")})
 
 
 class InstanceArgs(PageArgs):
@@ -146,17 +206,46 @@ def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started:
     if not isinstance(instance, InstanceRow):
         instance = engine.load_instance_or_raise(session, instance)
     variables, activities = engine.instance_view(session, instance)
+    shown = (process_data_shown_to_caller(session, instance.process_key, variables)
+             if may_see_variables(session, instance.id, instance.started_by) else None)
+    tasks = [localized_task(t) for t in
+             (instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id))]
+    waits = instance_waits(engine, session, instance, tasks=tasks, variables=shown)
     return {
         **{name: getattr(instance, name) for name in _INSTANCE_FIELDS},
         "version": engine.definition_version(session, instance.definition_id),
         "current_activities": activities,
-        "variables": process_data_shown_to_caller(session, instance.process_key, variables)
-        if may_see_variables(session, instance.id, instance.started_by) else None,
-        "open_tasks": [localized_task(t) for t in
-                       (instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id))],
-        # Only an instance in error has open incidents.
-        "incidents": open_incidents(session, instance_id=instance.id) if instance.status == "error" else [],
+        "variables": shown,
+        "open_tasks": tasks,
+        "incidents": waits.incidents,
+        "waiting_for": _localized_waits(session, instance, waits),
     }
+
+
+def _localized_waits(session, instance: InstanceRow, waits) -> dict:
+    """`waiting_for` with element names in the request's language (else as in the BPMN)."""
+    texts = translation(session, kind=PROCESS, name=instance.process_key, locale=request_locale()) \
+        if waits.timers or waits.messages or waits.incidents else {}
+
+    def named(item: dict) -> dict:
+        return {**item, "element_name": texts.get(item["element_id"] or "") or item["element_name"]}
+
+    incidents = [named({"id": i.id, "element_id": i.element_id, "element_name": i.element_name, "message": i.message,
+                        "created_at": i.created_at, "attempts": i.attempts}) for i in waits.incidents]
+    return {"tasks": waits.tasks, "timers": [named(t) for t in waits.timers],
+            "messages": [named(m) for m in waits.messages], "incidents": incidents}
+
+
+def refuse_record_driven_start(process_key: str) -> None:
+    """InvalidInput on `process_key` for a process a record starts (atrium.record_processes), saying how it
+    starts: started by hand it would lack the record it works on and fall into an incident on its first step."""
+    how = STARTED_BY_RECORDS.get(process_key)
+    if how is None:
+        return
+    locale = request_locale()
+    how = translate(how, locale)
+    raise InvalidInput(translate("problem.started_by_record", locale, process_key=process_key, how=how),
+                       {"process_key": [translate("problem.started_by_record.field", locale, how=how)]})
 
 
 @blp.route("")
@@ -173,7 +262,12 @@ class Instances(MethodView):
         its start form declares, and are at most ATRIUM_MAX_DATA_BYTES of JSON. Variables that fill in
         start-form fields are checked against the form as a task's data is (422 naming
         `variables.<field>`; people and clients as in task completion); the start form's task then
-        opens for the starter with them. A business key `client:N` must name a client you may see."""
+        opens for the starter with them. When the process has a start form, variables it does not declare are
+        refused (422 naming `variables.<name>`) and only the fields a person may fill in are written, as a
+        task's completion takes only its form's fields. A business key `client:N` must name a client you may
+        see. The processes a record starts (service requests, complaints, follow-ups) are not started here:
+        422 on `process_key` saying how they start."""
+        refuse_record_driven_start(data["process_key"])
         engine = _engine()
         with engine.transaction() as session:
             check_client_business_key(session, data.get("business_key"), owners_visible_to_caller(session))

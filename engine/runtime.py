@@ -49,14 +49,14 @@ from . import steps
 from .cache import SpecCache, WorkflowCache
 from .event_subprocesses import deliver_to_trigger, trigger_for
 from .form_references import ReferenceChecks, check_references
-from .forms import validate_fields, validate_submission
+from .forms import validate_submission
 from .handlers import register_all
 from .script_engine import AtriumScriptEngine
 from .scripting import ScriptTimeout
 from .serializer import spec_from_json, state_from_bytes, state_to_bytes
 from .services import ServiceRegistry, ServiceTaskFailed
 from .services import services as default_services
-from .start_forms import has_plain_start_event
+from .start_forms import has_plain_start_event, start_form_variables
 from .submissions import (
     check_declared,
     check_outside_variables,
@@ -192,16 +192,10 @@ class ProcessEngine:
             check_outside_variables(values, field=field, allowed=self.start_form(session, definition_id)[1])
 
     def check_start_form_data(self, session: Session, definition_id: int, variables: dict,
-                              references: ReferenceChecks | None) -> None:
-        """Start variables that fill in fields of the start form are checked as a task's submission is
-        (its JSON Schema, and the people and clients it names), field by field: a start need not fill in
-        the whole form, whose task then opens for the starter with what was given."""
-        for form_id in sorted(self.start_form(session, definition_id)[0]):
-            schema = self.form(session, form_id).schema
-            given = {name: value for name, value in variables.items() if name in writable_fields(schema)}
-            if given:
-                validate_fields(schema, given, prefix="variables")
-                check_references(schema, given, references, prefix="variables")
+                              references: ReferenceChecks | None) -> dict:
+        """The start variables a person's start writes: with a start form, only its declared fields, checked
+        as a task's submission is (engine.start_forms.start_form_variables)."""
+        return start_form_variables(self, session, definition_id, variables, references)
 
     # Loading -------------------------------------------------------------------------
     def _load_workflow(self, session: Session, instance) -> BpmnWorkflow:
@@ -241,7 +235,8 @@ class ProcessEngine:
 
         `untrusted`: the variables come from a person (the API), not from domain code that set
         them from records, so they are checked by `check_outside_data`, and those that fill in the
-        start form by `check_start_form_data` (with `references`: what that person may choose)."""
+        start form by `check_start_form_data` (with `references`: what that person may choose), which
+        also leaves out what a start form does not let a person fill in."""
         if version is None:
             definition = definition_store.latest_definition(session, process_key=process_key, head_only=True)
         else:
@@ -254,7 +249,7 @@ class ProcessEngine:
             raise InvalidInput("variables must be a JSON object", {"variables": ["must be an object"]})
         if untrusted:
             self.check_outside_data(session, definition.id, variables or {}, field="variables")
-            self.check_start_form_data(session, definition.id, variables or {}, references)
+            variables = self.check_start_form_data(session, definition.id, variables or {}, references)
         return self.start_from_definition(session, definition, variables or {}, business_key, actor)
 
     def start_from_definition(self, session: Session, definition: ProcessDefinition, variables: dict,

@@ -111,17 +111,19 @@ def check_outside_variables(values: dict, *, field: str, allowed: frozenset[str]
                            f"not by the {field}", {f"{field}.{name}": [SET_BY_PROCESS] for name in refused})
 
 
-def check_declared(schema: dict | None, data) -> None:
-    """Refuse, naming each, the fields a task's form does not declare (any field, for a task without
-    a form): a client that shows the form sends only its fields."""
+def check_declared(schema: dict | None, data, *, field: str = "data", form: str = "the task's form",
+                   not_in_form: str = NOT_IN_FORM) -> None:
+    """Refuse, naming each (`data.<name>`), the fields a task's form does not declare (any field, for a task
+    without a form): a client that shows the form sends only its fields. `field`, `form` and `not_in_form`
+    name what is checked otherwise (a process's start variables against its start form)."""
     if not isinstance(data, dict):
         raise InvalidInput("task data must be a JSON object", {"data": ["must be an object"]})
     declared = (schema or {}).get("properties") or {}
     undeclared = sorted(name for name in data if name not in declared)
     if undeclared:
-        message = NOT_IN_FORM if schema is not None else NO_FORM
-        raise InvalidInput(f"the task's form has no field {', '.join(undeclared)}",
-                           {f"data.{name}": [message] for name in undeclared})
+        message = not_in_form if schema is not None else NO_FORM
+        raise InvalidInput(f"{form} has no field {', '.join(undeclared)}",
+                           {f"{field}.{name}": [message] for name in undeclared})
 
 
 def task_submission(schema: dict | None, data: dict, *, may_set_control: bool) -> dict:
