@@ -441,8 +441,17 @@ class ProcessEngine:
         definition = task.task_spec.event_definition
         if isinstance(payload, dict) and getattr(definition, "message_var", None) is None:
             task.data.update(payload)  # Camunda style: the payload's fields become variables
-        correlations = definition.calculate_correlations(
-            workflow.script_engine, definition.correlation_properties, payload or {})
+        correlations = {}
+        for prop in definition.correlation_properties:
+            try:  # each property is read from the payload: one it lacks is the sender's mistake, not a 500
+                found = definition.calculate_correlations(workflow.script_engine, [prop], payload or {})
+            except Exception as exc:
+                field = f"payload.{prop.retrieval_expression}"
+                raise InvalidInput(f"the message '{definition.name}' correlates on '{prop.name}', read from "
+                                   f"{prop.retrieval_expression}; the payload does not give it",
+                                   {field: ["needed to correlate this message"]}) from exc
+            for key, values in found.items():
+                correlations.setdefault(key, {}).update(values)
         workflow.catch(BpmnEvent(definition, payload, correlations))
         workflow.do_engine_steps()
 

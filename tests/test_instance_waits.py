@@ -151,6 +151,14 @@ def test_correlation_properties_show_the_values_waited_for_only_to_those_who_may
     owners_view = people["account_manager"].get(f"/api/process-instances/{started['id']}").json
     assert owners_view["variables"] is None
     assert owners_view["waiting_for"]["messages"][0]["correlation_keys"] == {"business_key": key, "contract_ref": None}
+    # A message whose payload lacks the correlation property's value is refused naming it, not a 500,
+    # and the instance still waits.
+    lacking = admin.post("/api/messages", json={"name": "contract_signed", "payload": {"signed_by": "Ms Wu"},
+                                                "correlation_keys": {"contract_ref": "K-2026-17"}})
+    assert lacking.status_code == 422, lacking.json
+    assert lacking.headers["Content-Type"] == "application/problem+json"
+    assert "payload.contract_ref" in lacking.json["errors"], lacking.json
+    assert waits(admin, started["id"])["messages"][0]["message_name"] == "contract_signed"
     # The message with the right value reaches it; after it, nothing is awaited any more.
     sent = admin.post("/api/messages", json={"name": "contract_signed", "payload": {"contract_ref": "K-2026-17"},
                                              "correlation_keys": {"contract_ref": "K-2026-17"}})
