@@ -8,16 +8,13 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
-from atrium import clock
-from atrium.errors import NotFound
+from atrium import notifications
 from storage.notifications import (
     FAILED,
     QUEUED,
     SENT,
     Notification,
     link_of,
-    mark_all_read,
-    own_notification,
     own_notifications_queries,
     unread_count,
 )
@@ -153,12 +150,7 @@ def my_unread_count():
 def mark_my_notification_read(notification_id):
     """Mark one of your notifications read (again: it keeps when it was first read)."""
     with process_engine().transaction() as session:
-        note = own_notification(session, recipient=g.account.username, notification_id=notification_id)
-        if note is None:
-            raise NotFound(f"you have no notification {notification_id}")
-        if note.read_at is None:
-            note.read_at = clock.now()
-        return _item(note)
+        return _item(notifications.mark_read(session, recipient=g.account.username, notification_id=notification_id))
 
 
 @my_blp.route("/read-all", methods=["POST"])
@@ -168,4 +160,4 @@ def mark_my_notification_read(notification_id):
 def mark_all_my_notifications_read():
     """Mark all your notifications read."""
     with process_engine().transaction() as session:
-        mark_all_read(session, recipient=g.account.username, now=clock.now())
+        notifications.mark_all_read(session, recipient=g.account.username)
