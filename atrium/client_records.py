@@ -92,7 +92,8 @@ def audit_create(session: Session, record, *, actor: str | None) -> None:
     """The `<label>.create` row of a new record: what it was given, personal fields masked."""
     session.flush()
     detail = audit.changes({}, {name: value for name, value in fields_of(record).items()
-                                if value is not None and name not in ("id", "client_id", "created_at", "updated_at")})
+                                if value not in (None, [], {}, "")
+                                and name not in ("id", "client_id", "created_at", "updated_at")})
     audit.record(session, f"{label_of(record)}.create", actor=actor, target=target_of(record), detail=detail)
 
 
