@@ -36,7 +36,6 @@ from . import (
     messages,
     notifications,
     operations,
-    process_triggers,  # noqa: F401 -- new service requests and complaints start processes
     reports,
     tasks,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import g
@@ -11,8 +11,8 @@ from flask.views import MethodView
 from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 from sqlalchemy import func, select
 
-from atrium import clock
-from atrium.client_records import PROCESS_OWNED, check_process_fields, delete_record
+from atrium import complaints, service_requests
+from atrium.client_records import PROCESS_OWNED, check_process_fields, create_record, delete_record, update_record
 from atrium.errors import NotFound
 from storage.client_records import (
     CHANNELS,
@@ -34,7 +34,6 @@ from storage.client_records import (
 )
 from storage.clients import Contact
 
-from . import audit
 from .clients import blp, process_engine, visible_client
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
@@ -116,7 +115,11 @@ class ServiceRequestSchema(Schema):
     priority = fields.String(validate=validate.OneOf(PRIORITIES), load_default="normal")
     status = fields.String(validate=validate.OneOf(REQUEST_STATUSES), load_default="new")
     source = fields.String(validate=validate.OneOf(["staff", "integration"]), load_default="staff")
-    sla_due_at = fields.AwareDateTime(allow_none=True)
+    sla_due_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "when it is due: set by triage from sla_due_times"})
+    sla_due_times = fields.Dict(keys=fields.String(), values=fields.String(), dump_only=True, allow_none=True,
+                                metadata={"description": "the SLA due time of each priority, fixed when the request "
+                                                         "was received (ATRIUM_SERVICE_REQUEST_SLA then)"})
     assignee = Username()
     resolution = _text()
     rating = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
@@ -141,6 +144,9 @@ class ComplaintSchema(Schema):
     resolution = _text()
     satisfaction = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
     received_at = fields.AwareDateTime(metadata={"description": "defaults to now"})
+    acknowledge_due_at = fields.DateTime(dump_only=True, allow_none=True, metadata={
+        "description": "when it must be acknowledged by, fixed when it was received "
+                       "(ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS then)"})
     acknowledged_at = fields.DateTime(dump_only=True, allow_none=True)
     resolved_at = fields.DateTime(dump_only=True, allow_none=True)
     closed_at = fields.DateTime(dump_only=True, allow_none=True)
@@ -193,18 +199,23 @@ class RecordKind:
     model: type
     schema: type[Schema]
     order: Any                    # lists are newest first by this column
-    # Extra checks or side effects on create (e.g. starting a process): fn(session, record, client).
-    after_create: list[Callable] = field(default_factory=list)
-    defaults: Callable[[], dict] = dict
+    # The domain function that records a new one (and starts its process, audits it):
+    # fn(engine, session, client_id, data, *, actor) -> record.
+    create: Callable | None = None
+
+    def record(self, engine, session, client_id: int, data: dict, *, actor: str):
+        if self.create is not None:
+            return self.create(engine, session, client_id, data, actor=actor)
+        return create_record(engine, session, self.model, client_id, data, actor=actor)
 
 
 RECORD_KINDS = [
     RecordKind("contacts", "contact", Contact, ContactSchema, Contact.id),
     RecordKind("engagements", "engagement", Engagement, EngagementSchema, Engagement.id),
     RecordKind("follow-ups", "follow_up", FollowUp, FollowUpSchema, FollowUp.id),
-    RecordKind("service-requests", "service_request", ServiceRequest, ServiceRequestSchema, ServiceRequest.id),
-    RecordKind("complaints", "complaint", Complaint, ComplaintSchema, Complaint.id,
-               defaults=lambda: {"received_at": clock.now()}),
+    RecordKind("service-requests", "service_request", ServiceRequest, ServiceRequestSchema, ServiceRequest.id,
+               create=service_requests.record_request),
+    RecordKind("complaints", "complaint", Complaint, ComplaintSchema, Complaint.id, create=complaints.record_complaint),
     RecordKind("feedback", "feedback", Feedback, FeedbackSchema, Feedback.id),
 ]
 
@@ -263,18 +274,10 @@ def _register(kind: RecordKind) -> None:
         @blp.response(201, kind.schema)
         @errors(blp, 404, 409, 422)
         def post(self, data, client_id):
-            now = clock.now()
-            with process_engine().transaction() as session:
-                client = visible_client(session, client_id)
-                record = kind.model(**{**kind.defaults(), **data}, client_id=client_id, created_at=now, updated_at=now)
-                if hasattr(kind.model, "created_by"):
-                    record.created_by = g.account.username
-                session.add(record)
-                session.flush()
-                for hook in kind.after_create:
-                    hook(session, record, client)
-                audit.record(session, f"{kind.label}.create", target=f"client:{client_id}/{kind.path}/{record.id}")
-                return record
+            engine = process_engine()
+            with engine.transaction() as session:
+                visible_client(session, client_id)
+                return kind.record(engine, session, client_id, data, actor=g.account.username)
 
     class Item(MethodView):
         @requires("clients:read")
@@ -293,14 +296,7 @@ def _register(kind: RecordKind) -> None:
             with process_engine().transaction() as session:
                 visible_client(session, client_id)
                 record = _record_or_raise(session, kind, client_id, record_id)
-                check_process_fields(kind.model, data, creating=False,
-                                     linked=getattr(record, "instance_id", None) is not None)
-                for key, value in data.items():
-                    setattr(record, key, value)
-                record.updated_at = clock.now()
-                audit.record(session, f"{kind.label}.update", target=f"client:{client_id}/{kind.path}/{record_id}",
-                             detail={"fields": sorted(data)})
-                return record
+                return update_record(session, record, data, actor=g.account.username)
 
         @requires("records:write")
         @blp.response(204)
@@ -310,12 +306,8 @@ def _register(kind: RecordKind) -> None:
                 visible_client(session, client_id)
                 record = _record_or_raise(session, kind, client_id, record_id)
                 content = kind.schema().dump(record) if kind.model in SOFT_DELETED else None
-                kept = delete_record(session, record, label=kind.label, actor=g.account.username,
-                                     is_lead=bool(set(g.account.roles) & LEADS), now=clock.now())
-                # A kept record's content goes in the audit row too: what was deleted, and by whom, stays
-                # readable even if the row is ever purged.
-                audit.record(session, f"{kind.label}.delete", target=f"client:{client_id}/{kind.path}/{record_id}",
-                             detail={"soft": True, "record": content} if kept else None)
+                delete_record(session, record, actor=g.account.username, is_lead=bool(set(g.account.roles) & LEADS),
+                              content=content)
 
     plural = kind.path.replace("-", " ")
     Collection.get.__doc__ = f"List a client's {plural}, newest first."

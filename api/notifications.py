@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
-from atrium.notification_reads import mark_all_of, mark_read
+from atrium import notifications
 from storage.notifications import (
     FAILED,
     QUEUED,
@@ -150,7 +150,7 @@ def my_unread_count():
 def mark_my_notification_read(notification_id):
     """Mark one of your notifications read (again: it keeps when it was first read)."""
     with process_engine().transaction() as session:
-        return _item(mark_read(session, recipient=g.account.username, notification_id=notification_id))
+        return _item(notifications.mark_read(session, recipient=g.account.username, notification_id=notification_id))
 
 
 @my_blp.route("/read-all", methods=["POST"])
@@ -160,4 +160,4 @@ def mark_my_notification_read(notification_id):
 def mark_all_my_notifications_read():
     """Mark all your notifications read."""
     with process_engine().transaction() as session:
-        mark_all_of(session, recipient=g.account.username)
+        notifications.mark_all_read(session, recipient=g.account.username)

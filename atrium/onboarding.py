@@ -11,14 +11,13 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock
+from atrium import audit, clock, notifications
 from atrium.clients import client_business_key, client_target, create_client
 from storage.accounts import Account
 from storage.client_records import Engagement, FollowUp
 from storage.clients import Contact
 from storage.conflicts import adverse_parties_named, clients_named, contacts_named
 from storage.instances import set_business_key
-from storage.notifications import add_notification
 
 SOURCE = "onboarding"  # the `source` of the audit rows written here
 
@@ -111,15 +110,15 @@ def open_client(session: Session, engine, *, instance_id: UUID, data: dict, acto
                  target=f"{client_target(client.id)}/engagements/{engagement.id}",
                  detail={"source": SOURCE, "service_type": engagement.service_type})
     set_business_key(session, instance_id=instance_id, business_key=client_business_key(client.id))
-    add_notification(session, kind="outcome", recipient=requester, now=now, instance_id=instance_id,
-                     client_id=client.id, subject=f"{client.name} is now a client",
-                     body=f"{actor} approved onboarding {client.name} with a {engagement.service_type} "
-                          f"engagement. Owner: {owner}.{owner_note}")
+    notifications.queue(session, kind="outcome", recipient=requester, actor=actor, instance_id=instance_id,
+                        client_id=client.id, subject=f"{client.name} is now a client",
+                        body=f"{actor} approved onboarding {client.name} with a {engagement.service_type} "
+                             f"engagement. Owner: {owner}.{owner_note}")
     if owner != requester:
-        add_notification(session, kind="outcome", recipient=owner, now=now, instance_id=instance_id,
-                         client_id=client.id, subject=f"You own the new client {client.name}",
-                         body=f"{actor} approved {client.name} as a client (requested by {requester}) with a "
-                              f"{engagement.service_type} engagement; a welcome call will be due in your inbox.")
+        notifications.queue(session, kind="outcome", recipient=owner, actor=actor, instance_id=instance_id,
+                            client_id=client.id, subject=f"You own the new client {client.name}",
+                            body=f"{actor} approved {client.name} as a client (requested by {requester}) with a "
+                                 f"{engagement.service_type} engagement; a welcome call will be due in your inbox.")
     return {"client_id": client.id, "client_name": client.name, "engagement_id": engagement.id,
             "contact_ids": [c.id for c in contacts], "owner": owner, "approved_by": actor}
 
@@ -161,7 +160,7 @@ def record_welcome_call(session: Session, *, data: dict, actor: str | None) -> d
 def notify_rejection(session: Session, *, instance_id: UUID, data: dict, actor: str | None) -> dict:
     """Tell the requester that `actor` (the partner) declined, and why."""
     requester, name = data.get("requester"), data.get("client_name")
-    add_notification(session, kind="outcome", recipient=requester, now=clock.now(), instance_id=instance_id,
-                     subject=f"Onboarding of {name} declined",
-                     body=f"{actor} declined onboarding {name}: {data.get('reason')}")
+    notifications.queue(session, kind="outcome", recipient=requester, actor=actor, instance_id=instance_id,
+                        subject=f"Onboarding of {name} declined",
+                        body=f"{actor} declined onboarding {name}: {data.get('reason')}")
     return {"notified": requester}

@@ -13,6 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atrium import clock
+from atrium.complaints import acknowledge_due
+from atrium.service_requests import sla_due_times
+from atrium.settings import Settings
 from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client, Contact
 from storage.employees import Employee
@@ -214,7 +217,7 @@ def _history(session: Session, rng: random.Random, client: Client, since: dateti
         request = ServiceRequest(
             client_id=client.id, type=rng.choice(("question", "change", "document")), title=rng.choice(REQUEST_TITLES),
             priority=rng.choice(("low", "normal", "normal", "high", "urgent")), status=status, source="staff",
-            sla_due_at=opened + timedelta(days=2), assignee=rng.choice(DESK), created_by=rng.choice(DESK),
+            sla_due_at=opened + timedelta(days=2), sla_due_times=sla_due_times(Settings(), opened), assignee=rng.choice(DESK), created_by=rng.choice(DESK),
             resolution="Done and confirmed with the client." if resolved else None,
             rating=rng.choice((None, 4, 5, 5, 3)) if resolved else None, created_at=opened,
             updated_at=resolved or opened, resolved_at=resolved, closed_at=resolved if status == "closed" else None)
@@ -229,6 +232,7 @@ def _history(session: Session, rng: random.Random, client: Client, since: dateti
             description=rng.choice(COMPLAINT_TEXTS), status="investigating" if open_ else "closed",
             resolution=None if open_ else "Apologised, corrected and credited the fee.",
             satisfaction=None if open_ else rng.choice((2, 3, 4, 4, 5)), received_at=received,
+            acknowledge_due_at=acknowledge_due(Settings(), received),
             acknowledged_at=received + timedelta(hours=rng.randint(1, 20)),
             resolved_at=None if open_ else received + timedelta(days=rng.randint(2, 15)),
             closed_at=None if open_ else received + timedelta(days=rng.randint(16, 25)),

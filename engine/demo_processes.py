@@ -9,10 +9,9 @@ from __future__ import annotations
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from atrium import clock, follow_up_cycles
-from atrium.complaints import start_complaint_process
-from atrium.service_requests import start_request_process
-from storage.client_records import Complaint, ServiceRequest
+from atrium import follow_up_cycles
+from atrium.complaints import record_complaint
+from atrium.service_requests import record_request
 from storage.clients import Client
 from storage.instances import ProcessInstance
 from storage.tasks import open_tasks
@@ -70,14 +69,12 @@ def seed_service_requests(engine, session: Session, clients: list[Client]) -> li
     """Three new requests: two waiting for triage, one triaged and waiting to be assigned."""
     if _seeded(session, "service_request", DESK) or len(clients) < 3:
         return ["Demo service requests already exist."]
-    now, lines = clock.now(), []
+    lines = []
     titles = ("Question about the VAT return", "Update our registered address", "Copy of last year's accounts")
     for number, (client, title) in enumerate(zip(clients[:3], titles)):
-        request = ServiceRequest(client_id=client.id, title=title, content=title, priority="normal", status="new",
-                                 source="staff", created_by=DESK, created_at=now, updated_at=now)
-        session.add(request)
-        session.flush()
-        instance_id = start_request_process(engine, session, request, actor=DESK)
+        request = record_request(engine, session, client.id, {"title": title, "content": title, "priority": "normal",
+                                                               "source": "staff"}, actor=DESK)
+        instance_id = request.instance_id
         if number == 0:
             _complete_first(engine, session, instance_id, "triage",
                             {"decision": "accept", "type": "tax", "priority": "high"}, DESK)
@@ -89,17 +86,14 @@ def seed_complaints(engine, session: Session, clients: list[Client]) -> list[str
     """Two complaints: one waiting to be acknowledged, one acknowledged and under investigation."""
     if _seeded(session, "complaint", DESK) or len(clients) < 5:
         return ["Demo complaints already exist."]
-    now, lines = clock.now(), []
+    lines = []
     for number, (client, severity, text) in enumerate(((clients[3], "medium", "Invoice sent twice"),
                                                        (clients[4], "high", "Deadline for the filing was missed"))):
-        complaint = Complaint(client_id=client.id, severity=severity, description=text, status="registered",
-                              received_at=now, created_by=DESK, created_at=now, updated_at=now)
-        session.add(complaint)
-        session.flush()
-        instance = start_complaint_process(engine, session, complaint, actor=DESK)
+        complaint = record_complaint(engine, session, client.id, {"severity": severity, "description": text},
+                                     actor=DESK)
         if number == 1:
-            _complete_first(engine, session, instance.id, "acknowledge", {"acknowledged_via": "phone"}, DESK)
-        lines.append(f"Recorded complaint #{complaint.id} for {client.name}: instance {instance.id}.")
+            _complete_first(engine, session, complaint.instance_id, "acknowledge", {"acknowledged_via": "phone"}, DESK)
+        lines.append(f"Recorded complaint #{complaint.id} for {client.name}: instance {complaint.instance_id}.")
     return lines
 
 

@@ -17,10 +17,9 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from atrium import audit, clock
+from atrium import audit, clock, notifications
 from atrium.errors import Conflict, InvalidInput
 from storage.accounts import Account
-from storage.notifications import add_notification
 from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule, claim_due_schedules, claim_runnable
 
 from .making import Viewer, make, report_or_raise, resolve_filters
@@ -136,7 +135,7 @@ def execute_run(session, run: ReportRun, settings) -> None:
     else:
         run.status, run.error, run.retry_at = SUCCEEDED, None, None
         run.pdf, run.pdf_size = pdf, len(pdf)
-        _mail(session, run, report.title, now)
+        _mail(session, run, report.title)
     run.finished_at = clock.now()
     audit.record(session, "report_run.execute", actor=audit.SCHEDULER, target=f"report_run:{run.id}",
                  outcome="success" if run.status == SUCCEEDED else "failed",
@@ -145,14 +144,14 @@ def execute_run(session, run: ReportRun, settings) -> None:
                          **({"error": run.error[:300]} if run.error else {})})
 
 
-def _mail(session, run: ReportRun, title: str, now: datetime) -> None:
+def _mail(session, run: ReportRun, title: str) -> None:
     period = f"{run.period_from.isoformat()} – {(run.period_to - timedelta(days=1)).isoformat()}"
     for recipient in run.recipients or []:
         email = recipient if "@" in recipient else None
-        add_notification(session, kind="report", recipient=None if email else recipient, email=email,
-                         subject=f"{title}, {period}", now=now, report_run_id=run.id,
-                         body=f"{title} for {period} is attached (report run {run.id}; "
-                              f"also at /api/report-runs/{run.id}/pdf).")
+        notifications.queue(session, kind="report", recipient=None if email else recipient, email=email,
+                            subject=f"{title}, {period}", actor=audit.SCHEDULER, report_run_id=run.id,
+                            body=f"{title} for {period} is attached (report run {run.id}; "
+                                 f"also at /api/report-runs/{run.id}/pdf).")
 
 
 # How far ahead a new schedule's firings are checked: a year and a bit covers every pattern a 5-field cron

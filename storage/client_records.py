@@ -89,6 +89,9 @@ class ServiceRequest(Base):
     status: Mapped[str] = mapped_column(String(20), default="new")
     source: Mapped[str] = mapped_column(String(20), default="staff")
     sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The SLA due time of each priority, fixed when the request was received ({priority: ISO datetime}):
+    # triage sets `sla_due_at` to the one of the priority it decides.
+    sla_due_times: Mapped[dict | None] = mapped_column(JSON)
     assignee: Mapped[str | None] = mapped_column(String(100))
     resolution: Mapped[str | None] = mapped_column(Text)
     rating: Mapped[int | None] = mapped_column(Integer)
@@ -112,6 +115,9 @@ class Complaint(Base):
     resolution: Mapped[str | None] = mapped_column(Text)
     satisfaction: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When it must be acknowledged by, fixed when it was received (the escalation timer and the SLA
+    # statistics read it; a later change of the setting does not move it).
+    acknowledge_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

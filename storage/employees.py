@@ -1,10 +1,11 @@
-"""Employees of the firm: one account each, a department (team) and a manager to escalate to."""
+"""Employees of the firm: one account each, a department (team) and a manager to escalate to (whom an
+escalation goes to is atrium.escalation's rule)."""
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Boolean, String
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, UTCDateTime
 
@@ -25,9 +26,3 @@ class Employee(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-
-def manager_of(session: Session, *, username: str | None) -> str | None:
-    """The username of the manager of the active employee with account `username`, if recorded."""
-    if not username:
-        return None
-    return session.scalar(select(Employee.manager).where(Employee.username == username, Employee.active.is_(True)))

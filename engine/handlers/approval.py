@@ -2,10 +2,9 @@
 telling the requester the outcome. Who approves is decided by processes/approval_route.dmn."""
 from __future__ import annotations
 
-from atrium import clock
+from atrium import notifications
 from atrium.clients import client_business_key, owners_visible_to_username, visible_client_or_none
 from storage.instances import set_business_key
-from storage.notifications import add_notification
 
 from ..services import ServiceCall, ServiceRegistry
 
@@ -29,7 +28,8 @@ def check_request(call: ServiceCall) -> dict:
 
 
 def notify_requester(call: ServiceCall) -> dict:
-    """The outcome, who decided and why, in the requester's notifications."""
+    """The outcome, who decided and why, in the requester's notifications (queued and audited by
+    atrium.notifications with the decider as actor)."""
     data = call.data
     requester, decision = data.get("requester"), data["decision"]
     outcome = "approved" if decision == "approve" else "rejected"
@@ -37,9 +37,9 @@ def notify_requester(call: ServiceCall) -> dict:
     client_name = (data.get("request_check") or {}).get("client_name")
     about = f" for {client_name}" if client_name else ""
     reason = f": {data['reason']}" if data.get("reason") else "."
-    add_notification(call.session, kind="outcome", recipient=requester, now=clock.now(), instance_id=call.instance_id,
-                     subject=f"Your {what}{about} was {outcome}",
-                     body=f"{call.actor} {outcome} your {what}{about}{reason}")
+    notifications.queue(call.session, kind="outcome", recipient=requester, actor=call.actor,
+                        instance_id=call.instance_id, subject=f"Your {what}{about} was {outcome}",
+                        body=f"{call.actor} {outcome} your {what}{about}{reason}")
     return {"notified": requester, "outcome": outcome}
 
 
