@@ -14,6 +14,14 @@ Domain modules, by concept:
   active client's one `follow_up` instance), onboarding (the client_onboarding process's rules: conflict
   check, opening the approved client), disclosure (what process data may name of clients a reader may
   not see).
-- Client records and their processes: client_records, service_requests, complaints, escalation,
-  record_processes.
-- Accounts and access: accounts, login_throttle, choices.  Notifications by mail: mailer."""
+- Client records and their processes: client_records (contacts, engagements, hand-recorded follow-ups
+  and feedback), complaints and service_requests (recording one starts its process; each step of the
+  process is a function here; due times fixed at receipt), follow_ups (the follow_up process's steps),
+  escalation (the one "manager of" rule and who is told), record_processes (which processes a record,
+  not a person, starts).
+- Accounts and the firm: accounts, login_throttle, employees, knowledge (the knowledge base),
+  firm_settings, choices (people and clients a form may name).
+- Notifications: notifications (queueing one, reading them; audited), mailer (sending the outbox).
+
+engine/handlers/ only translate a service-task call into one of these functions; the API's views only
+parse, authorise and call them."""

@@ -4,10 +4,7 @@ realistic scenario and its audit row found (action, actor, target) among the row
 
 The lists are enumerated, not written down: an endpoint (POST/PUT/PATCH/DELETE under /api), a
 command or a handler added without a case here fails `test_*_has_a_case`. Read-only ones are listed with
-the reason they change nothing.
-
-Cases in OWNED_ELSEWHERE are the client and case records, whose domain code another branch moves: they
-are expected to fail until it is merged (xfail, not strict); the lead removes the marks at the merge."""
+the reason they change nothing."""
 from __future__ import annotations
 
 import argparse
@@ -36,7 +33,6 @@ from .api_helpers import caller, client_body, deploy_firm_processes, deploy_via_
 from .conftest import source_files
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
-OWNED_ELSEWHERE_REASON = "its domain code moves on the clients/case-records branch; passes once merged"
 RECORD_KINDS = {  # api/client_records.py: URL path -> audit label, and a body to create one
     "contacts": ("contact", {"name": "Li Wei"}),
     "engagements": ("engagement", {"service_type": "audit"}),
@@ -134,14 +130,11 @@ class Walk:
 
 
 CASES: dict[tuple[str, str], Callable[[Walk], None]] = {}
-OWNED_ELSEWHERE: set[tuple[str, str]] = set()
 
 
-def case(method: str, rule: str, *, owned_elsewhere: bool = False):
+def case(method: str, rule: str):
     def register(fn):
         CASES[(method, rule)] = fn
-        if owned_elsewhere:
-            OWNED_ELSEWHERE.add((method, rule))  # none left
         return fn
     return register
 
@@ -437,7 +430,7 @@ def _record_cases(path: str) -> None:
     label, body = RECORD_KINDS[path]
     collection, item = f"/api/clients/<id:client_id>/{path}", f"/api/clients/<id:client_id>/{path}/<id:record_id>"
 
-    @case("POST", collection, owned_elsewhere=False)
+    @case("POST", collection)
     def create(w):
         w.deploy_firm()
         client = w.new_client()
@@ -446,7 +439,7 @@ def _record_cases(path: str) -> None:
                       or (t or "").startswith(f"{label}:"), json=body)
         assert made.status_code == 201
 
-    @case("PATCH", item, owned_elsewhere=False)
+    @case("PATCH", item)
     def update(w):
         w.deploy_firm()
         client = w.new_client()
@@ -455,7 +448,7 @@ def _record_cases(path: str) -> None:
                action=f"{label}.update", target=record_target(client["id"], path, record["id"]),
                json=RECORD_UPDATES[path])
 
-    @case("DELETE", item, owned_elsewhere=False)
+    @case("DELETE", item)
     def delete(w):
         w.deploy_firm()
         client = w.new_client()
@@ -491,10 +484,7 @@ def test_every_state_changing_endpoint_has_a_case(app):
 
 
 @pytest.mark.parametrize("endpoint", [
-    pytest.param(key, id=f"{key[0]} {key[1]}",
-                 marks=[pytest.mark.xfail(reason=OWNED_ELSEWHERE_REASON, strict=False)] if key in OWNED_ELSEWHERE
-                 else [])
-    for key in sorted(CASES)])
+    pytest.param(key, id=f"{key[0]} {key[1]}") for key in sorted(CASES)])
 def test_each_state_changing_endpoint_writes_its_audit_row(walk, endpoint):
     CASES[endpoint](walk)
 
@@ -552,7 +542,6 @@ READ_ONLY_COMMANDS = {
     ("serve",): "serves the API; the requests it serves write their own rows",
     ("validate",): "parses files without a database",
 }
-CLI_OWNED_ELSEWHERE: set[tuple[str, str]] = set()
 
 
 @dataclass
@@ -626,10 +615,7 @@ def test_every_command_has_a_case_or_is_read_only():
 
 
 @pytest.mark.parametrize("command", [
-    pytest.param(key, id=" ".join(key),
-                 marks=[pytest.mark.xfail(reason=OWNED_ELSEWHERE_REASON, strict=False)] if key in CLI_OWNED_ELSEWHERE
-                 else [])
-    for key in sorted(CLI_CASES)])
+    pytest.param(key, id=" ".join(key)) for key in sorted(CLI_CASES)])
 def test_each_command_writes_its_audit_row_as_the_cli(db, services, clock, tmp_path, monkeypatch, command):
     monkeypatch.setenv("ATRIUM_DATABASE_URL", db.url.render_as_string(hide_password=False))
     monkeypatch.setenv("ATRIUM_FORMS_DIR", str(PROJECT_ROOT / "forms"))
@@ -752,8 +738,6 @@ HANDLER_SCENARIOS = {
     "service_request-rejected": (story("test_process_service_request", "test_the_desk_turns_down_a_request_with_a_"
                                        "reason_and_the_requester_hears", *SR_PEOPLE), {"service_request.reject"}),
 }
-# Every handler is the clients or case-records branch's (engine/handlers/*): their rows come with it.
-HANDLERS_OWNED_ELSEWHERE: set[str] = set()
 
 
 def test_every_registered_handler_has_a_scenario_or_is_read_only():
@@ -763,10 +747,7 @@ def test_every_registered_handler_has_a_scenario_or_is_read_only():
     assert READ_ONLY_HANDLERS.keys() <= reached  # read-only ones are run too, and must write nothing
 
 
-@pytest.mark.parametrize("story", [
-    pytest.param(name, marks=[pytest.mark.xfail(reason=OWNED_ELSEWHERE_REASON, strict=False)]
-                 if name in HANDLERS_OWNED_ELSEWHERE else [])
-    for name in sorted(HANDLER_SCENARIOS)])
+@pytest.mark.parametrize("story", sorted(HANDLER_SCENARIOS))
 def test_each_handler_step_writes_an_audit_row_by_the_steps_actor(db, services, clock, story):
     scenario, handlers = HANDLER_SCENARIOS[story]
     app, calls = scenario(db, services, clock)
