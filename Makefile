@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 
-.PHONY: run test bench migrate deploy demo venv fonts lock lock-upgrade node chromium web clean
+.PHONY: run test bench migrate deploy demo venv fonts lock lock-upgrade node chromium web format clean
 
 # The venv holds exactly the releases of requirements.lock (pip, setuptools, the dependencies and the `test`
 # extras, each with its hashes), so a machine set up next month gets what CI tested; then the project itself,
@@ -126,11 +126,16 @@ run: demo web
 
 test: venv web chromium
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 # Needs PostgreSQL: set ATRIUM_BENCH_DATABASE_URL (default: the local test database).
 bench: venv web chromium
 	$(BIN)/python -m bench
+
+format: venv  # what `make test` checks: the style and the layout ruff gives
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) var *.egg-info web/node_modules web/dist
