@@ -633,6 +633,7 @@ READ_ONLY_HANDLERS = {
     "requester.username": "answers who started the instance; writes nothing",
     "service_request.suggest_articles": "searches the knowledge base for the assignee; writes nothing",
     "approval.check_request": "checks the request's figures and routes it; writes nothing",
+    "follow_up.plan": "computes when the client's next follow-up is due from its tier; writes nothing",
 }
 
 
