@@ -19,7 +19,7 @@ from engine.scheduler import start_scheduler
 from storage.accounts import Account
 from storage.notifications import Notification, add_notification, claim_sendable
 
-from .api_helpers import caller, deploy_via_api, make_app
+from .api_helpers import caller, deploy_via_api
 from .conftest import make_process_engine
 
 
@@ -91,10 +91,8 @@ def add_account(engine, clock, username: str, email: str | None) -> None:
 
 
 @pytest.fixture
-def app_with_mail(db, services, clock, mailbox):
-    app = make_app(db, services, **smtp_settings(mailbox.port))
-    yield app
-    app.extensions["atrium.db"].dispose()
+def app_with_mail(app_factory, mailbox):
+    return app_factory(**smtp_settings(mailbox.port))
 
 
 def test_a_task_assigned_by_a_lead_is_mailed_to_the_assignee(app_with_mail, mailbox, clock):
