@@ -10,7 +10,8 @@ from atrium import clock
 from storage.accounts import Account
 from storage.clients import Client
 
-from .api_helpers import client_body, password_for, password_hash
+from .api_helpers import client_body, password_for
+from .api_helpers import password_hash as hashed
 
 
 def _made(response) -> dict:
@@ -44,13 +45,14 @@ def make_account(target, username: str, *, roles=("viewer",), groups=None, passw
     """An account whose password is tests/api_helpers.password_for(username) unless given. Through the API
     (`target` an admin's Caller) `groups` is sent only when given; returns the account's JSON. In the
     database (`target` a Session) an active Account row with no failed logins, displayed as the username
-    titled unless `display_name` is given."""
+    titled unless `display_name` is given (a `password_hash` given is stored as it is)."""
     password = password or password_for(username)
     if isinstance(target, Session):
         values = {"display_name": username.title(), "active": True, "failed_logins": 0, "created_at": clock.now(),
                   **fields}
-        account = Account(username=username, password_hash=password_hash(password), roles=list(roles),
-                          groups=list(groups or []), **values)
+        if "password_hash" not in values:
+            values["password_hash"] = hashed(password)
+        account = Account(username=username, roles=list(roles), groups=list(groups or []), **values)
         target.add(account)
         target.flush()
         return account

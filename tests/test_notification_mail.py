@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from atrium.mailer import send_queued_notifications
 from engine.scheduler import start_scheduler
-from storage.accounts import Account
 from storage.notifications import Notification, add_notification, claim_sendable
 
 from .api_helpers import caller, deploy_via_api
 from .conftest import make_process_engine
+from .factories import make_account
 
 
 class Mailbox:
@@ -86,8 +86,8 @@ def queue(engine, clock, *recipients: str, email: str | None = None) -> None:
 
 def add_account(engine, clock, username: str, email: str | None) -> None:
     with engine.transaction() as session:
-        session.add(Account(username=username, display_name=username, email=email, password_hash="x", active=True,
-                            roles=["manager"], groups=[], failed_logins=0, created_at=clock.now()))
+        make_account(session, username, roles=["manager"], display_name=username, email=email, password_hash="x",
+                     created_at=clock.now())
 
 
 @pytest.fixture
