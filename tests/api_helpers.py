@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from api.app import create_app
-from atrium import clock
 from atrium.accounts import hash_password
 from atrium.settings import Settings
-from storage.accounts import ROLES, Account
+from storage.accounts import ROLES
 
 from .conftest import BPMN_DIR
 
@@ -22,18 +21,16 @@ def make_app(db, services, **settings):
     config = Settings(database_url=db.url.render_as_string(hide_password=False), secret_key="test-signing-key",
                       script_timeout_seconds=0.5, service_retries=2, service_backoff_seconds=10, **settings)
     app = create_app(config, services=services)
-    engine = app.extensions["atrium.engine"]
-    now = clock.now()
-    with engine.transaction() as session:
+    from .factories import make_account  # factories imports this module
+
+    with app.extensions["atrium.engine"].transaction() as session:
         for role in ROLES:
-            session.add(Account(username=role, display_name=role.title(), password_hash=_hash(password_for(role)),
-                                active=True, roles=[role], groups=["tax"] if role == "account_manager" else [],
-                                failed_logins=0, created_at=now))
+            make_account(session, role, roles=[role], groups=["tax"] if role == "account_manager" else [])
     return app
 
 
 @lru_cache(maxsize=None)
-def _hash(password: str) -> str:
+def password_hash(password: str) -> str:
     """argon2 is slow on purpose; hash each test password once per session."""
     return hash_password(password)
 
@@ -96,13 +93,18 @@ def deploy_firm_processes(admin: Caller):
 def people_in_two_teams(app) -> dict:
     """A caller per role account, plus a second account manager in account_manager's team ("tax")
     and one in another team ("audit"): what record-visibility tests need."""
+    from .factories import make_account
+
     client = app.test_client()
     admin = caller(client, "admin")
     for username, group in (("am_tax", "tax"), ("am_audit", "audit")):
-        made = admin.post("/api/accounts", json={"username": username, "password": password_for(username),
-                                                  "roles": ["account_manager"], "groups": [group]})
-        assert made.status_code == 201, made.json
+        make_account(admin, username, roles=["account_manager"], groups=[group])
     return {name: caller(client, name) for name in (*ROLES, "am_tax", "am_audit")}
+
+
+def callers(client, *usernames: str) -> dict:
+    """A logged-in Caller per username, by username (every role account when none are named)."""
+    return {name: caller(client, name) for name in usernames or ROLES}
 
 
 def client_body(**fields) -> dict:

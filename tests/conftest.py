@@ -134,33 +134,71 @@ def deploy_files(process_engine: ProcessEngine, *names: str):
         return deploy(process_engine, session, source_files(*names))
 
 
-@pytest.fixture
-def app(db, services, clock):
-    """The API on the test database, with one account per role (tests/api_helpers.make_app); a test
-    module needing other settings or handlers defines its own `app`."""
-    from .api_helpers import make_app  # api_helpers imports this module
+def pytest_configure(config):
+    config.addinivalue_line("markers", "app(firm=False, build=make_app, **settings): how the `app` fixture is "
+                            "built (see the app_factory fixture)")
 
-    app = make_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
+
+# Tokens for tests that move the clock by weeks and months while the people acting stay logged in.
+LONG_TOKENS = 2 * 366 * 86400
 
 
 @pytest.fixture
-def firm_app(db, services, clock):
-    """The API with the firm's own service-task handlers registered (engine.handlers), for tests that
-    run the processes in processes/."""
+def app_factory(db, services, clock):
+    """Builds apps on the test database and disposes of them after the test: `app_factory(**settings)`,
+    `firm=True` registering the firm's service-task handlers first, `build` a function (db, services,
+    **settings) -> app to use instead of tests/api_helpers.make_app (which adds one account per role)."""
     from engine.handlers import register_all
 
-    from .api_helpers import make_app
+    from .api_helpers import make_app  # api_helpers imports this module
 
-    app = make_app(db, register_all(services))
-    yield app
-    app.extensions["atrium.db"].dispose()
+    apps = []
+
+    def build_app(*, firm: bool = False, build=make_app, **settings):
+        if firm:
+            register_all(services)
+        app = build(db, services, **settings)
+        apps.append(app)
+        return app
+
+    yield build_app
+    for app in apps:
+        app.extensions["atrium.db"].dispose()
+
+
+def _marked(request) -> dict:
+    marker = request.node.get_closest_marker("app")
+    return dict(marker.kwargs) if marker else {}
+
+
+@pytest.fixture
+def app(request, app_factory):
+    """The API on the test database, with one account per role (tests/api_helpers.make_app). A module
+    (`pytestmark = pytest.mark.app(...)`) or a test marks how it is built, with app_factory's keywords
+    (`firm=True`, `build=...`, Settings). Services a module needs registered first it adds by
+    overriding the `services` fixture."""
+    return app_factory(**_marked(request))
+
+
+@pytest.fixture
+def firm_app(request, app_factory):
+    """The API with the firm's own service-task handlers registered (engine.handlers), for tests that
+    run the processes in processes/ (the `app` marker's keywords apply too)."""
+    return app_factory(**{**_marked(request), "firm": True})
 
 
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def people(client):
+    """A logged-in Caller per role account, by role; a module needing more people or deployments
+    overrides this fixture, taking it as its argument."""
+    from .api_helpers import callers
+
+    return callers(client)
 
 
 def pytest_terminal_summary(terminalreporter, config):

@@ -1,30 +1,34 @@
-"""Helpers for the business-process tests: an app with every real handler, the real processes/ and forms/
+"""Helpers for the business-process tests: the app marker for every real handler, the real processes/ and forms/
 deployed, people to act, and the clock moved to fire timers."""
 from __future__ import annotations
 
+import pytest
+
 from engine.handlers import register_all
 from engine.scheduler import fire_due_timers
+from storage.accounts import ROLES
 
-from .api_helpers import caller, deploy_firm_processes, make_app  # noqa: F401 -- deploy_firm_processes re-exported
+from .api_helpers import caller, callers, deploy_firm_processes, make_app  # noqa: F401 -- deploy_firm_processes re-exported
+from .conftest import LONG_TOKENS
+from .factories import make_account
 
-ROLES = ("admin", "partner", "manager", "account_manager", "service_desk", "viewer")
+# What a process test module marks its `app` with: every real handler, and tokens that outlive the weeks and
+# months the clock is moved by.
+PROCESS_APP = pytest.mark.app(firm=True, token_ttl_seconds=LONG_TOKENS)
 
 
 def make_process_app(db, services, **settings):
+    """The app PROCESS_APP marks, for a test that needs other settings (dispose of it at the end)."""
     register_all(services)
-    # These tests move the clock by weeks and months; the people acting stay logged in meanwhile.
-    settings.setdefault("token_ttl_seconds", 2 * 366 * 86400)
-    return make_app(db, services, **settings)
+    return make_app(db, services, **{"token_ttl_seconds": LONG_TOKENS, **settings})
 
 
 def people_of(client, *extra: tuple[str, str]) -> dict:
     """A caller per role account, plus extra (username, role) accounts created by the admin."""
     admin = caller(client, "admin")
     for username, role in extra:
-        made = admin.post("/api/accounts", json={"username": username, "password": f"password-of-{username}",
-                                                  "roles": [role]})
-        assert made.status_code == 201, made.json
-    return {name: caller(client, name) for name in (*ROLES, *(u for u, _ in extra))}
+        make_account(admin, username, roles=[role])
+    return callers(client, *ROLES, *(u for u, _ in extra))
 
 
 def employ(admin, username: str, manager: str | None) -> None:

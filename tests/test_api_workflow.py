@@ -9,16 +9,9 @@ from .api_helpers import caller, deploy_via_api, make_app
 
 
 @pytest.fixture
-def app(db, services, clock):
+def services(services):
     services.register("ledger", lambda call: {"posted": call.params["amount"]})
-    app = make_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
-@pytest.fixture
-def people(client):
-    return {role: caller(client, role) for role in ("admin", "partner", "manager", "account_manager", "service_desk", "viewer")}
+    return services
 
 
 @pytest.fixture

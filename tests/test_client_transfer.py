@@ -14,30 +14,20 @@ from atrium.client_merge import merge_clients
 from atrium.errors import Conflict
 from storage.clients import ClientStatusChange
 
-from .api_helpers import client_body, deploy_via_api, make_app, people_in_two_teams
+from .api_helpers import deploy_via_api, people_in_two_teams
 from .conftest import make_process_engine
+from .factories import make_client as new_client
 from .test_concurrency import _race
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-@pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, services, import_max_rows=20, import_max_bytes=64 * 1024)
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = pytest.mark.app(import_max_rows=20, import_max_bytes=64 * 1024)
 
 
 @pytest.fixture
 def people(app):
     return people_in_two_teams(app)
-
-
-def new_client(person, **fields):
-    body = client_body(**fields)
-    made = person.post("/api/clients", json=body)
-    assert made.status_code == 201, made.json
-    return made.json
 
 
 def client_count(person) -> int:

@@ -10,18 +10,14 @@ import json
 import pytest
 
 from atrium.client_import import Table, client_rows, import_clients
-from engine.handlers import register_all
 
-from .api_helpers import client_body, deploy_firm_processes, deploy_via_api, make_app, people_in_two_teams
+from .api_helpers import client_body, deploy_firm_processes, deploy_via_api, people_in_two_teams
+from .factories import make_client
 
 # account_manager and am_tax are the "tax" team; am_audit is alone in "audit".
 
 
-@pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, register_all(services))
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = pytest.mark.app(firm=True)
 
 
 @pytest.fixture
@@ -35,10 +31,7 @@ def people(app):
 def tax_client(people) -> dict:
     """A client of the tax team, with a contact and an engagement against Castle Estates."""
     partner = people["partner"]
-    made = partner.post("/api/clients", json=client_body(name="Harbour Logistics Ltd", owner="account_manager",
-                                                         status="dormant"))
-    assert made.status_code == 201, made.json
-    client = made.json
+    client = make_client(partner, name="Harbour Logistics Ltd", owner="account_manager", status="dormant")
     assert partner.post(f"/api/clients/{client['id']}/contacts",
                         json={"name": "Jane Smith", "role": "CFO"}).status_code == 201
     assert partner.post(f"/api/clients/{client['id']}/engagements",

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from .api_helpers import (
-    client_body,
-    deploy_firm_processes,
-    password_for,
-    people_in_two_teams,
-)
+from .api_helpers import deploy_firm_processes, password_for, people_in_two_teams
+from .factories import make_account, make_client
 from .process_helpers import complete, open_task
 
 
@@ -21,9 +17,7 @@ def people(firm_app):
     admin = people["admin"]
     for username, name, roles in (("sam", "Sam Lee", ["service_desk"]), ("wang", "王小明", ["service_desk"]),
                                   ("gone", "Gone Away", ["service_desk"])):
-        made = admin.post("/api/accounts", json={"username": username, "display_name": name, "roles": roles,
-                                                 "password": password_for(username)})
-        assert made.status_code == 201, made.json
+        make_account(admin, username, roles=roles, display_name=name)
     assert admin.post("/api/accounts/gone/deactivate").status_code == 200
     deploy_firm_processes(admin)
     return people
@@ -33,15 +27,12 @@ def people(firm_app):
 def clients(people) -> dict:
     """A client of the tax team (account_manager, am_tax) and one of the audit team (am_audit)."""
     partner = people["partner"]
-    made = {
-        "tax": partner.post("/api/clients", json=client_body(name="广州明德会计师集团有限公司", owner="account_manager",
-                                                             phones=["+86 20 8888 1234"], emails=["info@mingde.cn"])),
-        "audit": partner.post("/api/clients", json=client_body(name="Castle Estates plc", owner="am_audit",
-                                                               phones=["+44 117 496 0000"],
-                                                               emails=["office@castle.example"])),
+    return {
+        "tax": make_client(partner, name="广州明德会计师集团有限公司", owner="account_manager",
+                           phones=["+86 20 8888 1234"], emails=["info@mingde.cn"]),
+        "audit": make_client(partner, name="Castle Estates plc", owner="am_audit", phones=["+44 117 496 0000"],
+                             emails=["office@castle.example"]),
     }
-    assert all(r.status_code == 201 for r in made.values()), [r.json for r in made.values()]
-    return {team: r.json for team, r in made.items()}
 
 
 def users(person, query: str = "") -> list[str]:

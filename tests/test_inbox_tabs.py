@@ -5,23 +5,20 @@ from __future__ import annotations
 
 import pytest
 
-from .api_helpers import caller, deploy_via_api
+from .api_helpers import deploy_via_api
+from .factories import start_instance
 
 # account_manager is in the "tax" group (tests/api_helpers.make_app).
 
 
 @pytest.fixture
-def people(client):
-    admin = caller(client, "admin")
-    assert deploy_via_api(admin, "inbox_tabs.bpmn", "two_tasks.bpmn", "intake-schema.json").status_code == 201
-    return {name: caller(client, name) for name in ("admin", "partner", "manager", "account_manager", "service_desk",
-                                                    "viewer")}
+def people(people):
+    assert deploy_via_api(people["admin"], "inbox_tabs.bpmn", "two_tasks.bpmn", "intake-schema.json").status_code == 201
+    return people
 
 
 def start(person, key: str = "inbox_tabs", **variables) -> dict:
-    started = person.post("/api/process-instances", json={"process_key": key, "variables": variables})
-    assert started.status_code == 201, started.json
-    return started.json
+    return start_instance(person, key, variables=variables)
 
 
 def elements(response) -> list[str]:

@@ -1,17 +1,6 @@
 """The knowledge base through HTTP: the service desk writes articles, everyone finds them, best match first."""
 from __future__ import annotations
 
-import pytest
-
-from .api_helpers import caller
-
-
-@pytest.fixture
-def people(app):
-    client = app.test_client()
-    return {role: caller(client, role) for role in ("admin", "partner", "manager", "account_manager", "service_desk",
-                                                    "viewer")}
-
 
 def write(person, title, body="", **fields):
     made = person.post("/api/knowledge-articles", json={"title": title, "body": body or title, **fields})

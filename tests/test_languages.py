@@ -12,7 +12,7 @@ from atrium.i18n import format_date, format_money, format_number, negotiate, tra
 from engine.subjects import render_subject, template_problem
 from engine.translations import localize_form, task_texts
 
-from .api_helpers import caller, client_body, deploy_firm_processes
+from .api_helpers import callers, client_body, deploy_firm_processes
 
 ZH = {"Accept-Language": "zh-CN"}
 CLIENT = "广州明德会计师集团有限公司"
@@ -75,10 +75,9 @@ def test_a_missing_translation_falls_back_to_the_files_text():
 # Through the API --------------------------------------------------------------------------------
 @pytest.fixture
 def people(firm_app):
-    client = firm_app.test_client()
-    deploy_firm_processes(caller(client, "admin"))
-    return {name: caller(client, name) for name in ("admin", "partner", "manager", "account_manager", "service_desk",
-                                                    "viewer")}
+    people = callers(firm_app.test_client())
+    deploy_firm_processes(people["admin"])
+    return people
 
 
 def test_a_404_and_a_422_come_back_in_chinese_when_asked_and_in_english_otherwise(people):

@@ -16,11 +16,11 @@ from sqlalchemy import select
 
 from atrium.mailer import send_queued_notifications
 from engine.scheduler import start_scheduler
-from storage.accounts import Account
 from storage.notifications import Notification, add_notification, claim_sendable
 
-from .api_helpers import caller, deploy_via_api, make_app
+from .api_helpers import caller, deploy_via_api
 from .conftest import make_process_engine
+from .factories import make_account
 
 
 class Mailbox:
@@ -86,15 +86,13 @@ def queue(engine, clock, *recipients: str, email: str | None = None) -> None:
 
 def add_account(engine, clock, username: str, email: str | None) -> None:
     with engine.transaction() as session:
-        session.add(Account(username=username, display_name=username, email=email, password_hash="x", active=True,
-                            roles=["manager"], groups=[], failed_logins=0, created_at=clock.now()))
+        make_account(session, username, roles=["manager"], display_name=username, email=email, password_hash="x",
+                     created_at=clock.now())
 
 
 @pytest.fixture
-def app_with_mail(db, services, clock, mailbox):
-    app = make_app(db, services, **smtp_settings(mailbox.port))
-    yield app
-    app.extensions["atrium.db"].dispose()
+def app_with_mail(app_factory, mailbox):
+    return app_factory(**smtp_settings(mailbox.port))
 
 
 def test_a_task_assigned_by_a_lead_is_mailed_to_the_assignee(app_with_mail, mailbox, clock):

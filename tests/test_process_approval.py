@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from engine.handlers import register_all
+from .api_helpers import deploy_firm_processes
+from .factories import start_instance
 
-from .api_helpers import caller, deploy_firm_processes, make_app
-
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, register_all(services))
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = pytest.mark.app(firm=True)
 
 
 @pytest.fixture
-def people(app):
-    client = app.test_client()
-    deploy_firm_processes(caller(client, "admin"))
-    return {name: caller(client, name) for name in ("admin", "partner", "manager", "account_manager", "service_desk",
-                                                    "viewer")}
+def people(people):
+    deploy_firm_processes(people["admin"])
+    return people
 
 
 def request(**changes) -> dict:
@@ -33,11 +25,10 @@ def request(**changes) -> dict:
 
 def start_approval(person, username: str = "account_manager") -> dict:
     """Start an approval as `person`; its first task, the request form, is theirs."""
-    started = person.post("/api/process-instances", json={"process_key": "approval"})
-    assert started.status_code == 201, started.json
-    [submit] = started.json["open_tasks"]
+    started = start_instance(person, "approval")
+    [submit] = started["open_tasks"]
     assert (submit["element_id"], submit["assignee"]) == ("submit", username)
-    return started.json
+    return started
 
 
 def submitted(person, data: dict) -> dict:

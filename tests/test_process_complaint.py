@@ -11,8 +11,10 @@ import pytest
 from atrium.settings import PROJECT_ROOT
 from engine.handlers import complaint as complaint_handlers
 from engine.scheduler import fire_due_timers
+from storage.accounts import ROLES
 
-from .api_helpers import caller, make_app
+from .api_helpers import caller, callers, make_app
+from .factories import make_account, make_client
 
 COMPLAINT_FILES = [PROJECT_ROOT / "processes" / "complaint.bpmn",
                    *sorted((PROJECT_ROOT / "forms").glob("complaint_*.json"))]
@@ -27,23 +29,15 @@ def build_app(db, services, **settings):
     files = [(io.BytesIO(path.read_bytes()), path.name) for path in COMPLAINT_FILES]
     deployed = admin.post("/api/deployments", data={"files": files}, content_type="multipart/form-data")
     assert deployed.status_code == 201, deployed.json
-    made = admin.post("/api/accounts", json={"username": "manager2", "password": "password-of-manager2",
-                                             "roles": ["manager"]})
-    assert made.status_code == 201, made.json
+    make_account(admin, "manager2", roles=["manager"])
     return app
 
 
-@pytest.fixture
-def app(db, services, clock):
-    app = build_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = pytest.mark.app(build=build_app)
 
 
 def people_of(app):
-    client = app.test_client()
-    return {name: caller(client, name) for name in ("admin", "partner", "manager", "manager2", "account_manager",
-                                                    "service_desk", "viewer")}
+    return callers(app.test_client(), *ROLES, "manager2")
 
 
 @pytest.fixture
@@ -60,9 +54,7 @@ def desk_reports_to_manager(people):
 
 
 def new_client(person) -> int:
-    made = person.post("/api/clients", json={"name": "Harbour Logistics Ltd", "tier": "A", "status": "active"})
-    assert made.status_code == 201, made.json
-    return made.json["id"]
+    return make_client(person, minimal=True, name="Harbour Logistics Ltd", tier="A", status="active")["id"]
 
 
 def register_complaint(people, client_id: int | None = None, **fields) -> dict:

@@ -12,7 +12,9 @@ from atrium.follow_up_cycles import start_missing_cycles
 from storage.clients import Client
 from storage.instances import ProcessInstance
 
+from .factories import make_client
 from .process_helpers import (
+    PROCESS_APP,
     complete,
     deploy_firm_processes,
     employ,
@@ -24,17 +26,11 @@ from .process_helpers import (
     people_of,
 )
 
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_process_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = PROCESS_APP
 
 
 @pytest.fixture
-def people(app):
-    people = people_of(app.test_client())
+def people(people):
     deploy_firm_processes(people["admin"])
     return people
 
@@ -48,9 +44,7 @@ _NAMES = iter(f"Client {n}" for n in range(10_000))
 
 def new_client(person, **fields) -> int:
     body = {"name": next(_NAMES), "tier": "A", "status": "active", "owner": "account_manager", **fields}
-    made = person.post("/api/clients", json=body)
-    assert made.status_code == 201, made.json
-    return made.json["id"]
+    return make_client(person, minimal=True, **body)["id"]
 
 
 def cycles(person, client_id: int, status: str = "active") -> list[dict]:

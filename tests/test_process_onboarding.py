@@ -7,29 +7,19 @@ from datetime import timedelta
 
 import pytest
 
-from engine.handlers import register_all
 from engine.scheduler import fire_due_timers
 
-from .api_helpers import caller, deploy_firm_processes, make_app
+from .api_helpers import caller, deploy_firm_processes
+from .factories import make_account, make_client, start_instance
+
+pytestmark = pytest.mark.app(firm=True)
 
 
 @pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, register_all(services))
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
-@pytest.fixture
-def people(app):
-    client = app.test_client()
-    admin = caller(client, "admin")
-    made = admin.post("/api/accounts", json={"username": "am_tax", "password": "password-of-am_tax",
-                                              "roles": ["account_manager"], "groups": ["tax"]})
-    assert made.status_code == 201, made.json
-    deploy_firm_processes(admin)
-    return {name: caller(client, name) for name in ("admin", "partner", "manager", "account_manager", "viewer",
-                                                    "am_tax")}
+def people(people, client):
+    make_account(people["admin"], "am_tax", roles=["account_manager"], groups=["tax"])
+    deploy_firm_processes(people["admin"])
+    return {**people, "am_tax": caller(client, "am_tax")}
 
 
 def intake(**changes) -> dict:
@@ -47,9 +37,7 @@ def intake(**changes) -> dict:
 
 
 def start_onboarding(person) -> dict:
-    started = person.post("/api/process-instances", json={"process_key": "client_onboarding"})
-    assert started.status_code == 201, started.json
-    return started.json
+    return start_instance(person, "client_onboarding")
 
 
 def submit_intake(person, instance: dict, data: dict):
@@ -186,9 +174,7 @@ def test_partner_declines_with_a_reason_and_the_requester_is_told(people):
 
 
 def _existing(partner, name: str, **fields) -> dict:
-    made = partner.post("/api/clients", json={"name": name, "owner": "account_manager", "status": "active", **fields})
-    assert made.status_code == 201, made.json
-    return made.json
+    return make_client(partner, minimal=True, **{"name": name, "owner": "account_manager", "status": "active", **fields})
 
 
 def test_conflict_findings_are_shown_to_the_partner_who_may_still_approve(people):

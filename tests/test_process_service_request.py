@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from .factories import make_client
 from .process_helpers import (
+    PROCESS_APP,
     complete,
     deploy_firm_processes,
     employ,
@@ -19,17 +21,12 @@ from .process_helpers import (
     people_of,
 )
 
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_process_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = PROCESS_APP
 
 
 @pytest.fixture
-def people(app):
-    people = people_of(app.test_client(), ("sam", "service_desk"), ("mia", "manager"))
+def people(client):
+    people = people_of(client, ("sam", "service_desk"), ("mia", "manager"))
     deploy_firm_processes(people["admin"])
     return people
 
@@ -40,9 +37,7 @@ def _at(text: str) -> datetime:
 
 def new_client(person, **fields) -> int:
     body = {"name": "Harbour Logistics Ltd", "tier": "B", "status": "prospect", "owner": "account_manager", **fields}
-    made = person.post("/api/clients", json=body)
-    assert made.status_code == 201, made.json
-    return made.json["id"]
+    return make_client(person, minimal=True, **body)["id"]
 
 
 def raise_request(person, client_id: int, **fields) -> dict:

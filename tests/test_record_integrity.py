@@ -67,10 +67,8 @@ def crafted_xlsx(cells: dict[str, str], *, dimension: str | None = None, padding
 
 
 @pytest.fixture
-def import_app(db, services, clock):
-    app = make_app(db, services)  # the default row limit, as a firm runs it
-    yield app
-    app.extensions["atrium.db"].dispose()
+def import_app(app):
+    return app  # the default row limit, as a firm runs it
 
 
 def upload(person, content: bytes):
@@ -132,11 +130,9 @@ def test_a_sheet_that_inflates_far_beyond_any_real_one_is_refused_before_it_is_p
 # Report schedules: cadence, quota, recipients -------------------------------------------------------
 
 @pytest.fixture
-def reports_app(db, services, clock):
+def reports_app(app_factory, clock):
     clock.set(datetime(2026, 3, 20, 9, 0, tzinfo=timezone.utc))  # the clocks change in Europe in 9 days
-    app = make_app(db, services, report_schedules_per_person=3)
-    yield app
-    app.extensions["atrium.db"].dispose()
+    return app_factory(report_schedules_per_person=3)
 
 
 def schedule(person, cron: str = "0 7 * * *", recipients=("partner",), **fields):
@@ -210,10 +206,8 @@ def test_a_firm_with_email_domains_may_mail_reports_there_and_nowhere_else(db, s
 # Records outside their process ----------------------------------------------------------------------
 
 @pytest.fixture
-def complaint_app(db, services, clock):
-    app = build_complaint_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
+def complaint_app(app_factory):
+    return app_factory(build=build_complaint_app)
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from storage.definitions import ProcessDefinition
 from storage.instances import ProcessInstance
 from storage.tasks import Task, TaskCandidate
 
+from .factories import make_client
+
 H = timedelta(hours=1)
 D = timedelta(days=1)
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -38,11 +40,8 @@ def add_client(s, name, *, owner, tier, status, created, industry=None, changes=
     """A client and its status history: created in the status its first change starts from (else `status`),
     then each (at, from, to) of `changes`."""
     first = changes[0][1] if changes else status
-    client = Client(kind="organisation", name=name, name_key=name.lower(), tier=tier, status=status, owner=owner,
-                    industry=industry, tags=[], phones=[], emails=[], addresses=[], custom_fields={}, search_text=name,
-                    created_at=created, updated_at=created, deleted_at=created + H if deleted else None, version=1)
-    s.add(client)
-    s.flush()
+    client = make_client(s, name=name, tier=tier, status=status, owner=owner, industry=industry, created_at=created,
+                         deleted_at=created + H if deleted else None)
     s.add(ClientStatusChange(client_id=client.id, from_status=None, to_status=first, changed_at=created))
     for at, before, after in changes:
         s.add(ClientStatusChange(client_id=client.id, from_status=before, to_status=after, changed_at=at))

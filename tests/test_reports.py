@@ -18,7 +18,6 @@ from reports.catalogue import Report
 from reports.scheduling import fire_due_schedules, next_fire_time, run_pending_reports
 from reports.statistics import clients
 from storage.client_records import Complaint, Feedback, FollowUp, ServiceRequest
-from storage.clients import Client
 from storage.definitions import ProcessDefinition
 from storage.instances import ProcessInstance
 from storage.notifications import Notification
@@ -27,17 +26,16 @@ from storage.tasks import Task, TaskCandidate
 
 from .api_helpers import caller, make_app
 from .conftest import make_process_engine
+from .factories import make_client
 from .test_notification_mail import mailbox, smtp_settings  # noqa: F401 -- mailbox is a fixture
 
 T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def app(db, services, clock):
+def app(app_factory, clock):
     clock.set(datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc))
-    app = make_app(db, services, firm_email_domains=("firm.example",))
-    yield app
-    app.extensions["atrium.db"].dispose()
+    return app_factory(firm_email_domains=("firm.example",))
 
 
 @pytest.fixture
@@ -46,12 +44,8 @@ def engine(app):
 
 
 def _client(session, name, *, owner, tier="A", status="active", created=T0, updated=None, industry="law"):
-    client = Client(kind="organisation", name=name, name_key=name.lower(), tier=tier, status=status, owner=owner,
-                    industry=industry, tags=[], phones=[], emails=[], addresses=[], custom_fields={}, search_text=name,
-                    created_at=created, updated_at=updated or created, version=1)
-    session.add(client)
-    session.flush()
-    return client
+    return make_client(session, name=name, owner=owner, tier=tier, status=status, created_at=created,
+                       updated_at=updated or created, industry=industry)
 
 
 @pytest.fixture

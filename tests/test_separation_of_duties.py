@@ -7,44 +7,34 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from engine.handlers import register_all
 from storage.audit import AuditEntry
 from storage.db import make_session_factory
 
-from .api_helpers import caller, deploy_firm_processes, make_app, password_for
+from .api_helpers import callers, deploy_firm_processes
+from .factories import make_account, start_instance
 from .test_process_complaint import completes, register_complaint, the_task
 
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_app(db, register_all(services), token_ttl_seconds=30 * 86400)
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = pytest.mark.app(firm=True, token_ttl_seconds=30 * 86400)
 
 
 @pytest.fixture
-def people(app):
-    client = app.test_client()
-    admin = caller(client, "admin")
+def people(people, client):
+    admin = people["admin"]
     deploy_firm_processes(admin)
     for username, roles in (("manager2", ["manager"]), ("partner2", ["partner"]),
                             ("desk_lead", ["service_desk", "manager"])):
-        made = admin.post("/api/accounts", json={"username": username, "password": password_for(username),
-                                                  "roles": roles})
-        assert made.status_code == 201, made.json
-    return {name: caller(client, name) for name in ("admin", "partner", "partner2", "manager", "manager2",
-                                                    "account_manager", "service_desk", "desk_lead")}
+        make_account(admin, username, roles=roles)
+    return {**people, **callers(client, "partner2", "manager2", "desk_lead")}
 
 
 def approval_waiting_for_decision(person, **request) -> dict:
     """`person` asks for approval of a fee (or what `request` says); returns the open `decide` task."""
-    started = person.post("/api/process-instances", json={"process_key": "approval"})
-    assert started.status_code == 201, started.json
-    [submit] = started.json["open_tasks"]
+    started = start_instance(person, "approval")
+    [submit] = started["open_tasks"]
     data = {"kind": "fee", "amount": 2500, "justification": "Two extra site visits agreed", **request}
     done = person.post(f"/api/tasks/{submit['id']}/complete", json={"data": data})
     assert done.status_code == 200, done.json
-    [decide] = person.get(f"/api/process-instances/{started.json['id']}").json["open_tasks"]
+    [decide] = person.get(f"/api/process-instances/{started['id']}").json["open_tasks"]
     assert decide["element_id"] == "decide"
     return decide
 

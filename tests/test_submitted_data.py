@@ -8,7 +8,9 @@ import io
 import pytest
 
 from .api_helpers import deploy_via_api
-from .process_helpers import deploy_firm_processes, employ, make_process_app, people_of
+from .conftest import LONG_TOKENS
+from .factories import make_client
+from .process_helpers import deploy_firm_processes, employ
 from .test_process_complaint import (
     complaint_now,
     complete,
@@ -46,16 +48,11 @@ TAGGED_SCHEMA = b"""{"type": "object", "properties": {
   "workflow": {"type": "object"}, "when": {"type": "object"}}}"""
 
 
-@pytest.fixture
-def app(db, services, clock):
-    app = make_process_app(db, services, max_data_bytes=MAX_DATA_BYTES)
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = pytest.mark.app(firm=True, token_ttl_seconds=LONG_TOKENS, max_data_bytes=MAX_DATA_BYTES)
 
 
 @pytest.fixture
-def people(app):
-    people = people_of(app.test_client())
+def people(people):
     admin = people["admin"]
     deploy_firm_processes(admin)
     deployed = deploy_via_api(admin, "two_tasks.bpmn", "intake-schema.json", "messages.bpmn")
@@ -68,9 +65,7 @@ def people(app):
 
 
 def new_client(person, name: str) -> int:
-    made = person.post("/api/clients", json={"name": name, "tier": "B", "status": "active"})
-    assert made.status_code == 201, made.json
-    return made.json["id"]
+    return make_client(person, minimal=True, name=name, tier="B", status="active")["id"]
 
 
 def variables_of(person, instance_id: str) -> dict:

@@ -14,6 +14,7 @@ from storage.tasks import Task, open_tasks
 from storage.timers import Timer
 
 from .conftest import deploy_files, make_process_engine
+from .factories import start_instance as _start
 
 
 def _timers(engine):
@@ -24,11 +25,6 @@ def _timers(engine):
 def _variables(engine, instance_id):
     with engine.transaction() as session:
         return engine.instance_variables(session, session.get(ProcessInstance, instance_id))
-
-
-def _start(engine, key, **kwargs):
-    with engine.transaction() as session:
-        return engine.start_instance(session, process_key=key, **kwargs)
 
 
 def test_duration_timer_fires_only_when_the_clock_passes_it(process_engine, clock):

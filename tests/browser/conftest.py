@@ -16,13 +16,11 @@ import pytest
 from werkzeug.serving import make_server
 
 from api.app import create_app
-from atrium import clock
 from atrium.cli import collect_files
 from atrium.settings import PROJECT_ROOT, Settings
 from engine.deployments import deploy
-from storage.accounts import Account
 
-from ..api_helpers import _hash
+from ..factories import make_account
 
 WEB_DIST = PROJECT_ROOT / "web" / "dist"
 # The people of the scenarios: username -> (display name, roles, groups).
@@ -94,10 +92,8 @@ def live_server(browser_db):
     engine = app.extensions["atrium.engine"]
     with engine.transaction() as session:
         deploy(engine, session, collect_files([settings.processes_dir], settings.forms_dir))
-        now = clock.now()
         for username, (name, roles, groups) in PEOPLE.items():
-            session.add(Account(username=username, display_name=name, password_hash=_hash(password(username)),
-                                active=True, roles=roles, groups=groups, failed_logins=0, created_at=now))
+            make_account(session, username, roles=roles, groups=groups, display_name=name, password=password(username))
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
