@@ -15,22 +15,17 @@ from reports.tables import Filters
 from storage.audit import AuditEntry
 
 from .process_helpers import (
+    PROCESS_APP,
     complete,
     deploy_firm_processes,
     employ,
     fire_timers,
-    make_process_app,
     notifications,
     open_task,
     people_of,
 )
 
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_process_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = PROCESS_APP
 
 
 @pytest.fixture

@@ -18,15 +18,10 @@ from storage.audit import AuditEntry
 from storage.clients import Client
 from storage.instances import ProcessInstance
 
-from .process_helpers import deploy_firm_processes, make_process_app, people_of
+from .process_helpers import PROCESS_APP, deploy_firm_processes, people_of
 from .test_process_onboarding import intake, onboarded_to_review
 
-
-@pytest.fixture
-def app(db, services, clock):
-    app = make_process_app(db, services)
-    yield app
-    app.extensions["atrium.db"].dispose()
+pytestmark = PROCESS_APP
 
 
 @pytest.fixture

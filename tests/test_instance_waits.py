@@ -11,8 +11,7 @@ import pytest
 from engine.scheduler import fire_due_timers
 
 from .api_helpers import caller, client_body, deploy_firm_processes, deploy_via_api
-from .conftest import BPMN_DIR
-from .process_helpers import make_process_app
+from .conftest import BPMN_DIR, LONG_TOKENS
 
 
 def _at(text: str) -> datetime:
@@ -218,13 +217,7 @@ def test_element_names_in_waits_follow_the_request_language(people):
     assert shown["waiting_for"]["messages"][0]["element_name"] == "等待付款"
 
 
-@pytest.fixture
-def firm_app(db, services, clock):
-    app = make_process_app(db, services)  # the firm's handlers, and logins that outlast a month
-    yield app
-    app.extensions["atrium.db"].dispose()
-
-
+@pytest.mark.app(token_ttl_seconds=LONG_TOKENS)  # logins that outlast a month
 def test_the_follow_up_cycle_waits_on_a_timer_it_comes_back_to_each_round(firm_app, clock):
     am = caller(firm_app.test_client(), "admin")
     deploy_firm_processes(am)
