@@ -1,2 +1,3 @@
 """HTTP interface: the Flask application factory and its blueprints."""
+
 from .app import create_app  # noqa: F401

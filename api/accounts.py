@@ -1,4 +1,5 @@
 """Logging in and out, passwords, one's own account, and managing accounts (admins)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,10 +34,14 @@ class TokenSchema(Schema):
     token_type = fields.String(required=True)
     expires_in = fields.Integer(required=True)
     password_change_required = fields.Boolean(
-        required=True, metadata={"description": "True after an admin's reset: the token then opens only "
-                                                "POST /api/me/password (which returns a full token), GET /api/me "
-                                                "and POST /api/auth/revoke; anything else is a 403 problem of "
-                                                "type password-change-required"})
+        required=True,
+        metadata={
+            "description": "True after an admin's reset: the token then opens only "
+            "POST /api/me/password (which returns a full token), GET /api/me "
+            "and POST /api/auth/revoke; anything else is a 403 problem of "
+            "type password-change-required"
+        },
+    )
 
 
 class PasswordChangeSchema(Schema):
@@ -45,14 +50,18 @@ class PasswordChangeSchema(Schema):
 
 
 class PasswordResetSchema(Schema):
-    password = fields.String(load_only=True, validate=validate.Length(min=10, max=1000),
-                             metadata={"description": "The temporary password; a random one when left out"})
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(min=10, max=1000),
+        metadata={"description": "The temporary password; a random one when left out"},
+    )
 
 
 class PasswordResetDoneSchema(Schema):
     username = fields.String(required=True)
-    temporary_password = fields.String(required=True, metadata={
-        "description": "Give it to the person; they must change it at their next login"})
+    temporary_password = fields.String(
+        required=True, metadata={"description": "Give it to the person; they must change it at their next login"}
+    )
 
 
 class AccountSchema(Schema):
@@ -66,18 +75,32 @@ class AccountSchema(Schema):
 
 
 class MeSchema(AccountSchema):
-    locale = fields.String(allow_none=True, validate=validate.OneOf(LOCALES), metadata={
-        "description": "The language chosen for the web app; null until chosen (the browser's then)"})
-    permissions = fields.List(fields.String(), dump_only=True, metadata={
-        "description": "Every permission the account's roles grant, sorted (see the README's matrix)"})
-    password_change_required = fields.Boolean(dump_only=True, metadata={
-        "description": "True after an admin's reset: only changing the password (and GET/PATCH /api/me, "
-                       "logging out) is open until then"})
+    locale = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(LOCALES),
+        metadata={"description": "The language chosen for the web app; null until chosen (the browser's then)"},
+    )
+    permissions = fields.List(
+        fields.String(),
+        dump_only=True,
+        metadata={"description": "Every permission the account's roles grant, sorted (see the README's matrix)"},
+    )
+    password_change_required = fields.Boolean(
+        dump_only=True,
+        metadata={
+            "description": "True after an admin's reset: only changing the password (and GET/PATCH /api/me, "
+            "logging out) is open until then"
+        },
+    )
 
 
 class MeUpdateSchema(Schema):
-    locale = fields.String(required=True, allow_none=True, validate=validate.OneOf(LOCALES), metadata={
-        "description": "en or zh-CN; null forgets the choice"})
+    locale = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(LOCALES),
+        metadata={"description": "en or zh-CN; null forgets the choice"},
+    )
 
 
 class NewAccountSchema(AccountSchema):
@@ -112,19 +135,32 @@ def _reserve_attempt(username: str, action: str) -> None:
             login_throttle.reserve_attempt(session, username=username, address=_client_address(), settings=settings)
         except TooManyRequests as exc:
             refusal = exc
-            audit.record(session, action, target=account_service.account_target(username), outcome="denied", actor=username,
-                         detail={"reason": "throttled", "retry_after": exc.retry_after})
+            audit.record(
+                session,
+                action,
+                target=account_service.account_target(username),
+                outcome="denied",
+                actor=username,
+                detail={"reason": "throttled", "retry_after": exc.retry_after},
+            )
     if refusal is not None:
         raise refusal
 
 
 def me_body(account) -> dict:
     """GET /api/me's answer for `account` (a stored Account or the request's TokenAccount)."""
-    return {"username": account.username, "display_name": account.display_name, "email": account.email,
-            "active": account.active, "roles": account.roles, "groups": account.groups,
-            "created_at": account.created_at, "locale": account.locale,
-            "permissions": permissions_of(account.roles),
-            "password_change_required": bool(account.must_change_password)}
+    return {
+        "username": account.username,
+        "display_name": account.display_name,
+        "email": account.email,
+        "active": account.active,
+        "roles": account.roles,
+        "groups": account.groups,
+        "created_at": account.created_at,
+        "locale": account.locale,
+        "permissions": permissions_of(account.roles),
+        "password_change_required": bool(account.must_change_password),
+    }
 
 
 def log_in(login: dict, respond: Callable[[Account], dict], *, how: str) -> dict:
@@ -138,19 +174,31 @@ def log_in(login: dict, respond: Callable[[Account], dict], *, how: str) -> dict
     failure = None
     with _engine().transaction() as session:
         try:
-            account = account_service.authenticate(session, username=username, password=login["password"],
-                                                   address=_client_address(), settings=settings)
+            account = account_service.authenticate(
+                session, username=username, password=login["password"], address=_client_address(), settings=settings
+            )
         except account_service.LoginRefused as exc:
             failure = exc
-            audit.record(session, "login", target=account_service.account_target(username), outcome="denied", actor=username,
-                         detail={"reason": exc.reason, "how": how})
+            audit.record(
+                session,
+                "login",
+                target=account_service.account_target(username),
+                outcome="denied",
+                actor=username,
+                detail={"reason": exc.reason, "how": how},
+            )
         else:
             body = respond(account)
             detail = {"how": how}
             if account.must_change_password:
                 detail["password_change_required"] = True
-            audit.record(session, "login", target=account_service.account_target(account.username),
-                         actor=account.username, detail=detail)
+            audit.record(
+                session,
+                "login",
+                target=account_service.account_target(account.username),
+                actor=account.username,
+                detail=detail,
+            )
     if failure is not None:
         raise failure
     return body
@@ -166,8 +214,12 @@ def revoke_current_token() -> None:
 
 def _token_body(account) -> dict:
     token, expires_in = current_app.extensions["atrium.tokens"].issue(account)
-    return {"access_token": token, "token_type": "Bearer", "expires_in": expires_in,
-            "password_change_required": bool(account.must_change_password)}
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "password_change_required": bool(account.must_change_password),
+    }
 
 
 @blp.route("/auth/token", methods=["POST"])
@@ -194,9 +246,9 @@ def change_password(data):
     username = g.account.username
     _reserve_attempt(username, "account.password.change")
     with _engine().transaction() as session:
-        account = account_service.change_own_password(session, username=username,
-                                                      current_password=data["current_password"],
-                                                      new_password=data["new_password"])
+        account = account_service.change_own_password(
+            session, username=username, current_password=data["current_password"], new_password=data["new_password"]
+        )
         login_throttle.forgive_attempt(session, username=username, address=_client_address(), settings=settings)
         return _token_body(account)
 
@@ -236,8 +288,9 @@ class Accounts(MethodView):
     def get(self, args):
         """List accounts."""
         with _engine().transaction() as session:
-            rows, total = page_query(session, select(Account).order_by(Account.username),
-                                     select(func.count()).select_from(Account), args)
+            rows, total = page_query(
+                session, select(Account).order_by(Account.username), select(func.count()).select_from(Account), args
+            )
             return envelope([row[0] for row in rows], total, args)
 
     @requires("accounts:manage")
@@ -271,8 +324,9 @@ def reset_password(data, username):
     """Set a temporary password (given, or random) that its owner must change at the next login;
     all their tokens are revoked."""
     with _engine().transaction() as session:
-        account, password = account_service.reset_password(session, username=username,
-                                                           new_password=data.get("password"), actor=g.account.username)
+        account, password = account_service.reset_password(
+            session, username=username, new_password=data.get("password"), actor=g.account.username
+        )
         return {"username": account.username, "temporary_password": password}
 
 
@@ -284,6 +338,7 @@ def reset_password(data, username):
 def change_roles(data, username):
     """Replace an account's roles (and groups, if given)."""
     with _engine().transaction() as session:
-        account = account_service.set_roles(session, username=username, roles=data["roles"], groups=data.get("groups"),
-                                            actor=g.account.username)
+        account = account_service.set_roles(
+            session, username=username, roles=data["roles"], groups=data.get("groups"), actor=g.account.username
+        )
         return account

@@ -1,4 +1,5 @@
 """The Flask application factory: settings, database, engine, blueprints and cross-cutting hooks."""
+
 from __future__ import annotations
 
 import json
@@ -100,8 +101,9 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
     )
     db = make_engine(settings.database_url)
-    engine = ProcessEngine(make_session_factory(db), settings=settings, services=services,
-                           held_connection=_request_connection)
+    engine = ProcessEngine(
+        make_session_factory(db), settings=settings, services=services, held_connection=_request_connection
+    )
     app.extensions["atrium.settings"] = settings
     app.extensions["atrium.db"] = db
     app.extensions["atrium.engine"] = engine
@@ -114,8 +116,24 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     # The web app's session (POST /api/auth/session); changes made with it need the X-CSRF-Token header.
     api.spec.components.security_scheme("sessionCookie", {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE})
     register_converters(app, api)
-    for module in (operations, accounts, definitions, instances, messages, tasks, choices, forms, audit, clients,
-                   client_transfer, employees, knowledge, notifications, firm_settings, reports):
+    for module in (
+        operations,
+        accounts,
+        definitions,
+        instances,
+        messages,
+        tasks,
+        choices,
+        forms,
+        audit,
+        clients,
+        client_transfer,
+        employees,
+        knowledge,
+        notifications,
+        firm_settings,
+        reports,
+    ):
         api.register_blueprint(module.blp)
     api.register_blueprint(notifications.my_blp)
     app.register_blueprint(swagger_ui)
@@ -137,11 +155,18 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         except Exception:  # auditing a failure must not turn it into a 500
             request_log.exception("could not audit failed request %s", g.get("request_id"))
         metrics.observe(response)
-        request_log.info(json.dumps({
-            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
-            "status": response.status_code, "user": g.account.username if g.get("account") else None,
-            "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
-        }))
+        request_log.info(
+            json.dumps(
+                {
+                    "request_id": g.get("request_id"),
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "user": g.account.username if g.get("account") else None,
+                    "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
+                }
+            )
+        )
         return response
 
     @app.teardown_request

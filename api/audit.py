@@ -1,4 +1,5 @@
 """The audit trail over HTTP: recording state changes and logins, and `GET /api/audit` for admins."""
+
 from __future__ import annotations
 
 from flask import current_app, g, request
@@ -20,11 +21,24 @@ blp = Blueprint("audit", __name__, url_prefix="/api/audit", description="The aud
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-def record(session: Session, action: str, *, target: str | None = None, outcome: str = "success",
-           actor: str | None = None, detail: dict | None = None) -> None:
+def record(
+    session: Session,
+    action: str,
+    *,
+    target: str | None = None,
+    outcome: str = "success",
+    actor: str | None = None,
+    detail: dict | None = None,
+) -> None:
     """Write an audit row for the signed-in caller (atrium.audit.record with the request's account)."""
-    domain_audit.record(session, action, target=target, outcome=outcome, detail=detail,
-                        actor=actor or (g.account.username if getattr(g, "account", None) else None))
+    domain_audit.record(
+        session,
+        action,
+        target=target,
+        outcome=outcome,
+        detail=detail,
+        actor=actor or (g.account.username if getattr(g, "account", None) else None),
+    )
 
 
 def audited() -> bool:
@@ -40,8 +54,13 @@ def record_failed_request(response) -> None:
     outcome = "denied" if response.status_code in (401, 403) else "failed"
     engine = current_app.extensions["atrium.engine"]
     with engine.transaction() as session:
-        record(session, f"{request.method} {request.url_rule.rule if request.url_rule else request.path}",
-               target=request.path, outcome=outcome, detail={"status": response.status_code})
+        record(
+            session,
+            f"{request.method} {request.url_rule.rule if request.url_rule else request.path}",
+            target=request.path,
+            outcome=outcome,
+            detail={"status": response.status_code},
+        )
 
 
 class AuditArgs(PageArgs):

@@ -1,5 +1,6 @@
 """Access tokens (signed, expiring, revocable) and authenticating every API request, by a bearer
 token or by the browser's session cookie (which then needs a CSRF token for changes)."""
+
 from __future__ import annotations
 
 import functools
@@ -22,8 +23,14 @@ PUBLIC_PATHS = ("/healthz", "/readyz", "/api/openapi.json", "/api/docs", "/api/a
 # Public by method: logging in to a browser session (its GET and DELETE need the session).
 PUBLIC_ENDPOINTS = {("POST", "/api/auth/session")}
 # What a token opens while its account must change a password an admin reset.
-PASSWORD_CHANGE_PATHS = {("POST", "/api/me/password"), ("GET", "/api/me"), ("PATCH", "/api/me"),
-                         ("POST", "/api/auth/revoke"), ("GET", "/api/auth/session"), ("DELETE", "/api/auth/session")}
+PASSWORD_CHANGE_PATHS = {
+    ("POST", "/api/me/password"),
+    ("GET", "/api/me"),
+    ("PATCH", "/api/me"),
+    ("POST", "/api/auth/revoke"),
+    ("GET", "/api/auth/session"),
+    ("DELETE", "/api/auth/session"),
+}
 # The browser session: the access token in an HttpOnly cookie that only same-site requests to /api carry.
 SESSION_COOKIE = "atrium_session"
 SESSION_COOKIE_PATH = "/api"
@@ -88,8 +95,9 @@ class TokenService:
         self._signed_claims = functools.lru_cache(maxsize=4096)(self._read_claims)
 
     def issue(self, account: Account) -> tuple[str, int]:
-        token = self._serializer.dumps({"sub": account.username, "jti": uuid.uuid4().hex,
-                                        "gen": account.token_generation or 0})
+        token = self._serializer.dumps(
+            {"sub": account.username, "jti": uuid.uuid4().hex, "gen": account.token_generation or 0}
+        )
         return token, self.ttl_seconds
 
     def verify(self, token: str) -> TokenClaims:
@@ -111,12 +119,19 @@ class TokenService:
         (see __init__), as a client sends the same token with every request."""
         payload, signed_at = self._serializer.loads(token, return_timestamp=True)
         signed_at = signed_at.replace(tzinfo=timezone.utc) if signed_at.tzinfo is None else signed_at
-        return TokenClaims(payload["sub"], payload["jti"], signed_at, signed_at + timedelta(seconds=self.ttl_seconds),
-                           payload.get("gen", 0))
+        return TokenClaims(
+            payload["sub"],
+            payload["jti"],
+            signed_at,
+            signed_at + timedelta(seconds=self.ttl_seconds),
+            payload.get("gen", 0),
+        )
 
 
-NO_CREDENTIALS = ("log in: send an access token as Authorization: Bearer <token> (POST /api/auth/token issues "
-                  "one), or the session cookie (POST /api/auth/session sets it)")
+NO_CREDENTIALS = (
+    "log in: send an access token as Authorization: Bearer <token> (POST /api/auth/token issues "
+    "one), or the session cookie (POST /api/auth/session sets it)"
+)
 
 
 def presented_token() -> tuple[str, bool]:
@@ -139,8 +154,9 @@ def _check_csrf_token(claims: TokenClaims) -> None:
     pages know (GET/POST /api/auth/session return it): the browser adds the cookie to any request."""
     given = request.headers.get(CSRF_HEADER, "")
     if not given:
-        raise CsrfTokenMissing(f"send the session's CSRF token in the {CSRF_HEADER} header "
-                               "(GET /api/auth/session returns it)")
+        raise CsrfTokenMissing(
+            f"send the session's CSRF token in the {CSRF_HEADER} header (GET /api/auth/session returns it)"
+        )
     if not hmac.compare_digest(given.encode(), current_app.extensions["atrium.tokens"].csrf_token(claims).encode()):
         raise CsrfTokenMismatch(f"the {CSRF_HEADER} header does not match this session; reload the page")
 
@@ -149,8 +165,12 @@ def authenticate_request() -> None:
     """before_request: every path but the public ones needs a valid, unrevoked token of an active account."""
     g.account = None
     g.session_cookie = False
-    if (request.path in PUBLIC_PATHS or request.path.startswith("/api/docs") or request.blueprint == "web_app"
-            or (request.method, request.path) in PUBLIC_ENDPOINTS):
+    if (
+        request.path in PUBLIC_PATHS
+        or request.path.startswith("/api/docs")
+        or request.blueprint == "web_app"
+        or (request.method, request.path) in PUBLIC_ENDPOINTS
+    ):
         return
     token, from_cookie = presented_token()
     claims = current_app.extensions["atrium.tokens"].verify(token)
@@ -180,4 +200,3 @@ def authenticate_request() -> None:
     g.session_cookie = from_cookie
     if account.must_change_password and (request.method, request.path) not in PASSWORD_CHANGE_PATHS:
         raise PasswordChangeRequired("an admin reset this password: change it first (POST /api/me/password)")
-

@@ -1,4 +1,5 @@
 """A smaller request-body limit for the endpoints that take process data: start, message and complete."""
+
 from __future__ import annotations
 
 from functools import wraps
@@ -26,8 +27,9 @@ def limits_body(view):
     def wrapper(*args, **kwargs):
         limit = body_limit(current_app.extensions["atrium.settings"].max_data_bytes)
         if request.content_length is not None and request.content_length > limit:
-            raise RequestEntityTooLarge(f"the request body is {request.content_length} bytes; this operation takes "
-                                        f"at most {limit}")
+            raise RequestEntityTooLarge(
+                f"the request body is {request.content_length} bytes; this operation takes at most {limit}"
+            )
         request.max_content_length = limit  # a body sent without a length is cut off there as it is read
         return view(*args, **kwargs)
 

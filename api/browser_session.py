@@ -1,5 +1,6 @@
 """The web app's login: the access token in an HttpOnly, SameSite=Strict cookie, never in the page's
 reach, with a CSRF token (derived from the token, see auth.TokenService.csrf_token) for changes."""
+
 from __future__ import annotations
 
 from flask import after_this_request, current_app, g, request
@@ -12,16 +13,23 @@ from .schema_base import Schema
 
 
 class SessionSchema(Schema):
-    csrf_token = fields.String(required=True, metadata={
-        "description": "Send it as the X-CSRF-Token header with every POST, PUT, PATCH and DELETE made with "
-                       "the cookie; the same for the session's whole life"})
+    csrf_token = fields.String(
+        required=True,
+        metadata={
+            "description": "Send it as the X-CSRF-Token header with every POST, PUT, PATCH and DELETE made with "
+            "the cookie; the same for the session's whole life"
+        },
+    )
     expires_at = fields.DateTime(required=True, metadata={"description": "When the session ends; log in again then"})
     user = fields.Nested(MeSchema, required=True, metadata={"description": "As GET /api/me answers"})
 
 
 def _session_body(claims, account) -> dict:
-    return {"csrf_token": current_app.extensions["atrium.tokens"].csrf_token(claims),
-            "expires_at": claims.expires_at, "user": me_body(account)}
+    return {
+        "csrf_token": current_app.extensions["atrium.tokens"].csrf_token(claims),
+        "expires_at": claims.expires_at,
+        "user": me_body(account),
+    }
 
 
 def _set_cookie(token: str, max_age: int) -> None:
@@ -29,8 +37,15 @@ def _set_cookie(token: str, max_age: int) -> None:
     def set_cookie(response):
         # HttpOnly: no script reads it; SameSite=Strict: no other site's page sends it; Path=/api: only
         # the API sees it; Secure over https, so it never travels in clear once served so.
-        response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path=SESSION_COOKIE_PATH, httponly=True,
-                            samesite="Strict", secure=request.is_secure)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=max_age,
+            path=SESSION_COOKIE_PATH,
+            httponly=True,
+            samesite="Strict",
+            secure=request.is_secure,
+        )
         return response
 
 
@@ -73,6 +88,7 @@ def close_session():
 
     @after_this_request
     def clear_cookie(response):
-        response.delete_cookie(SESSION_COOKIE, path=SESSION_COOKIE_PATH, httponly=True, samesite="Strict",
-                               secure=request.is_secure)
+        response.delete_cookie(
+            SESSION_COOKIE, path=SESSION_COOKIE_PATH, httponly=True, samesite="Strict", secure=request.is_secure
+        )
         return response

@@ -1,5 +1,6 @@
 """Pickers for form fields that name a person (`format: atrium-user`) or a client (`format: atrium-client`),
 and the checks that refuse a submitted value such a picker would not offer the caller."""
+
 from __future__ import annotations
 
 from flask import current_app
@@ -15,20 +16,26 @@ from .docs import errors
 from .permissions import requires
 from .schema_base import Schema
 
-blp = Blueprint("choices", __name__, url_prefix="/api/choices",
-                description="Choices for form fields naming a person or a client")
+blp = Blueprint(
+    "choices", __name__, url_prefix="/api/choices", description="Choices for form fields naming a person or a client"
+)
 
 
 class UserChoiceArgs(Schema):
-    q = fields.String(validate=validate.Length(max=100),
-                      metadata={"description": "part of the username or display name, any case"})
-    role = fields.String(validate=validate.Length(max=200),
-                         metadata={"description": "only people holding this role or group (a field's `x-atrium-role`)"})
+    q = fields.String(
+        validate=validate.Length(max=100), metadata={"description": "part of the username or display name, any case"}
+    )
+    role = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "only people holding this role or group (a field's `x-atrium-role`)"},
+    )
 
 
 class ClientChoiceArgs(Schema):
-    q = fields.String(validate=validate.Length(max=200),
-                      metadata={"description": "part of the name, a phone or email fragment, as the client list searches"})
+    q = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "part of the name, a phone or email fragment, as the client list searches"},
+    )
 
 
 class UserChoiceSchema(Schema):
@@ -42,13 +49,19 @@ class ClientChoiceSchema(Schema):
 
 
 class UserChoicesSchema(Schema):
-    items = fields.List(fields.Nested(UserChoiceSchema), required=True,
-                        metadata={"description": f"at most {choices.MAX_CHOICES}, by display name"})
+    items = fields.List(
+        fields.Nested(UserChoiceSchema),
+        required=True,
+        metadata={"description": f"at most {choices.MAX_CHOICES}, by display name"},
+    )
 
 
 class ClientChoicesSchema(Schema):
-    items = fields.List(fields.Nested(ClientChoiceSchema), required=True,
-                        metadata={"description": f"at most {choices.MAX_CHOICES}, by name"})
+    items = fields.List(
+        fields.Nested(ClientChoiceSchema),
+        required=True,
+        metadata={"description": f"at most {choices.MAX_CHOICES}, by name"},
+    )
 
 
 def _engine():
@@ -58,8 +71,10 @@ def _engine():
 def reference_checks_for_caller(session: Session) -> ReferenceChecks:
     """What the caller may choose in a form's person and client fields, for the engine to check submissions by."""
     owners = owners_visible_to_caller(session)
-    return ReferenceChecks(user=lambda username, role: choices.user_problem(session, username, role),
-                           client=lambda client_id: choices.client_problem(session, client_id, owners))
+    return ReferenceChecks(
+        user=lambda username, role: choices.user_problem(session, username, role),
+        client=lambda client_id: choices.client_problem(session, client_id, owners),
+    )
 
 
 @blp.route("/users")
@@ -81,5 +96,8 @@ def user_choices(args):
 def client_choices(args):
     """Clients a form's `atrium-client` field may name: those you may see."""
     with _engine().transaction() as session:
-        return {"items": choices.client_choices(session, q=(args.get("q") or "").strip(),
-                                                owners=owners_visible_to_caller(session))}
+        return {
+            "items": choices.client_choices(
+                session, q=(args.get("q") or "").strip(), owners=owners_visible_to_caller(session)
+            )
+        }

@@ -1,5 +1,6 @@
 """The records kept under a client, one shape for all: `/api/clients/{id}/<kind>` lists and creates,
 `/api/clients/{id}/<kind>/{record_id}` reads, patches and deletes. Visibility follows the client."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -56,10 +57,12 @@ class ContactSchema(Schema):
     client_id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
     role = _text(200)
-    phones = fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=20),
-                         load_default=list)
-    emails = fields.List(fields.Email(validate=validate.Length(max=320)), validate=validate.Length(max=20),
-                         load_default=list)
+    phones = fields.List(
+        fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=20), load_default=list
+    )
+    emails = fields.List(
+        fields.Email(validate=validate.Length(max=320)), validate=validate.Length(max=20), load_default=list
+    )
     notes = _text()
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -75,12 +78,20 @@ class EngagementSchema(Schema):
     end_date = fields.Date(allow_none=True)
     status = fields.String(validate=validate.OneOf(ENGAGEMENT_STATUSES), load_default="proposed")
     fee_basis = fields.String(validate=validate.OneOf(FEE_BASES), load_default="fixed")
-    fee_amount = fields.Decimal(places=2, as_string=True, allow_none=True, allow_nan=False,
-                                validate=lambda v: 0 <= v < 10**12 or _fail("must be between 0 and 10^12"),
-                                metadata={"description": "a decimal string, e.g. \"4800.00\""})
-    adverse_parties = fields.List(fields.String(validate=validate.Length(min=1, max=300)),
-                                  validate=validate.Length(max=50), load_default=list,
-                                  metadata={"description": "parties on the other side; the conflict check reads them"})
+    fee_amount = fields.Decimal(
+        places=2,
+        as_string=True,
+        allow_none=True,
+        allow_nan=False,
+        validate=lambda v: 0 <= v < 10**12 or _fail("must be between 0 and 10^12"),
+        metadata={"description": 'a decimal string, e.g. "4800.00"'},
+    )
+    adverse_parties = fields.List(
+        fields.String(validate=validate.Length(min=1, max=300)),
+        validate=validate.Length(max=50),
+        load_default=list,
+        metadata={"description": "parties on the other side; the conflict check reads them"},
+    )
     instance_id = fields.UUID(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -115,11 +126,19 @@ class ServiceRequestSchema(Schema):
     priority = fields.String(validate=validate.OneOf(PRIORITIES), load_default="normal")
     status = fields.String(validate=validate.OneOf(REQUEST_STATUSES), load_default="new")
     source = fields.String(validate=validate.OneOf(["staff", "integration"]), load_default="staff")
-    sla_due_at = fields.AwareDateTime(allow_none=True, metadata={
-        "description": "when it is due: set by triage from sla_due_times"})
-    sla_due_times = fields.Dict(keys=fields.String(), values=fields.String(), dump_only=True, allow_none=True,
-                                metadata={"description": "the SLA due time of each priority, fixed when the request "
-                                                         "was received (ATRIUM_SERVICE_REQUEST_SLA then)"})
+    sla_due_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "when it is due: set by triage from sla_due_times"}
+    )
+    sla_due_times = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "the SLA due time of each priority, fixed when the request "
+            "was received (ATRIUM_SERVICE_REQUEST_SLA then)"
+        },
+    )
     assignee = Username()
     resolution = _text()
     rating = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
@@ -144,24 +163,38 @@ class ComplaintSchema(Schema):
     resolution = _text()
     satisfaction = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5))
     received_at = fields.AwareDateTime(metadata={"description": "defaults to now"})
-    acknowledge_due_at = fields.DateTime(dump_only=True, allow_none=True, metadata={
-        "description": "when it must be acknowledged by, fixed when it was received "
-                       "(ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS then)"})
+    acknowledge_due_at = fields.DateTime(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "when it must be acknowledged by, fixed when it was received "
+            "(ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS then)"
+        },
+    )
     acknowledged_at = fields.DateTime(dump_only=True, allow_none=True)
     resolved_at = fields.DateTime(dump_only=True, allow_none=True)
     closed_at = fields.DateTime(dump_only=True, allow_none=True)
-    seconds_to_acknowledge = fields.Function(lambda c: _seconds_between(c.received_at, c.acknowledged_at),
-                                             dump_only=True, allow_none=True)
-    seconds_to_resolve = fields.Function(lambda c: _seconds_between(c.received_at, c.resolved_at),
-                                         dump_only=True, allow_none=True)
-    seconds_to_close = fields.Function(lambda c: _seconds_between(c.received_at, c.closed_at),
-                                       dump_only=True, allow_none=True)
-    escalated_at = fields.DateTime(dump_only=True, allow_none=True,
-                                   metadata={"description": "set when it was not acknowledged in time"})
-    escalated_to = fields.String(dump_only=True, allow_none=True,
-                                 metadata={"description": "managers told, comma-separated"})
-    transitions = fields.List(fields.Dict(), dump_only=True, allow_none=True,
-                              metadata={"description": "every status change: {status, at, by}"})
+    seconds_to_acknowledge = fields.Function(
+        lambda c: _seconds_between(c.received_at, c.acknowledged_at), dump_only=True, allow_none=True
+    )
+    seconds_to_resolve = fields.Function(
+        lambda c: _seconds_between(c.received_at, c.resolved_at), dump_only=True, allow_none=True
+    )
+    seconds_to_close = fields.Function(
+        lambda c: _seconds_between(c.received_at, c.closed_at), dump_only=True, allow_none=True
+    )
+    escalated_at = fields.DateTime(
+        dump_only=True, allow_none=True, metadata={"description": "set when it was not acknowledged in time"}
+    )
+    escalated_to = fields.String(
+        dump_only=True, allow_none=True, metadata={"description": "managers told, comma-separated"}
+    )
+    transitions = fields.List(
+        fields.Dict(),
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "every status change: {status, at, by}"},
+    )
     instance_id = fields.UUID(dump_only=True, allow_none=True)
     created_by = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
@@ -171,10 +204,16 @@ class ComplaintSchema(Schema):
 class FeedbackSchema(Schema):
     id = fields.Integer(dump_only=True)
     client_id = fields.Integer(dump_only=True)
-    csat = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=5),
-                          metadata={"description": "customer satisfaction, 1 (very poor) to 5 (excellent)"})
-    nps = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=10),
-                         metadata={"description": "likelihood to recommend, 0 to 10"})
+    csat = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=1, max=5),
+        metadata={"description": "customer satisfaction, 1 (very poor) to 5 (excellent)"},
+    )
+    nps = fields.Integer(
+        allow_none=True,
+        validate=validate.Range(min=0, max=10),
+        metadata={"description": "likelihood to recommend, 0 to 10"},
+    )
     comment = _text()
     subject_type = fields.String(validate=validate.OneOf(FEEDBACK_SUBJECTS), allow_none=True)
     subject_id = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=2**62))
@@ -194,11 +233,11 @@ class FeedbackSchema(Schema):
 class RecordKind:
     """One kind of record kept under a client."""
 
-    path: str                     # URL segment, e.g. "follow-ups"
-    label: str                    # singular, for audit actions and OpenAPI names, e.g. "follow_up"
+    path: str  # URL segment, e.g. "follow-ups"
+    label: str  # singular, for audit actions and OpenAPI names, e.g. "follow_up"
     model: type
     schema: type[Schema]
-    order: Any                    # lists are newest first by this column
+    order: Any  # lists are newest first by this column
     # The domain function that records a new one (and starts its process, audits it):
     # fn(engine, session, client_id, data, *, actor) -> record.
     create: Callable | None = None
@@ -213,8 +252,14 @@ RECORD_KINDS = [
     RecordKind("contacts", "contact", Contact, ContactSchema, Contact.id),
     RecordKind("engagements", "engagement", Engagement, EngagementSchema, Engagement.id),
     RecordKind("follow-ups", "follow_up", FollowUp, FollowUpSchema, FollowUp.id),
-    RecordKind("service-requests", "service_request", ServiceRequest, ServiceRequestSchema, ServiceRequest.id,
-               create=service_requests.record_request),
+    RecordKind(
+        "service-requests",
+        "service_request",
+        ServiceRequest,
+        ServiceRequestSchema,
+        ServiceRequest.id,
+        create=service_requests.record_request,
+    ),
     RecordKind("complaints", "complaint", Complaint, ComplaintSchema, Complaint.id, create=complaints.record_complaint),
     RecordKind("feedback", "feedback", Feedback, FeedbackSchema, Feedback.id),
 ]
@@ -246,8 +291,11 @@ def _guarded(kind: RecordKind, name: str, *, creating: bool) -> type[Schema]:
         return data
 
     meta = type("Meta", (), {"dump_only": tuple(sorted(read_only))})
-    return type(f"{name}{'Create' if creating else 'Patch'}Schema", (kind.schema,),
-                {"Meta": meta, "refuse_process_fields": pre_load(refuse_process_fields)})
+    return type(
+        f"{name}{'Create' if creating else 'Patch'}Schema",
+        (kind.schema,),
+        {"Meta": meta, "refuse_process_fields": pre_load(refuse_process_fields)},
+    )
 
 
 def _register(kind: RecordKind) -> None:
@@ -265,8 +313,12 @@ def _register(kind: RecordKind) -> None:
             with process_engine().transaction() as session:
                 visible_client(session, client_id)
                 condition = (kind.model.client_id == client_id) & live(kind.model)
-                rows, total = page_query(session, select(kind.model).where(condition).order_by(kind.order.desc()),
-                                         select(func.count()).select_from(kind.model).where(condition), args)
+                rows, total = page_query(
+                    session,
+                    select(kind.model).where(condition).order_by(kind.order.desc()),
+                    select(func.count()).select_from(kind.model).where(condition),
+                    args,
+                )
                 return envelope([row[0] for row in rows], total, args)
 
         @requires("records:write")
@@ -306,18 +358,28 @@ def _register(kind: RecordKind) -> None:
                 visible_client(session, client_id)
                 record = _record_or_raise(session, kind, client_id, record_id)
                 content = kind.schema().dump(record) if kind.model in SOFT_DELETED else None
-                delete_record(session, record, actor=g.account.username, is_lead=bool(set(g.account.roles) & LEADS),
-                              content=content)
+                delete_record(
+                    session,
+                    record,
+                    actor=g.account.username,
+                    is_lead=bool(set(g.account.roles) & LEADS),
+                    content=content,
+                )
 
     plural = kind.path.replace("-", " ")
     Collection.get.__doc__ = f"List a client's {plural}, newest first."
     Collection.post.__doc__ = f"Add a {kind.label.replace('_', ' ')} to a client."
     Item.get.__doc__ = f"One of a client's {plural}."
     Item.patch.__doc__ = f"Change some fields of one of a client's {plural}."
-    Item.delete.__doc__ = f"Delete one of a client's {plural}." + (
-        " It is kept, hidden from lists and statistics, with its content in the audit trail; leads only."
-        if kind.model in SOFT_DELETED else "") + (
-        " Refused (409) while its process is running." if hasattr(kind.model, "instance_id") else "")
+    Item.delete.__doc__ = (
+        f"Delete one of a client's {plural}."
+        + (
+            " It is kept, hidden from lists and statistics, with its content in the audit trail; leads only."
+            if kind.model in SOFT_DELETED
+            else ""
+        )
+        + (" Refused (409) while its process is running." if hasattr(kind.model, "instance_id") else "")
+    )
     blp.route(f"/<id:client_id>/{kind.path}", endpoint=f"{kind.label}_collection")(Collection)
     blp.route(f"/<id:client_id>/{kind.path}/<id:record_id>", endpoint=f"{kind.label}_item")(Item)
 

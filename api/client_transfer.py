@@ -1,5 +1,6 @@
 """Clients in and out in bulk over HTTP: export the filtered list as CSV or XLSX, import a spreadsheet
 (dry run or all-or-nothing), and merge a duplicate client into another."""
+
 from __future__ import annotations
 
 import json
@@ -37,20 +38,27 @@ class MultipartParser(FlaskParser):
         return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
 
-blp = Blueprint("client_transfer", __name__, url_prefix="/api/clients",
-                description="Client export, import and merge")
+blp = Blueprint("client_transfer", __name__, url_prefix="/api/clients", description="Client export, import and merge")
 blp.ARGUMENTS_PARSER = MultipartParser()
 
 
 # Export -------------------------------------------------------------------------------
 
+
 class ExportArgs(ClientArgs):
-    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]),
-                           metadata={"description": "csv (UTF-8 with BOM, streamed) or xlsx"})
+    format = fields.String(
+        load_default="csv",
+        validate=validate.OneOf(["csv", "xlsx"]),
+        metadata={"description": "csv (UTF-8 with BOM, streamed) or xlsx"},
+    )
 
 
-EXPORT_RESPONSE = {"200": {"description": "The clients as a spreadsheet (attachment)", "content": {
-    CSV: {"schema": {"type": "string"}}, XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
+EXPORT_RESPONSE = {
+    "200": {
+        "description": "The clients as a spreadsheet (attachment)",
+        "content": {CSV: {"schema": {"type": "string"}}, XLSX: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
 
 
 @blp.route("/export")
@@ -70,10 +78,17 @@ def export_clients(args):
         if args["format"] == "xlsx":
             count = session.scalar(select(func.count()).select_from(Client).where(*conditions))
             if count > XLSX_MAX_ROWS:
-                raise InvalidInput(f"{count} clients do not fit in one sheet; use format=csv or narrow the filters",
-                                   {"format": [f"xlsx holds at most {XLSX_MAX_ROWS} rows"]})
-    clients = clients_in_batches(engine.transaction, conditions, order_column=getattr(Client, SORT_COLUMNS[args["sort"].lstrip("-")]),
-                                 descending=args["sort"].startswith("-"), batch_size=EXPORT_BATCH)
+                raise InvalidInput(
+                    f"{count} clients do not fit in one sheet; use format=csv or narrow the filters",
+                    {"format": [f"xlsx holds at most {XLSX_MAX_ROWS} rows"]},
+                )
+    clients = clients_in_batches(
+        engine.transaction,
+        conditions,
+        order_column=getattr(Client, SORT_COLUMNS[args["sort"].lstrip("-")]),
+        descending=args["sort"].startswith("-"),
+        batch_size=EXPORT_BATCH,
+    )
     filename = f"clients-{clock.now():%Y%m%d-%H%M}.{args['format']}"
     if args["format"] == "xlsx":
         # A workbook is a zip finished at the end: written (write-only, flat memory) to a temporary file, then sent.
@@ -81,28 +96,44 @@ def export_clients(args):
         write_xlsx(layout, clients, target)
         target.seek(0)
         return send_file(target, mimetype=XLSX, as_attachment=True, download_name=filename)
-    response = Response(stream_with_context(csv_chunks(layout, clients)), mimetype=CSV,
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    response = Response(
+        stream_with_context(csv_chunks(layout, clients)),
+        mimetype=CSV,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
     response.mimetype_params["charset"] = "utf-8"
     return response
 
 
 # Import -------------------------------------------------------------------------------
 
+
 class ImportForm(Schema):
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
-                                               "description": "a .csv (UTF-8 or GB18030; comma, semicolon or tab) "
-                                                              "or .xlsx file; the first row holds the headers"})
-    mapping = fields.String(validate=validate.Length(min=2, max=20000), metadata={
-        "description": "JSON object from column headers to client fields, e.g. "
-                       "{\"Company\": \"name\", \"Phone\": \"phones\"}. Fields: name, kind, industry, tier, status, "
-                       "owner, notes; tags, phones, emails, addresses (lists, split on ';'); address.street, "
-                       "address.city, address.region, address.postcode, address.country, address.label (one "
-                       "address from several columns); custom_fields (a JSON object) or custom_fields.<name>. "
-                       "Without it, columns named after client fields (an export) are used."})
+    file = fields.Raw(
+        required=True,
+        metadata={
+            "type": "string",
+            "format": "binary",
+            "description": "a .csv (UTF-8 or GB18030; comma, semicolon or tab) "
+            "or .xlsx file; the first row holds the headers",
+        },
+    )
+    mapping = fields.String(
+        validate=validate.Length(min=2, max=20000),
+        metadata={
+            "description": "JSON object from column headers to client fields, e.g. "
+            '{"Company": "name", "Phone": "phones"}. Fields: name, kind, industry, tier, status, '
+            "owner, notes; tags, phones, emails, addresses (lists, split on ';'); address.street, "
+            "address.city, address.region, address.postcode, address.country, address.label (one "
+            "address from several columns); custom_fields (a JSON object) or custom_fields.<name>. "
+            "Without it, columns named after client fields (an export) are used."
+        },
+    )
     dry_run = fields.Boolean(load_default=False, metadata={"description": "check every row, write nothing"})
-    confirm_duplicates = fields.Boolean(load_default=False, metadata={
-        "description": "import rows that match existing clients or earlier rows (listed as warnings)"})
+    confirm_duplicates = fields.Boolean(
+        load_default=False,
+        metadata={"description": "import rows that match existing clients or earlier rows (listed as warnings)"},
+    )
 
 
 class RowProblemSchema(Schema):
@@ -110,8 +141,12 @@ class RowProblemSchema(Schema):
     column = fields.String(allow_none=True, metadata={"description": "the file's column header"})
     field = fields.String(required=True, metadata={"description": "the client field path, e.g. emails.1"})
     message = fields.String(required=True)
-    duplicate_of = fields.Dict(metadata={"description": "{row} of this file, or {client_id, name, matched_on}, or "
-                                                        "for a client you may not see {withheld, matched_on}"})
+    duplicate_of = fields.Dict(
+        metadata={
+            "description": "{row} of this file, or {client_id, name, matched_on}, or "
+            "for a client you may not see {withheld, matched_on}"
+        }
+    )
 
 
 class ImportReportSchema(Schema):
@@ -120,10 +155,16 @@ class ImportReportSchema(Schema):
     valid_rows = fields.Integer(required=True)
     created = fields.Integer(required=True)
     client_ids = fields.List(fields.Integer(), required=True)
-    problems = fields.List(fields.Nested(RowProblemSchema), required=True,
-                           metadata={"description": "why rows cannot be imported; any one refuses the whole file"})
-    warnings = fields.List(fields.Nested(RowProblemSchema), required=True,
-                           metadata={"description": "duplicates let through by confirm_duplicates"})
+    problems = fields.List(
+        fields.Nested(RowProblemSchema),
+        required=True,
+        metadata={"description": "why rows cannot be imported; any one refuses the whole file"},
+    )
+    warnings = fields.List(
+        fields.Nested(RowProblemSchema),
+        required=True,
+        metadata={"description": "duplicates let through by confirm_duplicates"},
+    )
 
 
 def _field_errors(messages, prefix: str = "") -> dict[str, list[str]]:
@@ -175,42 +216,65 @@ def import_clients_file(form):
     sees_all = has_permission(g.account.roles, "clients:read_all")
     engine = process_engine()
     with engine.transaction() as session:
-        report = import_clients(session, engine, client_rows(session, table, mapping), load=_client_loader(),
-                                actor=g.account.username, dry_run=form["dry_run"],
-                                confirm_duplicates=form["confirm_duplicates"],
-                                default_owner=None if sees_all else g.account.username,
-                                owners=owners_visible_to_caller(session),
-                                file_name=getattr(upload, "filename", None))
+        report = import_clients(
+            session,
+            engine,
+            client_rows(session, table, mapping),
+            load=_client_loader(),
+            actor=g.account.username,
+            dry_run=form["dry_run"],
+            confirm_duplicates=form["confirm_duplicates"],
+            default_owner=None if sees_all else g.account.username,
+            owners=owners_visible_to_caller(session),
+            file_name=getattr(upload, "filename", None),
+        )
         if form["dry_run"]:
             session.rollback()
             return report.as_dict()
         if report.problems:
-            raise RowsInvalid(f"{len({p.row for p in report.problems})} of {report.rows} rows cannot be imported; "
-                              "nothing was imported", [p.as_dict() for p in report.problems])
+            raise RowsInvalid(
+                f"{len({p.row for p in report.problems})} of {report.rows} rows cannot be imported; "
+                "nothing was imported",
+                [p.as_dict() for p in report.problems],
+            )
         return report.as_dict()
 
 
 # Merge --------------------------------------------------------------------------------
 
+
 class MergeRequestSchema(Schema):
-    from_client_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**62), metadata={
-        "description": "the duplicate: its records move to this client, then it is deleted"})
+    from_client_id = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=2**62),
+        metadata={"description": "the duplicate: its records move to this client, then it is deleted"},
+    )
 
 
-MovedSchema = Schema.from_dict({
-    **{kind: fields.List(fields.Integer(), required=True) for kind in RECORD_MODELS},
-    "process_instances": fields.List(fields.UUID(), required=True,
-                                     metadata={"description": "re-keyed from client:{from} to client:{id}"}),
-}, name="MergedRecords")
+MovedSchema = Schema.from_dict(
+    {
+        **{kind: fields.List(fields.Integer(), required=True) for kind in RECORD_MODELS},
+        "process_instances": fields.List(
+            fields.UUID(), required=True, metadata={"description": "re-keyed from client:{from} to client:{id}"}
+        ),
+    },
+    name="MergedRecords",
+)
 
 
 class MergeResultSchema(Schema):
     client = fields.Nested(ClientSchema, required=True)
     from_client_id = fields.Integer(required=True)
     moved = fields.Nested(MovedSchema, required=True)
-    added = fields.Dict(keys=fields.String(), values=fields.List(fields.Raw()), required=True,
-                        metadata={"description": "tags, phones, emails, addresses, custom field names (and a "
-                                                 "missing industry or owner) the client gained"})
+    added = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.Raw()),
+        required=True,
+        metadata={
+            "description": "tags, phones, emails, addresses, custom field names (and a "
+            "missing industry or owner) the client gained"
+        },
+    )
 
 
 @blp.route("/<id:client_id>/merge", methods=["POST"])
@@ -224,7 +288,17 @@ def merge_client(data, client_id):
     the duplicate is deleted (restorable) with a note of where it went."""
     engine = process_engine()
     with engine.transaction() as session:
-        result = merge_clients(session, engine, into_id=client_id, from_id=data["from_client_id"],
-                               owners=owners_visible_to_caller(session), actor=g.account.username)
-        return {"client": result.client, "from_client_id": result.from_client_id, "moved": result.moved,
-                "added": result.added}
+        result = merge_clients(
+            session,
+            engine,
+            into_id=client_id,
+            from_id=data["from_client_id"],
+            owners=owners_visible_to_caller(session),
+            actor=g.account.username,
+        )
+        return {
+            "client": result.client,
+            "from_client_id": result.from_client_id,
+            "moved": result.moved,
+            "added": result.added,
+        }

@@ -1,6 +1,7 @@
 """Client records over HTTP: create (with duplicate detection), read, update, list and search,
 soft delete and restore, and the client's timeline. The views check access and shape the data; the
 changes themselves, with their follow-up cycle and audit row, are atrium/clients.py's."""
+
 from __future__ import annotations
 
 from flask import current_app, g
@@ -49,21 +50,31 @@ class ClientSchema(Schema):
     kind = fields.String(validate=validate.OneOf(KINDS), load_default="organisation")
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
     industry = fields.String(allow_none=True, validate=validate.Length(max=100))
-    tier = fields.String(validate=validate.OneOf(TIERS), load_default="C",
-                         metadata={"description": "classification: A (key), B, C"})
+    tier = fields.String(
+        validate=validate.OneOf(TIERS), load_default="C", metadata={"description": "classification: A (key), B, C"}
+    )
     status = fields.String(validate=validate.OneOf(STATUSES), load_default="prospect")
-    owner = fields.String(allow_none=True, validate=validate.Length(max=100),
-                          metadata={"description": "username of the responsible account manager"})
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50),
-                       load_default=list)
-    phones = fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=20),
-                         load_default=list)
-    emails = fields.List(fields.Email(validate=validate.Length(max=320)), validate=validate.Length(max=20),
-                         load_default=list)
+    owner = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=100),
+        metadata={"description": "username of the responsible account manager"},
+    )
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50), load_default=list
+    )
+    phones = fields.List(
+        fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=20), load_default=list
+    )
+    emails = fields.List(
+        fields.Email(validate=validate.Length(max=320)), validate=validate.Length(max=20), load_default=list
+    )
     addresses = fields.List(fields.Nested(AddressSchema), validate=validate.Length(max=20), load_default=list)
     notes = fields.String(allow_none=True, validate=validate.Length(max=20000))
-    custom_fields = fields.Dict(keys=fields.String(), load_default=dict,
-                                metadata={"description": "validated against the firm's custom-field JSON Schema"})
+    custom_fields = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "validated against the firm's custom-field JSON Schema"},
+    )
     version = fields.Integer(dump_only=True, metadata={"description": "send it back in updates to detect conflicts"})
     created_at = fields.DateTime(dump_only=True)
     created_by = fields.String(dump_only=True, allow_none=True)
@@ -72,18 +83,24 @@ class ClientSchema(Schema):
 
 
 class NewClientSchema(ClientSchema):
-    confirm_duplicate = fields.Boolean(load_default=False, load_only=True,
-                                       metadata={"description": "create even though existing clients match"})
+    confirm_duplicate = fields.Boolean(
+        load_default=False, load_only=True, metadata={"description": "create even though existing clients match"}
+    )
 
 
 class ClientPatchSchema(ClientSchema):
-    expected_version = fields.Integer(load_only=True, validate=validate.Range(min=0, max=2**31 - 1),
-                                      metadata={"description": "refuse with 409 if the client's version differs"})
+    expected_version = fields.Integer(
+        load_only=True,
+        validate=validate.Range(min=0, max=2**31 - 1),
+        metadata={"description": "refuse with 409 if the client's version differs"},
+    )
 
 
 class ClientArgs(PageArgs):
-    q = fields.String(validate=validate.Length(min=1, max=200),
-                      metadata={"description": "any part of name, phone, email or address, case-insensitive"})
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "any part of name, phone, email or address, case-insensitive"},
+    )
     tier = fields.String(validate=validate.OneOf(TIERS))
     status = fields.String(validate=validate.OneOf(STATUSES))
     kind = fields.String(validate=validate.OneOf(KINDS))
@@ -95,8 +112,12 @@ class ClientArgs(PageArgs):
 
 
 class ClientPage(page_schema(ClientSchema, "ClientPageBase")):
-    total_exact = fields.Boolean(required=True, metadata={
-        "description": "false when more clients match than were counted: `total` is then a lower bound (10,000)"})
+    total_exact = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "false when more clients match than were counted: `total` is then a lower bound (10,000)"
+        },
+    )
 
 
 def process_engine():
@@ -104,7 +125,9 @@ def process_engine():
 
 
 def owners_visible_to_caller(session) -> set[str] | None:
-    return client_service.visible_owners(session, g.account, sees_all=has_permission(g.account.roles, "clients:read_all"))
+    return client_service.visible_owners(
+        session, g.account, sees_all=has_permission(g.account.roles, "clients:read_all")
+    )
 
 
 def process_data_shown_to_caller(session, process_key: str, data: dict) -> dict:
@@ -117,8 +140,9 @@ def process_data_shown_to_caller(session, process_key: str, data: dict) -> dict:
 
 def visible_client(session, client_id: int, *, include_deleted: bool = False) -> Client:
     """The client `client_id` if the caller may see it, else NotFound."""
-    return client_service.visible_client_or_raise(session, client_id, owners_visible_to_caller(session),
-                                                  include_deleted=include_deleted)
+    return client_service.visible_client_or_raise(
+        session, client_id, owners_visible_to_caller(session), include_deleted=include_deleted
+    )
 
 
 def client_list_conditions(session, args: dict) -> list:
@@ -161,8 +185,18 @@ class Clients(MethodView):
         with process_engine().transaction() as session:
             conditions = client_list_conditions(session, args)
             total, exact = count_clients(session, conditions)
-            items = clients_page(session, conditions=conditions, sort=args["sort"], limit=args["page_size"],
-                                 offset=(args["page"] - 1) * args["page_size"], matches=total) if total else []
+            items = (
+                clients_page(
+                    session,
+                    conditions=conditions,
+                    sort=args["sort"],
+                    limit=args["page_size"],
+                    offset=(args["page"] - 1) * args["page_size"],
+                    matches=total,
+                )
+                if total
+                else []
+            )
             return {**envelope(items, total, args), "total_exact": exact}
 
     @requires("clients:write")
@@ -178,8 +212,14 @@ class Clients(MethodView):
             data["owner"] = g.account.username  # an account manager's new client is their own
         engine = process_engine()
         with engine.transaction() as session:
-            return client_service.create_client(session, engine, data=data, actor=g.account.username,
-                                                confirm_duplicate=confirm, owners=owners_visible_to_caller(session))
+            return client_service.create_client(
+                session,
+                engine,
+                data=data,
+                actor=g.account.username,
+                confirm_duplicate=confirm,
+                owners=owners_visible_to_caller(session),
+            )
 
 
 @blp.route("/<id:client_id>")
@@ -202,8 +242,9 @@ class ClientItem(MethodView):
         engine = process_engine()
         with engine.transaction() as session:
             client = visible_client(session, client_id)
-            return client_service.update_client(session, engine, client, data=data, actor=g.account.username,
-                                                expected_version=expected)
+            return client_service.update_client(
+                session, engine, client, data=data, actor=g.account.username, expected_version=expected
+            )
 
     @requires("clients:write")
     @blp.response(204)
@@ -232,8 +273,12 @@ class TimelineArgs(Schema):
 
 class TimelineEventSchema(Schema):
     at = fields.DateTime(required=True)
-    kind = fields.String(required=True, metadata={"description": "follow_up, engagement, service_request, complaint, "
-                                                                 "feedback, process_instance or task"})
+    kind = fields.String(
+        required=True,
+        metadata={
+            "description": "follow_up, engagement, service_request, complaint, feedback, process_instance or task"
+        },
+    )
     id = fields.String(required=True)
     title = fields.String(required=True)
     status = fields.String(allow_none=True)
@@ -255,6 +300,10 @@ def client_timeline(args, client_id):
     feedback, process instances and their tasks."""
     with process_engine().transaction() as session:
         visible_client(session, client_id)
-        items = timeline.client_timeline(session, client_id=client_id, business_key=client_service.client_business_key(
-            client_id), limit=args["limit"])
+        items = timeline.client_timeline(
+            session,
+            client_id=client_id,
+            business_key=client_service.client_business_key(client_id),
+            limit=args["limit"],
+        )
         return {"client_id": client_id, "items": items}

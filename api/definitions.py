@@ -1,4 +1,5 @@
 """Deployments and process definitions."""
+
 from __future__ import annotations
 
 from flask import Response, current_app, g
@@ -25,10 +26,14 @@ MAX_FILES = 200
 
 
 class DeploymentFiles(Schema):
-    files = fields.List(fields.Raw(metadata={"type": "string", "format": "binary"}), required=True,
-                        validate=validate.Length(min=1, max=MAX_FILES),
-                        metadata={"description": ".bpmn, .dmn, form .json files and translation files "
-                                                         "(`<process or form>.<locale>.json`)"})
+    files = fields.List(
+        fields.Raw(metadata={"type": "string", "format": "binary"}),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_FILES),
+        metadata={
+            "description": ".bpmn, .dmn, form .json files and translation files (`<process or form>.<locale>.json`)"
+        },
+    )
 
 
 class DeployedSchema(Schema):
@@ -76,15 +81,28 @@ class StartFormSchema(Schema):
 
 
 class ListedDefinitionSchema(DefinitionSchema):
-    start_form = fields.Nested(StartFormSchema, allow_none=True, metadata={"description": (
-        "the form the starter fills in (the first user task's), or null; send its data as the start `variables` "
-        "of POST /api/process-instances, or complete the start task that opens for you")})
+    start_form = fields.Nested(
+        StartFormSchema,
+        allow_none=True,
+        metadata={
+            "description": (
+                "the form the starter fills in (the first user task's), or null; send its data as the start `variables` "
+                "of POST /api/process-instances, or complete the start task that opens for you"
+            )
+        },
+    )
 
 
 class DefinitionArgs(PageArgs):
-    startable = fields.Boolean(load_default=False, metadata={"description": (
-        "only processes you may start by hand: you have `instances:start`, and the process has a plain start "
-        "event and is not one a record starts (service requests, complaints, follow-ups)")})
+    startable = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": (
+                "only processes you may start by hand: you have `instances:start`, and the process has a plain start "
+                "event and is not one a record starts (service requests, complaints, follow-ups)"
+            )
+        },
+    )
 
 
 DefinitionPage = page_schema(ListedDefinitionSchema, "DefinitionPage")
@@ -113,11 +131,14 @@ def create_deployment(form):
     with engine.transaction() as session:
         result = deploy(engine, session, files, actor=g.account.username)
     return {
-        "definitions": [{"process_key": d.process_key, "version": d.version, "created": d.created}
-                        for d in result.definitions],
+        "definitions": [
+            {"process_key": d.process_key, "version": d.version, "created": d.created} for d in result.definitions
+        ],
         "forms": [{"name": name, "version": version, "created": created} for name, version, created in result.forms],
-        "translations": [{"kind": kind, "name": name, "locale": locale, "created": created}
-                         for kind, name, locale, created in result.translations],
+        "translations": [
+            {"kind": kind, "name": name, "locale": locale, "created": created}
+            for kind, name, locale, created in result.translations
+        ],
     }
 
 
@@ -128,17 +149,23 @@ def _localized_names(session, definitions: list[ProcessDefinition]) -> list[dict
     documents = []
     for definition in definitions:
         document = {name: getattr(definition, name) for name in DefinitionSchema().fields if name != "start_form"}
-        document["name"] = (texts.get(definition.process_key, {}).get(locale, {}).get(definition.process_key)
-                            or definition.name)
+        document["name"] = (
+            texts.get(definition.process_key, {}).get(locale, {}).get(definition.process_key) or definition.name
+        )
         documents.append(document)
     return documents
 
 
 def _latest_versions():
-    latest = (select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
-              .group_by(ProcessDefinition.process_key).subquery())
+    latest = (
+        select(ProcessDefinition.process_key, func.max(ProcessDefinition.version).label("version"))
+        .group_by(ProcessDefinition.process_key)
+        .subquery()
+    )
     return select(ProcessDefinition).join(
-        latest, (ProcessDefinition.process_key == latest.c.process_key) & (ProcessDefinition.version == latest.c.version))
+        latest,
+        (ProcessDefinition.process_key == latest.c.process_key) & (ProcessDefinition.version == latest.c.version),
+    )
 
 
 def _listed(session, definitions: list[ProcessDefinition]) -> list[dict]:
@@ -170,16 +197,24 @@ def list_definitions(args):
             rows, total = page_query(session, query, select(func.count()).select_from(query.subquery()), args)
             return envelope(_listed(session, [row[0] for row in rows]), total, args)
         # A firm has a handful of processes: filtered here, where the parsed specs are (cached per version).
-        startable = [d for d in session.scalars(query) if _startable_by_hand(session, d)] \
-            if has_permission(g.account.roles, "instances:start") else []
+        startable = (
+            [d for d in session.scalars(query) if _startable_by_hand(session, d)]
+            if has_permission(g.account.roles, "instances:start")
+            else []
+        )
         first = (args["page"] - 1) * args["page_size"]
-        page = startable[first:first + args["page_size"]]
+        page = startable[first : first + args["page_size"]]
         return envelope(_listed(session, page), len(startable), args)
 
 
 def _versions_or_raise(session, key: str) -> list[ProcessDefinition]:
-    versions = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.process_key == key)
-                                    .order_by(ProcessDefinition.version.desc())))
+    versions = list(
+        session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.process_key == key)
+            .order_by(ProcessDefinition.version.desc())
+        )
+    )
     if not versions:
         raise NotFound(f"no process '{key}' is deployed")
     return versions

@@ -1,5 +1,6 @@
 """OpenAPI plumbing: the Api subclass that speaks RFC 7807, a decorator documenting error responses, and the
 Swagger UI page."""
+
 from __future__ import annotations
 
 import functools
@@ -73,10 +74,17 @@ def register_converters(app, api) -> None:
 # no third-party origin can change the page that holds an admin's token, and the page's CSP allows
 # scripts from this origin only (so its start-up script is a file too, not inline).
 swagger_ui = Blueprint("swagger_ui", __name__)
-SWAGGER_UI_FILES = ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
-                    "favicon-32x32.png", "favicon-16x16.png")
-DOCS_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-            "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+SWAGGER_UI_FILES = (
+    "swagger-ui.css",
+    "swagger-ui-bundle.js",
+    "swagger-ui-standalone-preset.js",
+    "favicon-32x32.png",
+    "favicon-16x16.png",
+)
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 _START_SCRIPT = """window.onload = function () {
   window.ui = SwaggerUIBundle({
     url: document.getElementById("swagger-ui").dataset.specUrl,
@@ -110,11 +118,15 @@ _PAGE = """<!DOCTYPE html>
 def docs_page():
     """The Swagger UI page for /api/openapi.json."""
     asset = functools.partial(url_for, "swagger_ui.docs_asset")
-    page = _PAGE.format(title=escape(current_app.config["API_TITLE"]), css=asset(filename="swagger-ui.css"),
-                        icon=asset(filename="favicon-32x32.png"), spec=url_for("api-docs.openapi_json"),
-                        bundle=asset(filename="swagger-ui-bundle.js"),
-                        preset=asset(filename="swagger-ui-standalone-preset.js"),
-                        start=asset(filename="atrium-start.js"))
+    page = _PAGE.format(
+        title=escape(current_app.config["API_TITLE"]),
+        css=asset(filename="swagger-ui.css"),
+        icon=asset(filename="favicon-32x32.png"),
+        spec=url_for("api-docs.openapi_json"),
+        bundle=asset(filename="swagger-ui-bundle.js"),
+        preset=asset(filename="swagger-ui-standalone-preset.js"),
+        start=asset(filename="atrium-start.js"),
+    )
     response = make_response(page)
     response.headers["Content-Security-Policy"] = DOCS_CSP
     return response

@@ -1,4 +1,5 @@
 """Employees: the firm's people, each with at most one account and a manager to escalate to."""
+
 from __future__ import annotations
 
 from flask import g
@@ -26,10 +27,16 @@ class EmployeeSchema(Schema):
     department = fields.String(allow_none=True, validate=validate.Length(max=200))
     phone = fields.String(allow_none=True, validate=validate.Length(max=50))
     email = fields.Email(allow_none=True, validate=validate.Length(max=320))
-    username = fields.String(allow_none=True, validate=validate.Length(min=1, max=100),
-                             metadata={"description": "the employee's account (one each)"})
-    manager = fields.String(allow_none=True, validate=validate.Length(min=1, max=100),
-                            metadata={"description": "username of the manager escalations go to"})
+    username = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "the employee's account (one each)"},
+    )
+    manager = fields.String(
+        allow_none=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "username of the manager escalations go to"},
+    )
     active = fields.Boolean(load_default=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -57,8 +64,12 @@ class Employees(MethodView):
         if args.get("q"):
             conditions.append(func.lower(Employee.name).contains(args["q"].lower(), autoescape=True))
         with process_engine().transaction() as session:
-            rows, total = page_query(session, select(Employee).where(*conditions).order_by(Employee.name, Employee.id),
-                                     select(func.count()).select_from(Employee).where(*conditions), args)
+            rows, total = page_query(
+                session,
+                select(Employee).where(*conditions).order_by(Employee.name, Employee.id),
+                select(func.count()).select_from(Employee).where(*conditions),
+                args,
+            )
             return envelope([row[0] for row in rows], total, args)
 
     @requires("employees:manage")

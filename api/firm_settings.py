@@ -1,4 +1,5 @@
 """Per-firm settings: the JSON Schema that client custom fields must satisfy."""
+
 from __future__ import annotations
 
 from flask import g
@@ -17,8 +18,10 @@ blp = Blueprint("firm_settings", __name__, url_prefix="/api/settings", descripti
 
 
 class CustomFieldsSchema(Schema):
-    schema = fields.Dict(required=True, metadata={"description": "a JSON Schema (2020-12) for clients' custom_fields; "
-                                                                 "{} allows anything"})
+    schema = fields.Dict(
+        required=True,
+        metadata={"description": "a JSON Schema (2020-12) for clients' custom_fields; {} allows anything"},
+    )
 
 
 @blp.route("/client-custom-fields", methods=["GET"])

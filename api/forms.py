@@ -1,4 +1,5 @@
 """Forms: the JSON Schema (and UI schema) a user task shows."""
+
 from __future__ import annotations
 
 from flask import current_app
@@ -21,8 +22,12 @@ class FormDocumentSchema(Schema):
     name = fields.String()
     version = fields.Integer()
     schema = fields.Dict(metadata={"description": "titles and descriptions in the request's language"})
-    ui_schema = fields.Dict(allow_none=True, metadata={"description": "with `ui:enumNames` (the choices' labels in "
-                                                                      "the request's language) where translated"})
+    ui_schema = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "with `ui:enumNames` (the choices' labels in the request's language) where translated"
+        },
+    )
     deployed_at = fields.DateTime()
 
 
@@ -38,5 +43,10 @@ def get_form(name):
             raise NotFound(f"no form named {name}")
         texts = translation(session, kind=FORM, name=name, locale=request_locale())
         schema, ui_schema = localize_form(form.schema, form.ui_schema, texts)
-        return {"name": form.name, "version": form.version, "schema": schema, "ui_schema": ui_schema,
-                "deployed_at": form.deployed_at}
+        return {
+            "name": form.name,
+            "version": form.version,
+            "schema": schema,
+            "ui_schema": ui_schema,
+            "deployed_at": form.deployed_at,
+        }

@@ -1,4 +1,5 @@
 """Process instances: start, list, inspect, history, cancel, retry."""
+
 from __future__ import annotations
 
 import uuid
@@ -84,13 +85,24 @@ class TimerCycleSchema(Schema):
 class WaitingTimerSchema(Schema):
     element_id = fields.String(allow_none=True)
     element_name = fields.String(allow_none=True, metadata={"description": "in the request's language"})
-    kind = fields.String(allow_none=True, metadata={"description": (
-        "`date`, `duration` or `cycle` (the BPMN timer), or `retry`: a failed service task's next attempt")})
+    kind = fields.String(
+        allow_none=True,
+        metadata={
+            "description": (
+                "`date`, `duration` or `cycle` (the BPMN timer), or `retry`: a failed service task's next attempt"
+            )
+        },
+    )
     due = fields.DateTime()
     expression = fields.String(allow_none=True, metadata={"description": "the timer's BPMN expression"})
     cycle = fields.Nested(TimerCycleSchema, allow_none=True, metadata={"description": "a cycle timer's repetitions"})
-    recurs = fields.Boolean(metadata={"description": (
-        "the process comes back to this timer after it fires (a recurring round such as the follow-up cycle's)")})
+    recurs = fields.Boolean(
+        metadata={
+            "description": (
+                "the process comes back to this timer after it fires (a recurring round such as the follow-up cycle's)"
+            )
+        }
+    )
     attempt = fields.Integer(allow_none=True, metadata={"description": "a retry's attempt number"})
 
 
@@ -98,10 +110,15 @@ class WaitingMessageSchema(Schema):
     element_id = fields.String()
     element_name = fields.String(allow_none=True, metadata={"description": "in the request's language"})
     message_name = fields.String()
-    correlation_keys = fields.Dict(metadata={"description": (
-        "what a message's `correlation_keys` must match to reach this instance (POST /api/messages): its "
-        "`business_key`, and the variables the catch event's correlation properties name with the values the "
-        "instance holds (null when the caller may not see the instance's data)")})
+    correlation_keys = fields.Dict(
+        metadata={
+            "description": (
+                "what a message's `correlation_keys` must match to reach this instance (POST /api/messages): its "
+                "`business_key`, and the variables the catch event's correlation properties name with the values the "
+                "instance holds (null when the caller may not see the instance's data)"
+            )
+        }
+    )
 
 
 class WaitingIncidentSchema(Schema):
@@ -117,8 +134,10 @@ class WaitsSchema(Schema):
     tasks = fields.List(fields.Nested(WaitingTaskSchema), metadata={"description": "open user tasks"})
     timers = fields.List(fields.Nested(WaitingTimerSchema), metadata={"description": "pending timers, soonest first"})
     messages = fields.List(fields.Nested(WaitingMessageSchema), metadata={"description": "message subscriptions"})
-    incidents = fields.List(fields.Nested(WaitingIncidentSchema), metadata={"description": (
-        "open incidents: the instance waits for someone to fix the cause and retry")})
+    incidents = fields.List(
+        fields.Nested(WaitingIncidentSchema),
+        metadata={"description": ("open incidents: the instance waits for someone to fix the cause and retry")},
+    )
 
 
 class InstanceDetailSchema(InstanceSchema):
@@ -127,8 +146,14 @@ class InstanceDetailSchema(InstanceSchema):
     variables = fields.Dict(allow_none=True, metadata={"description": "null when the caller may not see them"})
     open_tasks = fields.List(fields.Nested(TaskSchema))
     incidents = fields.List(fields.Nested(IncidentSchema))
-    waiting_for = fields.Nested(WaitsSchema, metadata={"description": (
-        "what the instance waits for: open tasks, timers, messages and incidents (empty once it has ended)")})
+    waiting_for = fields.Nested(
+        WaitsSchema,
+        metadata={
+            "description": (
+                "what the instance waits for: open tasks, timers, messages and incidents (empty once it has ended)"
+            )
+        },
+    )
 
 
 class InstanceArgs(PageArgs):
@@ -179,8 +204,9 @@ def visible_instances_condition(session):
 def visible_instance_or_raise(session, instance_id: uuid.UUID) -> None:
     """NotFound for an instance the caller may not see, as for one that does not exist."""
     condition = visible_instances_condition(session)
-    if condition is not None and not session.scalar(select(exists().where(ProcessInstance.id == instance_id,
-                                                                          condition))):
+    if condition is not None and not session.scalar(
+        select(exists().where(ProcessInstance.id == instance_id, condition))
+    ):
         raise NotFound(f"process instance {instance_id} not found")
 
 
@@ -206,10 +232,15 @@ def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started:
     if not isinstance(instance, InstanceRow):
         instance = engine.load_instance_or_raise(session, instance)
     variables, activities = engine.instance_view(session, instance)
-    shown = (process_data_shown_to_caller(session, instance.process_key, variables)
-             if may_see_variables(session, instance.id, instance.started_by) else None)
-    tasks = [localized_task(t) for t in
-             (instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id))]
+    shown = (
+        process_data_shown_to_caller(session, instance.process_key, variables)
+        if may_see_variables(session, instance.id, instance.started_by)
+        else None
+    )
+    tasks = [
+        localized_task(t)
+        for t in (instance.opened_tasks if just_started else open_task_rows(session, instance_id=instance.id))
+    ]
     waits = instance_waits(engine, session, instance, tasks=tasks, variables=shown)
     return {
         **{name: getattr(instance, name) for name in _INSTANCE_FIELDS},
@@ -224,16 +255,34 @@ def instance_detail(session, instance: InstanceRow | uuid.UUID, *, just_started:
 
 def _localized_waits(session, instance: InstanceRow, waits) -> dict:
     """`waiting_for` with element names in the request's language (else as in the BPMN)."""
-    texts = translation(session, kind=PROCESS, name=instance.process_key, locale=request_locale()) \
-        if waits.timers or waits.messages or waits.incidents else {}
+    texts = (
+        translation(session, kind=PROCESS, name=instance.process_key, locale=request_locale())
+        if waits.timers or waits.messages or waits.incidents
+        else {}
+    )
 
     def named(item: dict) -> dict:
         return {**item, "element_name": texts.get(item["element_id"] or "") or item["element_name"]}
 
-    incidents = [named({"id": i.id, "element_id": i.element_id, "element_name": i.element_name, "message": i.message,
-                        "created_at": i.created_at, "attempts": i.attempts}) for i in waits.incidents]
-    return {"tasks": waits.tasks, "timers": [named(t) for t in waits.timers],
-            "messages": [named(m) for m in waits.messages], "incidents": incidents}
+    incidents = [
+        named(
+            {
+                "id": i.id,
+                "element_id": i.element_id,
+                "element_name": i.element_name,
+                "message": i.message,
+                "created_at": i.created_at,
+                "attempts": i.attempts,
+            }
+        )
+        for i in waits.incidents
+    ]
+    return {
+        "tasks": waits.tasks,
+        "timers": [named(t) for t in waits.timers],
+        "messages": [named(m) for m in waits.messages],
+        "incidents": incidents,
+    }
 
 
 def refuse_record_driven_start(process_key: str) -> None:
@@ -244,8 +293,10 @@ def refuse_record_driven_start(process_key: str) -> None:
         return
     locale = request_locale()
     how = translate(how, locale)
-    raise InvalidInput(translate("problem.started_by_record", locale, process_key=process_key, how=how),
-                       {"process_key": [translate("problem.started_by_record.field", locale, how=how)]})
+    raise InvalidInput(
+        translate("problem.started_by_record", locale, process_key=process_key, how=how),
+        {"process_key": [translate("problem.started_by_record.field", locale, how=how)]},
+    )
 
 
 @blp.route("")
@@ -271,10 +322,16 @@ class Instances(MethodView):
         engine = _engine()
         with engine.transaction() as session:
             check_client_business_key(session, data.get("business_key"), owners_visible_to_caller(session))
-            instance = engine.start_instance(session, process_key=data["process_key"], version=data.get("version"),
-                                             variables=data["variables"], business_key=data.get("business_key"),
-                                             actor=g.account.username, untrusted=True,
-                                             references=reference_checks_for_caller(session))
+            instance = engine.start_instance(
+                session,
+                process_key=data["process_key"],
+                version=data.get("version"),
+                variables=data["variables"],
+                business_key=data.get("business_key"),
+                actor=g.account.username,
+                untrusted=True,
+                references=reference_checks_for_caller(session),
+            )
             return instance_detail(session, instance, just_started=True)
 
     @requires("instances:read")
@@ -298,8 +355,12 @@ class Instances(MethodView):
                 conditions.append(visible)
             rows, total = page_query(
                 session,
-                select(ProcessInstance).where(*conditions).order_by(ProcessInstance.started_at.desc(), ProcessInstance.id),
-                select(func.count()).select_from(ProcessInstance).where(*conditions), args)
+                select(ProcessInstance)
+                .where(*conditions)
+                .order_by(ProcessInstance.started_at.desc(), ProcessInstance.id),
+                select(func.count()).select_from(ProcessInstance).where(*conditions),
+                args,
+            )
             return envelope([row[0] for row in rows], total, args)
 
 
@@ -327,8 +388,12 @@ def get_history(args, instance_id):
             raise NotFound(f"process instance {instance_id} not found")
         visible_instance_or_raise(session, instance_id)
         condition = HistoryEntry.instance_id == instance_id
-        rows, total = page_query(session, select(HistoryEntry).where(condition).order_by(HistoryEntry.id),
-                                 select(func.count()).select_from(HistoryEntry).where(condition), args)
+        rows, total = page_query(
+            session,
+            select(HistoryEntry).where(condition).order_by(HistoryEntry.id),
+            select(func.count()).select_from(HistoryEntry).where(condition),
+            args,
+        )
         # Element names in the reader's language, from the process's translation file (else as in the BPMN).
         texts = translation(session, kind=PROCESS, name=instance.process_key, locale=request_locale())
         entries = [{name: getattr(row[0], name) for name in HistorySchema._declared_fields} for row in rows]
@@ -359,4 +424,3 @@ def retry_instance(instance_id):
     with engine.transaction() as session:
         instance = engine.retry_instance(session, instance_id=instance_id, actor=g.account.username)
         return instance_detail(session, instance)
-

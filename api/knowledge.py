@@ -1,4 +1,5 @@
 """Knowledge-base articles: write, read and search them, best match first."""
+
 from __future__ import annotations
 
 from flask import g
@@ -22,8 +23,9 @@ class ArticleSchema(Schema):
     id = fields.Integer(dump_only=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=300))
     body = fields.String(required=True, validate=validate.Length(min=1, max=200_000))
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50),
-                       load_default=list)
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=50)), validate=validate.Length(max=50), load_default=list
+    )
     service_type = fields.String(allow_none=True, validate=validate.Length(max=100))
     author = fields.String(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
@@ -48,9 +50,14 @@ class Articles(MethodView):
     def get(self, args):
         """Search articles: with `q`, ranked by relevance; otherwise newest first."""
         with process_engine().transaction() as session:
-            items, total = search_articles(session, q=args.get("q"), service_type=args.get("service_type"),
-                                           tag=args.get("tag"), limit=args["page_size"],
-                                           offset=(args["page"] - 1) * args["page_size"])
+            items, total = search_articles(
+                session,
+                q=args.get("q"),
+                service_type=args.get("service_type"),
+                tag=args.get("tag"),
+                limit=args["page_size"],
+                offset=(args["page"] - 1) * args["page_size"],
+            )
             return envelope(items, total, args)
 
     @requires("knowledge:write")

@@ -1,5 +1,6 @@
 """The language of the request: from its Accept-Language header (the web app sends the person's
 chosen locale there), negotiated once per request."""
+
 from __future__ import annotations
 
 from flask import g, has_request_context, request

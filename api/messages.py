@@ -1,4 +1,5 @@
 """Messages: correlate a named message to the instances waiting for it."""
+
 from __future__ import annotations
 
 from flask import current_app, g
@@ -23,8 +24,11 @@ blp = Blueprint("messages", __name__, url_prefix="/api/messages", description="M
 
 class MessageSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    correlation_keys = fields.Dict(keys=fields.String(), load_default=dict,
-                                   metadata={"description": "business_key and/or process variables to match"})
+    correlation_keys = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={"description": "business_key and/or process variables to match"},
+    )
     payload = fields.Dict(keys=fields.String(), load_default=dict)
 
 
@@ -53,9 +57,15 @@ def send_message(message):
     engine = current_app.extensions["atrium.engine"]
     with engine.transaction() as session:
         _refuse_invisible_client_key(session, message["correlation_keys"].get("business_key"))
-        reached = correlate_message(engine, session, name=message["name"], payload=message["payload"],
-                                    correlation_keys=message["correlation_keys"], actor=g.account.username,
-                                    may_reach=_visible_to_caller(session))
+        reached = correlate_message(
+            engine,
+            session,
+            name=message["name"],
+            payload=message["payload"],
+            correlation_keys=message["correlation_keys"],
+            actor=g.account.username,
+            may_reach=_visible_to_caller(session),
+        )
         return {"reached": reached}
 
 
@@ -76,5 +86,6 @@ def _visible_to_caller(session):
     condition = visible_instances_condition(session)
     if condition is None:
         return None
-    return lambda instance_id: bool(session.scalar(select(exists().where(ProcessInstance.id == instance_id,
-                                                                         condition))))
+    return lambda instance_id: bool(
+        session.scalar(select(exists().where(ProcessInstance.id == instance_id, condition)))
+    )

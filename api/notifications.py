@@ -1,5 +1,6 @@
 """The notification outbox: messages sent (or waiting to be mailed) to the firm's people, and each
 person's own notifications for the web app's bell."""
+
 from __future__ import annotations
 
 from flask import g
@@ -35,8 +36,9 @@ class NotificationSchema(Schema):
     email = fields.String(allow_none=True)
     subject = fields.String()
     body = fields.String()
-    status = fields.String(metadata={"description": "queued (in the outbox; mailed once SMTP is configured), "
-                                                   "sent or failed"})
+    status = fields.String(
+        metadata={"description": "queued (in the outbox; mailed once SMTP is configured), sent or failed"}
+    )
     error = fields.String(allow_none=True, metadata={"description": "why the last mailing attempt failed"})
     attempts = fields.Integer(metadata={"description": "mailing attempts so far"})
     next_attempt_at = fields.DateTime(allow_none=True, metadata={"description": "when a failed mailing is retried"})
@@ -49,8 +51,9 @@ class NotificationSchema(Schema):
 
 
 class NotificationArgs(PageArgs):
-    recipient = fields.String(validate=validate.Length(max=100),
-                              metadata={"description": "admins only; others always see their own"})
+    recipient = fields.String(
+        validate=validate.Length(max=100), metadata={"description": "admins only; others always see their own"}
+    )
     kind = fields.String(validate=validate.Length(max=50))
     status = fields.String(validate=validate.OneOf([QUEUED, SENT, FAILED]))
 
@@ -75,21 +78,30 @@ class Notifications(MethodView):
             if args.get(name):
                 conditions.append(getattr(Notification, name) == args[name])
         with process_engine().transaction() as session:
-            rows, total = page_query(session, select(Notification).where(*conditions).order_by(Notification.id.desc()),
-                                     select(func.count()).select_from(Notification).where(*conditions), args)
+            rows, total = page_query(
+                session,
+                select(Notification).where(*conditions).order_by(Notification.id.desc()),
+                select(func.count()).select_from(Notification).where(*conditions),
+                args,
+            )
             return envelope([row[0] for row in rows], total, args)
 
 
 # The bell: the person's own notifications, read and marked read. Only the recipient's rows, ever:
 # someone else's id is a 404, as one that does not exist.
-my_blp = Blueprint("my_notifications", __name__, url_prefix="/api/me/notifications",
-                   description="Your notifications (the web app's bell)")
+my_blp = Blueprint(
+    "my_notifications",
+    __name__,
+    url_prefix="/api/me/notifications",
+    description="Your notifications (the web app's bell)",
+)
 
 
 class LinkSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(["task", "client", "instance"]))
-    id = fields.Raw(required=True, metadata={"description": "a task or instance UUID (string), or a client id "
-                                                            "(integer)"})
+    id = fields.Raw(
+        required=True, metadata={"description": "a task or instance UUID (string), or a client id (integer)"}
+    )
 
 
 class MyNotificationSchema(Schema):
@@ -99,9 +111,15 @@ class MyNotificationSchema(Schema):
     body = fields.String(required=True)
     created_at = fields.DateTime(required=True)
     read_at = fields.DateTime(required=True, allow_none=True, metadata={"description": "null while unread"})
-    link = fields.Nested(LinkSchema, required=True, allow_none=True, metadata={
-        "description": "What it is about: its task, else the client it concerns, else its process instance; "
-                       "null when none"})
+    link = fields.Nested(
+        LinkSchema,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "What it is about: its task, else the client it concerns, else its process instance; "
+            "null when none"
+        },
+    )
 
 
 class MyNotificationArgs(PageArgs):
@@ -116,8 +134,15 @@ MyNotificationPage = page_schema(MyNotificationSchema, "MyNotificationPage")
 
 
 def _item(note) -> dict:
-    return {"id": note.id, "kind": note.kind, "subject": note.subject, "body": note.body,
-            "created_at": note.created_at, "read_at": note.read_at, "link": link_of(note)}
+    return {
+        "id": note.id,
+        "kind": note.kind,
+        "subject": note.subject,
+        "body": note.body,
+        "created_at": note.created_at,
+        "read_at": note.read_at,
+        "link": link_of(note),
+    }
 
 
 @my_blp.route("")

@@ -1,5 +1,6 @@
 """Writes the OpenAPI document to a file, without a database or a server: `make web` turns it
 into the browser app's TypeScript types, so a changed endpoint breaks the app's build."""
+
 from __future__ import annotations
 
 import json

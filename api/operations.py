@@ -1,4 +1,5 @@
 """Operations endpoints: liveness, readiness and Prometheus metrics."""
+
 from __future__ import annotations
 
 import logging
@@ -92,9 +93,11 @@ class _WorkCollector:
             values = {
                 "atrium_open_tasks": session.scalar(select(func.count()).select_from(Task).where(Task.status == OPEN)),
                 "atrium_running_instances": session.scalar(
-                    select(func.count()).select_from(ProcessInstance).where(ProcessInstance.status == ACTIVE)),
+                    select(func.count()).select_from(ProcessInstance).where(ProcessInstance.status == ACTIVE)
+                ),
                 "atrium_open_incidents": session.scalar(
-                    select(func.count()).select_from(Incident).where(Incident.resolved_at.is_(None))),
+                    select(func.count()).select_from(Incident).where(Incident.resolved_at.is_(None))
+                ),
             }
         for name, value in values.items():
             yield GaugeMetricFamily(name, name.replace("atrium_", "").replace("_", " "), value=value)
@@ -103,10 +106,12 @@ class _WorkCollector:
 class Metrics:
     def __init__(self, engine):
         self.registry = CollectorRegistry()
-        self.requests = Counter("atrium_http_requests", "HTTP requests", ["method", "endpoint", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("atrium_http_request_seconds", "HTTP request latency", ["method", "endpoint"],
-                                 registry=self.registry)
+        self.requests = Counter(
+            "atrium_http_requests", "HTTP requests", ["method", "endpoint", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "atrium_http_request_seconds", "HTTP request latency", ["method", "endpoint"], registry=self.registry
+        )
         self.registry.register(_WorkCollector(engine))
 
     def start(self) -> None:

@@ -1,4 +1,5 @@
 """Paged lists: `page` and `page_size` in, `{items, total, page, page_size}` out."""
+
 from __future__ import annotations
 
 from marshmallow import fields, validate

@@ -1,4 +1,5 @@
 """Who may do what: the one permission matrix, enforced by `requires` and printed in the README."""
+
 from __future__ import annotations
 
 from functools import wraps
@@ -22,8 +23,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "messages:send": STAFF,
     "tasks:read": ALL,
     "tasks:read_all": LEADS | {"viewer"},
-    "tasks:work": STAFF,          # claim, unclaim, complete tasks offered to you
-    "tasks:assign": LEADS,        # assign anyone's task to anyone
+    "tasks:work": STAFF,  # claim, unclaim, complete tasks offered to you
+    "tasks:assign": LEADS,  # assign anyone's task to anyone
     "forms:read": ALL,
     "accounts:manage": {"admin"},
     "audit:read": {"admin"},
@@ -40,12 +41,12 @@ PERMISSIONS: dict[str, set[str]] = {
     "clients:merge": LEADS,
     "clients:export": LEADS | {"account_manager"},
     "clients:import": LEADS,
-    "records:write": STAFF,       # contacts, engagements, follow-ups, requests, complaints, feedback
+    "records:write": STAFF,  # contacts, engagements, follow-ups, requests, complaints, feedback
     "employees:read": ALL,
     "employees:manage": {"admin"},
     "knowledge:read": ALL,
     "knowledge:write": LEADS | {"service_desk"},
-    "notifications:read": ALL,    # your own
+    "notifications:read": ALL,  # your own
     "notifications:read_all": {"admin"},
     "settings:manage": {"admin"},
 }
@@ -66,8 +67,9 @@ def requires(permission: str, *alternatives: str):
         @wraps(view)
         def wrapper(*args, **kwargs):
             if not any(has_permission(g.account.roles, name) for name in permissions):
-                raise Forbidden(f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow "
-                                f"{' or '.join(permissions)}")
+                raise Forbidden(
+                    f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow {' or '.join(permissions)}"
+                )
             return view(*args, **kwargs)
 
         wrapper.atrium_permission = permission

@@ -1,4 +1,5 @@
 """RFC 7807 problem responses: every error the API returns goes through here."""
+
 from __future__ import annotations
 
 import logging
@@ -31,14 +32,24 @@ class ProblemSchema(Schema):
     title = fields.String(required=True)
     status = fields.Integer(required=True)
     detail = fields.String(required=True)
-    errors = fields.Raw(metadata={"description": "Field path (or BPMN element) -> messages; or a list of "
-                                                "{file, line, element_id, message} for definitions, or of "
-                                                "{row, column, field, message} for imports"})
+    errors = fields.Raw(
+        metadata={
+            "description": "Field path (or BPMN element) -> messages; or a list of "
+            "{file, line, element_id, message} for definitions, or of "
+            "{row, column, field, message} for imports"
+        }
+    )
     error_id = fields.String(metadata={"description": "For 500s: the id logged with the failure"})
-    candidates = fields.List(fields.Dict(), metadata={"description": "For a possible duplicate (409): the existing "
-                                                                      "records it matches, with what matched"})
-    withheld = fields.Dict(metadata={"description": "For a possible duplicate (409) with clients you may not see: "
-                                                    "{count, resolved_by, detail}, never which clients"})
+    candidates = fields.List(
+        fields.Dict(),
+        metadata={"description": "For a possible duplicate (409): the existing records it matches, with what matched"},
+    )
+    withheld = fields.Dict(
+        metadata={
+            "description": "For a possible duplicate (409) with clients you may not see: "
+            "{count, resolved_by, detail}, never which clients"
+        }
+    )
 
 
 def problem(status: int, title: str, detail: str, *, kind: str | None = None, **extra):
@@ -47,8 +58,12 @@ def problem(status: int, title: str, detail: str, *, kind: str | None = None, **
     locale = request_locale()
     if isinstance(extra.get("errors"), dict):
         extra["errors"] = _translated_errors(extra["errors"], locale)
-    body = {"type": PROBLEM_BASE + (kind or str(status)), "title": translate(title, locale), "status": status,
-            "detail": translate(detail, locale)}
+    body = {
+        "type": PROBLEM_BASE + (kind or str(status)),
+        "title": translate(title, locale),
+        "status": status,
+        "detail": translate(detail, locale),
+    }
     body.update({k: v for k, v in extra.items() if v is not None})
     response = jsonify(body)
     response.status_code = status
@@ -59,9 +74,12 @@ def problem(status: int, title: str, detail: str, *, kind: str | None = None, **
 def _translated_errors(errors: dict, locale: str) -> dict:
     if locale == "en":
         return errors
-    return {field: [translate(m, locale) if isinstance(m, str) else m for m in messages]
-            if isinstance(messages, list) else (translate(messages, locale) if isinstance(messages, str) else messages)
-            for field, messages in errors.items()}
+    return {
+        field: [translate(m, locale) if isinstance(m, str) else m for m in messages]
+        if isinstance(messages, list)
+        else (translate(messages, locale) if isinstance(messages, str) else messages)
+        for field, messages in errors.items()
+    }
 
 
 def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
@@ -87,29 +105,34 @@ def from_http_exception(error: HTTPException):
         located = {}
         for location, fields_ in messages.items():
             located.update(fields_ if isinstance(fields_, dict) else {location: fields_})
-        return problem(422, "Invalid input", "problem.invalid_fields", kind="invalid-input",
-                       errors=_flatten(located))
+        return problem(422, "Invalid input", "problem.invalid_fields", kind="invalid-input", errors=_flatten(located))
     detail = data.get("message") or error.description or error.name
     return problem(status, error.name, detail, kind=str(status))
 
 
 def from_domain_error(error: AtriumError):
     if isinstance(error, DefinitionInvalid):
-        return problem(422, error.title, error.detail, kind="definition-invalid",
-                       errors=[p.as_dict() for p in error.problems])
+        return problem(
+            422, error.title, error.detail, kind="definition-invalid", errors=[p.as_dict() for p in error.problems]
+        )
     if isinstance(error, RowsInvalid):
         return problem(422, error.title, error.detail, kind="invalid-rows", errors=error.problems)
     if isinstance(error, InvalidInput):
         return problem(422, error.title, error.detail, kind="invalid-input", errors=error.errors)
     if isinstance(error, DuplicateFound):
-        return problem(409, error.title, error.detail, kind="duplicate", candidates=error.candidates,
-                       withheld=error.withheld)
+        return problem(
+            409, error.title, error.detail, kind="duplicate", candidates=error.candidates, withheld=error.withheld
+        )
     if isinstance(error, TooManyRequests):
         response = problem(429, error.title, error.detail, kind=getattr(error, "kind", None) or "too-many-requests")
         response.headers["Retry-After"] = str(error.retry_after)
         return response
-    kind = getattr(error, "kind", None) or {404: "not-found", 409: "conflict", 403: "forbidden",
-                                            401: "unauthorized"}.get(error.status)
+    kind = getattr(error, "kind", None) or {
+        404: "not-found",
+        409: "conflict",
+        403: "forbidden",
+        401: "unauthorized",
+    }.get(error.status)
     return problem(error.status, error.title, error.detail, kind=kind)
 
 

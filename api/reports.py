@@ -1,4 +1,5 @@
 """Reports: the catalogue, a report made on request (JSON, HTML, PDF, XLSX), schedules and their runs."""
+
 from __future__ import annotations
 
 import logging
@@ -41,7 +42,9 @@ class ReportInfoSchema(Schema):
 
 
 class ReportFilterArgs(Schema):
-    owner = fields.String(validate=validate.Length(max=100), metadata={"description": "clients of this account manager"})
+    owner = fields.String(
+        validate=validate.Length(max=100), metadata={"description": "clients of this account manager"}
+    )
     team = fields.String(validate=validate.Length(max=100), metadata={"description": "clients of this team's members"})
     service_type = fields.String(validate=validate.Length(max=100))
     process_key = fields.String(validate=validate.Length(max=200))
@@ -60,10 +63,19 @@ class ReportArgs(ReportFilterArgs):
             raise InvalidInput("the period is longer than three years", {"to": ["at most three years after from"]})
 
 
-REPORT_RESPONSE = {"200": {"description": "The report: JSON tables, an HTML page, a PDF or an XLSX workbook",
-                           "content": {media: {"schema": {"type": "object"} if name == "json" else
-                                               {"type": "string", "format": "binary" if name in ("pdf", "xlsx") else None}}
-                                       for name, media in MEDIA_TYPES.items()}}}
+REPORT_RESPONSE = {
+    "200": {
+        "description": "The report: JSON tables, an HTML page, a PDF or an XLSX workbook",
+        "content": {
+            media: {
+                "schema": {"type": "object"}
+                if name == "json"
+                else {"type": "string", "format": "binary" if name in ("pdf", "xlsx") else None}
+            }
+            for name, media in MEDIA_TYPES.items()
+        },
+    }
+}
 
 
 def _viewer() -> Viewer:
@@ -76,8 +88,16 @@ def _viewer() -> Viewer:
 @errors(blp)
 def list_reports():
     """The catalogue of named reports."""
-    return [{"name": r.name, "title": r.title, "description": r.description, "formats": list(MEDIA_TYPES),
-             "tables": [s.__name__ for s in r.statistics]} for r in REPORTS.values()]
+    return [
+        {
+            "name": r.name,
+            "title": r.title,
+            "description": r.description,
+            "formats": list(MEDIA_TYPES),
+            "tables": [s.__name__ for s in r.statistics],
+        }
+        for r in REPORTS.values()
+    ]
 
 
 @blp.route("/reports/<name>")
@@ -110,21 +130,38 @@ def get_report(args, name):
 
 # Schedules ------------------------------------------------------------------------------
 
+
 class ScheduleSchema(Schema):
     id = fields.Integer(dump_only=True)
     report = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    cron = fields.String(required=True, validate=validate.Length(min=9, max=100),
-                         metadata={"description": "5 fields: minute hour day month weekday, e.g. `0 7 1 * *`; "
-                                                  "firing at most once a day unless the firm allows more"})
-    timezone = fields.String(load_default="UTC", validate=validate.Length(max=64),
-                             metadata={"description": "IANA time zone the cron expression is read in"})
-    period = fields.String(load_default="previous_month", validate=validate.OneOf(PERIODS),
-                           metadata={"description": "what each run covers, relative to when it fires"})
+    cron = fields.String(
+        required=True,
+        validate=validate.Length(min=9, max=100),
+        metadata={
+            "description": "5 fields: minute hour day month weekday, e.g. `0 7 1 * *`; "
+            "firing at most once a day unless the firm allows more"
+        },
+    )
+    timezone = fields.String(
+        load_default="UTC",
+        validate=validate.Length(max=64),
+        metadata={"description": "IANA time zone the cron expression is read in"},
+    )
+    period = fields.String(
+        load_default="previous_month",
+        validate=validate.OneOf(PERIODS),
+        metadata={"description": "what each run covers, relative to when it fires"},
+    )
     parameters = fields.Nested(ReportFilterArgs, load_default=dict)
-    recipients = fields.List(fields.String(validate=validate.Length(min=1, max=320)), required=True,
-                             validate=validate.Length(min=1, max=50),
-                             metadata={"description": "usernames, or email addresses of accounts or in the firm's "
-                                                      "email domains, the PDF is mailed to"})
+    recipients = fields.List(
+        fields.String(validate=validate.Length(min=1, max=320)),
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={
+            "description": "usernames, or email addresses of accounts or in the firm's "
+            "email domains, the PDF is mailed to"
+        },
+    )
     active = fields.Boolean(dump_only=True)
     next_run_at = fields.DateTime(dump_only=True)
     created_by = fields.String(dump_only=True)
@@ -157,10 +194,17 @@ class Schedules(MethodView):
             # Refused now, not at the first firing: filters the caller may not use, unknown recipients.
             period_from, period_to = period_dates(data["period"], clock.now(), "UTC")
             resolve_filters(session, _viewer(), period_from, period_to, data["parameters"])
-            schedule = create_schedule(session, report=data["report"], cron=data["cron"], timezone_name=data["timezone"],
-                                       period=data["period"], parameters=data["parameters"],
-                                       recipients=data["recipients"], created_by=g.account.username,
-                                       settings=process_engine().settings)
+            schedule = create_schedule(
+                session,
+                report=data["report"],
+                cron=data["cron"],
+                timezone_name=data["timezone"],
+                period=data["period"],
+                parameters=data["parameters"],
+                recipients=data["recipients"],
+                created_by=g.account.username,
+                settings=process_engine().settings,
+            )
             return schedule
 
     @requires("reports:read")
@@ -173,8 +217,12 @@ class Schedules(MethodView):
         if args.get("report"):
             conditions.append(ReportSchedule.report == args["report"])
         with process_engine().transaction() as session:
-            rows, total = page_query(session, select(ReportSchedule).where(*conditions).order_by(ReportSchedule.id.desc()),
-                                     select(func.count()).select_from(ReportSchedule).where(*conditions), args)
+            rows, total = page_query(
+                session,
+                select(ReportSchedule).where(*conditions).order_by(ReportSchedule.id.desc()),
+                select(func.count()).select_from(ReportSchedule).where(*conditions),
+                args,
+            )
             return envelope([row[0] for row in rows], total, args)
 
 
@@ -207,12 +255,15 @@ class ScheduleItem(MethodView):
         """Stop a schedule and remove it; its past runs and their PDFs stay."""
         with process_engine().transaction() as session:
             schedule = _schedule_or_raise(session, schedule_id)
-            if schedule.created_by != g.account.username and not has_permission(g.account.roles, "reports:read_all_runs"):
+            if schedule.created_by != g.account.username and not has_permission(
+                g.account.roles, "reports:read_all_runs"
+            ):
                 raise Forbidden("only its creator or a lead may remove a schedule")
             delete_schedule(session, schedule, actor=g.account.username)
 
 
 # Runs -----------------------------------------------------------------------------------
+
 
 class RunSchema(Schema):
     id = fields.Integer()
@@ -259,8 +310,12 @@ def list_runs(args):
         if args.get(name) is not None:
             conditions.append(getattr(ReportRun, name) == args[name])
     with process_engine().transaction() as session:
-        rows, total = page_query(session, select(ReportRun).where(*conditions).order_by(ReportRun.id.desc()),
-                                 select(func.count()).select_from(ReportRun).where(*conditions), args)
+        rows, total = page_query(
+            session,
+            select(ReportRun).where(*conditions).order_by(ReportRun.id.desc()),
+            select(func.count()).select_from(ReportRun).where(*conditions),
+            args,
+        )
         return envelope([row[0] for row in rows], total, args)
 
 
@@ -276,8 +331,14 @@ def get_run(run_id):
 
 @blp.route("/report-runs/<int:run_id>/pdf")
 @requires("reports:read")
-@blp.doc(responses={"200": {"description": "The run's PDF", "content": {
-    "application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The run's PDF",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+)
 @errors(blp, 404)
 def get_run_pdf(run_id):
     """The PDF a run made (404 while it has none: queued or failed)."""
@@ -286,5 +347,6 @@ def get_run_pdf(run_id):
         if run.status != SUCCEEDED:
             raise NotFound(f"report run {run_id} has no PDF: it is {run.status}")
         pdf, filename = run.pdf, pdf_filename(run.report, run.period_from)
-    return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

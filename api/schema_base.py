@@ -1,4 +1,5 @@
 """The base of every API schema: input strings may not carry NUL characters (PostgreSQL text cannot)."""
+
 from __future__ import annotations
 
 import marshmallow

@@ -1,4 +1,5 @@
 """`atrium serve`: gunicorn (a production WSGI server) running the app, each worker firing timers."""
+
 from __future__ import annotations
 
 import os

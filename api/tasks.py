@@ -1,4 +1,5 @@
 """The task inbox: list, count, read with its form, claim, unclaim, assign and complete."""
+
 from __future__ import annotations
 
 import uuid
@@ -44,11 +45,16 @@ SORTS = ["due", "-due", "created", "-created", "priority", "-priority"]
 
 class TaskSchema(Schema):
     id = fields.UUID()
-    name = fields.String(metadata={"description": "the task's name in the request's language (Accept-Language), "
-                                                  "else English"})
-    subject = fields.String(metadata={"description": "what the task is about (its BPMN `subject` filled from the "
-                                                     "instance's data when it opened), in the request's language; "
-                                                     "the name when the task has no subject"})
+    name = fields.String(
+        metadata={"description": "the task's name in the request's language (Accept-Language), else English"}
+    )
+    subject = fields.String(
+        metadata={
+            "description": "what the task is about (its BPMN `subject` filled from the "
+            "instance's data when it opened), in the request's language; "
+            "the name when the task has no subject"
+        }
+    )
     element_id = fields.String()
     process_key = fields.String()
     process_name = fields.String(metadata={"description": "the process's name in the request's language"})
@@ -78,12 +84,20 @@ VIEWS = ["assigned", "offered", "all"]
 
 
 class TaskFilters(Schema):
-    q = fields.String(validate=validate.Length(min=1, max=200),
-                      metadata={"description": "part of the subject or name, in any language, whatever the case"})
-    view = fields.String(validate=validate.OneOf(VIEWS), metadata={"description": (
-        "an inbox tab: `assigned` (assigned to you), `offered` (unclaimed, offered to you as a candidate user "
-        "or through your roles and groups), `all` (every task; roles with `tasks:read_all` only, else 403); "
-        "`assigned` and `offered` override `assignee` and `candidate_user`")})
+    q = fields.String(
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "part of the subject or name, in any language, whatever the case"},
+    )
+    view = fields.String(
+        validate=validate.OneOf(VIEWS),
+        metadata={
+            "description": (
+                "an inbox tab: `assigned` (assigned to you), `offered` (unclaimed, offered to you as a candidate user "
+                "or through your roles and groups), `all` (every task; roles with `tasks:read_all` only, else 403); "
+                "`assigned` and `offered` override `assignee` and `candidate_user`"
+            )
+        },
+    )
     assignee = fields.String(metadata={"description": "a username, or `me`"})
     candidate_user = fields.String(metadata={"description": "`me` (or a username): unclaimed tasks offered to them"})
     candidate_group = fields.String()
@@ -106,8 +120,11 @@ class CountSchema(Schema):
 class InboxCountsSchema(Schema):
     assigned = fields.Integer(required=True, metadata={"description": "open tasks assigned to you"})
     offered = fields.Integer(required=True, metadata={"description": "open, unclaimed tasks offered to you"})
-    all = fields.Integer(required=True, allow_none=True, metadata={
-        "description": "every open task; null unless your roles have `tasks:read_all`"})
+    all = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "every open task; null unless your roles have `tasks:read_all`"},
+    )
 
 
 class AssignSchema(Schema):
@@ -130,8 +147,11 @@ def localized_texts(task: dict, locale: str) -> dict:
     back to the name). Rows from before texts were kept have only their English name."""
     texts = task.get("texts")
     name = localized(texts, "name", locale) or task["name"]
-    return {"name": name, "subject": localized(texts, "subject", locale) or name,
-            "process_name": localized(texts, "process_name", locale) or task["process_key"]}
+    return {
+        "name": name,
+        "subject": localized(texts, "subject", locale) or name,
+        "process_name": localized(texts, "process_name", locale) or task["process_key"],
+    }
 
 
 def localized_task(task: dict) -> dict:
@@ -192,8 +212,9 @@ def _apply_view(args: dict) -> dict:
     `candidate_user=me` (so it takes the same index-only paths), `all` adds nothing but needs read-all."""
     view = args.get("view")
     if view == "all" and not has_permission(g.account.roles, "tasks:read_all"):
-        raise Forbidden(f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow tasks:read_all, "
-                        "which view=all needs")
+        raise Forbidden(
+            f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow tasks:read_all, which view=all needs"
+        )
     # A tab is always your own: it stands in for (and overrides) an `assignee` or `candidate_user` given too.
     for name, tab in (("assignee", "assigned"), ("candidate_user", "offered")):
         if view == tab:
@@ -260,8 +281,11 @@ def list_tasks(args):
         if _plain_inbox(session, args) and args["sort"] == "due":
             me = g.account
             total = count_offered(session, username=me.username, groups=me.candidate_groups)
-            items = offered_by_due(session, username=me.username, groups=me.candidate_groups,
-                                   limit=size, offset=offset) if total else []
+            items = (
+                offered_by_due(session, username=me.username, groups=me.candidate_groups, limit=size, offset=offset)
+                if total
+                else []
+            )
             return _page_response(items, total, args)
         conditions = _conditions(session, args)
         items = task_page(session, conditions, args["sort"], limit=size, offset=offset)
@@ -295,7 +319,8 @@ def inbox_counts():
             "assigned": session.scalar(task_count([Task.status == OPEN, Task.assignee == me.username])),
             "offered": count_offered(session, username=me.username, groups=me.candidate_groups),
             "all": session.scalar(task_count([Task.status == OPEN]))
-            if has_permission(me.roles, "tasks:read_all") else None,
+            if has_permission(me.roles, "tasks:read_all")
+            else None,
         }
 
 
@@ -351,8 +376,11 @@ def get_task_detail(task_id):
         if form is not None and task["status"] == OPEN:
             instance = load_instance(session, instance_id=task["instance_id"])
             values = engine.task_data(session, instance, task_id)
-            data = process_data_shown_to_caller(session, task["process_key"], {
-                k: v for k, v in values.items() if k in (form.schema.get("properties") or {})})
+            data = process_data_shown_to_caller(
+                session,
+                task["process_key"],
+                {k: v for k, v in values.items() if k in (form.schema.get("properties") or {})},
+            )
         return {**localized_task(task), "form": localized_form(session, form), "data": data}
 
 
@@ -373,8 +401,12 @@ def claim(task_id):
     """Take an unclaimed task offered to you."""
     with _engine().transaction() as session:
         rows = task_rows(session, task_ids=[task_id])
-        if rows and rows[0]["status"] == OPEN and rows[0]["assignee"] not in (None, g.account.username) \
-                and _offered_to_me(rows[0]):
+        if (
+            rows
+            and rows[0]["status"] == OPEN
+            and rows[0]["assignee"] not in (None, g.account.username)
+            and _offered_to_me(rows[0])
+        ):
             # A colleague took it first: say so, though the task is no longer visible to you.
             raise Conflict(f"task {task_id} is already claimed by {rows[0]['assignee']}")
         task = _visible_or_raise(rows[0] if rows else None, task_id)
@@ -430,10 +462,17 @@ def assign(data, task_id):
         override = not _is_candidate(task, target.username, target.candidate_groups)
         if override and "admin" not in g.account.roles:
             offered = ", ".join([*task["candidate_users"], *task["candidate_groups"]]) or "nobody"
-            raise InvalidInput(f"{target.username} is not a candidate for this task (offered to: {offered})",
-                               {"username": [f"not a candidate for this task (offered to: {offered})"]})
-        assign_task(session, task={**task, "id": task_id}, assignee=target.username, actor=g.account.username,
-                    not_a_candidate=override)
+            raise InvalidInput(
+                f"{target.username} is not a candidate for this task (offered to: {offered})",
+                {"username": [f"not a candidate for this task (offered to: {offered})"]},
+            )
+        assign_task(
+            session,
+            task={**task, "id": task_id},
+            assignee=target.username,
+            actor=g.account.username,
+            not_a_candidate=override,
+        )
         return localized_task({**task, "assignee": target.username})
 
 
@@ -456,10 +495,20 @@ def complete(data, task_id):
         _visible_or_raise(task, task_id)
         _require_open(task)
         if not _may_work_on(task):
-            raise Forbidden(f"task {task_id} is claimed by {task['assignee']}" if task["assignee"]
-                            else "this task is not offered to you")
-        instance = engine.complete_task(session, task_id=task_id, data=data["data"], actor=g.account.username,
-                                        task_row=task, instance=instance,
-                                        references=reference_checks_for_caller(session))
-        return localized_task({**task, "status": "completed", "completed_at": instance.updated_at,
-                           "completed_by": g.account.username})
+            raise Forbidden(
+                f"task {task_id} is claimed by {task['assignee']}"
+                if task["assignee"]
+                else "this task is not offered to you"
+            )
+        instance = engine.complete_task(
+            session,
+            task_id=task_id,
+            data=data["data"],
+            actor=g.account.username,
+            task_row=task,
+            instance=instance,
+            references=reference_checks_for_caller(session),
+        )
+        return localized_task(
+            {**task, "status": "completed", "completed_at": instance.updated_at, "completed_by": g.account.username}
+        )

@@ -5,6 +5,7 @@ index.html is never cached, so a deploy reaches every browser at its next naviga
 Any path outside /api that is not a file is the app's own route (/inbox, /clients/7, ...)
 and gets index.html, whose router shows the screen or its own "not found".
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, make_response, send_from_directory
@@ -13,6 +14,7 @@ from werkzeug.routing import BaseConverter
 
 class AppPathConverter(BaseConverter):
     """Any path but the server's own (/api, /metrics, /healthz, /readyz), which keep their 404 and 405."""
+
     regex = r"(?!(?:api|metrics|healthz|readyz)(?:/|$))[^/].*?"
     part_isolating = False
 
@@ -23,11 +25,15 @@ web_app = Blueprint("web_app", __name__)
 @web_app.record_once
 def _register_converter(state):
     state.app.url_map.converters["app_path"] = AppPathConverter
+
+
 # antd writes its styles at run time (CSS-in-JS), hence 'unsafe-inline' for styles only; no script
 # but the app's own files may run, and it talks to nothing but this origin.
-APP_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-           "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
-           "form-action 'self'; object-src 'none'")
+APP_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'; object-src 'none'"
+)
 YEAR = 365 * 24 * 3600
 NOT_BUILT = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Atrium</title></head>
 <body><h1>Atrium</h1><p>The web app has not been built. Run <code>make web</code> (or <code>make run</code>),

@@ -1,4 +1,5 @@
 """Accounts: creating them, passwords (argon2, strength, change and reset), logging in, roles and deactivation."""
+
 from __future__ import annotations
 
 import secrets
@@ -52,8 +53,9 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def check_password_strength(password: str, *, username: str, display_name: str | None = None,
-                            email: str | None = None) -> None:
+def check_password_strength(
+    password: str, *, username: str, display_name: str | None = None, email: str | None = None
+) -> None:
     """Refuse short passwords and ones zxcvbn guesses quickly (common passwords, dictionary words,
     keyboard patterns, dates, or the person's own names), with zxcvbn's advice as the field's messages."""
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -62,8 +64,10 @@ def check_password_strength(password: str, *, username: str, display_name: str |
     if estimate["score"] < MIN_PASSWORD_SCORE:
         feedback = estimate.get("feedback") or {}
         advice = [message for message in [feedback.get("warning"), *(feedback.get("suggestions") or [])] if message]
-        raise InvalidInput("password too easy to guess",
-                           {"password": ["too easy to guess", *advice] if advice else ["too easy to guess"]})
+        raise InvalidInput(
+            "password too easy to guess",
+            {"password": ["too easy to guess", *advice] if advice else ["too easy to guess"]},
+        )
 
 
 def _check_roles(roles: list[str]) -> None:
@@ -77,21 +81,44 @@ def account_target(username: str) -> str:
     return f"account:{username}"
 
 
-def create_account(session: Session, *, username: str, password: str, roles: list[str], actor: str | None,
-                   groups: list[str] | None = None, display_name: str | None = None,
-                   email: str | None = None) -> Account:
+def create_account(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    roles: list[str],
+    actor: str | None,
+    groups: list[str] | None = None,
+    display_name: str | None = None,
+    email: str | None = None,
+) -> Account:
     """A new active account, audited as `account.create` by `actor` (an admin, the CLI, the demo seeding)."""
     _check_roles(roles)
     check_password_strength(password, username=username, display_name=display_name, email=email)
     if account_by_username(session, username=username) is not None:
         raise Conflict(f"an account named {username} already exists")
-    account = Account(username=username, display_name=display_name or username, email=email,
-                      password_hash=hash_password(password), active=True, roles=list(roles), groups=list(groups or []),
-                      failed_logins=0, must_change_password=False, token_generation=0, created_at=clock.now())
+    account = Account(
+        username=username,
+        display_name=display_name or username,
+        email=email,
+        password_hash=hash_password(password),
+        active=True,
+        roles=list(roles),
+        groups=list(groups or []),
+        failed_logins=0,
+        must_change_password=False,
+        token_generation=0,
+        created_at=clock.now(),
+    )
     session.add(account)
     session.flush()
-    audit.record(session, "account.create", actor=actor, target=account_target(username),
-                 detail={"roles": list(roles), "groups": list(groups or [])})
+    audit.record(
+        session,
+        "account.create",
+        actor=actor,
+        target=account_target(username),
+        detail={"roles": list(roles), "groups": list(groups or [])},
+    )
     return account
 
 
@@ -135,10 +162,11 @@ def change_own_password(session: Session, *, username: str, current_password: st
     if not verify_password(account.password_hash, current_password):
         raise InvalidInput("the current password is wrong", {"current_password": ["wrong password"]})
     if new_password == current_password:
-        raise InvalidInput("the new password is the current one", {"new_password": ["must differ from the current one"]})
+        raise InvalidInput(
+            "the new password is the current one", {"new_password": ["must differ from the current one"]}
+        )
     try:
-        check_password_strength(new_password, username=username, display_name=account.display_name,
-                                email=account.email)
+        check_password_strength(new_password, username=username, display_name=account.display_name, email=account.email)
     except InvalidInput as exc:
         raise InvalidInput(exc.detail, {"new_password": exc.errors["password"]}) from None
     _set_password(account, new_password, must_change=False)
@@ -146,8 +174,9 @@ def change_own_password(session: Session, *, username: str, current_password: st
     return account
 
 
-def reset_password(session: Session, *, username: str, actor: str | None,
-                   new_password: str | None = None) -> tuple[Account, str]:
+def reset_password(
+    session: Session, *, username: str, actor: str | None, new_password: str | None = None
+) -> tuple[Account, str]:
     """An admin's reset: the given password (or a random one), which its owner must change at the next
     login; all their tokens are revoked. Returns the account and the temporary password."""
     account = account_or_raise(session, username)
@@ -155,22 +184,35 @@ def reset_password(session: Session, *, username: str, actor: str | None,
     check_password_strength(password, username=username, display_name=account.display_name, email=account.email)
     _set_password(account, password, must_change=True)
     login_throttle.forget_username(session, username=username)
-    audit.record(session, "account.password.reset", actor=actor, target=account_target(username),
-                 detail={"given": new_password is not None})
+    audit.record(
+        session,
+        "account.password.reset",
+        actor=actor,
+        target=account_target(username),
+        detail={"given": new_password is not None},
+    )
     return account, password
 
 
-def set_roles(session: Session, *, username: str, roles: list[str], groups: list[str] | None,
-              actor: str | None) -> Account:
+def set_roles(
+    session: Session, *, username: str, roles: list[str], groups: list[str] | None, actor: str | None
+) -> Account:
     _check_roles(roles)
     account = account_or_raise(session, username)
     before = audit.snapshot(account, ("roles", "groups"))
     account.roles = list(roles)
     if groups is not None:
         account.groups = list(groups)
-    audit.record(session, "account.roles", actor=actor, target=account_target(username),
-                 detail={"roles": list(account.roles), "changes": audit.changes(before, audit.snapshot(
-                     account, ("roles", "groups")))})
+    audit.record(
+        session,
+        "account.roles",
+        actor=actor,
+        target=account_target(username),
+        detail={
+            "roles": list(account.roles),
+            "changes": audit.changes(before, audit.snapshot(account, ("roles", "groups"))),
+        },
+    )
     return account
 
 
@@ -178,19 +220,30 @@ def deactivate(session: Session, *, username: str, actor: str | None) -> Account
     account = account_or_raise(session, username)
     was_active = account.active
     account.active = False
-    audit.record(session, "account.deactivate", actor=actor, target=account_target(username),
-                 detail={"active": [was_active, False]})
+    audit.record(
+        session,
+        "account.deactivate",
+        actor=actor,
+        target=account_target(username),
+        detail={"active": [was_active, False]},
+    )
     return account
 
 
 def set_locale(session: Session, *, username: str, locale: str | None) -> Account:
     """The language the person chose for the web app (None: the browser's again); only one's own."""
     if locale is not None and locale not in LOCALES:
-        raise InvalidInput(f"unknown language {locale!r}", {"locale": [f"must be one of {', '.join(LOCALES)}, or null"]})
+        raise InvalidInput(
+            f"unknown language {locale!r}", {"locale": [f"must be one of {', '.join(LOCALES)}, or null"]}
+        )
     account = account_or_raise(session, username)
     previous = account.locale
     account.locale = locale
-    audit.record(session, "account.locale", actor=username, target=account_target(username),
-                 detail={"locale": locale, "changes": audit.changes({"locale": previous}, {"locale": locale})})
+    audit.record(
+        session,
+        "account.locale",
+        actor=username,
+        target=account_target(username),
+        detail={"locale": locale, "changes": audit.changes({"locale": previous}, {"locale": locale})},
+    )
     return account
-

@@ -5,6 +5,7 @@ an import or the CLI. So a change and its audit row commit together or not at al
 Actors are usernames, or one of `TIMER`, `SCHEDULER` and `cli_actor()` for changes nobody asked for
 over HTTP. The HTTP layer binds the request's address and id (`bind_request`) so rows written while
 serving it carry them, without the domain knowing about Flask."""
+
 from __future__ import annotations
 
 import getpass
@@ -23,10 +24,26 @@ SCHEDULER = "scheduler"
 SYSTEM = "system"  # changes made by Atrium itself outside any request, timer or command (migrations, seeding)
 
 # Fields whose values never go into an audit summary: the row says they changed, not to what.
-PERSONAL_FIELDS = frozenset({
-    "phones", "emails", "addresses", "notes", "phone", "email", "address", "contacts", "password",
-    "password_hash", "custom_fields", "comment", "description", "content", "body", "details",
-})
+PERSONAL_FIELDS = frozenset(
+    {
+        "phones",
+        "emails",
+        "addresses",
+        "notes",
+        "phone",
+        "email",
+        "address",
+        "contacts",
+        "password",
+        "password_hash",
+        "custom_fields",
+        "comment",
+        "description",
+        "content",
+        "body",
+        "details",
+    }
+)
 
 _INSERT = insert(AuditEntry.__table__)  # built once: every change writes a row
 
@@ -34,6 +51,7 @@ _INSERT = insert(AuditEntry.__table__)  # built once: every change writes a row
 @dataclass
 class RequestInfo:
     """The HTTP request being served, as the audit trail needs it."""
+
     address: str | None
     request_id: str | None
     audited: bool = False  # a row recorded while serving it has committed
@@ -64,21 +82,31 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
-def record(session: Session, action: str, *, actor: str | None, target: str | None = None,
-           outcome: str = "success", detail: dict | None = None) -> None:
+def record(
+    session: Session,
+    action: str,
+    *,
+    actor: str | None,
+    target: str | None = None,
+    outcome: str = "success",
+    detail: dict | None = None,
+) -> None:
     """Write one audit row in `session`, so it commits (or not) with the change it describes.
     `action` is `<concept>.<verb>` (`client.create`); `target` is `<kind>:<id>` (`client:42`)."""
     info = _request.get()
-    session.execute(_INSERT, {
-        "at": clock.now(),
-        "actor": actor,
-        "action": action,
-        "target": target[:300] if target else target,
-        "outcome": outcome,
-        "client_address": info.address if info else None,
-        "request_id": info.request_id if info else None,
-        "detail": detail,
-    })
+    session.execute(
+        _INSERT,
+        {
+            "at": clock.now(),
+            "actor": actor,
+            "action": action,
+            "target": target[:300] if target else target,
+            "outcome": outcome,
+            "client_address": info.address if info else None,
+            "request_id": info.request_id if info else None,
+            "detail": detail,
+        },
+    )
     if info is not None:
         session.info[_PENDING] = info  # the request counts as audited once this commits
 

@@ -4,6 +4,7 @@ The same rules serve both sides: `GET /api/choices/...` lists what a picker offe
 refuses (through engine.form_references.ReferenceChecks) a submitted value the picker would not
 have offered. Callers own the transaction.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
@@ -46,12 +47,19 @@ def user_choices(session: Session, *, q: str | None, role: str | None, limit: in
     query = select(Account.username, Account.display_name, Account.roles, Account.groups).where(Account.active)
     if q:
         pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(func.lower(Account.username).like(pattern, escape="\\"),
-                                func.lower(Account.display_name).like(pattern, escape="\\")))
+        query = query.where(
+            or_(
+                func.lower(Account.username).like(pattern, escape="\\"),
+                func.lower(Account.display_name).like(pattern, escape="\\"),
+            )
+        )
     # Roles and groups are JSON lists (filtered here); a firm has hundreds of accounts, not millions.
     rows = session.execute(query.order_by(func.lower(Account.display_name), Account.username))
-    return [{"value": row.username, "label": user_label(row.display_name, row.username)}
-            for row in rows if _holds(row, role)][:limit]
+    return [
+        {"value": row.username, "label": user_label(row.display_name, row.username)}
+        for row in rows
+        if _holds(row, role)
+    ][:limit]
 
 
 def user_problem(session: Session, username: str, role: str | None) -> str | None:
@@ -62,8 +70,7 @@ def user_problem(session: Session, username: str, role: str | None) -> str | Non
     return None if _holds(account, role) else _lacks_role(role)
 
 
-def client_choices(session: Session, *, q: str | None, owners: set[str] | None,
-                   limit: int = MAX_CHOICES) -> list[dict]:
+def client_choices(session: Session, *, q: str | None, owners: set[str] | None, limit: int = MAX_CHOICES) -> list[dict]:
     """Live clients owned by `owners` (None: any) whose name, phone, email or address contains `q`, by name:
     `{"value": id, "label": name}`. Searched as the client list searches (storage.clients)."""
     plan_for_each_search(session)

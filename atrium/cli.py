@@ -1,4 +1,5 @@
 """The `atrium` command: serve, migrate, deploy, validate, demo, report run. Every command honours ATRIUM_DATABASE_URL."""
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,14 @@ def collect_files(paths: list[Path], forms_dir: Path | None) -> list:
                 # Its translation files sit beside it (approval.bpmn -> approval.zh-CN.json), and so do the
                 # decision tables and forms it uses and the processes it calls, as when the folder is deployed.
                 stem = path.name.split(".", 1)[0]
-                for sibling in sorted([*path.parent.glob(f"{stem}.*.json"), *path.parent.glob("*.dmn"),
-                                       *_forms_beside(path), *_called_processes_beside(path)]):
+                for sibling in sorted(
+                    [
+                        *path.parent.glob(f"{stem}.*.json"),
+                        *path.parent.glob("*.dmn"),
+                        *_forms_beside(path),
+                        *_called_processes_beside(path),
+                    ]
+                ):
                     found.setdefault(sibling.resolve(), None)
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
@@ -108,8 +115,13 @@ def cmd_migrate(args, settings: Settings) -> int:
     after = current_revision(engine)
     if before != after:  # the audit table exists from the first revision on
         with make_session_factory(engine).begin() as session:
-            audit.record(session, "database.migrate", actor=audit.cli_actor(), target="database",
-                         detail={"from": before, "to": after})
+            audit.record(
+                session,
+                "database.migrate",
+                actor=audit.cli_actor(),
+                target="database",
+                detail={"from": before, "to": after},
+            )
     if before == after:
         print(f"Database {_safe_url(settings.database_url)} is already at revision {after}.")
     else:
@@ -186,11 +198,20 @@ def cmd_user_create(args, settings: Settings) -> int:
     password = sys.stdin.readline().rstrip("\n")
     engine = _process_engine(settings)
     with engine.transaction() as session:
-        account = create_account(session, username=args.username, password=password, roles=args.role,
-                                 groups=args.group, display_name=args.display_name, email=args.email,
-                                 actor=audit.cli_actor())
-    print(f"Created account {account.username} with roles {', '.join(account.roles)}"
-          + (f" and groups {', '.join(account.groups)}." if account.groups else "."))
+        account = create_account(
+            session,
+            username=args.username,
+            password=password,
+            roles=args.role,
+            groups=args.group,
+            display_name=args.display_name,
+            email=args.email,
+            actor=audit.cli_actor(),
+        )
+    print(
+        f"Created account {account.username} with roles {', '.join(account.roles)}"
+        + (f" and groups {', '.join(account.groups)}." if account.groups else ".")
+    )
     return 0
 
 
@@ -213,18 +234,37 @@ def cmd_report_run(args, settings: Settings) -> int:
     fmt = args.out.suffix.lstrip(".").lower()
     if fmt not in ("pdf", "html", "xlsx", "json"):
         raise RuntimeError(f"--out must end in .pdf, .html, .xlsx or .json, not {args.out.name}")
-    parameters = {k: v for k, v in (("owner", args.owner), ("team", args.team), ("service_type", args.service_type),
-                                    ("process_key", args.process_key)) if v}
+    parameters = {
+        k: v
+        for k, v in (
+            ("owner", args.owner),
+            ("team", args.team),
+            ("service_type", args.service_type),
+            ("process_key", args.process_key),
+        )
+        if v
+    }
     engine = _process_engine(settings)
     with engine.transaction() as session:
         # The command line is the operator's: firm-wide figures unless filtered.
-        filters = resolve_filters(session, Viewer("cli", ("admin",)), args.date_from, args.date_to + timedelta(days=1),
-                                  parameters)
+        filters = resolve_filters(
+            session, Viewer("cli", ("admin",)), args.date_from, args.date_to + timedelta(days=1), parameters
+        )
         made = make(session, report, filters, fmt, generated_at=clock.now(), firm=settings.firm_name)
         # Client figures leave the database: the trail says which, for whom and where to.
-        audit.record(session, "report.run", actor=audit.cli_actor(), target=f"report:{report.name}",
-                     detail={"from": args.date_from.isoformat(), "to": args.date_to.isoformat(), "format": fmt,
-                             "parameters": parameters, "out": str(args.out)[:300]})
+        audit.record(
+            session,
+            "report.run",
+            actor=audit.cli_actor(),
+            target=f"report:{report.name}",
+            detail={
+                "from": args.date_from.isoformat(),
+                "to": args.date_to.isoformat(),
+                "format": fmt,
+                "parameters": parameters,
+                "out": str(args.out)[:300],
+            },
+        )
     if fmt == "json":
         made = json.dumps(made, ensure_ascii=False, indent=2)
     args.out.write_bytes(made if isinstance(made, bytes) else made.encode())
@@ -267,10 +307,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--email")
     create.set_defaults(func=cmd_user_create)
     follow_ups = sub.add_parser("follow-ups", help="client follow-up cycles").add_subparsers(
-        dest="follow_ups_command", required=True)
-    follow_ups.add_parser("start", help="start the follow-up cycle of every active client without one "
-                                        "(after deploying follow_up)").set_defaults(func=cmd_follow_ups_start)
-    report = sub.add_parser("report", help="statistics and reports").add_subparsers(dest="report_command", required=True)
+        dest="follow_ups_command", required=True
+    )
+    follow_ups.add_parser(
+        "start", help="start the follow-up cycle of every active client without one (after deploying follow_up)"
+    ).set_defaults(func=cmd_follow_ups_start)
+    report = sub.add_parser("report", help="statistics and reports").add_subparsers(
+        dest="report_command", required=True
+    )
     run = report.add_parser("run", help="make a report for a period into a file (.pdf, .html, .xlsx or .json)")
     run.add_argument("name", help="monthly_client, service_performance, satisfaction or complaints")
     run.add_argument("--from", dest="date_from", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")

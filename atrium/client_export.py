@@ -1,4 +1,5 @@
 """Client lists as spreadsheets: the columns, and CSV (streamed, formula-safe, UTF-8 with BOM) and XLSX writers."""
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,20 @@ from storage.clients import Client
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 
 # The columns carry the field names, so an exported file imports back without a mapping.
-LEADING = ("id", "name", "kind", "tier", "status", "industry", "owner", "tags", "phones", "emails", "addresses",
-           "notes")
+LEADING = (
+    "id",
+    "name",
+    "kind",
+    "tier",
+    "status",
+    "industry",
+    "owner",
+    "tags",
+    "phones",
+    "emails",
+    "addresses",
+    "notes",
+)
 TRAILING = ("created_at", "updated_at")
 LIST_SEPARATOR = "; "
 ADDRESS_PARTS = ("street", "city", "region", "postcode", "country")
@@ -40,8 +53,11 @@ class ExportLayout:
 
     @property
     def headers(self) -> list[str]:
-        custom = [f"custom_fields.{name}" for name in self.custom_names] if self.custom_names is not None else [
-            "custom_fields"]
+        custom = (
+            [f"custom_fields.{name}" for name in self.custom_names]
+            if self.custom_names is not None
+            else ["custom_fields"]
+        )
         return [*LEADING, *custom, *TRAILING]
 
 
@@ -51,8 +67,14 @@ def export_layout(session: Session) -> ExportLayout:
     return ExportLayout(tuple(properties) if isinstance(properties, dict) and properties else None)
 
 
-def clients_in_batches(transaction: Callable[[], AbstractContextManager[Session]], conditions: list, *,
-                       order_column, descending: bool, batch_size: int = BATCH_SIZE) -> Iterator[Client]:
+def clients_in_batches(
+    transaction: Callable[[], AbstractContextManager[Session]],
+    conditions: list,
+    *,
+    order_column,
+    descending: bool,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[Client]:
     """The clients matching `conditions` ordered by `order_column` then id, read `batch_size` at a time, each
     batch in its own short transaction (keyset paging): a slow download holds no transaction open, which on
     SQLite would hold the write lock."""
@@ -87,10 +109,23 @@ def client_row(layout: ExportLayout, client: Client) -> list[Any]:
         custom_values = [json.dumps(custom, ensure_ascii=False) if custom else None]
     else:
         custom_values = [_scalar(custom.get(name)) for name in layout.custom_names]
-    return [client.id, client.name, client.kind, client.tier, client.status, client.industry, client.owner,
-            LIST_SEPARATOR.join(client.tags or []), LIST_SEPARATOR.join(client.phones or []),
-            LIST_SEPARATOR.join(client.emails or []), LIST_SEPARATOR.join(map(address_text, client.addresses or [])),
-            client.notes, *custom_values, client.created_at, client.updated_at]
+    return [
+        client.id,
+        client.name,
+        client.kind,
+        client.tier,
+        client.status,
+        client.industry,
+        client.owner,
+        LIST_SEPARATOR.join(client.tags or []),
+        LIST_SEPARATOR.join(client.phones or []),
+        LIST_SEPARATOR.join(client.emails or []),
+        LIST_SEPARATOR.join(map(address_text, client.addresses or [])),
+        client.notes,
+        *custom_values,
+        client.created_at,
+        client.updated_at,
+    ]
 
 
 def _scalar(value):

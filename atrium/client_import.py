@@ -3,6 +3,7 @@ creating the clients with the API's own rules in a few bulk statements, collecti
 problems. Imported clients are added through atrium/clients.py (`add_clients`), so each gets what any new
 client gets in the same transaction: its status history, its follow-up cycle if active, and a
 `client.create` audit row (source "import"); the import itself is one `client.import` row."""
+
 from __future__ import annotations
 
 import csv
@@ -47,8 +48,13 @@ XLSX_RATIO_GRACE = 100 * 1024
 # Columns read from each row; a wider sheet is refused rather than read cell by cell to column XFD.
 MAX_COLUMNS = 200
 _CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0e-\x1f]")
-_NOT_SPREADSHEETS = {b"%PDF": "a PDF", b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image",
-                     b"GIF8": "a GIF image", b"\xd0\xcf\x11\xe0": "an old binary Office file (.xls); save it as .xlsx"}
+_NOT_SPREADSHEETS = {
+    b"%PDF": "a PDF",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\xd0\xcf\x11\xe0": "an old binary Office file (.xls); save it as .xlsx",
+}
 
 
 @dataclass
@@ -110,13 +116,19 @@ class ImportReport:
     warnings: list[RowProblem] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"dry_run": self.dry_run, "rows": self.rows, "valid_rows": self.valid_rows,
-                "created": 0 if self.dry_run else len(self.client_ids),
-                "client_ids": [] if self.dry_run else self.client_ids,
-                "problems": [p.as_dict() for p in self.problems], "warnings": [p.as_dict() for p in self.warnings]}
+        return {
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "valid_rows": self.valid_rows,
+            "created": 0 if self.dry_run else len(self.client_ids),
+            "client_ids": [] if self.dry_run else self.client_ids,
+            "problems": [p.as_dict() for p in self.problems],
+            "warnings": [p.as_dict() for p in self.warnings],
+        }
 
 
 # Reading ------------------------------------------------------------------------------
+
 
 def _bad_file(message: str) -> InvalidInput:
     return InvalidInput(f"the file cannot be imported: {message}", {"file": [message]})
@@ -172,8 +184,10 @@ def _check_archive(content: bytes) -> None:
         raise _bad_file(f"the workbook inflates to more than {XLSX_MAX_INFLATED // (1024 * 1024)} MB")
     for member in members:
         if member.file_size > XLSX_RATIO_GRACE and member.file_size > XLSX_MAX_RATIO * max(member.compress_size, 1):
-            raise _bad_file(f"{member.filename} inflates more than {XLSX_MAX_RATIO} times: "
-                            "it is not a spreadsheet an application saved")
+            raise _bad_file(
+                f"{member.filename} inflates more than {XLSX_MAX_RATIO} times: "
+                "it is not a spreadsheet an application saved"
+            )
 
 
 def _trimmed(cells: list[str]) -> list[str]:
@@ -231,13 +245,14 @@ def _table(lines, *, max_rows: int, what: str) -> Table:
         elif any(cells):
             rows.append((number, cells))
             if len(rows) > max_rows:
-                raise _bad_file(f"it has more than {max_rows} rows; at most {max_rows} are imported at once, "
-                                "split it")
+                raise _bad_file(f"it has more than {max_rows} rows; at most {max_rows} are imported at once, split it")
         else:
             blank += 1
             if blank > max_rows:
-                raise _bad_file(f"the {what} has more than {max_rows} blank rows (at most {max_rows} data rows "
-                                "are imported at once); delete the blank rows or split it")
+                raise _bad_file(
+                    f"the {what} has more than {max_rows} blank rows (at most {max_rows} data rows "
+                    "are imported at once); delete the blank rows or split it"
+                )
     if headers is None:
         raise _bad_file("the first row must hold the column headers")
     if not rows:
@@ -247,6 +262,7 @@ def _table(lines, *, max_rows: int, what: str) -> Table:
 
 # Mapping ------------------------------------------------------------------------------
 
+
 def _custom_properties(session: Session) -> dict:
     schema = setting_value(session, key=CLIENT_CUSTOM_FIELDS) or {}
     properties = schema.get("properties") if isinstance(schema, dict) else None
@@ -254,8 +270,13 @@ def _custom_properties(session: Session) -> dict:
 
 
 def _is_target(name: str) -> bool:
-    return (name in SCALAR_FIELDS or name in LIST_FIELDS or name in ADDRESS_FIELDS or name == "custom_fields"
-            or (name.startswith("custom_fields.") and len(name) > len("custom_fields.")))
+    return (
+        name in SCALAR_FIELDS
+        or name in LIST_FIELDS
+        or name in ADDRESS_FIELDS
+        or name == "custom_fields"
+        or (name.startswith("custom_fields.") and len(name) > len("custom_fields."))
+    )
 
 
 def check_mapping(mapping, headers: list[str]) -> dict[str, str]:
@@ -264,12 +285,16 @@ def check_mapping(mapping, headers: list[str]) -> dict[str, str]:
     if mapping is None:
         mapping = {h: h for h in headers if h and _is_target(h)}
         if "name" not in mapping.values():
-            raise InvalidInput("no column is named after a client field; send a mapping",
-                               {"mapping": ["required: no column is named 'name'"]})
+            raise InvalidInput(
+                "no column is named after a client field; send a mapping",
+                {"mapping": ["required: no column is named 'name'"]},
+            )
         return mapping
     if not isinstance(mapping, dict) or not mapping:
-        raise InvalidInput("mapping must be a JSON object from column headers to client fields",
-                           {"mapping": ["must be a non-empty JSON object"]})
+        raise InvalidInput(
+            "mapping must be a JSON object from column headers to client fields",
+            {"mapping": ["must be a non-empty JSON object"]},
+        )
     errors: dict[str, list[str]] = {}
     seen: dict[str, str] = {}
     for header, target in mapping.items():
@@ -279,8 +304,10 @@ def check_mapping(mapping, headers: list[str]) -> dict[str, str]:
         elif headers.count(header) > 1:
             errors[path] = [f"the file has {headers.count(header)} columns named '{header}'"]
         elif not isinstance(target, str) or not _is_target(target):
-            errors[path] = [f"not a client field; one of {', '.join(SCALAR_FIELDS + LIST_FIELDS + ADDRESS_FIELDS)}, "
-                            "custom_fields or custom_fields.<name>"]
+            errors[path] = [
+                f"not a client field; one of {', '.join(SCALAR_FIELDS + LIST_FIELDS + ADDRESS_FIELDS)}, "
+                "custom_fields or custom_fields.<name>"
+            ]
         elif target in seen and target not in LIST_FIELDS:
             errors[path] = [f"'{target}' is already mapped from '{seen[target]}'"]
         else:
@@ -344,8 +371,9 @@ def client_rows(session: Session, table: Table, mapping: dict[str, str]) -> list
             if not text:
                 continue
             if target in SCALAR_FIELDS:
-                row.data[target] = text.casefold() if target in ("kind", "status") else (
-                    text.upper() if target == "tier" else text)
+                row.data[target] = (
+                    text.casefold() if target in ("kind", "status") else (text.upper() if target == "tier" else text)
+                )
             elif target in LIST_FIELDS:
                 items = [part.strip() for part in text.split(LIST_SEPARATOR) if part.strip()]
                 if target == "addresses":
@@ -380,10 +408,20 @@ def client_rows(session: Session, table: Table, mapping: dict[str, str]) -> list
 
 # Importing ----------------------------------------------------------------------------
 
-def import_clients(session: Session, engine, rows: list[ClientRow], *, load: Callable[[dict], tuple[dict, dict]],
-                   actor: str, dry_run: bool, confirm_duplicates: bool = False,
-                   default_owner: str | None = None, owners: set[str] | None = None,
-                   file_name: str | None = None) -> ImportReport:
+
+def import_clients(
+    session: Session,
+    engine,
+    rows: list[ClientRow],
+    *,
+    load: Callable[[dict], tuple[dict, dict]],
+    actor: str,
+    dry_run: bool,
+    confirm_duplicates: bool = False,
+    default_owner: str | None = None,
+    owners: set[str] | None = None,
+    file_name: str | None = None,
+) -> ImportReport:
     """Check every row with create_client's rules, in bulk: `load` (the API's schema; returns the loaded
     data and field errors), an active owner, the firm's custom-field schema, and no duplicate (by the
     identifiers duplicate_candidates compares) of a live client or an earlier row unless `confirm_duplicates`.
@@ -425,9 +463,18 @@ def import_clients(session: Session, engine, rows: list[ClientRow], *, load: Cal
         clients = [client for _, client in valid]
         add_clients(session, engine, clients, actor=actor, source="import")
         report.client_ids = [client.id for client in clients]
-        audit.record(session, "client.import", actor=actor, target="clients", detail={
-            "file": (file_name or "")[:200], "rows": report.rows, "client_ids": report.client_ids,
-            "confirmed_duplicates": len(report.warnings)})
+        audit.record(
+            session,
+            "client.import",
+            actor=actor,
+            target="clients",
+            detail={
+                "file": (file_name or "")[:200],
+                "rows": report.rows,
+                "client_ids": report.client_ids,
+                "confirmed_duplicates": len(report.warnings),
+            },
+        )
     return report
 
 
@@ -437,8 +484,9 @@ def _add_problems(row: ClientRow, errors: dict[str, list[str]]) -> None:
             row.problem(path, message)
 
 
-def _duplicates(session: Session, valid: list[tuple[ClientRow, Client]],
-                owners: set[str] | None) -> dict[int, list[RowProblem]]:
+def _duplicates(
+    session: Session, valid: list[tuple[ClientRow, Client]], owners: set[str] | None
+) -> dict[int, list[RowProblem]]:
     """Row number -> its duplicates: live clients and earlier rows sharing a normalised name, phone or email;
     a client the importer may not see (not owned by `owners`) is counted, not named."""
     identifiers = {row.number: identifiers_of(client) for row, client in valid}
@@ -455,8 +503,16 @@ def _duplicates(session: Session, valid: list[tuple[ClientRow, Client]],
         for key in mine:
             first_row.setdefault(key, row.number)
     ids = {match["client_id"] for matches in found.values() for match, _ in matches if "client_id" in match}
-    names = {client_id: (name, owner) for client_id, name, owner in session.execute(
-        select(Client.id, Client.name, Client.owner).where(Client.id.in_(ids)))} if ids else {}
+    names = (
+        {
+            client_id: (name, owner)
+            for client_id, name, owner in session.execute(
+                select(Client.id, Client.name, Client.owner).where(Client.id.in_(ids))
+            )
+        }
+        if ids
+        else {}
+    )
     rows = {row.number: row for row, _ in valid}
     problems: dict[int, list[RowProblem]] = {}
     for number, matches in found.items():
@@ -474,5 +530,6 @@ def _duplicates(session: Session, valid: list[tuple[ClientRow, Client]],
                 duplicate_of = {"withheld": withheld(1, "possible duplicate"), "matched_on": kinds}
                 message = f"same {what} as an existing client you may not see: {duplicate_of['withheld']['detail']}"
             problems.setdefault(number, []).append(
-                RowProblem(number, row.column_of(path), path, message, duplicate_of=duplicate_of))
+                RowProblem(number, row.column_of(path), path, message, duplicate_of=duplicate_of)
+            )
     return problems

@@ -5,6 +5,7 @@ created, changed and deleted (complaints and feedback only softly, by leads, and
 process it drives is running), each change audited here as `<label>.create/.update/.delete` on
 `client:{id}/{path}/{record id}`. Complaints and service requests are created by their own modules
 (atrium.complaints, atrium.service_requests), which start their processes. Callers own the transaction."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,9 +23,9 @@ from storage.instances import CANCELLED, COMPLETED, ProcessInstance
 class ProcessOwned:
     """Fields of a kind of record that its process keeps in step with where the process is."""
 
-    process: str                       # named in the refusal: "set by the complaint process"
-    fields: frozenset[str]             # read-only on update
-    set_on_create: frozenset[str]      # of those, the ones a new record may still be given (its start data)
+    process: str  # named in the refusal: "set by the complaint process"
+    fields: frozenset[str]  # read-only on update
+    set_on_create: frozenset[str]  # of those, the ones a new record may still be given (its start data)
     # Complaints and requests always belong to their process (it starts with the record); a follow-up only
     # when the follow-up cycle made it: one recorded by hand is the recorder's to edit.
     linked_only: bool = False
@@ -33,20 +34,51 @@ class ProcessOwned:
 PROCESS_OWNED: dict[type, ProcessOwned] = {
     Complaint: ProcessOwned(
         "complaint process",
-        frozenset({"status", "resolution", "satisfaction", "received_at", "acknowledge_due_at", "acknowledged_at",
-                   "resolved_at", "closed_at", "escalated_at", "escalated_to", "transitions", "instance_id"}),
+        frozenset(
+            {
+                "status",
+                "resolution",
+                "satisfaction",
+                "received_at",
+                "acknowledge_due_at",
+                "acknowledged_at",
+                "resolved_at",
+                "closed_at",
+                "escalated_at",
+                "escalated_to",
+                "transitions",
+                "instance_id",
+            }
+        ),
         # When it was received starts the acknowledgement clock; a complaint may arrive by letter.
-        set_on_create=frozenset({"received_at"})),
+        set_on_create=frozenset({"received_at"}),
+    ),
     ServiceRequest: ProcessOwned(
         "service request process",
-        frozenset({"status", "type", "priority", "sla_due_at", "sla_due_times", "assignee", "resolution", "rating",
-                   "resolved_at", "closed_at", "instance_id"}),
+        frozenset(
+            {
+                "status",
+                "type",
+                "priority",
+                "sla_due_at",
+                "sla_due_times",
+                "assignee",
+                "resolution",
+                "rating",
+                "resolved_at",
+                "closed_at",
+                "instance_id",
+            }
+        ),
         # What the requester says it is and how urgent; the desk's triage decides afterwards.
-        set_on_create=frozenset({"type", "priority"})),
+        set_on_create=frozenset({"type", "priority"}),
+    ),
     FollowUp: ProcessOwned(
         "follow-up process",
         frozenset({"planned_at", "done_at", "done_by", "channel", "content", "outcome", "next_step", "instance_id"}),
-        set_on_create=frozenset(), linked_only=True),
+        set_on_create=frozenset(),
+        linked_only=True,
+    ),
 }
 
 
@@ -59,8 +91,10 @@ def check_process_fields(model: type, data: dict, *, creating: bool, linked: boo
     writable = owned.set_on_create if creating else frozenset()
     refused = sorted(name for name in data if name in owned.fields and name not in writable)
     if refused:
-        raise InvalidInput(f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} set by the {owned.process}",
-                           {name: [f"set by the {owned.process}"] for name in refused})
+        raise InvalidInput(
+            f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} set by the {owned.process}",
+            {name: [f"set by the {owned.process}"] for name in refused},
+        )
 
 
 # Each kind of record: its URL segment under a client, and its label in audit actions.
@@ -91,9 +125,14 @@ def fields_of(record) -> dict:
 def audit_create(session: Session, record, *, actor: str | None) -> None:
     """The `<label>.create` row of a new record: what it was given, personal fields masked."""
     session.flush()
-    detail = audit.changes({}, {name: value for name, value in fields_of(record).items()
-                                if value not in (None, [], {}, "")
-                                and name not in ("id", "client_id", "created_at", "updated_at")})
+    detail = audit.changes(
+        {},
+        {
+            name: value
+            for name, value in fields_of(record).items()
+            if value not in (None, [], {}, "") and name not in ("id", "client_id", "created_at", "updated_at")
+        },
+    )
     audit.record(session, f"{label_of(record)}.create", actor=actor, target=target_of(record), detail=detail)
 
 
@@ -142,8 +181,9 @@ def delete_record(session: Session, record, *, actor: str, is_lead: bool, conten
     label = label_of(record)
     what = label.replace("_", " ")
     if soft and not is_lead:
-        raise Forbidden(f"a {what} is evidence of how the client was served: only a manager, partner or admin "
-                        "may delete one")
+        raise Forbidden(
+            f"a {what} is evidence of how the client was served: only a manager, partner or admin may delete one"
+        )
     if process_running(session, record):
         raise Conflict(f"the {what}'s process {record.instance_id} is still running; finish or cancel it first")
     target = target_of(record)
@@ -151,6 +191,11 @@ def delete_record(session: Session, record, *, actor: str, is_lead: bool, conten
         record.deleted_at, record.deleted_by = clock.now(), actor
     else:
         session.delete(record)
-    audit.record(session, f"{label}.delete", actor=actor, target=target,
-                 detail={"soft": True, "record": content} if soft else None)
+    audit.record(
+        session,
+        f"{label}.delete",
+        actor=actor,
+        target=target,
+        detail={"soft": True, "record": content} if soft else None,
+    )
     return soft

@@ -4,6 +4,7 @@ its derived search fields and identifiers, its status history, its follow-up cyc
 an active client keeps one, any other client none) and its audit row. Whoever changes a client (an API
 view, a BPMN service task, an import, the CLI, demo seeding) calls these functions with the process engine
 and the acting username; callers own the transaction."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -29,8 +30,20 @@ from storage.clients import (
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 from storage.instances import ACTIVE, ERROR, ProcessInstance
 
-CLIENT_FIELDS = ("kind", "name", "industry", "tier", "status", "owner", "tags", "phones", "emails", "addresses",
-                 "notes", "custom_fields")
+CLIENT_FIELDS = (
+    "kind",
+    "name",
+    "industry",
+    "tier",
+    "status",
+    "owner",
+    "tags",
+    "phones",
+    "emails",
+    "addresses",
+    "notes",
+    "custom_fields",
+)
 
 
 def client_target(client_id: int) -> str:
@@ -73,15 +86,17 @@ def owners_visible_to_username(session: Session, username: str | None) -> set[st
     return visible_owners(session, account, sees_all=has_permission(account.roles, "clients:read_all"))
 
 
-def visible_client_or_none(session: Session, client_id: int, owners: set[str] | None, *,
-                           include_deleted: bool = False) -> Client | None:
+def visible_client_or_none(
+    session: Session, client_id: int, owners: set[str] | None, *, include_deleted: bool = False
+) -> Client | None:
     """The client, if it exists and its owner is in `owners` (None: any); else None, whichever it was."""
     client = client_or_none(session, client_id, include_deleted=include_deleted)
     return client if client is not None and sees_client(owners, client.owner) else None
 
 
-def visible_client_or_raise(session: Session, client_id: int, owners: set[str] | None, *,
-                            include_deleted: bool = False) -> Client:
+def visible_client_or_raise(
+    session: Session, client_id: int, owners: set[str] | None, *, include_deleted: bool = False
+) -> Client:
     """The client, if it exists and its owner is in `owners` (None: any); one you may not see is reported missing."""
     client = visible_client_or_none(session, client_id, owners, include_deleted=include_deleted)
     if client is None:
@@ -94,11 +109,16 @@ def check_client_business_key(session: Session, business_key: str | None, owners
     live client), in the same words as for a client that does not exist; other keys are free text."""
     if not business_key or not business_key.startswith(CLIENT_KEY_PREFIX):
         return
-    number = business_key[len(CLIENT_KEY_PREFIX):]
-    if not (number.isascii() and number.isdigit() and len(number) <= 18
-            and visible_client_or_none(session, int(number), owners) is not None):
-        raise InvalidInput(f"business_key {business_key} names no client you may see",
-                           {"business_key": ["no such client"]})
+    number = business_key[len(CLIENT_KEY_PREFIX) :]
+    if not (
+        number.isascii()
+        and number.isdigit()
+        and len(number) <= 18
+        and visible_client_or_none(session, int(number), owners) is not None
+    ):
+        raise InvalidInput(
+            f"business_key {business_key} names no client you may see", {"business_key": ["no such client"]}
+        )
 
 
 # Who looks into a match its requester may not see: partners see every client and merge duplicates.
@@ -108,9 +128,12 @@ RESOLVED_BY = "partner"
 def withheld(count: int, what: str) -> dict:
     """What someone is told of `count` matches (duplicates, conflicts) with clients they may not see:
     that they exist and who resolves them, never which clients they are."""
-    return {"count": count, "resolved_by": RESOLVED_BY,
-            "detail": f"{count} {what} with {'a client' if count == 1 else 'clients'} you may not see; "
-                      f"a {RESOLVED_BY} can look into {'it' if count == 1 else 'them'}"}
+    return {
+        "count": count,
+        "resolved_by": RESOLVED_BY,
+        "detail": f"{count} {what} with {'a client' if count == 1 else 'clients'} you may not see; "
+        f"a {RESOLVED_BY} can look into {'it' if count == 1 else 'them'}",
+    }
 
 
 OWNER_MUST_BE_ACTIVE = "must name an active account"
@@ -152,16 +175,22 @@ def _check_custom_fields(session: Session, values: dict) -> None:
 def _duplicates_error(matches: Iterable[tuple[Client, list[str]]], owners: set[str] | None) -> DuplicateFound:
     """The 409 for likely duplicates: candidates the caller may see in full, the others only counted."""
     matches = list(matches)
-    candidates = [{"id": c.id, "name": c.name, "owner": c.owner, "status": c.status, "matched_on": kinds}
-                  for c, kinds in matches if sees_client(owners, c.owner)]
+    candidates = [
+        {"id": c.id, "name": c.name, "owner": c.owner, "status": c.status, "matched_on": kinds}
+        for c, kinds in matches
+        if sees_client(owners, c.owner)
+    ]
     hidden = len(matches) - len(candidates)
     found = [f"{len(candidates)} existing client(s)"] if candidates else []
     if hidden:
-        found.append(f"{hidden} {'more ' if candidates else ''}client(s) you may not see (a {RESOLVED_BY} can "
-                     "look into them)")
-    return DuplicateFound(f"{' and '.join(found)} match this one; send confirm_duplicate=true to create it anyway, "
-                          "or merge",
-                          candidates, withheld=withheld(hidden, "possible duplicate(s)") if hidden else None)
+        found.append(
+            f"{hidden} {'more ' if candidates else ''}client(s) you may not see (a {RESOLVED_BY} can look into them)"
+        )
+    return DuplicateFound(
+        f"{' and '.join(found)} match this one; send confirm_duplicate=true to create it anyway, or merge",
+        candidates,
+        withheld=withheld(hidden, "possible duplicate(s)") if hidden else None,
+    )
 
 
 def _assign(session: Session, client: Client, data: dict) -> None:
@@ -175,8 +204,19 @@ def _assign(session: Session, client: Client, data: dict) -> None:
 def blank_client(*, actor: str | None) -> Client:
     """A new client row with the defaults every way of creating one starts from."""
     now = clock.now()
-    return Client(kind="organisation", tier="C", status="prospect", tags=[], phones=[], emails=[], addresses=[],
-                  custom_fields={}, created_at=now, updated_at=now, created_by=actor)
+    return Client(
+        kind="organisation",
+        tier="C",
+        status="prospect",
+        tags=[],
+        phones=[],
+        emails=[],
+        addresses=[],
+        custom_fields={},
+        created_at=now,
+        updated_at=now,
+        created_by=actor,
+    )
 
 
 def _cycle(outcome: str | None) -> dict:
@@ -187,14 +227,35 @@ def _cycle(outcome: str | None) -> dict:
 def _created(session: Session, engine, client: Client, *, actor: str | None, detail: dict) -> None:
     """What goes with every new client once it has an id: its cycle and its audit row."""
     outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor)
-    audit.record(session, "client.create", actor=actor, target=client_target(client.id), detail={
-        "name": client.name, "kind": client.kind, "status": client.status, "tier": client.tier, "owner": client.owner,
-        **detail, **_cycle(outcome)})
+    audit.record(
+        session,
+        "client.create",
+        actor=actor,
+        target=client_target(client.id),
+        detail={
+            "name": client.name,
+            "kind": client.kind,
+            "status": client.status,
+            "tier": client.tier,
+            "owner": client.owner,
+            **detail,
+            **_cycle(outcome),
+        },
+    )
 
 
-def create_client(session: Session, engine, *, data: dict, actor: str | None, confirm_duplicate: bool = False,
-                  owners: set[str] | None = None, created_by: str | None = None, source: str | None = None,
-                  detail: dict | None = None) -> Client:
+def create_client(
+    session: Session,
+    engine,
+    *,
+    data: dict,
+    actor: str | None,
+    confirm_duplicate: bool = False,
+    owners: set[str] | None = None,
+    created_by: str | None = None,
+    source: str | None = None,
+    detail: dict | None = None,
+) -> Client:
     """A new client; a likely duplicate is refused (409 with the candidates) unless confirmed. The
     refusal names only candidates owned by `owners` (the caller's visible owners; None: all) and
     counts the others. An active client's follow-up cycle starts (with `engine`, when `follow_up` is
@@ -209,8 +270,13 @@ def create_client(session: Session, engine, *, data: dict, actor: str | None, co
     session.add(client)
     refresh_derived(session, client)
     record_status(session, [client], from_status=None, actor=actor)
-    _created(session, engine, client, actor=actor, detail={
-        "confirmed_duplicate": confirm_duplicate, **({"source": source} if source else {}), **(detail or {})})
+    _created(
+        session,
+        engine,
+        client,
+        actor=actor,
+        detail={"confirmed_duplicate": confirm_duplicate, **({"source": source} if source else {}), **(detail or {})},
+    )
     return client
 
 
@@ -223,7 +289,9 @@ def add_clients(session: Session, engine, clients: list[Client], *, actor: str |
         _created(session, engine, client, actor=actor, detail={"source": source})
 
 
-def change_client(session: Session, engine, client: Client, *, data: dict, actor: str | None) -> tuple[dict, str | None]:
+def change_client(
+    session: Session, engine, client: Client, *, data: dict, actor: str | None
+) -> tuple[dict, str | None]:
     """Change fields of `client` without an audit row of its own (a merge writes one for all it did):
     derived fields, status history and follow-up cycle follow. Returns what changed (`audit.changes`,
     personal fields masked) and what happened to the cycle."""
@@ -238,17 +306,25 @@ def change_client(session: Session, engine, client: Client, *, data: dict, actor
     return audit.changes(before, audit.snapshot(client, CLIENT_FIELDS)), outcome
 
 
-def update_client(session: Session, engine, client: Client, *, data: dict, actor: str | None,
-                  expected_version: int | None = None) -> Client:
+def update_client(
+    session: Session, engine, client: Client, *, data: dict, actor: str | None, expected_version: int | None = None
+) -> Client:
     """Change fields of `client` (a new status goes into its status history, as `actor`'s change; the
     follow-up cycle starts or ends with `active`); with `expected_version`, refuse (409) if someone changed
     it since. The audit row (`client.update`) lists each changed field with its old and new value."""
     if expected_version is not None and expected_version != client.version:
-        raise Conflict(f"client {client.id} was changed by someone else (version {client.version}, you sent "
-                       f"{expected_version}); reload and try again")
+        raise Conflict(
+            f"client {client.id} was changed by someone else (version {client.version}, you sent "
+            f"{expected_version}); reload and try again"
+        )
     changes, outcome = change_client(session, engine, client, data=data, actor=actor)
-    audit.record(session, "client.update", actor=actor, target=client_target(client.id),
-                 detail={"changes": changes, **_cycle(outcome)})
+    audit.record(
+        session,
+        "client.update",
+        actor=actor,
+        target=client_target(client.id),
+        detail={"changes": changes, **_cycle(outcome)},
+    )
     return client
 
 
@@ -259,9 +335,15 @@ def open_work_of(session: Session, client: Client) -> list[str]:
     engagements = session.scalar(select(exists().where(Engagement.client_id == client.id)))
     if engagements:
         reasons.append("it has engagements")
-    running = session.scalar(select(exists().where(
-        ProcessInstance.business_key == client_business_key(client.id), ProcessInstance.status.in_((ACTIVE, ERROR)),
-        ProcessInstance.process_key != follow_up_cycles.PROCESS_KEY)))
+    running = session.scalar(
+        select(
+            exists().where(
+                ProcessInstance.business_key == client_business_key(client.id),
+                ProcessInstance.status.in_((ACTIVE, ERROR)),
+                ProcessInstance.process_key != follow_up_cycles.PROCESS_KEY,
+            )
+        )
+    )
     if running:
         reasons.append("it has open process instances")
     return reasons
@@ -283,8 +365,13 @@ def delete_client(session: Session, engine, client: Client, *, actor: str) -> Cl
     """Soft delete: hidden everywhere, restorable by admins, until data destruction. Its follow-up cycle
     is cancelled; the audit row is `client.delete`."""
     outcome = remove_client(session, engine, client, actor=actor)
-    audit.record(session, "client.delete", actor=actor, target=client_target(client.id),
-                 detail={"name": client.name, **_cycle(outcome)})
+    audit.record(
+        session,
+        "client.delete",
+        actor=actor,
+        target=client_target(client.id),
+        detail={"name": client.name, **_cycle(outcome)},
+    )
     return client
 
 
@@ -299,6 +386,11 @@ def restore_client(session: Session, engine, client_id: int, *, actor: str) -> C
     client.deleted_by = None
     client.updated_at = clock.now()
     outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor)
-    audit.record(session, "client.restore", actor=actor, target=client_target(client.id),
-                 detail={"name": client.name, **_cycle(outcome)})
+    audit.record(
+        session,
+        "client.restore",
+        actor=actor,
+        target=client_target(client.id),
+        detail={"name": client.name, **_cycle(outcome)},
+    )
     return client

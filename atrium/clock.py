@@ -1,4 +1,5 @@
 """The one source of time: timers, due dates and history all ask this clock."""
+
 from __future__ import annotations
 
 import threading

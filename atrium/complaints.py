@@ -3,6 +3,7 @@ changes its process records with their times, escalating an unacknowledged one t
 with the client's feedback. Every change is audited here (`complaint.create`, `complaint.acknowledge`,
 `complaint.investigate`, `complaint.propose_resolution`, `complaint.resolve`, `complaint.close`,
 `complaint.escalate`) on `client:{id}/complaints/{complaint id}`. Callers own the transaction."""
+
 from __future__ import annotations
 
 import logging
@@ -25,9 +26,14 @@ COMPLAINT_PROCESS = "complaint"
 # The status that stamps each time column, for statistics.
 STATUS_TIMES = {"acknowledged": "acknowledged_at", "resolved": "resolved_at", "closed": "closed_at"}
 # The audit action of moving to each status.
-STATUS_ACTIONS = {"registered": "complaint.register", "acknowledged": "complaint.acknowledge",
-                  "investigating": "complaint.investigate", "resolution_proposed": "complaint.propose_resolution",
-                  "resolved": "complaint.resolve", "closed": "complaint.close"}
+STATUS_ACTIONS = {
+    "registered": "complaint.register",
+    "acknowledged": "complaint.acknowledge",
+    "investigating": "complaint.investigate",
+    "resolution_proposed": "complaint.propose_resolution",
+    "resolved": "complaint.resolve",
+    "closed": "complaint.close",
+}
 
 
 def complaint_or_raise(session: Session, complaint_id: int) -> Complaint:
@@ -49,10 +55,16 @@ def record_complaint(engine, session: Session, client_id: int, data: dict, *, ac
     check_process_fields(Complaint, data, creating=True)
     now = clock.now()
     received_at = data.get("received_at") or now
-    complaint = Complaint(**{**data, "received_at": received_at}, client_id=client_id, status="registered",
-                          acknowledge_due_at=acknowledge_due(engine.settings, received_at),
-                          transitions=[_transition("registered", received_at, actor)],
-                          created_by=actor, created_at=now, updated_at=now)
+    complaint = Complaint(
+        **{**data, "received_at": received_at},
+        client_id=client_id,
+        status="registered",
+        acknowledge_due_at=acknowledge_due(engine.settings, received_at),
+        transitions=[_transition("registered", received_at, actor)],
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(complaint)
     audit_create(session, complaint, actor=actor)
     start_complaint_process(engine, session, complaint, actor=actor)
@@ -78,8 +90,9 @@ def start_complaint_process(engine, session: Session, complaint: Complaint, *, a
         # escalations follow.
         "manager": escalation.manager_of(session, actor),
     }
-    instance = engine.start_from_definition(session, definition, variables, client_business_key(complaint.client_id),
-                                            actor)
+    instance = engine.start_from_definition(
+        session, definition, variables, client_business_key(complaint.client_id), actor
+    )
     complaint.instance_id = instance.id
     return instance
 
@@ -88,8 +101,9 @@ def _transition(status: str, at: datetime, actor: str | None) -> dict:
     return {"status": status, "at": at.isoformat(), "by": actor}
 
 
-def record_status(session: Session, complaint: Complaint, *, status: str, actor: str | None,
-                  resolution: str | None = None) -> Complaint:
+def record_status(
+    session: Session, complaint: Complaint, *, status: str, actor: str | None, resolution: str | None = None
+) -> Complaint:
     """Move the complaint to `status`: stamp its time column if it has one, keep the transition, audit it."""
     if status not in COMPLAINT_STATUSES:
         raise InvalidInput(f"unknown complaint status {status!r}", {"status": [f"must be one of {COMPLAINT_STATUSES}"]})
@@ -110,49 +124,78 @@ def record_status(session: Session, complaint: Complaint, *, status: str, actor:
     return complaint
 
 
-def escalate(session: Session, complaint: Complaint, *, actor: str | None,
-             instance_id: uuid.UUID | None = None) -> list[str]:
+def escalate(
+    session: Session, complaint: Complaint, *, actor: str | None, instance_id: uuid.UUID | None = None
+) -> list[str]:
     """Tell the registrant's manager (atrium.escalation's rule) that the complaint was not acknowledged by
     its due time and mark it escalated; returns who was told."""
     client = session.get(Client, complaint.client_id)
     due = complaint.acknowledge_due_at
     subject = f"Complaint #{complaint.id} from {client.name} not acknowledged in time"
-    body = (f"A {complaint.severity} complaint from {client.name}, "
-            f"received {complaint.received_at:%Y-%m-%d %H:%M} UTC, "
-            f"was due to be acknowledged by {due:%Y-%m-%d %H:%M} UTC and has not been.\n\n"
-            f"{complaint.description[:2000]}\n\n"
-            f"Complaint: /api/clients/{client.id}/complaints/{complaint.id}")
+    body = (
+        f"A {complaint.severity} complaint from {client.name}, "
+        f"received {complaint.received_at:%Y-%m-%d %H:%M} UTC, "
+        f"was due to be acknowledged by {due:%Y-%m-%d %H:%M} UTC and has not been.\n\n"
+        f"{complaint.description[:2000]}\n\n"
+        f"Complaint: /api/clients/{client.id}/complaints/{complaint.id}"
+    )
     # The instance is named by the caller: a complaint received long ago escalates while its process is
     # still starting, before the record is linked to it.
-    _, recipients = escalation.escalate(session, about=complaint.created_by, subject=subject, body=body, actor=actor,
-                                        instance_id=instance_id or complaint.instance_id, client_id=complaint.client_id)
+    _, recipients = escalation.escalate(
+        session,
+        about=complaint.created_by,
+        subject=subject,
+        body=body,
+        actor=actor,
+        instance_id=instance_id or complaint.instance_id,
+        client_id=complaint.client_id,
+    )
     now = clock.now()
     complaint.escalated_at = now
     complaint.escalated_to = ", ".join(recipients)
     complaint.updated_at = now
-    audit.record(session, "complaint.escalate", actor=actor, target=target_of(complaint),
-                 detail={"escalated_to": recipients, "due": due.isoformat()})
+    audit.record(
+        session,
+        "complaint.escalate",
+        actor=actor,
+        target=target_of(complaint),
+        detail={"escalated_to": recipients, "due": due.isoformat()},
+    )
     return recipients
 
 
-def close_with_feedback(session: Session, complaint: Complaint, *, satisfaction: int, comment: str | None,
-                        actor: str | None) -> Feedback:
+def close_with_feedback(
+    session: Session, complaint: Complaint, *, satisfaction: int, comment: str | None, actor: str | None
+) -> Feedback:
     """Record the client's satisfaction on the complaint and as a Feedback row about it, close the
     complaint and tell whoever registered it the outcome."""
     if not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
         raise InvalidInput("satisfaction must be 1 to 5", {"satisfaction": ["must be an integer from 1 to 5"]})
     now = clock.now()
     complaint.satisfaction = satisfaction
-    feedback = Feedback(client_id=complaint.client_id, csat=satisfaction, comment=comment or None,
-                        subject_type="complaint", subject_id=complaint.id, created_by=actor, created_at=now,
-                        updated_at=now)
+    feedback = Feedback(
+        client_id=complaint.client_id,
+        csat=satisfaction,
+        comment=comment or None,
+        subject_type="complaint",
+        subject_id=complaint.id,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(feedback)
     audit_create(session, feedback, actor=actor)
     record_status(session, complaint, status="closed", actor=actor)
     if complaint.created_by:
         client = session.get(Client, complaint.client_id)
-        notifications.queue(session, kind="outcome", recipient=complaint.created_by, actor=actor,
-                            instance_id=complaint.instance_id, client_id=complaint.client_id,
-                            subject=f"Complaint #{complaint.id} from {client.name} closed, satisfaction {satisfaction}/5",
-                            body=f"Resolution: {complaint.resolution or '-'}\nClient's comment: {comment or '-'}")
+        notifications.queue(
+            session,
+            kind="outcome",
+            recipient=complaint.created_by,
+            actor=actor,
+            instance_id=complaint.instance_id,
+            client_id=complaint.client_id,
+            subject=f"Complaint #{complaint.id} from {client.name} closed, satisfaction {satisfaction}/5",
+            body=f"Resolution: {complaint.resolution or '-'}\nClient's comment: {comment or '-'}",
+        )
     return feedback

@@ -1,6 +1,7 @@
 """What a person is shown of a process's data: findings about existing clients (the onboarding
 conflict check) in full only where the reader may see that client; the others are counted, with
 who resolves them, so process data never names a client its reader could not open."""
+
 from __future__ import annotations
 
 from atrium.clients import sees_client, withheld
@@ -22,8 +23,9 @@ def disclosed_findings(findings: list, owners: set[str] | None) -> list:
     A finding that names no owner is shown only to readers of every client."""
     if owners is None:
         return findings
-    shown = [f for f in findings
-             if isinstance(f, dict) and f.get("owner") is not None and sees_client(owners, f["owner"])]
+    shown = [
+        f for f in findings if isinstance(f, dict) and f.get("owner") is not None and sees_client(owners, f["owner"])
+    ]
     hidden = len(findings) - len(shown)
     if hidden:
         shown.append({"kind": "withheld", **withheld(hidden, "possible conflict(s) of interest")})

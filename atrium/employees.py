@@ -1,5 +1,6 @@
 """Employees: the firm's people, each with at most one account and a manager to escalate to.
 Adding and changing one is audited (`employee.create`, `employee.update`) in the change's transaction."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -20,8 +21,7 @@ def employee_target(employee_id: int) -> str:
 
 
 def _summary(before: dict, after: dict) -> dict:
-    return {field: "changed" if field in _MASKED else change
-            for field, change in audit.changes(before, after).items()}
+    return {field: "changed" if field in _MASKED else change for field, change in audit.changes(before, after).items()}
 
 
 def check_links(session: Session, data: dict, employee_id: int | None) -> None:
@@ -48,8 +48,13 @@ def create_employee(session: Session, data: dict, *, actor: str | None) -> Emplo
     employee = Employee(**data, created_at=now, updated_at=now)
     session.add(employee)
     session.flush()
-    audit.record(session, "employee.create", actor=actor, target=employee_target(employee.id),
-                 detail={"changes": _summary({}, audit.snapshot(employee, FIELDS))})
+    audit.record(
+        session,
+        "employee.create",
+        actor=actor,
+        target=employee_target(employee.id),
+        detail={"changes": _summary({}, audit.snapshot(employee, FIELDS))},
+    )
     return employee
 
 
@@ -60,6 +65,11 @@ def update_employee(session: Session, employee_id: int, data: dict, *, actor: st
     for key, value in data.items():
         setattr(employee, key, value)
     employee.updated_at = clock.now()
-    audit.record(session, "employee.update", actor=actor, target=employee_target(employee_id),
-                 detail={"fields": sorted(data), "changes": _summary(before, audit.snapshot(employee, FIELDS))})
+    audit.record(
+        session,
+        "employee.update",
+        actor=actor,
+        target=employee_target(employee_id),
+        detail={"fields": sorted(data), "changes": _summary(before, audit.snapshot(employee, FIELDS))},
+    )
     return employee

@@ -1,4 +1,5 @@
 """Domain errors raised by the engine and services; the API maps each to one problem type."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -2,6 +2,7 @@
 their active employee row, if that is an active account; without one, every active manager account is told,
 and without any manager, every active admin (an escalation never goes nowhere). Complaints, service
 requests and follow-ups all escalate through here, and the complaint process's approver is `manager_of`."""
+
 from __future__ import annotations
 
 import uuid
@@ -38,14 +39,30 @@ def recipients(session: Session, about: str | None) -> tuple[str | None, list[st
     return None, manager_accounts(session) or active_usernames_with_role(session, role="admin")
 
 
-def escalate(session: Session, *, about: str | None, subject: str, body: str, actor: str | None,
-             instance_id: uuid.UUID | None, client_id: int | None = None) -> tuple[str | None, list[str]]:
+def escalate(
+    session: Session,
+    *,
+    about: str | None,
+    subject: str,
+    body: str,
+    actor: str | None,
+    instance_id: uuid.UUID | None,
+    client_id: int | None = None,
+) -> tuple[str | None, list[str]]:
     """Notify `about`'s manager, or the manager group when there is none (the admins when there is no
     manager at all); returns (the manager or None, everyone notified). The notifications are queued in
     the caller's transaction; `client_id` names the client they concern. The caller audits the escalation
     of its own record."""
     manager, told = recipients(session, about)
     for recipient in told:
-        notifications.queue(session, kind="escalation", recipient=recipient, subject=subject, body=body,
-                            actor=actor, instance_id=instance_id, client_id=client_id)
+        notifications.queue(
+            session,
+            kind="escalation",
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            actor=actor,
+            instance_id=instance_id,
+            client_id=client_id,
+        )
     return manager, told

@@ -1,4 +1,5 @@
 """Per-firm settings: changing one is audited (`settings.<name>`) in the change's transaction."""
+
 from __future__ import annotations
 
 import jsonschema
@@ -19,7 +20,11 @@ def set_client_custom_fields(session: Session, schema: dict, *, actor: str | Non
     previous = setting_value(session, key=CLIENT_CUSTOM_FIELDS, default={})
     session.merge(FirmSetting(key=CLIENT_CUSTOM_FIELDS, value=schema, updated_at=clock.now(), updated_by=actor))
     # Which custom fields the schema declares, before and after: the schema itself may be long.
-    audit.record(session, "settings.client_custom_fields", actor=actor, target=f"settings:{CLIENT_CUSTOM_FIELDS}",
-                 detail={"properties": [sorted((previous or {}).get("properties", {})),
-                                        sorted(schema.get("properties", {}))]})
+    audit.record(
+        session,
+        "settings.client_custom_fields",
+        actor=actor,
+        target=f"settings:{CLIENT_CUSTOM_FIELDS}",
+        detail={"properties": [sorted((previous or {}).get("properties", {})), sorted(schema.get("properties", {}))]},
+    )
     return schema

@@ -4,6 +4,7 @@ and the imports and merges built on them) call `sync_cycle` in the transaction o
 that becomes active gets its cycle and one that stops being active, is deleted or merged away loses it,
 whichever way the change came. `start_missing_cycles` (`atrium follow-ups start`) starts them for clients
 that were active before `follow_up` was deployed."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -18,9 +19,15 @@ PROCESS_KEY = "follow_up"
 
 
 def running_cycle(session: Session, client_id: int) -> ProcessInstance | None:
-    return session.scalars(select(ProcessInstance).where(
-        ProcessInstance.process_key == PROCESS_KEY, ProcessInstance.business_key == client_business_key(client_id),
-        ProcessInstance.status.in_((ACTIVE, ERROR))).limit(1)).first()
+    return session.scalars(
+        select(ProcessInstance)
+        .where(
+            ProcessInstance.process_key == PROCESS_KEY,
+            ProcessInstance.business_key == client_business_key(client_id),
+            ProcessInstance.status.in_((ACTIVE, ERROR)),
+        )
+        .limit(1)
+    ).first()
 
 
 def wants_cycle(client: Client) -> bool:
@@ -34,8 +41,13 @@ def sync_cycle(engine, session: Session, client: Client, *, actor: str | None, d
     if wants_cycle(client) and not deleting:
         if running is not None or latest_definition(session, process_key=PROCESS_KEY) is None:
             return None
-        engine.start_instance(session, process_key=PROCESS_KEY, variables={"client_id": client.id},
-                              business_key=client_business_key(client.id), actor=actor)
+        engine.start_instance(
+            session,
+            process_key=PROCESS_KEY,
+            variables={"client_id": client.id},
+            business_key=client_business_key(client.id),
+            actor=actor,
+        )
         return "started"
     if running is not None:
         engine.cancel_instance(session, instance_id=running.id, actor=actor)
@@ -51,9 +63,12 @@ def start_missing_cycles(engine, *, actor: str, batch_size: int = 200) -> int:
         with engine.transaction() as session:
             if latest_definition(session, process_key=PROCESS_KEY) is None:
                 raise NotFound(f"the '{PROCESS_KEY}' process is not deployed; run atrium deploy first")
-            clients = session.scalars(select(Client).where(Client.status == "active", Client.deleted_at.is_(None),
-                                                           Client.id > after_id)
-                                      .order_by(Client.id).limit(batch_size)).all()
+            clients = session.scalars(
+                select(Client)
+                .where(Client.status == "active", Client.deleted_at.is_(None), Client.id > after_id)
+                .order_by(Client.id)
+                .limit(batch_size)
+            ).all()
             for client in clients:
                 started += sync_cycle(engine, session, client, actor=actor) == "started"
         if len(clients) < batch_size:

@@ -1,5 +1,6 @@
 """Languages: which the server speaks, choosing one from Accept-Language, its message catalogues,
 and how numbers, amounts and dates are written in each."""
+
 from __future__ import annotations
 
 import json
@@ -65,7 +66,7 @@ def _patterns(locale: str) -> list[tuple[re.Pattern, str]]:
             continue
         pieces, last = [], 0
         for match in _PLACEHOLDER.finditer(english):
-            pieces.append(re.escape(english[last:match.start()]))
+            pieces.append(re.escape(english[last : match.start()]))
             pieces.append(f"(?P<{match.group(1)}>.+?)")
             last = match.end()
         pieces.append(re.escape(english[last:]))

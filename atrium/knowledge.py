@@ -1,6 +1,7 @@
 """Knowledge-base articles: writing, changing and deleting them, each audited (`knowledge.create`,
 `knowledge.update`, `knowledge.delete`) in the change's transaction. The body is summarised as changed,
 never copied into the trail."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -28,8 +29,13 @@ def create_article(session: Session, data: dict, *, actor: str | None) -> Knowle
     article = KnowledgeArticle(**data, author=actor, created_at=now, updated_at=now)
     session.add(article)
     session.flush()
-    audit.record(session, "knowledge.create", actor=actor, target=article_target(article.id),
-                 detail={"title": article.title, "service_type": article.service_type})
+    audit.record(
+        session,
+        "knowledge.create",
+        actor=actor,
+        target=article_target(article.id),
+        detail={"title": article.title, "service_type": article.service_type},
+    )
     return article
 
 
@@ -39,13 +45,19 @@ def update_article(session: Session, article_id: int, data: dict, *, actor: str 
     for key, value in data.items():
         setattr(article, key, value)
     article.updated_at = clock.now()
-    audit.record(session, "knowledge.update", actor=actor, target=article_target(article_id),
-                 detail={"fields": sorted(data), "changes": audit.changes(before, audit.snapshot(article, FIELDS))})
+    audit.record(
+        session,
+        "knowledge.update",
+        actor=actor,
+        target=article_target(article_id),
+        detail={"fields": sorted(data), "changes": audit.changes(before, audit.snapshot(article, FIELDS))},
+    )
     return article
 
 
 def delete_article(session: Session, article_id: int, *, actor: str | None) -> None:
     article = article_or_raise(session, article_id)
-    audit.record(session, "knowledge.delete", actor=actor, target=article_target(article_id),
-                 detail={"title": article.title})
+    audit.record(
+        session, "knowledge.delete", actor=actor, target=article_target(article_id), detail={"title": article.title}
+    )
     session.delete(article)

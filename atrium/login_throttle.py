@@ -15,6 +15,7 @@ An attempt is counted BEFORE its password is checked (`reserve_attempt`, committ
 forgiven on success (`forgive_attempt`): attempts racing in parallel take turns on the scope rows and
 can never check more passwords than the free failures allow.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,9 @@ def scopes(*, username: str, address: str, settings: Settings) -> list[Scope]:
     # The separator cannot occur in an address, so "a|b" + "c" and "a" + "b|c" stay apart.
     return [
         Scope(f"user-address:{address}|{username}", settings.login_max_failures, settings.login_lock_seconds, True),
-        Scope(f"user:{username}", settings.login_username_max_failures,
-              settings.login_username_max_delay_seconds, True),
+        Scope(
+            f"user:{username}", settings.login_username_max_failures, settings.login_username_max_delay_seconds, True
+        ),
         Scope(f"address:{address}", settings.login_address_max_failures, settings.login_lock_seconds, False),
     ]
 
@@ -66,7 +68,7 @@ def delay_after(scope: Scope, failures: int) -> timedelta | None:
         return None
     # Capped before exponentiation: the count can grow large over a long attack.
     doublings = min(failures - scope.free_failures, 40)
-    return timedelta(seconds=min(FIRST_DELAY_SECONDS * 2 ** doublings, scope.max_delay_seconds))
+    return timedelta(seconds=min(FIRST_DELAY_SECONDS * 2**doublings, scope.max_delay_seconds))
 
 
 def reserve_attempt(session: Session, *, username: str, address: str, settings: Settings) -> None:
@@ -76,8 +78,9 @@ def reserve_attempt(session: Session, *, username: str, address: str, settings: 
     window_start = now - timedelta(seconds=settings.login_failure_window_seconds)
     by_key = {scope.key: scope for scope in scopes(username=username, address=address, settings=settings)}
     rows = lock_throttles(session, keys=list(by_key), now=now)
-    blocked_until = max((row.blocked_until for row in rows if row.blocked_until and row.blocked_until > now),
-                        default=None)
+    blocked_until = max(
+        (row.blocked_until for row in rows if row.blocked_until and row.blocked_until > now), default=None
+    )
     if blocked_until is not None:
         raise LoginThrottled("too many failed logins; try again later", retry_after=_seconds(blocked_until - now))
     for row in rows:
@@ -110,4 +113,3 @@ def forget_username(session: Session, *, username: str) -> None:
 
 def _seconds(delta: timedelta) -> int:
     return max(1, math.ceil(delta.total_seconds()))
-

@@ -7,6 +7,7 @@ engine step. Without ATRIUM_SMTP_HOST nothing is sent: the rows stay `queued` in
 commit; should a worker die between sending and committing, the row is mailed again (at least
 once, never silently dropped).
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,8 +47,9 @@ def send_queued_notifications(engine, *, batch_size: int = DEFAULT_BATCH_SIZE, m
     return sent
 
 
-def _deliver(session, rows, addresses: dict[str, str], attachments: dict[int, tuple[str, bytes]],
-             settings: Settings) -> int:
+def _deliver(
+    session, rows, addresses: dict[str, str], attachments: dict[int, tuple[str, bytes]], settings: Settings
+) -> int:
     """Send `rows` over one SMTP connection; every row ends marked sent, queued for a retry, or failed."""
     sendable = []
     for row in rows:
@@ -55,8 +57,13 @@ def _deliver(session, rows, addresses: dict[str, str], attachments: dict[int, tu
         if address:
             sendable.append((row, address))
         else:  # retrying cannot help: say so in the outbox
-            mark_attempt_failed(session, notification_id=row.id, attempts=row.attempts + 1, retry_at=None,
-                                error=f"no email address for {row.recipient or 'this notification'}")
+            mark_attempt_failed(
+                session,
+                notification_id=row.id,
+                attempts=row.attempts + 1,
+                retry_at=None,
+                error=f"no email address for {row.recipient or 'this notification'}",
+            )
     if not sendable:
         return 0
     try:

@@ -1,6 +1,7 @@
 """Notifications: queueing a message for one of the firm's people, and a person marking theirs read. Each
 change is audited here, in the caller's transaction. (The engine's bulk `task_assigned` rows are written
 with the step that opens the task.)"""
+
 from __future__ import annotations
 
 import uuid
@@ -13,18 +14,46 @@ from storage import notifications as store
 from storage.notifications import Notification
 
 
-def queue(session: Session, *, kind: str, recipient: str | None, subject: str, body: str, actor: str | None,
-          email: str | None = None, instance_id: uuid.UUID | None = None, client_id: int | None = None,
-          report_run_id: int | None = None) -> Notification:
+def queue(
+    session: Session,
+    *,
+    kind: str,
+    recipient: str | None,
+    subject: str,
+    body: str,
+    actor: str | None,
+    email: str | None = None,
+    instance_id: uuid.UUID | None = None,
+    client_id: int | None = None,
+    report_run_id: int | None = None,
+) -> Notification:
     """Put a message in the outbox (mailed once SMTP is configured) and audit it as `notification.queue`;
     `actor` is whoever caused it. The row exists only if the caller's change commits."""
-    note = store.add_notification(session, kind=kind, recipient=recipient, subject=subject, body=body,
-                                  now=clock.now(), email=email, instance_id=instance_id, client_id=client_id,
-                                  report_run_id=report_run_id)
+    note = store.add_notification(
+        session,
+        kind=kind,
+        recipient=recipient,
+        subject=subject,
+        body=body,
+        now=clock.now(),
+        email=email,
+        instance_id=instance_id,
+        client_id=client_id,
+        report_run_id=report_run_id,
+    )
     session.flush()
-    audit.record(session, "notification.queue", actor=actor, target=f"notification:{note.id}",
-                 detail={"kind": kind, "recipient": recipient, "client_id": client_id,
-                         "instance_id": str(instance_id) if instance_id else None})
+    audit.record(
+        session,
+        "notification.queue",
+        actor=actor,
+        target=f"notification:{note.id}",
+        detail={
+            "kind": kind,
+            "recipient": recipient,
+            "client_id": client_id,
+            "instance_id": str(instance_id) if instance_id else None,
+        },
+    )
     return note
 
 
@@ -36,8 +65,9 @@ def mark_read(session: Session, *, recipient: str, notification_id: int) -> Noti
         raise NotFound(f"you have no notification {notification_id}")
     if note.read_at is None:
         note.read_at = clock.now()
-        audit.record(session, "notification.read", actor=recipient, target=f"notification:{note.id}",
-                     detail={"kind": note.kind})
+        audit.record(
+            session, "notification.read", actor=recipient, target=f"notification:{note.id}", detail={"kind": note.kind}
+        )
     return note
 
 
@@ -45,6 +75,7 @@ def mark_all_read(session: Session, *, recipient: str) -> int:
     """Mark every unread notification of `recipient` read; returns how many were."""
     count = store.mark_all_read(session, recipient=recipient, now=clock.now())
     if count:
-        audit.record(session, "notification.read_all", actor=recipient, target=f"account:{recipient}",
-                     detail={"count": count})
+        audit.record(
+            session, "notification.read_all", actor=recipient, target=f"account:{recipient}", detail={"count": count}
+        )
     return count

@@ -3,6 +3,7 @@ engine/handlers/onboarding.py only translate a call into these functions): the c
 opening the approved client with its contacts and first engagement, the welcome call, and the rejection
 notice. Each change is audited here, in the step's transaction, as the person who made the step happen;
 the client itself is created by atrium/clients.py like any other (its follow-up cycle starts with it)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -41,30 +42,62 @@ def conflict_findings(session: Session, data: dict) -> list[dict]:
     names = _names_of_new_client(data)
     for name in names:
         for client in clients_named(session, name):
-            add(("client", client.id), {
-                "kind": "client", "name": name, "client_id": client.id, "client_name": client.name,
-                "owner": client.owner, "status": client.status,
-                "detail": f"'{name}' matches existing client '{client.name}' (owner {client.owner or 'none'}, "
-                          f"{client.status})"})
+            add(
+                ("client", client.id),
+                {
+                    "kind": "client",
+                    "name": name,
+                    "client_id": client.id,
+                    "client_name": client.name,
+                    "owner": client.owner,
+                    "status": client.status,
+                    "detail": f"'{name}' matches existing client '{client.name}' (owner {client.owner or 'none'}, "
+                    f"{client.status})",
+                },
+            )
         for contact, client in contacts_named(session, name):
-            add(("contact", contact.id), {
-                "kind": "contact", "name": name, "contact_id": contact.id, "contact_name": contact.name,
-                "client_id": client.id, "client_name": client.name, "owner": client.owner,
-                "detail": f"'{name}' matches '{contact.name}', a contact of client '{client.name}'"})
+            add(
+                ("contact", contact.id),
+                {
+                    "kind": "contact",
+                    "name": name,
+                    "contact_id": contact.id,
+                    "contact_name": contact.name,
+                    "client_id": client.id,
+                    "client_name": client.name,
+                    "owner": client.owner,
+                    "detail": f"'{name}' matches '{contact.name}', a contact of client '{client.name}'",
+                },
+            )
     for match in adverse_parties_named(session, names):
         engagement, client = match.engagement, match.client
-        add(("adverse_party", engagement.id, match.party), {
-            "kind": "adverse_party", "party": match.party, "engagement_id": engagement.id,
-            "engagement_status": engagement.status, "client_id": client.id, "client_name": client.name,
-            "owner": client.owner,
-            "detail": f"'{match.party}' is an adverse party in the {engagement.status} {engagement.service_type} "
-                      f"engagement of client '{client.name}'"})
+        add(
+            ("adverse_party", engagement.id, match.party),
+            {
+                "kind": "adverse_party",
+                "party": match.party,
+                "engagement_id": engagement.id,
+                "engagement_status": engagement.status,
+                "client_id": client.id,
+                "client_name": client.name,
+                "owner": client.owner,
+                "detail": f"'{match.party}' is an adverse party in the {engagement.status} {engagement.service_type} "
+                f"engagement of client '{client.name}'",
+            },
+        )
     for party in (data.get("engagement") or {}).get("adverse_parties") or []:
         for client in clients_named(session, party):
-            add(("adverse_party_is_client", client.id, party), {
-                "kind": "adverse_party_is_client", "party": party, "client_id": client.id,
-                "client_name": client.name, "owner": client.owner,
-                "detail": f"the new engagement is against '{party}', which matches existing client '{client.name}'"})
+            add(
+                ("adverse_party_is_client", client.id, party),
+                {
+                    "kind": "adverse_party_is_client",
+                    "party": party,
+                    "client_id": client.id,
+                    "client_name": client.name,
+                    "owner": client.owner,
+                    "detail": f"the new engagement is against '{party}', which matches existing client '{client.name}'",
+                },
+            )
     return list(findings.values())
 
 
@@ -83,57 +116,126 @@ def open_client(session: Session, engine, *, instance_id: UUID, data: dict, acto
     if not _active_account(session, owner):
         owner_note = f" The proposed owner {owner} is not an active account, so {requester} owns it for now."
         owner = requester
-    client = create_client(session, engine, data={
-        "kind": data.get("kind", "organisation"), "name": data["client_name"].strip(), "industry": data.get("industry"),
-        "tier": data.get("tier", "C"), "status": "active", "owner": owner,
-        "phones": data.get("phones") or [], "emails": data.get("emails") or [],
-    }, actor=actor, created_by=requester, confirm_duplicate=True, source=SOURCE,
-        detail={"instance_id": str(instance_id), "requester": requester})
-    contacts = [Contact(client_id=client.id, name=c["name"].strip(), role=c.get("role"), phones=c.get("phones") or [],
-                        emails=c.get("emails") or [], created_at=now, updated_at=now)
-                for c in data.get("contacts") or []]
+    client = create_client(
+        session,
+        engine,
+        data={
+            "kind": data.get("kind", "organisation"),
+            "name": data["client_name"].strip(),
+            "industry": data.get("industry"),
+            "tier": data.get("tier", "C"),
+            "status": "active",
+            "owner": owner,
+            "phones": data.get("phones") or [],
+            "emails": data.get("emails") or [],
+        },
+        actor=actor,
+        created_by=requester,
+        confirm_duplicate=True,
+        source=SOURCE,
+        detail={"instance_id": str(instance_id), "requester": requester},
+    )
+    contacts = [
+        Contact(
+            client_id=client.id,
+            name=c["name"].strip(),
+            role=c.get("role"),
+            phones=c.get("phones") or [],
+            emails=c.get("emails") or [],
+            created_at=now,
+            updated_at=now,
+        )
+        for c in data.get("contacts") or []
+    ]
     session.add_all(contacts)
     wanted = data["engagement"]
     fee = wanted.get("fee_amount")
     engagement = Engagement(
-        client_id=client.id, service_type=wanted["service_type"].strip(), description=wanted.get("description"),
-        responsible=owner, status="proposed", fee_basis=wanted.get("fee_basis", "fixed"),
+        client_id=client.id,
+        service_type=wanted["service_type"].strip(),
+        description=wanted.get("description"),
+        responsible=owner,
+        status="proposed",
+        fee_basis=wanted.get("fee_basis", "fixed"),
         fee_amount=Decimal(str(fee)) if fee is not None else None,
-        adverse_parties=wanted.get("adverse_parties") or [], instance_id=instance_id,
-        created_at=now, updated_at=now)
+        adverse_parties=wanted.get("adverse_parties") or [],
+        instance_id=instance_id,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(engagement)
     session.flush()
     for contact in contacts:
-        audit.record(session, "contact.create", actor=actor, target=f"{client_target(client.id)}/contacts/{contact.id}",
-                     detail={"source": SOURCE})
-    audit.record(session, "engagement.create", actor=actor,
-                 target=f"{client_target(client.id)}/engagements/{engagement.id}",
-                 detail={"source": SOURCE, "service_type": engagement.service_type})
+        audit.record(
+            session,
+            "contact.create",
+            actor=actor,
+            target=f"{client_target(client.id)}/contacts/{contact.id}",
+            detail={"source": SOURCE},
+        )
+    audit.record(
+        session,
+        "engagement.create",
+        actor=actor,
+        target=f"{client_target(client.id)}/engagements/{engagement.id}",
+        detail={"source": SOURCE, "service_type": engagement.service_type},
+    )
     set_business_key(session, instance_id=instance_id, business_key=client_business_key(client.id))
-    notifications.queue(session, kind="outcome", recipient=requester, actor=actor, instance_id=instance_id,
-                        client_id=client.id, subject=f"{client.name} is now a client",
-                        body=f"{actor} approved onboarding {client.name} with a {engagement.service_type} "
-                             f"engagement. Owner: {owner}.{owner_note}")
+    notifications.queue(
+        session,
+        kind="outcome",
+        recipient=requester,
+        actor=actor,
+        instance_id=instance_id,
+        client_id=client.id,
+        subject=f"{client.name} is now a client",
+        body=f"{actor} approved onboarding {client.name} with a {engagement.service_type} "
+        f"engagement. Owner: {owner}.{owner_note}",
+    )
     if owner != requester:
-        notifications.queue(session, kind="outcome", recipient=owner, actor=actor, instance_id=instance_id,
-                            client_id=client.id, subject=f"You own the new client {client.name}",
-                            body=f"{actor} approved {client.name} as a client (requested by {requester}) with a "
-                                 f"{engagement.service_type} engagement; a welcome call will be due in your inbox.")
-    return {"client_id": client.id, "client_name": client.name, "engagement_id": engagement.id,
-            "contact_ids": [c.id for c in contacts], "owner": owner, "approved_by": actor}
+        notifications.queue(
+            session,
+            kind="outcome",
+            recipient=owner,
+            actor=actor,
+            instance_id=instance_id,
+            client_id=client.id,
+            subject=f"You own the new client {client.name}",
+            body=f"{actor} approved {client.name} as a client (requested by {requester}) with a "
+            f"{engagement.service_type} engagement; a welcome call will be due in your inbox.",
+        )
+    return {
+        "client_id": client.id,
+        "client_name": client.name,
+        "engagement_id": engagement.id,
+        "contact_ids": [c.id for c in contacts],
+        "owner": owner,
+        "approved_by": actor,
+    }
 
 
 def plan_welcome_call(session: Session, *, instance_id: UUID, data: dict, actor: str | None) -> dict:
     """The welcome follow-up on the client's record, due now (the timer has just fired)."""
     onboarded, now = data["onboarded"], clock.now()
     service = (data.get("engagement") or {}).get("service_type", "first")
-    follow_up = FollowUp(client_id=onboarded["client_id"], planned_at=now, channel="call",
-                         content=f"Welcome call: how is the {service} engagement going, and what else do they need?",
-                         instance_id=instance_id, created_at=now, updated_at=now)
+    follow_up = FollowUp(
+        client_id=onboarded["client_id"],
+        planned_at=now,
+        channel="call",
+        content=f"Welcome call: how is the {service} engagement going, and what else do they need?",
+        instance_id=instance_id,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(follow_up)
     session.flush()
-    audit.record(session, "follow_up.create", actor=actor,
-                 target=f"{client_target(follow_up.client_id)}/follow-ups/{follow_up.id}", detail={"source": SOURCE})
+    audit.record(
+        session,
+        "follow_up.create",
+        actor=actor,
+        target=f"{client_target(follow_up.client_id)}/follow-ups/{follow_up.id}",
+        detail={"source": SOURCE},
+    )
     return {"id": follow_up.id, "planned_at": now.isoformat()}
 
 
@@ -150,17 +252,26 @@ def record_welcome_call(session: Session, *, data: dict, actor: str | None) -> d
     follow_up.content = data.get("content") or follow_up.content
     follow_up.outcome = data["outcome"]
     follow_up.next_step = data.get("next_step")
-    audit.record(session, "follow_up.update", actor=actor,
-                 target=f"{client_target(follow_up.client_id)}/follow-ups/{follow_up.id}",
-                 detail={"source": SOURCE, "changes": audit.changes(before, audit.snapshot(follow_up,
-                                                                                           WELCOME_CALL_FIELDS))})
+    audit.record(
+        session,
+        "follow_up.update",
+        actor=actor,
+        target=f"{client_target(follow_up.client_id)}/follow-ups/{follow_up.id}",
+        detail={"source": SOURCE, "changes": audit.changes(before, audit.snapshot(follow_up, WELCOME_CALL_FIELDS))},
+    )
     return {"follow_up_id": follow_up.id, "outcome": follow_up.outcome}
 
 
 def notify_rejection(session: Session, *, instance_id: UUID, data: dict, actor: str | None) -> dict:
     """Tell the requester that `actor` (the partner) declined, and why."""
     requester, name = data.get("requester"), data.get("client_name")
-    notifications.queue(session, kind="outcome", recipient=requester, actor=actor, instance_id=instance_id,
-                        subject=f"Onboarding of {name} declined",
-                        body=f"{actor} declined onboarding {name}: {data.get('reason')}")
+    notifications.queue(
+        session,
+        kind="outcome",
+        recipient=requester,
+        actor=actor,
+        instance_id=instance_id,
+        subject=f"Onboarding of {name} declined",
+        body=f"{actor} declined onboarding {name}: {data.get('reason')}",
+    )
     return {"notified": requester}

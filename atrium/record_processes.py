@@ -1,5 +1,6 @@
 """The processes a record starts, not a person: process key -> how an instance comes to exist.
 The generic start (POST /api/process-instances) and the "what can I start" list leave them out."""
+
 from __future__ import annotations
 
 STARTED_BY_RECORDS: dict[str, str] = {

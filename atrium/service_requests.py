@@ -4,6 +4,7 @@ escalation, resolution and closing. Whoever records a request (staff through the
 follow-up that needs action, the demo) comes here. Every change is audited here (`service_request.create`,
 `.triage`, `.reject`, `.assign`, `.escalate`, `.resolve`, `.close`) on
 `client:{id}/service-requests/{request id}`. Callers own the transaction."""
+
 from __future__ import annotations
 
 import re
@@ -26,8 +27,33 @@ PROCESS_KEY = "service_request"
 # Where the work task sits in the inbox when sorted by priority.
 INBOX_PRIORITY = {"urgent": 90, "high": 70, "normal": 50, "low": 30}
 # Words that match almost every article and tell nothing about the request.
-_STOP_WORDS = {"the", "and", "for", "with", "our", "your", "you", "are", "was", "were", "this", "that", "from",
-               "have", "has", "not", "but", "can", "please", "thanks", "thank", "about", "into", "they", "them"}
+_STOP_WORDS = {
+    "the",
+    "and",
+    "for",
+    "with",
+    "our",
+    "your",
+    "you",
+    "are",
+    "was",
+    "were",
+    "this",
+    "that",
+    "from",
+    "have",
+    "has",
+    "not",
+    "but",
+    "can",
+    "please",
+    "thanks",
+    "thank",
+    "about",
+    "into",
+    "they",
+    "them",
+}
 
 
 def request_or_raise(session: Session, request_id: int) -> ServiceRequest:
@@ -39,8 +65,10 @@ def request_or_raise(session: Session, request_id: int) -> ServiceRequest:
 
 def sla_due_times(settings, received_at: datetime) -> dict[str, str]:
     """{priority: ISO datetime}: when a request received at `received_at` is due, for each priority."""
-    return {priority: after(received_at, duration).isoformat()
-            for priority, duration in settings.service_request_sla.items()}
+    return {
+        priority: after(received_at, duration).isoformat()
+        for priority, duration in settings.service_request_sla.items()
+    }
 
 
 def record_request(engine, session: Session, client_id: int, data: dict, *, actor: str | None) -> ServiceRequest:
@@ -49,9 +77,15 @@ def record_request(engine, session: Session, client_id: int, data: dict, *, acto
     later change of the setting moves none of them."""
     check_process_fields(ServiceRequest, data, creating=True)
     now = clock.now()
-    request = ServiceRequest(**{"priority": "normal", "source": "staff", **data}, client_id=client_id, status="new",
-                             sla_due_times=sla_due_times(engine.settings, now), created_by=actor, created_at=now,
-                             updated_at=now)
+    request = ServiceRequest(
+        **{"priority": "normal", "source": "staff", **data},
+        client_id=client_id,
+        status="new",
+        sla_due_times=sla_due_times(engine.settings, now),
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(request)
     audit_create(session, request, actor=actor)
     start_request_process(engine, session, request, actor=actor)
@@ -66,32 +100,63 @@ def start_request_process(engine, session: Session, request: ServiceRequest, *, 
     if latest_definition(session, process_key=PROCESS_KEY) is None:
         return None
     instance = engine.start_instance(
-        session, process_key=PROCESS_KEY, business_key=client_business_key(request.client_id), actor=actor,
-        variables={name: value for name, value in (
-            ("request_id", request.id), ("client_id", request.client_id), ("title", request.title),
-            ("content", request.content), ("type", request.type), ("priority", request.priority))
-            if value is not None})  # a form shows what it is given: no nulls for fields still to fill in
+        session,
+        process_key=PROCESS_KEY,
+        business_key=client_business_key(request.client_id),
+        actor=actor,
+        variables={
+            name: value
+            for name, value in (
+                ("request_id", request.id),
+                ("client_id", request.client_id),
+                ("title", request.title),
+                ("content", request.content),
+                ("type", request.type),
+                ("priority", request.priority),
+            )
+            if value is not None
+        },
+    )  # a form shows what it is given: no nulls for fields still to fill in
     request.instance_id = instance.id
     return instance.id
 
 
-def _audit(session: Session, request: ServiceRequest, verb: str, before: dict, *, actor: str | None,
-           **extra) -> None:
+def _audit(session: Session, request: ServiceRequest, verb: str, before: dict, *, actor: str | None, **extra) -> None:
     after = {name: getattr(request, name) for name in before}
-    audit.record(session, f"service_request.{verb}", actor=actor, target=target_of(request),
-                 detail={**audit.changes(before, after), **extra})
+    audit.record(
+        session,
+        f"service_request.{verb}",
+        actor=actor,
+        target=target_of(request),
+        detail={**audit.changes(before, after), **extra},
+    )
 
 
 def _snapshot(request: ServiceRequest, *names: str) -> dict:
     return {name: getattr(request, name) for name in ("status", *names)}
 
 
-def _tell_requester(session: Session, request: ServiceRequest, subject: str, body: str, *, actor: str | None,
-                    instance_id: uuid.UUID | None) -> None:
+def _tell_requester(
+    session: Session,
+    request: ServiceRequest,
+    subject: str,
+    body: str,
+    *,
+    actor: str | None,
+    instance_id: uuid.UUID | None,
+) -> None:
     """The person who registered the request hears how it ended (unless they ended it themselves)."""
     if request.created_by and request.created_by != actor:
-        notifications.queue(session, kind="outcome", recipient=request.created_by, subject=subject, body=body,
-                            actor=actor, instance_id=instance_id, client_id=request.client_id)
+        notifications.queue(
+            session,
+            kind="outcome",
+            recipient=request.created_by,
+            subject=subject,
+            body=body,
+            actor=actor,
+            instance_id=instance_id,
+            client_id=request.client_id,
+        )
 
 
 def due_time(request: ServiceRequest, priority: str, settings) -> datetime:
@@ -103,8 +168,9 @@ def due_time(request: ServiceRequest, priority: str, settings) -> datetime:
     return after(request.created_at, settings.service_request_sla[priority])
 
 
-def triage(engine, session: Session, request: ServiceRequest, *, type: str | None, priority: str,
-           actor: str | None) -> dict:
+def triage(
+    engine, session: Session, request: ServiceRequest, *, type: str | None, priority: str, actor: str | None
+) -> dict:
     """Type and priority from the desk's triage; the SLA due time is the one of that priority fixed at receipt."""
     before = _snapshot(request, "type", "priority", "sla_due_at")
     request.type, request.priority, request.status = type, priority, "triaged"
@@ -114,15 +180,22 @@ def triage(engine, session: Session, request: ServiceRequest, *, type: str | Non
     return {"due_at": request.sla_due_at.isoformat(), "inbox_priority": INBOX_PRIORITY[request.priority]}
 
 
-def reject(session: Session, request: ServiceRequest, *, reason: str, actor: str | None,
-           instance_id: uuid.UUID | None) -> None:
+def reject(
+    session: Session, request: ServiceRequest, *, reason: str, actor: str | None, instance_id: uuid.UUID | None
+) -> None:
     """Not a request the firm takes on (spam, duplicate, wrong addressee): cancelled with the reason."""
     before = _snapshot(request, "closed_at")
     now = clock.now()
     request.status, request.resolution, request.closed_at, request.updated_at = "cancelled", reason, now, now
     _audit(session, request, "reject", before, actor=actor, resolution="changed")
-    _tell_requester(session, request, f"Service request #{request.id} was not taken on",
-                    f"{request.title}\n\nReason: {request.resolution}", actor=actor, instance_id=instance_id)
+    _tell_requester(
+        session,
+        request,
+        f"Service request #{request.id} was not taken on",
+        f"{request.title}\n\nReason: {request.resolution}",
+        actor=actor,
+        instance_id=instance_id,
+    )
 
 
 def assign(session: Session, request: ServiceRequest, *, assignee: str, actor: str | None) -> str | None:
@@ -162,42 +235,81 @@ def suggest_articles(session: Session, request: ServiceRequest, *, limit: int = 
     return [{"id": row.id, "title": row.title} for row in found[:limit]]
 
 
-def escalate_sla(session: Session, request: ServiceRequest, *, actor: str | None,
-                 instance_id: uuid.UUID | None) -> dict:
+def escalate_sla(
+    session: Session, request: ServiceRequest, *, actor: str | None, instance_id: uuid.UUID | None
+) -> dict:
     """The SLA passed with the work still open: the assignee's manager (atrium.escalation's rule) is told,
     and the assignee reminded; the work itself goes on."""
     subject = f"SLA breached: service request #{request.id} ({request.priority})"
-    body = (f"{request.title}\nAssigned to {request.assignee}; it was due {request.sla_due_at:%Y-%m-%d %H:%M} UTC "
-            "and is not resolved yet.")
-    manager, notified = escalation.escalate(session, about=request.assignee, subject=subject, body=body, actor=actor,
-                                            instance_id=instance_id, client_id=request.client_id)
+    body = (
+        f"{request.title}\nAssigned to {request.assignee}; it was due {request.sla_due_at:%Y-%m-%d %H:%M} UTC "
+        "and is not resolved yet."
+    )
+    manager, notified = escalation.escalate(
+        session,
+        about=request.assignee,
+        subject=subject,
+        body=body,
+        actor=actor,
+        instance_id=instance_id,
+        client_id=request.client_id,
+    )
     if request.assignee:
-        notifications.queue(session, kind="escalation", recipient=request.assignee, subject=subject, body=body,
-                            actor=actor, instance_id=instance_id, client_id=request.client_id)
-    audit.record(session, "service_request.escalate", actor=actor, target=target_of(request),
-                 detail={"manager": manager, "notified": notified, "due": request.sla_due_at.isoformat()})
+        notifications.queue(
+            session,
+            kind="escalation",
+            recipient=request.assignee,
+            subject=subject,
+            body=body,
+            actor=actor,
+            instance_id=instance_id,
+            client_id=request.client_id,
+        )
+    audit.record(
+        session,
+        "service_request.escalate",
+        actor=actor,
+        target=target_of(request),
+        detail={"manager": manager, "notified": notified, "due": request.sla_due_at.isoformat()},
+    )
     return {"manager": manager, "notified": notified}
 
 
-def resolve(session: Session, request: ServiceRequest, *, resolution: str, actor: str | None,
-            instance_id: uuid.UUID | None) -> None:
+def resolve(
+    session: Session, request: ServiceRequest, *, resolution: str, actor: str | None, instance_id: uuid.UUID | None
+) -> None:
     before = _snapshot(request, "resolved_at")
     now = clock.now()
     request.status, request.resolution, request.resolved_at, request.updated_at = "resolved", resolution, now, now
     _audit(session, request, "resolve", before, actor=actor, resolution="changed")
-    _tell_requester(session, request, f"Service request #{request.id} is resolved",
-                    f"{request.title}\n\n{request.resolution}", actor=actor, instance_id=instance_id)
+    _tell_requester(
+        session,
+        request,
+        f"Service request #{request.id} is resolved",
+        f"{request.title}\n\n{request.resolution}",
+        actor=actor,
+        instance_id=instance_id,
+    )
 
 
-def close(session: Session, request: ServiceRequest, *, rating: int | None, comment: str | None,
-          actor: str | None) -> None:
+def close(
+    session: Session, request: ServiceRequest, *, rating: int | None, comment: str | None, actor: str | None
+) -> None:
     """Closed with the client's rating when they gave one (also kept as feedback on the request)."""
     before = _snapshot(request, "rating", "closed_at")
     now = clock.now()
     request.status, request.rating, request.closed_at, request.updated_at = "closed", rating, now, now
     _audit(session, request, "close", before, actor=actor)
     if rating is not None:
-        feedback = Feedback(client_id=request.client_id, csat=rating, comment=comment, subject_type="service_request",
-                            subject_id=request.id, created_by=actor, created_at=now, updated_at=now)
+        feedback = Feedback(
+            client_id=request.client_id,
+            csat=rating,
+            comment=comment,
+            subject_type="service_request",
+            subject_id=request.id,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(feedback)
         audit_create(session, feedback, actor=actor)

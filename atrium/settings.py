@@ -1,4 +1,5 @@
 """Settings read from ATRIUM_* environment variables, with safe defaults for a first run."""
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,9 @@ def _durations(env_name: str, text: str | None, defaults: dict[str, str]) -> dic
     for item in filter(None, (part.strip() for part in (text or "").split(","))):
         name, _, duration = (piece.strip() for piece in item.partition("="))
         if name not in defaults or not _DURATION.match(duration):
-            raise ValueError(f"{env_name}: '{item}' is not NAME=ISO-8601 duration with NAME one of "
-                             f"{', '.join(defaults)}")
+            raise ValueError(
+                f"{env_name}: '{item}' is not NAME=ISO-8601 duration with NAME one of {', '.join(defaults)}"
+            )
         values[name] = duration
     return values
 
@@ -152,34 +154,45 @@ class Settings:
             smtp_timeout_seconds=float(env.get("ATRIUM_SMTP_TIMEOUT", defaults.smtp_timeout_seconds)),
             mail_max_attempts=int(env.get("ATRIUM_MAIL_MAX_ATTEMPTS", defaults.mail_max_attempts)),
             mail_retry_seconds=float(env.get("ATRIUM_MAIL_RETRY_SECONDS", defaults.mail_retry_seconds)),
-            complaint_acknowledge_hours=float(env.get("ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS",
-                                                      defaults.complaint_acknowledge_hours)),
+            complaint_acknowledge_hours=float(
+                env.get("ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS", defaults.complaint_acknowledge_hours)
+            ),
             report_max_attempts=int(env.get("ATRIUM_REPORT_MAX_ATTEMPTS", defaults.report_max_attempts)),
             report_retry_seconds=float(env.get("ATRIUM_REPORT_RETRY_SECONDS", defaults.report_retry_seconds)),
             firm_name=env.get("ATRIUM_FIRM_NAME") or None,
-            service_request_sla=_durations("ATRIUM_SERVICE_REQUEST_SLA", env.get("ATRIUM_SERVICE_REQUEST_SLA"),
-                                           DEFAULT_SERVICE_REQUEST_SLA),
-            follow_up_intervals=_durations("ATRIUM_FOLLOW_UP_INTERVALS", env.get("ATRIUM_FOLLOW_UP_INTERVALS"),
-                                           DEFAULT_FOLLOW_UP_INTERVALS),
+            service_request_sla=_durations(
+                "ATRIUM_SERVICE_REQUEST_SLA", env.get("ATRIUM_SERVICE_REQUEST_SLA"), DEFAULT_SERVICE_REQUEST_SLA
+            ),
+            follow_up_intervals=_durations(
+                "ATRIUM_FOLLOW_UP_INTERVALS", env.get("ATRIUM_FOLLOW_UP_INTERVALS"), DEFAULT_FOLLOW_UP_INTERVALS
+            ),
             follow_up_due=_duration("ATRIUM_FOLLOW_UP_DUE", env.get("ATRIUM_FOLLOW_UP_DUE", defaults.follow_up_due)),
             import_max_rows=int(env.get("ATRIUM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
             import_max_bytes=int(env.get("ATRIUM_IMPORT_MAX_BYTES", defaults.import_max_bytes)),
             # Login throttling, passwords and HTTP hardening
-            login_username_max_failures=int(env.get("ATRIUM_LOGIN_USERNAME_MAX_FAILURES",
-                                                    defaults.login_username_max_failures)),
-            login_username_max_delay_seconds=int(env.get("ATRIUM_LOGIN_USERNAME_MAX_DELAY_SECONDS",
-                                                         defaults.login_username_max_delay_seconds)),
-            login_address_max_failures=int(env.get("ATRIUM_LOGIN_ADDRESS_MAX_FAILURES",
-                                                   defaults.login_address_max_failures)),
-            login_failure_window_seconds=int(env.get("ATRIUM_LOGIN_FAILURE_WINDOW_SECONDS",
-                                                     defaults.login_failure_window_seconds)),
+            login_username_max_failures=int(
+                env.get("ATRIUM_LOGIN_USERNAME_MAX_FAILURES", defaults.login_username_max_failures)
+            ),
+            login_username_max_delay_seconds=int(
+                env.get("ATRIUM_LOGIN_USERNAME_MAX_DELAY_SECONDS", defaults.login_username_max_delay_seconds)
+            ),
+            login_address_max_failures=int(
+                env.get("ATRIUM_LOGIN_ADDRESS_MAX_FAILURES", defaults.login_address_max_failures)
+            ),
+            login_failure_window_seconds=int(
+                env.get("ATRIUM_LOGIN_FAILURE_WINDOW_SECONDS", defaults.login_failure_window_seconds)
+            ),
             trusted_proxy_hops=int(env.get("ATRIUM_TRUSTED_PROXY_HOPS", defaults.trusted_proxy_hops)),
             hsts_max_age_seconds=int(env.get("ATRIUM_HSTS_MAX_AGE", defaults.hsts_max_age_seconds)),
             # Report schedules
-            report_min_interval_seconds=_seconds("ATRIUM_REPORT_MIN_INTERVAL", env.get("ATRIUM_REPORT_MIN_INTERVAL"),
-                                                 defaults.report_min_interval_seconds),
-            report_schedules_per_person=int(env.get("ATRIUM_REPORT_SCHEDULES_PER_PERSON",
-                                                    defaults.report_schedules_per_person)),
+            report_min_interval_seconds=_seconds(
+                "ATRIUM_REPORT_MIN_INTERVAL",
+                env.get("ATRIUM_REPORT_MIN_INTERVAL"),
+                defaults.report_min_interval_seconds,
+            ),
+            report_schedules_per_person=int(
+                env.get("ATRIUM_REPORT_SCHEDULES_PER_PERSON", defaults.report_schedules_per_person)
+            ),
             firm_email_domains=_domains(env.get("ATRIUM_FIRM_EMAIL_DOMAINS")),
             # Submitted data
             max_data_bytes=int(env.get("ATRIUM_MAX_DATA_BYTES", defaults.max_data_bytes)),
@@ -208,8 +221,10 @@ class Settings:
         if self.is_production and not self.secret_key:
             raise RuntimeError("ATRIUM_ENV=production requires ATRIUM_SECRET_KEY to be set")
         if self.is_production and len(self.secret_key.encode()) < MIN_SECRET_KEY_BYTES:
-            raise RuntimeError(f"ATRIUM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production "
-                               "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+            raise RuntimeError(
+                f"ATRIUM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
 
 
 # Report schedules

@@ -5,6 +5,7 @@ works in its own schema, `atrium_bench`, dropped and recreated by each benchmark
 search in `atrium_bench_clients`). `--only SECTION` (repeatable) runs a subset, e.g.
 `python -m bench --only http`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,13 @@ def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smaller runs, for a smoke test")
-    parser.add_argument("--only", action="append", choices=SECTIONS, metavar="SECTION",
-                        help=f"run only this section; repeatable; one of: {', '.join(SECTIONS)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"run only this section; repeatable; one of: {', '.join(SECTIONS)}",
+    )
     args = parser.parse_args()
     sections = set(args.only or SECTIONS)
     logging.basicConfig(level=logging.WARNING)
@@ -53,20 +59,36 @@ def main() -> None:
 def _engine_rate(n: int) -> dict:
     print(f"Engine rate: flow `bench_review` (start, user task, script, gateway, user task), {n} instances")
     rate = engine_rate.run(n)
-    _line("in-process (SpiffWorkflow, no persistence)", f"{rate['in_process_per_s']:.0f} inst/s",
-          "scripts in the sandbox's worker processes")
-    _line("in-process, scripts run in the server", f"{rate['in_process_unsandboxed_per_s']:.0f} inst/s",
-          "(no sandbox: the cost reference only)")
+    _line(
+        "in-process (SpiffWorkflow, no persistence)",
+        f"{rate['in_process_per_s']:.0f} inst/s",
+        "scripts in the sandbox's worker processes",
+    )
+    _line(
+        "in-process, scripts run in the server",
+        f"{rate['in_process_unsandboxed_per_s']:.0f} inst/s",
+        "(no sandbox: the cost reference only)",
+    )
     _line("ratio sandboxed / scripts in the server", f"{rate['sandbox_ratio']:.1%}")
-    _line("one expression through a worker (round trip)", f"{rate['script_call_us']:.0f} us",
-          f"(`len(note) > score`; {rate['script_call_unsandboxed_us']:.0f} us run in the server)")
+    _line(
+        "one expression through a worker (round trip)",
+        f"{rate['script_call_us']:.0f} us",
+        f"(`len(note) > score`; {rate['script_call_unsandboxed_us']:.0f} us run in the server)",
+    )
     _line("one plain condition (answered in the server)", f"{rate['plain_condition_us']:.1f} us", "(`score > 100`)")
     _line("persisted through engine/ on PostgreSQL", f"{rate['persisted_per_s']:.0f} inst/s")
     _line("ratio persisted / in-process", f"{rate['ratio']:.1%}", "target >= 40%", rate["ratio"] >= 0.40)
-    _line("floor: the same 3 commits in raw SQL, no engine", f"{rate['durable_floor_per_s']:.0f} inst/s",
-          f"(= {rate['floor_ratio']:.0%} of in-process: the most any durable engine could reach)")
-    _line("stored state, waiting at a user task (max)", f"{rate['state_bytes_waiting_max']} B",
-          "target <= 4096 B", rate["state_bytes_waiting_max"] <= 4096)
+    _line(
+        "floor: the same 3 commits in raw SQL, no engine",
+        f"{rate['durable_floor_per_s']:.0f} inst/s",
+        f"(= {rate['floor_ratio']:.0%} of in-process: the most any durable engine could reach)",
+    )
+    _line(
+        "stored state, waiting at a user task (max)",
+        f"{rate['state_bytes_waiting_max']} B",
+        "target <= 4096 B",
+        rate["state_bytes_waiting_max"] <= 4096,
+    )
     _line("stored state, completed instance (mean)", f"{rate['state_bytes_completed_avg']:.0f} B")
     return rate
 
@@ -77,10 +99,17 @@ def _timer_lateness(timers: int) -> None:
     _line("p50 lateness", f"{late['p50_late_s']:.3f} s")
     _line("p99 lateness", f"{late['p99_late_s']:.3f} s", "target < 5 s", late["p99_late_s"] < 5)
     _line("max lateness", f"{late['max_late_s']:.3f} s")
-    _line("fired / fired twice / not fired", f"{late['fired']} / {late['fired_twice']} / {late['not_fired']}",
-          "target: none twice", late["fired_twice"] == 0 and late["not_fired"] == 0)
-    _line("instances created before the window opened", str(late["created_before_window"]),
-          f"(creation took {late['creation_s']:.0f} s)")
+    _line(
+        "fired / fired twice / not fired",
+        f"{late['fired']} / {late['fired_twice']} / {late['not_fired']}",
+        "target: none twice",
+        late["fired_twice"] == 0 and late["not_fired"] == 0,
+    )
+    _line(
+        "instances created before the window opened",
+        str(late["created_before_window"]),
+        f"(creation took {late['creation_s']:.0f} s)",
+    )
 
 
 def _long_lived(iterations: int) -> None:
@@ -92,8 +121,12 @@ def _long_lived(iterations: int) -> None:
     _line("timer step at iteration 10", f"{first['timer_ms']:.1f} ms")
     _line(f"timer step at iteration {iterations}", f"{last['timer_ms']:.1f} ms")
     _line("stored state at iteration 10", f"{first['state_bytes']} B")
-    _line(f"stored state at iteration {iterations}", f"{last['state_bytes']} B", "target: no growth",
-          last["state_bytes"] <= first["state_bytes"] * 1.1)
+    _line(
+        f"stored state at iteration {iterations}",
+        f"{last['state_bytes']} B",
+        "target: no growth",
+        last["state_bytes"] <= first["state_bytes"] * 1.1,
+    )
     _line(f"history rows at iteration {iterations}", f"{last['history_rows']}")
     _line("step loaded cold from the database", f"{samples['cold_step_ms']:.1f} ms")
 
@@ -101,22 +134,31 @@ def _long_lived(iterations: int) -> None:
 def _http_rate(rate: dict | None, seconds: float) -> None:
     print("\nHTTP API, `atrium serve` (2 workers x 4 threads) on PostgreSQL")
     e2e = http_api.end_to_end_rate(clients=8, seconds=seconds)
-    _line("end to end, 8 clients (start + 2 completions)", f"{e2e['instances_per_s']:.0f} inst/s",
-          "target >= 100 inst/s", e2e["instances_per_s"] >= 100)
+    _line(
+        "end to end, 8 clients (start + 2 completions)",
+        f"{e2e['instances_per_s']:.0f} inst/s",
+        "target >= 100 inst/s",
+        e2e["instances_per_s"] >= 100,
+    )
     if rate is not None:
         _line("in-process engine rate, same flow (above)", f"{rate['in_process_per_s']:.0f} inst/s")
     _line("failed requests", str(e2e["errors"]))
     split = e2e["cpu_ms_per_instance"]
     if split:
         parts = ", ".join(f"{key} {ms:.1f}" for key, ms in split.items())
-        _line("CPU ms per instance", f"{sum(split.values()):.1f}",
-              f"({parts}; {e2e['cpus']} cores give {e2e['cpus'] * 10} ms per instance at 100 inst/s)")
+        _line(
+            "CPU ms per instance",
+            f"{sum(split.values()):.1f}",
+            f"({parts}; {e2e['cpus']} cores give {e2e['cpus'] * 10} ms per instance at 100 inst/s)",
+        )
 
 
 def _inbox_latency(tasks_total: int) -> None:
     inbox = http_api.inbox_latency(tasks_total, tasks_total // 10)
-    print(f"  inbox: GET /api/tasks?candidate_user=me&sort=due&page_size=50, {inbox['rows']:,} task rows, "
-          f"{inbox['open']:,} open, {inbox['matching']:,} offered to the caller")
+    print(
+        f"  inbox: GET /api/tasks?candidate_user=me&sort=due&page_size=50, {inbox['rows']:,} task rows, "
+        f"{inbox['open']:,} open, {inbox['matching']:,} offered to the caller"
+    )
     _line("inbox p50", f"{inbox['p50_ms']:.1f} ms")
     _line("inbox p95", f"{inbox['p95_ms']:.1f} ms", "target <= 20 ms", inbox["p95_ms"] <= 20)
 
@@ -124,12 +166,17 @@ def _inbox_latency(tasks_total: int) -> None:
 def _client_search(n: int, per_kind: int) -> None:
     print(f"Client search: GET /api/clients (page_size 50, with total), {n:,} clients, through the Flask app")
     result = client_search.run(n, per_kind=per_kind)
-    print(f"  (loaded in {result['load_s']:.0f} s; p50 / p95 per kind, request in and response out; matches: the "
-          f"median `total`; load average during the run {result['load_average']:.1f} on {result['cpus']} CPUs)")
+    print(
+        f"  (loaded in {result['load_s']:.0f} s; p50 / p95 per kind, request in and response out; matches: the "
+        f"median `total`; load average during the run {result['load_average']:.1f} on {result['cpus']} CPUs)"
+    )
     for kind, figures in result["kinds"].items():
-        _line(kind, f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f} ms",
-              f"target p95 < {client_search.TARGET_MS} ms, matches ~{figures['median_total']:,}",
-              figures["p95_ms"] < client_search.TARGET_MS)
+        _line(
+            kind,
+            f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f} ms",
+            f"target p95 < {client_search.TARGET_MS} ms, matches ~{figures['median_total']:,}",
+            figures["p95_ms"] < client_search.TARGET_MS,
+        )
 
 
 def _reports(clients: int, tasks: int) -> None:
@@ -144,8 +191,12 @@ def _reports(clients: int, tasks: int) -> None:
 def _web_app(rounds: int) -> None:
     print("\nWeb app: the build in web/dist (gzip -9 sizes) and the inbox in headless Chromium")
     sizes = web_app.bundle_sizes()
-    _line("first screen JavaScript (inbox, signed in)", f"{sizes['first_js_kb']:.0f} KB",
-          f"target <= {sizes['budget_kb']} KB ({sizes['first_chunks']} chunks)", sizes["first_js_kb"] <= sizes["budget_kb"])
+    _line(
+        "first screen JavaScript (inbox, signed in)",
+        f"{sizes['first_js_kb']:.0f} KB",
+        f"target <= {sizes['budget_kb']} KB ({sizes['first_chunks']} chunks)",
+        sizes["first_js_kb"] <= sizes["budget_kb"],
+    )
     _line("first screen CSS", f"{sizes['first_css_kb']:.1f} KB")
     lazy = sorted(sizes["lazy"].items(), key=lambda item: -item[1])
     for name, kb in lazy[:6]:
@@ -153,12 +204,22 @@ def _web_app(rounds: int) -> None:
     _line(f"  on demand: {len(lazy) - 6} smaller chunks", f"{sum(kb for _, kb in lazy[6:]):.0f} KB")
     _line("all JavaScript", f"{sizes['total_js_kb']:.0f} KB", "(what a person downloads who opens every screen)")
     render = web_app.inbox_render(rounds=rounds)
-    print(f"  navigation to a rendered inbox of 50 rows, {render['open']:,} open tasks "
-          f"({render['rows_shown']} rows shown; database loaded in {render['load_s']:.0f} s)")
-    _line("warm cache, p50 / max", f"{render['warm_p50_ms']:.0f} / {render['warm_max_ms']:.0f} ms", "target < 1000 ms",
-          render["warm_max_ms"] < 1000)
-    _line("cold cache (every file downloaded), p50 / max", f"{render['cold_p50_ms']:.0f} / {render['cold_max_ms']:.0f} ms",
-          "target < 1000 ms", render["cold_max_ms"] < 1000)
+    print(
+        f"  navigation to a rendered inbox of 50 rows, {render['open']:,} open tasks "
+        f"({render['rows_shown']} rows shown; database loaded in {render['load_s']:.0f} s)"
+    )
+    _line(
+        "warm cache, p50 / max",
+        f"{render['warm_p50_ms']:.0f} / {render['warm_max_ms']:.0f} ms",
+        "target < 1000 ms",
+        render["warm_max_ms"] < 1000,
+    )
+    _line(
+        "cold cache (every file downloaded), p50 / max",
+        f"{render['cold_p50_ms']:.0f} / {render['cold_max_ms']:.0f} ms",
+        "target < 1000 ms",
+        render["cold_max_ms"] < 1000,
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Flask app in-process, with a bearer token), page_size 50 with the `total` count.
 
 Runs in its own schema, so it can run while other bench sections use `atrium_bench`.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,26 +54,49 @@ def load(db, n: int, rng: random.Random) -> list[dict]:
         clients.append(fields)
     password_hash = hash_password(PASSWORD)
     accounts = [("partner", ["partner"], []), ("admin", ["admin"], [])] + [
-        (username, ["account_manager"], [_team_of(username)]) for username in MANAGERS]
+        (username, ["account_manager"], [_team_of(username)]) for username in MANAGERS
+    ]
     raw = db.raw_connection()
     try:
         cur = raw.cursor()
-        _copy_rows(cur, "COPY accounts (username, display_name, password_hash, active, roles, groups, failed_logins, "
-                        "created_at) FROM STDIN",
-                   ((u, u, password_hash, True, json.dumps(r), json.dumps(g), 0, now) for u, r, g in accounts))
+        _copy_rows(
+            cur,
+            "COPY accounts (username, display_name, password_hash, active, roles, groups, failed_logins, "
+            "created_at) FROM STDIN",
+            ((u, u, password_hash, True, json.dumps(r), json.dumps(g), 0, now) for u, r, g in accounts),
+        )
 
         def client_rows():
             for c in clients:
-                text = search_text(SimpleNamespace(name=c["name"], phones=c["phones"], emails=c["emails"],
-                                                   addresses=c["addresses"]))
-                yield (c["kind"], c["name"], name_key(c["name"]), c["industry"], c["tier"], c["status"], c["owner"],
-                       json.dumps(c["tags"], ensure_ascii=False), json.dumps(c["phones"]), json.dumps(c["emails"]),
-                       json.dumps(c["addresses"], ensure_ascii=False), "{}", text, c["created_at"], c["created_at"],
-                       c["deleted_at"], 1)
+                text = search_text(
+                    SimpleNamespace(name=c["name"], phones=c["phones"], emails=c["emails"], addresses=c["addresses"])
+                )
+                yield (
+                    c["kind"],
+                    c["name"],
+                    name_key(c["name"]),
+                    c["industry"],
+                    c["tier"],
+                    c["status"],
+                    c["owner"],
+                    json.dumps(c["tags"], ensure_ascii=False),
+                    json.dumps(c["phones"]),
+                    json.dumps(c["emails"]),
+                    json.dumps(c["addresses"], ensure_ascii=False),
+                    "{}",
+                    text,
+                    c["created_at"],
+                    c["created_at"],
+                    c["deleted_at"],
+                    1,
+                )
 
-        _copy_rows(cur, "COPY clients (kind, name, name_key, industry, tier, status, owner, tags, phones, emails, "
-                        "addresses, custom_fields, search_text, created_at, updated_at, deleted_at, version) FROM STDIN",
-                   client_rows())
+        _copy_rows(
+            cur,
+            "COPY clients (kind, name, name_key, industry, tier, status, owner, tags, phones, emails, "
+            "addresses, custom_fields, search_text, created_at, updated_at, deleted_at, version) FROM STDIN",
+            client_rows(),
+        )
         raw.commit()
     finally:
         raw.close()
@@ -85,7 +109,7 @@ def load(db, n: int, rng: random.Random) -> list[dict]:
 def _fragment(rng: random.Random, text: str, shortest: int, longest: int) -> str:
     size = min(len(text), rng.randint(shortest, longest))
     start = rng.randint(0, len(text) - size)
-    return text[start:start + size]
+    return text[start : start + size]
 
 
 def query_kinds(clients: list[dict], rng: random.Random, per_kind: int) -> dict[str, tuple[str, list[dict]]]:
@@ -104,18 +128,35 @@ def query_kinds(clients: list[dict], rng: random.Random, per_kind: int) -> dict[
 
     return {
         "name fragment, 3-6 letters": ("partner", draw(lambda: {"q": _fragment(rng, english_word(), 3, 6)})),
-        "Chinese name, 2 characters": ("partner", draw(lambda: {"q": rng.choice(cn_3)["name"][rng.choice((0, 1)):][:2]})),
+        "Chinese name, 2 characters": (
+            "partner",
+            draw(lambda: {"q": rng.choice(cn_3)["name"][rng.choice((0, 1)) :][:2]}),
+        ),
         "Chinese name, 3 characters": ("partner", draw(lambda: {"q": rng.choice(cn_3)["name"]})),
         "Chinese surname, 1 character": ("partner", draw(lambda: {"q": rng.choice(cn_people)["name"][0]})),
-        "phone fragment, 4-8 digits": ("partner", draw(lambda: {"q": _fragment(
-            rng, "".join(ch for ch in rng.choice(live)["phones"][0] if ch.isdigit()), 4, 8)})),
-        "email fragment, 4-10 chars": ("partner", draw(lambda: {"q": _fragment(rng, rng.choice(live)["emails"][0], 4, 10)})),
-        "broad word (ltd, gmail, london, 北京, 有限公司)": ("partner", draw(lambda: {"q": rng.choice(
-            ["ltd", "gmail", "有限公司", "consulting", "london", "北京"])})),
+        "phone fragment, 4-8 digits": (
+            "partner",
+            draw(
+                lambda: {"q": _fragment(rng, "".join(ch for ch in rng.choice(live)["phones"][0] if ch.isdigit()), 4, 8)}
+            ),
+        ),
+        "email fragment, 4-10 chars": (
+            "partner",
+            draw(lambda: {"q": _fragment(rng, rng.choice(live)["emails"][0], 4, 10)}),
+        ),
+        "broad word (ltd, gmail, london, 北京, 有限公司)": (
+            "partner",
+            draw(lambda: {"q": rng.choice(["ltd", "gmail", "有限公司", "consulting", "london", "北京"])}),
+        ),
         "no q, tier=A, sorted by name": ("partner", draw(lambda: {"tier": "A"})),
-        "tag filter, newest first": ("partner", draw(lambda: {"tag": rng.choice(["vip", "referral", "at-risk"]),
-                                                              "sort": "-created"})),
-        "account manager (own team): name fragment": ("am11", draw(lambda: {"q": _fragment(rng, english_word(), 3, 6)})),
+        "tag filter, newest first": (
+            "partner",
+            draw(lambda: {"tag": rng.choice(["vip", "referral", "at-risk"]), "sort": "-created"}),
+        ),
+        "account manager (own team): name fragment": (
+            "am11",
+            draw(lambda: {"q": _fragment(rng, english_word(), 3, 6)}),
+        ),
         "account manager (own team): list by name": ("am11", draw(lambda: {})),
     }
 
@@ -148,11 +189,21 @@ def run(n: int = 100_000, per_kind: int = 60) -> dict:
                 assert response.status_code == 200, (params, response.json)
                 totals.append(response.json["total"])
             timings, totals = timings[1:], totals[1:]
-            results[kind] = {"p50_ms": percentile(timings, 50), "p95_ms": percentile(timings, 95),
-                             "median_total": int(percentile(totals, 50)), "max_total": max(totals),
-                             "example": queries[0]}
+            results[kind] = {
+                "p50_ms": percentile(timings, 50),
+                "p95_ms": percentile(timings, 95),
+                "median_total": int(percentile(totals, 50)),
+                "max_total": max(totals),
+                "example": queries[0],
+            }
     finally:
         app.extensions["atrium.db"].dispose()
     # Latency on a busy machine says little: the load average is printed beside the figures.
-    return {"clients": n, "load_s": load_s, "kinds": results, "database": database_url().split("@")[-1],
-            "load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
+    return {
+        "clients": n,
+        "load_s": load_s,
+        "kinds": results,
+        "database": database_url().split("@")[-1],
+        "load_average": os.getloadavg()[0],
+        "cpus": os.cpu_count(),
+    }

@@ -1,4 +1,5 @@
 """Shared set-up for benchmarks: a fresh PostgreSQL schema, an engine, the bench flows."""
+
 from __future__ import annotations
 
 import os
@@ -42,8 +43,11 @@ def bench_database(schema: str = SCHEMA, **kwargs):
 
 def schema_url(schema: str = SCHEMA) -> str:
     """The bench database URL with the schema in it, for an app or server built from a URL alone."""
-    return make_url(database_url()).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False)
+    return (
+        make_url(database_url())
+        .update_query_dict({"options": f"-csearch_path={schema}"})
+        .render_as_string(hide_password=False)
+    )
 
 
 def process_engine(db, **settings) -> ProcessEngine:

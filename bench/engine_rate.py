@@ -5,6 +5,7 @@ with scripts in the sandbox's worker processes (what the engine does) and with t
 restricted code run inside this process (what it did before the sandbox), to show the
 sandbox's cost.
 """
+
 from __future__ import annotations
 
 import copy
@@ -100,21 +101,29 @@ def durable_floor_rate(db, n: int, state: bytes) -> float:
     try:
         cur = raw.cursor()
         cur.execute("CREATE TABLE IF NOT EXISTS floor_state (id uuid PRIMARY KEY, state bytea, v int)")
-        cur.execute("CREATE TABLE IF NOT EXISTS floor_history (id bigserial PRIMARY KEY, instance uuid, event text, at timestamptz)")
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS floor_history (id bigserial PRIMARY KEY, instance uuid, event text, at timestamptz)"
+        )
         raw.commit()
         started = time.perf_counter()
         for _ in range(n):
             instance = uuid.uuid4()
             cur.execute("INSERT INTO floor_state VALUES (%s, %s, 1)", (instance, state))
-            cur.executemany("INSERT INTO floor_history (instance, event, at) VALUES (%s, %s, now())",
-                            [(instance, "started"), (instance, "ready")])
+            cur.executemany(
+                "INSERT INTO floor_history (instance, event, at) VALUES (%s, %s, now())",
+                [(instance, "started"), (instance, "ready")],
+            )
             raw.commit()
             for version in (1, 2):
                 cur.execute("SELECT state, v FROM floor_state WHERE id = %s", (instance,))
                 cur.fetchone()
-                cur.execute("UPDATE floor_state SET state = %s, v = v + 1 WHERE id = %s AND v = %s", (state, instance, version))
-                cur.executemany("INSERT INTO floor_history (instance, event, at) VALUES (%s, %s, now())",
-                                [(instance, "completed"), (instance, "ready")])
+                cur.execute(
+                    "UPDATE floor_state SET state = %s, v = v + 1 WHERE id = %s AND v = %s", (state, instance, version)
+                )
+                cur.executemany(
+                    "INSERT INTO floor_history (instance, event, at) VALUES (%s, %s, now())",
+                    [(instance, "completed"), (instance, "ready")],
+                )
                 raw.commit()
         return n / (time.perf_counter() - started)
     finally:

@@ -5,6 +5,7 @@
 - Inbox latency: `GET /api/tasks?candidate_user=me&sort=due&page_size=50` with 1,000,000
   task rows of which 100,000 are open.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -32,18 +33,31 @@ PASSWORD = "bench-password-123"
 
 
 def _server_url() -> str:
-    return make_url(database_url()).update_query_dict({"options": f"-csearch_path={SCHEMA}"}).render_as_string(
-        hide_password=False)
+    return (
+        make_url(database_url())
+        .update_query_dict({"options": f"-csearch_path={SCHEMA}"})
+        .render_as_string(hide_password=False)
+    )
 
 
 class Server:
     """`atrium serve` in a child process, on the bench schema."""
 
     def __init__(self, workers: int = 2, threads: int = 4):
-        env = dict(os.environ, ATRIUM_DATABASE_URL=_server_url(), ATRIUM_SECRET_KEY="bench-secret",
-                   ATRIUM_WORKERS=str(workers), ATRIUM_THREADS=str(threads), ATRIUM_TIMER_POLL_SECONDS="5")
-        self.process = subprocess.Popen([sys.executable, "-m", "atrium.cli", "serve", "--port", str(PORT)], env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = dict(
+            os.environ,
+            ATRIUM_DATABASE_URL=_server_url(),
+            ATRIUM_SECRET_KEY="bench-secret",
+            ATRIUM_WORKERS=str(workers),
+            ATRIUM_THREADS=str(threads),
+            ATRIUM_TIMER_POLL_SECONDS="5",
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "atrium.cli", "serve", "--port", str(PORT)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.process.poll() is not None:
@@ -119,8 +133,8 @@ def _cpu_seconds(match) -> float:
                 raw = stat.read()
         except OSError:
             continue  # exited meanwhile
-        name = raw[raw.index("(") + 1:raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2:].split()
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
         if match(int(entry), int(fields[1]), name):
             total += int(fields[11]) + int(fields[12])
     return total / tick
@@ -160,7 +174,9 @@ def end_to_end_rate(clients: int = 8, seconds: float = 20.0) -> dict:
         if cpu:
             cpu.start()
         stop_at = time.time() + seconds
-        threads = [threading.Thread(target=_client_loop, args=("bench", stop_at, counts, errors)) for _ in range(clients)]
+        threads = [
+            threading.Thread(target=_client_loop, args=("bench", stop_at, counts, errors)) for _ in range(clients)
+        ]
         began = time.time()
         for t in threads:
             t.start()
@@ -172,9 +188,14 @@ def end_to_end_rate(clients: int = 8, seconds: float = 20.0) -> dict:
         server.stop()
         db.dispose()
     instances = sum(counts)
-    return {"instances_per_s": instances / elapsed, "instances": instances, "errors": len(errors), "clients": clients,
-            "cpu_ms_per_instance": {key: used * 1000 / max(instances, 1) for key, used in cpu_used.items()},
-            "cpus": os.cpu_count()}
+    return {
+        "instances_per_s": instances / elapsed,
+        "instances": instances,
+        "errors": len(errors),
+        "clients": clients,
+        "cpu_ms_per_instance": {key: used * 1000 / max(instances, 1) for key, used in cpu_used.items()},
+        "cpus": os.cpu_count(),
+    }
 
 
 def _copy_rows(cursor, sql: str, rows) -> None:
@@ -200,9 +221,12 @@ def seed_inbox(total_tasks: int, open_tasks: int):
     began = time.time()
     try:
         cur = raw.cursor()
-        _copy_rows(cur, "COPY process_instances (id, definition_id, process_key, status, state, lock_version, "
-                        "started_at, updated_at) FROM STDIN",
-                   ((i, definition_id, "bench_review", "active", b"x", 1, now, now) for i in instances))
+        _copy_rows(
+            cur,
+            "COPY process_instances (id, definition_id, process_key, status, state, lock_version, "
+            "started_at, updated_at) FROM STDIN",
+            ((i, definition_id, "bench_review", "active", b"x", 1, now, now) for i in instances),
+        )
 
         offered, dues = [], []  # per task: open and unclaimed; due time
 
@@ -213,15 +237,34 @@ def seed_inbox(total_tasks: int, open_tasks: int):
                 assignee = None if (not is_open or rng.random() < 0.8) else rng.choice(ROLES)
                 offered.append(is_open and assignee is None)
                 dues.append(due)
-                yield (uuid.uuid5(uuid.NAMESPACE_OID, str(n)), instances[n // 100], "bench_review", "approve",
-                       "Approve", assignee, rng.randint(0, 100), due, "open" if is_open else "completed", now)
+                yield (
+                    uuid.uuid5(uuid.NAMESPACE_OID, str(n)),
+                    instances[n // 100],
+                    "bench_review",
+                    "approve",
+                    "Approve",
+                    assignee,
+                    rng.randint(0, 100),
+                    due,
+                    "open" if is_open else "completed",
+                    now,
+                )
 
-        _copy_rows(cur, "COPY tasks (id, instance_id, process_key, element_id, name, assignee, priority, due_at, "
-                        "status, created_at) FROM STDIN", task_rows())
+        _copy_rows(
+            cur,
+            "COPY tasks (id, instance_id, process_key, element_id, name, assignee, priority, due_at, "
+            "status, created_at) FROM STDIN",
+            task_rows(),
+        )
         # Each task is offered to one role, spread evenly over the open ones.
-        _copy_rows(cur, "COPY task_candidates (task_id, kind, name, offered, due_at) FROM STDIN",
-                   ((uuid.uuid5(uuid.NAMESPACE_OID, str(n)), "group", ROLES[(n // 10) % len(ROLES)], offered[n], dues[n])
-                    for n in range(total_tasks)))
+        _copy_rows(
+            cur,
+            "COPY task_candidates (task_id, kind, name, offered, due_at) FROM STDIN",
+            (
+                (uuid.uuid5(uuid.NAMESPACE_OID, str(n)), "group", ROLES[(n // 10) % len(ROLES)], offered[n], dues[n])
+                for n in range(total_tasks)
+            ),
+        )
         raw.commit()
     finally:
         raw.close()
@@ -252,7 +295,11 @@ def inbox_latency(total_tasks: int = 1_000_000, open_tasks: int = 100_000, reque
     finally:
         server.stop()
         db.dispose()
-    return {"p50_ms": percentile(timings, 50), "p95_ms": percentile(timings, 95), "rows": total_tasks,
-            "open": open_tasks, "matching": matching, "load_s": load_s}
-
-
+    return {
+        "p50_ms": percentile(timings, 50),
+        "p95_ms": percentile(timings, 95),
+        "rows": total_tasks,
+        "open": open_tasks,
+        "matching": matching,
+        "load_s": load_s,
+    }

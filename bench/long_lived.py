@@ -1,4 +1,5 @@
 """A long-lived instance: a user task and a timer looped 1,000 times; step time and state size over time."""
+
 from __future__ import annotations
 
 import time
@@ -23,8 +24,9 @@ def run(iterations: int = 1000, sample_at: tuple[int, ...] = (10, 1000)) -> dict
     try:
         deploy_flow(engine, "loop.bpmn")
         with engine.transaction() as session:
-            instance = engine.start_instance(session, process_key="loop_timer",
-                                             variables={"count": 0, "limit": iterations + 1})
+            instance = engine.start_instance(
+                session, process_key="loop_timer", variables={"count": 0, "limit": iterations + 1}
+            )
         samples = {}
         for iteration in range(1, iterations + 1):
             began = time.perf_counter()
@@ -38,12 +40,20 @@ def run(iterations: int = 1000, sample_at: tuple[int, ...] = (10, 1000)) -> dict
             fire_s = time.perf_counter() - began
             if iteration in sample_at:
                 with engine.transaction() as session:
-                    row = session.scalars(select(ProcessInstance).options(undefer(ProcessInstance.state))
-                                          .where(ProcessInstance.id == instance.id)).one()
-                    history = session.scalar(select(func.count()).select_from(HistoryEntry)
-                                             .where(HistoryEntry.instance_id == instance.id))
-                samples[iteration] = {"complete_ms": complete_s * 1000, "timer_ms": fire_s * 1000,
-                                      "state_bytes": len(row.state), "history_rows": history}
+                    row = session.scalars(
+                        select(ProcessInstance)
+                        .options(undefer(ProcessInstance.state))
+                        .where(ProcessInstance.id == instance.id)
+                    ).one()
+                    history = session.scalar(
+                        select(func.count()).select_from(HistoryEntry).where(HistoryEntry.instance_id == instance.id)
+                    )
+                samples[iteration] = {
+                    "complete_ms": complete_s * 1000,
+                    "timer_ms": fire_s * 1000,
+                    "state_bytes": len(row.state),
+                    "history_rows": history,
+                }
         # Cold steps: load from the database instead of the in-process cache.
         engine.workflows.clear()
         began = time.perf_counter()

@@ -1,4 +1,5 @@
 """How long each statistic takes on the report data (bench/report_data.py): best of three, in seconds."""
+
 from __future__ import annotations
 
 import time

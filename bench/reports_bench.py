@@ -1,5 +1,6 @@
 """Statistics and the monthly PDF over 100,000 clients and 1,000,000 tasks on PostgreSQL (`make bench`'s reports
 section): the data from bench/report_data.py, each statistic timed by bench/report_stats.py."""
+
 from __future__ import annotations
 
 import time

@@ -3,6 +3,7 @@
 Lateness is when the scheduler fired a timer minus when it was due, both on the real
 clock, read back from the history table; a timer fired twice would show as two rows.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -28,8 +29,14 @@ def _worker(stop_at: float, poll_seconds: float, batch_size: int) -> None:
     db.dispose()
 
 
-def run(timers: int = 10_000, window_s: float = 60.0, workers: int = 2, poll_seconds: float = 0.2,
-        batch_size: int = 100, lead_s: float | None = None) -> dict:
+def run(
+    timers: int = 10_000,
+    window_s: float = 60.0,
+    workers: int = 2,
+    poll_seconds: float = 0.2,
+    batch_size: int = 100,
+    lead_s: float | None = None,
+) -> dict:
     db = fresh_database()
     engine = process_engine(db)
     deploy_flow(engine, "deadline.bpmn")
@@ -58,8 +65,11 @@ def run(timers: int = 10_000, window_s: float = 60.0, workers: int = 2, poll_sec
         p.terminate()
         p.join()
     with engine.transaction() as session:
-        rows = session.execute(select(HistoryEntry.instance_id, HistoryEntry.at, HistoryEntry.detail)
-                               .where(HistoryEntry.event == "timer_fired")).all()
+        rows = session.execute(
+            select(HistoryEntry.instance_id, HistoryEntry.at, HistoryEntry.detail).where(
+                HistoryEntry.event == "timer_fired"
+            )
+        ).all()
         left = session.scalar(select(func.count()).select_from(Timer))
     db.dispose()
     lateness = [(at - datetime.fromisoformat(detail["due_at"])).total_seconds() for _, at, detail in rows]

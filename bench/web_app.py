@@ -6,6 +6,7 @@ entry chunk and every chunk it imports statically; lazy routes (task form, clien
 are listed apart. The render time is measured in Debian's Chromium (headless, driven by
 Playwright), against `atrium serve` on the bench schema, from navigationStart to the moment
 the 50th row is in the page, once warm (cache primed by a first visit) and once cold."""
+
 from __future__ import annotations
 
 import gzip
@@ -19,8 +20,16 @@ from .http_api import BASE, PASSWORD, Server, seed_inbox
 
 DIST = PROJECT_ROOT / "web" / "dist"
 BUDGET_KB = 300
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def _gzip_kb(path) -> float:
@@ -49,8 +58,14 @@ def bundle_sizes() -> dict:
         name = chunk.get("name") or key
         lazy[name] = _gzip_kb(DIST / chunk["file"])
     total_js = sum(_gzip_kb(path) for path in (DIST / "assets").glob("*.js"))
-    return {"first_js_kb": first_js, "first_css_kb": first_css, "first_chunks": len(first), "lazy": lazy,
-            "total_js_kb": total_js, "budget_kb": BUDGET_KB}
+    return {
+        "first_js_kb": first_js,
+        "first_css_kb": first_css,
+        "first_chunks": len(first),
+        "lazy": lazy,
+        "total_js_kb": total_js,
+        "budget_kb": BUDGET_KB,
+    }
 
 
 def _chromium() -> str:
@@ -96,5 +111,12 @@ def inbox_render(open_tasks: int = 100_000, rounds: int = 7) -> dict:
     finally:
         server.stop()
         db.dispose()
-    return {"warm_p50_ms": percentile(warm, 50), "warm_max_ms": max(warm), "cold_p50_ms": percentile(cold, 50),
-            "cold_max_ms": max(cold), "rows_shown": shown, "open": open_tasks, "load_s": load_s}
+    return {
+        "warm_p50_ms": percentile(warm, 50),
+        "warm_max_ms": max(warm),
+        "cold_p50_ms": percentile(cold, 50),
+        "cold_max_ms": max(cold),
+        "rows_shown": shown,
+        "open": open_tasks,
+        "load_s": load_s,
+    }

@@ -1,6 +1,7 @@
 """Who holds a user task: claiming, giving back and assigning, each with its audit row in the same
 transaction. Whether the person may do it (offered to them, a lead, not excluded) is the caller's check;
 these change the task only if it still has the assignee the caller saw (else Conflict)."""
+
 from __future__ import annotations
 
 import uuid
@@ -26,8 +27,13 @@ def unclaim_task(session: Session, *, task_id: uuid.UUID, assignee: str, actor: 
     """The task goes back to its candidates from `assignee` (by them, or by a lead)."""
     if not set_assignee(session, task_id=task_id, username=None, expected=assignee):
         raise Conflict(f"task {task_id} changed hands meanwhile; reload it")
-    audit.record(session, "task.unclaim", actor=actor, target=task_target(task_id),
-                 detail={"from": assignee} if assignee != actor else None)
+    audit.record(
+        session,
+        "task.unclaim",
+        actor=actor,
+        target=task_target(task_id),
+        detail={"from": assignee} if assignee != actor else None,
+    )
 
 
 def assign_task(session: Session, *, task: dict, assignee: str, actor: str, not_a_candidate: bool = False) -> None:
@@ -36,9 +42,27 @@ def assign_task(session: Session, *, task: dict, assignee: str, actor: str, not_
     if not set_assignee(session, task_id=task["id"], username=assignee, expected=task["assignee"]):
         raise Conflict(f"task {task['id']} changed hands meanwhile; reload it")
     if assignee != actor and assignee != task["assignee"]:
-        add_notification_rows(session, [task_assigned_row(
-            task_id=task["id"], task_name=task["name"], process_key=task["process_key"],
-            instance_id=task["instance_id"], assignee=assignee, now=clock.now())])
-    audit.record(session, "task.assign", actor=actor, target=task_target(task["id"]),
-                 detail={"assignee": assignee, **({"from": task["assignee"]} if task["assignee"] else {}),
-                         **({"not_a_candidate": True} if not_a_candidate else {})})
+        add_notification_rows(
+            session,
+            [
+                task_assigned_row(
+                    task_id=task["id"],
+                    task_name=task["name"],
+                    process_key=task["process_key"],
+                    instance_id=task["instance_id"],
+                    assignee=assignee,
+                    now=clock.now(),
+                )
+            ],
+        )
+    audit.record(
+        session,
+        "task.assign",
+        actor=actor,
+        target=task_target(task["id"]),
+        detail={
+            "assignee": assignee,
+            **({"from": task["assignee"]} if task["assignee"] else {}),
+            **({"not_a_candidate": True} if not_a_candidate else {}),
+        },
+    )

@@ -1,5 +1,6 @@
 """Checks of a BPMN file's structure that SpiffWorkflow's parser does not make, or makes with messages that
 name a Python exception instead of the element at fault. Each problem names the file, line and element."""
+
 from __future__ import annotations
 
 import re
@@ -18,13 +19,24 @@ _REFERENCES = {
     "errorEventDefinition": ("errorRef", "error", True),
     "escalationEventDefinition": ("escalationRef", "escalation", True),
 }
-_NOT_FLOW_NODES = ("sequenceFlow", "laneSet", "dataObject", "dataObjectReference", "dataStoreReference",
-                   "textAnnotation", "association", "group", "ioSpecification", "property", "extensionElements",
-                   "documentation")
+_NOT_FLOW_NODES = (
+    "sequenceFlow",
+    "laneSet",
+    "dataObject",
+    "dataObjectReference",
+    "dataStoreReference",
+    "textAnnotation",
+    "association",
+    "group",
+    "ioSpecification",
+    "property",
+    "extensionElements",
+    "documentation",
+)
 
 
 def _local(element) -> str:
-    return element.tag[len(_B):] if isinstance(element.tag, str) and element.tag.startswith(_B) else ""
+    return element.tag[len(_B) :] if isinstance(element.tag, str) and element.tag.startswith(_B) else ""
 
 
 def structure_problems(root, filename: str) -> list[Problem]:
@@ -34,21 +46,33 @@ def structure_problems(root, filename: str) -> list[Problem]:
         problems.append(Problem(filename, element.sourceline, element.get("id"), message))
 
     for scope in root.iter(*(f"{_B}{tag}" for tag in _SCOPES)):
-        nodes = {child.get("id"): child for child in scope
-                 if _local(child) and _local(child) not in _NOT_FLOW_NODES and child.get("id")}
+        nodes = {
+            child.get("id"): child
+            for child in scope
+            if _local(child) and _local(child) not in _NOT_FLOW_NODES and child.get("id")
+        }
         for flow in scope.findall(f"{_B}sequenceFlow"):
             for end in ("sourceRef", "targetRef"):
                 if flow.get(end) not in nodes:
                     add(flow, f"{end} '{flow.get(end)}' names no element of {_local(scope)} '{scope.get('id')}'")
             source = nodes.get(flow.get("sourceRef"))
-            if (source is not None and _local(source) not in _GATEWAYS
-                    and flow.find(f"{_B}conditionExpression") is not None):
-                add(flow, f"a condition on a flow out of '{source.get('id')}', which is not a gateway, is not "
-                          "supported: put an exclusive or inclusive gateway after it and the condition on its flow")
+            if (
+                source is not None
+                and _local(source) not in _GATEWAYS
+                and flow.find(f"{_B}conditionExpression") is not None
+            ):
+                add(
+                    flow,
+                    f"a condition on a flow out of '{source.get('id')}', which is not a gateway, is not "
+                    "supported: put an exclusive or inclusive gateway after it and the condition on its flow",
+                )
         for node in nodes.values():
             if node.get("default") and _local(node) not in _GATEWAYS:
-                add(node, "a default flow out of an element that is not a gateway is not supported: "
-                          "put an exclusive or inclusive gateway after it")
+                add(
+                    node,
+                    "a default flow out of an element that is not a gateway is not supported: "
+                    "put an exclusive or inclusive gateway after it",
+                )
     for tag, (attribute, target, optional) in _REFERENCES.items():
         known = {el.get("id") for el in root.iter(f"{_B}{target}")}
         for definition in root.iter(f"{_B}{tag}"):
@@ -69,9 +93,15 @@ def called_process_problems(roots: dict[str, object], process_ids: set[str]) -> 
         for call in root.iter(f"{_B}callActivity"):
             called = call.get("calledElement")
             if called and called not in process_ids:  # without calledElement the parser says so
-                problems.append(Problem(filename, call.sourceline, call.get("id"),
-                                        f"calls process '{called}', which is in none of the files deployed "
-                                        "with it (deploy the file that defines it in the same deployment)"))
+                problems.append(
+                    Problem(
+                        filename,
+                        call.sourceline,
+                        call.get("id"),
+                        f"calls process '{called}', which is in none of the files deployed "
+                        "with it (deploy the file that defines it in the same deployment)",
+                    )
+                )
     return problems
 
 

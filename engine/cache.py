@@ -4,6 +4,7 @@ A workflow is cached only after its transaction commits, keyed by the lock versi
 was saved with, and taken out (not shared) while a step runs on it. A cached workflow is
 therefore always exactly the committed state; anything else is a miss and is loaded.
 """
+
 from __future__ import annotations
 
 import threading

@@ -3,6 +3,7 @@
 Every problem is collected (XSD, parse and semantic checks) and reported as
 `file:line: element-id: message`; one bad file rejects the whole set.
 """
+
 from __future__ import annotations
 
 import ast
@@ -80,7 +81,10 @@ class ParsedDeployment:
 
 
 def parse_deployment(
-    files: list[SourceFile], *, services: ServiceRegistry, form_exists: Callable[[str], bool],
+    files: list[SourceFile],
+    *,
+    services: ServiceRegistry,
+    form_exists: Callable[[str], bool],
     deployed_process_xml: Callable[[str], str | None] = lambda key: None,
     deployed_form_schema: Callable[[str], dict | None] = lambda name: None,
 ) -> ParsedDeployment:
@@ -104,7 +108,9 @@ def parse_deployment(
         root = _parse_xml(source, problems)
         if root is None:
             continue
-        lines[source.name] = {el.get("id"): el.sourceline for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
+        lines[source.name] = {
+            el.get("id"): el.sourceline for el in root.iter() if isinstance(el.tag, str) and el.get("id")
+        }
         is_dmn = etree.QName(root).localname == "definitions" and "/DMN/" in (etree.QName(root).namespace or "")
         try:
             if is_dmn:
@@ -141,11 +147,20 @@ def parse_deployment(
                 problems.append(_problem_from(exc, filename, lines))
             continue
         except Exception as exc:  # a parser failure: located at the process, never a bare Python error
-            problems.append(Problem(filename, lines.get(filename, {}).get(process_id), process_id,
-                                    f"cannot parse process: {readable(str(exc), None)}"))
+            problems.append(
+                Problem(
+                    filename,
+                    lines.get(filename, {}).get(process_id),
+                    process_id,
+                    f"cannot parse process: {readable(str(exc), None)}",
+                )
+            )
             continue
         file_problems = _check_specs(
-            [spec, *subprocess_specs.values()], filename, lines.get(filename, {}), services,
+            [spec, *subprocess_specs.values()],
+            filename,
+            lines.get(filename, {}),
+            services,
             lambda name: name in form_names or form_exists(name),
         )
         problems.extend(file_problems)
@@ -171,15 +186,22 @@ def parse_deployment(
     form_schemas = {f.name: f.schema for f in forms}
     for process in processes:
         form_schemas.update(process.generated_forms)
-    translations = _check_translations(translation_sources, bpmn_processes, form_schemas, problems,
-                                       deployed_process_xml, deployed_form_schema)
+    translations = _check_translations(
+        translation_sources, bpmn_processes, form_schemas, problems, deployed_process_xml, deployed_form_schema
+    )
     # De-duplicate problems (an embedded subprocess is checked with each process using it).
     unique = list(dict.fromkeys(problems))
     return ParsedDeployment(processes=processes, forms=forms, problems=unique, translations=translations)
 
 
-def _check_translations(sources, processes: dict[str, ProcessTexts], forms: dict[str, dict], problems,
-                        deployed_process_xml, deployed_form_schema) -> list[tuple[str, TranslationFile]]:
+def _check_translations(
+    sources,
+    processes: dict[str, ProcessTexts],
+    forms: dict[str, dict],
+    problems,
+    deployed_process_xml,
+    deployed_form_schema,
+) -> list[tuple[str, TranslationFile]]:
     """Match each translation file to the process or form it translates (those in the deployment
     first, then deployed ones) and report keys that name nothing."""
     checked = []
@@ -205,8 +227,11 @@ def _check_translations(sources, processes: dict[str, ProcessTexts], forms: dict
             found = form_translation_problems(file, schema)
             kind = "form"
         else:
-            problems.append(Problem(source.name, None, None,
-                                    f"'{file.name}' names no process or form in this deployment or deployed"))
+            problems.append(
+                Problem(
+                    source.name, None, None, f"'{file.name}' names no process or form in this deployment or deployed"
+                )
+            )
             continue
         problems.extend(found)
         if not found:
@@ -225,7 +250,14 @@ def _parse_xml(source: SourceFile, problems: list[Problem]):
 
 def _xsd_valid(root, filename: str, ids_by_line: dict[str, int], problems: list[Problem]) -> bool:
     if root.tag != f"{{{BPMN_NS}}}definitions":
-        problems.append(Problem(filename, root.sourceline, root.get("id"), "not a BPMN 2.0 file: the root element must be bpmn:definitions"))
+        problems.append(
+            Problem(
+                filename,
+                root.sourceline,
+                root.get("id"),
+                "not a BPMN 2.0 file: the root element must be bpmn:definitions",
+            )
+        )
         return False
     schema = SPIFF_XSD_VALIDATOR.validator
     SPIFF_XSD_VALIDATOR.preprocess(root)
@@ -278,8 +310,11 @@ def _check_specs(specs, filename, lines, services: ServiceRegistry, form_known) 
             if isinstance(task_spec, ServiceTask):
                 operation = getattr(task_spec, "operation_name", None)
                 if operation not in services:
-                    add(task_spec, f"service task calls '{operation}', which is not a registered handler "
-                        f"(known: {', '.join(services.names()) or 'none'})")
+                    add(
+                        task_spec,
+                        f"service task calls '{operation}', which is not a registered handler "
+                        f"(known: {', '.join(services.names()) or 'none'})",
+                    )
                 for name, param in (getattr(task_spec, "operation_params", None) or {}).items():
                     message = check_expression(str(param.get("value")))
                     if message:
@@ -322,8 +357,14 @@ def _start_events(spec) -> list[dict]:
             continue
         definition = task_spec.event_definition
         if isinstance(definition, TimerEventDefinition):
-            events.append({"element_id": task_spec.bpmn_id, "kind": "timer", "timer": type(definition).__name__,
-                           "expression": definition.expression})
+            events.append(
+                {
+                    "element_id": task_spec.bpmn_id,
+                    "kind": "timer",
+                    "timer": type(definition).__name__,
+                    "expression": definition.expression,
+                }
+            )
         elif isinstance(definition, MessageEventDefinition):
             events.append({"element_id": task_spec.bpmn_id, "kind": "message", "message": definition.name})
     return events

@@ -2,6 +2,7 @@
 each deployed business process, so the inbox and the client timelines have something in them.
 
 Every step creates only what is missing, so `atrium demo` can run again and does nothing."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -36,23 +37,35 @@ def seed_engagement_reviews(engine, session: Session, clients: list[Client]) -> 
     """Proposed engagements of three clients waiting for review, each about its client (business key client:{id})."""
     proposed = {}
     for engagement, client in session.execute(
-            select(Engagement, Client).join(Client, Client.id == Engagement.client_id)
-            .where(Engagement.status == "proposed", Client.id.in_([c.id for c in clients])).order_by(Engagement.id)):
+        select(Engagement, Client)
+        .join(Client, Client.id == Engagement.client_id)
+        .where(Engagement.status == "proposed", Client.id.in_([c.id for c in clients]))
+        .order_by(Engagement.id)
+    ):
         proposed.setdefault(client.id, (engagement, client))
     proposed = list(proposed.values())[:3]
     keys = [client_business_key(client.id) for _, client in proposed]
-    existing = set(session.scalars(select(ProcessInstance.business_key).where(
-        ProcessInstance.process_key == "engagement_review", ProcessInstance.business_key.in_(keys))))
+    existing = set(
+        session.scalars(
+            select(ProcessInstance.business_key).where(
+                ProcessInstance.process_key == "engagement_review", ProcessInstance.business_key.in_(keys)
+            )
+        )
+    )
     lines = []
     for engagement, client in proposed:
         key = client_business_key(client.id)
         if key in existing:
             lines.append(f"Demo engagement review {key} ({client.name}) already exists.")
             continue
-        variables = {"client_name": client.name, "service": engagement.service_type,
-                     "fee": int(engagement.fee_amount or 0)}
-        instance = engine.start_instance(session, process_key="engagement_review", business_key=key,
-                                         variables=variables, actor="demo")
+        variables = {
+            "client_name": client.name,
+            "service": engagement.service_type,
+            "fee": int(engagement.fee_amount or 0),
+        }
+        instance = engine.start_instance(
+            session, process_key="engagement_review", business_key=key, variables=variables, actor="demo"
+        )
         lines.append(f"Started engagement_review {key} ({client.name}): instance {instance.id}.")
     return lines
 
@@ -83,7 +96,14 @@ def seed_demo(engine, session: Session, *, actor: str | None = audit.SYSTEM) -> 
             continue
         lines += process.seed(engine, session, clients)
     # The lines hold the new accounts' passwords: the row counts them, no more.
-    audit.record(session, "demo.seed", actor=actor, target="demo",
-                 detail={"lines": len(lines), "accounts_created": sum(line.startswith("Created demo account")
-                                                                      for line in lines)})
+    audit.record(
+        session,
+        "demo.seed",
+        actor=actor,
+        target="demo",
+        detail={
+            "lines": len(lines),
+            "accounts_created": sum(line.startswith("Created demo account") for line in lines),
+        },
+    )
     return lines

@@ -4,6 +4,7 @@ complaints at different steps, and a follow-up cycle for every active client.
 
 Each seed runs only when its process is deployed, and only once: it looks for instances the demo
 started (`started_by` one of the demo people) before starting any."""
+
 from __future__ import annotations
 
 from sqlalchemy import exists, select
@@ -20,8 +21,9 @@ ACCOUNT_MANAGER, DESK = "am", "desk"
 
 
 def _seeded(session: Session, process_key: str, actor: str) -> bool:
-    return session.scalar(select(exists().where(ProcessInstance.process_key == process_key,
-                                                ProcessInstance.started_by == actor)))
+    return session.scalar(
+        select(exists().where(ProcessInstance.process_key == process_key, ProcessInstance.started_by == actor))
+    )
 
 
 def _complete_first(engine, session: Session, instance_id, element_id: str, data: dict, actor: str) -> None:
@@ -35,16 +37,34 @@ def seed_onboardings(engine, session: Session, clients: list[Client]) -> list[st
         return ["Demo onboardings already exist."]
     draft = engine.start_instance(session, process_key="client_onboarding", actor=ACCOUNT_MANAGER)
     waiting = engine.start_instance(session, process_key="client_onboarding", actor=ACCOUNT_MANAGER)
-    _complete_first(engine, session, waiting.id, "intake", {
-        "client_name": "Lakeside Dental Group", "kind": "organisation", "industry": "healthcare", "tier": "B",
-        "phones": ["+44 161 555 0199"], "emails": ["office@lakeside-dental.example"],
-        "contacts": [{"name": "Priya Shah", "role": "Practice manager"}],
-        "engagement": {"service_type": "advisory", "description": "Practice acquisition due diligence",
-                       "fee_basis": "fixed", "fee_amount": 9500, "adverse_parties": ["Northgate Clinics"]},
-        "owner": ACCOUNT_MANAGER,
-    }, ACCOUNT_MANAGER)
-    return [f"Started client_onboarding {draft.id} (intake open for {ACCOUNT_MANAGER}) and {waiting.id} "
-            "(waiting for a partner's approval)."]
+    _complete_first(
+        engine,
+        session,
+        waiting.id,
+        "intake",
+        {
+            "client_name": "Lakeside Dental Group",
+            "kind": "organisation",
+            "industry": "healthcare",
+            "tier": "B",
+            "phones": ["+44 161 555 0199"],
+            "emails": ["office@lakeside-dental.example"],
+            "contacts": [{"name": "Priya Shah", "role": "Practice manager"}],
+            "engagement": {
+                "service_type": "advisory",
+                "description": "Practice acquisition due diligence",
+                "fee_basis": "fixed",
+                "fee_amount": 9500,
+                "adverse_parties": ["Northgate Clinics"],
+            },
+            "owner": ACCOUNT_MANAGER,
+        },
+        ACCOUNT_MANAGER,
+    )
+    return [
+        f"Started client_onboarding {draft.id} (intake open for {ACCOUNT_MANAGER}) and {waiting.id} "
+        "(waiting for a partner's approval)."
+    ]
 
 
 def seed_approvals(engine, session: Session, clients: list[Client]) -> list[str]:
@@ -54,8 +74,10 @@ def seed_approvals(engine, session: Session, clients: list[Client]) -> list[str]
     lines = []
     # About a client of the requester's: the check sends a request about a client they may not see back.
     own = [c for c in clients if c.owner == ACCOUNT_MANAGER]
-    for kind, amount, justification in (("discount", 800, "Loyalty discount on the annual retainer"),
-                                        ("fee", 42000, "Fixed fee for the group restructuring")):
+    for kind, amount, justification in (
+        ("discount", 800, "Loyalty discount on the annual retainer"),
+        ("fee", 42000, "Fixed fee for the group restructuring"),
+    ):
         instance = engine.start_instance(session, process_key="approval", actor=ACCOUNT_MANAGER)
         data = {"kind": kind, "amount": amount, "justification": justification}
         if own:
@@ -72,12 +94,18 @@ def seed_service_requests(engine, session: Session, clients: list[Client]) -> li
     lines = []
     titles = ("Question about the VAT return", "Update our registered address", "Copy of last year's accounts")
     for number, (client, title) in enumerate(zip(clients[:3], titles)):
-        request = record_request(engine, session, client.id, {"title": title, "content": title, "priority": "normal",
-                                                               "source": "staff"}, actor=DESK)
+        request = record_request(
+            engine,
+            session,
+            client.id,
+            {"title": title, "content": title, "priority": "normal", "source": "staff"},
+            actor=DESK,
+        )
         instance_id = request.instance_id
         if number == 0:
-            _complete_first(engine, session, instance_id, "triage",
-                            {"decision": "accept", "type": "tax", "priority": "high"}, DESK)
+            _complete_first(
+                engine, session, instance_id, "triage", {"decision": "accept", "type": "tax", "priority": "high"}, DESK
+            )
         lines.append(f"Recorded service request #{request.id} for {client.name}: instance {instance_id}.")
     return lines
 
@@ -87,10 +115,12 @@ def seed_complaints(engine, session: Session, clients: list[Client]) -> list[str
     if _seeded(session, "complaint", DESK) or len(clients) < 5:
         return ["Demo complaints already exist."]
     lines = []
-    for number, (client, severity, text) in enumerate(((clients[3], "medium", "Invoice sent twice"),
-                                                       (clients[4], "high", "Deadline for the filing was missed"))):
-        complaint = record_complaint(engine, session, client.id, {"severity": severity, "description": text},
-                                     actor=DESK)
+    for number, (client, severity, text) in enumerate(
+        ((clients[3], "medium", "Invoice sent twice"), (clients[4], "high", "Deadline for the filing was missed"))
+    ):
+        complaint = record_complaint(
+            engine, session, client.id, {"severity": severity, "description": text}, actor=DESK
+        )
         if number == 1:
             _complete_first(engine, session, complaint.instance_id, "acknowledge", {"acknowledged_via": "phone"}, DESK)
         lines.append(f"Recorded complaint #{complaint.id} for {client.name}: instance {complaint.instance_id}.")
@@ -99,7 +129,13 @@ def seed_complaints(engine, session: Session, clients: list[Client]) -> list[str
 
 def seed_follow_up_cycles(engine, session: Session, clients: list[Client]) -> list[str]:
     """A follow-up cycle for every active demo client (the ones already running are left alone)."""
-    started = sum(follow_up_cycles.sync_cycle(engine, session, client, actor="demo") == "started"
-                  for client in clients if follow_up_cycles.wants_cycle(client))
-    return [f"Started {started} follow-up cycles for active demo clients." if started
-            else "The demo clients' follow-up cycles already run."]
+    started = sum(
+        follow_up_cycles.sync_cycle(engine, session, client, actor="demo") == "started"
+        for client in clients
+        if follow_up_cycles.wants_cycle(client)
+    )
+    return [
+        f"Started {started} follow-up cycles for active demo clients."
+        if started
+        else "The demo clients' follow-up cycles already run."
+    ]

@@ -1,4 +1,5 @@
 """Deploying definitions: versions per process key, forms, and the start events they register."""
+
 from __future__ import annotations
 
 import hashlib
@@ -48,8 +49,9 @@ def _parse(engine, session: Session, files: list[SourceFile]) -> ParsedDeploymen
         files,
         services=engine.services,
         form_exists=lambda name: definition_store.latest_form(session, name=name) is not None,
-        deployed_process_xml=lambda key: getattr(definition_store.latest_definition(session, process_key=key),
-                                                 "bpmn_xml", None),
+        deployed_process_xml=lambda key: getattr(
+            definition_store.latest_definition(session, process_key=key), "bpmn_xml", None
+        ),
         deployed_form_schema=lambda name: getattr(definition_store.latest_form(session, name=name), "schema", None),
     )
 
@@ -67,7 +69,9 @@ def deploy(engine, session: Session, files: list[SourceFile], *, actor: str | No
     for process in parsed.processes:
         for name, schema in process.generated_forms.items():
             result.forms.append(_deploy_form(session, FormFile(name, schema, None), now))
-        pinned = {element: definition_store.latest_form(session, name=name) for element, name in process.form_refs.items()}
+        pinned = {
+            element: definition_store.latest_form(session, name=name) for element, name in process.form_refs.items()
+        }
         # The forms are part of what a version is: a changed form makes a new version.
         digest = hashlib.sha256(
             (process.content_hash + "".join(f"|{el}={f.content_hash}" for el, f in sorted(pinned.items()))).encode()
@@ -94,15 +98,30 @@ def deploy(engine, session: Session, files: list[SourceFile], *, actor: str | No
         _register_start_events(engine, session, definition, previous=latest)
         result.definitions.append(DeployedDefinition(process.key, definition.version, True, definition.id))
     for kind, file in parsed.translations:
-        created = save_translation(session, kind=kind, name=file.name, locale=file.locale, content=file.content,
-                                   content_hash=file.content_hash, now=now)
+        created = save_translation(
+            session,
+            kind=kind,
+            name=file.name,
+            locale=file.locale,
+            content=file.content,
+            content_hash=file.content_hash,
+            now=now,
+        )
         result.translations.append((kind, file.name, file.locale, created))
-    audit.record(session, "deployment.create", actor=actor, target=("deployment:" + ", ".join(f.name for f in files)),
-                 detail={"created": [f"{d.process_key} v{d.version}" for d in result.definitions if d.created],
-                         "unchanged": [f"{d.process_key} v{d.version}" for d in result.definitions if not d.created],
-                         "forms": [f"{name} v{version}" for name, version, created in result.forms if created],
-                         "translations": [f"{kind} {name} {locale}" for kind, name, locale, created
-                                          in result.translations if created]})
+    audit.record(
+        session,
+        "deployment.create",
+        actor=actor,
+        target=("deployment:" + ", ".join(f.name for f in files)),
+        detail={
+            "created": [f"{d.process_key} v{d.version}" for d in result.definitions if d.created],
+            "unchanged": [f"{d.process_key} v{d.version}" for d in result.definitions if not d.created],
+            "forms": [f"{name} v{version}" for name, version, created in result.forms if created],
+            "translations": [
+                f"{kind} {name} {locale}" for kind, name, locale, created in result.translations if created
+            ],
+        },
+    )
     return result
 
 
@@ -111,29 +130,50 @@ def _deploy_form(session: Session, form: FormFile, now) -> tuple[str, int, bool]
     if latest is not None and latest.content_hash == form.content_hash:
         return form.name, latest.version, False
     version = (latest.version + 1) if latest else 1
-    session.add(Form(name=form.name, version=version, content_hash=form.content_hash, schema=form.schema,
-                     ui_schema=form.ui_schema, deployed_at=now))
+    session.add(
+        Form(
+            name=form.name,
+            version=version,
+            content_hash=form.content_hash,
+            schema=form.schema,
+            ui_schema=form.ui_schema,
+            deployed_at=now,
+        )
+    )
     session.flush()
     return form.name, version, True
 
 
-def _register_start_events(engine, session: Session, definition: ProcessDefinition, previous: ProcessDefinition | None) -> None:
+def _register_start_events(
+    engine, session: Session, definition: ProcessDefinition, previous: ProcessDefinition | None
+) -> None:
     """Only the newest version of a key listens for start timers and start messages."""
-    older = list(session.scalars(select(ProcessDefinition.id).where(
-        ProcessDefinition.process_key == definition.process_key, ProcessDefinition.id != definition.id)))
+    older = list(
+        session.scalars(
+            select(ProcessDefinition.id).where(
+                ProcessDefinition.process_key == definition.process_key, ProcessDefinition.id != definition.id
+            )
+        )
+    )
     if older:
         session.execute(delete(Timer).where(Timer.definition_id.in_(older), Timer.kind == START))
         session.execute(delete(MessageSubscription).where(MessageSubscription.definition_id.in_(older)))
     for event in definition.start_events:
         if event["kind"] == "message":
-            session.add(MessageSubscription(message_name=event["message"], definition_id=definition.id,
-                                            element_id=event["element_id"]))
+            session.add(
+                MessageSubscription(
+                    message_name=event["message"], definition_id=definition.id, element_id=event["element_id"]
+                )
+            )
         elif event["kind"] == "timer":
             schedule = start_timer_schedule(event, lambda expr: engine.script_engine.environment.evaluate(expr, {}))
             if schedule is not None:
                 due, cycle = schedule
-                session.add(Timer(kind=START, definition_id=definition.id, element_id=event["element_id"],
-                                  due_at=due, cycle=cycle))
+                session.add(
+                    Timer(
+                        kind=START, definition_id=definition.id, element_id=event["element_id"], due_at=due, cycle=cycle
+                    )
+                )
 
 
 def fire_start_timer(engine, session: Session, timer) -> None:

@@ -3,6 +3,7 @@
 SpiffWorkflow evaluates every expression as Python. Camunda files write `${amount > 100 && vip}`
 and `PT1H`; we rewrite them once, at load time, so the rest of the engine sees one dialect.
 """
+
 from __future__ import annotations
 
 import re

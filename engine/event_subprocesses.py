@@ -4,6 +4,7 @@ event is a subscription of the instance, so a message correlated to it starts th
 SpiffWorkflow keeps these start events on the process's start ("trigger specs") rather than as waiting
 tasks; the subscription row names a task id derived from the instance's root task and the element.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -47,8 +48,9 @@ def deliver_to_trigger(workflow, start, payload) -> None:
     """Start the event sub-process of `start` with the message's payload (its fields become variables of
     the sub-process, as for a catch event without a message variable) and run until it waits."""
     definition = start.event_definition
-    correlations = definition.calculate_correlations(workflow.script_engine, definition.correlation_properties,
-                                                     payload or {})
+    correlations = definition.calculate_correlations(
+        workflow.script_engine, definition.correlation_properties, payload or {}
+    )
     workflow.catch(BpmnEvent(definition, payload, correlations))
     if isinstance(payload, dict) and getattr(definition, "message_var", None) is None:
         for task in workflow.get_tasks(spec_name=start.name, state=TaskState.READY | TaskState.WAITING):

@@ -7,6 +7,7 @@ the field, a value the picker would not have offered. Who may be chosen depends 
 person (which clients they see), which the engine does not know: the caller gives it a
 `ReferenceChecks` made for that person (api/choices.py), so the engine imports nothing of the API.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -24,13 +25,13 @@ REFERENCE_FORMATS = (USER_FORMAT, CLIENT_FORMAT)
 class ReferenceChecks:
     """What the acting person may choose: each function answers why a value may not be chosen, or None."""
 
-    user: Callable[[str, str | None], str | None]   # (username, required role or group)
-    client: Callable[[object], str | None]          # (client id as submitted)
+    user: Callable[[str, str | None], str | None]  # (username, required role or group)
+    client: Callable[[object], str | None]  # (client id as submitted)
 
 
 @dataclass(frozen=True)
 class ReferenceField:
-    path: tuple[str, ...]   # ("assignee",), or ("reviewers", "*") for each item of a list
+    path: tuple[str, ...]  # ("assignee",), or ("reviewers", "*") for each item of a list
     format: str
     role: str | None
 
@@ -52,8 +53,11 @@ def _values(data: dict, path: tuple[str, ...]):
     value = data.get(path[0])
     if len(path) == 1:
         return [(path[0], value)] if value is not None else []
-    return [(f"{path[0]}.{i}", item) for i, item in enumerate(value) if item is not None] \
-        if isinstance(value, list) else []
+    return (
+        [(f"{path[0]}.{i}", item) for i, item in enumerate(value) if item is not None]
+        if isinstance(value, list)
+        else []
+    )
 
 
 def check_references(schema: dict | None, data: dict, checks: ReferenceChecks | None, *, prefix: str) -> None:

@@ -1,4 +1,5 @@
 """Forms: JSON Schema (+ optional UI schema) files, how tasks name them, and validating submissions."""
+
 from __future__ import annotations
 
 import hashlib
@@ -67,7 +68,6 @@ def validate_submission(schema: dict, data: dict) -> None:
         errors.setdefault(key, []).append(error.message)
     if errors:
         raise InvalidInput("submitted data does not match the task's form", errors)
-
 
 
 def validate_fields(schema: dict, values: dict, *, prefix: str) -> None:

@@ -1,4 +1,5 @@
 """Message correlation: deliver a named message to the instances waiting for it, or start one."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -80,11 +81,14 @@ def correlate_message(
             for task in workflow.get_tasks(spec_name=element_id, state=TaskState.WAITING):
                 engine.deliver_in_step(workflow, task, payload)
 
-        instance = engine.start_from_definition(session, definition, variables, keys.get("business_key"), actor, trigger)
+        instance = engine.start_from_definition(
+            session, definition, variables, keys.get("business_key"), actor, trigger
+        )
         deliveries.append(Delivery(instance.id, instance.process_key, True))
     if not deliveries:
-        raise NotFound(f"no process instance or start event is waiting for message '{name}'"
-                       + (f" with {keys}" if keys else ""))
+        raise NotFound(
+            f"no process instance or start event is waiting for message '{name}'" + (f" with {keys}" if keys else "")
+        )
     _audit(session, name, actor, deliveries)
     return deliveries
 
@@ -92,9 +96,16 @@ def correlate_message(
 def _audit(session: Session, name: str, actor: str | None, deliveries: list[Delivery]) -> None:
     """One row per message sent, naming the instances it reached (a start also writes instance.start);
     neither payload nor keys, which may hold personal data."""
-    audit.record(session, "message.send", actor=actor, target=f"message:{name}",
-                 detail={"reached": [str(d.instance_id) for d in deliveries if not d.started],
-                         "started": [str(d.instance_id) for d in deliveries if d.started]})
+    audit.record(
+        session,
+        "message.send",
+        actor=actor,
+        target=f"message:{name}",
+        detail={
+            "reached": [str(d.instance_id) for d in deliveries if not d.started],
+            "started": [str(d.instance_id) for d in deliveries if d.started],
+        },
+    )
 
 
 def _matches(engine, session: Session, instance: InstanceRow, keys: dict) -> bool:

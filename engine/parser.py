@@ -1,4 +1,5 @@
 """The BPMN parser: SpiffArena's extensions plus the Camunda Modeler attributes we support."""
+
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
@@ -83,16 +84,20 @@ class AtriumSubWorkflowParser(SpiffTaskParser):
     def create_task(self):
         starts = self.xpath("./bpmn:startEvent")
         if len(starts) != 1:
-            self.raise_validation_exception(
-                f"a sub-process needs exactly one start event (it has {len(starts)})")
+            self.raise_validation_exception(f"a sub-process needs exactly one start event (it has {len(starts)})")
         self.process_parser.parser.create_parser(self.node, filename=self.filename, lane=self.lane)
         self.process_parser.parser.process_parsers[self.bpmn_id].parent = self.process_parser
         extensions = self.parse_extensions()
         event_triggered = self.attribute("triggeredByEvent") == "true"
         spec_class = self.EVENT_SUBPROCESS_CLASS if event_triggered else self.spec_class
-        return spec_class(self.spec, self.bpmn_id, subworkflow_spec=self.bpmn_id,
-                          prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
-                          **self.bpmn_attributes)
+        return spec_class(
+            self.spec,
+            self.bpmn_id,
+            subworkflow_spec=self.bpmn_id,
+            prescript=extensions.get("preScript"),
+            postscript=extensions.get("postScript"),
+            **self.bpmn_attributes,
+        )
 
 
 def end_open_paths(spec) -> None:
@@ -137,7 +142,8 @@ class AtriumParser(SpiffBpmnParser):
         split = self._split_parsers.get(parser_class)
         if split is None:
             split = self._split_parsers[parser_class] = type(
-                parser_class.__name__, (parser_class,), {"handles_multiple_outgoing": lambda self: True})
+                parser_class.__name__, (parser_class,), {"handles_multiple_outgoing": lambda self: True}
+            )
         return split, spec_class
 
     def __init__(self):

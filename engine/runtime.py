@@ -7,6 +7,7 @@ concurrent steps on one instance exactly one commits and the other raises Confli
 A failing script or service task does not abort the step: it becomes an incident (or a
 scheduled retry) saved with the state reached so far.
 """
+
 from __future__ import annotations
 
 import logging
@@ -124,9 +125,12 @@ class ProcessEngine:
         if services is None:
             services = register_all(default_services)
         self.services = services
-        self.script_engine = AtriumScriptEngine(self.services, self.settings.script_timeout_seconds,
-                                                memory_mb=self.settings.script_memory_mb,
-                                                workers=self.settings.script_workers)
+        self.script_engine = AtriumScriptEngine(
+            self.services,
+            self.settings.script_timeout_seconds,
+            memory_mb=self.settings.script_memory_mb,
+            workers=self.settings.script_workers,
+        )
         self.specs = SpecCache()
         self.forms: dict[int, object] = {}
         self.versions: dict[int, int] = {}
@@ -191,8 +195,9 @@ class ProcessEngine:
         if isinstance(values, dict):
             check_outside_variables(values, field=field, allowed=self.start_form(session, definition_id)[1])
 
-    def check_start_form_data(self, session: Session, definition_id: int, variables: dict,
-                              references: ReferenceChecks | None) -> dict:
+    def check_start_form_data(
+        self, session: Session, definition_id: int, variables: dict, references: ReferenceChecks | None
+    ) -> dict:
         """The start variables a person's start writes: with a start form, only its declared fields, checked
         as a task's submission is (engine.start_forms.start_form_variables)."""
         return start_form_variables(self, session, definition_id, variables, references)
@@ -240,8 +245,9 @@ class ProcessEngine:
         if version is None:
             definition = definition_store.latest_definition(session, process_key=process_key, head_only=True)
         else:
-            definition = definition_store.definition_version(session, process_key=process_key, version=version,
-                                                             head_only=True)
+            definition = definition_store.definition_version(
+                session, process_key=process_key, version=version, head_only=True
+            )
         if definition is None:
             which = f"version {version} of " if version else ""
             raise NotFound(f"no deployed {which}process '{process_key}'")
@@ -252,14 +258,28 @@ class ProcessEngine:
             variables = self.check_start_form_data(session, definition.id, variables or {}, references)
         return self.start_from_definition(session, definition, variables or {}, business_key, actor)
 
-    def start_from_definition(self, session: Session, definition: ProcessDefinition, variables: dict,
-                              business_key: str | None, actor: str | None,
-                              trigger: Callable[[BpmnWorkflow], None] | None = None) -> InstanceRow:
+    def start_from_definition(
+        self,
+        session: Session,
+        definition: ProcessDefinition,
+        variables: dict,
+        business_key: str | None,
+        actor: str | None,
+        trigger: Callable[[BpmnWorkflow], None] | None = None,
+    ) -> InstanceRow:
         """Start `definition`; `trigger` fires a timer or message start event inside the first step."""
         now = clock.now()
-        instance = InstanceRow(id=uuid.uuid4(), definition_id=definition.id, process_key=definition.process_key,
-                               business_key=business_key, status=ACTIVE, lock_version=0, started_by=actor,
-                               started_at=now, updated_at=now)
+        instance = InstanceRow(
+            id=uuid.uuid4(),
+            definition_id=definition.id,
+            process_key=definition.process_key,
+            business_key=business_key,
+            status=ACTIVE,
+            lock_version=0,
+            started_by=actor,
+            started_at=now,
+            updated_at=now,
+        )
         spec, subprocess_specs = self.spec_for(session, definition.id)
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
         workflow.atrium_instance_id = instance.id
@@ -274,15 +294,32 @@ class ProcessEngine:
                 trigger(wf)
 
         self._step(session, instance, workflow, action, ctx, new=True)
-        audit.record(session, "instance.start", actor=actor, target=instance_target(instance.id),
-                     detail={"process_key": definition.process_key, "version": definition.version,
-                             "business_key": business_key, "status": instance.status})
+        audit.record(
+            session,
+            "instance.start",
+            actor=actor,
+            target=instance_target(instance.id),
+            detail={
+                "process_key": definition.process_key,
+                "version": definition.version,
+                "business_key": business_key,
+                "status": instance.status,
+            },
+        )
         return instance
 
     # Tasks ---------------------------------------------------------------------------
-    def complete_task(self, session: Session, *, task_id: uuid.UUID, data: dict | None = None,
-                      actor: str | None = None, task_row: dict | None = None,
-                      instance: InstanceRow | None = None, references: ReferenceChecks | None = None) -> InstanceRow:
+    def complete_task(
+        self,
+        session: Session,
+        *,
+        task_id: uuid.UUID,
+        data: dict | None = None,
+        actor: str | None = None,
+        task_row: dict | None = None,
+        instance: InstanceRow | None = None,
+        references: ReferenceChecks | None = None,
+    ) -> InstanceRow:
         """Validate `data` against the task's form, merge the fields it takes and advance the instance.
 
         A task takes only the fields its form lets a person fill in, never a control variable
@@ -306,8 +343,11 @@ class ProcessEngine:
             validate_submission(schema, data)
             check_references(schema, data, references, prefix="data")
         instance = instance or self.load_instance_or_raise(session, row["instance_id"])
-        starter_fills_start_form = (actor is not None and actor == instance.started_by
-                                    and row["form_id"] in self.start_form(session, instance.definition_id)[0])
+        starter_fills_start_form = (
+            actor is not None
+            and actor == instance.started_by
+            and row["form_id"] in self.start_form(session, instance.definition_id)[0]
+        )
         data = task_submission(schema, data, may_set_control=starter_fills_start_form)
         if instance.status not in (ACTIVE, ERROR):
             raise Conflict(f"process instance {instance.id} is {instance.status}")
@@ -325,9 +365,18 @@ class ProcessEngine:
 
         self._step(session, instance, workflow, action, ctx, user_actor=actor)
         # The fields written, not their values: a form holds clients' and people's data.
-        audit.record(session, "task.complete", actor=actor, target=task_target(task_id),
-                     detail={"instance": str(instance.id), "process_key": instance.process_key,
-                             "element_id": task.task_spec.bpmn_id, "fields": sorted(data)})
+        audit.record(
+            session,
+            "task.complete",
+            actor=actor,
+            target=task_target(task_id),
+            detail={
+                "instance": str(instance.id),
+                "process_key": instance.process_key,
+                "element_id": task.task_spec.bpmn_id,
+                "fields": sorted(data),
+            },
+        )
         return instance
 
     # Instance control ------------------------------------------------------------------
@@ -347,12 +396,18 @@ class ProcessEngine:
         instance.status = CANCELLED
         instance.ended_at = ctx.now
         self._save(session, instance, workflow, ctx, new=False)
-        audit.record(session, "instance.cancel", actor=actor, target=instance_target(instance.id),
-                     detail={"process_key": instance.process_key})
+        audit.record(
+            session,
+            "instance.cancel",
+            actor=actor,
+            target=instance_target(instance.id),
+            detail={"process_key": instance.process_key},
+        )
         return instance
 
-    def retry_instance(self, session: Session, *, instance_id: uuid.UUID, actor: str | None = None,
-                       attempt: int = 1) -> InstanceRow:
+    def retry_instance(
+        self, session: Session, *, instance_id: uuid.UUID, actor: str | None = None, attempt: int = 1
+    ) -> InstanceRow:
         """Run the failed element again (after its cause was fixed) and continue."""
         instance = self.load_instance_or_raise(session, instance_id)
         if instance.status != ERROR and attempt == 1:
@@ -368,8 +423,13 @@ class ProcessEngine:
             wf.do_engine_steps()
 
         self._step(session, instance, workflow, action, ctx, attempt=attempt)
-        audit.record(session, "instance.retry", actor=actor, target=instance_target(instance.id),
-                     detail={"process_key": instance.process_key, "attempt": attempt, "status": instance.status})
+        audit.record(
+            session,
+            "instance.retry",
+            actor=actor,
+            target=instance_target(instance.id),
+            detail={"process_key": instance.process_key, "attempt": attempt, "status": instance.status},
+        )
         return instance
 
     # Events --------------------------------------------------------------------------
@@ -382,8 +442,9 @@ class ProcessEngine:
             instance = load_instance(session, instance_id=timer.instance_id, with_state=False)
             if instance is not None and instance.status == ACTIVE:
                 # Its audit row is the retry's (instance.retry, actor timer).
-                self.retry_instance(session, instance_id=instance.id, actor=audit.TIMER,
-                                    attempt=(timer.cycle or {}).get("attempt", 2))
+                self.retry_instance(
+                    session, instance_id=instance.id, actor=audit.TIMER, attempt=(timer.cycle or {}).get("attempt", 2)
+                )
             return True
         if timer.instance_id is None:
             from .deployments import fire_start_timer  # deployments imports this module
@@ -415,13 +476,23 @@ class ProcessEngine:
         ctx = self._context(instance, audit.TIMER)
         steps.add_instance_event(ctx, "timer_fired", {"due_at": timer.due_at.isoformat()}, element_id=timer.element_id)
         self._step(session, instance, workflow, action, ctx)
-        audit.record(session, "timer.fire", actor=audit.TIMER, target=instance_target(instance.id),
-                     detail={"process_key": instance.process_key, "element_id": timer.element_id,
-                             "due_at": timer.due_at.isoformat(), "status": instance.status})
+        audit.record(
+            session,
+            "timer.fire",
+            actor=audit.TIMER,
+            target=instance_target(instance.id),
+            detail={
+                "process_key": instance.process_key,
+                "element_id": timer.element_id,
+                "due_at": timer.due_at.isoformat(),
+                "status": instance.status,
+            },
+        )
         return True
 
-    def deliver_message(self, session: Session, instance: InstanceRow, task_id: uuid.UUID, name: str, payload,
-                        actor: str | None = None) -> bool:
+    def deliver_message(
+        self, session: Session, instance: InstanceRow, task_id: uuid.UUID, name: str, payload, actor: str | None = None
+    ) -> bool:
         """Give a waiting catch event (or receive task) its message; False if it no longer waits."""
         workflow = self._load_workflow(session, instance)
         start = trigger_for(workflow, task_id)  # an event sub-process's message start, or None
@@ -430,10 +501,16 @@ class ProcessEngine:
             self.workflows.stage(session, instance.id, instance.lock_version, workflow)
             return False
         ctx = self._context(instance, actor)
-        steps.add_instance_event(ctx, "message_received", {"message": name},
-                                 element_id=(start or task.task_spec).bpmn_id)
-        self._step(session, instance, workflow, lambda wf: deliver_to_trigger(wf, start, payload) if start
-                   else self.deliver_in_step(wf, task, payload), ctx)
+        steps.add_instance_event(
+            ctx, "message_received", {"message": name}, element_id=(start or task.task_spec).bpmn_id
+        )
+        self._step(
+            session,
+            instance,
+            workflow,
+            lambda wf: deliver_to_trigger(wf, start, payload) if start else self.deliver_in_step(wf, task, payload),
+            ctx,
+        )
         return True
 
     @staticmethod
@@ -447,9 +524,11 @@ class ProcessEngine:
                 found = definition.calculate_correlations(workflow.script_engine, [prop], payload or {})
             except Exception as exc:
                 field = f"payload.{prop.retrieval_expression}"
-                raise InvalidInput(f"the message '{definition.name}' correlates on '{prop.name}', read from "
-                                   f"{prop.retrieval_expression}; the payload does not give it",
-                                   {field: ["needed to correlate this message"]}) from exc
+                raise InvalidInput(
+                    f"the message '{definition.name}' correlates on '{prop.name}', read from "
+                    f"{prop.retrieval_expression}; the payload does not give it",
+                    {field: ["needed to correlate this message"]},
+                ) from exc
             for key, values in found.items():
                 correlations.setdefault(key, {}).update(values)
         workflow.catch(BpmnEvent(definition, payload, correlations))
@@ -553,11 +632,14 @@ class ProcessEngine:
         self._save(session, instance, workflow, ctx, new=new)
         instance.opened_tasks = rows_as_written(ctx.writes.new_tasks, ctx.writes.new_candidates)
 
-    def _save(self, session: Session, instance: InstanceRow, workflow: BpmnWorkflow, ctx: steps.StepContext,
-              *, new: bool) -> None:
+    def _save(
+        self, session: Session, instance: InstanceRow, workflow: BpmnWorkflow, ctx: steps.StepContext, *, new: bool
+    ) -> None:
         instance.updated_at = ctx.now
         try:
-            saved = save_step(session, instance, new=new, state=state_to_bytes(workflow), writes=ctx.writes, now=ctx.now)
+            saved = save_step(
+                session, instance, new=new, state=state_to_bytes(workflow), writes=ctx.writes, now=ctx.now
+            )
         except OperationalError as exc:
             if "locked" in str(exc).lower():
                 raise Conflict("the process instance is busy; try again") from exc
@@ -586,19 +668,40 @@ class ProcessEngine:
             cause = cause.__cause__ or cause.__context__
         return StepFailure(element_id, getattr(spec, "bpmn_name", None), message, service=cause is not None)
 
-    def _record_failure(self, ctx: steps.StepContext, instance: InstanceRow, failure: StepFailure, attempt: int) -> None:
+    def _record_failure(
+        self, ctx: steps.StepContext, instance: InstanceRow, failure: StepFailure, attempt: int
+    ) -> None:
         if failure.service and attempt <= self.settings.service_retries:
             due = ctx.now + timedelta(seconds=self.settings.service_backoff_seconds * (2 ** (attempt - 1)))
-            ctx.writes.new_timers.append({"kind": RETRY, "instance_id": instance.id, "definition_id": None, "task_id": None,
-                                          "element_id": failure.element_id or "", "due_at": due,
-                                          "cycle": {"attempt": attempt + 1}})
-            steps.add_instance_event(ctx, "service_retry_scheduled",
-                                     {"message": failure.message, "attempt": attempt, "retry_at": due.isoformat()},
-                                     element_id=failure.element_id)
+            ctx.writes.new_timers.append(
+                {
+                    "kind": RETRY,
+                    "instance_id": instance.id,
+                    "definition_id": None,
+                    "task_id": None,
+                    "element_id": failure.element_id or "",
+                    "due_at": due,
+                    "cycle": {"attempt": attempt + 1},
+                }
+            )
+            steps.add_instance_event(
+                ctx,
+                "service_retry_scheduled",
+                {"message": failure.message, "attempt": attempt, "retry_at": due.isoformat()},
+                element_id=failure.element_id,
+            )
             instance.status = ACTIVE
             return
-        ctx.writes.new_incidents.append({"instance_id": instance.id, "element_id": failure.element_id,
-                                         "element_name": failure.element_name, "message": failure.message,
-                                         "attempts": attempt, "created_at": ctx.now, "resolved_at": None})
+        ctx.writes.new_incidents.append(
+            {
+                "instance_id": instance.id,
+                "element_id": failure.element_id,
+                "element_name": failure.element_name,
+                "message": failure.message,
+                "attempts": attempt,
+                "created_at": ctx.now,
+                "resolved_at": None,
+            }
+        )
         steps.add_instance_event(ctx, "incident", {"message": failure.message}, element_id=failure.element_id)
         instance.status = ERROR

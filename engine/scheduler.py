@@ -4,6 +4,7 @@ On PostgreSQL the claim is `SELECT ... FOR UPDATE SKIP LOCKED`, so any number of
 processes can poll the same table and a timer is fired by exactly one of them: the row is
 locked until the batch commits, and deleted (or moved to its next cycle) in that commit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,7 +41,14 @@ def fire_due_timers(engine, *, batch_size: int | None = None, max_batches: int |
                     if timer.instance_id is not None:
                         engine.workflows.discard(timer.instance_id)
                     level = logging.WARNING if isinstance(exc, AtriumError) else logging.ERROR
-                    log.log(level, "timer %s (%s) failed: %s", timer.id, timer.element_id, exc, exc_info=level == logging.ERROR)
+                    log.log(
+                        level,
+                        "timer %s (%s) failed: %s",
+                        timer.id,
+                        timer.element_id,
+                        exc,
+                        exc_info=level == logging.ERROR,
+                    )
                     with session.begin_nested():
                         postpone_timer(session, timer_id=timer.id, due_at=clock.now() + FAILED_TIMER_DELAY)
         if len(timers) < batch_size:
@@ -54,7 +62,14 @@ def start_scheduler(engine) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     jobs = [fire_due_timers, report_jobs] + ([send_queued_notifications] if engine.settings.smtp_configured else [])
     for job in jobs:
-        scheduler.add_job(job, "interval", args=[engine], seconds=engine.settings.timer_poll_seconds, id=job.__name__,
-                          max_instances=1, coalesce=True)
+        scheduler.add_job(
+            job,
+            "interval",
+            args=[engine],
+            seconds=engine.settings.timer_poll_seconds,
+            id=job.__name__,
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.start()
     return scheduler

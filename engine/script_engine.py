@@ -1,4 +1,5 @@
 """The SpiffWorkflow script engine: restricted scripts plus dispatch of service tasks to handlers."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,9 @@ from .services import ServiceCall, ServiceRegistry, ServiceTaskFailed
 
 
 class AtriumScriptEngine(PythonScriptEngine):
-    def __init__(self, registry: ServiceRegistry, timeout_seconds: float = 2.0, *, memory_mb: int = 256,
-                 workers: int = 4):
+    def __init__(
+        self, registry: ServiceRegistry, timeout_seconds: float = 2.0, *, memory_mb: int = 256, workers: int = 4
+    ):
         super().__init__(environment=RestrictedEnvironment(timeout_seconds, memory_mb=memory_mb, workers=workers))
         self.registry = registry
 
@@ -19,7 +21,9 @@ class AtriumScriptEngine(PythonScriptEngine):
         handler = self.registry.get(operation_name)
         element_id = task.task_spec.bpmn_id
         if handler is None:
-            raise ServiceTaskFailed(operation_name, element_id, LookupError(f"no handler registered as '{operation_name}'"))
+            raise ServiceTaskFailed(
+                operation_name, element_id, LookupError(f"no handler registered as '{operation_name}'")
+            )
         top = task.workflow.top_workflow
         session = getattr(top, "atrium_session", None)
         call = ServiceCall(

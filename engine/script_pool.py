@@ -7,6 +7,7 @@ and waits for one line back until the deadline; a worker that misses it, dies, o
 something unreadable is killed and replaced by a fresh one on the next call. Answers are
 decoded as JSON only: the worker is untrusted.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -47,8 +48,13 @@ class _Worker:
         os.chmod(self.directory, 0o555)  # nobody may enter it, nothing may be written in it
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(WORKER_PATH), json.dumps({"memory_mb": memory_mb})],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            cwd=self.directory, env=dict(WORKER_ENV), close_fds=True, start_new_session=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=self.directory,
+            env=dict(WORKER_ENV),
+            close_fds=True,
+            start_new_session=True,
         )
         self.pid = self.proc.pid
         self.owner_pid = os.getpid()

@@ -16,6 +16,7 @@ Scripts see plain functions and a few classes only, never a module.
 This module is also imported by the server (engine.scripting, engine.script_pool) for the
 compile policy and the codec, so it must stay free of the server's packages.
 """
+
 from __future__ import annotations
 
 import ast
@@ -208,9 +209,18 @@ def _guarded_getattr(obj, name, default=None):
 
 
 _INPLACE = {
-    "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
-    "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "|=": operator.ior,
-    "&=": operator.iand, "^=": operator.ixor, "<<=": operator.ilshift, ">>=": operator.irshift,
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+    "|=": operator.ior,
+    "&=": operator.iand,
+    "^=": operator.ixor,
+    "<<=": operator.ilshift,
+    ">>=": operator.irshift,
 }
 
 
@@ -221,19 +231,64 @@ def _inplace(op, x, y):
 # Plain values, functions and a few classes; no module, nothing that reads or writes outside
 # the script (no open, getattr, setattr, type, id, vars...).
 _BUILTINS = {
-    "None": None, "True": True, "False": False,
-    "bool": bool, "int": int, "float": float, "complex": complex, "str": str,
-    "list": list, "dict": dict, "tuple": tuple, "set": set, "frozenset": frozenset, "range": range,
+    "None": None,
+    "True": True,
+    "False": False,
+    "bool": bool,
+    "int": int,
+    "float": float,
+    "complex": complex,
+    "str": str,
+    "list": list,
+    "dict": dict,
+    "tuple": tuple,
+    "set": set,
+    "frozenset": frozenset,
+    "range": range,
     "slice": slice,
-    "abs": abs, "all": all, "any": any, "callable": callable, "chr": chr, "divmod": divmod,
-    "enumerate": enumerate, "filter": filter, "hex": hex, "isinstance": isinstance, "len": len,
-    "map": map, "max": max, "min": min, "oct": oct, "ord": ord, "pow": pow, "repr": repr,
-    "reversed": reversed, "round": round, "sorted": sorted, "sum": sum, "zip": zip,
-    "date": date, "datetime": datetime, "timedelta": timedelta, "timezone": timezone,
+    "abs": abs,
+    "all": all,
+    "any": any,
+    "callable": callable,
+    "chr": chr,
+    "divmod": divmod,
+    "enumerate": enumerate,
+    "filter": filter,
+    "hex": hex,
+    "isinstance": isinstance,
+    "len": len,
+    "map": map,
+    "max": max,
+    "min": min,
+    "oct": oct,
+    "ord": ord,
+    "pow": pow,
+    "repr": repr,
+    "reversed": reversed,
+    "round": round,
+    "sorted": sorted,
+    "sum": sum,
+    "zip": zip,
+    "date": date,
+    "datetime": datetime,
+    "timedelta": timedelta,
+    "timezone": timezone,
 }
 for _exception in (
-    ArithmeticError, AssertionError, AttributeError, Exception, IndexError, KeyError, LookupError,
-    NameError, OverflowError, RuntimeError, StopIteration, TypeError, ValueError, ZeroDivisionError,
+    ArithmeticError,
+    AssertionError,
+    AttributeError,
+    Exception,
+    IndexError,
+    KeyError,
+    LookupError,
+    NameError,
+    OverflowError,
+    RuntimeError,
+    StopIteration,
+    TypeError,
+    ValueError,
+    ZeroDivisionError,
 ):
     _BUILTINS[_exception.__name__] = _exception
 
@@ -252,10 +307,22 @@ class _Printer:
 
 
 # Names the guards add to a script's globals; never taken back as process data.
-GUARD_NAMES = frozenset({
-    "__builtins__", "_getattr_", "_getitem_", "_getiter_", "_write_", "_inplacevar_",
-    "_iter_unpack_sequence_", "_unpack_sequence_", "_print_", "_deadline_", "__name__", "now",
-})
+GUARD_NAMES = frozenset(
+    {
+        "__builtins__",
+        "_getattr_",
+        "_getitem_",
+        "_getiter_",
+        "_write_",
+        "_inplacevar_",
+        "_iter_unpack_sequence_",
+        "_unpack_sequence_",
+        "_print_",
+        "_deadline_",
+        "__name__",
+        "now",
+    }
+)
 
 
 def script_globals(now: datetime, deadline: float, timeout: float) -> dict:
@@ -321,10 +388,11 @@ def run(request: dict) -> dict:
         return {"error": "MemoryError", "message": "the script used more memory than it may", "retire": True}
     except Exception as exc:
         return {"error": type(exc).__name__, "message": str(exc)[:2000] + _script_line(exc)}
-    return {"data": {
-        k: v for k, v in scope.items()
-        if not callable(v) and (k in data or (k not in GUARD_NAMES and k not in ext))
-    }}
+    return {
+        "data": {
+            k: v for k, v in scope.items() if not callable(v) and (k in data or (k not in GUARD_NAMES and k not in ext))
+        }
+    }
 
 
 def _script_line(exc: BaseException) -> str:
@@ -340,8 +408,12 @@ def _script_line(exc: BaseException) -> str:
 def describe() -> dict:
     """What the worker runs as; lets the server (and the tests) check the lock-down."""
     return {
-        "pid": os.getpid(), "uid": os.getuid(), "gid": os.getgid(), "cwd": _safe_cwd(),
-        "environ": sorted(os.environ), "root": _SANDBOX.get("chroot", False),
+        "pid": os.getpid(),
+        "uid": os.getuid(),
+        "gid": os.getgid(),
+        "cwd": _safe_cwd(),
+        "environ": sorted(os.environ),
+        "root": _SANDBOX.get("chroot", False),
         "network_isolated": _SANDBOX.get("network_isolated", False),
         "limits": _SANDBOX.get("limits", {}),
     }
@@ -365,8 +437,10 @@ def _warm_up() -> None:
     import _strptime  # noqa: F401  (datetime.strptime imports it on first use)
 
     now = datetime.now(timezone.utc)
-    for op, src in (("exec", "x = [i * 2 for i in range(3)]\nfor i in x:\n    y = str(i)\nprint(y)"),
-                    ("eval", "sorted({'a': 1}.items())")):
+    for op, src in (
+        ("exec", "x = [i * 2 for i in range(3)]\nfor i in x:\n    y = str(i)\nprint(y)"),
+        ("eval", "sorted({'a': 1}.items())"),
+    ):
         loads(dumps(encode(run({"op": op, "src": src, "data": {"d": Decimal("1.5")}, "now": now, "timeout": 1}))))
     datetime.strptime("2026-01-01", "%Y-%m-%d")
 
@@ -465,8 +539,12 @@ def main() -> None:
                 answer["retire"] = True
             encoded = dumps(encode(answer))
         except MemoryError:
-            answer = {"n": answer.get("n"), "error": "MemoryError",
-                      "message": "the script used more memory than it may", "retire": True}
+            answer = {
+                "n": answer.get("n"),
+                "error": "MemoryError",
+                "message": "the script used more memory than it may",
+                "retire": True,
+            }
             encoded = dumps(answer)
         except Exception as exc:  # an answer that cannot be encoded, say an int of 5000 digits
             answer = {"n": answer.get("n"), "error": type(exc).__name__, "message": str(exc)[:2000]}
@@ -475,6 +553,7 @@ def main() -> None:
         out.flush()
         if answer.get("retire"):
             return
+
 
 if __name__ == "__main__":
     main()

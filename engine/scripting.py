@@ -12,6 +12,7 @@ with no secrets in its environment, resource limits, and a kill at the deadline.
 gets the variables it names and runs on copies of them; what it changed is written back
 only when it succeeds: a failed script leaves the data as it was.
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,8 +36,17 @@ from .script_worker import (
 )
 from .serializer import unstorable
 
-__all__ = ["RestrictedEnvironment", "ScriptError", "ScriptTimeout", "ScriptWorkerError", "check_expression",
-           "check_script", "compile_expression", "compile_script", "syntax_message"]
+__all__ = [
+    "RestrictedEnvironment",
+    "ScriptError",
+    "ScriptTimeout",
+    "ScriptWorkerError",
+    "check_expression",
+    "check_script",
+    "compile_expression",
+    "compile_script",
+    "syntax_message",
+]
 
 # What scripts can call by name: the worker's builtins, `now()`, and print (which RestrictedPython
 # turns into a collector; scripts have no console).
@@ -48,11 +58,30 @@ class ScriptError(Exception):
 
 
 # Failures re-created with their own class, so incidents read as before ("ZeroDivisionError: ...").
-_EXCEPTIONS = {e.__name__: e for e in (
-    ArithmeticError, AssertionError, AttributeError, IndexError, KeyError, LookupError, MemoryError,
-    NameError, NotImplementedError, OverflowError, RecursionError, RuntimeError, StopIteration,
-    SyntaxError, TypeError, UnboundLocalError, UnicodeError, ValueError, ZeroDivisionError,
-)}
+_EXCEPTIONS = {
+    e.__name__: e
+    for e in (
+        ArithmeticError,
+        AssertionError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        LookupError,
+        MemoryError,
+        NameError,
+        NotImplementedError,
+        OverflowError,
+        RecursionError,
+        RuntimeError,
+        StopIteration,
+        SyntaxError,
+        TypeError,
+        UnboundLocalError,
+        UnicodeError,
+        ValueError,
+        ZeroDivisionError,
+    )
+}
 
 
 def _failure(answer: dict) -> Exception:
@@ -84,10 +113,30 @@ def check_expression(source: str) -> str | None:
 
 
 # Module names a script is likelier to mean as the module than as a variable of that name.
-_MODULE_NAMES = frozenset({
-    "os", "sys", "subprocess", "json", "math", "socket", "shutil", "pathlib", "builtins", "importlib",
-    "io", "time", "random", "re", "pickle", "codecs", "ctypes", "decimal", "uuid", "statistics",
-})
+_MODULE_NAMES = frozenset(
+    {
+        "os",
+        "sys",
+        "subprocess",
+        "json",
+        "math",
+        "socket",
+        "shutil",
+        "pathlib",
+        "builtins",
+        "importlib",
+        "io",
+        "time",
+        "random",
+        "re",
+        "pickle",
+        "codecs",
+        "ctypes",
+        "decimal",
+        "uuid",
+        "statistics",
+    }
+)
 
 
 def _names_a_module(name: str, attribute: str) -> bool:
@@ -121,13 +170,23 @@ def _name_problem(source: str, mode: str) -> str | None:
             defined.update(node.names)
     problems = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id not in defined and node.value.id not in SCRIPT_FUNCTIONS
-                and _names_a_module(node.value.id, node.attr)):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id not in defined
+            and node.value.id not in SCRIPT_FUNCTIONS
+            and _names_a_module(node.value.id, node.attr)
+        ):
             module = node.value.id
-            problems.append((node.lineno, f"names the module '{module}' ({module}.{node.attr}); scripts cannot use modules"))
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-              and node.func.id not in defined and node.func.id not in SCRIPT_FUNCTIONS):
+            problems.append(
+                (node.lineno, f"names the module '{module}' ({module}.{node.attr}); scripts cannot use modules")
+            )
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id not in defined
+            and node.func.id not in SCRIPT_FUNCTIONS
+        ):
             problems.append((node.lineno, f"calls '{node.func.id}', which is not a function scripts can use"))
     if not problems:
         return None
@@ -148,12 +207,32 @@ def _names(op: str, source: str) -> frozenset[str]:
 # lookups of process data and comparisons of its plain values), which spares the worker round
 # trip for the most frequent case. Anything else goes to the worker.
 _COMPARISONS = {
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-    ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Is: operator.is_, ast.IsNot: operator.is_not,
-    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
 }
-_PLAIN_NODES = (ast.Name, ast.Load, ast.Constant, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.Not,
-                ast.UnaryOp, ast.Subscript, ast.List, ast.Tuple, *_COMPARISONS)
+_PLAIN_NODES = (
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Compare,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.Not,
+    ast.UnaryOp,
+    ast.Subscript,
+    ast.List,
+    ast.Tuple,
+    *_COMPARISONS,
+)
 _PLAIN_CONSTANTS = (str, int, float, bool, type(None))
 
 
@@ -167,11 +246,13 @@ def _plain(source: str) -> tuple[ast.expr, frozenset[str]] | None:
     except (SyntaxError, RecursionError, ValueError):
         return None
     for node in nodes:
-        if (not isinstance(node, _PLAIN_NODES)
-                or (isinstance(node, ast.Constant) and type(node.value) not in _PLAIN_CONSTANTS)
-                or (isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Constant))
-                or (isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not))
-                or (isinstance(node, ast.Name) and node.id.startswith("_"))):
+        if (
+            not isinstance(node, _PLAIN_NODES)
+            or (isinstance(node, ast.Constant) and type(node.value) not in _PLAIN_CONSTANTS)
+            or (isinstance(node, ast.Subscript) and not isinstance(node.slice, ast.Constant))
+            or (isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not))
+            or (isinstance(node, ast.Name) and node.id.startswith("_"))
+        ):
             return None
     return tree, frozenset(n.id for n in nodes if isinstance(n, ast.Name))
 
@@ -245,8 +326,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         bad = unstorable(result)
         if bad:
             kind = bad[1].type_name if isinstance(bad[1], Opaque) else type(bad[1]).__name__
-            raise TypeError(f"'{bad[0]}' is a {kind}, which process data cannot hold "
-                            "(use lists, dicts, strings, numbers, booleans, dates)")
+            raise TypeError(
+                f"'{bad[0]}' is a {kind}, which process data cannot hold "
+                "(use lists, dicts, strings, numbers, booleans, dates)"
+            )
         kept = {k: v for k, v in context.items() if k not in sent}
         context.clear()
         context.update(kept)

@@ -9,6 +9,7 @@ Process data is whatever people, scripts and handlers put there, and must read b
 JSON it was: SpiffWorkflow revives any stored dict with a `typename` key as an object, so such a
 dict of the process's is wrapped on the way out (see InstanceRegistry).
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,10 @@ class InstanceRegistry(DefaultRegistry):
 
     def convert(self, obj, **kwargs):
         if isinstance(obj, dict) and "typename" in obj and obj.__class__ not in self.typenames:
-            return {"typename": _PLAIN_DICT, "items": {k: self.convert(v, **kwargs) for k, v in self.clean(obj).items()}}
+            return {
+                "typename": _PLAIN_DICT,
+                "items": {k: self.convert(v, **kwargs) for k, v in self.clean(obj).items()},
+            }
         return super().convert(obj, **kwargs)
 
     def _unwrap(self, dct, **_kwargs):
@@ -128,7 +132,10 @@ _VERSION_KEY = "serializer_version"
 
 def spec_to_json(spec, subprocess_specs: dict) -> str:
     return json.dumps(
-        {"spec": REGISTRY.convert(spec), "subprocess_specs": {k: REGISTRY.convert(v) for k, v in subprocess_specs.items()}},
+        {
+            "spec": REGISTRY.convert(spec),
+            "subprocess_specs": {k: REGISTRY.convert(v) for k, v in subprocess_specs.items()},
+        },
         separators=(",", ":"),
     )
 

@@ -1,4 +1,5 @@
 """Service-task handlers: named Python callables that BPMN service tasks call with parameters."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,5 +1,6 @@
 """What a person needs to start a process by hand: whether it has a plain (none) start event, and its start form;
 and what of a person's start variables that form lets in."""
+
 from __future__ import annotations
 
 from SpiffWorkflow.bpmn.specs.control import BpmnStartTask, StartEventSplit
@@ -36,9 +37,12 @@ def begin_at(workflow, element_id: str) -> None:
             if task.workflow is workflow and isinstance(task.task_spec, (BpmnStartTask, StartEventSplit)):
                 task.run()
     for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
-        if (task.workflow is workflow and isinstance(task.task_spec, StartEvent)
-                and isinstance(task.parent.task_spec, (BpmnStartTask, StartEventSplit))
-                and task.task_spec.bpmn_id != element_id):
+        if (
+            task.workflow is workflow
+            and isinstance(task.task_spec, StartEvent)
+            and isinstance(task.parent.task_spec, (BpmnStartTask, StartEventSplit))
+            and task.task_spec.bpmn_id != element_id
+        ):
             task.cancel()
 
 
@@ -57,8 +61,13 @@ def start_form_variables(engine, session, definition_id: int, variables: dict, r
         return variables
     schemas = [engine.form(session, form_id).schema for form_id in form_ids]
     declared = {name: True for schema in schemas for name in (schema.get("properties") or {})}
-    check_declared({"properties": declared}, variables, field="variables", form="the process's start form",
-                   not_in_form=NOT_IN_START_FORM)
+    check_declared(
+        {"properties": declared},
+        variables,
+        field="variables",
+        form="the process's start form",
+        not_in_form=NOT_IN_START_FORM,
+    )
     writable: set[str] = set()
     for schema in schemas:
         fields = writable_fields(schema)

@@ -5,6 +5,7 @@ records the difference as rows in `StepWrites`; storage writes them together wit
 state. Rows in the database always mirror the committed state, so the state before the
 step says which rows exist without reading them back.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,8 +75,11 @@ def write_history(ctx: StepContext, after: Snapshot, before: Snapshot, *, user_t
             continue
         manual = getattr(spec, "manual", False)
         actor = (user_task_actor if manual and event == "completed" else None) or ctx.actor
-        ctx.writes.history.append(_history_row(ctx, spec.bpmn_id, event, actor=actor, element_name=spec.bpmn_name,
-                                               element_type=type(spec).__name__))
+        ctx.writes.history.append(
+            _history_row(
+                ctx, spec.bpmn_id, event, actor=actor, element_name=spec.bpmn_name, element_type=type(spec).__name__
+            )
+        )
 
 
 def add_instance_event(ctx: StepContext, event: str, detail: dict | None = None, element_id: str | None = None) -> None:
@@ -83,54 +87,83 @@ def add_instance_event(ctx: StepContext, event: str, detail: dict | None = None,
 
 
 def _history_row(ctx: StepContext, element_id, event, *, actor=None, element_name=None, element_type=None, detail=None):
-    return {"instance_id": ctx.instance_id, "element_id": element_id, "element_name": element_name,
-            "element_type": element_type, "event": event, "actor": actor or ctx.actor, "at": ctx.now, "detail": detail}
+    return {
+        "instance_id": ctx.instance_id,
+        "element_id": element_id,
+        "element_name": element_name,
+        "element_type": element_type,
+        "event": event,
+        "actor": actor or ctx.actor,
+        "at": ctx.now,
+        "detail": detail,
+    }
 
 
-def sync_user_tasks(ctx: StepContext, after: Snapshot, before: Snapshot, evaluate, form_ids: dict[str, int],
-                    translations=lambda process_id: {}) -> None:
+def sync_user_tasks(
+    ctx: StepContext,
+    after: Snapshot,
+    before: Snapshot,
+    evaluate,
+    form_ids: dict[str, int],
+    translations=lambda process_id: {},
+) -> None:
     """Open an inbox row per newly ready user/manual task, cancel rows whose task is no longer
     ready. A task opened with an assignee tells them so by a notification, unless they are
     the one whose action opened it. `translations(process_id)` gives a process's translation
     files (locale -> content) for the task's texts."""
     ready, ready_before = after.ready_user_tasks, before.ready_user_tasks
     ctx.writes.cancelled_task_ids.extend(
-        task_id for task_id in ready_before if task_id not in ready and task_id not in ctx.settled_task_ids)
+        task_id for task_id in ready_before if task_id not in ready and task_id not in ctx.settled_task_ids
+    )
     for task_id, task in ready.items():
         if task_id in ready_before:
             continue
         fields = describe_user_task(task, evaluate)
         texts, search = _task_texts(ctx, task, fields, translations)
-        ctx.writes.new_tasks.append({
-            "id": task_id,
-            "instance_id": ctx.instance_id,
-            "process_key": ctx.process_key,
-            "element_id": task.task_spec.bpmn_id,
-            "name": fields.name,
-            "lane": fields.lane,
-            "assignee": fields.assignee,
-            "priority": fields.priority,
-            "due_at": fields.due_at,
-            "form_id": form_ids.get(task.task_spec.bpmn_id),
-            "status": OPEN,
-            "created_at": ctx.now,
-            "completed_at": None,
-            "completed_by": None,
-            "properties": fields.properties,
-            "excluded_users": fields.excluded_users or None,
-            "texts": texts,
-            "subject_search": search,
-        })
+        ctx.writes.new_tasks.append(
+            {
+                "id": task_id,
+                "instance_id": ctx.instance_id,
+                "process_key": ctx.process_key,
+                "element_id": task.task_spec.bpmn_id,
+                "name": fields.name,
+                "lane": fields.lane,
+                "assignee": fields.assignee,
+                "priority": fields.priority,
+                "due_at": fields.due_at,
+                "form_id": form_ids.get(task.task_spec.bpmn_id),
+                "status": OPEN,
+                "created_at": ctx.now,
+                "completed_at": None,
+                "completed_by": None,
+                "properties": fields.properties,
+                "excluded_users": fields.excluded_users or None,
+                "texts": texts,
+                "subject_search": search,
+            }
+        )
         if fields.assignee is not None and fields.assignee != ctx.actor:
-            ctx.writes.new_notifications.append(task_assigned_row(
-                task_id=task_id, task_name=fields.name, process_key=ctx.process_key, instance_id=ctx.instance_id,
-                assignee=fields.assignee, now=ctx.now))
+            ctx.writes.new_notifications.append(
+                task_assigned_row(
+                    task_id=task_id,
+                    task_name=fields.name,
+                    process_key=ctx.process_key,
+                    instance_id=ctx.instance_id,
+                    assignee=fields.assignee,
+                    now=ctx.now,
+                )
+            )
         offered = fields.assignee is None
         ctx.writes.new_candidates.extend(
-            [{"task_id": task_id, "kind": "group", "name": g, "offered": offered, "due_at": fields.due_at}
-             for g in dict.fromkeys(fields.candidate_groups)]
-            + [{"task_id": task_id, "kind": "user", "name": u, "offered": offered, "due_at": fields.due_at}
-               for u in dict.fromkeys(fields.candidate_users)])
+            [
+                {"task_id": task_id, "kind": "group", "name": g, "offered": offered, "due_at": fields.due_at}
+                for g in dict.fromkeys(fields.candidate_groups)
+            ]
+            + [
+                {"task_id": task_id, "kind": "user", "name": u, "offered": offered, "due_at": fields.due_at}
+                for u in dict.fromkeys(fields.candidate_users)
+            ]
+        )
 
 
 def _task_texts(ctx: StepContext, task, fields, translations) -> tuple[dict, str]:
@@ -144,9 +177,15 @@ def _task_texts(ctx: StepContext, task, fields, translations) -> tuple[dict, str
     if own_id != ctx.process_key:
         for locale, content in translations(own_id).items():
             merged[locale] = {**merged.get(locale, {}), **{k: v for k, v in content.items() if k != own_id}}
-    return task_texts(element_id=task.task_spec.bpmn_id, name=fields.name, subject=fields.subject,
-                      process_id=ctx.process_key, process_name=top.description, translations=merged,
-                      data=task.data)
+    return task_texts(
+        element_id=task.task_spec.bpmn_id,
+        name=fields.name,
+        subject=fields.subject,
+        process_id=ctx.process_key,
+        process_name=top.description,
+        translations=merged,
+        data=task.data,
+    )
 
 
 @dataclass(frozen=True)
@@ -180,12 +219,28 @@ def sync_waits(ctx: StepContext, before: Waits, after: Waits) -> None:
     for task_id, (element_id, due) in after.timers.items():
         previous = before.timers.get(task_id)
         if previous is None:
-            writes.new_timers.append({"kind": EVENT, "instance_id": ctx.instance_id, "definition_id": None,
-                                      "task_id": task_id, "element_id": element_id, "due_at": due, "cycle": None})
+            writes.new_timers.append(
+                {
+                    "kind": EVENT,
+                    "instance_id": ctx.instance_id,
+                    "definition_id": None,
+                    "task_id": task_id,
+                    "element_id": element_id,
+                    "due_at": due,
+                    "cycle": None,
+                }
+            )
         elif previous[1] != due:
             writes.moved_timers[task_id] = due
     writes.gone_subscription_task_ids.extend(task_id for task_id in before.messages if task_id not in after.messages)
     for task_id, (element_id, name) in after.messages.items():
         if task_id not in before.messages:
-            writes.new_subscriptions.append({"message_name": name, "instance_id": ctx.instance_id, "definition_id": None,
-                                             "task_id": task_id, "element_id": element_id})
+            writes.new_subscriptions.append(
+                {
+                    "message_name": name,
+                    "instance_id": ctx.instance_id,
+                    "definition_id": None,
+                    "task_id": task_id,
+                    "element_id": element_id,
+                }
+            )

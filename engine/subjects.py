@@ -4,6 +4,7 @@ the instance's data when the task opens.
 Deliberately not an expression: `{path}` is a plain lookup (dotted through dicts only), with an
 optional format (`money`, `date`, `number`). Nothing runs, so no sandbox is needed, and a missing
 or odd value shows as a dash instead of failing the task."""
+
 from __future__ import annotations
 
 import re
@@ -31,13 +32,13 @@ def template_problem(template: str) -> str | None:
         if not _PATH.match(path.strip()):
             return f"'{{{match.group(1)}}}' in subject '{template}' is not a variable name or dotted path"
         if spec and spec.strip() not in FORMATS:
-            return (f"unknown format '{spec}' in subject '{template}' "
-                    f"(known: {', '.join(FORMATS)})")
+            return f"unknown format '{spec}' in subject '{template}' (known: {', '.join(FORMATS)})"
     return None
 
 
 def render_subject(template: str, data: dict, locale: str) -> str:
     """The template filled from `data`, formatted for `locale`; never raises."""
+
     def field(match: re.Match) -> str:
         token = match.group(0)
         if token in ("{{", "}}"):

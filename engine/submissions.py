@@ -8,6 +8,7 @@ complaint. The one exception is the starter's own input: the fields the process'
 declares (approval's optional `client_id`) may come in the start variables, and from the
 starter when they complete a task with that form.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,15 +21,24 @@ from atrium.errors import InvalidInput
 # Variables the firm's processes (processes/*.bpmn) assign, route and find records by: assignee
 # and candidate expressions, due dates, gateway conditions and service handlers read them. Any
 # name ending in `_id` (complaint_id, client_id, request_id) is one as well.
-CONTROL_VARIABLES = frozenset({
-    "manager", "requester", "approver_group",  # assignees and candidate groups (approval, complaint, onboarding)
-    "request_check",  # approval: sends the request back when its check found a problem
-    "acknowledge_by",  # complaint: the acknowledgement's due date and the escalation timer
-    "complaint_state",  # complaint: who proposed the resolution, whom its approval excludes
-    "plan", "current", "escalation",  # follow-up: cycle timer, the follow-up record, owner and manager
-    "conflicts", "onboarded", "welcome_follow_up",  # onboarding: findings for the reviewer, the client and follow-up
-    "sla", "assignment",  # service request: due date and inbox priority, the assignment check
-})
+CONTROL_VARIABLES = frozenset(
+    {
+        "manager",
+        "requester",
+        "approver_group",  # assignees and candidate groups (approval, complaint, onboarding)
+        "request_check",  # approval: sends the request back when its check found a problem
+        "acknowledge_by",  # complaint: the acknowledgement's due date and the escalation timer
+        "complaint_state",  # complaint: who proposed the resolution, whom its approval excludes
+        "plan",
+        "current",
+        "escalation",  # follow-up: cycle timer, the follow-up record, owner and manager
+        "conflicts",
+        "onboarded",
+        "welcome_follow_up",  # onboarding: findings for the reviewer, the client and follow-up
+        "sla",
+        "assignment",  # service request: due date and inbox priority, the assignment check
+    }
+)
 _RECORD_ID_SUFFIX = "_id"
 
 # What a field that a submission may not set is told.
@@ -94,12 +104,15 @@ def check_size(value, *, field: str, limit: int) -> None:
     """InvalidInput naming `field` when `value` is larger than `limit` bytes of JSON or nests lists and
     objects deeper than MAX_DEPTH."""
     if json_depth(value) > MAX_DEPTH:
-        raise InvalidInput(f"{field} nests lists and objects too deeply (at most {MAX_DEPTH} levels)",
-                           {field: [f"at most {MAX_DEPTH} levels of nesting"]})
+        raise InvalidInput(
+            f"{field} nests lists and objects too deeply (at most {MAX_DEPTH} levels)",
+            {field: [f"at most {MAX_DEPTH} levels of nesting"]},
+        )
     size = json_size(value)
     if size > limit:
-        raise InvalidInput(f"{field} is too large ({size} bytes of JSON; at most {limit})",
-                           {field: [f"at most {limit} bytes of JSON"]})
+        raise InvalidInput(
+            f"{field} is too large ({size} bytes of JSON; at most {limit})", {field: [f"at most {limit} bytes of JSON"]}
+        )
 
 
 def check_outside_variables(values: dict, *, field: str, allowed: frozenset[str] = frozenset()) -> None:
@@ -107,12 +120,15 @@ def check_outside_variables(values: dict, *, field: str, allowed: frozenset[str]
     `allowed` are the start form's fields, which are the starter's to give."""
     refused = sorted(name for name in values if is_control_variable(name) and name not in allowed)
     if refused:
-        raise InvalidInput(f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} set by the process, "
-                           f"not by the {field}", {f"{field}.{name}": [SET_BY_PROCESS] for name in refused})
+        raise InvalidInput(
+            f"{', '.join(refused)} {'is' if len(refused) == 1 else 'are'} set by the process, not by the {field}",
+            {f"{field}.{name}": [SET_BY_PROCESS] for name in refused},
+        )
 
 
-def check_declared(schema: dict | None, data, *, field: str = "data", form: str = "the task's form",
-                   not_in_form: str = NOT_IN_FORM) -> None:
+def check_declared(
+    schema: dict | None, data, *, field: str = "data", form: str = "the task's form", not_in_form: str = NOT_IN_FORM
+) -> None:
     """Refuse, naming each (`data.<name>`), the fields a task's form does not declare (any field, for a task
     without a form): a client that shows the form sends only its fields. `field`, `form` and `not_in_form`
     name what is checked otherwise (a process's start variables against its start form)."""
@@ -122,8 +138,9 @@ def check_declared(schema: dict | None, data, *, field: str = "data", form: str 
     undeclared = sorted(name for name in data if name not in declared)
     if undeclared:
         message = not_in_form if schema is not None else NO_FORM
-        raise InvalidInput(f"{form} has no field {', '.join(undeclared)}",
-                           {f"{field}.{name}": [message] for name in undeclared})
+        raise InvalidInput(
+            f"{form} has no field {', '.join(undeclared)}", {f"{field}.{name}": [message] for name in undeclared}
+        )
 
 
 def task_submission(schema: dict | None, data: dict, *, may_set_control: bool) -> dict:
@@ -133,5 +150,8 @@ def task_submission(schema: dict | None, data: dict, *, may_set_control: bool) -
     being input: `readOnly` ones, and control variables unless `may_set_control` (the starter
     completing a task with the start form)."""
     writable = writable_fields(schema) if schema is not None else frozenset()
-    return {name: value for name, value in data.items()
-            if name in writable and (may_set_control or not is_control_variable(name))}
+    return {
+        name: value
+        for name, value in data.items()
+        if name in writable and (may_set_control or not is_control_variable(name))
+    }

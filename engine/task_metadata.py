@@ -5,6 +5,7 @@ Both modelers' conventions are read here, in one place: Camunda attributes
 names, and the BPMN lane, whose name is a candidate group. `${...}` values are
 expressions evaluated on the task's data; anything else is a literal.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ EXCLUDED_PERFORMER = "excludedPerformer"
 # What the task is about, for the inbox: a template over the instance's data (engine.subjects).
 SUBJECT = "subject"
 
+
 @dataclass
 class UserTaskFields:
     name: str
@@ -38,6 +40,7 @@ class UserTaskFields:
     excluded_users: list[str] = field(default_factory=list)
     subject: str | None = None
 
+
 def form_reference(task_spec) -> str | None:
     """The form a user task asks for, as written in the file; `generated:` for camunda:formData."""
     extensions = getattr(task_spec, "extensions", None) or {}
@@ -47,6 +50,7 @@ def form_reference(task_spec) -> str | None:
         return "generated:"
     return (extensions.get("camunda") or {}).get("formKey")
 
+
 def _attributes(task_spec) -> dict[str, str]:
     extensions = getattr(task_spec, "extensions", None) or {}
     camunda = extensions.get("camunda") or {}
@@ -54,9 +58,11 @@ def _attributes(task_spec) -> dict[str, str]:
     merged.update({k: v for k, v in camunda.items() if k != "properties"})
     return merged
 
+
 def user_task_property(task_spec, name: str) -> str | None:
     """A Spiff or Camunda property (or Camunda attribute) of a user task, as written."""
     return _attributes(task_spec).get(name)
+
 
 def describe_user_task(task, evaluate) -> UserTaskFields:
     """Evaluate a ready user task's metadata; `evaluate(task, expr)` runs restricted expressions."""
@@ -88,6 +94,7 @@ def describe_user_task(task, evaluate) -> UserTaskFields:
         subject=attrs.get(SUBJECT) or None,
     )
 
+
 def _excluded_users(task, names: str | None, evaluate) -> list[str]:
     """The usernames held by the comma-separated variable names (or one `${expression}`) `names`;
     a variable not set excludes nobody."""
@@ -99,12 +106,16 @@ def _excluded_users(task, names: str | None, evaluate) -> list[str]:
         values = [value for name in _as_list(names) for value in _as_list(task.data.get(name))]
     return list(dict.fromkeys(values))
 
+
 def refuse_excluded_performer(task: dict, username: str | None) -> None:
     """Separation of duties, the one check claim, assign and complete share: raise Forbidden when
     `username` is among the task row's `excluded_users`."""
     if username is not None and username in (task.get("excluded_users") or []):
-        raise Forbidden(f"separation of duties: {username} requested or prepared what this task decides, "
-                        "so someone else must take it")
+        raise Forbidden(
+            f"separation of duties: {username} requested or prepared what this task decides, "
+            "so someone else must take it"
+        )
+
 
 def _as_list(value) -> list[str]:
     if value is None:
@@ -112,6 +123,7 @@ def _as_list(value) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
     return [str(v) for v in value]
+
 
 def _due_at(value) -> datetime | None:
     """A due date from a datetime, an ISO-8601 datetime, or an ISO-8601 duration from now."""
@@ -124,9 +136,18 @@ def _due_at(value) -> datetime | None:
     text = str(value).strip()
     if text.upper().startswith("P"):
         start = clock.now()
-        return start + TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(text), start)
+        return start + TimerEventDefinition.get_timedelta_from_start(
+            TimerEventDefinition.parse_iso_duration(text), start
+        )
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
-__all__ = ["UserTaskFields", "describe_user_task", "form_reference", "refuse_excluded_performer", "timedelta",
-           "user_task_property"]
+
+__all__ = [
+    "UserTaskFields",
+    "describe_user_task",
+    "form_reference",
+    "refuse_excluded_performer",
+    "timedelta",
+    "user_task_property",
+]

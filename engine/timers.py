@@ -3,6 +3,7 @@
 SpiffWorkflow's timer definitions read `datetime.now()` directly; we point that module's
 `datetime` at one that asks `atrium.clock`, so a test moves the clock and timers fire.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -84,5 +85,6 @@ def next_cycle(due_at: datetime, cycle: dict | None) -> tuple[datetime, dict] | 
 def after(start: datetime, duration: str) -> datetime:
     """The moment an ISO-8601 duration after `start`, months and years counted on the calendar as
     SpiffWorkflow's timers count them (P1M from 5 January is 5 February)."""
-    return start + TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(duration),
-                                                                 start)
+    return start + TimerEventDefinition.get_timedelta_from_start(
+        TimerEventDefinition.parse_iso_duration(duration), start
+    )

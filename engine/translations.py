@@ -9,6 +9,7 @@ is written `properties.title` (any field may be; where `<field>.description` cou
 nested field called `description`, the nested field wins). English is the text in the BPMN or form
 file itself; whatever a file does not translate falls back to it, never to a key.
 """
+
 from __future__ import annotations
 
 import copy
@@ -54,8 +55,14 @@ def translation_file_parts(filename: str) -> tuple[str, str] | None:
 def load_translation_file(source, problems: list[Problem]) -> TranslationFile | None:
     name, locale = translation_file_parts(source.name)
     if locale not in SUPPORTED:
-        problems.append(Problem(source.name, None, None, f"unknown locale '{locale}' in the file name "
-                                                         f"(supported: {', '.join(SUPPORTED)})"))
+        problems.append(
+            Problem(
+                source.name,
+                None,
+                None,
+                f"unknown locale '{locale}' in the file name (supported: {', '.join(SUPPORTED)})",
+            )
+        )
         return None
     try:
         content = json.loads(source.content)
@@ -104,9 +111,15 @@ def process_translation_problems(file: TranslationFile, process: ProcessTexts) -
             if message:
                 problems.append(Problem(file.source_name, None, key, message))
         elif key != file.name and key not in process.element_ids:
-            problems.append(Problem(file.source_name, None, key,
-                                    f"'{key}' names no element of process '{file.name}' "
-                                    "(keys are the process id, element ids and <user task id>.subject)"))
+            problems.append(
+                Problem(
+                    file.source_name,
+                    None,
+                    key,
+                    f"'{key}' names no element of process '{file.name}' "
+                    "(keys are the process id, element ids and <user task id>.subject)",
+                )
+            )
     return problems
 
 
@@ -122,9 +135,13 @@ def form_keys(schema: dict) -> set[str]:
 
 def form_translation_problems(file: TranslationFile, schema: dict) -> list[Problem]:
     keys = form_keys(schema)
-    return [Problem(file.source_name, None, key, f"'{key}' names no title, field, description or choice of "
-                                                 f"form '{file.name}'")
-            for key in file.content if key not in keys]
+    return [
+        Problem(
+            file.source_name, None, key, f"'{key}' names no title, field, description or choice of form '{file.name}'"
+        )
+        for key in file.content
+        if key not in keys
+    ]
 
 
 def _fields(schema: dict, prefix: str = ""):
@@ -168,8 +185,11 @@ def localize_form(schema: dict, ui_schema: dict | None, texts: dict) -> tuple[di
     def text(path: str, suffix: str = "") -> str | None:
         found = texts.get(f"{FIELD_PREFIX}{path}{suffix}")
         prefixless = f"{path}{suffix}"
-        if found is None and prefixless not in ("title", "description") \
-                and not (suffix == ".description" and prefixless in paths):
+        if (
+            found is None
+            and prefixless not in ("title", "description")
+            and not (suffix == ".description" and prefixless in paths)
+        ):
             found = texts.get(prefixless)
         return found
 
@@ -184,13 +204,17 @@ def localize_form(schema: dict, ui_schema: dict | None, texts: dict) -> tuple[di
             if description:
                 field["description"] = description
             values = _enum(field)
-            labels = [texts.get(f"{FIELD_PREFIX}{path}.enum.{_enum_key(v)}") or texts.get(f"{path}.enum.{_enum_key(v)}")
-                      for v in values]
+            labels = [
+                texts.get(f"{FIELD_PREFIX}{path}.enum.{_enum_key(v)}") or texts.get(f"{path}.enum.{_enum_key(v)}")
+                for v in values
+            ]
             field_ui = ui_node.get(name) if isinstance(ui_node.get(name), dict) else {}
             if any(labels):
                 known = field_ui.get("ui:enumNames") or []
-                field_ui["ui:enumNames"] = [label or (known[i] if i < len(known) else _enum_key(v))
-                                            for i, (v, label) in enumerate(zip(values, labels))]
+                field_ui["ui:enumNames"] = [
+                    label or (known[i] if i < len(known) else _enum_key(v))
+                    for i, (v, label) in enumerate(zip(values, labels))
+                ]
             walk(field, path + ".", field_ui)
             if isinstance(field.get("items"), dict):
                 items_ui = field_ui.get("items") if isinstance(field_ui.get("items"), dict) else {}
@@ -204,8 +228,16 @@ def localize_form(schema: dict, ui_schema: dict | None, texts: dict) -> tuple[di
     return schema, ui or ui_schema
 
 
-def task_texts(*, element_id: str, name: str, subject: str | None, process_id: str, process_name: str | None,
-               translations: dict[str, dict], data: dict) -> tuple[dict, str]:
+def task_texts(
+    *,
+    element_id: str,
+    name: str,
+    subject: str | None,
+    process_id: str,
+    process_name: str | None,
+    translations: dict[str, dict],
+    data: dict,
+) -> tuple[dict, str]:
     """A task's name, subject and process name in every supported language (falling back to the
     file's own text), and their normalised search text. `translations`: locale -> content of the
     process's translation files."""

@@ -5,6 +5,7 @@ keeps in step with the workflow, the open incidents), with the details only the 
 (a timer's kind, expression and cycle, a message's correlation properties) read from the waiting
 task of the instance's state. Nothing here changes the instance.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -26,8 +27,11 @@ from storage.tasks import open_task_rows
 from storage.timers import RETRY, Timer
 
 # A timer's kind, by its BPMN definition (a service task's scheduled retry is `retry`).
-_TIMER_KINDS = ((CycleTimerEventDefinition, "cycle"), (DurationTimerEventDefinition, "duration"),
-                (TimeDateEventDefinition, "date"))
+_TIMER_KINDS = (
+    (CycleTimerEventDefinition, "cycle"),
+    (DurationTimerEventDefinition, "duration"),
+    (TimeDateEventDefinition, "date"),
+)
 
 
 @dataclass
@@ -40,8 +44,9 @@ class Waits:
     incidents: list = field(default_factory=list)
 
 
-def instance_waits(engine, session: Session, instance: InstanceRow, *, tasks: list[dict] | None = None,
-                   variables: dict | None = None) -> Waits:
+def instance_waits(
+    engine, session: Session, instance: InstanceRow, *, tasks: list[dict] | None = None, variables: dict | None = None
+) -> Waits:
     """What `instance` waits for now.
 
     `tasks`: its open inbox rows when the caller has them (read otherwise). `variables`: the process
@@ -50,11 +55,16 @@ def instance_waits(engine, session: Session, instance: InstanceRow, *, tasks: li
     waits = Waits(tasks=tasks if tasks is not None else open_task_rows(session, instance_id=instance.id))
     if instance.status == ERROR:  # only an instance in error has open incidents
         waits.incidents = open_incidents(session, instance_id=instance.id)
-    timers = list(session.scalars(select(Timer).where(Timer.instance_id == instance.id)
-                                  .order_by(Timer.due_at, Timer.id)))
-    subscriptions = list(session.scalars(select(MessageSubscription)
-                                         .where(MessageSubscription.instance_id == instance.id)
-                                         .order_by(MessageSubscription.id)))
+    timers = list(
+        session.scalars(select(Timer).where(Timer.instance_id == instance.id).order_by(Timer.due_at, Timer.id))
+    )
+    subscriptions = list(
+        session.scalars(
+            select(MessageSubscription)
+            .where(MessageSubscription.instance_id == instance.id)
+            .order_by(MessageSubscription.id)
+        )
+    )
     if not timers and not subscriptions:
         return waits
     task_of = _waiting_tasks(engine, session, instance)
@@ -92,9 +102,16 @@ def _element_name(spec, element_id: str) -> str | None:
 
 
 def _timer(row: Timer, task, spec) -> dict:
-    wait = {"element_id": row.element_id or None, "element_name": _element_name(spec, row.element_id),
-            "kind": "retry" if row.kind == RETRY else None, "due": row.due_at, "expression": None, "cycle": None,
-            "recurs": False, "attempt": None}
+    wait = {
+        "element_id": row.element_id or None,
+        "element_name": _element_name(spec, row.element_id),
+        "kind": "retry" if row.kind == RETRY else None,
+        "due": row.due_at,
+        "expression": None,
+        "cycle": None,
+        "recurs": False,
+        "attempt": None,
+    }
     if row.kind == RETRY:
         wait["attempt"] = (row.cycle or {}).get("attempt")
         return wait
@@ -106,8 +123,10 @@ def _timer(row: Timer, task, spec) -> dict:
     if isinstance(definition, CycleTimerEventDefinition):
         value = task._get_internal_data("event_value") or {}
         cycles = value.get("cycles")
-        wait["cycle"] = {"remaining": None if cycles is None or cycles < 0 else cycles,
-                         "interval_seconds": value.get("duration")}
+        wait["cycle"] = {
+            "remaining": None if cycles is None or cycles < 0 else cycles,
+            "interval_seconds": value.get("duration"),
+        }
     wait["recurs"] = _on_a_loop(task.task_spec)
     return wait
 
@@ -141,5 +160,9 @@ def _message(row: MessageSubscription, task, instance: InstanceRow, variables: d
     for prop in getattr(definition, "correlation_properties", None) or []:
         keys[prop.name] = (variables or {}).get(prop.name)
     name = getattr(task.task_spec, "bpmn_name", None) if task is not None else None
-    return {"element_id": row.element_id, "element_name": name, "message_name": row.message_name,
-            "correlation_keys": keys}
+    return {
+        "element_id": row.element_id,
+        "element_name": name,
+        "message_name": row.message_name,
+        "correlation_keys": keys,
+    }

@@ -1,4 +1,5 @@
 """Charts of report tables: matplotlib figures written as SVG to inline in the report's HTML (and so its PDF)."""
+
 from __future__ import annotations
 
 import io
@@ -98,8 +99,14 @@ def svg(table: Table) -> str | None:
         if chart.kind != "pie":
             _format_values(axes.xaxis if chart.kind == "hbar" else axes.yaxis, {kinds[y] for y in chart.y})
         if len(series) > 1 and chart.kind != "pie":  # a pie shows its first series, with its own legend
-            axes.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncols=len(series), borderaxespad=0,
-                        handlelength=1.0, columnspacing=1.2)
+            axes.legend(
+                loc="lower left",
+                bbox_to_anchor=(0, 1.01),
+                ncols=len(series),
+                borderaxespad=0,
+                handlelength=1.0,
+                columnspacing=1.2,
+            )
         figure.tight_layout(pad=0.4)
         figure.set_layout_engine(None)  # laid out once: savefig need not draw it twice
         out = io.StringIO()
@@ -120,7 +127,7 @@ def _check(table: Table, chart: Chart) -> None:
 
 def _label(value) -> str:
     text = "—" if value is None else str(value)
-    return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…"
 
 
 def _draw(axes, kind: str, labels: list[str], series: list[tuple[str, list[float]]]) -> None:
@@ -128,10 +135,15 @@ def _draw(axes, kind: str, labels: list[str], series: list[tuple[str, list[float
     if kind == "pie":
         axes.grid(False)
         # Shares on the ring (unless too thin to hold one), names in a legend: labels of thin slices would collide.
-        wedges, _, _ = axes.pie(series[0][1], autopct=lambda share: f"{share:.0f} %" if share >= 4 else "",
-                                startangle=90, counterclock=False, pctdistance=0.78,
-                                wedgeprops={"linewidth": 1, "edgecolor": "white", "width": 0.45},
-                                textprops={"color": "white", "fontsize": 7})
+        wedges, _, _ = axes.pie(
+            series[0][1],
+            autopct=lambda share: f"{share:.0f} %" if share >= 4 else "",
+            startangle=90,
+            counterclock=False,
+            pctdistance=0.78,
+            wedgeprops={"linewidth": 1, "edgecolor": "white", "width": 0.45},
+            textprops={"color": "white", "fontsize": 7},
+        )
         axes.legend(wedges, labels, loc="center left", bbox_to_anchor=(1.0, 0.5))
         axes.set_aspect("equal")
     elif kind == "hbar":
@@ -182,8 +194,12 @@ def _inlinable(document: str, *, prefix: str) -> str:
     """matplotlib's SVG file made fit to sit in HTML next to other charts: no XML prolog; `style` attributes
     become presentation attributes (in HTML, WeasyPrint parses each `style` as CSS and warns about every SVG
     property); group ids dropped and glyph and clip-path ids prefixed, as they repeat from chart to chart."""
-    element = document[document.index("<svg"):]
-    element = _STYLE_ATTRIBUTE.sub(lambda m: "".join(
-        f' {name.strip()}="{value.strip()}"' for name, value in
-        (part.split(":", 1) for part in m.group(1).split(";") if ":" in part)), element)
+    element = document[document.index("<svg") :]
+    element = _STYLE_ATTRIBUTE.sub(
+        lambda m: "".join(
+            f' {name.strip()}="{value.strip()}"'
+            for name, value in (part.split(":", 1) for part in m.group(1).split(";") if ":" in part)
+        ),
+        element,
+    )
     return _ID_OR_REFERENCE.sub(rf"\1{prefix}", _GROUP_ID.sub("<g", element))

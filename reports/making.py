@@ -1,4 +1,5 @@
 """Making a report: whose figures (filters and the caller's role), then the tables in the format asked for."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,14 +47,19 @@ def resolve_filters(session: Session, viewer: Viewer, date_from: date, date_to: 
         raise InvalidInput("the period is empty: `to` must be after `from`", {"to": ["must be after from"]})
     unknown = set(parameters) - set(FILTER_NAMES)
     if unknown:
-        raise InvalidInput(f"unknown report parameters: {', '.join(sorted(unknown))}",
-                           {name: [f"not one of {', '.join(FILTER_NAMES)}"] for name in unknown})
+        raise InvalidInput(
+            f"unknown report parameters: {', '.join(sorted(unknown))}",
+            {name: [f"not one of {', '.join(FILTER_NAMES)}"] for name in unknown},
+        )
     owner, team = parameters.get("owner"), parameters.get("team")
     labels: dict[str, str] = {}
     owners: set[str] | None = None
     if team:
-        members = {username for username, groups in session.execute(select(Account.username, Account.groups))
-                   if team in (groups or [])}
+        members = {
+            username
+            for username, groups in session.execute(select(Account.username, Account.groups))
+            if team in (groups or [])
+        }
         if not members:
             raise InvalidInput(f"no team named {team!r}", {"team": ["no account is in this team"]})
         owners, labels["Team"] = members, team
@@ -67,13 +73,19 @@ def resolve_filters(session: Session, viewer: Viewer, date_from: date, date_to: 
     for name, label in (("service_type", "Service type"), ("process_key", "Process")):
         if parameters.get(name):
             labels[label] = parameters[name]
-    return Filters(date_from, date_to, owners=tuple(sorted(owners)) if owners is not None else None,
-                   service_type=parameters.get("service_type"), process_key=parameters.get("process_key"),
-                   labels=labels)
+    return Filters(
+        date_from,
+        date_to,
+        owners=tuple(sorted(owners)) if owners is not None else None,
+        service_type=parameters.get("service_type"),
+        process_key=parameters.get("process_key"),
+        labels=labels,
+    )
 
 
-def make(session: Session, report: Report, filters: Filters, fmt: str, *, generated_at: datetime,
-         firm: str | None = None):
+def make(
+    session: Session, report: Report, filters: Filters, fmt: str, *, generated_at: datetime, firm: str | None = None
+):
     """The report in `fmt`: a dict for json, bytes for pdf and xlsx, text for html."""
     tables = report.tables(session, filters)
     if fmt == "json":

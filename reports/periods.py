@@ -1,4 +1,5 @@
 """The period a scheduled run covers, named relative to the moment it fires, in the schedule's time zone."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta

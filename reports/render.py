@@ -1,4 +1,5 @@
 """A report (title, filters, tables) as HTML, PDF (WeasyPrint), XLSX (openpyxl) or JSON."""
+
 from __future__ import annotations
 
 import io
@@ -20,9 +21,11 @@ class RenderError(Exception):
     the message says why."""
 
 
-_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("reports", "templates"),
-                                autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
-                                undefined=jinja2.StrictUndefined)
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("reports", "templates"),
+    autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+)
 NUMERIC_KINDS = {"int", "float", "percent", "hours"}
 # How XLSX cells of each Column.kind are shown; the cells keep their numbers (a percent stays 0.875).
 XLSX_FORMATS = {"int": "#,##0", "float": "#,##0.0", "hours": "#,##0.0", "percent": "0.0%", "date": "yyyy-mm-dd"}
@@ -52,16 +55,32 @@ def period_label(filters: Filters) -> str:
     return f"{filters.date_from.isoformat()} – {(filters.date_to - timedelta(days=1)).isoformat()}"
 
 
-def html(title: str, filters: Filters, tables: list[Table], *, generated_at: datetime, firm: str | None = None,
-         template: str | Path = "report.html") -> str:
+def html(
+    title: str,
+    filters: Filters,
+    tables: list[Table],
+    *,
+    generated_at: datetime,
+    firm: str | None = None,
+    template: str | Path = "report.html",
+) -> str:
     """The report as an HTML document with its charts inline. `template` names one of reports/templates,
     or is the Path of a template file (which may extend "report.html")."""
     try:
-        page = _TEMPLATES.from_string(template.read_text("utf-8")) if isinstance(template, Path) \
+        page = (
+            _TEMPLATES.from_string(template.read_text("utf-8"))
+            if isinstance(template, Path)
             else _TEMPLATES.get_template(template)
-        return page.render(title=title, filters=filters, tables=tables, charts=[charts.svg(t) for t in tables],
-                           firm=firm, period=period_label(filters),
-                           generated_at=f"{generated_at:%Y-%m-%d %H:%M %Z}".rstrip())
+        )
+        return page.render(
+            title=title,
+            filters=filters,
+            tables=tables,
+            charts=[charts.svg(t) for t in tables],
+            firm=firm,
+            period=period_label(filters),
+            generated_at=f"{generated_at:%Y-%m-%d %H:%M %Z}".rstrip(),
+        )
     except jinja2.TemplateNotFound as exc:
         raise RenderError(f"no report template named {exc.name!r}") from exc
     except jinja2.TemplateSyntaxError as exc:
@@ -70,8 +89,15 @@ def html(title: str, filters: Filters, tables: list[Table], *, generated_at: dat
         raise RenderError(f"rendering {title!r} with {str(template)!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def pdf(title: str, filters: Filters, tables: list[Table], *, generated_at: datetime, firm: str | None = None,
-        template: str | Path = "report.html") -> bytes:
+def pdf(
+    title: str,
+    filters: Filters,
+    tables: list[Table],
+    *,
+    generated_at: datetime,
+    firm: str | None = None,
+    template: str | Path = "report.html",
+) -> bytes:
     """The HTML report printed to A4 PDF by WeasyPrint, fonts embedded."""
     from weasyprint import HTML  # slow to import; only PDF needs it
 
@@ -98,9 +124,16 @@ def as_json(title: str, filters: Filters, tables: list[Table]) -> dict:
         "title": title,
         "period": {"from": filters.date_from.isoformat(), "to": (filters.date_to - timedelta(days=1)).isoformat()},
         "filters": {str(label): _json_value(value) for label, value in filters.labels.items()},
-        "tables": [{"name": t.name, "title": t.title, "note": t.note,
-                    "columns": [{"name": c.name, "title": c.title, "kind": c.kind} for c in t.columns],
-                    "rows": [{k: _json_value(v) for k, v in row.items()} for row in t.as_dicts()]} for t in tables],
+        "tables": [
+            {
+                "name": t.name,
+                "title": t.title,
+                "note": t.note,
+                "columns": [{"name": c.name, "title": c.title, "kind": c.kind} for c in t.columns],
+                "rows": [{k: _json_value(v) for k, v in row.items()} for row in t.as_dicts()],
+            }
+            for t in tables
+        ],
     }
 
 
@@ -147,6 +180,6 @@ def _sheet_name(name: str, used: set[str]) -> str:
     candidate, n = base, 2
     while candidate.lower() in used:
         suffix = f"_{n}"
-        candidate, n = base[:31 - len(suffix)] + suffix, n + 1
+        candidate, n = base[: 31 - len(suffix)] + suffix, n + 1
     used.add(candidate.lower())
     return candidate

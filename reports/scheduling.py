@@ -7,6 +7,7 @@ the poll job every worker runs (engine/scheduler.py) claims due rows with SKIP L
 per firing, however many workers poll. A run that fails keeps its error and is tried again
 later; an exception never leaves this module into the scheduler thread.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,7 +33,9 @@ def zone_or_raise(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {name!r}", {"timezone": ["not an IANA time zone, e.g. Asia/Shanghai"]}) from None
+        raise InvalidInput(
+            f"unknown time zone {name!r}", {"timezone": ["not an IANA time zone, e.g. Asia/Shanghai"]}
+        ) from None
 
 
 def _trigger(cron: str, zone: str) -> CronTrigger:
@@ -63,16 +66,27 @@ def fire_due_schedules(engine, *, limit: int = 50) -> int:
             try:
                 with session.begin_nested():
                     run = ReportRun(
-                        schedule_id=schedule.id, report=schedule.report, period_from=period_from, period_to=period_to,
-                        parameters=schedule.parameters, recipients=schedule.recipients,
-                        requested_by=schedule.created_by, scheduled_for=firing, status=QUEUED,
-                        attempts=0, created_at=now)
+                        schedule_id=schedule.id,
+                        report=schedule.report,
+                        period_from=period_from,
+                        period_to=period_to,
+                        parameters=schedule.parameters,
+                        recipients=schedule.recipients,
+                        requested_by=schedule.created_by,
+                        scheduled_for=firing,
+                        status=QUEUED,
+                        attempts=0,
+                        created_at=now,
+                    )
                     session.add(run)
                     session.flush()
-                    audit.record(session, "report_schedule.fire", actor=audit.SCHEDULER,
-                                 target=schedule_target(schedule.id),
-                                 detail={"run": run.id, "report": schedule.report,
-                                         "scheduled_for": firing.isoformat()})
+                    audit.record(
+                        session,
+                        "report_schedule.fire",
+                        actor=audit.SCHEDULER,
+                        target=schedule_target(schedule.id),
+                        detail={"run": run.id, "report": schedule.report, "scheduled_for": firing.isoformat()},
+                    )
                 queued += 1
             except IntegrityError:  # this firing already has its run
                 pass
@@ -129,29 +143,48 @@ def execute_run(session, run: ReportRun, settings) -> None:
             pdf = make(session, report, filters, "pdf", generated_at=now, firm=settings.firm_name)
     except Exception as exc:  # any failure is the run's outcome, kept with it
         run.status, run.error = FAILED, f"{type(exc).__name__}: {exc}"[:4000]
-        run.retry_at = (now + timedelta(seconds=settings.report_retry_seconds * 2 ** (run.attempts - 1))
-                        if run.attempts < settings.report_max_attempts else None)
+        run.retry_at = (
+            now + timedelta(seconds=settings.report_retry_seconds * 2 ** (run.attempts - 1))
+            if run.attempts < settings.report_max_attempts
+            else None
+        )
         log.warning("report run %s (%s) failed, attempt %s: %s", run.id, run.report, run.attempts, exc)
     else:
         run.status, run.error, run.retry_at = SUCCEEDED, None, None
         run.pdf, run.pdf_size = pdf, len(pdf)
         _mail(session, run, report.title)
     run.finished_at = clock.now()
-    audit.record(session, "report_run.execute", actor=audit.SCHEDULER, target=f"report_run:{run.id}",
-                 outcome="success" if run.status == SUCCEEDED else "failed",
-                 detail={"report": run.report, "schedule": run.schedule_id, "attempt": run.attempts,
-                         "status": run.status, "recipients": len(run.recipients or []),
-                         **({"error": run.error[:300]} if run.error else {})})
+    audit.record(
+        session,
+        "report_run.execute",
+        actor=audit.SCHEDULER,
+        target=f"report_run:{run.id}",
+        outcome="success" if run.status == SUCCEEDED else "failed",
+        detail={
+            "report": run.report,
+            "schedule": run.schedule_id,
+            "attempt": run.attempts,
+            "status": run.status,
+            "recipients": len(run.recipients or []),
+            **({"error": run.error[:300]} if run.error else {}),
+        },
+    )
 
 
 def _mail(session, run: ReportRun, title: str) -> None:
     period = f"{run.period_from.isoformat()} – {(run.period_to - timedelta(days=1)).isoformat()}"
     for recipient in run.recipients or []:
         email = recipient if "@" in recipient else None
-        notifications.queue(session, kind="report", recipient=None if email else recipient, email=email,
-                            subject=f"{title}, {period}", actor=audit.SCHEDULER, report_run_id=run.id,
-                            body=f"{title} for {period} is attached (report run {run.id}; "
-                                 f"also at /api/report-runs/{run.id}/pdf).")
+        notifications.queue(
+            session,
+            kind="report",
+            recipient=None if email else recipient,
+            email=email,
+            subject=f"{title}, {period}",
+            actor=audit.SCHEDULER,
+            report_run_id=run.id,
+            body=f"{title} for {period} is attached (report run {run.id}; also at /api/report-runs/{run.id}/pdf).",
+        )
 
 
 # How far ahead a new schedule's firings are checked: a year and a bit covers every pattern a 5-field cron
@@ -173,8 +206,10 @@ def check_cadence(cron: str, zone: str, *, min_interval: timedelta, now: datetim
             return
         if fire.replace(tzinfo=None) - previous.replace(tzinfo=None) < min_interval:
             at = f"{previous:%Y-%m-%d %H:%M} and {fire:%Y-%m-%d %H:%M} ({zone})"
-            raise InvalidInput(f"cron expression {cron!r} fires more often than every {_span(min_interval)}",
-                               {"cron": [f"fires at {at}; at most once every {_span(min_interval)}"]})
+            raise InvalidInput(
+                f"cron expression {cron!r} fires more often than every {_span(min_interval)}",
+                {"cron": [f"fires at {at}; at most once every {_span(min_interval)}"]},
+            )
         previous = fire
 
 
@@ -192,18 +227,25 @@ def check_recipients(session, recipients: list[str], *, firm_domains: tuple[str,
     the firm's own email domains, never anywhere else: the PDF holds client figures."""
     usernames = {r for r in recipients if "@" not in r}
     emails = {r.casefold() for r in recipients if "@" in r}
-    known = set(session.scalars(select(Account.username).where(Account.username.in_(usernames)))) if usernames else set()
-    account_emails = set(session.scalars(select(func.lower(Account.email)).where(
-        func.lower(Account.email).in_(emails)))) if emails else set()
+    known = (
+        set(session.scalars(select(Account.username).where(Account.username.in_(usernames)))) if usernames else set()
+    )
+    account_emails = (
+        set(session.scalars(select(func.lower(Account.email)).where(func.lower(Account.email).in_(emails))))
+        if emails
+        else set()
+    )
     errors: dict[str, list[str]] = {}
     for index, recipient in enumerate(recipients):
         if "@" not in recipient:
             if recipient not in known:
                 errors[f"recipients.{index}"] = [f"{recipient}: not an account (give a username or an email address)"]
-        elif recipient.casefold() not in account_emails and \
-                recipient.rpartition("@")[2].casefold() not in firm_domains:
-            allowed = (f"an address in {', '.join(firm_domains)} or an account's" if firm_domains
-                       else "an account's (no firm email domains are configured)")
+        elif recipient.casefold() not in account_emails and recipient.rpartition("@")[2].casefold() not in firm_domains:
+            allowed = (
+                f"an address in {', '.join(firm_domains)} or an account's"
+                if firm_domains
+                else "an account's (no firm email domains are configured)"
+            )
             errors[f"recipients.{index}"] = [f"{recipient}: reports are mailed only to {allowed} email address"]
     if errors:
         raise InvalidInput(f"{len(errors)} recipient(s) cannot receive reports", errors)
@@ -213,8 +255,18 @@ def schedule_target(schedule_id: int) -> str:
     return f"report_schedule:{schedule_id}"
 
 
-def create_schedule(session, *, report: str, cron: str, timezone_name: str, period: str, parameters: dict,
-                    recipients: list[str], created_by: str, settings) -> ReportSchedule:
+def create_schedule(
+    session,
+    *,
+    report: str,
+    cron: str,
+    timezone_name: str,
+    period: str,
+    parameters: dict,
+    recipients: list[str],
+    created_by: str,
+    settings,
+) -> ReportSchedule:
     """A new schedule, checked against the firm's limits: its cadence, the creator's quota, its recipients.
     Audited as `report_schedule.create` by its creator."""
     report_or_raise(report)
@@ -223,29 +275,57 @@ def create_schedule(session, *, report: str, cron: str, timezone_name: str, peri
     check_cadence(cron, timezone_name, min_interval=timedelta(seconds=settings.report_min_interval_seconds), now=now)
     check_recipients(session, recipients, firm_domains=settings.firm_email_domains)
     _lock_account(session, created_by)
-    kept = session.scalar(select(func.count()).select_from(ReportSchedule).where(ReportSchedule.created_by == created_by))
+    kept = session.scalar(
+        select(func.count()).select_from(ReportSchedule).where(ReportSchedule.created_by == created_by)
+    )
     if kept >= settings.report_schedules_per_person:
-        raise Conflict(f"{created_by} already keeps {kept} report schedules, the most one person may keep "
-                       f"({settings.report_schedules_per_person}); remove one first")
+        raise Conflict(
+            f"{created_by} already keeps {kept} report schedules, the most one person may keep "
+            f"({settings.report_schedules_per_person}); remove one first"
+        )
     try:
         period_dates(period, now, timezone_name)
     except ValueError as exc:
         raise InvalidInput(str(exc), {"period": [str(exc)]}) from None
-    schedule = ReportSchedule(report=report, cron=cron, timezone=timezone_name, period=period, parameters=parameters,
-                              recipients=recipients, active=True, created_by=created_by, created_at=now,
-                              next_run_at=next_fire_time(cron, timezone_name, now))
+    schedule = ReportSchedule(
+        report=report,
+        cron=cron,
+        timezone=timezone_name,
+        period=period,
+        parameters=parameters,
+        recipients=recipients,
+        active=True,
+        created_by=created_by,
+        created_at=now,
+        next_run_at=next_fire_time(cron, timezone_name, now),
+    )
     session.add(schedule)
     session.flush()
-    audit.record(session, "report_schedule.create", actor=created_by, target=schedule_target(schedule.id),
-                 detail={"report": report, "cron": cron, "timezone": timezone_name, "period": period,
-                         "recipients": len(recipients)})
+    audit.record(
+        session,
+        "report_schedule.create",
+        actor=created_by,
+        target=schedule_target(schedule.id),
+        detail={
+            "report": report,
+            "cron": cron,
+            "timezone": timezone_name,
+            "period": period,
+            "recipients": len(recipients),
+        },
+    )
     return schedule
 
 
 def delete_schedule(session, schedule: ReportSchedule, *, actor: str) -> None:
     """Stop a schedule and remove it; its past runs and their PDFs stay."""
-    audit.record(session, "report_schedule.delete", actor=actor, target=schedule_target(schedule.id),
-                 detail={"report": schedule.report, "cron": schedule.cron, "created_by": schedule.created_by})
+    audit.record(
+        session,
+        "report_schedule.delete",
+        actor=actor,
+        target=schedule_target(schedule.id),
+        detail={"report": schedule.report, "cron": schedule.cron, "created_by": schedule.created_by},
+    )
     session.delete(schedule)
 
 

@@ -4,6 +4,7 @@ The statistics (reports/statistics/) compute tables in SQL; the renderers (repor
 reports/charts.py) turn any list of tables into HTML, PDF, XLSX or JSON. Neither side knows
 the other's details: this module is the whole contract between them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Accounts (users with argon2 password hashes, roles and groups) and revoked access tokens."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -93,8 +94,15 @@ def account_for_token(conn, *, username: str, token_id: str) -> TokenAccount | N
 def _account_for_token_query():
     accounts, revoked = Account.__table__, RevokedToken.__table__
     return select(
-        accounts.c.username, accounts.c.display_name, accounts.c.email, accounts.c.active, accounts.c.roles,
-        accounts.c.groups, accounts.c.created_at, accounts.c.must_change_password, accounts.c.token_generation,
+        accounts.c.username,
+        accounts.c.display_name,
+        accounts.c.email,
+        accounts.c.active,
+        accounts.c.roles,
+        accounts.c.groups,
+        accounts.c.created_at,
+        accounts.c.must_change_password,
+        accounts.c.token_generation,
         accounts.c.locale,
         exists().where(revoked.c.token_id == bindparam("token_id")).label("revoked"),
     ).where(accounts.c.username == bindparam("username"))

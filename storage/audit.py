@@ -1,4 +1,5 @@
 """The audit trail: who did what to which target, with what outcome, from where. Append-only."""
+
 from __future__ import annotations
 
 from datetime import datetime

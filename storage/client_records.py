@@ -1,5 +1,6 @@
 """What the firm keeps about its work for a client: engagements, follow-ups, service requests,
 complaints and feedback. Each row belongs to one client; process-driven rows name their instance."""
+
 from __future__ import annotations
 
 import uuid

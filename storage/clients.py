@@ -1,4 +1,5 @@
 """Clients (organisations or people), their contacts, and the identifiers duplicates are found by."""
+
 from __future__ import annotations
 
 import re
@@ -50,10 +51,18 @@ class Client(Base):
         Index("ix_clients_name_key", "name_key"),
         # Live clients by owner and tier: an account manager's list and a tier filter are counted
         # from these alone (migration 0006, with PostgreSQL's search indexes).
-        Index("ix_clients_live_owner", "owner", postgresql_where=text("deleted_at IS NULL"),
-              sqlite_where=text("deleted_at IS NULL")),
-        Index("ix_clients_live_tier", "tier", postgresql_where=text("deleted_at IS NULL"),
-              sqlite_where=text("deleted_at IS NULL")),
+        Index(
+            "ix_clients_live_owner",
+            "owner",
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+        Index(
+            "ix_clients_live_tier",
+            "tier",
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -166,8 +175,13 @@ def _address_text(address) -> str:
 
 def search_text(client: Client) -> str:
     """Everything `q` matches, lower-cased; phones also as bare digits so '7946 0000' finds '79460000'."""
-    parts = [client.name, *client.phones, *(re.sub(r"\D", "", p) for p in client.phones), *client.emails,
-             *(_address_text(a) for a in client.addresses)]
+    parts = [
+        client.name,
+        *client.phones,
+        *(re.sub(r"\D", "", p) for p in client.phones),
+        *client.emails,
+        *(_address_text(a) for a in client.addresses),
+    ]
     return "\n".join(unicodedata.normalize("NFKC", p).casefold() for p in parts if p)
 
 
@@ -199,8 +213,9 @@ def add_new_clients(session: Session, clients: list[Client]) -> None:
         client.search_text = search_text(client)
     session.add_all(clients)
     session.flush()
-    rows = [{"client_id": c.id, "kind": kind, "value": value[:320]}
-            for c in clients for kind, value in identifiers_of(c)]
+    rows = [
+        {"client_id": c.id, "kind": kind, "value": value[:320]} for c in clients for kind, value in identifiers_of(c)
+    ]
     if rows:
         session.execute(insert(ClientIdentifier.__table__), rows)
 
@@ -208,8 +223,16 @@ def add_new_clients(session: Session, clients: list[Client]) -> None:
 def record_status(session: Session, clients: list[Client], *, from_status: str | None, actor: str | None) -> None:
     """A status-history row per client, from `from_status` to its current status, at its latest update
     (its creation, for new clients): call it after the change, once the clients have ids."""
-    rows = [{"client_id": c.id, "from_status": from_status, "to_status": c.status, "changed_at": c.updated_at,
-             "changed_by": actor} for c in clients]
+    rows = [
+        {
+            "client_id": c.id,
+            "from_status": from_status,
+            "to_status": c.status,
+            "changed_at": c.updated_at,
+            "changed_by": actor,
+        }
+        for c in clients
+    ]
     if rows:
         session.execute(insert(ClientStatusChange.__table__), rows)
 
@@ -223,7 +246,7 @@ def live_holders(session: Session, wanted: set[tuple[str, str]]) -> dict[tuple[s
         rows = session.execute(
             select(table.c.client_id, table.c.kind, table.c.value)
             .join(Client, Client.id == table.c.client_id)
-            .where(tuple_(table.c.kind, table.c.value).in_(wanted[start:start + 1000]), Client.deleted_at.is_(None))
+            .where(tuple_(table.c.kind, table.c.value).in_(wanted[start : start + 1000]), Client.deleted_at.is_(None))
             .order_by(table.c.client_id)
         ).all()
         for client_id, kind, value in rows:
@@ -241,8 +264,9 @@ def duplicate_candidates(session: Session, client: Client) -> list[tuple[Client,
     return [(c, matched[c.id]) for c in found]
 
 
-def matches_by_client(identifiers: set[tuple[str, str]], holders: dict[tuple[str, str], list[int]], *,
-                      exclude: int | None = None) -> dict[int, list[str]]:
+def matches_by_client(
+    identifiers: set[tuple[str, str]], holders: dict[tuple[str, str], list[int]], *, exclude: int | None = None
+) -> dict[int, list[str]]:
     """client id -> the kinds of `identifiers` it holds (name, phone, email, each once)."""
     matched: dict[int, list[str]] = {}
     for kind, value in sorted(identifiers):
@@ -306,8 +330,9 @@ def count_clients(session: Session, conditions: list, *, limit: int | None = Non
     return (found, True) if found <= limit else (limit, False)
 
 
-def clients_page(session: Session, *, conditions: list, sort: str, limit: int, offset: int,
-                 matches: int) -> list[Client]:
+def clients_page(
+    session: Session, *, conditions: list, sort: str, limit: int, offset: int, matches: int
+) -> list[Client]:
     """One page of the clients meeting `conditions` (`matches` of them, as counted), in `sort` order."""
     if matches > FEW_MATCHES and sort.lstrip("-") == "name":
         page = _page_from_first_names(session, conditions, sort, limit, offset)
@@ -324,8 +349,9 @@ def clients_page(session: Session, *, conditions: list, sort: str, limit: int, o
     return list(session.scalars(query.limit(limit).offset(offset)))
 
 
-def _page_from_first_names(session: Session, conditions: list, sort: str, limit: int,
-                           offset: int) -> list[Client] | None:
+def _page_from_first_names(
+    session: Session, conditions: list, sort: str, limit: int, offset: int
+) -> list[Client] | None:
     """The page, if it lies within the first NAME_WALK clients in name order; None if not.
 
     Many matches spread over the alphabet are found a few hundred names in, and walking the
@@ -335,8 +361,13 @@ def _page_from_first_names(session: Session, conditions: list, sort: str, limit:
     overall, so a full page from the prefix is the right page."""
     first_names = aliased(Client, select(Client).order_by(*order_clauses(sort)).limit(NAME_WALK).subquery("first"))
     adapt = sql_util.ClauseAdapter(inspect(first_names).selectable).traverse
-    query = (select(first_names).where(*(adapt(c) for c in conditions)).order_by(*order_clauses(sort, first_names))
-             .limit(limit).offset(offset))
+    query = (
+        select(first_names)
+        .where(*(adapt(c) for c in conditions))
+        .order_by(*order_clauses(sort, first_names))
+        .limit(limit)
+        .offset(offset)
+    )
     page = list(session.scalars(query))
     return page if len(page) == limit else None
 

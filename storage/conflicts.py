@@ -1,5 +1,6 @@
 """Conflict-of-interest lookups: live clients, their contacts and the adverse parties of open
 engagements whose names match a given name, compared as normalised name keys."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,8 +19,13 @@ _CANDIDATES = 200
 
 def _unspaced(text: str) -> bool:
     """True for scripts written without spaces between words (Chinese, Japanese, Korean)."""
-    return any(0x3040 <= ord(ch) <= 0x30FF or 0x3400 <= ord(ch) <= 0x9FFF or 0xAC00 <= ord(ch) <= 0xD7AF
-               or 0xF900 <= ord(ch) <= 0xFAFF for ch in text)
+    return any(
+        0x3040 <= ord(ch) <= 0x30FF
+        or 0x3400 <= ord(ch) <= 0x9FFF
+        or 0xAC00 <= ord(ch) <= 0xD7AF
+        or 0xF900 <= ord(ch) <= 0xFAFF
+        for ch in text
+    )
 
 
 def keys_match(a: str, b: str) -> bool:
@@ -61,8 +67,12 @@ def clients_named(session: Session, name: str) -> list[Client]:
     key = name_key(name)
     if not key:
         return []
-    rows = session.scalars(select(Client).where(Client.deleted_at.is_(None), _like_any(Client.name_key, _needles(key)))
-                           .order_by(Client.id).limit(_CANDIDATES))
+    rows = session.scalars(
+        select(Client)
+        .where(Client.deleted_at.is_(None), _like_any(Client.name_key, _needles(key)))
+        .order_by(Client.id)
+        .limit(_CANDIDATES)
+    )
     return [c for c in rows if keys_match(key, c.name_key)]
 
 
@@ -74,9 +84,12 @@ def contacts_named(session: Session, name: str) -> list[tuple[Contact, Client]]:
     if not key:
         return []
     rows = session.execute(
-        select(Contact, Client).join(Client, Client.id == Contact.client_id)
+        select(Contact, Client)
+        .join(Client, Client.id == Contact.client_id)
         .where(Client.deleted_at.is_(None), _like_any(func.lower(Contact.name), _needles(key)))
-        .order_by(Contact.id).limit(_CANDIDATES))
+        .order_by(Contact.id)
+        .limit(_CANDIDATES)
+    )
     return [(contact, client) for contact, client in rows if keys_match(key, name_key(contact.name))]
 
 
@@ -89,10 +102,15 @@ def adverse_parties_named(session: Session, names: list[str]) -> list[AdversePar
     if not keys:
         return []
     rows = session.execute(
-        select(Engagement, Client).join(Client, Client.id == Engagement.client_id)
-        .where(Client.deleted_at.is_(None), Engagement.status.in_(OPEN_ENGAGEMENT_STATUSES),
-               cast(Engagement.adverse_parties, Text) != "[]")
-        .order_by(Engagement.id))
+        select(Engagement, Client)
+        .join(Client, Client.id == Engagement.client_id)
+        .where(
+            Client.deleted_at.is_(None),
+            Engagement.status.in_(OPEN_ENGAGEMENT_STATUSES),
+            cast(Engagement.adverse_parties, Text) != "[]",
+        )
+        .order_by(Engagement.id)
+    )
     found = []
     for engagement, client in rows:
         for party in engagement.adverse_parties or []:

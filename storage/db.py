@@ -1,4 +1,5 @@
 """Database engines and sessions: one place owns the connection lifecycle."""
+
 from __future__ import annotations
 
 import time

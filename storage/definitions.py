@@ -1,4 +1,5 @@
 """Deployed process definitions (one row per key and version) and deployed forms."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -53,22 +54,33 @@ def _head():
     BPMN XML and the serialized spec (kilobytes each) need not cross the wire per start.
     Built on first use, not at import: building it configures every mapper, and a model this
     module does not import may not be defined yet."""
-    return load_only(ProcessDefinition.id, ProcessDefinition.process_key, ProcessDefinition.version,
-                     ProcessDefinition.start_events, ProcessDefinition.form_ids)
+    return load_only(
+        ProcessDefinition.id,
+        ProcessDefinition.process_key,
+        ProcessDefinition.version,
+        ProcessDefinition.start_events,
+        ProcessDefinition.form_ids,
+    )
 
 
 def latest_definition(session: Session, *, process_key: str, head_only: bool = False) -> ProcessDefinition | None:
     """The highest version deployed for a key, or None; `head_only` leaves the XML and spec
     unloaded (loaded on first access)."""
-    query = (select(ProcessDefinition).where(ProcessDefinition.process_key == process_key)
-             .order_by(ProcessDefinition.version.desc()).limit(1))
+    query = (
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_key == process_key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
     return session.scalars(query.options(_head()) if head_only else query).first()
 
 
-def definition_version(session: Session, *, process_key: str, version: int,
-                       head_only: bool = False) -> ProcessDefinition | None:
-    query = select(ProcessDefinition).where(ProcessDefinition.process_key == process_key,
-                                            ProcessDefinition.version == version)
+def definition_version(
+    session: Session, *, process_key: str, version: int, head_only: bool = False
+) -> ProcessDefinition | None:
+    query = select(ProcessDefinition).where(
+        ProcessDefinition.process_key == process_key, ProcessDefinition.version == version
+    )
     return session.scalars(query.options(_head()) if head_only else query).first()
 
 

@@ -1,5 +1,6 @@
 """Employees of the firm: one account each, a department (team) and a manager to escalate to (whom an
 escalation goes to is atrium.escalation's rule)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -25,4 +26,3 @@ class Employee(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-

@@ -1,4 +1,5 @@
 """Per-firm settings kept in the database (e.g. the JSON Schema of client custom fields)."""
+
 from __future__ import annotations
 
 from datetime import datetime

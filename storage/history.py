@@ -1,4 +1,5 @@
 """Append-only history of every step an instance takes: element, event, actor, time."""
+
 from __future__ import annotations
 
 import uuid
@@ -28,4 +29,6 @@ class HistoryEntry(Base):
 
 
 def instance_history(session: Session, *, instance_id: uuid.UUID) -> list[HistoryEntry]:
-    return list(session.scalars(select(HistoryEntry).where(HistoryEntry.instance_id == instance_id).order_by(HistoryEntry.id)))
+    return list(
+        session.scalars(select(HistoryEntry).where(HistoryEntry.instance_id == instance_id).order_by(HistoryEntry.id))
+    )

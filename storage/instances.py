@@ -1,4 +1,5 @@
 """Process instances (state + optimistic lock version) and their incidents."""
+
 from __future__ import annotations
 
 import uuid

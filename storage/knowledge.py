@@ -1,4 +1,5 @@
 """Knowledge-base articles: what the service desk is offered while working a request."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ class KnowledgeArticle(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-def search_articles(session: Session, *, q: str | None, service_type: str | None, tag: str | None,
-                    limit: int, offset: int) -> tuple[list[KnowledgeArticle], int]:
+def search_articles(
+    session: Session, *, q: str | None, service_type: str | None, tag: str | None, limit: int, offset: int
+) -> tuple[list[KnowledgeArticle], int]:
     """Articles matching every filter, best first when `q` is given, else newest first.
 
     An article matches when it holds any of the words of `q` (or a word beginning with one), or
@@ -51,25 +53,38 @@ def search_articles(session: Session, *, q: str | None, service_type: str | None
         elif dialect == "postgresql":
             # The same expression as the index, so the index answers the match (the phrase from
             # the title's trigram and CJK gram indexes of migration 0006).
-            document = func.to_tsvector(literal_column("'simple'"),
-                                        KnowledgeArticle.title + literal_column("' '") + KnowledgeArticle.body)
+            document = func.to_tsvector(
+                literal_column("'simple'"), KnowledgeArticle.title + literal_column("' '") + KnowledgeArticle.body
+            )
             query = func.to_tsquery(literal_column("'simple'"), " | ".join(_ts_lexeme(w) for w in words))
             conditions.append(or_(document.op("@@")(query), phrase))
-            weighted = func.setweight(func.to_tsvector(literal_column("'simple'"), KnowledgeArticle.title),
-                                      literal_column("'A'")).op("||")(
-                func.setweight(func.to_tsvector(literal_column("'simple'"), KnowledgeArticle.body), literal_column("'D'")))
+            weighted = func.setweight(
+                func.to_tsvector(literal_column("'simple'"), KnowledgeArticle.title), literal_column("'A'")
+            ).op("||")(
+                func.setweight(
+                    func.to_tsvector(literal_column("'simple'"), KnowledgeArticle.body), literal_column("'D'")
+                )
+            )
             rank = func.ts_rank(weighted, query) + case((phrase, 1.0), else_=0.0)
         else:
             title, body = func.lower(KnowledgeArticle.title), func.lower(KnowledgeArticle.body)
-            hits = [case((title.contains(w, autoescape=True), 2), else_=0) + case((body.contains(w, autoescape=True), 1),
-                                                                               else_=0) for w in words]
+            hits = [
+                case((title.contains(w, autoescape=True), 2), else_=0)
+                + case((body.contains(w, autoescape=True), 1), else_=0)
+                for w in words
+            ]
             score = sum(hits[1:], hits[0])
             conditions.append(or_(score > 0, phrase))
             rank = score + case((phrase, 3), else_=0)
     total = session.scalar(select(func.count()).select_from(KnowledgeArticle).where(*conditions))
-    order = [rank.desc(), KnowledgeArticle.id.desc()] if q else [KnowledgeArticle.created_at.desc(),
-                                                                  KnowledgeArticle.id.desc()]
-    rows = session.scalars(select(KnowledgeArticle).where(*conditions).order_by(*order).limit(limit).offset(offset)).all()
+    order = (
+        [rank.desc(), KnowledgeArticle.id.desc()]
+        if q
+        else [KnowledgeArticle.created_at.desc(), KnowledgeArticle.id.desc()]
+    )
+    rows = session.scalars(
+        select(KnowledgeArticle).where(*conditions).order_by(*order).limit(limit).offset(offset)
+    ).all()
     return list(rows), total
 
 

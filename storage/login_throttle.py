@@ -1,4 +1,5 @@
 """Failed-login counters per throttling scope (username+address, username, address), locked row by row."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -28,10 +29,19 @@ def lock_throttles(session: Session, *, keys: list[str], now: datetime) -> list[
     keys = sorted(set(keys))
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(LoginThrottle).values([{"scope_key": key, "failures": 0, "last_failure_at": now}
-                                                  for key in keys]).on_conflict_do_nothing())
-    return list(session.scalars(select(LoginThrottle).where(LoginThrottle.scope_key.in_(keys))
-                                .order_by(LoginThrottle.scope_key).with_for_update()))
+    session.execute(
+        insert(LoginThrottle)
+        .values([{"scope_key": key, "failures": 0, "last_failure_at": now} for key in keys])
+        .on_conflict_do_nothing()
+    )
+    return list(
+        session.scalars(
+            select(LoginThrottle)
+            .where(LoginThrottle.scope_key.in_(keys))
+            .order_by(LoginThrottle.scope_key)
+            .with_for_update()
+        )
+    )
 
 
 def delete_throttles(session: Session, *, keys: list[str]) -> None:
@@ -42,16 +52,29 @@ def delete_quiet_throttles(session: Session, *, failed_before: datetime, now: da
     """Forget (up to `limit`) scopes with no failure since `failed_before` and no delay running: they
     would count from zero anyway, and made-up usernames must not pile up rows. Rows another login holds
     are skipped, not waited for: waiting could deadlock with it."""
-    quiet = (select(LoginThrottle.scope_key)
-             .where(LoginThrottle.last_failure_at < failed_before,
-                    LoginThrottle.blocked_until.is_(None) | (LoginThrottle.blocked_until <= now))
-             .limit(limit).with_for_update(skip_locked=True))
+    quiet = (
+        select(LoginThrottle.scope_key)
+        .where(
+            LoginThrottle.last_failure_at < failed_before,
+            LoginThrottle.blocked_until.is_(None) | (LoginThrottle.blocked_until <= now),
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
     session.execute(delete(LoginThrottle).where(LoginThrottle.scope_key.in_(quiet.scalar_subquery())))
 
 
 def delete_username_throttles(session: Session, *, username_key: str, user_address_suffix: str) -> None:
     """Delete a username's own scope and its scopes from every address (keys ending in the suffix)."""
-    session.execute(delete(LoginThrottle).where(
-        (LoginThrottle.scope_key == username_key)
-        | (func.substr(LoginThrottle.scope_key, func.length(LoginThrottle.scope_key) - len(user_address_suffix) + 1)
-           == user_address_suffix) & LoginThrottle.scope_key.startswith("user-address:", autoescape=True)))
+    session.execute(
+        delete(LoginThrottle).where(
+            (LoginThrottle.scope_key == username_key)
+            | (
+                func.substr(
+                    LoginThrottle.scope_key, func.length(LoginThrottle.scope_key) - len(user_address_suffix) + 1
+                )
+                == user_address_suffix
+            )
+            & LoginThrottle.scope_key.startswith("user-address:", autoescape=True)
+        )
+    )

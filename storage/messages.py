@@ -1,4 +1,5 @@
 """Message subscriptions: which instances (or definitions, for message starts) wait for which message."""
+
 from __future__ import annotations
 
 import uuid
@@ -11,7 +12,10 @@ from .base import Base, BigId
 
 class MessageSubscription(Base):
     __tablename__ = "message_subscriptions"
-    __table_args__ = (Index("ix_message_subscriptions_name", "message_name"), Index("ix_message_subscriptions_instance", "instance_id"))
+    __table_args__ = (
+        Index("ix_message_subscriptions_name", "message_name"),
+        Index("ix_message_subscriptions_instance", "instance_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_name: Mapped[str] = mapped_column(String(200))
@@ -26,6 +30,8 @@ class MessageSubscription(Base):
 def subscriptions_for(session: Session, *, message_name: str) -> list[MessageSubscription]:
     return list(
         session.scalars(
-            select(MessageSubscription).where(MessageSubscription.message_name == message_name).order_by(MessageSubscription.id)
+            select(MessageSubscription)
+            .where(MessageSubscription.message_name == message_name)
+            .order_by(MessageSubscription.id)
         )
     )

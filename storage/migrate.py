@@ -1,4 +1,5 @@
 """Run Alembic migrations programmatically, so `atrium migrate` needs no alembic.ini."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Every model imported in one place, so metadata is complete for Alembic and tests."""
+
 from .accounts import Account, RevokedToken  # noqa: F401
 from .audit import AuditEntry  # noqa: F401
 from .base import Base  # noqa: F401

@@ -5,6 +5,7 @@ scheduler claims the row (FOR UPDATE SKIP LOCKED on PostgreSQL) creates the run 
 `next_run_at` on in the same commit, and the unique (schedule_id, scheduled_for) pair makes a
 second run of one firing impossible even so.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -84,16 +85,23 @@ def _skip_locked(session: Session, query):
 
 
 def claim_due_schedules(session: Session, *, now: datetime, limit: int) -> list[ReportSchedule]:
-    query = (select(ReportSchedule).where(ReportSchedule.active, ReportSchedule.next_run_at <= now)
-             .order_by(ReportSchedule.next_run_at).limit(limit))
+    query = (
+        select(ReportSchedule)
+        .where(ReportSchedule.active, ReportSchedule.next_run_at <= now)
+        .order_by(ReportSchedule.next_run_at)
+        .limit(limit)
+    )
     return list(session.scalars(_skip_locked(session, query)))
 
 
 def claim_runnable(session: Session, *, now: datetime, limit: int) -> list[ReportRun]:
     """Queued runs, and failed ones whose retry is due, locked for this transaction."""
-    query = (select(ReportRun).where(or_(ReportRun.status == QUEUED,
-                                         (ReportRun.status == FAILED) & (ReportRun.retry_at <= now)))
-             .order_by(ReportRun.created_at, ReportRun.id).limit(limit))
+    query = (
+        select(ReportRun)
+        .where(or_(ReportRun.status == QUEUED, (ReportRun.status == FAILED) & (ReportRun.retry_at <= now)))
+        .order_by(ReportRun.created_at, ReportRun.id)
+        .limit(limit)
+    )
     return list(session.scalars(_skip_locked(session, query)))
 
 
@@ -101,8 +109,11 @@ def report_pdfs(session: Session, *, run_ids: set[int]) -> dict[int, tuple[str, 
     """run id -> (file name, PDF) for the runs that have one: what report mail attaches."""
     if not run_ids:
         return {}
-    rows = session.execute(select(ReportRun.id, ReportRun.report, ReportRun.period_from, ReportRun.pdf)
-                           .where(ReportRun.id.in_(run_ids), ReportRun.pdf.is_not(None)))
+    rows = session.execute(
+        select(ReportRun.id, ReportRun.report, ReportRun.period_from, ReportRun.pdf).where(
+            ReportRun.id.in_(run_ids), ReportRun.pdf.is_not(None)
+        )
+    )
     return {row.id: (pdf_filename(row.report, row.period_from), row.pdf) for row in rows}
 
 

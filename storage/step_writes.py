@@ -4,6 +4,7 @@ The engine collects the step's changes as plain rows; this module writes them. C
 statements instead of ORM objects keep a step to a handful of round trips and little
 Python, and the instance update carries the optimistic-lock check.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -56,26 +57,42 @@ _INSERTED_FIELDS = [f.name for f in fields(InstanceRow) if f.name not in ("state
 # Built once: building a statement per call (operators, coercions, a fresh cache key) costs
 # more Python than executing a cached one, and steps run these on every request.
 _LOAD_INSTANCE = {
-    with_state: select(*_INSTANCE_COLUMNS, *([instances.c.state] if with_state else []))
-    .where(instances.c.id == bindparam("instance_id"))
+    with_state: select(*_INSTANCE_COLUMNS, *([instances.c.state] if with_state else [])).where(
+        instances.c.id == bindparam("instance_id")
+    )
     for with_state in (True, False)
 }
-_LOAD_STATE = select(instances.c.state).where(instances.c.id == bindparam("instance_id"),
-                                              instances.c.lock_version == bindparam("lock_version"))
+_LOAD_STATE = select(instances.c.state).where(
+    instances.c.id == bindparam("instance_id"), instances.c.lock_version == bindparam("lock_version")
+)
 # A task to complete and its instance (without the state) in one round trip.
-_TASK_WITH_INSTANCE = (with_candidates(tasks.c.id == bindparam("task_id"))
-                       .join(instances, instances.c.id == tasks.c.instance_id)
-                       .add_columns(*[c.label(f"instance__{c.name}") for c in _INSTANCE_COLUMNS]))
+_TASK_WITH_INSTANCE = (
+    with_candidates(tasks.c.id == bindparam("task_id"))
+    .join(instances, instances.c.id == tasks.c.instance_id)
+    .add_columns(*[c.label(f"instance__{c.name}") for c in _INSTANCE_COLUMNS])
+)
 _INSERT_INSTANCE = insert(instances)
 # SET takes the columns given at execution; the WHERE carries the optimistic-lock check.
-_UPDATE_INSTANCE = update(instances).where(instances.c.id == bindparam("b_id"),
-                                           instances.c.lock_version == bindparam("b_lock_version"))
+_UPDATE_INSTANCE = update(instances).where(
+    instances.c.id == bindparam("b_id"), instances.c.lock_version == bindparam("b_lock_version")
+)
 _COMPLETE_TASK = update(tasks).where(tasks.c.id == bindparam("b_id"), tasks.c.status == OPEN)
 # PostgreSQL does both in one statement (a data-modifying WITH runs whether or not it is read).
-_completed = (_COMPLETE_TASK.values(status=COMPLETED, completed_at=bindparam("b_at"), completed_by=bindparam("b_by"))
-              .returning(tasks.c.id).cte("completed"))
-_COMPLETE_AND_UNOFFER_TASK = select(func.count()).select_from(_completed).add_cte(
-    update(candidates).where(candidates.c.task_id.in_(select(_completed.c.id))).values(offered=False).cte("unoffered"))
+_completed = (
+    _COMPLETE_TASK.values(status=COMPLETED, completed_at=bindparam("b_at"), completed_by=bindparam("b_by"))
+    .returning(tasks.c.id)
+    .cte("completed")
+)
+_COMPLETE_AND_UNOFFER_TASK = (
+    select(func.count())
+    .select_from(_completed)
+    .add_cte(
+        update(candidates)
+        .where(candidates.c.task_id.in_(select(_completed.c.id)))
+        .values(offered=False)
+        .cte("unoffered")
+    )
+)
 
 
 def load_instance(session: Session, *, instance_id: uuid.UUID, with_state: bool = True) -> InstanceRow | None:
@@ -117,7 +134,9 @@ class StepWrites:
     new_notifications: list[dict] = field(default_factory=list)
 
 
-def save_step(session: Session, instance: InstanceRow, *, new: bool, state: bytes, writes: StepWrites, now: datetime) -> bool:
+def save_step(
+    session: Session, instance: InstanceRow, *, new: bool, state: bytes, writes: StepWrites, now: datetime
+) -> bool:
     """Write the instance and the step's rows; False (and nothing written) if the instance
     or the completed task was changed by someone else since it was read."""
     if new:
@@ -126,10 +145,18 @@ def save_step(session: Session, instance: InstanceRow, *, new: bool, state: byte
         session.execute(_INSERT_INSTANCE, values)
         instance.lock_version = 1
     else:
-        result = session.execute(_UPDATE_INSTANCE, {
-            "b_id": instance.id, "b_lock_version": instance.lock_version,
-            "status": instance.status, "state": state, "lock_version": instance.lock_version + 1,
-            "updated_at": instance.updated_at, "ended_at": instance.ended_at})
+        result = session.execute(
+            _UPDATE_INSTANCE,
+            {
+                "b_id": instance.id,
+                "b_lock_version": instance.lock_version,
+                "status": instance.status,
+                "state": state,
+                "lock_version": instance.lock_version + 1,
+                "updated_at": instance.updated_at,
+                "ended_at": instance.ended_at,
+            },
+        )
         if result.rowcount != 1:
             return False
         instance.lock_version += 1
@@ -138,8 +165,11 @@ def save_step(session: Session, instance: InstanceRow, *, new: bool, state: byte
         if not _complete_task(session, *writes.completed_task, now=now):
             return False
     if writes.cancelled_task_ids:
-        session.execute(update(tasks).where(tasks.c.id.in_(writes.cancelled_task_ids), tasks.c.status == OPEN)
-                        .values(status=CANCELLED, completed_at=now))
+        session.execute(
+            update(tasks)
+            .where(tasks.c.id.in_(writes.cancelled_task_ids), tasks.c.status == OPEN)
+            .values(status=CANCELLED, completed_at=now)
+        )
         mark_offered(session, task_ids=writes.cancelled_task_ids, offered=False)
     if writes.new_tasks:
         session.execute(insert(tasks), writes.new_tasks)
@@ -149,21 +179,36 @@ def save_step(session: Session, instance: InstanceRow, *, new: bool, state: byte
         session.execute(delete(timers).where(timers.c.instance_id == instance.id))
         session.execute(delete(subscriptions).where(subscriptions.c.instance_id == instance.id))
     if writes.gone_timer_task_ids:
-        session.execute(delete(timers).where(timers.c.instance_id == instance.id, timers.c.kind == EVENT,
-                                             timers.c.task_id.in_(writes.gone_timer_task_ids)))
+        session.execute(
+            delete(timers).where(
+                timers.c.instance_id == instance.id,
+                timers.c.kind == EVENT,
+                timers.c.task_id.in_(writes.gone_timer_task_ids),
+            )
+        )
     for task_id, due in writes.moved_timers.items():
-        session.execute(update(timers).where(timers.c.instance_id == instance.id, timers.c.kind == EVENT,
-                                             timers.c.task_id == task_id).values(due_at=due))
+        session.execute(
+            update(timers)
+            .where(timers.c.instance_id == instance.id, timers.c.kind == EVENT, timers.c.task_id == task_id)
+            .values(due_at=due)
+        )
     if writes.new_timers:
         session.execute(insert(timers), writes.new_timers)
     if writes.gone_subscription_task_ids:
-        session.execute(delete(subscriptions).where(subscriptions.c.instance_id == instance.id,
-                                                    subscriptions.c.task_id.in_(writes.gone_subscription_task_ids)))
+        session.execute(
+            delete(subscriptions).where(
+                subscriptions.c.instance_id == instance.id,
+                subscriptions.c.task_id.in_(writes.gone_subscription_task_ids),
+            )
+        )
     if writes.new_subscriptions:
         session.execute(insert(subscriptions), writes.new_subscriptions)
     if writes.resolve_incidents:
-        session.execute(update(incidents).where(incidents.c.instance_id == instance.id, incidents.c.resolved_at.is_(None))
-                        .values(resolved_at=now))
+        session.execute(
+            update(incidents)
+            .where(incidents.c.instance_id == instance.id, incidents.c.resolved_at.is_(None))
+            .values(resolved_at=now)
+        )
     if writes.new_incidents:
         session.execute(insert(incidents), writes.new_incidents)
     if writes.history:
@@ -186,8 +231,11 @@ def _complete_task(session: Session, task_id: uuid.UUID, actor: str | None, *, n
 
 def task_for_completion(session: Session, *, task_id: uuid.UUID):
     """(status, instance_id, form_id, excluded_users) of a task, or None."""
-    return session.execute(select(tasks.c.status, tasks.c.instance_id, tasks.c.form_id, tasks.c.excluded_users)
-                           .where(tasks.c.id == task_id)).first()
+    return session.execute(
+        select(tasks.c.status, tasks.c.instance_id, tasks.c.form_id, tasks.c.excluded_users).where(
+            tasks.c.id == task_id
+        )
+    ).first()
 
 
 def open_task_ids(session: Session, *, instance_id: uuid.UUID) -> list[uuid.UUID]:

@@ -1,4 +1,5 @@
 """User-task inbox rows and their candidate groups and users."""
+
 from __future__ import annotations
 
 import uuid
@@ -41,8 +42,9 @@ class Task(Base):
         Index("ix_tasks_status_assignee_due", "status", "assignee", "due_at"),
         Index("ix_tasks_status_due", "status", "due_at"),
         Index("ix_tasks_offered_due", "due_at", "id", postgresql_where=text(_OFFERED), sqlite_where=text(_OFFERED)),
-        Index("ix_tasks_offered_created", "created_at", "id", postgresql_where=text(_OFFERED),
-              sqlite_where=text(_OFFERED)),
+        Index(
+            "ix_tasks_offered_created", "created_at", "id", postgresql_where=text(_OFFERED), sqlite_where=text(_OFFERED)
+        ),
     )
 
     # The SpiffWorkflow task id, so a row and its engine task are the same thing.
@@ -93,8 +95,15 @@ class TaskCandidate(Base):
         Index("ix_task_candidates_kind_name", "kind", "name", "task_id"),
         # An inbox page and its count read only this index: candidate rows of open, unclaimed
         # tasks, per candidate in due order.
-        Index("ix_task_candidates_offered", "kind", "name", "due_at", "task_id", postgresql_where=text("offered"),
-              sqlite_where=text("offered")),
+        Index(
+            "ix_task_candidates_offered",
+            "kind",
+            "name",
+            "due_at",
+            "task_id",
+            postgresql_where=text("offered"),
+            sqlite_where=text("offered"),
+        ),
     )
 
     task_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
@@ -118,8 +127,9 @@ def open_tasks(session: Session, *, instance_id: uuid.UUID) -> list[Task]:
 
 
 def _candidate_match(username: str, groups: list[str]):
-    return (((TaskCandidate.kind == "user") & (TaskCandidate.name == username))
-            | ((TaskCandidate.kind == "group") & TaskCandidate.name.in_(groups or [""])))
+    return ((TaskCandidate.kind == "user") & (TaskCandidate.name == username)) | (
+        (TaskCandidate.kind == "group") & TaskCandidate.name.in_(groups or [""])
+    )
 
 
 def candidate_condition(username: str, groups: list[str], *, offered_only: bool = False):
@@ -145,15 +155,23 @@ def offered_by_due(session: Session, *, username: str, groups: list[str], limit:
     branches = []
     for kind, name in _offered_names(username, groups):
         # Each branch is its own subquery: SQLite allows ORDER BY/LIMIT in UNION members only so.
-        branch = (select(table.c.task_id, table.c.due_at)
-                  .where(table.c.offered, table.c.kind == kind, table.c.name == name)
-                  .order_by(table.c.due_at.asc().nulls_last(), table.c.task_id)
-                  .limit(offset + limit).subquery())
+        branch = (
+            select(table.c.task_id, table.c.due_at)
+            .where(table.c.offered, table.c.kind == kind, table.c.name == name)
+            .order_by(table.c.due_at.asc().nulls_last(), table.c.task_id)
+            .limit(offset + limit)
+            .subquery()
+        )
         branches.append(select(branch.c.task_id, branch.c.due_at))
     merged = union_all(*branches).subquery()
     due = func.min(merged.c.due_at)
-    page = (select(merged.c.task_id).group_by(merged.c.task_id)
-            .order_by(due.asc().nulls_last(), merged.c.task_id).limit(limit).offset(offset))
+    page = (
+        select(merged.c.task_id)
+        .group_by(merged.c.task_id)
+        .order_by(due.asc().nulls_last(), merged.c.task_id)
+        .limit(limit)
+        .offset(offset)
+    )
     ids = list(session.scalars(page))
     return task_rows(session, task_ids=ids)
 
@@ -188,15 +206,19 @@ def rows_as_written(new_tasks: list[dict], new_candidates: list[dict]) -> list[d
 def with_candidates(condition, order=()):
     """One joined query: task columns plus each candidate's kind and name; tasks in `order`."""
     tasks, table = Task.__table__, TaskCandidate.__table__
-    return (select(tasks, table.c.kind.label("candidate_kind"), table.c.name.label("candidate_name"))
-            .outerjoin(table, table.c.task_id == tasks.c.id).where(condition)
-            .order_by(*order, table.c.name))
+    return (
+        select(tasks, table.c.kind.label("candidate_kind"), table.c.name.label("candidate_name"))
+        .outerjoin(table, table.c.task_id == tasks.c.id)
+        .where(condition)
+        .order_by(*order, table.c.name)
+    )
 
 
 # Built once (see storage.step_writes): these run on every task request.
 _BY_IDS = with_candidates(Task.__table__.c.id.in_(bindparam("task_ids", expanding=True)))
-_OPEN_OF_INSTANCE = with_candidates((Task.__table__.c.instance_id == bindparam("instance_id"))
-                                     & (Task.__table__.c.status == OPEN))
+_OPEN_OF_INSTANCE = with_candidates(
+    (Task.__table__.c.instance_id == bindparam("instance_id")) & (Task.__table__.c.status == OPEN)
+)
 
 
 def _rowswith_candidates(session: Session, query, params: dict) -> dict[uuid.UUID, dict]:
@@ -224,10 +246,13 @@ def count_offered(session: Session, *, username: str, groups: list[str]) -> int:
     counted twice, and only then are the ids de-duplicated.
     """
     table = TaskCandidate.__table__
-    branches = [select(table.c.task_id).where(table.c.offered, table.c.kind == kind, table.c.name == name)
-                for kind, name in _offered_names(username, groups)]
-    counts = session.execute(select(*[select(func.count()).select_from(b.subquery()).scalar_subquery()
-                                      for b in branches])).one()
+    branches = [
+        select(table.c.task_id).where(table.c.offered, table.c.kind == kind, table.c.name == name)
+        for kind, name in _offered_names(username, groups)
+    ]
+    counts = session.execute(
+        select(*[select(func.count()).select_from(b.subquery()).scalar_subquery() for b in branches])
+    ).one()
     if sum(1 for c in counts if c) <= 1:
         return sum(counts)
     return session.scalar(select(func.count()).select_from(union(*branches).subquery()))
@@ -237,8 +262,11 @@ def visible_condition(username: str, groups: list[str]):
     """Tasks a user without the read-all permission may see: theirs, offered to them while open and
     unclaimed, or done by them. Once someone claims a task offered to a whole role, the rest of the
     role no longer sees it (nor the client data its form shows)."""
-    return ((Task.assignee == username) | (Task.completed_by == username)
-            | candidate_condition(username, groups, offered_only=True))
+    return (
+        (Task.assignee == username)
+        | (Task.completed_by == username)
+        | candidate_condition(username, groups, offered_only=True)
+    )
 
 
 _SORTS = {"due": Task.due_at, "created": Task.created_at, "priority": Task.priority}
@@ -261,8 +289,9 @@ def set_assignee(session: Session, *, task_id: uuid.UUID, username: str | None, 
     """Change the assignee of an open task from `expected`; False when someone else changed it first."""
     table = Task.__table__
     current = table.c.assignee.is_(None) if expected is None else table.c.assignee == expected
-    result = session.execute(update(table).where(table.c.id == task_id, table.c.status == OPEN, current)
-                             .values(assignee=username))
+    result = session.execute(
+        update(table).where(table.c.id == task_id, table.c.status == OPEN, current).values(assignee=username)
+    )
     if result.rowcount != 1:
         return False
     mark_offered(session, task_ids=[task_id], offered=username is None)
@@ -270,7 +299,8 @@ def set_assignee(session: Session, *, task_id: uuid.UUID, username: str | None, 
 
 
 _MARK_OFFERED = update(TaskCandidate.__table__).where(
-    TaskCandidate.__table__.c.task_id.in_(bindparam("b_task_ids", expanding=True)))
+    TaskCandidate.__table__.c.task_id.in_(bindparam("b_task_ids", expanding=True))
+)
 
 
 def mark_offered(session: Session, *, task_ids: list[uuid.UUID], offered: bool) -> None:

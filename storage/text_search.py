@@ -1,6 +1,7 @@
 """Substring search that PostgreSQL answers from indexes: trigrams (pg_trgm) for three characters
 or more, CJK grams (`atrium_cjk_grams`, migration 0006) for one or two Chinese, Japanese or
 Korean characters, which trigrams cannot narrow down. Elsewhere it is a plain LIKE."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Due timers: BPMN timer events of instances, timer start events of definitions, and retries."""
+
 from __future__ import annotations
 
 import uuid

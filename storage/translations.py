@@ -1,5 +1,6 @@
 """Translations of deployed processes and forms into other languages: one row per process or form
 and locale, replaced by each deployment that brings a changed file (the latest wins)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,29 +27,36 @@ class Translation(Base):
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-def save_translation(session: Session, *, kind: str, name: str, locale: str, content: dict, content_hash: str,
-                     now: datetime) -> bool:
+def save_translation(
+    session: Session, *, kind: str, name: str, locale: str, content: dict, content_hash: str, now: datetime
+) -> bool:
     """Store a deployed translation file; False when identical content was already deployed."""
-    row = session.scalars(select(Translation).where(Translation.kind == kind, Translation.name == name,
-                                                    Translation.locale == locale)).first()
+    row = session.scalars(
+        select(Translation).where(Translation.kind == kind, Translation.name == name, Translation.locale == locale)
+    ).first()
     if row is not None and row.content_hash == content_hash:
         return False
     if row is None:
-        session.add(Translation(kind=kind, name=name, locale=locale, content=content, content_hash=content_hash,
-                                deployed_at=now))
+        session.add(
+            Translation(
+                kind=kind, name=name, locale=locale, content=content, content_hash=content_hash, deployed_at=now
+            )
+        )
     else:
         row.content, row.content_hash, row.deployed_at = content, content_hash, now
     session.flush()
     return True
 
 
-def translations_of(session: Session, *, kind: str, names: list[str], locales: list[str] | None = None
-                    ) -> dict[str, dict[str, dict]]:
+def translations_of(
+    session: Session, *, kind: str, names: list[str], locales: list[str] | None = None
+) -> dict[str, dict[str, dict]]:
     """name -> locale -> content for the given processes or forms (only what exists)."""
     if not names:
         return {}
     query = select(Translation.name, Translation.locale, Translation.content).where(
-        Translation.kind == kind, Translation.name.in_(list(dict.fromkeys(names))))
+        Translation.kind == kind, Translation.name.in_(list(dict.fromkeys(names)))
+    )
     if locales is not None:
         query = query.where(Translation.locale.in_(locales))
     found: dict[str, dict[str, dict]] = {}
@@ -59,5 +67,11 @@ def translations_of(session: Session, *, kind: str, names: list[str], locales: l
 
 def translation(session: Session, *, kind: str, name: str, locale: str) -> dict:
     """One translation's content; empty when there is none."""
-    return session.scalar(select(Translation.content).where(
-        Translation.kind == kind, Translation.name == name, Translation.locale == locale)) or {}
+    return (
+        session.scalar(
+            select(Translation.content).where(
+                Translation.kind == kind, Translation.name == name, Translation.locale == locale
+            )
+        )
+        or {}
+    )

@@ -1,4 +1,5 @@
 """Helpers for API tests: an app on the test database, one account per role, authenticated calls."""
+
 from __future__ import annotations
 
 import io
@@ -18,8 +19,14 @@ def password_for(username: str) -> str:
 
 
 def make_app(db, services, **settings):
-    config = Settings(database_url=db.url.render_as_string(hide_password=False), secret_key="test-signing-key",
-                      script_timeout_seconds=0.5, service_retries=2, service_backoff_seconds=10, **settings)
+    config = Settings(
+        database_url=db.url.render_as_string(hide_password=False),
+        secret_key="test-signing-key",
+        script_timeout_seconds=0.5,
+        service_retries=2,
+        service_backoff_seconds=10,
+        **settings,
+    )
     app = create_app(config, services=services)
     from .factories import make_account  # factories imports this module
 
@@ -109,6 +116,15 @@ def callers(client, *usernames: str) -> dict:
 
 def client_body(**fields) -> dict:
     """A complete client as `POST /api/clients` takes it (Harbour Logistics), with `fields` changed."""
-    return {"name": "Harbour Logistics Ltd", "kind": "organisation", "tier": "A", "status": "active",
-            "industry": "logistics", "tags": ["shipping"], "phones": ["+44 20 7946 0000"],
-            "emails": ["info@harbour.example"], "addresses": [{"street": "1 Quay St", "city": "Bristol"}], **fields}
+    return {
+        "name": "Harbour Logistics Ltd",
+        "kind": "organisation",
+        "tier": "A",
+        "status": "active",
+        "industry": "logistics",
+        "tags": ["shipping"],
+        "phones": ["+44 20 7946 0000"],
+        "emails": ["info@harbour.example"],
+        "addresses": [{"street": "1 Quay St", "city": "Bristol"}],
+        **fields,
+    }

@@ -1,5 +1,6 @@
 """Test fixtures: real databases (SQLite always, PostgreSQL when ATRIUM_TEST_DATABASE_URL is set),
 a fresh migrated schema per session, tables emptied between tests, and a frozen clock."""
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,9 @@ def _pg_engine():
     finally:
         admin.dispose()
     # The schema goes in the URL, so an app built from the URL alone lands in it too.
-    return make_engine(make_url(url).update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"}).render_as_string(
-        hide_password=False))
+    return make_engine(
+        make_url(url).update_query_dict({"options": f"-csearch_path={PG_SCHEMA}"}).render_as_string(hide_password=False)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -115,8 +117,13 @@ def services():
 
 
 def make_process_engine(engine, services: ServiceRegistry, **settings) -> ProcessEngine:
-    config = Settings(database_url=str(engine.url), script_timeout_seconds=0.5, service_retries=2,
-                      service_backoff_seconds=10, **settings)
+    config = Settings(
+        database_url=str(engine.url),
+        script_timeout_seconds=0.5,
+        service_retries=2,
+        service_backoff_seconds=10,
+        **settings,
+    )
     return ProcessEngine(make_session_factory(engine), settings=config, services=services)
 
 
@@ -135,8 +142,10 @@ def deploy_files(process_engine: ProcessEngine, *names: str):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "app(firm=False, build=make_app, **settings): how the `app` fixture is "
-                            "built (see the app_factory fixture)")
+    config.addinivalue_line(
+        "markers",
+        "app(firm=False, build=make_app, **settings): how the `app` fixture is built (see the app_factory fixture)",
+    )
 
 
 # Tokens for tests that move the clock by weeks and months while the people acting stay logged in.

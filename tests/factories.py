@@ -2,6 +2,7 @@
 `Caller`, tests/api_helpers.py) or straight in the database (pass a SQLAlchemy `Session`, or for instances a
 `ProcessEngine`). Each takes the fields to change as keywords; through the API it asserts the record was
 made (201) and returns the response's JSON, in the database it returns the flushed row."""
+
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
@@ -27,9 +28,23 @@ def make_client(target, **overrides):
     if isinstance(target, Session):
         name = overrides.pop("name")
         created = overrides.pop("created_at", None) or clock.now()
-        values = {"kind": "organisation", "name_key": name.lower(), "tier": "A", "status": "active", "owner": None,
-                  "industry": None, "tags": [], "phones": [], "emails": [], "addresses": [], "custom_fields": {},
-                  "search_text": name, "updated_at": created, "version": 1, **overrides}
+        values = {
+            "kind": "organisation",
+            "name_key": name.lower(),
+            "tier": "A",
+            "status": "active",
+            "owner": None,
+            "industry": None,
+            "tags": [],
+            "phones": [],
+            "emails": [],
+            "addresses": [],
+            "custom_fields": {},
+            "search_text": name,
+            "updated_at": created,
+            "version": 1,
+            **overrides,
+        }
         client = Client(name=name, created_at=created, **values)
         target.add(client)
         target.flush()
@@ -48,8 +63,13 @@ def make_account(target, username: str, *, roles=("viewer",), groups=None, passw
     titled unless `display_name` is given (a `password_hash` given is stored as it is)."""
     password = password or password_for(username)
     if isinstance(target, Session):
-        values = {"display_name": username.title(), "active": True, "failed_logins": 0, "created_at": clock.now(),
-                  **fields}
+        values = {
+            "display_name": username.title(),
+            "active": True,
+            "failed_logins": 0,
+            "created_at": clock.now(),
+            **fields,
+        }
         if "password_hash" not in values:
             values["password_hash"] = hashed(password)
         account = Account(username=username, roles=list(roles), groups=list(groups or []), **values)

@@ -1,5 +1,6 @@
 """Helpers for the business-process tests: the app marker for every real handler, the real processes/ and forms/
 deployed, people to act, and the clock moved to fire timers."""
+
 from __future__ import annotations
 
 import pytest
@@ -38,8 +39,11 @@ def employ(admin, username: str, manager: str | None) -> None:
 
 def open_task(person, instance_id: str, element_id: str) -> dict:
     """The one open task of `element_id` in an instance, with its form data, as `person` sees it."""
-    tasks = [t for t in person.get(f"/api/tasks?instance_id={instance_id}&page_size=200").json["items"]
-             if t["element_id"] == element_id]
+    tasks = [
+        t
+        for t in person.get(f"/api/tasks?instance_id={instance_id}&page_size=200").json["items"]
+        if t["element_id"] == element_id
+    ]
     assert len(tasks) == 1, tasks
     return person.get(f"/api/tasks/{tasks[0]['id']}").json
 

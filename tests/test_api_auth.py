@@ -1,4 +1,5 @@
 """Authentication: tokens, expiry, revocation, lock-out, and problem responses for every failure."""
+
 from __future__ import annotations
 
 from .api_helpers import Caller, caller, login
@@ -70,11 +71,23 @@ def test_deactivating_an_account_cuts_its_tokens_off(client):
 
 def test_admins_create_accounts_and_change_roles(client):
     admin = caller(client, "admin")
-    created = admin.post("/api/accounts", json={"username": "lin", "password": "a-long-password", "roles": ["partner"],
-                                                "groups": ["audit"], "display_name": "Lin Wei"})
+    created = admin.post(
+        "/api/accounts",
+        json={
+            "username": "lin",
+            "password": "a-long-password",
+            "roles": ["partner"],
+            "groups": ["audit"],
+            "display_name": "Lin Wei",
+        },
+    )
     assert created.status_code == 201 and created.json["roles"] == ["partner"] and "password" not in created.json
-    assert admin.post("/api/accounts", json={"username": "lin", "password": "a-long-password",
-                                             "roles": ["partner"]}).status_code == 409
+    assert (
+        admin.post(
+            "/api/accounts", json={"username": "lin", "password": "a-long-password", "roles": ["partner"]}
+        ).status_code
+        == 409
+    )
     bad = admin.post("/api/accounts", json={"username": "x y", "password": "short", "roles": ["wizard"]})
     assert bad.status_code == 422 and {"username", "password", "roles.0"} <= set(bad.json["errors"])
     changed = admin.put("/api/accounts/lin/roles", json={"roles": ["manager", "viewer"]})

@@ -1,4 +1,5 @@
 """The permission matrix, walked: every role against every endpoint, allowed or 403."""
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,9 @@ def _url(rule: str) -> str:
 
 def test_every_endpoint_declares_a_permission(app):
     for method, rule, permissions in _endpoints(app):
-        assert (permissions and all(p in PERMISSIONS for p in permissions)) or rule in OPEN_TO_ALL, \
+        assert (permissions and all(p in PERMISSIONS for p in permissions)) or rule in OPEN_TO_ALL, (
             f"{method} {rule} has no permission"
+        )
 
 
 def test_each_role_is_allowed_or_refused_each_endpoint_as_the_matrix_says(app):
@@ -72,4 +74,6 @@ def test_the_readme_matrix_matches_the_code():
         row = next((line for line in readme.splitlines() if line.startswith(f"| `{permission}`")), None)
         assert row is not None, f"README lacks {permission}"
         cells = [c.strip() for c in row.strip("|").split("|")][1:]
-        assert [role for role, cell in zip(ROLES, cells, strict=True) if cell == "✓"] == [r for r in ROLES if r in roles], permission
+        assert [role for role, cell in zip(ROLES, cells, strict=True) if cell == "✓"] == [
+            r for r in ROLES if r in roles
+        ], permission

@@ -1,4 +1,5 @@
 """The OpenAPI document is complete, and the API keeps its promises: schemathesis against it."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,16 @@ PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/auth/token"), 
 # schema, and that schema must itself be a valid JSON Schema; a password must be hard to guess, and a
 # password change needs the right current one): 422 is the right answer there, so
 # "valid input accepted" is not checked for them.
-SEMANTIC_422 = ("/api/deployments", "/api/clients", "/api/employees", "/api/settings/client-custom-fields", "/api/reports",
-                "/api/report-schedules", "/api/accounts", "/api/me/password")
+SEMANTIC_422 = (
+    "/api/deployments",
+    "/api/clients",
+    "/api/employees",
+    "/api/settings/client-custom-fields",
+    "/api/reports",
+    "/api/report-schedules",
+    "/api/accounts",
+    "/api/me/password",
+)
 
 
 @pytest.fixture
@@ -62,13 +71,17 @@ def test_api_conforms_to_its_document(app):
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
-        if (operation.method.upper(), operation.path) in {("POST", "/api/auth/revoke"), ("DELETE", "/api/auth/session")}:
+        if (operation.method.upper(), operation.path) in {
+            ("POST", "/api/auth/revoke"),
+            ("DELETE", "/api/auth/session"),
+        }:
             continue  # would revoke the token the run uses; covered in test_api_auth and test_browser_session
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+        )
         def exercise(case):
             excluded = [positive_data_acceptance] if case.operation.path.startswith(SEMANTIC_422) else []
             case.call_and_validate(headers=headers, excluded_checks=excluded)

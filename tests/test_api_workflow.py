@@ -1,4 +1,5 @@
 """Scenarios through HTTP: deploy, start, inbox per role, claim, complete, conflicts, 403, 422, cancel, retry, messages."""
+
 from __future__ import annotations
 
 import io
@@ -16,8 +17,9 @@ def services(services):
 
 @pytest.fixture
 def deployed(people):
-    response = deploy_via_api(people["admin"], "two_tasks.bpmn", "intake-schema.json", "fragile.bpmn",
-                              "messages.bpmn", "parallel.bpmn")
+    response = deploy_via_api(
+        people["admin"], "two_tasks.bpmn", "intake-schema.json", "fragile.bpmn", "messages.bpmn", "parallel.bpmn"
+    )
     assert response.status_code == 201, response.json
     return response.json
 
@@ -25,9 +27,14 @@ def deployed(people):
 def test_deploy_reports_versions_and_rejects_bad_files_with_located_problems(people, deployed):
     assert {(d["process_key"], d["version"], d["created"]) for d in deployed["definitions"]} >= {("two_tasks", 1, True)}
     again = deploy_via_api(people["admin"], "two_tasks.bpmn", "intake-schema.json")
-    assert again.status_code == 201 and again.json["definitions"] == [{"process_key": "two_tasks", "version": 1, "created": False}]
-    bad = people["admin"].post("/api/deployments", data={"files": [(io.BytesIO(b"<bpmn:definitions"), "cut.bpmn")]},
-                               content_type="multipart/form-data")
+    assert again.status_code == 201 and again.json["definitions"] == [
+        {"process_key": "two_tasks", "version": 1, "created": False}
+    ]
+    bad = people["admin"].post(
+        "/api/deployments",
+        data={"files": [(io.BytesIO(b"<bpmn:definitions"), "cut.bpmn")]},
+        content_type="multipart/form-data",
+    )
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
     assert bad.json["errors"][0]["file"] == "cut.bpmn" and bad.json["errors"][0]["line"] == 1
     assert deploy_via_api(people["manager"], "two_tasks.bpmn").status_code == 403
@@ -105,12 +112,16 @@ def test_claims_conflict_and_tasks_not_offered_are_forbidden(people, deployed):
     assert assigned.status_code == 200 and assigned.json["assignee"] == "account_manager"
     assert people["manager"].post(f"/api/tasks/{task_id}/assign", json={"username": "ghost"}).status_code == 422
     # Claimed by someone else, the task is no longer the desk's to see.
-    assert people["service_desk"].post(f"/api/tasks/{task_id}/complete", json={"data": {"amount": 1}}).status_code == 404
+    assert (
+        people["service_desk"].post(f"/api/tasks/{task_id}/complete", json={"data": {"amount": 1}}).status_code == 404
+    )
     assert people["account_manager"].post(f"/api/tasks/{task_id}/unclaim").json["assignee"] is None
 
 
 def test_bad_start_requests_are_422_or_404_naming_the_field(people, deployed):
-    bad = people["manager"].post("/api/process-instances", json={"process_key": "two_tasks", "variables": "x", "version": 0})
+    bad = people["manager"].post(
+        "/api/process-instances", json={"process_key": "two_tasks", "variables": "x", "version": 0}
+    )
     assert bad.status_code == 422 and {"variables", "version"} <= set(bad.json["errors"])
     assert _start(people["manager"], key="nope").status_code == 404
     assert _start(people["viewer"]).status_code == 403
@@ -136,7 +147,9 @@ def test_cancel_and_retry_through_the_api(people, deployed, services):
     instance = _start(people["manager"], key="parallel_review").json
     assert people["account_manager"].post(f"/api/process-instances/{instance['id']}/cancel").status_code == 403
     cancelled = people["manager"].post(f"/api/process-instances/{instance['id']}/cancel")
-    assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled" and cancelled.json["open_tasks"] == []
+    assert (
+        cancelled.status_code == 200 and cancelled.json["status"] == "cancelled" and cancelled.json["open_tasks"] == []
+    )
     assert people["manager"].post(f"/api/process-instances/{instance['id']}/cancel").status_code == 409
 
     services.register("ledger", lambda call: (_ for _ in ()).throw(ConnectionError("ledger down")))
@@ -153,8 +166,9 @@ def test_messages_reach_waiting_instances_or_404(people, deployed):
     assert people["service_desk"].post("/api/messages", json=message).status_code == 404
     reached = people["manager"].post("/api/messages", json=message)
     assert reached.status_code == 200 and reached.json["reached"][0]["instance_id"] == order["id"]
-    nobody = people["service_desk"].post("/api/messages", json={"name": "payment_received",
-                                                                 "correlation_keys": {"business_key": "none"}})
+    nobody = people["service_desk"].post(
+        "/api/messages", json={"name": "payment_received", "correlation_keys": {"business_key": "none"}}
+    )
     assert nobody.status_code == 404 and nobody.mimetype == "application/problem+json"
     assert people["viewer"].post("/api/messages", json={"name": "x"}).status_code == 403
 
@@ -236,9 +250,13 @@ def test_the_indexed_inbox_page_matches_the_general_query(people, deployed, cloc
 
 
 def test_nul_characters_are_refused_naming_the_field(people, deployed):
-    response = people["admin"].post("/api/accounts", json={"username": "ok", "password": "long-enough-pw",
-                                                           "roles": ["viewer"], "display_name": "a\u0000b"})
-    assert response.status_code == 422 and response.json["errors"] == {"display_name": ["must not contain NUL characters"]}
+    response = people["admin"].post(
+        "/api/accounts",
+        json={"username": "ok", "password": "long-enough-pw", "roles": ["viewer"], "display_name": "a\u0000b"},
+    )
+    assert response.status_code == 422 and response.json["errors"] == {
+        "display_name": ["must not contain NUL characters"]
+    }
     started = _start(people["manager"], variables={"urgency": 1, "notes": ["x\u0000"]})
     assert started.status_code == 422 and "variables.notes.0" in started.json["errors"]
     query = people["viewer"].get("/api/process-instances?business_key=a%00b")
@@ -275,8 +293,11 @@ def test_a_started_instance_shows_its_open_tasks_as_they_are_stored(people, serv
     deployed = deploy_via_api(admin, "camunda_approval.bpmn", "parallel.bpmn", "two_tasks.bpmn", "intake-schema.json")
     assert deployed.status_code == 201, deployed.json
     due = clock.now().replace(microsecond=123456).isoformat()
-    instance = _start_in_engine(app, "camunda_approval", {
-        "preparer": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": 70, "amount": 500})
+    instance = _start_in_engine(
+        app,
+        "camunda_approval",
+        {"preparer": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": 70, "amount": 500},
+    )
     [review] = [task_document(row, "en") for row in instance.opened_tasks]
     assert review["candidate_users"] == ["dave", "erin"] and review["assignee"] == "carol"
     with app.extensions["atrium.engine"].transaction() as session:
@@ -298,8 +319,11 @@ def test_task_lists_keep_their_sort_order_and_candidates_across_pages(people, se
     assert deploy_via_api(admin, "camunda_approval.bpmn").status_code == 201
     soon = clock.now().isoformat()
     for prio, due in ((10, soon), (90, None), (50, soon), (70, None), (30, soon)):
-        _start_in_engine(app, "camunda_approval", {
-            "preparer": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": prio, "amount": 1})
+        _start_in_engine(
+            app,
+            "camunda_approval",
+            {"preparer": "carol", "reviewers": ["erin", "dave"], "due": due, "prio": prio, "amount": 1},
+        )
 
     def page(sort, number):
         items = admin.get(f"/api/tasks?process_key=camunda_approval&sort={sort}&page_size=2&page={number}").json
@@ -311,8 +335,10 @@ def test_task_lists_keep_their_sort_order_and_candidates_across_pages(people, se
     assert [t["priority"] for n in (1, 2, 3) for t in page("priority", n)] == [10, 30, 50, 70, 90]
     by_due = [t["due"] is None for n in (1, 2, 3) for t in page("due", n)]
     assert by_due == [False, False, False, True, True]  # no due date sorts last
-    assert all(t["candidate_groups"] == ["manager", "partner"] and t["candidate_users"] == ["dave", "erin"]
-               for t in page("-priority", 1))
+    assert all(
+        t["candidate_groups"] == ["manager", "partner"] and t["candidate_users"] == ["dave", "erin"]
+        for t in page("-priority", 1)
+    )
 
 
 def test_a_task_completed_without_a_claim_leaves_the_candidates_inbox(people, deployed):

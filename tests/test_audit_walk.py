@@ -5,6 +5,7 @@ realistic scenario and its audit row found (action, actor, target) among the row
 The lists are enumerated, not written down: an endpoint (POST/PUT/PATCH/DELETE under /api), a
 command or a handler added without a case here fails `test_*_has_a_case`. Read-only ones are listed with
 the reason they change nothing."""
+
 from __future__ import annotations
 
 import argparse
@@ -41,16 +42,23 @@ RECORD_KINDS = {  # api/client_records.py: URL path -> audit label, and a body t
     "complaints": ("complaint", {"description": "Invoice sent twice"}),
     "feedback": ("feedback", {"csat": 4}),
 }
-RECORD_UPDATES = {"contacts": {"name": "Li Wei (CFO)"}, "engagements": {"service_type": "tax"},
-                  "follow-ups": {"channel": "call"}, "service-requests": {"title": "VAT penalty appeal"},
-                  "complaints": {"description": "Invoice sent three times"}, "feedback": {"csat": 5}}
+RECORD_UPDATES = {
+    "contacts": {"name": "Li Wei (CFO)"},
+    "engagements": {"service_type": "tax"},
+    "follow-ups": {"channel": "call"},
+    "service-requests": {"title": "VAT penalty appeal"},
+    "complaints": {"description": "Invoice sent three times"},
+    "feedback": {"csat": 5},
+}
 
 
 def audit_rows_after(app, mark: int) -> list[dict]:
     with app.extensions["atrium.engine"].transaction() as session:
         rows = session.scalars(select(AuditEntry).where(AuditEntry.id > mark).order_by(AuditEntry.id)).all()
-        return [{"actor": r.actor, "action": r.action, "target": r.target, "outcome": r.outcome, "detail": r.detail}
-                for r in rows]
+        return [
+            {"actor": r.actor, "action": r.action, "target": r.target, "outcome": r.outcome, "detail": r.detail}
+            for r in rows
+        ]
 
 
 def audit_mark(app) -> int:
@@ -72,6 +80,7 @@ def record_target(client_id, path: str, record_id):
 
 # The API -----------------------------------------------------------------------------------
 
+
 @dataclass
 class Walk:
     """People to act and the calls they make, each checked for its audit row."""
@@ -84,8 +93,19 @@ class Walk:
         for name in ("admin", "partner", "manager", "account_manager", "service_desk", "viewer"):
             self.people[name] = caller(self.client, name)
 
-    def call(self, who: str, method: str, rule: str, url: str, *, action: str, target, actor: str | None = None,
-             person=None, **kw):
+    def call(
+        self,
+        who: str,
+        method: str,
+        rule: str,
+        url: str,
+        *,
+        action: str,
+        target,
+        actor: str | None = None,
+        person=None,
+        **kw,
+    ):
         """`who` calls `url` (which must be `method rule`): it succeeds and writes a row with action, actor
         (`who` unless given) and target (a string, or a predicate)."""
         matched, _ = self.app.url_map.bind("localhost").match(url.split("?")[0], method=method, return_rule=True)
@@ -95,8 +115,9 @@ class Walk:
         response = getattr(person, method.lower())(url, **kw)
         assert response.status_code < 400, (method, url, response.status_code, response.get_data(as_text=True))
         rows = audit_rows_after(self.app, mark)
-        assert any(_matches(row, action, actor or who, target) for row in rows), \
+        assert any(_matches(row, action, actor or who, target) for row in rows), (
             f"{method} {rule}: no audit row ({action}, {actor or who}, {target}) among {rows}"
+        )
         return response
 
     # Scenario pieces (their own rows are not what a case checks).
@@ -136,38 +157,74 @@ def case(method: str, rule: str):
     def register(fn):
         CASES[(method, rule)] = fn
         return fn
+
     return register
 
 
 # Accounts and sessions
 @case("POST", "/api/accounts")
 def _(w):
-    w.call("admin", "POST", "/api/accounts", "/api/accounts", action="account.create", target="account:lin",
-           json={"username": "lin", "password": password_for("lin"), "roles": ["partner"], "groups": ["tax"]})
+    w.call(
+        "admin",
+        "POST",
+        "/api/accounts",
+        "/api/accounts",
+        action="account.create",
+        target="account:lin",
+        json={"username": "lin", "password": password_for("lin"), "roles": ["partner"], "groups": ["tax"]},
+    )
 
 
 @case("POST", "/api/accounts/<username>/deactivate")
 def _(w):
-    w.call("admin", "POST", "/api/accounts/<username>/deactivate", "/api/accounts/viewer/deactivate",
-           action="account.deactivate", target="account:viewer")
+    w.call(
+        "admin",
+        "POST",
+        "/api/accounts/<username>/deactivate",
+        "/api/accounts/viewer/deactivate",
+        action="account.deactivate",
+        target="account:viewer",
+    )
 
 
 @case("POST", "/api/accounts/<username>/password-reset")
 def _(w):
-    w.call("admin", "POST", "/api/accounts/<username>/password-reset", "/api/accounts/viewer/password-reset",
-           action="account.password.reset", target="account:viewer", json={})
+    w.call(
+        "admin",
+        "POST",
+        "/api/accounts/<username>/password-reset",
+        "/api/accounts/viewer/password-reset",
+        action="account.password.reset",
+        target="account:viewer",
+        json={},
+    )
 
 
 @case("PUT", "/api/accounts/<username>/roles")
 def _(w):
-    w.call("admin", "PUT", "/api/accounts/<username>/roles", "/api/accounts/viewer/roles",
-           action="account.roles", target="account:viewer", json={"roles": ["viewer", "service_desk"]})
+    w.call(
+        "admin",
+        "PUT",
+        "/api/accounts/<username>/roles",
+        "/api/accounts/viewer/roles",
+        action="account.roles",
+        target="account:viewer",
+        json={"roles": ["viewer", "service_desk"]},
+    )
 
 
 @case("POST", "/api/auth/token")
 def _(w):
-    w.call("viewer", "POST", "/api/auth/token", "/api/auth/token", action="login", target="account:viewer",
-           person=w.client, json={"username": "viewer", "password": password_for("viewer")})
+    w.call(
+        "viewer",
+        "POST",
+        "/api/auth/token",
+        "/api/auth/token",
+        action="login",
+        target="account:viewer",
+        person=w.client,
+        json={"username": "viewer", "password": password_for("viewer")},
+    )
 
 
 @case("POST", "/api/auth/revoke")
@@ -177,34 +234,70 @@ def _(w):
 
 @case("POST", "/api/auth/session")
 def _(w):
-    w.call("viewer", "POST", "/api/auth/session", "/api/auth/session", action="login", target="account:viewer",
-           person=w.client, json={"username": "viewer", "password": password_for("viewer")})
+    w.call(
+        "viewer",
+        "POST",
+        "/api/auth/session",
+        "/api/auth/session",
+        action="login",
+        target="account:viewer",
+        person=w.client,
+        json={"username": "viewer", "password": password_for("viewer")},
+    )
 
 
 @case("DELETE", "/api/auth/session")
 def _(w):
     opened = w.client.post("/api/auth/session", json={"username": "viewer", "password": password_for("viewer")})
-    w.call("viewer", "DELETE", "/api/auth/session", "/api/auth/session", action="logout", target="account:viewer",
-           person=w.client, headers={"X-CSRF-Token": opened.json["csrf_token"]})
+    w.call(
+        "viewer",
+        "DELETE",
+        "/api/auth/session",
+        "/api/auth/session",
+        action="logout",
+        target="account:viewer",
+        person=w.client,
+        headers={"X-CSRF-Token": opened.json["csrf_token"]},
+    )
 
 
 @case("PATCH", "/api/me")
 def _(w):
-    w.call("viewer", "PATCH", "/api/me", "/api/me", action="account.locale", target="account:viewer",
-           json={"locale": "zh-CN"})
+    w.call(
+        "viewer",
+        "PATCH",
+        "/api/me",
+        "/api/me",
+        action="account.locale",
+        target="account:viewer",
+        json={"locale": "zh-CN"},
+    )
 
 
 @case("POST", "/api/me/password")
 def _(w):
-    w.call("viewer", "POST", "/api/me/password", "/api/me/password", action="account.password.change",
-           target="account:viewer", json={"current_password": password_for("viewer"),
-                                          "new_password": "a-much-longer-new-passphrase-7"})
+    w.call(
+        "viewer",
+        "POST",
+        "/api/me/password",
+        "/api/me/password",
+        action="account.password.change",
+        target="account:viewer",
+        json={"current_password": password_for("viewer"), "new_password": "a-much-longer-new-passphrase-7"},
+    )
 
 
 def _a_notification(w, recipient: str) -> int:
     with w.app.extensions["atrium.engine"].transaction() as session:
-        note = add_notification(session, kind="outcome", recipient=recipient, email=None, subject="Your request",
-                                body="Approved.", now=clock_now())
+        note = add_notification(
+            session,
+            kind="outcome",
+            recipient=recipient,
+            email=None,
+            subject="Your request",
+            body="Approved.",
+            now=clock_now(),
+        )
         session.flush()
         return note.id
 
@@ -212,16 +305,28 @@ def _a_notification(w, recipient: str) -> int:
 @case("POST", "/api/me/notifications/<id:notification_id>/read")
 def _(w):
     note = _a_notification(w, "viewer")
-    w.call("viewer", "POST", "/api/me/notifications/<id:notification_id>/read", f"/api/me/notifications/{note}/read",
-           action="notification.read", target=f"notification:{note}")
+    w.call(
+        "viewer",
+        "POST",
+        "/api/me/notifications/<id:notification_id>/read",
+        f"/api/me/notifications/{note}/read",
+        action="notification.read",
+        target=f"notification:{note}",
+    )
 
 
 @case("POST", "/api/me/notifications/read-all")
 def _(w):
     _a_notification(w, "viewer")
     _a_notification(w, "viewer")
-    response = w.call("viewer", "POST", "/api/me/notifications/read-all", "/api/me/notifications/read-all",
-                      action="notification.read_all", target="account:viewer")
+    response = w.call(
+        "viewer",
+        "POST",
+        "/api/me/notifications/read-all",
+        "/api/me/notifications/read-all",
+        action="notification.read_all",
+        target="account:viewer",
+    )
     assert response.status_code == 204
 
 
@@ -229,17 +334,30 @@ def _(w):
 @case("POST", "/api/deployments")
 def _(w):
     files = [(io.BytesIO(f.content), f.name) for f in source_files("two_tasks.bpmn", "intake-schema.json")]
-    w.call("admin", "POST", "/api/deployments", "/api/deployments", action="deployment.create",
-           target=lambda t: t.startswith("deployment:") and "two_tasks.bpmn" in t,
-           data={"files": files}, content_type="multipart/form-data")
+    w.call(
+        "admin",
+        "POST",
+        "/api/deployments",
+        "/api/deployments",
+        action="deployment.create",
+        target=lambda t: t.startswith("deployment:") and "two_tasks.bpmn" in t,
+        data={"files": files},
+        content_type="multipart/form-data",
+    )
 
 
 @case("POST", "/api/process-instances")
 def _(w):
     w.deploy("two_tasks.bpmn", "intake-schema.json")
-    started = w.call("account_manager", "POST", "/api/process-instances", "/api/process-instances",
-                     action="instance.start", target=lambda t: t.startswith("instance:"),
-                     json={"process_key": "two_tasks", "variables": {"urgency": 5}, "business_key": "REQ-1"})
+    started = w.call(
+        "account_manager",
+        "POST",
+        "/api/process-instances",
+        "/api/process-instances",
+        action="instance.start",
+        target=lambda t: t.startswith("instance:"),
+        json={"process_key": "two_tasks", "variables": {"urgency": 5}, "business_key": "REQ-1"},
+    )
     row = [r for r in audit_rows_after(w.app, 0) if r["action"] == "instance.start"][-1]
     assert row["target"] == f"instance:{started.json['id']}"
     assert row["detail"]["process_key"] == "two_tasks" and row["detail"]["version"] == 1
@@ -249,9 +367,14 @@ def _(w):
 @case("POST", "/api/process-instances/<uuid:instance_id>/cancel")
 def _(w):
     instance = w.deploy("two_tasks.bpmn", "intake-schema.json") and w.start("manager", "two_tasks")
-    w.call("manager", "POST", "/api/process-instances/<uuid:instance_id>/cancel",
-           f"/api/process-instances/{instance['id']}/cancel", action="instance.cancel",
-           target=f"instance:{instance['id']}")
+    w.call(
+        "manager",
+        "POST",
+        "/api/process-instances/<uuid:instance_id>/cancel",
+        f"/api/process-instances/{instance['id']}/cancel",
+        action="instance.cancel",
+        target=f"instance:{instance['id']}",
+    )
 
 
 @case("POST", "/api/process-instances/<uuid:instance_id>/retry")
@@ -259,22 +382,35 @@ def _(w):
     w.deploy("fragile.bpmn")
     engine = w.app.extensions["atrium.engine"]
     with engine.transaction() as session:
-        instance = engine.start_instance(session, process_key="fragile_script",
-                                         variables={"total": 10, "parts": 0, "spin": False}, actor="manager")
+        instance = engine.start_instance(
+            session, process_key="fragile_script", variables={"total": 10, "parts": 0, "spin": False}, actor="manager"
+        )
         [task] = open_tasks(session, instance_id=instance.id)
     with engine.transaction() as session:
         assert engine.complete_task(session, task_id=task.id, data={}, actor="manager").status == "error"
-    w.call("manager", "POST", "/api/process-instances/<uuid:instance_id>/retry",
-           f"/api/process-instances/{instance.id}/retry", action="instance.retry", target=f"instance:{instance.id}")
+    w.call(
+        "manager",
+        "POST",
+        "/api/process-instances/<uuid:instance_id>/retry",
+        f"/api/process-instances/{instance.id}/retry",
+        action="instance.retry",
+        target=f"instance:{instance.id}",
+    )
 
 
 @case("POST", "/api/messages")
 def _(w):
     w.deploy("messages.bpmn")
     order = w.start("manager", "order_flow", business_key="ORD-1")
-    w.call("manager", "POST", "/api/messages", "/api/messages", action="message.send",
-           target="message:payment_received",
-           json={"name": "payment_received", "correlation_keys": {"business_key": "ORD-1"}, "payload": {"paid": 5}})
+    w.call(
+        "manager",
+        "POST",
+        "/api/messages",
+        "/api/messages",
+        action="message.send",
+        target="message:payment_received",
+        json={"name": "payment_received", "correlation_keys": {"business_key": "ORD-1"}, "payload": {"paid": 5}},
+    )
     row = [r for r in audit_rows_after(w.app, 0) if r["action"] == "message.send"][-1]
     assert row["detail"]["reached"] == [order["id"]] and "paid" not in json.dumps(row["detail"])
 
@@ -282,42 +418,78 @@ def _(w):
 @case("POST", "/api/tasks/<uuid:task_id>/claim")
 def _(w):
     task = w.intake_task()
-    w.call("service_desk", "POST", "/api/tasks/<uuid:task_id>/claim", f"/api/tasks/{task['id']}/claim",
-           action="task.claim", target=f"task:{task['id']}")
+    w.call(
+        "service_desk",
+        "POST",
+        "/api/tasks/<uuid:task_id>/claim",
+        f"/api/tasks/{task['id']}/claim",
+        action="task.claim",
+        target=f"task:{task['id']}",
+    )
 
 
 @case("POST", "/api/tasks/<uuid:task_id>/unclaim")
 def _(w):
     task = w.intake_task()
     assert w.people["service_desk"].post(f"/api/tasks/{task['id']}/claim").status_code == 200
-    w.call("service_desk", "POST", "/api/tasks/<uuid:task_id>/unclaim", f"/api/tasks/{task['id']}/unclaim",
-           action="task.unclaim", target=f"task:{task['id']}")
+    w.call(
+        "service_desk",
+        "POST",
+        "/api/tasks/<uuid:task_id>/unclaim",
+        f"/api/tasks/{task['id']}/unclaim",
+        action="task.unclaim",
+        target=f"task:{task['id']}",
+    )
 
 
 @case("POST", "/api/tasks/<uuid:task_id>/assign")
 def _(w):
     task = w.intake_task()
-    w.call("admin", "POST", "/api/tasks/<uuid:task_id>/assign", f"/api/tasks/{task['id']}/assign",
-           action="task.assign", target=f"task:{task['id']}", json={"username": "service_desk"})
+    w.call(
+        "admin",
+        "POST",
+        "/api/tasks/<uuid:task_id>/assign",
+        f"/api/tasks/{task['id']}/assign",
+        action="task.assign",
+        target=f"task:{task['id']}",
+        json={"username": "service_desk"},
+    )
 
 
 @case("POST", "/api/tasks/<uuid:task_id>/complete")
 def _(w):
     task = w.intake_task()
-    w.call("service_desk", "POST", "/api/tasks/<uuid:task_id>/complete", f"/api/tasks/{task['id']}/complete",
-           action="task.complete", target=f"task:{task['id']}", json={"data": {"amount": 70}})
+    w.call(
+        "service_desk",
+        "POST",
+        "/api/tasks/<uuid:task_id>/complete",
+        f"/api/tasks/{task['id']}/complete",
+        action="task.complete",
+        target=f"task:{task['id']}",
+        json={"data": {"amount": 70}},
+    )
     row = [r for r in audit_rows_after(w.app, 0) if r["action"] == "task.complete"][-1]
     # The fields' names, not their values.
-    assert row["detail"] == {"instance": task["instance_id"], "process_key": "two_tasks", "element_id": "intake",
-                             "fields": ["amount"]}
+    assert row["detail"] == {
+        "instance": task["instance_id"],
+        "process_key": "two_tasks",
+        "element_id": "intake",
+        "fields": ["amount"],
+    }
 
 
 # The firm's own records
 @case("POST", "/api/employees")
 def _(w):
-    w.call("admin", "POST", "/api/employees", "/api/employees", action="employee.create",
-           target=lambda t: t.startswith("employee:"),
-           json={"name": "Dana Desk", "username": "service_desk", "manager": "manager", "phone": "+44 1"})
+    w.call(
+        "admin",
+        "POST",
+        "/api/employees",
+        "/api/employees",
+        action="employee.create",
+        target=lambda t: t.startswith("employee:"),
+        json={"name": "Dana Desk", "username": "service_desk", "manager": "manager", "phone": "+44 1"},
+    )
     row = [r for r in audit_rows_after(w.app, 0) if r["action"] == "employee.create"][-1]
     assert row["detail"]["changes"]["phone"] == "changed" and "Dana" not in json.dumps(row["detail"])
 
@@ -325,16 +497,30 @@ def _(w):
 @case("PATCH", "/api/employees/<id:employee_id>")
 def _(w):
     made = w.people["admin"].post("/api/employees", json={"name": "Dana Desk", "position": "Desk"}).json
-    w.call("admin", "PATCH", "/api/employees/<id:employee_id>", f"/api/employees/{made['id']}",
-           action="employee.update", target=f"employee:{made['id']}", json={"position": "Desk lead"})
+    w.call(
+        "admin",
+        "PATCH",
+        "/api/employees/<id:employee_id>",
+        f"/api/employees/{made['id']}",
+        action="employee.update",
+        target=f"employee:{made['id']}",
+        json={"position": "Desk lead"},
+    )
     row = [r for r in audit_rows_after(w.app, 0) if r["action"] == "employee.update"][-1]
     assert row["detail"]["changes"] == {"position": ["Desk", "Desk lead"]}
 
 
 @case("POST", "/api/knowledge-articles")
 def _(w):
-    w.call("service_desk", "POST", "/api/knowledge-articles", "/api/knowledge-articles", action="knowledge.create",
-           target=lambda t: t.startswith("knowledge:"), json={"title": "VAT deadlines", "body": "When each is due."})
+    w.call(
+        "service_desk",
+        "POST",
+        "/api/knowledge-articles",
+        "/api/knowledge-articles",
+        action="knowledge.create",
+        target=lambda t: t.startswith("knowledge:"),
+        json={"title": "VAT deadlines", "body": "When each is due."},
+    )
 
 
 def _article(w) -> int:
@@ -346,84 +532,161 @@ def _article(w) -> int:
 @case("PATCH", "/api/knowledge-articles/<id:article_id>")
 def _(w):
     article = _article(w)
-    w.call("service_desk", "PATCH", "/api/knowledge-articles/<id:article_id>", f"/api/knowledge-articles/{article}",
-           action="knowledge.update", target=f"knowledge:{article}", json={"title": "VAT deadlines"})
+    w.call(
+        "service_desk",
+        "PATCH",
+        "/api/knowledge-articles/<id:article_id>",
+        f"/api/knowledge-articles/{article}",
+        action="knowledge.update",
+        target=f"knowledge:{article}",
+        json={"title": "VAT deadlines"},
+    )
 
 
 @case("DELETE", "/api/knowledge-articles/<id:article_id>")
 def _(w):
     article = _article(w)
-    w.call("service_desk", "DELETE", "/api/knowledge-articles/<id:article_id>", f"/api/knowledge-articles/{article}",
-           action="knowledge.delete", target=f"knowledge:{article}")
+    w.call(
+        "service_desk",
+        "DELETE",
+        "/api/knowledge-articles/<id:article_id>",
+        f"/api/knowledge-articles/{article}",
+        action="knowledge.delete",
+        target=f"knowledge:{article}",
+    )
 
 
 @case("PUT", "/api/settings/client-custom-fields")
 def _(w):
-    w.call("admin", "PUT", "/api/settings/client-custom-fields", "/api/settings/client-custom-fields",
-           action="settings.client_custom_fields", target="settings:client_custom_fields_schema",
-           json={"schema": {"type": "object", "properties": {"vat_number": {"type": "string"}}}})
+    w.call(
+        "admin",
+        "PUT",
+        "/api/settings/client-custom-fields",
+        "/api/settings/client-custom-fields",
+        action="settings.client_custom_fields",
+        target="settings:client_custom_fields_schema",
+        json={"schema": {"type": "object", "properties": {"vat_number": {"type": "string"}}}},
+    )
 
 
-_SCHEDULE = {"report": "complaints", "cron": "0 7 1 * *", "timezone": "Asia/Shanghai", "period": "previous_month",
-             "recipients": ["partner"]}
+_SCHEDULE = {
+    "report": "complaints",
+    "cron": "0 7 1 * *",
+    "timezone": "Asia/Shanghai",
+    "period": "previous_month",
+    "recipients": ["partner"],
+}
 
 
 @case("POST", "/api/report-schedules")
 def _(w):
-    w.call("manager", "POST", "/api/report-schedules", "/api/report-schedules", action="report_schedule.create",
-           target=lambda t: t.startswith("report_schedule:"), json=_SCHEDULE)
+    w.call(
+        "manager",
+        "POST",
+        "/api/report-schedules",
+        "/api/report-schedules",
+        action="report_schedule.create",
+        target=lambda t: t.startswith("report_schedule:"),
+        json=_SCHEDULE,
+    )
 
 
 @case("DELETE", "/api/report-schedules/<int:schedule_id>")
 def _(w):
     made = w.people["manager"].post("/api/report-schedules", json=_SCHEDULE).json
-    w.call("manager", "DELETE", "/api/report-schedules/<int:schedule_id>", f"/api/report-schedules/{made['id']}",
-           action="report_schedule.delete", target=f"report_schedule:{made['id']}")
+    w.call(
+        "manager",
+        "DELETE",
+        "/api/report-schedules/<int:schedule_id>",
+        f"/api/report-schedules/{made['id']}",
+        action="report_schedule.delete",
+        target=f"report_schedule:{made['id']}",
+    )
 
 
 # Clients and their records (owned elsewhere)
 @case("POST", "/api/clients")
 def _(w):
-    w.call("partner", "POST", "/api/clients", "/api/clients", action="client.create",
-           target=lambda t: re.fullmatch(r"client:\d+", t or "") is not None, json=client_body(owner="account_manager"))
+    w.call(
+        "partner",
+        "POST",
+        "/api/clients",
+        "/api/clients",
+        action="client.create",
+        target=lambda t: re.fullmatch(r"client:\d+", t or "") is not None,
+        json=client_body(owner="account_manager"),
+    )
 
 
 @case("PATCH", "/api/clients/<id:client_id>")
 def _(w):
     made = w.new_client()
-    w.call("partner", "PATCH", "/api/clients/<id:client_id>", f"/api/clients/{made['id']}", action="client.update",
-           target=f"client:{made['id']}", json={"tier": "B"})
+    w.call(
+        "partner",
+        "PATCH",
+        "/api/clients/<id:client_id>",
+        f"/api/clients/{made['id']}",
+        action="client.update",
+        target=f"client:{made['id']}",
+        json={"tier": "B"},
+    )
 
 
 @case("DELETE", "/api/clients/<id:client_id>")
 def _(w):
     made = w.new_client()
-    w.call("partner", "DELETE", "/api/clients/<id:client_id>", f"/api/clients/{made['id']}", action="client.delete",
-           target=f"client:{made['id']}")
+    w.call(
+        "partner",
+        "DELETE",
+        "/api/clients/<id:client_id>",
+        f"/api/clients/{made['id']}",
+        action="client.delete",
+        target=f"client:{made['id']}",
+    )
 
 
 @case("POST", "/api/clients/<id:client_id>/restore")
 def _(w):
     made = w.new_client()
     assert w.people["partner"].delete(f"/api/clients/{made['id']}").status_code == 204
-    w.call("admin", "POST", "/api/clients/<id:client_id>/restore", f"/api/clients/{made['id']}/restore",
-           action="client.restore", target=f"client:{made['id']}")
+    w.call(
+        "admin",
+        "POST",
+        "/api/clients/<id:client_id>/restore",
+        f"/api/clients/{made['id']}/restore",
+        action="client.restore",
+        target=f"client:{made['id']}",
+    )
 
 
 @case("POST", "/api/clients/<id:client_id>/merge")
 def _(w):
     kept = w.new_client()
     dup = w.new_client(name="HL Group", confirm_duplicate=True)
-    w.call("partner", "POST", "/api/clients/<id:client_id>/merge", f"/api/clients/{kept['id']}/merge",
-           action="client.merge", target=f"client:{kept['id']}", json={"from_client_id": dup["id"]})
+    w.call(
+        "partner",
+        "POST",
+        "/api/clients/<id:client_id>/merge",
+        f"/api/clients/{kept['id']}/merge",
+        action="client.merge",
+        target=f"client:{kept['id']}",
+        json={"from_client_id": dup["id"]},
+    )
 
 
 @case("POST", "/api/clients/import")
 def _(w):
     content = "name,phones,owner\nNorthwind Architects,020 7946 0001,account_manager\n".encode()
-    w.call("manager", "POST", "/api/clients/import", "/api/clients/import", action="client.import",
-           target=lambda t: (t or "").startswith("client"),
-           data={"file": (io.BytesIO(content), "clients.csv")}, content_type="multipart/form-data")
+    w.call(
+        "manager",
+        "POST",
+        "/api/clients/import",
+        "/api/clients/import",
+        action="client.import",
+        target=lambda t: (t or "").startswith("client"),
+        data={"file": (io.BytesIO(content), "clients.csv")},
+        content_type="multipart/form-data",
+    )
 
 
 def _record_cases(path: str) -> None:
@@ -434,9 +697,15 @@ def _record_cases(path: str) -> None:
     def create(w):
         w.deploy_firm()
         client = w.new_client()
-        made = w.call("service_desk", "POST", collection, f"/api/clients/{client['id']}/{path}",
-                      action=f"{label}.create", target=lambda t: (t or "").startswith(f"client:{client['id']}")
-                      or (t or "").startswith(f"{label}:"), json=body)
+        made = w.call(
+            "service_desk",
+            "POST",
+            collection,
+            f"/api/clients/{client['id']}/{path}",
+            action=f"{label}.create",
+            target=lambda t: (t or "").startswith(f"client:{client['id']}") or (t or "").startswith(f"{label}:"),
+            json=body,
+        )
         assert made.status_code == 201
 
     @case("PATCH", item)
@@ -444,9 +713,15 @@ def _record_cases(path: str) -> None:
         w.deploy_firm()
         client = w.new_client()
         record = w.record(client["id"], path)
-        w.call("partner", "PATCH", item, f"/api/clients/{client['id']}/{path}/{record['id']}",
-               action=f"{label}.update", target=record_target(client["id"], path, record["id"]),
-               json=RECORD_UPDATES[path])
+        w.call(
+            "partner",
+            "PATCH",
+            item,
+            f"/api/clients/{client['id']}/{path}/{record['id']}",
+            action=f"{label}.update",
+            target=record_target(client["id"], path, record["id"]),
+            json=RECORD_UPDATES[path],
+        )
 
     @case("DELETE", item)
     def delete(w):
@@ -456,8 +731,14 @@ def _record_cases(path: str) -> None:
         if record.get("instance_id"):  # a record whose process still runs is kept: its process is cancelled first
             cancelled = w.people["admin"].post(f"/api/process-instances/{record['instance_id']}/cancel")
             assert cancelled.status_code == 200, cancelled.json
-        w.call("admin", "DELETE", item, f"/api/clients/{client['id']}/{path}/{record['id']}",
-               action=f"{label}.delete", target=record_target(client["id"], path, record["id"]))
+        w.call(
+            "admin",
+            "DELETE",
+            item,
+            f"/api/clients/{client['id']}/{path}/{record['id']}",
+            action=f"{label}.delete",
+            target=record_target(client["id"], path, record["id"]),
+        )
 
 
 for _path in RECORD_KINDS:
@@ -465,8 +746,12 @@ for _path in RECORD_KINDS:
 
 
 def state_changing_endpoints(app) -> set[tuple[str, str]]:
-    return {(method, rule.rule) for rule in app.url_map.iter_rules() if rule.rule.startswith("/api")
-            for method in rule.methods & STATE_CHANGING}
+    return {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api")
+        for method in rule.methods & STATE_CHANGING
+    }
 
 
 @pytest.fixture
@@ -483,13 +768,13 @@ def test_every_state_changing_endpoint_has_a_case(app):
     assert CASES.keys() - endpoints == set(), "a case for an endpoint that no longer exists"
 
 
-@pytest.mark.parametrize("endpoint", [
-    pytest.param(key, id=f"{key[0]} {key[1]}") for key in sorted(CASES)])
+@pytest.mark.parametrize("endpoint", [pytest.param(key, id=f"{key[0]} {key[1]}") for key in sorted(CASES)])
 def test_each_state_changing_endpoint_writes_its_audit_row(walk, endpoint):
     CASES[endpoint](walk)
 
 
 # Timers and the scheduler ----------------------------------------------------------------------
+
 
 def test_timers_and_the_report_scheduler_write_rows_as_timer_and_scheduler(walk, clock):
     app, engine = walk.app, walk.app.extensions["atrium.engine"]
@@ -505,26 +790,32 @@ def test_timers_and_the_report_scheduler_write_rows_as_timer_and_scheduler(walk,
 
     # A failing service is retried by a timer: the retry's row is the timer's.
     walk.app.extensions["atrium.engine"].services.register(
-        "ledger", lambda call: (_ for _ in ()).throw(ConnectionError("ledger down")))
+        "ledger", lambda call: (_ for _ in ()).throw(ConnectionError("ledger down"))
+    )
     failing = walk.start("manager", "fragile_service", variables={"amount": 2})
     mark = audit_mark(app)
     clock.advance(seconds=11)
     fire_due_timers(engine)
-    assert any(_matches(r, "instance.retry", audit.TIMER, f"instance:{failing['id']}")
-               for r in audit_rows_after(app, mark))
+    assert any(
+        _matches(r, "instance.retry", audit.TIMER, f"instance:{failing['id']}") for r in audit_rows_after(app, mark)
+    )
 
     schedule = walk.people["manager"].post("/api/report-schedules", json=_SCHEDULE).json
     clock.set(clock.now().replace(month=2, day=1))
     mark = audit_mark(app)
     assert fire_due_schedules(engine) == 1 and run_pending_reports(engine) == 1
     rows = audit_rows_after(app, mark)
-    assert any(_matches(r, "report_schedule.fire", audit.SCHEDULER, f"report_schedule:{schedule['id']}")
-               for r in rows), rows
-    assert any(r["action"] == "report_run.execute" and r["actor"] == audit.SCHEDULER
-               and r["target"].startswith("report_run:") for r in rows), rows
+    assert any(
+        _matches(r, "report_schedule.fire", audit.SCHEDULER, f"report_schedule:{schedule['id']}") for r in rows
+    ), rows
+    assert any(
+        r["action"] == "report_run.execute" and r["actor"] == audit.SCHEDULER and r["target"].startswith("report_run:")
+        for r in rows
+    ), rows
 
 
 # The command line -----------------------------------------------------------------------------
+
 
 def cli_commands(parser: argparse.ArgumentParser | None = None, prefix: tuple = ()) -> set[tuple[str, ...]]:
     """Every leaf command of `atrium` (("user", "create"), ("deploy",), ...)."""
@@ -576,8 +867,12 @@ def _cli_migrate(cli):
 
 
 def _cli_deploy(cli):
-    cli.run("deploy", str(PROJECT_ROOT / "processes"), action="deployment.create",
-            target=lambda t: t.startswith("deployment:"))
+    cli.run(
+        "deploy",
+        str(PROJECT_ROOT / "processes"),
+        action="deployment.create",
+        target=lambda t: t.startswith("deployment:"),
+    )
 
 
 def _cli_demo(cli):
@@ -587,13 +882,33 @@ def _cli_demo(cli):
 
 def _cli_user_create(cli):
     cli.monkeypatch.setattr("sys.stdin", io.StringIO("a-long-enough-password\n"))
-    cli.run("user", "create", "--username", "lin", "--password-stdin", "--role", "partner",
-            action="account.create", target="account:lin")
+    cli.run(
+        "user",
+        "create",
+        "--username",
+        "lin",
+        "--password-stdin",
+        "--role",
+        "partner",
+        action="account.create",
+        target="account:lin",
+    )
 
 
 def _cli_report_run(cli):
-    cli.run("report", "run", "monthly_client", "--from", "2026-01-01", "--to", "2026-01-31",
-            "--out", str(cli.tmp_path / "report.json"), action="report.run", target="report:monthly_client")
+    cli.run(
+        "report",
+        "run",
+        "monthly_client",
+        "--from",
+        "2026-01-01",
+        "--to",
+        "2026-01-31",
+        "--out",
+        str(cli.tmp_path / "report.json"),
+        action="report.run",
+        target="report:monthly_client",
+    )
 
 
 def _cli_follow_ups_start(cli):
@@ -603,9 +918,14 @@ def _cli_follow_ups_start(cli):
     cli.run("follow-ups", "start", action=None)
 
 
-CLI_CASES = {("migrate",): _cli_migrate, ("deploy",): _cli_deploy, ("demo",): _cli_demo,
-             ("user", "create"): _cli_user_create, ("report", "run"): _cli_report_run,
-             ("follow-ups", "start"): _cli_follow_ups_start}
+CLI_CASES = {
+    ("migrate",): _cli_migrate,
+    ("deploy",): _cli_deploy,
+    ("demo",): _cli_demo,
+    ("user", "create"): _cli_user_create,
+    ("report", "run"): _cli_report_run,
+    ("follow-ups", "start"): _cli_follow_ups_start,
+}
 
 
 def test_every_command_has_a_case_or_is_read_only():
@@ -614,8 +934,7 @@ def test_every_command_has_a_case_or_is_read_only():
     assert not CLI_CASES.keys() & READ_ONLY_COMMANDS.keys()
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param(key, id=" ".join(key)) for key in sorted(CLI_CASES)])
+@pytest.mark.parametrize("command", [pytest.param(key, id=" ".join(key)) for key in sorted(CLI_CASES)])
 def test_each_command_writes_its_audit_row_as_the_cli(db, services, clock, tmp_path, monkeypatch, command):
     monkeypatch.setenv("ATRIUM_DATABASE_URL", db.url.render_as_string(hide_password=False))
     monkeypatch.setenv("ATRIUM_FORMS_DIR", str(PROJECT_ROOT / "forms"))
@@ -655,6 +974,7 @@ def record_handler_calls(registry: ServiceRegistry) -> list[HandlerCall]:
             rows = call.session.execute(select(AuditEntry.actor, AuditEntry.action).where(AuditEntry.id > before)).all()
             calls.append(HandlerCall(name, call.actor, [tuple(r) for r in rows]))
             return result
+
         return run
 
     for name in registry.names():
@@ -666,12 +986,24 @@ def _firm_people(app, *extra: tuple[str, str, list]) -> dict:
     client = app.test_client()
     admin = caller(client, "admin")
     for username, role, groups in extra:
-        made = admin.post("/api/accounts", json={"username": username, "password": f"password-of-{username}",
-                                                  "roles": [role], "groups": groups})
+        made = admin.post(
+            "/api/accounts",
+            json={"username": username, "password": f"password-of-{username}", "roles": [role], "groups": groups},
+        )
         assert made.status_code == 201, made.json
     deploy_firm_processes(admin)
-    return {name: caller(client, name) for name in ("admin", "partner", "manager", "account_manager", "service_desk",
-                                                    "viewer", *(u for u, _, _ in extra))}
+    return {
+        name: caller(client, name)
+        for name in (
+            "admin",
+            "partner",
+            "manager",
+            "account_manager",
+            "service_desk",
+            "viewer",
+            *(u for u, _, _ in extra),
+        )
+    }
 
 
 def _firm_app(db, services, module: str, *extra: tuple[str, str, list]):
@@ -684,8 +1016,9 @@ def _firm_app(db, services, module: str, *extra: tuple[str, str, list]):
         app = t.build_app(db, services)
         calls = record_handler_calls(services)
         people = t.people_of(app)
-        made = people["admin"].post("/api/employees", json={"name": "Dana Desk", "username": "service_desk",
-                                                            "manager": "manager"})
+        made = people["admin"].post(
+            "/api/employees", json={"name": "Dana Desk", "username": "service_desk", "manager": "manager"}
+        )
         assert made.status_code == 201, made.json
         return app, calls, people
     app = make_process_app(db, services)
@@ -695,6 +1028,7 @@ def _firm_app(db, services, module: str, *extra: tuple[str, str, list]):
 
 def story(module: str, test: str, *extra: tuple[str, str, list]):
     """Run the test `test` of tests/`module`.py (a process's story) on a fresh database, handlers watched."""
+
     def run(db, services, clock):
         import importlib
         import inspect
@@ -704,6 +1038,7 @@ def story(module: str, test: str, *extra: tuple[str, str, list]):
         given = {"people": people, "app": app, "clock": clock, "desk_reports_to_manager": None}
         fn(**{name: given[name] for name in inspect.signature(fn).parameters})
         return app, calls
+
     return run
 
 
@@ -711,33 +1046,96 @@ SR_PEOPLE = (("sam", "service_desk", []), ("mia", "manager", []))
 # Each story is a process test's own scenario, run again with every handler call watched, and the handlers
 # it must reach.
 HANDLER_SCENARIOS = {
-    "approval-approved": (story("test_process_approval", "test_manager_approves_a_small_fee_and_the_requester_is_told"),
-                          {"approval.notify_requester", "requester.username"}),
-    "approval-about-a-client": (story("test_process_approval", "test_a_request_about_a_client_is_on_the_clients_"
-                                      "timeline_and_an_unknown_client_is_refused"), {"approval.check_request"}),
-    "onboarding-approved": (story("test_process_onboarding", "test_partner_approves_onboarding_and_the_client_is_"
-                                  "created_then_welcomed", ("am_tax", "account_manager", ["tax"])),
-                            {"onboarding.check_conflicts", "onboarding.open_client", "onboarding.plan_welcome_call",
-                             "onboarding.record_welcome_call", "requester.username"}),
-    "onboarding-declined": (story("test_process_onboarding", "test_partner_declines_with_a_reason_and_the_requester_"
-                                  "is_told", ("am_tax", "account_manager", ["tax"])), {"onboarding.notify_rejection"}),
-    "complaint-closed": (story("test_process_complaint", "test_complaint_acknowledged_in_time_runs_to_closure_with_its_"
-                               "times_on_the_record"), {"complaint_status", "complaint_close"}),
-    "complaint-escalated": (story("test_process_complaint", "test_a_complaint_not_acknowledged_within_24_hours_is_"
-                                  "escalated_to_the_registrants_manager"), {"complaint_escalate"}),
-    "follow_up-done": (story("test_process_follow_up", "test_the_owner_follows_an_a_client_up_monthly_and_a_client_"
-                             "needing_action_gets_a_service_request"),
-                       {"follow_up.plan", "follow_up.open", "follow_up.record_outcome"}),
-    "follow_up-overdue": (story("test_process_follow_up", "test_an_overdue_follow_up_goes_to_the_owners_manager_while_"
-                                "the_owner_can_still_do_it"), {"follow_up.escalate_overdue"}),
-    "service_request-closed": (story("test_process_service_request", "test_desk_triages_the_assignee_resolves_with_"
-                                     "articles_at_hand_and_the_rated_request_closes", *SR_PEOPLE),
-                               {"service_request.triage", "service_request.assign", "service_request.suggest_articles",
-                                "service_request.resolve", "service_request.close"}),
-    "service_request-sla": (story("test_process_service_request", "test_a_passed_sla_escalates_to_the_assignees_"
-                                  "manager_while_the_work_goes_on", *SR_PEOPLE), {"service_request.escalate_sla"}),
-    "service_request-rejected": (story("test_process_service_request", "test_the_desk_turns_down_a_request_with_a_"
-                                       "reason_and_the_requester_hears", *SR_PEOPLE), {"service_request.reject"}),
+    "approval-approved": (
+        story("test_process_approval", "test_manager_approves_a_small_fee_and_the_requester_is_told"),
+        {"approval.notify_requester", "requester.username"},
+    ),
+    "approval-about-a-client": (
+        story(
+            "test_process_approval",
+            "test_a_request_about_a_client_is_on_the_clients_timeline_and_an_unknown_client_is_refused",
+        ),
+        {"approval.check_request"},
+    ),
+    "onboarding-approved": (
+        story(
+            "test_process_onboarding",
+            "test_partner_approves_onboarding_and_the_client_is_created_then_welcomed",
+            ("am_tax", "account_manager", ["tax"]),
+        ),
+        {
+            "onboarding.check_conflicts",
+            "onboarding.open_client",
+            "onboarding.plan_welcome_call",
+            "onboarding.record_welcome_call",
+            "requester.username",
+        },
+    ),
+    "onboarding-declined": (
+        story(
+            "test_process_onboarding",
+            "test_partner_declines_with_a_reason_and_the_requester_is_told",
+            ("am_tax", "account_manager", ["tax"]),
+        ),
+        {"onboarding.notify_rejection"},
+    ),
+    "complaint-closed": (
+        story(
+            "test_process_complaint", "test_complaint_acknowledged_in_time_runs_to_closure_with_its_times_on_the_record"
+        ),
+        {"complaint_status", "complaint_close"},
+    ),
+    "complaint-escalated": (
+        story(
+            "test_process_complaint",
+            "test_a_complaint_not_acknowledged_within_24_hours_is_escalated_to_the_registrants_manager",
+        ),
+        {"complaint_escalate"},
+    ),
+    "follow_up-done": (
+        story(
+            "test_process_follow_up",
+            "test_the_owner_follows_an_a_client_up_monthly_and_a_client_needing_action_gets_a_service_request",
+        ),
+        {"follow_up.plan", "follow_up.open", "follow_up.record_outcome"},
+    ),
+    "follow_up-overdue": (
+        story(
+            "test_process_follow_up",
+            "test_an_overdue_follow_up_goes_to_the_owners_manager_while_the_owner_can_still_do_it",
+        ),
+        {"follow_up.escalate_overdue"},
+    ),
+    "service_request-closed": (
+        story(
+            "test_process_service_request",
+            "test_desk_triages_the_assignee_resolves_with_articles_at_hand_and_the_rated_request_closes",
+            *SR_PEOPLE,
+        ),
+        {
+            "service_request.triage",
+            "service_request.assign",
+            "service_request.suggest_articles",
+            "service_request.resolve",
+            "service_request.close",
+        },
+    ),
+    "service_request-sla": (
+        story(
+            "test_process_service_request",
+            "test_a_passed_sla_escalates_to_the_assignees_manager_while_the_work_goes_on",
+            *SR_PEOPLE,
+        ),
+        {"service_request.escalate_sla"},
+    ),
+    "service_request-rejected": (
+        story(
+            "test_process_service_request",
+            "test_the_desk_turns_down_a_request_with_a_reason_and_the_requester_hears",
+            *SR_PEOPLE,
+        ),
+        {"service_request.reject"},
+    ),
 }
 
 
@@ -759,7 +1157,8 @@ def test_each_handler_step_writes_an_audit_row_by_the_steps_actor(db, services, 
             if name in READ_ONLY_HANDLERS:
                 assert all(not c.rows for c in made), (name, [c.rows for c in made])
             else:
-                assert any(any(actor in (c.actor, audit.TIMER) for actor, _ in c.rows) for c in made), \
+                assert any(any(actor in (c.actor, audit.TIMER) for actor, _ in c.rows) for c in made), (
                     f"{name}: no call wrote an audit row by the step's actor: {[(c.actor, c.rows) for c in made]}"
+                )
     finally:
         app.extensions["atrium.db"].dispose()

@@ -1,5 +1,6 @@
 """BPMN as the modelers write it: constructs Camunda runs either run here as BPMN 2.0 specifies, or are
 refused at deploy with a problem naming the file, line and element (never a 500, never a Python class name)."""
+
 from __future__ import annotations
 
 import re
@@ -42,9 +43,12 @@ def _start(engine, key):
 
 def _history(engine, instance_id) -> list[tuple[str, str]]:
     with engine.transaction() as session:
-        return [(h.element_id, h.event) for h in
-                session.scalars(select(HistoryEntry).where(HistoryEntry.instance_id == instance_id)
-                                .order_by(HistoryEntry.id))]
+        return [
+            (h.element_id, h.event)
+            for h in session.scalars(
+                select(HistoryEntry).where(HistoryEntry.instance_id == instance_id).order_by(HistoryEntry.id)
+            )
+        ]
 
 
 def _problems(engine, *names) -> list[str]:
@@ -54,7 +58,8 @@ def _problems(engine, *names) -> list[str]:
 
 
 def test_flows_out_of_a_task_without_conditions_split_and_a_task_with_several_incoming_runs_once_per_token(
-        process_engine):
+    process_engine,
+):
     # Before: refused with "Multiple outgoing flows are not supported for tasks of type".
     deploy_files(process_engine, "implicit_split.bpmn")
     instance = _start(process_engine, "implicit_split")
@@ -105,8 +110,10 @@ def test_a_process_with_a_none_and_a_message_start_starts_at_the_one_that_fired(
     assert ("by_message", "completed") in history and ("by_hand", "completed") not in history
     assert _open(process_engine, by_message) == ["triage"]
     with process_engine.transaction() as session:
-        assert process_engine.instance_variables(
-            session, load_instance(session, instance_id=by_message))["source"] == "mail"
+        assert (
+            process_engine.instance_variables(session, load_instance(session, instance_id=by_message))["source"]
+            == "mail"
+        )
     _complete(process_engine, by_message, "triage")
     assert _status(process_engine, by_message) == "completed"
 
@@ -127,18 +134,26 @@ def test_broken_references_are_refused_naming_file_line_and_element(process_engi
     assert not any(re.search(r"\w+(Error|Exception)\(", p) for p in problems)
 
 
-@pytest.mark.parametrize("change, expected", [
-    # Before: every start of it failed with a database error (a subscription without a message name).
-    ('<bpmn:messageEventDefinition messageRef="Message_gone" />', "broken.bpmn:6: wait_reply: its "
-     "messageEventDefinition needs a messageRef naming a bpmn:message"),
-    # Before: the deploy itself failed with an AttributeError.
-    ('<bpmn:timerEventDefinition><bpmn:timeDuration /></bpmn:timerEventDefinition>',
-     "broken.bpmn:6: wait_reply: the timer has no date, duration or cycle"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        # Before: every start of it failed with a database error (a subscription without a message name).
+        (
+            '<bpmn:messageEventDefinition messageRef="Message_gone" />',
+            "broken.bpmn:6: wait_reply: its messageEventDefinition needs a messageRef naming a bpmn:message",
+        ),
+        # Before: the deploy itself failed with an AttributeError.
+        (
+            "<bpmn:timerEventDefinition><bpmn:timeDuration /></bpmn:timerEventDefinition>",
+            "broken.bpmn:6: wait_reply: the timer has no date, duration or cycle",
+        ),
+    ],
+)
 def test_events_missing_what_they_wait_for_are_refused(process_engine, change, expected):
     text = (BPMN_DIR / "broken_refs.bpmn").read_text()
-    text = text.replace('<bpmn:messageEventDefinition messageRef="Message_gone" />',
-                        change.replace(' messageRef="Message_gone"', ""))
+    text = text.replace(
+        '<bpmn:messageEventDefinition messageRef="Message_gone" />', change.replace(' messageRef="Message_gone"', "")
+    )
     text = re.sub(r"\s*<bpmn:sequenceFlow id=\"f2\".*?</bpmn:sequenceFlow>", "", text, flags=re.S)
     text = text.replace('<bpmn:errorEventDefinition errorRef="Error_gone" />', "")
     text = re.sub(r"\s*<bpmn:callActivity.*?/>\s*<bpmn:sequenceFlow id=\"f3\"[^>]*/>", "", text, flags=re.S)
@@ -155,7 +170,8 @@ def test_a_call_activity_whose_process_is_missing_is_named_with_its_line(process
     # Before: "0: -: The process 'billing' was not found", with no element or line.
     assert _problems(process_engine, "call_missing.bpmn") == [
         "call_missing.bpmn:6: call_billing: calls process 'billing', which is in none of the files deployed with "
-        "it (deploy the file that defines it in the same deployment)"]
+        "it (deploy the file that defines it in the same deployment)"
+    ]
     deploy_files(process_engine, "call_missing.bpmn", "billing.bpmn")
     instance = _start(process_engine, "call_missing")
     assert _open(process_engine, instance) == ["invoice"]
@@ -168,8 +184,9 @@ def test_over_http_the_constructs_deploy_and_run_and_refusals_are_problems(app):
     admin = caller(client, "admin")
     refused = deploy_via_api(admin, "no_start.bpmn")
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
-    assert refused.json["errors"] == [{"file": "no_start.bpmn", "line": 3, "element_id": "no_start",
-                                       "message": "No start event found"}]
+    assert refused.json["errors"] == [
+        {"file": "no_start.bpmn", "line": 3, "element_id": "no_start", "message": "No start event found"}
+    ]
     refused = deploy_via_api(admin, "broken_refs.bpmn")
     assert refused.status_code == 422
     assert {e["element_id"] for e in refused.json["errors"]} == {"f2", "wait_reply", "fail"}
@@ -198,8 +215,9 @@ def test_validate_takes_called_processes_and_forms_from_the_same_folder(tmp_path
     for name in ("call_missing.bpmn", "billing.bpmn", "two_tasks.bpmn", "intake-schema.json"):
         shutil.copy(BPMN_DIR / name, folder / name)
     # Before: the call activity's process and the form beside the file were not found.
-    assert main(["validate", str(folder / "call_missing.bpmn"), str(folder / "two_tasks.bpmn")]) == 0, \
+    assert main(["validate", str(folder / "call_missing.bpmn"), str(folder / "two_tasks.bpmn")]) == 0, (
         capsys.readouterr()
+    )
     assert "OK: 3 process(es) valid (call_missing, billing, two_tasks)" in capsys.readouterr().out
     assert main(["validate", str(folder)]) == 0
     (folder / "billing.bpmn").unlink()

@@ -1,5 +1,6 @@
 """The web app's login: a session cookie the page's scripts cannot read, a CSRF token for every change
 made with it, logging out, expiry, and a problem type for each reason a session is refused."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -10,8 +11,9 @@ COOKIE = "atrium_session"
 
 
 def open_session(client, username: str, password: str | None = None, **kw):
-    return client.post("/api/auth/session", json={"username": username, "password": password or password_for(username)},
-                       **kw)
+    return client.post(
+        "/api/auth/session", json={"username": username, "password": password or password_for(username)}, **kw
+    )
 
 
 def session_cookie(client) -> str | None:
@@ -59,7 +61,9 @@ def test_a_change_with_the_cookie_needs_the_csrf_token_and_without_it_changes_no
     body = {"name": "Forged Ltd", "kind": "organisation"}
     missing = client.post("/api/clients", json=body)
     assert missing.status_code == 403 and problem_type(missing) == "csrf-token-missing"
-    wrong = client.post("/api/clients", json=body, headers={"X-CSRF-Token": csrf[:-1] + ("0" if csrf[-1] != "0" else "1")})
+    wrong = client.post(
+        "/api/clients", json=body, headers={"X-CSRF-Token": csrf[:-1] + ("0" if csrf[-1] != "0" else "1")}
+    )
     assert wrong.status_code == 403 and problem_type(wrong) == "csrf-token-mismatch"
     for method in ("put", "patch", "delete"):
         assert getattr(client, method)("/api/me", json={"locale": "zh-CN"}).status_code in (403, 405)
@@ -74,8 +78,11 @@ def test_another_sessions_csrf_token_does_not_open_this_one(app):
     mallory, victim = app.test_client(), app.test_client()
     mallorys_csrf = open_session(mallory, "viewer").json["csrf_token"]
     open_session(victim, "admin")
-    refused = victim.post("/api/accounts", headers={"X-CSRF-Token": mallorys_csrf},
-                          json={"username": "mallory2", "password": "tea-kettle-orbit-42", "roles": ["admin"]})
+    refused = victim.post(
+        "/api/accounts",
+        headers={"X-CSRF-Token": mallorys_csrf},
+        json={"username": "mallory2", "password": "tea-kettle-orbit-42", "roles": ["admin"]},
+    )
     assert refused.status_code == 403 and problem_type(refused) == "csrf-token-mismatch"
     assert caller(app.test_client(), "admin").get("/api/accounts").json["total"] == 6
 
@@ -91,8 +98,9 @@ def test_a_refused_csrf_check_is_audited_as_denied(client):
 def test_bearer_requests_need_no_csrf_token_and_a_bearer_header_wins_over_the_cookie(client):
     open_session(client, "viewer")  # the cookie is the viewer's
     admin = caller(client, "admin")
-    made = admin.post("/api/accounts", json={"username": "lin", "password": "tea-kettle-orbit-42",
-                                             "roles": ["partner"]})
+    made = admin.post(
+        "/api/accounts", json={"username": "lin", "password": "tea-kettle-orbit-42", "roles": ["partner"]}
+    )
     assert made.status_code == 201  # no X-CSRF-Token: the bearer token is the admin's and cannot be forged
     assert admin.get("/api/me").json["username"] == "admin"
 
@@ -121,8 +129,11 @@ def test_an_expired_session_says_so(client, clock):
 
 def test_a_password_change_ends_the_cookie_session(client):
     csrf = open_session(client, "viewer").json["csrf_token"]
-    changed = client.post("/api/me/password", headers={"X-CSRF-Token": csrf},
-                          json={"current_password": password_for("viewer"), "new_password": "tea-kettle-orbit-42"})
+    changed = client.post(
+        "/api/me/password",
+        headers={"X-CSRF-Token": csrf},
+        json={"current_password": password_for("viewer"), "new_password": "tea-kettle-orbit-42"},
+    )
     assert changed.status_code == 200
     refused = client.get("/api/me")
     assert refused.status_code == 401 and problem_type(refused) == "session-revoked"
@@ -140,8 +151,10 @@ def test_an_admin_reset_ends_the_session_and_the_next_one_must_change_the_passwo
     blocked = client.get("/api/tasks")
     assert blocked.status_code == 403 and problem_type(blocked) == "password-change-required"
     assert client.get("/api/auth/session").status_code == 200
-    assert client.patch("/api/me", json={"locale": "en"},
-                        headers={"X-CSRF-Token": limited.json["csrf_token"]}).status_code == 200
+    assert (
+        client.patch("/api/me", json={"locale": "en"}, headers={"X-CSRF-Token": limited.json["csrf_token"]}).status_code
+        == 200
+    )
 
 
 def test_refused_logins_have_their_own_problem_types_and_set_no_cookie(client, clock):
@@ -184,8 +197,11 @@ def test_no_credentials_and_a_forged_cookie_are_told_apart_from_an_expired_sessi
 def test_a_login_form_posted_from_another_site_opens_no_session(client):
     # A cross-site HTML form can send only form or text bodies; the login takes JSON alone.
     for content_type in ("application/x-www-form-urlencoded", "text/plain", "multipart/form-data"):
-        response = client.post("/api/auth/session", content_type=content_type,
-                               data=f'{{"username": "viewer", "password": "{password_for("viewer")}"}}')
+        response = client.post(
+            "/api/auth/session",
+            content_type=content_type,
+            data=f'{{"username": "viewer", "password": "{password_for("viewer")}"}}',
+        )
         assert response.status_code == 422 and session_cookie(client) is None
 
 

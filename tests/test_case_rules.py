@@ -1,6 +1,7 @@
 """Complaints, service requests, follow-ups, escalations and notifications: one rule each, called by the
 API, the BPMN handlers and the CLI alike; due times fixed when a record is received; every change audited
 by the domain function in the change's transaction."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,8 +44,10 @@ def new_client(person, **fields) -> int:
 
 
 def register_complaint(person, client_id: int, **fields) -> dict:
-    made = person.post(f"/api/clients/{client_id}/complaints",
-                       json={"description": "The VAT return was filed late", "severity": "high", **fields})
+    made = person.post(
+        f"/api/clients/{client_id}/complaints",
+        json={"description": "The VAT return was filed late", "severity": "high", **fields},
+    )
     assert made.status_code == 201, made.json
     return made.json
 
@@ -138,8 +141,11 @@ def test_a_service_requests_sla_due_times_are_fixed_when_received(people, app, c
     assert made.status_code == 201, made.json
     request = made.json
     assert {k: _at(v) for k, v in request["sla_due_times"].items()} == {
-        "urgent": received + timedelta(hours=4), "high": received + timedelta(days=1),
-        "normal": received + timedelta(days=3), "low": received + timedelta(days=5)}
+        "urgent": received + timedelta(hours=4),
+        "high": received + timedelta(days=1),
+        "normal": received + timedelta(days=3),
+        "low": received + timedelta(days=5),
+    }
     _set(app, service_request_sla={"urgent": "PT1H", "high": "PT2H", "normal": "PT3H", "low": "PT4H"})
     clock.advance(hours=1)
     triage = open_task(desk, request["instance_id"], "triage")
@@ -158,14 +164,17 @@ def test_a_service_requests_sla_due_times_are_fixed_when_received(people, app, c
         assert progress.sla_compliance(session, period).rows[0] == ("Service requests resolved within SLA", 1, 1, 1.0)
 
 
-@pytest.mark.parametrize("path,field,value", [
-    ("complaints", "status", "closed"),
-    ("complaints", "received_at", "2020-01-01T00:00:00+00:00"),
-    ("complaints", "acknowledge_due_at", "2030-01-01T00:00:00+00:00"),
-    ("service-requests", "status", "resolved"),
-    ("service-requests", "sla_due_at", "2030-01-01T00:00:00+00:00"),
-    ("service-requests", "sla_due_times", {"high": "2030-01-01T00:00:00+00:00"}),
-])
+@pytest.mark.parametrize(
+    "path,field,value",
+    [
+        ("complaints", "status", "closed"),
+        ("complaints", "received_at", "2020-01-01T00:00:00+00:00"),
+        ("complaints", "acknowledge_due_at", "2030-01-01T00:00:00+00:00"),
+        ("service-requests", "status", "resolved"),
+        ("service-requests", "sla_due_at", "2030-01-01T00:00:00+00:00"),
+        ("service-requests", "sla_due_times", {"high": "2030-01-01T00:00:00+00:00"}),
+    ],
+)
 def test_status_received_and_due_times_move_only_through_the_process(people, app, clock, path, field, value):
     desk = people["service_desk"]
     client_id = new_client(people["account_manager"])
@@ -173,13 +182,15 @@ def test_status_received_and_due_times_move_only_through_the_process(people, app
     record = desk.post(f"/api/clients/{client_id}/{path}", json=body).json
     before = audit_rows(app)
     clock.advance(minutes=5)
-    refused = desk.patch(f"/api/clients/{client_id}/{path}/{record['id']}", json={field: value, "severity": "low"}
-                         if path == "complaints" else {field: value, "title": "Changed"})
+    refused = desk.patch(
+        f"/api/clients/{client_id}/{path}/{record['id']}",
+        json={field: value, "severity": "low"} if path == "complaints" else {field: value, "title": "Changed"},
+    )
     assert refused.status_code == 422, refused.json
     assert refused.headers["Content-Type"].startswith("application/problem+json")
     assert field in refused.json["errors"]
     assert desk.get(f"/api/clients/{client_id}/{path}/{record['id']}").json == record  # nothing written
-    assert [r.action for r in audit_rows(app)[len(before):] if not r.action.startswith("PATCH")] == []
+    assert [r.action for r in audit_rows(app)[len(before) :] if not r.action.startswith("PATCH")] == []
 
 
 def actions(app, target: str) -> list[tuple[str, str]]:
@@ -196,9 +207,13 @@ def test_every_step_of_a_complaint_is_audited_with_its_actor(people, app, clock)
     assert complete(manager, open_task(manager, instance_id, "approve"), approved=True).status_code == 200
     assert complete(desk, open_task(desk, instance_id, "feedback"), satisfaction=4).status_code == 200
     assert actions(app, target) == [
-        ("complaint.create", "service_desk"), ("complaint.acknowledge", "service_desk"),
-        ("complaint.investigate", "service_desk"), ("complaint.propose_resolution", "service_desk"),
-        ("complaint.resolve", "manager"), ("complaint.close", "service_desk")]
+        ("complaint.create", "service_desk"),
+        ("complaint.acknowledge", "service_desk"),
+        ("complaint.investigate", "service_desk"),
+        ("complaint.propose_resolution", "service_desk"),
+        ("complaint.resolve", "manager"),
+        ("complaint.close", "service_desk"),
+    ]
     [create] = audit_rows(app, action="complaint.create")
     assert create.detail["description"] == "changed" and create.detail["severity"] == [None, "high"]
     [feedback] = audit_rows(app, action="feedback.create")
@@ -212,8 +227,11 @@ def test_every_step_of_a_service_request_is_audited_with_its_actor(people, app, 
     admin, desk = people["admin"], people["service_desk"]
     employ(admin, "service_desk", manager="manager")
     client_id = new_client(people["account_manager"])
-    request = people["account_manager"].post(f"/api/clients/{client_id}/service-requests",
-                                             json={"title": "Penalty notice", "priority": "urgent"}).json
+    request = (
+        people["account_manager"]
+        .post(f"/api/clients/{client_id}/service-requests", json={"title": "Penalty notice", "priority": "urgent"})
+        .json
+    )
     target = f"client:{client_id}/service-requests/{request['id']}"
     instance_id = request["instance_id"]
     triage = open_task(desk, instance_id, "triage")
@@ -224,24 +242,30 @@ def test_every_step_of_a_service_request_is_audited_with_its_actor(people, app, 
     assert complete(desk, open_task(desk, instance_id, "work"), resolution="Appealed").status_code == 200
     assert complete(desk, open_task(desk, instance_id, "rate"), rating=5).status_code == 200
     assert actions(app, target) == [
-        ("service_request.create", "account_manager"), ("service_request.triage", "service_desk"),
-        ("service_request.assign", "service_desk"), ("service_request.escalate", "timer"),
-        ("service_request.resolve", "service_desk"), ("service_request.close", "service_desk")]
+        ("service_request.create", "account_manager"),
+        ("service_request.triage", "service_desk"),
+        ("service_request.assign", "service_desk"),
+        ("service_request.escalate", "timer"),
+        ("service_request.resolve", "service_desk"),
+        ("service_request.close", "service_desk"),
+    ]
     [triaged] = audit_rows(app, action="service_request.triage")
     assert triaged.detail["status"] == ["new", "triaged"] and triaged.detail["type"] == [None, "tax"]
     [escalated] = audit_rows(app, action="service_request.escalate")
     assert escalated.detail["manager"] == "manager"
     queued = [(r.actor, r.detail["kind"], r.detail["recipient"]) for r in audit_rows(app, action="notification.queue")]
-    assert queued == [("timer", "escalation", "manager"), ("timer", "escalation", "service_desk"),
-                      ("service_desk", "outcome", "account_manager")]
+    assert queued == [
+        ("timer", "escalation", "manager"),
+        ("timer", "escalation", "service_desk"),
+        ("service_desk", "outcome", "account_manager"),
+    ]
     assert [r.actor for r in audit_rows(app, action="feedback.create")] == ["service_desk"]
 
 
 def test_a_rejected_service_request_is_audited(people, app, clock):
     desk = people["service_desk"]
     client_id = new_client(people["account_manager"])
-    request = people["account_manager"].post(f"/api/clients/{client_id}/service-requests",
-                                             json={"title": "Spam"}).json
+    request = people["account_manager"].post(f"/api/clients/{client_id}/service-requests", json={"title": "Spam"}).json
     triage = open_task(desk, request["instance_id"], "triage")
     assert complete(desk, triage, decision="reject", reject_reason="Duplicate").status_code == 200
     [row] = audit_rows(app, action="service_request.reject")
@@ -267,7 +291,11 @@ def test_the_follow_up_cycle_is_audited_with_the_timer_and_the_owner(people, app
     task = open_task(am, instance_id, "contact_client")
     assert complete(am, task, channel="call", outcome="needs_action", next_step="Send the forms").status_code == 200
     [done] = audit_rows(app, action="follow_up.complete")
-    assert (done.actor, done.target, done.detail["outcome"]) == ("account_manager", opened.target, [None, "needs_action"])
+    assert (done.actor, done.target, done.detail["outcome"]) == (
+        "account_manager",
+        opened.target,
+        [None, "needs_action"],
+    )
     [request] = audit_rows(app, action="service_request.create")
     assert request.actor == "account_manager"
 
@@ -278,13 +306,20 @@ def test_hand_recorded_records_are_audited_with_what_changed_personal_fields_mas
     made = am.post(f"/api/clients/{client_id}/contacts", json={"name": "Li Wei", "phones": ["+86 138 0000 0000"]})
     assert made.status_code == 201, made.json
     target = f"client:{client_id}/contacts/{made.json['id']}"
-    assert am.patch(f"/api/clients/{client_id}/contacts/{made.json['id']}",
-                    json={"role": "CFO", "phones": ["+86 139 0000 0000"]}).status_code == 200
+    assert (
+        am.patch(
+            f"/api/clients/{client_id}/contacts/{made.json['id']}",
+            json={"role": "CFO", "phones": ["+86 139 0000 0000"]},
+        ).status_code
+        == 200
+    )
     assert am.delete(f"/api/clients/{client_id}/contacts/{made.json['id']}").status_code == 204
     rows = audit_rows(app, target=target)
-    assert [(r.action, r.actor) for r in rows] == [("contact.create", "account_manager"),
-                                                    ("contact.update", "account_manager"),
-                                                    ("contact.delete", "account_manager")]
+    assert [(r.action, r.actor) for r in rows] == [
+        ("contact.create", "account_manager"),
+        ("contact.update", "account_manager"),
+        ("contact.delete", "account_manager"),
+    ]
     assert rows[0].detail == {"name": [None, "Li Wei"], "phones": "changed"}
     assert rows[1].detail == {"phones": "changed", "role": [None, "CFO"]}
     feedback = am.post(f"/api/clients/{client_id}/feedback", json={"csat": 4, "comment": "Good"})

@@ -1,4 +1,5 @@
 """The `atrium` command line and the health endpoints, as a process designer and an operator use them."""
+
 from __future__ import annotations
 
 import shutil

@@ -3,6 +3,7 @@ approved onboarding, restored, its status changed, merged into) starts its follo
 transaction, and every way it stops (status changed away, deleted, merged away) cancels it. Each of them
 writes its audit row (actor, action, target `client:{id}`, what changed with personal fields masked) in
 the domain function, whoever called it: an API view, a BPMN service task, an import, the CLI."""
+
 from __future__ import annotations
 
 import io
@@ -43,9 +44,15 @@ def new_client(person, **fields) -> int:
 
 def cycles(app, client_id: int, status: str = "active") -> list[ProcessInstance]:
     with app.extensions["atrium.engine"].transaction() as session:
-        found = session.scalars(select(ProcessInstance).where(
-            ProcessInstance.process_key == "follow_up", ProcessInstance.business_key == f"client:{client_id}",
-            ProcessInstance.status == status).order_by(ProcessInstance.started_at)).all()
+        found = session.scalars(
+            select(ProcessInstance)
+            .where(
+                ProcessInstance.process_key == "follow_up",
+                ProcessInstance.business_key == f"client:{client_id}",
+                ProcessInstance.status == status,
+            )
+            .order_by(ProcessInstance.started_at)
+        ).all()
         session.expunge_all()
         return found
 
@@ -62,6 +69,7 @@ def audit_rows(app, action: str, target: str | None = None) -> list[AuditEntry]:
 
 # Created over the API ---------------------------------------------------------------------------------
 
+
 def test_a_client_created_active_over_the_api_gets_its_cycle_and_an_audit_row(app, people):
     client_id = new_client(people["account_manager"])
     assert len(cycles(app, client_id)) == 1
@@ -72,12 +80,14 @@ def test_a_client_created_active_over_the_api_gets_its_cycle_and_an_audit_row(ap
 
 # Changed over the API: status in and out of active; the audit row says what changed ------------------
 
+
 def test_a_status_change_starts_or_cancels_the_cycle_and_the_audit_row_names_old_and_new_values(app, people):
     am = people["account_manager"]
     client_id = new_client(am, status="prospect", phones=["+44 20 7946 0000"], emails=["a@example.com"])
     assert cycles(app, client_id) == []
-    changed = am.patch(f"/api/clients/{client_id}", json={"status": "active", "tier": "B",
-                                                          "phones": ["+44 20 7946 9999"]})
+    changed = am.patch(
+        f"/api/clients/{client_id}", json={"status": "active", "tier": "B", "phones": ["+44 20 7946 9999"]}
+    )
     assert changed.status_code == 200, changed.json
     [cycle] = cycles(app, client_id)
     [row] = audit_rows(app, "client.update", f"client:{client_id}")
@@ -93,6 +103,7 @@ def test_a_status_change_starts_or_cancels_the_cycle_and_the_audit_row_names_old
 
 
 # Deleted and restored ---------------------------------------------------------------------------------
+
 
 def test_delete_cancels_the_cycle_and_restore_starts_a_new_one_each_audited(app, people):
     am, admin = people["account_manager"], people["admin"]
@@ -123,12 +134,19 @@ def test_a_refused_delete_leaves_the_cycle_running_and_writes_no_delete_row(app,
 
 # Imported ---------------------------------------------------------------------------------------------
 
+
 def test_an_imported_active_client_gets_its_cycle_and_each_imported_client_an_audit_row(app, people):
-    content = ("Company,Status,Phone\nImported Active Ltd,active,+44 20 7946 1111\n"
-               "Imported Prospect Ltd,prospect,\n").encode()
-    response = people["manager"].post("/api/clients/import", content_type="multipart/form-data", data={
-        "file": (io.BytesIO(content), "clients.csv"),
-        "mapping": json.dumps({"Company": "name", "Status": "status", "Phone": "phones"})})
+    content = (
+        "Company,Status,Phone\nImported Active Ltd,active,+44 20 7946 1111\nImported Prospect Ltd,prospect,\n"
+    ).encode()
+    response = people["manager"].post(
+        "/api/clients/import",
+        content_type="multipart/form-data",
+        data={
+            "file": (io.BytesIO(content), "clients.csv"),
+            "mapping": json.dumps({"Company": "name", "Status": "status", "Phone": "phones"}),
+        },
+    )
     assert response.status_code == 200, response.json
     active_id, prospect_id = response.json["client_ids"]
     assert len(cycles(app, active_id)) == 1
@@ -144,9 +162,15 @@ def test_an_imported_active_client_gets_its_cycle_and_each_imported_client_an_au
 
 def test_a_dry_run_import_starts_nothing_and_audits_nothing(app, people):
     content = b"Company,Status\nDry Run Ltd,active\n"
-    response = people["manager"].post("/api/clients/import", content_type="multipart/form-data", data={
-        "file": (io.BytesIO(content), "clients.csv"), "mapping": json.dumps({"Company": "name", "Status": "status"}),
-        "dry_run": "true"})
+    response = people["manager"].post(
+        "/api/clients/import",
+        content_type="multipart/form-data",
+        data={
+            "file": (io.BytesIO(content), "clients.csv"),
+            "mapping": json.dumps({"Company": "name", "Status": "status"}),
+            "dry_run": "true",
+        },
+    )
     assert response.status_code == 200, response.json
     with app.extensions["atrium.engine"].transaction() as session:
         assert session.scalar(select(Client.id).where(Client.name == "Dry Run Ltd")) is None
@@ -155,6 +179,7 @@ def test_a_dry_run_import_starts_nothing_and_audits_nothing(app, people):
 
 
 # Opened by an approved onboarding (a BPMN service task) ----------------------------------------------
+
 
 def test_a_client_opened_by_an_approved_onboarding_gets_its_cycle_and_an_audit_row_by_the_approver(app, people):
     instance, review = onboarded_to_review(people, intake(owner="am_tax"))
@@ -175,6 +200,7 @@ def test_a_client_opened_by_an_approved_onboarding_gets_its_cycle_and_an_audit_r
 
 
 # Merged -----------------------------------------------------------------------------------------------
+
 
 def test_a_merge_cancels_the_duplicates_cycle_and_leaves_the_survivor_exactly_one(app, people):
     am, partner = people["account_manager"], people["partner"]
@@ -211,11 +237,13 @@ def test_a_merge_into_an_active_client_without_a_cycle_starts_one(app, people):
 
 # Called directly: no hook lists, the domain functions do it themselves ------------------------------
 
+
 def test_the_domain_functions_keep_the_cycle_and_audit_without_the_api(app, people):
     engine = app.extensions["atrium.engine"]
     with engine.transaction() as session:
-        client = client_service.create_client(session, engine, data={"name": "Scripted Ltd", "status": "active"},
-                                              actor=domain_audit.cli_actor())
+        client = client_service.create_client(
+            session, engine, data={"name": "Scripted Ltd", "status": "active"}, actor=domain_audit.cli_actor()
+        )
         client_id = client.id
     assert len(cycles(app, client_id)) == 1
     with engine.transaction() as session:
@@ -231,8 +259,9 @@ def test_the_domain_functions_keep_the_cycle_and_audit_without_the_api(app, peop
 def test_a_failed_change_leaves_neither_cycle_nor_audit_row(app, people):
     engine = app.extensions["atrium.engine"]
     with pytest.raises(RuntimeError), engine.transaction() as session:
-        client = client_service.create_client(session, engine, data={"name": "Rolled Back Ltd", "status": "active"},
-                                              actor="someone")
+        client = client_service.create_client(
+            session, engine, data={"name": "Rolled Back Ltd", "status": "active"}, actor="someone"
+        )
         client_id = client.id
         raise RuntimeError("the caller fails after the change")
     assert cycles(app, client_id) == [] and audit_rows(app, "client.create", f"client:{client_id}") == []
@@ -249,6 +278,7 @@ def test_merge_clients_called_directly_keeps_cycles_and_audits(app, people):
 
 
 # The CLI ----------------------------------------------------------------------------------------------
+
 
 def test_cycles_started_for_clients_that_were_active_before_are_started_by_whoever_asked(app, people):
     from atrium.follow_up_cycles import start_missing_cycles

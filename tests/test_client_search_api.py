@@ -1,5 +1,6 @@
 """Searching and listing clients at scale through HTTP: short Chinese names, tags, capped counts and
 sorting, as the service desk and account managers use them."""
+
 from __future__ import annotations
 
 import pytest
@@ -43,7 +44,9 @@ def test_one_and_two_chinese_characters_find_names_anywhere_in_them(people):
 
 def test_full_width_and_upper_case_input_finds_the_same_clients(people):
     add(people["partner"], "ACME Consulting Ltd", phones=["+44 20 7946 0000"])
-    assert names(people["viewer"], q="ＡＣＭＥ") == ["ACME Consulting Ltd"]  # full-width letters, as a Chinese IME types them
+    assert names(people["viewer"], q="ＡＣＭＥ") == [
+        "ACME Consulting Ltd"
+    ]  # full-width letters, as a Chinese IME types them
     assert names(people["viewer"], q="acme consult") == ["ACME Consulting Ltd"]
     assert names(people["viewer"], q="４４２０") == ["ACME Consulting Ltd"]
 
@@ -98,8 +101,11 @@ def test_a_broad_search_counts_up_to_the_limit_and_still_pages_through_every_mat
     assert partner.get("/api/clients", query_string={"q": "nothing"}).json["total_exact"] is True
 
 
-@pytest.mark.parametrize("few_matches, name_walk", [(2_000, 5_000), (0, 5_000), (0, 3)],
-                         ids=["sorted-matches", "walked-names", "walk-too-short"])
+@pytest.mark.parametrize(
+    "few_matches, name_walk",
+    [(2_000, 5_000), (0, 5_000), (0, 3)],
+    ids=["sorted-matches", "walked-names", "walk-too-short"],
+)
 def test_sorting_and_paging_agree_however_many_clients_match(people, clock, monkeypatch, few_matches, name_walk):
     # A page is sorted from the matches (few of them), or found walking the names in order (many),
     # falling back to sorting when the walk ends before the page is full: all three agree.
@@ -110,22 +116,40 @@ def test_sorting_and_paging_agree_however_many_clients_match(people, clock, monk
         add(partner, f"{name} Search Co", tier=tier, tags=["shipping"])
         clock.advance(minutes=1)
     add(partner, "Unrelated", tier="C")
-    assert names(partner, q="search co") == ["Alpha Search Co", "Bravo Search Co", "charlie Search Co",
-                                             "delta Search Co", "echo Search Co"]
+    assert names(partner, q="search co") == [
+        "Alpha Search Co",
+        "Bravo Search Co",
+        "charlie Search Co",
+        "delta Search Co",
+        "echo Search Co",
+    ]
     assert names(partner, q="search", page_size=2, page=2) == ["charlie Search Co", "delta Search Co"]
     assert names(partner, q="search", sort="-created", page_size=2, page=2) == ["charlie Search Co", "Alpha Search Co"]
-    assert names(partner, q="search", sort="tier") == ["charlie Search Co", "echo Search Co", "delta Search Co",
-                                                        "Bravo Search Co", "Alpha Search Co"]
+    assert names(partner, q="search", sort="tier") == [
+        "charlie Search Co",
+        "echo Search Co",
+        "delta Search Co",
+        "Bravo Search Co",
+        "Alpha Search Co",
+    ]
     assert names(partner, q="search", sort="-name", page_size=3, page=2) == ["Bravo Search Co", "Alpha Search Co"]
     assert names(partner, tier="A", sort="name") == ["charlie Search Co", "echo Search Co"]
     assert names(partner, q="co", tier="B", tag="shipping", owner="account_manager", sort="-name") == [
-        "delta Search Co", "Bravo Search Co"]
+        "delta Search Co",
+        "Bravo Search Co",
+    ]
 
 
 def test_bad_search_input_is_refused_naming_the_field(people):
     viewer = people["viewer"]
-    for params, field in (({"q": ""}, "q"), ({"q": "x" * 201}, "q"), ({"tag": "t" * 51}, "tag"),
-                          ({"page_size": 201}, "page_size"), ({"sort": "-colour"}, "sort"), ({"tier": "Z"}, "tier")):
+    for params, field in (
+        ({"q": ""}, "q"),
+        ({"q": "x" * 201}, "q"),
+        ({"tag": "t" * 51}, "tag"),
+        ({"page_size": 201}, "page_size"),
+        ({"sort": "-colour"}, "sort"),
+        ({"tier": "Z"}, "tier"),
+    ):
         response = viewer.get("/api/clients", query_string=params)
         assert response.status_code == 422 and field in response.json["errors"], (params, response.json)
     nul = viewer.get("/api/clients", query_string={"q": "a\x00b"})
@@ -138,9 +162,11 @@ def test_postgresql_answers_substrings_short_chinese_names_and_tags_from_indexes
 
     from storage.clients import Client, search_condition, tagged_condition
 
-    expected = {"ix_clients_search_trgm": search_condition("harbour", dialect="postgresql"),
-                "ix_clients_search_cjk": search_condition("张三", dialect="postgresql"),
-                "ix_clients_tags": tagged_condition("vip", dialect="postgresql")}
+    expected = {
+        "ix_clients_search_trgm": search_condition("harbour", dialect="postgresql"),
+        "ix_clients_search_cjk": search_condition("张三", dialect="postgresql"),
+        "ix_clients_tags": tagged_condition("vip", dialect="postgresql"),
+    }
     with pg.connect() as conn:
         conn.exec_driver_sql("SET enable_seqscan = off")
 

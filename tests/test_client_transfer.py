@@ -1,5 +1,6 @@
 """Clients in and out in bulk: exporting the filtered list as CSV and XLSX, importing a spreadsheet with a
 dry-run report and all-or-nothing writes, and merging a duplicate client into another."""
+
 from __future__ import annotations
 
 import csv
@@ -58,23 +59,44 @@ def upload(person, content: bytes, *, filename="clients.csv", mapping=None, **fo
 
 # Export -------------------------------------------------------------------------------
 
+
 def test_account_manager_exports_only_their_teams_clients_to_xlsx_with_chinese_names(people):
     partner = people["partner"]
     mine = new_client(partner, owner="account_manager")
-    team = new_client(partner, name="张三丰律师事务所", kind="person", phones=["13800138000"], emails=[],
-                      addresses=[{"label": "office", "street": "解放大道 1 号", "city": "武汉"}], tags=["vip", "诉讼"],
-                      owner="am_tax", tier="B")
+    team = new_client(
+        partner,
+        name="张三丰律师事务所",
+        kind="person",
+        phones=["13800138000"],
+        emails=[],
+        addresses=[{"label": "office", "street": "解放大道 1 号", "city": "武汉"}],
+        tags=["vip", "诉讼"],
+        owner="am_tax",
+        tier="B",
+    )
     new_client(partner, name="Other Team Ltd", phones=[], emails=[], owner="am_audit")
     response = people["account_manager"].get("/api/clients/export?format=xlsx")
     assert response.status_code == 200, response.json
     assert response.mimetype == XLSX
     assert response.headers["Content-Disposition"].startswith("attachment; filename=clients-")
-    assert response.headers["Content-Disposition"].endswith('.xlsx')
+    assert response.headers["Content-Disposition"].endswith(".xlsx")
     sheet = load_workbook(io.BytesIO(response.data)).active
     rows = [list(r) for r in sheet.iter_rows(values_only=True)]
     header = rows[0]
-    assert header[:12] == ["id", "name", "kind", "tier", "status", "industry", "owner", "tags", "phones", "emails",
-                           "addresses", "notes"]
+    assert header[:12] == [
+        "id",
+        "name",
+        "kind",
+        "tier",
+        "status",
+        "industry",
+        "owner",
+        "tags",
+        "phones",
+        "emails",
+        "addresses",
+        "notes",
+    ]
     by_name = {row[1]: dict(zip(header, row)) for row in rows[1:]}
     assert set(by_name) == {"Harbour Logistics Ltd", "张三丰律师事务所"}  # not the other team's client
     chinese = by_name["张三丰律师事务所"]
@@ -92,25 +114,36 @@ def test_account_manager_exports_only_their_teams_clients_to_xlsx_with_chinese_n
 def test_csv_export_follows_search_and_sort_and_is_safe_to_open_in_excel(people):
     partner = people["partner"]
     new_client(partner, owner="account_manager")
-    new_client(partner, name="=HYPERLINK(\"http://evil.example\",\"click\")", phones=["-1 555 0100"], emails=[],
-               notes="@SUM(A1:A9)", tags=["+vip"], tier="B")
+    new_client(
+        partner,
+        name='=HYPERLINK("http://evil.example","click")',
+        phones=["-1 555 0100"],
+        emails=[],
+        notes="@SUM(A1:A9)",
+        tags=["+vip"],
+        tier="B",
+    )
     new_client(partner, name="王小明", kind="person", phones=["13900139000"], emails=[], tier="C", tags=[])
     response = partner.get("/api/clients/export?format=csv&sort=-name")
     assert response.status_code == 200
     assert response.mimetype == "text/csv" and response.mimetype_params.get("charset") == "utf-8"
-    assert "filename=\"clients-" in response.headers["Content-Disposition"]
+    assert 'filename="clients-' in response.headers["Content-Disposition"]
     assert response.headers["Content-Disposition"].endswith('.csv"')
     assert response.data.startswith("\ufeff".encode())  # the BOM Excel needs to read UTF-8
     rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
-    assert [r["name"] for r in rows] == ["王小明", "'=HYPERLINK(\"http://evil.example\",\"click\")",
-                                         "Harbour Logistics Ltd"]  # by name without punctuation, descending
+    assert [r["name"] for r in rows] == [
+        "王小明",
+        '\'=HYPERLINK("http://evil.example","click")',
+        "Harbour Logistics Ltd",
+    ]  # by name without punctuation, descending
     evil = rows[1]
     assert evil["phones"] == "'-1 555 0100" and evil["notes"] == "'@SUM(A1:A9)" and evil["tags"] == "'+vip"
     assert rows[2]["phones"] == "'+44 20 7946 0000"
     assert rows[0]["tier"] == "C" and rows[0]["kind"] == "person"
     searched = partner.get("/api/clients/export?format=csv&q=harbour")
     assert [r["name"] for r in csv.DictReader(io.StringIO(searched.data.decode("utf-8-sig")))] == [
-        "Harbour Logistics Ltd"]
+        "Harbour Logistics Ltd"
+    ]
     # In the workbook the same name is a text cell, never a formula.
     sheet = load_workbook(io.BytesIO(partner.get("/api/clients/export?format=xlsx&tier=B").data)).active
     assert sheet["B2"].value.startswith("=HYPERLINK") and sheet["B2"].data_type == "s"
@@ -160,30 +193,41 @@ def test_dry_run_reports_each_problem_by_row_and_column_and_writes_nothing(peopl
     partner = people["partner"]
     existing = new_client(partner)
     before = client_count(partner)
-    content = csv_file([
-        HEADER,
-        ["Meridian Legal LLP", "+1 212 555 0100", "law@meridian.example", "a", "account_manager", "x"],
-        ["Bad Mail Co", "", "law@meridian.example; not-an-email", "B", "", ""],
-        ["Wrong Tier Co", "", "", "Z", "", ""],
-        ["Nobody's Co", "", "", "", "nobody", ""],
-        ["", "+1 999 555 0000", "", "", "", ""],
-        ["HL Group", "020 7946 0000", "", "", "", ""],
-        ["Meridian Legal", "", "", "", "", ""],
-        ["", "", "", "", "", ""],
-    ])
+    content = csv_file(
+        [
+            HEADER,
+            ["Meridian Legal LLP", "+1 212 555 0100", "law@meridian.example", "a", "account_manager", "x"],
+            ["Bad Mail Co", "", "law@meridian.example; not-an-email", "B", "", ""],
+            ["Wrong Tier Co", "", "", "Z", "", ""],
+            ["Nobody's Co", "", "", "", "nobody", ""],
+            ["", "+1 999 555 0000", "", "", "", ""],
+            ["HL Group", "020 7946 0000", "", "", "", ""],
+            ["Meridian Legal", "", "", "", "", ""],
+            ["", "", "", "", "", ""],
+        ]
+    )
     response = upload(partner, content, mapping=MAPPING, dry_run=True)
     assert response.status_code == 200, response.json
     report = response.json
     assert report["dry_run"] is True and report["rows"] == 7 and report["valid_rows"] == 1
     assert report["created"] == 0 and report["client_ids"] == [] and report["warnings"] == []
     problems = [(p["row"], p["column"], p["field"]) for p in report["problems"]]
-    assert problems == [(3, "E-mail", "emails.1"), (4, "Tier", "tier"), (5, "Account manager", "owner"),
-                        (6, "Company", "name"), (7, "Phone", "phones"), (8, "Company", "name")]
+    assert problems == [
+        (3, "E-mail", "emails.1"),
+        (4, "Tier", "tier"),
+        (5, "Account manager", "owner"),
+        (6, "Company", "name"),
+        (7, "Phone", "phones"),
+        (8, "Company", "name"),
+    ]
     messages = {p["row"]: p for p in report["problems"]}
     assert "email" in messages[3]["message"].lower()
     assert messages[7]["message"] == f"same phone as existing client {existing['id']} (Harbour Logistics Ltd)"
-    assert messages[7]["duplicate_of"] == {"client_id": existing["id"], "name": "Harbour Logistics Ltd",
-                                           "matched_on": ["phone"]}
+    assert messages[7]["duplicate_of"] == {
+        "client_id": existing["id"],
+        "name": "Harbour Logistics Ltd",
+        "matched_on": ["phone"],
+    }
     assert messages[8]["message"] == "same name as row 2 of this file" and messages[8]["duplicate_of"] == {"row": 2}
     assert client_count(partner) == before
 
@@ -195,8 +239,9 @@ def test_an_import_with_one_bad_row_is_refused_whole_and_changes_nothing(people)
     content = csv_file([HEADER, ["Good One Ltd", "", "", "A", "", ""], ["Bad Tier Ltd", "", "", "Q", "", ""]])
     response = upload(partner, content, mapping=MAPPING)
     assert response.status_code == 422 and response.mimetype == "application/problem+json"
-    assert response.json["errors"] == [{"row": 3, "column": "Tier", "field": "tier",
-                                        "message": "Must be one of: A, B, C."}]
+    assert response.json["errors"] == [
+        {"row": 3, "column": "Tier", "field": "tier", "message": "Must be one of: A, B, C."}
+    ]
     assert "nothing was imported" in response.json["detail"]
     assert client_count(partner) == before
     failed = people["admin"].get("/api/audit", query_string={"action": "POST /api/clients/import"}).json["items"]
@@ -204,21 +249,45 @@ def test_an_import_with_one_bad_row_is_refused_whole_and_changes_nothing(people)
 
 
 def test_a_good_xlsx_file_imports_every_row_in_one_go(app, people):
-    schema = {"type": "object", "properties": {"vat_number": {"type": "string"}, "staff": {"type": "integer"}},
-              "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"vat_number": {"type": "string"}, "staff": {"type": "integer"}},
+        "additionalProperties": False,
+    }
     assert people["admin"].put("/api/settings/client-custom-fields", json={"schema": schema}).status_code == 200
     manager = people["manager"]
-    content = xlsx_file([
-        ["客户名称", "电话", "Email", "Tags", "Street", "City", "VAT", "Staff", "Owner", "Status"],
-        ["上海明德咨询有限公司", "021 6888 0000; 13812345678", "info@mingde.example", "vip; 咨询", "南京西路 100 号",
-         "上海", "CN9100", 12, "account_manager", "Active"],
-        ["Northwind Architects", 442079460001, None, None, "2 Dock Rd", "London", None, None, None, None],
-        [None, None, None, None, None, None, None, None, None, None],
-        ["Solo Practitioner", None, "solo@example.com", None, None, None, None, 1, None, "dormant"],
-    ])
-    mapping = {"客户名称": "name", "电话": "phones", "Email": "emails", "Tags": "tags", "Street": "address.street",
-               "City": "address.city", "VAT": "custom_fields.vat_number", "Staff": "custom_fields.staff",
-               "Owner": "owner", "Status": "status"}
+    content = xlsx_file(
+        [
+            ["客户名称", "电话", "Email", "Tags", "Street", "City", "VAT", "Staff", "Owner", "Status"],
+            [
+                "上海明德咨询有限公司",
+                "021 6888 0000; 13812345678",
+                "info@mingde.example",
+                "vip; 咨询",
+                "南京西路 100 号",
+                "上海",
+                "CN9100",
+                12,
+                "account_manager",
+                "Active",
+            ],
+            ["Northwind Architects", 442079460001, None, None, "2 Dock Rd", "London", None, None, None, None],
+            [None, None, None, None, None, None, None, None, None, None],
+            ["Solo Practitioner", None, "solo@example.com", None, None, None, None, 1, None, "dormant"],
+        ]
+    )
+    mapping = {
+        "客户名称": "name",
+        "电话": "phones",
+        "Email": "emails",
+        "Tags": "tags",
+        "Street": "address.street",
+        "City": "address.city",
+        "VAT": "custom_fields.vat_number",
+        "Staff": "custom_fields.staff",
+        "Owner": "owner",
+        "Status": "status",
+    }
     dry = upload(manager, content, filename="clients.xlsx", mapping=mapping, dry_run=True)
     assert dry.status_code == 200 and dry.json["problems"] == [] and dry.json["valid_rows"] == 3
     assert client_count(manager) == 0
@@ -233,17 +302,26 @@ def test_a_good_xlsx_file_imports_every_row_in_one_go(app, people):
     assert second["phones"] == ["442079460001"] and second["emails"] == [] and second["status"] == "prospect"
     assert third["custom_fields"] == {"staff": 1} and third["status"] == "dormant"
     with app.extensions["atrium.engine"].transaction() as session:  # each client's status history begins
-        history = session.execute(select(ClientStatusChange.client_id, ClientStatusChange.from_status,
-                                         ClientStatusChange.to_status, ClientStatusChange.changed_by)
-                                  .order_by(ClientStatusChange.client_id)).all()
-    assert [tuple(h) for h in history] == [(first["id"], None, "active", "manager"), (second["id"], None, "prospect", "manager"),
-                                           (third["id"], None, "dormant", "manager")]
+        history = session.execute(
+            select(
+                ClientStatusChange.client_id,
+                ClientStatusChange.from_status,
+                ClientStatusChange.to_status,
+                ClientStatusChange.changed_by,
+            ).order_by(ClientStatusChange.client_id)
+        ).all()
+    assert [tuple(h) for h in history] == [
+        (first["id"], None, "active", "manager"),
+        (second["id"], None, "prospect", "manager"),
+        (third["id"], None, "dormant", "manager"),
+    ]
     audit = people["admin"].get("/api/audit?action=client.import").json["items"]
     assert len(audit) == 1 and audit[0]["actor"] == "manager"
     assert audit[0]["detail"]["client_ids"] == response.json["client_ids"] and audit[0]["detail"]["rows"] == 3
     # The account manager (owner of the first) finds it; the import went through the same search index.
     assert [c["name"] for c in people["account_manager"].get("/api/clients?q=明德").json["items"]] == [
-        "上海明德咨询有限公司"]
+        "上海明德咨询有限公司"
+    ]
 
 
 def test_confirmed_duplicates_are_imported_and_listed_as_warnings(people):
@@ -259,15 +337,26 @@ def test_confirmed_duplicates_are_imported_and_listed_as_warnings(people):
 
 
 def test_custom_fields_in_an_import_follow_the_firms_schema(people):
-    schema = {"type": "object", "properties": {"staff": {"type": "integer", "minimum": 1}},
-              "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"staff": {"type": "integer", "minimum": 1}},
+        "additionalProperties": False,
+    }
     people["admin"].put("/api/settings/client-custom-fields", json={"schema": schema})
-    content = csv_file([["Name", "Staff", "Extra"], ["Tiny Ltd", "0", '{"colour": "red"}'],
-                        ["Odd Ltd", "many", "not json"]])
-    report = upload(people["partner"], content, mapping={"Name": "name", "Staff": "custom_fields.staff",
-                                                         "Extra": "custom_fields"}, dry_run=True).json
+    content = csv_file(
+        [["Name", "Staff", "Extra"], ["Tiny Ltd", "0", '{"colour": "red"}'], ["Odd Ltd", "many", "not json"]]
+    )
+    report = upload(
+        people["partner"],
+        content,
+        mapping={"Name": "name", "Staff": "custom_fields.staff", "Extra": "custom_fields"},
+        dry_run=True,
+    ).json
     assert sorted((p["row"], p["column"], p["field"]) for p in report["problems"]) == [
-        (2, "Extra", "custom_fields"), (2, "Staff", "custom_fields.staff"), (3, "Extra", "custom_fields")]
+        (2, "Extra", "custom_fields"),
+        (2, "Staff", "custom_fields.staff"),
+        (3, "Extra", "custom_fields"),
+    ]
 
 
 def test_a_file_that_is_not_a_usable_spreadsheet_is_refused_naming_file_or_mapping(people):
@@ -294,17 +383,28 @@ def test_a_file_that_is_not_a_usable_spreadsheet_is_refused_naming_file_or_mappi
     assert "no column 'Firm'" in refused(upload(partner, good, mapping={"Firm": "name"}), "mapping.Firm")
     assert "not a client field" in refused(upload(partner, good, mapping={"Company": "colour"}), "mapping.Company")
     assert "name" in refused(upload(partner, good, mapping={"Phone": "phones"}), "mapping")
-    missing = partner.post("/api/clients/import", data={"mapping": json.dumps(MAPPING)},
-                           content_type="multipart/form-data")
+    missing = partner.post(
+        "/api/clients/import", data={"mapping": json.dumps(MAPPING)}, content_type="multipart/form-data"
+    )
     assert missing.status_code == 422 and "file" in missing.json["errors"]
     assert client_count(partner) == 1
 
 
 def test_an_export_imports_back_unchanged(people):
     partner = people["partner"]
-    originals = [new_client(partner, owner="account_manager"),
-                 new_client(partner, name="李四 & Co", phones=["-123 4567 890"], emails=[], tags=["=odd", "b"],
-                            notes="line one\nline two, with comma", tier="B", addresses=[])]
+    originals = [
+        new_client(partner, owner="account_manager"),
+        new_client(
+            partner,
+            name="李四 & Co",
+            phones=["-123 4567 890"],
+            emails=[],
+            tags=["=odd", "b"],
+            notes="line one\nline two, with comma",
+            tier="B",
+            addresses=[],
+        ),
+    ]
     exported = partner.get("/api/clients/export?format=csv").data
     for client in originals:
         assert partner.delete(f"/api/clients/{client['id']}").status_code == 204
@@ -327,14 +427,22 @@ def test_import_is_for_roles_with_clients_import(people):
 
 # Merge --------------------------------------------------------------------------------
 
+
 def test_merging_a_duplicate_moves_every_record_and_process_and_writes_an_audit_row(people, clock):
     partner, desk = people["partner"], people["service_desk"]
     kept = new_client(partner, owner="account_manager", notes="Key account.")
-    dup = new_client(partner, name="HL Group", phones=["020 7946 0000", "+44 117 496 0000"],
-                     emails=["INFO@harbour.example", "ops@harbour.example"], tags=["Shipping", "ports"],
-                     addresses=[{"street": "1 Quay St", "city": "Bristol"}, {"street": "9 Dock Rd", "city": "Hull"}],
-                     custom_fields={"vat_number": "GB999"}, notes="Came in via the port office.", owner=None,
-                     confirm_duplicate=True)
+    dup = new_client(
+        partner,
+        name="HL Group",
+        phones=["020 7946 0000", "+44 117 496 0000"],
+        emails=["INFO@harbour.example", "ops@harbour.example"],
+        tags=["Shipping", "ports"],
+        addresses=[{"street": "1 Quay St", "city": "Bristol"}, {"street": "9 Dock Rd", "city": "Hull"}],
+        custom_fields={"vat_number": "GB999"},
+        notes="Came in via the port office.",
+        owner=None,
+        confirm_duplicate=True,
+    )
     base = f"/api/clients/{dup['id']}"
     records = {
         "contacts": partner.post(f"{base}/contacts", json={"name": "Li Wei"}),
@@ -346,8 +454,9 @@ def test_merging_a_duplicate_moves_every_record_and_process_and_writes_an_audit_
     }
     assert all(r.status_code == 201 for r in records.values()), {k: r.json for k, r in records.items()}
     assert deploy_via_api(people["admin"], "two_tasks.bpmn", "intake-schema.json").status_code == 201
-    started = partner.post("/api/process-instances", json={"process_key": "two_tasks",
-                                                           "business_key": f"client:{dup['id']}"})
+    started = partner.post(
+        "/api/process-instances", json={"process_key": "two_tasks", "business_key": f"client:{dup['id']}"}
+    )
     assert started.status_code == 201, started.json
     clock.advance(minutes=5)
 
@@ -365,9 +474,14 @@ def test_merging_a_duplicate_moves_every_record_and_process_and_writes_an_audit_
     assert client["custom_fields"] == {"vat_number": "GB999"} and client["owner"] == "account_manager"
     assert client["notes"].startswith("Key account.") and "Came in via the port office." in client["notes"]
 
-    for path, kind in (("contacts", "contacts"), ("engagements", "engagements"), ("follow-ups", "follow_ups"),
-                       ("service-requests", "service_requests"), ("complaints", "complaints"),
-                       ("feedback", "feedback")):
+    for path, kind in (
+        ("contacts", "contacts"),
+        ("engagements", "engagements"),
+        ("follow-ups", "follow_ups"),
+        ("service-requests", "service_requests"),
+        ("complaints", "complaints"),
+        ("feedback", "feedback"),
+    ):
         listed = partner.get(f"/api/clients/{kept['id']}/{path}").json["items"]
         assert [r["id"] for r in listed] == [records[kind].json["id"]], path
     instances = partner.get(f"/api/process-instances?business_key=client:{kept['id']}").json["items"]
@@ -424,20 +538,38 @@ def test_two_merges_of_the_same_duplicate_at_once_one_wins(pg, services, clock):
         with engines[0].transaction() as session:
             made = []
             for name in ("Kept One", "Kept Two", "Dup"):
-                client = Client(name=name, kind="organisation", tier="C", status="active", tags=[], phones=[],
-                                emails=[], addresses=[], custom_fields={}, created_at=clock.now(),
-                                updated_at=clock.now())
+                client = Client(
+                    name=name,
+                    kind="organisation",
+                    tier="C",
+                    status="active",
+                    tags=[],
+                    phones=[],
+                    emails=[],
+                    addresses=[],
+                    custom_fields={},
+                    created_at=clock.now(),
+                    updated_at=clock.now(),
+                )
                 refresh_derived(session, client)
                 made.append(client.id)
-            session.add(Engagement(client_id=made[2], service_type="audit", status="active", fee_basis="fixed",
-                                   adverse_parties=[], created_at=clock.now(), updated_at=clock.now()))
+            session.add(
+                Engagement(
+                    client_id=made[2],
+                    service_type="audit",
+                    status="active",
+                    fee_basis="fixed",
+                    adverse_parties=[],
+                    created_at=clock.now(),
+                    updated_at=clock.now(),
+                )
+            )
         one, two, dup = made
 
         def merge(engine, targets=iter([one, two])):
             into = next(targets)
             with engine.transaction() as session:
-                return merge_clients(session, engine, into_id=into, from_id=dup, owners=None,
-                                     actor="partner").client.id
+                return merge_clients(session, engine, into_id=into, from_id=dup, owners=None, actor="partner").client.id
 
         outcomes = _race(engines, merge)
         assert sorted(o for o in outcomes if isinstance(o, int)) in ([one], [two]), outcomes
@@ -445,6 +577,8 @@ def test_two_merges_of_the_same_duplicate_at_once_one_wins(pg, services, clock):
         winner = next(o for o in outcomes if isinstance(o, int))
         with engines[0].transaction() as session:
             from sqlalchemy import select
-            assert session.scalars(select(Engagement.client_id).where(Engagement.service_type == "audit",
-                                                                     Engagement.client_id.in_(made))).all() == [winner]
+
+            assert session.scalars(
+                select(Engagement.client_id).where(Engagement.service_type == "audit", Engagement.client_id.in_(made))
+            ).all() == [winner]
             assert session.get(Client, dup).deleted_at is not None

@@ -1,5 +1,6 @@
 """Client records through HTTP: create, duplicates, search, visibility, update conflicts, delete and restore,
 nested records and the timeline."""
+
 from __future__ import annotations
 
 import pytest
@@ -32,12 +33,20 @@ def test_a_likely_duplicate_is_refused_with_candidates_unless_confirmed(people):
     first = new_client(people["partner"], owner="account_manager").json
     same_phone = new_client(people["partner"], name="HL Group", emails=[], phones=["020 7946 0000"])
     assert same_phone.status_code == 409 and same_phone.mimetype == "application/problem+json"
-    assert same_phone.json["candidates"] == [{"id": first["id"], "name": "Harbour Logistics Ltd",
-                                              "owner": "account_manager", "status": "active", "matched_on": ["phone"]}]
+    assert same_phone.json["candidates"] == [
+        {
+            "id": first["id"],
+            "name": "Harbour Logistics Ltd",
+            "owner": "account_manager",
+            "status": "active",
+            "matched_on": ["phone"],
+        }
+    ]
     same_name = new_client(people["partner"], name="harbour logistics, LIMITED", phones=[], emails=[])
     assert same_name.status_code == 409 and same_name.json["candidates"][0]["matched_on"] == ["name"]
-    confirmed = new_client(people["partner"], name="HL Group", emails=[], phones=["020 7946 0000"],
-                           confirm_duplicate=True)
+    confirmed = new_client(
+        people["partner"], name="HL Group", emails=[], phones=["020 7946 0000"], confirm_duplicate=True
+    )
     assert confirmed.status_code == 201
     assert people["admin"].get("/api/clients").json["total"] == 2
 
@@ -45,10 +54,26 @@ def test_a_likely_duplicate_is_refused_with_candidates_unless_confirmed(people):
 def test_search_finds_any_part_of_name_phone_email_or_address_in_any_case(people):
     partner = people["partner"]
     new_client(partner, owner="account_manager")
-    new_client(partner, name="张三丰", kind="person", phones=["13800138000"], emails=["zsf@wudang.example"],
-               addresses=[{"city": "武汉"}], tier="B", tags=["vip"])
-    new_client(partner, name="Meridian Legal LLP", phones=["+1 212 555 0100"], emails=["law@meridian.example"],
-               addresses=[{"city": "New York"}], tier="C", industry="legal", tags=[])
+    new_client(
+        partner,
+        name="张三丰",
+        kind="person",
+        phones=["13800138000"],
+        emails=["zsf@wudang.example"],
+        addresses=[{"city": "武汉"}],
+        tier="B",
+        tags=["vip"],
+    )
+    new_client(
+        partner,
+        name="Meridian Legal LLP",
+        phones=["+1 212 555 0100"],
+        emails=["law@meridian.example"],
+        addresses=[{"city": "New York"}],
+        tier="C",
+        industry="legal",
+        tags=[],
+    )
 
     def names(query):
         response = partner.get(f"/api/clients?{query}")
@@ -101,10 +126,19 @@ def test_an_update_with_a_stale_version_is_a_conflict_and_changes_nothing(people
 
 def status_history(app, client_id: int) -> list[tuple]:
     with app.extensions["atrium.engine"].transaction() as session:
-        return [tuple(row) for row in session.execute(
-            select(ClientStatusChange.from_status, ClientStatusChange.to_status, ClientStatusChange.changed_at,
-                   ClientStatusChange.changed_by)
-            .where(ClientStatusChange.client_id == client_id).order_by(ClientStatusChange.id))]
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(
+                    ClientStatusChange.from_status,
+                    ClientStatusChange.to_status,
+                    ClientStatusChange.changed_at,
+                    ClientStatusChange.changed_by,
+                )
+                .where(ClientStatusChange.client_id == client_id)
+                .order_by(ClientStatusChange.id)
+            )
+        ]
 
 
 def test_creating_a_client_and_changing_its_status_write_its_status_history(app, people, clock):
@@ -115,8 +149,10 @@ def test_creating_a_client_and_changing_its_status_write_its_status_history(app,
     assert people["account_manager"].patch(url, json={"tier": "B"}).status_code == 200  # not a status change
     assert people["partner"].patch(url, json={"status": "active"}).status_code == 200
     assert people["partner"].patch(url, json={"status": "active", "notes": "again"}).status_code == 200  # unchanged
-    assert status_history(app, made["id"]) == [(None, "prospect", created_at, "account_manager"),
-                                               ("prospect", "active", clock.now(), "partner")]
+    assert status_history(app, made["id"]) == [
+        (None, "prospect", created_at, "account_manager"),
+        ("prospect", "active", clock.now(), "partner"),
+    ]
     # A change the request refuses (a stale version) leaves no history behind.
     assert people["partner"].patch(url, json={"status": "dormant", "expected_version": 1}).status_code == 409
     assert len(status_history(app, made["id"])) == 2
@@ -131,8 +167,11 @@ def test_bad_input_names_each_field_and_writes_nothing(people):
 
 
 def test_custom_fields_follow_the_firms_schema(people):
-    schema = {"type": "object", "properties": {"vat_number": {"type": "string", "pattern": "^[A-Z]{2}[0-9]+$"}},
-              "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"vat_number": {"type": "string", "pattern": "^[A-Z]{2}[0-9]+$"}},
+        "additionalProperties": False,
+    }
     assert people["partner"].put("/api/settings/client-custom-fields", json={"schema": schema}).status_code == 403
     assert people["admin"].put("/api/settings/client-custom-fields", json={"schema": schema}).status_code == 200
     bad = new_client(people["partner"], custom_fields={"vat_number": "123", "colour": "red"})
@@ -146,7 +185,9 @@ def test_custom_fields_follow_the_firms_schema(people):
 def test_delete_is_refused_while_engagements_exist_and_otherwise_soft_and_restorable(people):
     am = people["account_manager"]
     kept = new_client(am).json
-    engaged = am.post(f"/api/clients/{kept['id']}/engagements", json={"service_type": "advisory", "fee_basis": "hourly"})
+    engaged = am.post(
+        f"/api/clients/{kept['id']}/engagements", json={"service_type": "advisory", "fee_basis": "hourly"}
+    )
     assert engaged.status_code == 201, engaged.json
     refused = am.delete(f"/api/clients/{kept['id']}")
     assert refused.status_code == 409 and "engagements" in refused.json["detail"]
@@ -159,7 +200,9 @@ def test_delete_is_refused_while_engagements_exist_and_otherwise_soft_and_restor
     restored = people["admin"].post(f"/api/clients/{gone['id']}/restore")
     assert restored.status_code == 200 and restored.json["deleted_at"] is None
     assert am.get(f"/api/clients/{gone['id']}").status_code == 200
-    actions = [row["action"] for row in people["admin"].get("/api/audit?target=client:" + str(gone["id"])).json["items"]]
+    actions = [
+        row["action"] for row in people["admin"].get("/api/audit?target=client:" + str(gone["id"])).json["items"]
+    ]
     assert actions == ["client.restore", "client.delete", "client.create"]
 
 
@@ -182,8 +225,18 @@ def test_nested_records_are_kept_under_their_client(people, clock):
     clock.advance(minutes=1)
     assert desk.post(f"{base}/feedback", json={"csat": 5, "nps": 9}).status_code == 201
     clock.advance(hours=1)
-    assert am.post(f"{base}/follow-ups", json={"channel": "visit", "outcome": "ok", "done_by": "account_manager",
-                                               "done_at": clock.now().isoformat()}).status_code == 201
+    assert (
+        am.post(
+            f"{base}/follow-ups",
+            json={
+                "channel": "visit",
+                "outcome": "ok",
+                "done_by": "account_manager",
+                "done_at": clock.now().isoformat(),
+            },
+        ).status_code
+        == 201
+    )
     assert people["viewer"].post(f"{base}/contacts", json={"name": "X"}).status_code == 403
     assert desk.get(f"{base}/contacts/{contact.json['id'] + 1000}").status_code == 404
     timeline = am.get(f"{base}/timeline").json["items"]

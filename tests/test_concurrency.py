@@ -1,4 +1,5 @@
 """Concurrent steps on one instance: exactly one wins, the other gets Conflict; nothing is lost or run twice."""
+
 from __future__ import annotations
 
 import threading
@@ -49,9 +50,15 @@ def test_two_completions_of_the_same_task_one_wins(pg, services, clock):
         assert sum(isinstance(o, InstanceRow) for o in outcomes) == 1
         assert sum(isinstance(o, Conflict) for o in outcomes) == 1
         with engines[0].transaction() as session:
-            completions = session.scalar(select(func.count()).select_from(HistoryEntry).where(
-                HistoryEntry.instance_id == instance.id, HistoryEntry.event == "completed",
-                HistoryEntry.element_id == session.get(Task, task_id).element_id))
+            completions = session.scalar(
+                select(func.count())
+                .select_from(HistoryEntry)
+                .where(
+                    HistoryEntry.instance_id == instance.id,
+                    HistoryEntry.event == "completed",
+                    HistoryEntry.element_id == session.get(Task, task_id).element_id,
+                )
+            )
             assert completions == 1
             assert session.get(Task, task_id).status == "completed"
 

@@ -2,6 +2,7 @@
 import warnings, the approval check, the onboarding conflict findings, the instance list, an instance's
 detail and history, or a `client:N` business key. People who may see those clients (partners, the
 owner's team) still get everything."""
+
 from __future__ import annotations
 
 import io
@@ -32,11 +33,17 @@ def tax_client(people) -> dict:
     """A client of the tax team, with a contact and an engagement against Castle Estates."""
     partner = people["partner"]
     client = make_client(partner, name="Harbour Logistics Ltd", owner="account_manager", status="dormant")
-    assert partner.post(f"/api/clients/{client['id']}/contacts",
-                        json={"name": "Jane Smith", "role": "CFO"}).status_code == 201
-    assert partner.post(f"/api/clients/{client['id']}/engagements",
-                        json={"service_type": "litigation", "status": "active",
-                              "adverse_parties": ["Castle Estates"]}).status_code == 201
+    assert (
+        partner.post(f"/api/clients/{client['id']}/contacts", json={"name": "Jane Smith", "role": "CFO"}).status_code
+        == 201
+    )
+    assert (
+        partner.post(
+            f"/api/clients/{client['id']}/engagements",
+            json={"service_type": "litigation", "status": "active", "adverse_parties": ["Castle Estates"]},
+        ).status_code
+        == 201
+    )
     return client
 
 
@@ -44,12 +51,20 @@ def never_names(body, client: dict) -> None:
     """Nothing in `body` names `client`: not its id, name, owner or status, nor its contact (as written:
     a requester's own words may match it) or the service of its engagement."""
     text = json.dumps(body)
-    for secret in (client["name"], client["owner"], client["status"], "Jane Smith", "litigation",
-                   f'"client_id": {client["id"]}', f'"id": {client["id"]}'):
+    for secret in (
+        client["name"],
+        client["owner"],
+        client["status"],
+        "Jane Smith",
+        "litigation",
+        f'"client_id": {client["id"]}',
+        f'"id": {client["id"]}',
+    ):
         assert secret not in text, secret
 
 
 # The duplicate 409 ---------------------------------------------------------------------------------
+
 
 def test_a_duplicate_of_another_teams_client_is_counted_not_named(people, tax_client):
     same_phone = client_body(name="HL Group", emails=[], phones=["020 7946 0000"])
@@ -65,19 +80,28 @@ def test_a_duplicate_of_another_teams_client_is_counted_not_named(people, tax_cl
 
 
 def test_the_owners_team_and_partners_still_see_the_duplicates_in_full(people, tax_client):
-    expected = [{"id": tax_client["id"], "name": "Harbour Logistics Ltd", "owner": "account_manager",
-                 "status": "dormant", "matched_on": ["phone"]}]
+    expected = [
+        {
+            "id": tax_client["id"],
+            "name": "Harbour Logistics Ltd",
+            "owner": "account_manager",
+            "status": "dormant",
+            "matched_on": ["phone"],
+        }
+    ]
     for who in ("am_tax", "partner"):
-        refused = people[who].post("/api/clients", json=client_body(name="HL Group", emails=[],
-                                                                    phones=["020 7946 0000"]))
+        refused = people[who].post(
+            "/api/clients", json=client_body(name="HL Group", emails=[], phones=["020 7946 0000"])
+        )
         assert refused.status_code == 409
         assert refused.json["candidates"] == expected and "withheld" not in refused.json, who
 
 
 def test_own_teams_duplicates_are_named_and_other_teams_only_counted(people, tax_client):
-    own = people["am_audit"].post("/api/clients", json=client_body(name="Harbour Holdings", phones=[],
-                                                                   emails=["info@harbour.example"],
-                                                                   confirm_duplicate=True))
+    own = people["am_audit"].post(
+        "/api/clients",
+        json=client_body(name="Harbour Holdings", phones=[], emails=["info@harbour.example"], confirm_duplicate=True),
+    )
     assert own.status_code == 201, own.json
     refused = people["am_audit"].post("/api/clients", json=client_body(name="Harbour Logistics"))
     assert refused.status_code == 409
@@ -88,6 +112,7 @@ def test_own_teams_duplicates_are_named_and_other_teams_only_counted(people, tax
 
 # Import warnings and problems ----------------------------------------------------------------------
 
+
 def test_import_names_only_duplicates_the_importer_may_see(app, people, tax_client):
     """Importing is for roles that see every client today; the report is cut down all the same for
     anyone who does not, so a future role cannot read other teams' clients from it."""
@@ -96,25 +121,45 @@ def test_import_names_only_duplicates_the_importer_may_see(app, people, tax_clie
     engine = app.extensions["atrium.engine"]
     with engine.transaction() as session:
         rows = client_rows(session, table, mapping)
-        report = import_clients(session, engine, rows, load=lambda data: (data, {}), actor="am_audit", dry_run=True,
-                                default_owner="am_audit", owners={"am_audit"}).as_dict()
+        report = import_clients(
+            session,
+            engine,
+            rows,
+            load=lambda data: (data, {}),
+            actor="am_audit",
+            dry_run=True,
+            default_owner="am_audit",
+            owners={"am_audit"},
+        ).as_dict()
         [problem] = report["problems"]
         assert problem["duplicate_of"]["withheld"]["count"] == 1 and "partner" in problem["message"]
         never_names(report, tax_client)
-        confirmed = import_clients(session, engine, client_rows(session, table, mapping), load=lambda data: (data, {}),
-                                   actor="am_audit", dry_run=True, confirm_duplicates=True,
-                                   default_owner="am_audit", owners={"am_audit"}).as_dict()
+        confirmed = import_clients(
+            session,
+            engine,
+            client_rows(session, table, mapping),
+            load=lambda data: (data, {}),
+            actor="am_audit",
+            dry_run=True,
+            confirm_duplicates=True,
+            default_owner="am_audit",
+            owners={"am_audit"},
+        ).as_dict()
         never_names(confirmed["warnings"], tax_client)
         session.rollback()
     # A partner's import names it.
-    upload = {"file": (io.BytesIO(b"Name,Phones\nHL Group,020 7946 0000\n"), "clients.csv"),
-              "mapping": json.dumps(mapping), "dry_run": "true"}
+    upload = {
+        "file": (io.BytesIO(b"Name,Phones\nHL Group,020 7946 0000\n"), "clients.csv"),
+        "mapping": json.dumps(mapping),
+        "dry_run": "true",
+    }
     shown = people["partner"].post("/api/clients/import", data=upload, content_type="multipart/form-data")
     assert shown.status_code == 200, shown.json
     assert shown.json["problems"][0]["duplicate_of"]["client_id"] == tax_client["id"]
 
 
 # The approval check --------------------------------------------------------------------------------
+
 
 def _approval_about(person, client_id: int) -> dict:
     started = person.post("/api/process-instances", json={"process_key": "approval"})
@@ -150,12 +195,17 @@ def test_the_approval_check_names_the_client_for_its_own_team(people, tax_client
 
 # Onboarding conflict findings ----------------------------------------------------------------------
 
+
 def _onboarding(person, client_name: str) -> dict:
     started = person.post("/api/process-instances", json={"process_key": "client_onboarding"})
     assert started.status_code == 201, started.json
     [intake] = started.json["open_tasks"]
-    data = {"client_name": client_name, "kind": "organisation", "contacts": [{"name": "jane smith"}],
-            "engagement": {"service_type": "advisory", "adverse_parties": ["Harbour Logistics"]}}
+    data = {
+        "client_name": client_name,
+        "kind": "organisation",
+        "contacts": [{"name": "jane smith"}],
+        "engagement": {"service_type": "advisory", "adverse_parties": ["Harbour Logistics"]},
+    }
     done = person.post(f"/api/tasks/{intake['id']}/complete", json={"data": data})
     assert done.status_code == 200, done.json
     return started.json
@@ -185,8 +235,11 @@ def test_onboarding_findings_about_another_team_are_withheld_from_the_requester(
 
 
 def test_the_owners_team_sees_its_own_findings_in_full_and_others_counted(people, tax_client):
-    audit_client = people["am_audit"].post("/api/clients", json=client_body(
-        name="Castle Estates Group", phones=[], emails=[])).json
+    audit_client = (
+        people["am_audit"]
+        .post("/api/clients", json=client_body(name="Castle Estates Group", phones=[], emails=[]))
+        .json
+    )
     instance = _onboarding(people["am_tax"], "Castle Estates")
     conflicts = people["am_tax"].get(f"/api/process-instances/{instance['id']}").json["variables"]["conflicts"]
     shown = [f for f in conflicts if f["kind"] != "withheld"]
@@ -194,10 +247,12 @@ def test_the_owners_team_sees_its_own_findings_in_full_and_others_counted(people
     assert {f["client_name"] for f in shown} == {"Harbour Logistics Ltd"}
     assert conflicts[-1]["kind"] == "withheld" and conflicts[-1]["count"] == 1
     assert "Castle Estates Group" not in json.dumps(conflicts) and str(audit_client["id"]) not in json.dumps(
-        [f.get("client_id") for f in conflicts])
+        [f.get("client_id") for f in conflicts]
+    )
 
 
 # Instances: the list, the detail, the history, the business key -----------------------------------
+
 
 def test_instances_are_listed_and_shown_only_to_those_who_may_see_them(people, tax_client):
     about_tax = _approval_about(people["account_manager"], tax_client["id"])  # business key client:N
@@ -245,8 +300,9 @@ def test_a_client_business_key_must_name_a_client_the_starter_may_see(people, ta
 
 def test_a_message_keyed_to_another_teams_client_is_refused_like_an_unknown_one(people, tax_client):
     def send(who, key):
-        return people[who].post("/api/messages", json={"name": "client_documents_received",
-                                                       "correlation_keys": {"business_key": key}})
+        return people[who].post(
+            "/api/messages", json={"name": "client_documents_received", "correlation_keys": {"business_key": key}}
+        )
 
     other, unknown = send("am_audit", f"client:{tax_client['id']}"), send("am_audit", "client:999999")
     assert other.status_code == unknown.status_code == 422
@@ -276,17 +332,25 @@ def test_a_message_neither_reaches_nor_probes_another_teams_instances(people, ta
     team's instance held that value, and with no keys a message moved their instance on."""
     admin, am_tax, am_audit = people["admin"], people["am_tax"], people["am_audit"]
     assert deploy_via_api(admin, "messages.bpmn").status_code == 201
-    started = am_tax.post("/api/process-instances", json={
-        "process_key": "order_flow", "business_key": f"client:{tax_client['id']}",
-        "variables": {"order_ref": "SECRET-1"}})
+    started = am_tax.post(
+        "/api/process-instances",
+        json={
+            "process_key": "order_flow",
+            "business_key": f"client:{tax_client['id']}",
+            "variables": {"order_ref": "SECRET-1"},
+        },
+    )
     assert started.status_code == 201, started.json
 
     def send(who, keys, payload):
-        return people[who].post("/api/messages", json={"name": "payment_received", "correlation_keys": keys,
-                                                       "payload": payload})
+        return people[who].post(
+            "/api/messages", json={"name": "payment_received", "correlation_keys": keys, "payload": payload}
+        )
 
-    right, wrong = send("am_audit", {"order_ref": "SECRET-1"}, {"manager": "x"}), send(
-        "am_audit", {"order_ref": "WRONG"}, {"manager": "x"})
+    right, wrong = (
+        send("am_audit", {"order_ref": "SECRET-1"}, {"manager": "x"}),
+        send("am_audit", {"order_ref": "WRONG"}, {"manager": "x"}),
+    )
     assert right.status_code == wrong.status_code == 422 and right.json["errors"] == wrong.json["errors"]
     assert send("am_audit", {}, {"note": "from audit"}).status_code == 404
     assert send("am_audit", {"order_ref": "SECRET-1"}, {"note": "from audit"}).status_code == 404

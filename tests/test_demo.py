@@ -1,5 +1,6 @@
 """The demo seed, as someone trying Atrium for the first time meets it: a believable firm, passwords
 shown once, nothing twice, nothing at all in production."""
+
 from __future__ import annotations
 
 import re
@@ -20,8 +21,19 @@ from storage.knowledge import KnowledgeArticle
 from .api_helpers import login, make_app
 from .conftest import make_process_engine
 
-SEEDED = (Account, Employee, Client, Contact, Engagement, FollowUp, ServiceRequest, Complaint, Feedback, KnowledgeArticle,
-          ProcessInstance)
+SEEDED = (
+    Account,
+    Employee,
+    Client,
+    Contact,
+    Engagement,
+    FollowUp,
+    ServiceRequest,
+    Complaint,
+    Feedback,
+    KnowledgeArticle,
+    ProcessInstance,
+)
 PASSWORD_LINE = re.compile(r"^Created demo account (\S+) \(.*\), password (\S+)$")
 
 
@@ -65,8 +77,12 @@ def test_the_demo_firm_has_people_in_two_teams_clients_and_a_history(process_eng
         assert count(session, ServiceRequest, ServiceRequest.status.in_(("new", "assigned", "in_progress"))) > 0
         assert 3 <= count(session, Complaint) <= 40
         assert count(session, Feedback) > 10
-        history = [*session.scalars(select(FollowUp.created_at)), *session.scalars(select(ServiceRequest.created_at)),
-                   *session.scalars(select(Complaint.received_at)), *session.scalars(select(Feedback.created_at))]
+        history = [
+            *session.scalars(select(FollowUp.created_at)),
+            *session.scalars(select(ServiceRequest.created_at)),
+            *session.scalars(select(Complaint.received_at)),
+            *session.scalars(select(Feedback.created_at)),
+        ]
         assert all(now - timedelta(days=550) <= at <= now for at in history)
         assert count(session, KnowledgeArticle) >= 4
     assert any(line.startswith("Created the demo firm: 200 clients") for line in lines)
@@ -118,8 +134,12 @@ def test_the_same_firm_every_time(db, services, clock, tmp_path):
         engine = make_process_engine(database, services)
         seeded(engine)
         with engine.transaction() as session:
-            firms.append([(c.name, c.owner, c.tier, c.phones, c.created_at)
-                          for c in session.scalars(select(Client).order_by(Client.id))])
+            firms.append(
+                [
+                    (c.name, c.owner, c.tier, c.phones, c.created_at)
+                    for c in session.scalars(select(Client).order_by(Client.id))
+                ]
+            )
     other.dispose()
     assert firms[0] == firms[1]
 
@@ -138,8 +158,14 @@ def test_processes_are_seeded_only_once_deployed_and_about_demo_clients(process_
     from engine.definitions import SourceFile
     from engine.deployments import deploy
 
-    assert [p.process_key for p in PROCESS_SEEDS] == ["engagement_review", "client_onboarding", "approval",
-                                                      "service_request", "complaint", "follow_up"]
+    assert [p.process_key for p in PROCESS_SEEDS] == [
+        "engagement_review",
+        "client_onboarding",
+        "approval",
+        "service_request",
+        "complaint",
+        "follow_up",
+    ]
     lines = seeded(process_engine)
     assert "engagement_review is not deployed: run `atrium deploy` first; no demo instances of it." in lines
     paths = [PROJECT_ROOT / "processes" / "engagement_review.bpmn", *sorted((PROJECT_ROOT / "forms").glob("*.json"))]
@@ -197,8 +223,12 @@ def test_every_business_process_has_demo_instances_waiting_on_the_right_people(d
         with engine.transaction() as session:
             again = seed_demo(engine, session)
             assert count(session, ProcessInstance, ProcessInstance.process_key == "follow_up") == cycles
-        assert {"Demo onboardings already exist.", "Demo approvals already exist.",
-                "Demo service requests already exist.", "Demo complaints already exist.",
-                "The demo clients' follow-up cycles already run."} <= set(again)
+        assert {
+            "Demo onboardings already exist.",
+            "Demo approvals already exist.",
+            "Demo service requests already exist.",
+            "Demo complaints already exist.",
+            "The demo clients' follow-up cycles already run.",
+        } <= set(again)
     finally:
         app.extensions["atrium.db"].dispose()

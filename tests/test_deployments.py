@@ -1,4 +1,5 @@
 """Deploying BPMN: versions per key, no-op redeploys, and whole-set rejection with located problems."""
+
 from __future__ import annotations
 
 import pytest
@@ -62,7 +63,11 @@ def test_a_changed_form_makes_a_new_version_that_pins_it(process_engine):
     deploy_files(process_engine, "two_tasks.bpmn", "intake-schema.json")
     schema = (BPMN_DIR / "intake-schema.json").read_text().replace('"maxLength": 200', '"maxLength": 20')
     with process_engine.transaction() as session:
-        result = deploy(process_engine, session, source_files("two_tasks.bpmn") + [SourceFile("intake-schema.json", schema.encode())])
+        result = deploy(
+            process_engine,
+            session,
+            source_files("two_tasks.bpmn") + [SourceFile("intake-schema.json", schema.encode())],
+        )
         assert [(d.version, d.created) for d in result.definitions] == [(2, True)]
         v1, v2 = session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.version)).all()
         assert v1.form_ids["intake"] != v2.form_ids["intake"]
@@ -112,15 +117,24 @@ def test_every_problem_is_reported_with_file_line_and_element(process_engine):
 
 
 def test_malformed_and_schema_invalid_files_are_located(process_engine):
-    problems = _problems(process_engine, [
-        SourceFile("cut.bpmn", b"<?xml version='1.0'?>\n<bpmn:definitions xmlns:bpmn='http://www.omg.org/spec/BPMN/20100524/MODEL'>\n<bpmn:process id='p'>"),
-        SourceFile("bad.bpmn", b"""<?xml version="1.0"?>
+    problems = _problems(
+        process_engine,
+        [
+            SourceFile(
+                "cut.bpmn",
+                b"<?xml version='1.0'?>\n<bpmn:definitions xmlns:bpmn='http://www.omg.org/spec/BPMN/20100524/MODEL'>\n<bpmn:process id='p'>",
+            ),
+            SourceFile(
+                "bad.bpmn",
+                b"""<?xml version="1.0"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
   <bpmn:process id="p2" isExecutable="true">
     <bpmn:startEvent id="s" bogus="1" />
   </bpmn:process>
-</bpmn:definitions>"""),
-    ])
+</bpmn:definitions>""",
+            ),
+        ],
+    )
     cut = [p for p in problems if p.file == "cut.bpmn"]
     bad = [p for p in problems if p.file == "bad.bpmn"]
     assert cut and "not well-formed" in cut[0].message and cut[0].line == 3

@@ -2,6 +2,7 @@
 `GET /api/choices/users` and `/clients` list whom the caller may pick, and a submission naming anyone else
 (an unknown or deactivated account, one without the field's role, a client the caller may not see) is a
 422 on that field."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,11 @@ from .process_helpers import complete, open_task
 def people(firm_app):
     people = people_in_two_teams(firm_app)
     admin = people["admin"]
-    for username, name, roles in (("sam", "Sam Lee", ["service_desk"]), ("wang", "王小明", ["service_desk"]),
-                                  ("gone", "Gone Away", ["service_desk"])):
+    for username, name, roles in (
+        ("sam", "Sam Lee", ["service_desk"]),
+        ("wang", "王小明", ["service_desk"]),
+        ("gone", "Gone Away", ["service_desk"]),
+    ):
         make_account(admin, username, roles=roles, display_name=name)
     assert admin.post("/api/accounts/gone/deactivate").status_code == 200
     deploy_firm_processes(admin)
@@ -28,10 +32,20 @@ def clients(people) -> dict:
     """A client of the tax team (account_manager, am_tax) and one of the audit team (am_audit)."""
     partner = people["partner"]
     return {
-        "tax": make_client(partner, name="广州明德会计师集团有限公司", owner="account_manager",
-                           phones=["+86 20 8888 1234"], emails=["info@mingde.cn"]),
-        "audit": make_client(partner, name="Castle Estates plc", owner="am_audit", phones=["+44 117 496 0000"],
-                             emails=["office@castle.example"]),
+        "tax": make_client(
+            partner,
+            name="广州明德会计师集团有限公司",
+            owner="account_manager",
+            phones=["+86 20 8888 1234"],
+            emails=["info@mingde.cn"],
+        ),
+        "audit": make_client(
+            partner,
+            name="Castle Estates plc",
+            owner="am_audit",
+            phones=["+44 117 496 0000"],
+            emails=["office@castle.example"],
+        ),
     }
 
 
@@ -63,8 +77,13 @@ def test_user_choices_are_active_accounts_found_by_name_or_username_and_narrowed
 def test_at_most_twenty_people_are_offered(people):
     admin = people["admin"]
     for n in range(25):
-        assert admin.post("/api/accounts", json={"username": f"desk{n:02}", "roles": ["service_desk"],
-                                                 "password": password_for("desk")}).status_code == 201
+        assert (
+            admin.post(
+                "/api/accounts",
+                json={"username": f"desk{n:02}", "roles": ["service_desk"], "password": password_for("desk")},
+            ).status_code
+            == 201
+        )
     assert len(users(people["service_desk"], "?q=desk")) == 20
 
 
@@ -91,8 +110,10 @@ def test_only_staff_who_work_tasks_or_start_processes_get_choices(people, firm_a
 
 def _assign_task(people, clients) -> dict:
     desk = people["service_desk"]
-    made = desk.post(f"/api/clients/{clients['tax']['id']}/service-requests",
-                     json={"title": "VAT return", "content": "A question about last quarter's VAT return"})
+    made = desk.post(
+        f"/api/clients/{clients['tax']['id']}/service-requests",
+        json={"title": "VAT return", "content": "A question about last quarter's VAT return"},
+    )
     assert made.status_code == 201, made.json
     triage = open_task(desk, made.json["instance_id"], "triage")
     assert complete(desk, triage, decision="accept", type="tax", priority="high").status_code == 200
@@ -103,9 +124,11 @@ def test_assigning_a_service_request_refuses_anyone_the_picker_would_not_offer(p
     desk = people["service_desk"]
     task = _assign_task(people, clients)
     offered = users(desk, "?role=" + task["form"]["schema"]["properties"]["assignee"]["x-atrium-role"])
-    for nobody, why in (("ghost", "no active account with this username"),
-                        ("gone", "no active account with this username"),  # deactivated
-                        ("am_tax", "not someone with the role or group service_desk")):
+    for nobody, why in (
+        ("ghost", "no active account with this username"),
+        ("gone", "no active account with this username"),  # deactivated
+        ("am_tax", "not someone with the role or group service_desk"),
+    ):
         assert nobody not in offered
         refused = complete(desk, task, assignee=nobody)
         assert refused.status_code == 422 and refused.json["errors"] == {"data.assignee": [why]}, refused.json

@@ -1,5 +1,6 @@
 """HTTP hardening: request ids that cannot break a request, security headers on every response, and
 API docs that load nothing from another origin."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,9 @@ TOKEN_LIKE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 def test_a_long_or_odd_request_id_is_replaced_and_the_failed_login_still_counts(client):
     odd_ids = ["x" * 65, "has space", "semi;colon", "<script>alert(1)</script>", "a/b"]
     for odd in odd_ids:
-        response = client.post("/api/auth/token", json={"username": "viewer", "password": "wrong-password"},
-                               headers={"X-Request-ID": odd})
+        response = client.post(
+            "/api/auth/token", json={"username": "viewer", "password": "wrong-password"}, headers={"X-Request-ID": odd}
+        )
         assert response.status_code == 401, odd
         echoed = response.headers["X-Request-ID"]
         assert echoed != odd and TOKEN_LIKE.match(echoed)
@@ -63,8 +65,9 @@ def test_hsts_only_for_requests_that_came_over_tls(db, services, clock, client):
     # X-Forwarded-Proto counts only from a proxy the settings trust.
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
     assert "Strict-Transport-Security" not in client.get("/healthz", headers=forwarded).headers
-    proxied = create_app(replace(client.application.extensions["atrium.settings"], trusted_proxy_hops=1),
-                         services=services)
+    proxied = create_app(
+        replace(client.application.extensions["atrium.settings"], trusted_proxy_hops=1), services=services
+    )
     try:
         behind_proxy = proxied.test_client().get("/healthz", headers=forwarded)
         assert behind_proxy.headers["Strict-Transport-Security"].startswith("max-age=")
@@ -77,10 +80,18 @@ def test_a_trusted_proxy_gives_the_client_address_that_logins_are_throttled_by(d
     client = proxied.test_client()
     try:
         for n in range(5):
-            assert client.post("/api/auth/token", json={"username": "viewer", "password": f"guess-{n}"},
-                               headers={"X-Forwarded-For": "203.0.113.66"}).status_code == 401
+            assert (
+                client.post(
+                    "/api/auth/token",
+                    json={"username": "viewer", "password": f"guess-{n}"},
+                    headers={"X-Forwarded-For": "203.0.113.66"},
+                ).status_code
+                == 401
+            )
         assert login(client, "viewer").status_code == 200  # the proxy's own address is another client
-        addresses = {row["client_address"] for row in caller(client, "admin").get("/api/audit?action=login").json["items"]}
+        addresses = {
+            row["client_address"] for row in caller(client, "admin").get("/api/audit?action=login").json["items"]
+        }
         assert addresses == {"203.0.113.66", "127.0.0.1"}
     finally:
         proxied.extensions["atrium.db"].dispose()

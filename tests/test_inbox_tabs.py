@@ -1,6 +1,7 @@
 """The inbox's tabs: assigned to me, offered to me (by name or through my roles and groups), and all
 open tasks for roles that may see them, each with its count (`GET /api/tasks/counts`), and the same
 sets listed by `GET /api/tasks?view=...` with the other filters, sorting and paging."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,8 +36,10 @@ def test_the_tabs_count_what_is_assigned_and_offered_to_me_and_never_another_tea
     assert partner.get("/api/tasks/counts").json == {"assigned": 0, "offered": 0, "all": 8}
     # Once a teammate claims the team's task, it is no longer offered to me.
     teammate_claims = next(t for t in am.get("/api/tasks?view=offered").json["items"] if t["element_id"] == "team")
-    assert people["admin"].post(f"/api/tasks/{teammate_claims['id']}/assign",
-                                json={"username": "admin"}).status_code == 200
+    assert (
+        people["admin"].post(f"/api/tasks/{teammate_claims['id']}/assign", json={"username": "admin"}).status_code
+        == 200
+    )
     assert am.get("/api/tasks/counts").json == {"assigned": 2, "offered": 3, "all": None}
 
 

@@ -1,4 +1,5 @@
 """Failing scripts and services: restricted execution, incidents, retries with backoff, retry after a fix."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,17 +16,20 @@ from storage.timers import Timer
 from .conftest import deploy_files
 
 
-@pytest.mark.parametrize("script, error", [
-    ("import os", SyntaxError),
-    ("from os import path", SyntaxError),
-    ("x = (1).__class__", SyntaxError),
-    ("x = getattr(1, '__class__')", NameError),
-    ("x = open('/etc/passwd')", NameError),
-    ("x = __import__('os')", SyntaxError),
-    ("while True:\n    pass", ScriptTimeout),
-    ("x = [i for i in range(10**12)]", ScriptTimeout),
-    ("def f(n):\n    return f(n + 1)\nf(0)", RecursionError),
-])
+@pytest.mark.parametrize(
+    "script, error",
+    [
+        ("import os", SyntaxError),
+        ("from os import path", SyntaxError),
+        ("x = (1).__class__", SyntaxError),
+        ("x = getattr(1, '__class__')", NameError),
+        ("x = open('/etc/passwd')", NameError),
+        ("x = __import__('os')", SyntaxError),
+        ("while True:\n    pass", ScriptTimeout),
+        ("x = [i for i in range(10**12)]", ScriptTimeout),
+        ("def f(n):\n    return f(n + 1)\nf(0)", RecursionError),
+    ],
+)
 def test_scripts_cannot_escape_or_run_forever(script, error):
     env = RestrictedEnvironment(timeout_seconds=0.2)
     with pytest.raises(error):
@@ -75,7 +79,9 @@ def test_runaway_script_becomes_an_incident(process_engine, services):
     assert "longer than" in incident.message and incident.element_id == "divide"
 
 
-def test_failing_service_is_retried_with_backoff_then_becomes_an_incident_then_retried_by_hand(process_engine, services, clock):
+def test_failing_service_is_retried_with_backoff_then_becomes_an_incident_then_retried_by_hand(
+    process_engine, services, clock
+):
     attempts = []
     broken = {"on": True}
 
@@ -134,8 +140,9 @@ def test_retry_without_an_incident_is_a_conflict(process_engine):
 def test_pre_and_post_scripts_run_around_a_user_task(process_engine):
     deploy_files(process_engine, "scripts.bpmn")
     with process_engine.transaction() as session:
-        instance = process_engine.start_instance(session, process_key="pre_post",
-                                                 variables={"client": "Ms Lin", "hours": 3, "signature": "A. Partner"})
+        instance = process_engine.start_instance(
+            session, process_key="pre_post", variables={"client": "Ms Lin", "hours": 3, "signature": "A. Partner"}
+        )
         [greet] = open_tasks(session, instance_id=instance.id)
         assert process_engine.instance_variables(session, instance)["greeting"] == "Dear Ms Lin"
     with process_engine.transaction() as session:
@@ -146,8 +153,9 @@ def test_pre_and_post_scripts_run_around_a_user_task(process_engine):
 def test_an_incident_on_one_branch_keeps_the_instance_in_error_while_the_other_moves(process_engine):
     deploy_files(process_engine, "scripts.bpmn")
     with process_engine.transaction() as session:
-        instance = process_engine.start_instance(session, process_key="pre_post",
-                                                 variables={"client": "Ms Lin", "hours": 3, "signature": "A."})
+        instance = process_engine.start_instance(
+            session, process_key="pre_post", variables={"client": "Ms Lin", "hours": 3, "signature": "A."}
+        )
         [greet] = open_tasks(session, instance_id=instance.id)
     with process_engine.transaction() as session:
         instance = process_engine.complete_task(session, task_id=greet.id, data={})
@@ -172,9 +180,11 @@ def test_dates_and_decimals_survive_a_round_trip_through_stored_state(process_en
 
     deploy_files(process_engine, "parallel.bpmn")
     with process_engine.transaction() as session:
-        instance = process_engine.start_instance(session, process_key="parallel_review",
-                                                 variables={"signed_on": date(2026, 3, 1), "fee": Decimal("1200.50"),
-                                                            "due": clock.now()})
+        instance = process_engine.start_instance(
+            session,
+            process_key="parallel_review",
+            variables={"signed_on": date(2026, 3, 1), "fee": Decimal("1200.50"), "due": clock.now()},
+        )
     process_engine.workflows.clear()  # force a load from the stored state
     with process_engine.transaction() as session:
         variables = process_engine.instance_variables(session, instance)

@@ -1,6 +1,7 @@
 """`GET /api/process-instances/{id}` says what an instance waits for (`waiting_for`): its open tasks, its
 timers (with a cycle's repetitions, and whether the process comes back to it), the messages it waits for
 with the correlation keys a sender must give, and its incidents."""
+
 from __future__ import annotations
 
 import io
@@ -27,8 +28,12 @@ def people(app, services):
     services.register("ledger", ledger)  # fragile_service's service task: always failing
     client = app.test_client()
     admin = caller(client, "admin")
-    assert deploy_via_api(admin, "two_tasks.bpmn", "intake-schema.json", "timers.bpmn", "messages.bpmn",
-                          "fragile.bpmn").status_code == 201
+    assert (
+        deploy_via_api(
+            admin, "two_tasks.bpmn", "intake-schema.json", "timers.bpmn", "messages.bpmn", "fragile.bpmn"
+        ).status_code
+        == 201
+    )
     return {name: caller(client, name) for name in ("admin", "manager", "account_manager", "service_desk", "viewer")}
 
 
@@ -49,9 +54,15 @@ def test_an_instance_at_a_user_task_waits_for_whom_it_is_offered_to_until_when(p
     started = start(am, "two_tasks", variables={"urgency": 70})
     assert started["waiting_for"]["tasks"] == waits(am, started["id"])["tasks"]
     [task] = waits(am, started["id"])["tasks"]
-    assert task == {"id": started["open_tasks"][0]["id"], "element_id": "intake", "name": "Record the request",
-                    "assignee": None, "candidate_groups": ["service_desk"], "candidate_users": [],
-                    "due": (clock.now() + timedelta(days=2)).isoformat()}
+    assert task == {
+        "id": started["open_tasks"][0]["id"],
+        "element_id": "intake",
+        "name": "Record the request",
+        "assignee": None,
+        "candidate_groups": ["service_desk"],
+        "candidate_users": [],
+        "due": (clock.now() + timedelta(days=2)).isoformat(),
+    }
     assert waits(am, started["id"]) | {"tasks": []} == {"tasks": [], "timers": [], "messages": [], "incidents": []}
     # Claimed, it waits for that person.
     assert people["service_desk"].post(f"/api/tasks/{task['id']}/claim").status_code == 200
@@ -62,10 +73,18 @@ def test_timers_say_when_and_a_cycle_how_often_and_how_many_times_more(people, a
     am = people["account_manager"]
     started = start(am, "timers_demo", variables={"reminders": 0})
     start_time = clock.now()
-    assert started["waiting_for"]["timers"] == [{
-        "element_id": "wait_hour", "element_name": "Wait an hour", "kind": "duration",
-        "due": (start_time + timedelta(hours=1)).isoformat(), "expression": "'PT1H'", "cycle": None,
-        "recurs": False, "attempt": None}]
+    assert started["waiting_for"]["timers"] == [
+        {
+            "element_id": "wait_hour",
+            "element_name": "Wait an hour",
+            "kind": "duration",
+            "due": (start_time + timedelta(hours=1)).isoformat(),
+            "expression": "'PT1H'",
+            "cycle": None,
+            "recurs": False,
+            "attempt": None,
+        }
+    ]
     assert started["waiting_for"]["tasks"] == []
 
     clock.advance(hours=1, seconds=1)
@@ -77,7 +96,11 @@ def test_timers_say_when_and_a_cycle_how_often_and_how_many_times_more(people, a
     assert reminder["cycle"] == {"remaining": 2, "interval_seconds": 1800.0}
     assert _at(reminder["due"]) == clock.now() + timedelta(minutes=30)
     assert (deadline["element_id"], deadline["kind"], deadline["cycle"], deadline["expression"]) == (
-        "deadline", "duration", None, '"PT2H"')
+        "deadline",
+        "duration",
+        None,
+        '"PT2H"',
+    )
     assert _at(deadline["due"]) == clock.now() + timedelta(hours=2)
 
     clock.advance(minutes=31)
@@ -90,14 +113,24 @@ def test_timers_say_when_and_a_cycle_how_often_and_how_many_times_more(people, a
 def test_messages_say_which_message_and_the_keys_a_sender_must_give(people):
     am = people["account_manager"]
     order = start(am, "order_flow", business_key="ORD-7")
-    assert order["waiting_for"]["messages"] == [{"element_id": "await_payment", "element_name": "Await payment",
-                                                 "message_name": "payment_received",
-                                                 "correlation_keys": {"business_key": "ORD-7"}}]
+    assert order["waiting_for"]["messages"] == [
+        {
+            "element_id": "await_payment",
+            "element_name": "Await payment",
+            "message_name": "payment_received",
+            "correlation_keys": {"business_key": "ORD-7"},
+        }
+    ]
     sent = am.post("/api/messages", json={"name": "payment_received", "correlation_keys": {"business_key": "ORD-7"}})
     assert sent.status_code == 200, sent.json
-    assert waits(am, order["id"])["messages"] == [{"element_id": "await_shipping", "element_name": "Shipped",
-                                                   "message_name": "shipped",
-                                                   "correlation_keys": {"business_key": "ORD-7"}}]
+    assert waits(am, order["id"])["messages"] == [
+        {
+            "element_id": "await_shipping",
+            "element_name": "Shipped",
+            "message_name": "shipped",
+            "correlation_keys": {"business_key": "ORD-7"},
+        }
+    ]
     # An instance without a business key is reached by its variables only.
     plain = start(am, "order_flow")
     assert waits(am, plain["id"])["messages"][0]["correlation_keys"] == {}
@@ -133,8 +166,11 @@ CORRELATED = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 def test_correlation_properties_show_the_values_waited_for_only_to_those_who_may_see_the_data(people, app):
     admin = people["admin"]
-    deployed = admin.post("/api/deployments", data={"files": [(io.BytesIO(CORRELATED), "contract.bpmn")]},
-                          content_type="multipart/form-data")
+    deployed = admin.post(
+        "/api/deployments",
+        data={"files": [(io.BytesIO(CORRELATED), "contract.bpmn")]},
+        content_type="multipart/form-data",
+    )
     assert deployed.status_code == 201, deployed.json
     client = admin.post("/api/clients", json=client_body(owner="account_manager"))
     assert client.status_code == 201, client.json
@@ -152,15 +188,27 @@ def test_correlation_properties_show_the_values_waited_for_only_to_those_who_may
     assert owners_view["waiting_for"]["messages"][0]["correlation_keys"] == {"business_key": key, "contract_ref": None}
     # A message whose payload lacks the correlation property's value is refused naming it, not a 500,
     # and the instance still waits.
-    lacking = admin.post("/api/messages", json={"name": "contract_signed", "payload": {"signed_by": "Ms Wu"},
-                                                "correlation_keys": {"contract_ref": "K-2026-17"}})
+    lacking = admin.post(
+        "/api/messages",
+        json={
+            "name": "contract_signed",
+            "payload": {"signed_by": "Ms Wu"},
+            "correlation_keys": {"contract_ref": "K-2026-17"},
+        },
+    )
     assert lacking.status_code == 422, lacking.json
     assert lacking.headers["Content-Type"] == "application/problem+json"
     assert "payload.contract_ref" in lacking.json["errors"], lacking.json
     assert waits(admin, started["id"])["messages"][0]["message_name"] == "contract_signed"
     # The message with the right value reaches it; after it, nothing is awaited any more.
-    sent = admin.post("/api/messages", json={"name": "contract_signed", "payload": {"contract_ref": "K-2026-17"},
-                                             "correlation_keys": {"contract_ref": "K-2026-17"}})
+    sent = admin.post(
+        "/api/messages",
+        json={
+            "name": "contract_signed",
+            "payload": {"contract_ref": "K-2026-17"},
+            "correlation_keys": {"contract_ref": "K-2026-17"},
+        },
+    )
     assert sent.status_code == 200, sent.json
     done = admin.get(f"/api/process-instances/{started['id']}").json
     assert done["status"] == "completed"
@@ -172,7 +220,11 @@ def test_a_failing_service_waits_for_its_retry_then_for_someone_to_fix_the_incid
     started = start(admin, "fragile_service", variables={"amount": 5})
     [retry] = started["waiting_for"]["timers"]
     assert (retry["element_id"], retry["element_name"], retry["kind"], retry["attempt"]) == (
-        "call", "Call the ledger", "retry", 2)
+        "call",
+        "Call the ledger",
+        "retry",
+        2,
+    )
     assert _at(retry["due"]) == clock.now() + timedelta(seconds=10)
     for seconds in (11, 21):
         clock.advance(seconds=seconds)
@@ -208,9 +260,16 @@ def test_who_may_not_see_an_instance_learns_nothing_of_what_it_waits_for(people)
 def test_element_names_in_waits_follow_the_request_language(people):
     am = people["account_manager"]
     translation = b'{"await_payment": "\\u7b49\\u5f85\\u4ed8\\u6b3e"}'
-    deployed = people["admin"].post("/api/deployments", data={"files": [
-        (io.BytesIO((BPMN_DIR / "messages.bpmn").read_bytes()), "messages.bpmn"),
-        (io.BytesIO(translation), "order_flow.zh-CN.json")]}, content_type="multipart/form-data")
+    deployed = people["admin"].post(
+        "/api/deployments",
+        data={
+            "files": [
+                (io.BytesIO((BPMN_DIR / "messages.bpmn").read_bytes()), "messages.bpmn"),
+                (io.BytesIO(translation), "order_flow.zh-CN.json"),
+            ]
+        },
+        content_type="multipart/form-data",
+    )
     assert deployed.status_code == 201, deployed.json
     order = start(am, "order_flow", business_key="ORD-9")
     shown = am.get(f"/api/process-instances/{order['id']}", headers={"Accept-Language": "zh-CN"}).json
@@ -223,11 +282,16 @@ def test_the_follow_up_cycle_waits_on_a_timer_it_comes_back_to_each_round(firm_a
     deploy_firm_processes(am)
     client = am.post("/api/clients", json=client_body(owner="account_manager", tier="A"))
     assert client.status_code == 201, client.json
-    [cycle] = am.get(f"/api/process-instances?process_key=follow_up&business_key=client:{client.json['id']}"
-                     ).json["items"]
+    [cycle] = am.get(f"/api/process-instances?process_key=follow_up&business_key=client:{client.json['id']}").json[
+        "items"
+    ]
     [due] = waits(am, cycle["id"])["timers"]
     assert (due["element_id"], due["element_name"], due["kind"], due["recurs"]) == (
-        "due", "Follow-up due", "date", True)
+        "due",
+        "Follow-up due",
+        "date",
+        True,
+    )
     assert due["expression"] == "plan['next_at']" and due["cycle"] is None
     assert _at(due["due"]) == datetime(2026, 2, 5, 9, 0, tzinfo=clock.now().tzinfo)  # tier A: P1M
 

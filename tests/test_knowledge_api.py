@@ -1,4 +1,5 @@
 """The knowledge base through HTTP: the service desk writes articles, everyone finds them, best match first."""
+
 from __future__ import annotations
 
 
@@ -16,8 +17,13 @@ def titles(person, **params):
 
 def test_service_desk_writes_and_edits_articles_that_everyone_can_read(people, clock):
     desk = people["service_desk"]
-    article = write(desk, "Resetting the client portal password", "Open the portal, choose *Forgot password*.",
-                    tags=["portal"], service_type="it")
+    article = write(
+        desk,
+        "Resetting the client portal password",
+        "Open the portal, choose *Forgot password*.",
+        tags=["portal"],
+        service_type="it",
+    )
     assert article["author"] == "service_desk" and article["tags"] == ["portal"]
     url = f"/api/knowledge-articles/{article['id']}"
     for role in ("admin", "partner", "manager", "account_manager", "viewer"):
@@ -29,7 +35,9 @@ def test_service_desk_writes_and_edits_articles_that_everyone_can_read(people, c
     assert write(people["manager"], "Escalation contacts")["author"] == "manager"
     assert desk.delete(url).status_code == 204
     assert desk.get(url).status_code == 404
-    actions = [row["action"] for row in people["admin"].get(f"/api/audit?target=knowledge:{article['id']}").json["items"]]
+    actions = [
+        row["action"] for row in people["admin"].get(f"/api/audit?target=knowledge:{article['id']}").json["items"]
+    ]
     assert actions == ["knowledge.delete", "knowledge.update", "knowledge.create"]
 
 
@@ -47,8 +55,12 @@ def test_viewers_and_account_managers_may_not_write_articles(people):
 def test_an_article_with_the_words_in_its_title_ranks_above_one_mentioning_them_once(people):
     desk = people["service_desk"]
     write(desk, "VAT registration for new companies", "Register within thirty days of the threshold.")
-    write(desk, "Year-end checklist", "Collect bank statements, payroll records and invoices. Confirm the VAT "
-                                      "registration number on file. Book the partner review early.")
+    write(
+        desk,
+        "Year-end checklist",
+        "Collect bank statements, payroll records and invoices. Confirm the VAT "
+        "registration number on file. Book the partner review early.",
+    )
     write(desk, "Office parking", "Visitors park on level two.")
     for q in ("VAT registration", "registration VAT", "vat"):
         assert titles(desk, q=q) == ["VAT registration for new companies", "Year-end checklist"], q
@@ -102,19 +114,27 @@ def test_bad_input_is_refused_naming_the_field_and_writes_nothing(people):
     desk = people["service_desk"]
     missing = desk.post("/api/knowledge-articles", json={"body": "no title"})
     assert missing.status_code == 422 and set(missing.json["errors"]) == {"title"}
-    bad = desk.post("/api/knowledge-articles", json={"title": "", "body": "", "tags": ["", "x" * 51],
-                                                     "service_type": "s" * 101, "author": "someone else"})
+    bad = desk.post(
+        "/api/knowledge-articles",
+        json={"title": "", "body": "", "tags": ["", "x" * 51], "service_type": "s" * 101, "author": "someone else"},
+    )
     assert bad.status_code == 422
     assert {"title", "body", "tags.0", "tags.1", "service_type"} <= set(bad.json["errors"])
     assert desk.post("/api/knowledge-articles", json={"title": "a\x00b", "body": "x"}).json["errors"] == {
-        "title": ["must not contain NUL characters"]}
+        "title": ["must not contain NUL characters"]
+    }
     article = write(desk, "Kept")
     url = f"/api/knowledge-articles/{article['id']}"
     blank = desk.patch(url, json={"title": ""})
     assert blank.status_code == 422 and "title" in blank.json["errors"]
     assert desk.get(url).json["title"] == "Kept"
-    for params, field in (({"q": ""}, "q"), ({"q": "x" * 201}, "q"), ({"page_size": 0}, "page_size"),
-                          ({"page": 0}, "page"), ({"tag": "t" * 51}, "tag")):
+    for params, field in (
+        ({"q": ""}, "q"),
+        ({"q": "x" * 201}, "q"),
+        ({"page_size": 0}, "page_size"),
+        ({"page": 0}, "page"),
+        ({"tag": "t" * 51}, "tag"),
+    ):
         response = desk.get("/api/knowledge-articles", query_string=params)
         assert response.status_code == 422 and field in response.json["errors"], params
     assert desk.get("/api/knowledge-articles/999999").status_code == 404

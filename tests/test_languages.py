@@ -1,5 +1,6 @@
 """Language: the request's locale from Accept-Language, problems in it, task subjects and names in
 every language, searching them, and forms and processes shown in the person's language."""
+
 from __future__ import annotations
 
 import io
@@ -18,11 +19,24 @@ ZH = {"Accept-Language": "zh-CN"}
 CLIENT = "广州明德会计师集团有限公司"
 
 
-@pytest.mark.parametrize("header, locale", [
-    (None, "en"), ("", "en"), ("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("zh-Hans", "zh-CN"), ("zh-TW", "zh-CN"),
-    ("zh_CN", "zh-CN"), ("fr-FR", "en"), ("en-GB,zh;q=0.8", "en"), ("fr;q=1, zh-CN;q=0.9, en;q=0.8", "zh-CN"),
-    ("en;q=0.2, zh-CN;q=0.9", "zh-CN"), ("zh;q=0, en", "en"), ("*", "en"),
-])
+@pytest.mark.parametrize(
+    "header, locale",
+    [
+        (None, "en"),
+        ("", "en"),
+        ("zh-CN", "zh-CN"),
+        ("zh", "zh-CN"),
+        ("zh-Hans", "zh-CN"),
+        ("zh-TW", "zh-CN"),
+        ("zh_CN", "zh-CN"),
+        ("fr-FR", "en"),
+        ("en-GB,zh;q=0.8", "en"),
+        ("fr;q=1, zh-CN;q=0.9, en;q=0.8", "zh-CN"),
+        ("en;q=0.2, zh-CN;q=0.9", "zh-CN"),
+        ("zh;q=0, en", "en"),
+        ("*", "en"),
+    ],
+)
 def test_the_locale_is_negotiated_from_accept_language(header, locale):
     assert negotiate(header) == locale
 
@@ -49,22 +63,38 @@ def test_a_subject_is_a_plain_lookup_that_never_fails():
     assert render_subject("Approve {amount:money} for {client.name}", data, "en") == f"Approve ¥42,000 for {CLIENT}"
     # Missing values, attribute access on a string and values a format cannot take show as a dash or as they are.
     assert render_subject("{missing} {text.upper} {title:money} {{literal}}", data, "en") == "— — x {literal}"
-    assert template_problem("{amount:euro}") == "unknown format 'euro' in subject '{amount:euro}' (known: money, date, number)"
+    assert (
+        template_problem("{amount:euro}")
+        == "unknown format 'euro' in subject '{amount:euro}' (known: money, date, number)"
+    )
     assert template_problem("{a.__class__()}") is not None
     assert template_problem("open {brace") is not None
     assert template_problem("Approve {kind} of {amount:money}") is None
 
 
 def test_a_missing_translation_falls_back_to_the_files_text():
-    texts, search = task_texts(element_id="decide", name="Decide on the request", subject="Approve {amount:money}",
-                               process_id="approval", process_name="Approval",
-                               translations={"zh-CN": {"approval": "审批"}}, data={"amount": 5})
-    assert texts == {"name": {"en": "Decide on the request", "zh-CN": "Decide on the request"},
-                     "subject": {"en": "Approve ¥5", "zh-CN": "Approve ¥5"},
-                     "process_name": {"en": "Approval", "zh-CN": "审批"}}
+    texts, search = task_texts(
+        element_id="decide",
+        name="Decide on the request",
+        subject="Approve {amount:money}",
+        process_id="approval",
+        process_name="Approval",
+        translations={"zh-CN": {"approval": "审批"}},
+        data={"amount": 5},
+    )
+    assert texts == {
+        "name": {"en": "Decide on the request", "zh-CN": "Decide on the request"},
+        "subject": {"en": "Approve ¥5", "zh-CN": "Approve ¥5"},
+        "process_name": {"en": "Approval", "zh-CN": "审批"},
+    }
     assert search == "decide on the request approve ¥5"
-    schema = {"title": "Form", "properties": {"a": {"type": "string", "title": "A", "enum": ["x", "y"]},
-                                              "b": {"type": "string", "title": "B"}}}
+    schema = {
+        "title": "Form",
+        "properties": {
+            "a": {"type": "string", "title": "A", "enum": ["x", "y"]},
+            "b": {"type": "string", "title": "B"},
+        },
+    }
     localized, ui = localize_form(schema, None, {"a.enum.x": "甲", "b": "乙"})
     assert localized["title"] == "Form" and localized["properties"]["a"]["title"] == "A"
     assert localized["properties"]["b"]["title"] == "乙"
@@ -97,11 +127,13 @@ def test_a_404_and_a_422_come_back_in_chinese_when_asked_and_in_english_otherwis
 
 
 def test_a_wrong_password_and_a_refusal_are_explained_in_chinese(firm_app, people):
-    refused = firm_app.test_client().post("/api/auth/token", json={"username": "viewer", "password": "wrong-password"},
-                                     headers=ZH)
+    refused = firm_app.test_client().post(
+        "/api/auth/token", json={"username": "viewer", "password": "wrong-password"}, headers=ZH
+    )
     assert refused.status_code == 401 and refused.json["detail"] == "用户名或密码错误"
-    forbidden = people["viewer"].post("/api/deployments", data={"files": []}, content_type="multipart/form-data",
-                                      headers=ZH)
+    forbidden = people["viewer"].post(
+        "/api/deployments", data={"files": []}, content_type="multipart/form-data", headers=ZH
+    )
     assert forbidden.status_code == 403 and forbidden.json["title"] == "无权操作"
     assert forbidden.json["detail"].startswith("您的角色（viewer）无权执行")
 
@@ -109,13 +141,19 @@ def test_a_wrong_password_and_a_refusal_are_explained_in_chinese(firm_app, peopl
 def _fee_for_a_chinese_client(people) -> dict:
     """An account manager asks for a fee of ¥42,000 for a client with a Chinese name; a partner decides."""
     am = people["account_manager"]
-    made = am.post("/api/clients", json=client_body(name=CLIENT, phones=["+86 20 8888 0000"],
-                                                    emails=["office@mingde.example"], owner="account_manager"))
+    made = am.post(
+        "/api/clients",
+        json=client_body(
+            name=CLIENT, phones=["+86 20 8888 0000"], emails=["office@mingde.example"], owner="account_manager"
+        ),
+    )
     assert made.status_code == 201, made.json
     started = am.post("/api/process-instances", json={"process_key": "approval"})
     [submit] = started.json["open_tasks"]
-    done = am.post(f"/api/tasks/{submit['id']}/complete", json={"data": {
-        "kind": "fee", "amount": 42000, "client_id": made.json["id"], "justification": "Annual audit"}})
+    done = am.post(
+        f"/api/tasks/{submit['id']}/complete",
+        json={"data": {"kind": "fee", "amount": 42000, "client_id": made.json["id"], "justification": "Annual audit"}},
+    )
     assert done.status_code == 200, done.json
     [task] = people["partner"].get(f"/api/tasks?instance_id={started.json['id']}").json["items"]
     return task
@@ -128,7 +166,10 @@ def test_the_subject_of_an_approval_is_shown_in_english_and_chinese(people):
     partner = people["partner"]
     [chinese] = partner.get(f"/api/tasks?instance_id={task['instance_id']}", headers=ZH).json["items"]
     assert (chinese["name"], chinese["subject"], chinese["process_name"]) == (
-        "审批申请", f"审批：{CLIENT} ¥42,000", "收费、折扣或核销审批")
+        "审批申请",
+        f"审批：{CLIENT} ¥42,000",
+        "收费、折扣或核销审批",
+    )
     detail = partner.get(f"/api/tasks/{task['id']}", headers=ZH).json
     assert (detail["name"], detail["subject"]) == ("审批申请", f"审批：{CLIENT} ¥42,000")
     claimed = partner.post(f"/api/tasks/{task['id']}/claim", headers=ZH).json
@@ -147,8 +188,9 @@ def test_an_instances_history_names_its_steps_in_the_readers_language(people):
 
 
 def test_a_task_without_a_subject_shows_its_name_as_subject(people):
-    started = people["account_manager"].post("/api/process-instances", json={"process_key": "approval"},
-                                             headers=ZH).json
+    started = (
+        people["account_manager"].post("/api/process-instances", json={"process_key": "approval"}, headers=ZH).json
+    )
     [submit] = started["open_tasks"]
     assert (submit["name"], submit["subject"]) == ("提交申请", "提交收费、折扣或核销审批申请")
 
@@ -197,8 +239,10 @@ def test_process_definitions_carry_their_name_in_the_requests_language(people):
 
 
 def _deploy(admin, *files: tuple[str, dict | str]):
-    parts = [(io.BytesIO((c if isinstance(c, str) else json.dumps(c, ensure_ascii=False)).encode()), name)
-             for name, c in files]
+    parts = [
+        (io.BytesIO((c if isinstance(c, str) else json.dumps(c, ensure_ascii=False)).encode()), name)
+        for name, c in files
+    ]
     return admin.post("/api/deployments", data={"files": parts}, content_type="multipart/form-data")
 
 
@@ -206,8 +250,9 @@ def test_a_translation_deployed_on_its_own_replaces_the_last_and_falls_back_to_e
     admin, partner = people["admin"], people["partner"]
     deployed = _deploy(admin, ("approval_review.zh-CN.json", {"title": "审批", "decision.enum.approve": "同意"}))
     assert deployed.status_code == 201, deployed.json
-    assert deployed.json["translations"] == [{"kind": "form", "name": "approval_review", "locale": "zh-CN",
-                                              "created": True}]
+    assert deployed.json["translations"] == [
+        {"kind": "form", "name": "approval_review", "locale": "zh-CN", "created": True}
+    ]
     form = partner.get("/api/forms/approval_review", headers=ZH).json
     assert form["schema"]["title"] == "审批"
     assert form["schema"]["properties"]["reason"]["title"] == "Reason"
@@ -218,15 +263,22 @@ def test_a_translation_deployed_on_its_own_replaces_the_last_and_falls_back_to_e
 
 def test_translation_keys_that_name_nothing_and_unknown_locales_are_refused(people):
     admin = people["admin"]
-    refused = _deploy(admin, ("approval_review.zh-CN.json", {"title": "审批", "decison": "错字"}),
-                      ("approval.zh-CN.json", {"decide": "审批", "nowhere": "无", "decide.subject": "{amount:euro}"}),
-                      ("approval.fr.json", {"decide": "Décider"}),
-                      ("nothing.zh-CN.json", {"x": "y"}))
+    refused = _deploy(
+        admin,
+        ("approval_review.zh-CN.json", {"title": "审批", "decison": "错字"}),
+        ("approval.zh-CN.json", {"decide": "审批", "nowhere": "无", "decide.subject": "{amount:euro}"}),
+        ("approval.fr.json", {"decide": "Décider"}),
+        ("nothing.zh-CN.json", {"x": "y"}),
+    )
     assert refused.status_code == 422
     problems = {(p["file"], p["element_id"]) for p in refused.json["errors"]}
-    assert problems == {("approval_review.zh-CN.json", "decison"), ("approval.zh-CN.json", "nowhere"),
-                        ("approval.zh-CN.json", "decide.subject"), ("approval.fr.json", None),
-                        ("nothing.zh-CN.json", None)}
+    assert problems == {
+        ("approval_review.zh-CN.json", "decison"),
+        ("approval.zh-CN.json", "nowhere"),
+        ("approval.zh-CN.json", "decide.subject"),
+        ("approval.fr.json", None),
+        ("nothing.zh-CN.json", None),
+    }
 
 
 def test_an_unknown_format_in_a_bpmn_subject_is_refused_naming_the_element(people):
@@ -234,8 +286,11 @@ def test_an_unknown_format_in_a_bpmn_subject_is_refused_naming_the_element(peopl
 
     folder = PROJECT_ROOT / "processes"
     bpmn = (folder / "approval.bpmn").read_text().replace("{amount:money} for", "{amount:yen} for")
-    refused = _deploy(people["admin"], ("approval.bpmn", bpmn),
-                      ("approval_route.dmn", (folder / "approval_route.dmn").read_text()))
+    refused = _deploy(
+        people["admin"], ("approval.bpmn", bpmn), ("approval_route.dmn", (folder / "approval_route.dmn").read_text())
+    )
     assert refused.status_code == 422
     assert {(p["element_id"], "unknown format 'yen'" in p["message"]) for p in refused.json["errors"]} == {
-        ("decide", True), ("rework", True)}
+        ("decide", True),
+        ("rework", True),
+    }

@@ -1,5 +1,6 @@
 """requirements.lock (written by `make lock`) is what `make venv` installs: every requirement of pyproject.toml
 must be pinned there, at a release its specifier allows, with hashes, or a new machine gets something else."""
+
 from __future__ import annotations
 
 import shutil
@@ -31,8 +32,12 @@ def _locked() -> dict[str, tuple[Requirement, list[str]]]:
 
 def _declared() -> list[Requirement]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
-    names = (project["project"]["dependencies"] + project["project"]["optional-dependencies"]["test"]
-             + project["build-system"]["requires"] + ["pip"])
+    names = (
+        project["project"]["dependencies"]
+        + project["project"]["optional-dependencies"]["test"]
+        + project["build-system"]["requires"]
+        + ["pip"]
+    )
     return [Requirement(name) for name in names]
 
 
@@ -61,8 +66,13 @@ def test_the_lock_pins_every_requirement_of_pyproject_within_its_range():
 def test_make_venv_installs_the_lock_with_hashes_and_the_project_without_resolving():
     if not shutil.which("make"):
         pytest.skip("make is not installed")
-    recipe = subprocess.run(["make", "--no-print-directory", "-n", "-B", "VENV=/nonexistent", "venv"], cwd=REPO,
-                            capture_output=True, text=True, check=True).stdout
+    recipe = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", "VENV=/nonexistent", "venv"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "/nonexistent/bin/python -m pip install --quiet --require-hashes -r requirements.lock" in recipe
     assert "/nonexistent/bin/python -m pip install --quiet --no-deps --no-build-isolation -e ." in recipe
     assert recipe.count("pip install") == 2, recipe  # nothing else installed into the venv, unpinned

@@ -1,5 +1,6 @@
 """Login security: throttling that outsiders cannot turn against the owner, the same answer for every
 refused login, strong passwords, changing and resetting them, and the tokens that dies with them."""
+
 from __future__ import annotations
 
 import io
@@ -34,8 +35,11 @@ def password_checks(monkeypatch):
 
 
 def login_from(client, address: str, username: str, password: str | None = None):
-    return client.post("/api/auth/token", json={"username": username, "password": password or password_for(username)},
-                       environ_base={"REMOTE_ADDR": address})
+    return client.post(
+        "/api/auth/token",
+        json={"username": username, "password": password or password_for(username)},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def test_thirty_parallel_wrong_passwords_check_at_most_the_limit(pg, services, clock, password_checks):
@@ -120,9 +124,11 @@ def test_every_refused_login_is_the_same_answer_after_the_same_work(client, pass
     assert admin.post("/api/accounts/partner/deactivate").status_code == 200
     password_checks.clear()
     answers = {}
-    for case, username, password in (("unknown", "no-such-person", "whatever-password"),
-                                     ("wrong", "viewer", "wrong-password"),
-                                     ("deactivated, right password", "partner", password_for("partner"))):
+    for case, username, password in (
+        ("unknown", "no-such-person", "whatever-password"),
+        ("wrong", "viewer", "wrong-password"),
+        ("deactivated, right password", "partner", password_for("partner")),
+    ):
         before = len(password_checks)
         response = login(client, username, password)
         assert len(password_checks) == before + 1, f"{case}: one argon2 verification, like the others"
@@ -139,6 +145,7 @@ def test_every_refused_login_is_the_same_answer_after_the_same_work(client, pass
 
 
 # Passwords ---------------------------------------------------------------------------------------
+
 
 def test_weak_passwords_are_refused_with_advice(client):
     admin = caller(client, "admin")
@@ -160,15 +167,18 @@ def test_the_cli_refuses_a_weak_password_too(tmp_path, monkeypatch, capsys, cloc
 def test_people_change_their_own_password_with_the_current_one_and_old_tokens_die(client):
     viewer = caller(client, "viewer")
     other_session = caller(client, "viewer")
-    wrong = viewer.post("/api/me/password", json={"current_password": "not-my-password",
-                                                  "new_password": "tea-kettle-orbit-42"})
+    wrong = viewer.post(
+        "/api/me/password", json={"current_password": "not-my-password", "new_password": "tea-kettle-orbit-42"}
+    )
     assert wrong.status_code == 422 and "current_password" in wrong.json["errors"]
-    weak = viewer.post("/api/me/password", json={"current_password": password_for("viewer"),
-                                                 "new_password": "password123"})
+    weak = viewer.post(
+        "/api/me/password", json={"current_password": password_for("viewer"), "new_password": "password123"}
+    )
     assert weak.status_code == 422 and "new_password" in weak.json["errors"]
     assert viewer.get("/api/me").status_code == 200  # refused changes change nothing
-    changed = viewer.post("/api/me/password", json={"current_password": password_for("viewer"),
-                                                    "new_password": "tea-kettle-orbit-42"})
+    changed = viewer.post(
+        "/api/me/password", json={"current_password": password_for("viewer"), "new_password": "tea-kettle-orbit-42"}
+    )
     assert changed.status_code == 200 and changed.headers["Cache-Control"] == "no-store"
     for old in (viewer, other_session):
         refused = old.get("/api/me")
@@ -181,10 +191,18 @@ def test_people_change_their_own_password_with_the_current_one_and_old_tokens_di
 def test_guessing_the_current_password_through_a_stolen_token_is_throttled(client):
     thief = caller(client, "viewer")
     for n in range(5):
-        assert thief.post("/api/me/password", json={"current_password": f"guess-{n}",
-                                                    "new_password": "tea-kettle-orbit-42"}).status_code == 422
-    assert thief.post("/api/me/password", json={"current_password": password_for("viewer"),
-                                                "new_password": "tea-kettle-orbit-42"}).status_code == 429
+        assert (
+            thief.post(
+                "/api/me/password", json={"current_password": f"guess-{n}", "new_password": "tea-kettle-orbit-42"}
+            ).status_code
+            == 422
+        )
+    assert (
+        thief.post(
+            "/api/me/password", json={"current_password": password_for("viewer"), "new_password": "tea-kettle-orbit-42"}
+        ).status_code
+        == 429
+    )
 
 
 def test_an_admin_reset_revokes_tokens_and_forces_a_change_at_next_login(client):
@@ -201,8 +219,9 @@ def test_an_admin_reset_revokes_tokens_and_forces_a_change_at_next_login(client)
     refused = limited.get("/api/tasks")
     assert refused.status_code == 403 and refused.json["type"].endswith("/password-change-required")
     assert limited.get("/api/me").status_code == 200
-    changed = limited.post("/api/me/password", json={"current_password": temporary,
-                                                     "new_password": "tea-kettle-orbit-42"})
+    changed = limited.post(
+        "/api/me/password", json={"current_password": temporary, "new_password": "tea-kettle-orbit-42"}
+    )
     assert changed.status_code == 200 and changed.json["password_change_required"] is False
     assert Caller(client, changed.json["access_token"]).get("/api/tasks").status_code == 200
     assert limited.get("/api/me").status_code == 401
@@ -214,8 +233,12 @@ def test_an_admin_may_set_the_temporary_password_if_it_is_strong(client):
     admin = caller(client, "admin")
     weak = admin.post("/api/accounts/viewer/password-reset", json={"password": "password123"})
     assert weak.status_code == 422
-    assert admin.post("/api/accounts/viewer/password-reset",
-                      json={"password": "tea-kettle-orbit-42"}).json["temporary_password"] == "tea-kettle-orbit-42"
+    assert (
+        admin.post("/api/accounts/viewer/password-reset", json={"password": "tea-kettle-orbit-42"}).json[
+            "temporary_password"
+        ]
+        == "tea-kettle-orbit-42"
+    )
     assert login(client, "viewer", "tea-kettle-orbit-42").json["password_change_required"] is True
 
 

@@ -1,4 +1,5 @@
 """Messages: correlation by business key and variables; receive tasks, catch events, message starts."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,12 +29,16 @@ def test_message_reaches_only_the_instance_with_matching_business_key(process_en
     with process_engine.transaction() as session:
         first = process_engine.start_instance(session, process_key="order_flow", business_key="ORD-1")
         second = process_engine.start_instance(session, process_key="order_flow", business_key="ORD-2")
-    reached = _correlate(process_engine, "payment_received", correlation_keys={"business_key": "ORD-2"},
-                         payload={"paid": 120})
+    reached = _correlate(
+        process_engine, "payment_received", correlation_keys={"business_key": "ORD-2"}, payload={"paid": 120}
+    )
     assert [d.instance_id for d in reached] == [second.id]
     with process_engine.transaction() as session:
-        waiting = {s.instance_id: s.message_name for s in session.scalars(select(MessageSubscription))
-                   if s.instance_id is not None}
+        waiting = {
+            s.instance_id: s.message_name
+            for s in session.scalars(select(MessageSubscription))
+            if s.instance_id is not None
+        }
         assert waiting == {first.id: "payment_received", second.id: "shipped"}
         assert process_engine.instance_variables(session, session.get(ProcessInstance, second.id))["paid"] == 120
     _correlate(process_engine, "shipped", correlation_keys={"business_key": "ORD-2"})
@@ -52,8 +57,9 @@ def test_message_correlates_on_process_variables(process_engine):
 
 def test_message_start_event_starts_an_instance_with_the_payload(process_engine):
     deploy_files(process_engine, "messages.bpmn")
-    [delivery] = _correlate(process_engine, "new_request", payload={"subject": "VAT question"},
-                            correlation_keys={"business_key": "SR-9"})
+    [delivery] = _correlate(
+        process_engine, "new_request", payload={"subject": "VAT question"}, correlation_keys={"business_key": "SR-9"}
+    )
     assert delivery.started and delivery.process_key == "request_intake"
     with process_engine.transaction() as session:
         instance = session.get(ProcessInstance, delivery.instance_id)

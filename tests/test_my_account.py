@@ -1,4 +1,5 @@
 """One's own account: what GET /api/me tells the web app (language, permissions) and choosing a language."""
+
 from __future__ import annotations
 
 from api.permissions import PERMISSIONS
@@ -25,7 +26,8 @@ def test_a_person_chooses_their_language_and_it_is_remembered_and_audited(client
     entries = admin.get("/api/audit", query_string={"action": "account.locale"}).json["items"]
     assert [(e["actor"], e["target"], e["detail"]) for e in entries] == [
         ("viewer", "account:viewer", {"locale": None, "changes": {"locale": ["zh-CN", None]}}),
-        ("viewer", "account:viewer", {"locale": "zh-CN", "changes": {"locale": [None, "zh-CN"]}})]
+        ("viewer", "account:viewer", {"locale": "zh-CN", "changes": {"locale": [None, "zh-CN"]}}),
+    ]
     assert admin.get("/api/me").json["locale"] is None  # only one's own
 
 

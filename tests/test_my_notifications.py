@@ -1,5 +1,6 @@
 """The bell: each person's own notifications, what each links to, unread counts and marking them read;
 nobody reaches anyone else's."""
+
 from __future__ import annotations
 
 import uuid
@@ -12,8 +13,15 @@ from .api_helpers import caller, deploy_via_api
 def notify(app, clock, recipient: str, subject: str = "Something happened", **about) -> int:
     """An outbox row for `recipient`, as the engine and the record services write them."""
     with app.extensions["atrium.engine"].transaction() as session:
-        note = add_notification(session, kind=about.pop("kind", "outcome"), recipient=recipient, subject=subject,
-                                body=f"{subject}.", now=clock.now(), **about)
+        note = add_notification(
+            session,
+            kind=about.pop("kind", "outcome"),
+            recipient=recipient,
+            subject=subject,
+            body=f"{subject}.",
+            now=clock.now(),
+            **about,
+        )
         session.flush()
         return note.id
 
@@ -29,9 +37,15 @@ def test_a_person_sees_their_own_notifications_newest_first_with_links(app, clie
     am = caller(client, "account_manager")
     page = am.get("/api/me/notifications").json
     assert page["total"] == 3 and [n["id"] for n in page["items"]] == [third, second, first]
-    assert page["items"][2] == {"id": first, "kind": "outcome", "subject": "Onboarding declined",
-                                "body": "Onboarding declined.", "created_at": "2026-01-05T09:00:00+00:00",
-                                "read_at": None, "link": {"kind": "instance", "id": str(instance_id)}}
+    assert page["items"][2] == {
+        "id": first,
+        "kind": "outcome",
+        "subject": "Onboarding declined",
+        "body": "Onboarding declined.",
+        "created_at": "2026-01-05T09:00:00+00:00",
+        "read_at": None,
+        "link": {"kind": "instance", "id": str(instance_id)},
+    }
     assert page["items"][1]["link"] == {"kind": "client", "id": 42}  # the record it concerns, over its process
     assert page["items"][0]["link"] is None
     assert am.get("/api/me/notifications?page_size=1&page=2").json["items"][0]["id"] == second
@@ -84,8 +98,12 @@ def test_someone_elses_notification_is_not_found_and_stays_unread(app, client, c
 
 def test_the_bell_needs_a_login(app, client, clock):
     note = notify(app, clock, "viewer")
-    for method, url in (("get", "/api/me/notifications"), ("get", "/api/me/notifications/unread-count"),
-                        ("post", f"/api/me/notifications/{note}/read"), ("post", "/api/me/notifications/read-all")):
+    for method, url in (
+        ("get", "/api/me/notifications"),
+        ("get", "/api/me/notifications/unread-count"),
+        ("post", f"/api/me/notifications/{note}/read"),
+        ("post", "/api/me/notifications/read-all"),
+    ):
         response = getattr(client, method)(url)
         assert response.status_code == 401 and response.json["type"].endswith("/not-authenticated")
 
@@ -93,7 +111,8 @@ def test_the_bell_needs_a_login(app, client, clock):
 def test_marking_read_with_the_session_cookie_needs_the_csrf_token(app, client, clock):
     note = notify(app, clock, "viewer")
     csrf = client.post("/api/auth/session", json={"username": "viewer", "password": "password-of-viewer"}).json[
-        "csrf_token"]
+        "csrf_token"
+    ]
     assert client.post(f"/api/me/notifications/{note}/read").status_code == 403
     assert client.post("/api/me/notifications/read-all").status_code == 403
     assert client.get("/api/me/notifications/unread-count").json == {"count": 1}

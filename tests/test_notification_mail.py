@@ -1,5 +1,6 @@
 """Notifications: a task given to someone tells them, and the outbox is mailed through a real SMTP
 server (aiosmtpd, started here) when one is configured; otherwise it waits, listed, in the outbox."""
+
 from __future__ import annotations
 
 import socket
@@ -68,8 +69,16 @@ def mailbox():
 
 
 def smtp_settings(port: int, **extra) -> dict:
-    return {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False, "smtp_from": "atrium@firm.example",
-            "smtp_timeout_seconds": 5, "mail_max_attempts": 3, "mail_retry_seconds": 60, **extra}
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": port,
+        "smtp_starttls": False,
+        "smtp_from": "atrium@firm.example",
+        "smtp_timeout_seconds": 5,
+        "mail_max_attempts": 3,
+        "mail_retry_seconds": 60,
+        **extra,
+    }
 
 
 def outbox(engine) -> list[Notification]:
@@ -80,14 +89,28 @@ def outbox(engine) -> list[Notification]:
 def queue(engine, clock, *recipients: str, email: str | None = None) -> None:
     with engine.transaction() as session:
         for recipient in recipients:
-            add_notification(session, kind="escalation", recipient=recipient, email=email,
-                             subject=f"For {recipient}", body="Please look at this.", now=clock.now())
+            add_notification(
+                session,
+                kind="escalation",
+                recipient=recipient,
+                email=email,
+                subject=f"For {recipient}",
+                body="Please look at this.",
+                now=clock.now(),
+            )
 
 
 def add_account(engine, clock, username: str, email: str | None) -> None:
     with engine.transaction() as session:
-        make_account(session, username, roles=["manager"], display_name=username, email=email, password_hash="x",
-                     created_at=clock.now())
+        make_account(
+            session,
+            username,
+            roles=["manager"],
+            display_name=username,
+            email=email,
+            password_hash="x",
+            created_at=clock.now(),
+        )
 
 
 @pytest.fixture
@@ -99,11 +122,16 @@ def test_a_task_assigned_by_a_lead_is_mailed_to_the_assignee(app_with_mail, mail
     app = app_with_mail
     client = app.test_client()
     admin, manager = caller(client, "admin"), caller(client, "manager")
-    assert admin.post("/api/employees", json={"name": "Sam Desk", "username": "service_desk",
-                                              "email": "sam@firm.example"}).status_code == 201
+    assert (
+        admin.post(
+            "/api/employees", json={"name": "Sam Desk", "username": "service_desk", "email": "sam@firm.example"}
+        ).status_code
+        == 201
+    )
     assert deploy_via_api(admin, "two_tasks.bpmn", "intake-schema.json").status_code == 201
-    started = manager.post("/api/process-instances",
-                           json={"process_key": "two_tasks", "variables": {"urgency": 60}}).json
+    started = manager.post(
+        "/api/process-instances", json={"process_key": "two_tasks", "variables": {"urgency": 60}}
+    ).json
     intake = manager.get(f"/api/tasks?instance_id={started['id']}").json["items"][0]
     assert caller(client, "service_desk").get("/api/notifications").json["total"] == 0  # offered, not assigned
 
@@ -111,8 +139,11 @@ def test_a_task_assigned_by_a_lead_is_mailed_to_the_assignee(app_with_mail, mail
     assert assigned.status_code == 200, assigned.json
     desk = caller(client, "service_desk")
     [note] = desk.get("/api/notifications").json["items"]
-    assert (note["kind"], note["status"], note["subject"]) == ("task_assigned", "queued", f"Task assigned to you: "
-                                                               f"{intake['name']}")
+    assert (note["kind"], note["status"], note["subject"]) == (
+        "task_assigned",
+        "queued",
+        f"Task assigned to you: {intake['name']}",
+    )
     assert mailbox.messages == []  # nothing is mailed inside the request
 
     assert send_queued_notifications(app.extensions["atrium.engine"]) == 1
@@ -121,7 +152,11 @@ def test_a_task_assigned_by_a_lead_is_mailed_to_the_assignee(app_with_mail, mail
     assert f"/api/tasks/{intake['id']}" in mail.get_content()
     [note] = desk.get("/api/notifications").json["items"]
     assert (note["status"], note["email"], note["sent_at"], note["attempts"]) == (
-        "sent", "sam@firm.example", clock.now().isoformat(), 1)
+        "sent",
+        "sam@firm.example",
+        clock.now().isoformat(),
+        1,
+    )
     assert send_queued_notifications(app.extensions["atrium.engine"]) == 0  # mailed once
 
     # Taking a task yourself, or assigning it to yourself, tells nobody (only an admin may assign this
@@ -136,8 +171,10 @@ def test_a_task_the_engine_opens_with_an_assignee_tells_them_unless_they_opened_
     client = app.test_client()
     admin, am, partner = caller(client, "admin"), caller(client, "account_manager"), caller(client, "partner")
     assert deploy_via_api(admin, "assigned.bpmn").status_code == 201
-    started = am.post("/api/process-instances", json={
-        "process_key": "assigned_report", "variables": {"preparer": "account_manager", "checker": "partner"}})
+    started = am.post(
+        "/api/process-instances",
+        json={"process_key": "assigned_report", "variables": {"preparer": "account_manager", "checker": "partner"}},
+    )
     assert started.status_code == 201, started.json
     assert am.get("/api/notifications").json["total"] == 0  # they started it: they know
     [prepare] = am.get(f"/api/tasks?instance_id={started.json['id']}").json["items"]
@@ -153,7 +190,11 @@ def test_a_task_the_engine_opens_with_an_assignee_tells_them_unless_they_opened_
     assert send_queued_notifications(app.extensions["atrium.engine"]) == 0
     [note] = partner.get("/api/notifications").json["items"]
     assert (note["status"], note["error"], note["attempts"], note["next_attempt_at"]) == (
-        "failed", "no email address for partner", 1, None)
+        "failed",
+        "no email address for partner",
+        1,
+        None,
+    )
     assert mailbox.messages == []
 
 
@@ -231,15 +272,17 @@ def test_mail_goes_through_a_server_that_requires_login(db, services, clock):
     # Plain-text AUTH is fine on loopback in a test; a real server would want STARTTLS first.
     controller = start_smtp_server(box, authenticator=authenticator, auth_required=True, auth_require_tls=False)
     try:
-        wrong = make_process_engine(db, services, **smtp_settings(controller.port, smtp_user="atrium",
-                                                                  smtp_password="guess"))
+        wrong = make_process_engine(
+            db, services, **smtp_settings(controller.port, smtp_user="atrium", smtp_password="guess")
+        )
         queue(wrong, clock, "lin", email="lin@firm.example")
         assert send_queued_notifications(wrong) == 0
         note = outbox(wrong)[0]
         assert note.status == "queued" and "535" in note.error
 
-        right = make_process_engine(db, services, **smtp_settings(controller.port, smtp_user="atrium",
-                                                                  smtp_password="s3cret"))
+        right = make_process_engine(
+            db, services, **smtp_settings(controller.port, smtp_user="atrium", smtp_password="s3cret")
+        )
         clock.advance(minutes=1)
         assert send_queued_notifications(right) == 1
         assert [m["To"] for m in box.messages] == ["lin@firm.example"]
@@ -261,8 +304,9 @@ def test_two_workers_never_mail_one_notification_twice(pg, services, clock, mail
 
     # Many workers at once over a larger outbox: each row is mailed exactly once.
     queue(engine, clock, *(f"crowd{i}" for i in range(60)), email="crowd@firm.example")
-    workers = [threading.Thread(target=send_queued_notifications, args=(engine,), kwargs={"batch_size": 4})
-               for _ in range(4)]
+    workers = [
+        threading.Thread(target=send_queued_notifications, args=(engine,), kwargs={"batch_size": 4}) for _ in range(4)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:

@@ -1,6 +1,7 @@
 """Approval of fees, discounts and write-offs through HTTP: the decision table sends small amounts to a
 manager and large ones to a partner; the approver approves, rejects with a reason or sends the request
 back for rework; the requester is told the outcome."""
+
 from __future__ import annotations
 
 import pytest
@@ -47,11 +48,17 @@ def decide(person, task_id: str, **data):
     return person.post(f"/api/tasks/{task_id}/complete", json={"data": data})
 
 
-@pytest.mark.parametrize("kind, amount, approver", [
-    ("fee", 9999.99, "manager"), ("fee", 10000, "partner"),
-    ("discount", 1999, "manager"), ("discount", 2000, "partner"),
-    ("write_off", 499, "manager"), ("write_off", 500, "partner"),
-])
+@pytest.mark.parametrize(
+    "kind, amount, approver",
+    [
+        ("fee", 9999.99, "manager"),
+        ("fee", 10000, "partner"),
+        ("discount", 1999, "manager"),
+        ("discount", 2000, "partner"),
+        ("write_off", 499, "manager"),
+        ("write_off", 500, "partner"),
+    ],
+)
 def test_the_decision_table_routes_by_kind_and_amount(people, kind, amount, approver):
     instance = submitted(people["account_manager"], request(kind=kind, amount=amount))
     task = open_task(people["viewer"], instance["id"])
@@ -65,19 +72,29 @@ def test_manager_approves_a_small_fee_and_the_requester_is_told(people):
     instance = submitted(am, request())
     task = open_task(manager, instance["id"])
     shown = manager.get(f"/api/tasks/{task['id']}").json["data"]
-    assert shown == {"kind": "fee", "amount": 2500, "justification": "Two extra site visits agreed with the client",
-                     "requester": "account_manager", "approver_group": "manager",
-                     "request_check": {"problem": None, "client_name": None}}
+    assert shown == {
+        "kind": "fee",
+        "amount": 2500,
+        "justification": "Two extra site visits agreed with the client",
+        "requester": "account_manager",
+        "approver_group": "manager",
+        "request_check": {"problem": None, "client_name": None},
+    }
     # A partner sees every task but this one is not offered to partners; the requester cannot see it.
     assert decide(people["partner"], task["id"], decision="approve").status_code == 403
     assert decide(am, task["id"], decision="approve").status_code == 404
     assert decide(manager, task["id"], decision="approve").status_code == 200
     final = manager.get(f"/api/process-instances/{instance['id']}").json
     assert final["status"] == "completed" and final["variables"]["outcome_notice"] == {
-        "notified": "account_manager", "outcome": "approved"}
+        "notified": "account_manager",
+        "outcome": "approved",
+    }
     [note] = am.get("/api/notifications?kind=outcome").json["items"]
     assert (note["kind"], note["subject"], note["body"]) == (
-        "outcome", "Your fee of 2,500.00 was approved", "manager approved your fee of 2,500.00.")
+        "outcome",
+        "Your fee of 2,500.00 was approved",
+        "manager approved your fee of 2,500.00.",
+    )
     [bell] = am.get("/api/me/notifications").json["items"]
     assert bell["link"] == {"kind": "instance", "id": instance["id"]}
     assert manager.get("/api/notifications?kind=outcome").json["total"] == 0
@@ -105,7 +122,8 @@ def test_sent_back_for_rework_the_request_returns_to_its_requester_and_is_routed
     instance = submitted(am, request(amount=8000))
     first = open_task(manager, instance["id"])
     assert decide(manager, first["id"], decision="rework").json["errors"] == {
-        "data.reason": ["'reason' is a required property"]}
+        "data.reason": ["'reason' is a required property"]
+    }
     assert decide(manager, first["id"], decision="rework", reason="Include the travel costs").status_code == 200
 
     rework = open_task(am, instance["id"])
@@ -124,9 +142,11 @@ def test_sent_back_for_rework_the_request_returns_to_its_requester_and_is_routed
     [note] = am.get("/api/notifications?kind=outcome").json["items"]
     assert note["body"] == "partner approved your fee of 12,000.00."
     history = people["viewer"].get(f"/api/process-instances/{instance['id']}/history?page_size=200").json["items"]
-    assert [(h["element_id"], h["actor"]) for h in history
-            if h["event"] == "completed" and h["element_id"] in ("submit", "decide", "rework")] == [
-        ("submit", "account_manager"), ("decide", "manager"), ("rework", "account_manager"), ("decide", "partner")]
+    assert [
+        (h["element_id"], h["actor"])
+        for h in history
+        if h["event"] == "completed" and h["element_id"] in ("submit", "decide", "rework")
+    ] == [("submit", "account_manager"), ("decide", "manager"), ("rework", "account_manager"), ("decide", "partner")]
 
 
 def test_a_request_about_a_client_is_on_the_clients_timeline_and_an_unknown_client_is_refused(people):
@@ -139,7 +159,9 @@ def test_a_request_about_a_client_is_on_the_clients_timeline_and_an_unknown_clie
     assert decide(am, submit["id"], **request(kind="write_off", amount=300, client_id=client["id"])).status_code == 200
 
     task = open_task(manager, instance["id"])
-    assert manager.get(f"/api/tasks/{task['id']}").json["data"]["request_check"]["client_name"] == "Harbour Logistics Ltd"
+    assert (
+        manager.get(f"/api/tasks/{task['id']}").json["data"]["request_check"]["client_name"] == "Harbour Logistics Ltd"
+    )
     found = am.get(f"/api/process-instances?business_key=client:{client['id']}").json["items"]
     assert [i["id"] for i in found] == [instance["id"]]
     assert decide(manager, task["id"], decision="approve", reason="Goodwill").status_code == 200
@@ -156,7 +178,8 @@ def test_bad_requests_are_422_naming_the_field_and_viewers_cannot_ask(people):
     assert bad.status_code == 422
     assert {"data.kind", "data.amount", "data.client_id", "data.justification"} <= set(bad.json["errors"])
     assert decide(am, task_id, kind="fee", amount=10).json["errors"] == {
-        "data.justification": ["'justification' is a required property"]}
+        "data.justification": ["'justification' is a required property"]
+    }
     assert decide(am, task_id, **request(requester="partner")).status_code == 422  # no smuggled variables
     assert people["manager"].post(f"/api/tasks/{task_id}/complete", json={"data": request()}).status_code == 403
     assert people["viewer"].post("/api/process-instances", json={"process_key": "approval"}).status_code == 403

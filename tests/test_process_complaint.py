@@ -1,6 +1,7 @@
 """The complaint process through HTTP: the service desk registers and acknowledges a complaint within
 24 hours (else a manager is alerted), investigates and proposes a resolution, a manager approves it
 or sends it back, the client's feedback closes it, and the complaint record keeps the times."""
+
 from __future__ import annotations
 
 import io
@@ -16,8 +17,10 @@ from storage.accounts import ROLES
 from .api_helpers import caller, callers, make_app
 from .factories import make_account, make_client
 
-COMPLAINT_FILES = [PROJECT_ROOT / "processes" / "complaint.bpmn",
-                   *sorted((PROJECT_ROOT / "forms").glob("complaint_*.json"))]
+COMPLAINT_FILES = [
+    PROJECT_ROOT / "processes" / "complaint.bpmn",
+    *sorted((PROJECT_ROOT / "forms").glob("complaint_*.json")),
+]
 
 
 def build_app(db, services, **settings):
@@ -48,8 +51,9 @@ def people(app):
 @pytest.fixture
 def desk_reports_to_manager(people):
     """The service desk employee's manager is `manager`: approvals and escalations go to them."""
-    made = people["admin"].post("/api/employees", json={"name": "Dana Desk", "username": "service_desk",
-                                                        "manager": "manager"})
+    made = people["admin"].post(
+        "/api/employees", json={"name": "Dana Desk", "username": "service_desk", "manager": "manager"}
+    )
     assert made.status_code == 201, made.json
 
 
@@ -109,7 +113,8 @@ def statuses(complaint) -> list[str]:
 
 
 def test_complaint_acknowledged_in_time_runs_to_closure_with_its_times_on_the_record(
-        app, people, clock, desk_reports_to_manager):
+    app, people, clock, desk_reports_to_manager
+):
     desk, manager = people["service_desk"], people["manager"]
     received = clock.now()
     complaint = register_complaint(people)
@@ -156,18 +161,32 @@ def test_complaint_acknowledged_in_time_runs_to_closure_with_its_times_on_the_re
     assert record["status"] == "closed" and record["satisfaction"] == 4
     assert record["closed_at"] == (received + timedelta(hours=37, days=2)).isoformat()
     assert record["seconds_to_close"] == 37 * 3600 + 2 * 86400
-    assert statuses(record) == ["registered", "acknowledged", "investigating", "resolution_proposed", "resolved",
-                                "closed"]
-    assert [t["by"] for t in record["transitions"]] == ["service_desk", "service_desk", "service_desk",
-                                                        "service_desk", "manager", "service_desk"]
+    assert statuses(record) == [
+        "registered",
+        "acknowledged",
+        "investigating",
+        "resolution_proposed",
+        "resolved",
+        "closed",
+    ]
+    assert [t["by"] for t in record["transitions"]] == [
+        "service_desk",
+        "service_desk",
+        "service_desk",
+        "service_desk",
+        "manager",
+        "service_desk",
+    ]
     assert record["transitions"][1]["at"] == record["acknowledged_at"]
 
     feedback = desk.get(f"/api/clients/{complaint['client_id']}/feedback").json["items"]
     assert [(f["csat"], f["comment"], f["subject_type"], f["subject_id"], f["created_by"]) for f in feedback] == [
-        (4, "Handled fairly, if slowly", "complaint", complaint["id"], "service_desk")]
+        (4, "Handled fairly, if slowly", "complaint", complaint["id"], "service_desk")
+    ]
     outcome = notifications(desk, kind="outcome")
-    assert [n["subject"] for n in outcome] == ["Complaint #%d from Harbour Logistics Ltd closed, satisfaction 4/5"
-                                               % complaint["id"]]
+    assert [n["subject"] for n in outcome] == [
+        "Complaint #%d from Harbour Logistics Ltd closed, satisfaction 4/5" % complaint["id"]
+    ]
     instance = people["admin"].get(f"/api/process-instances/{complaint['instance_id']}").json
     assert instance["status"] == "completed"
 
@@ -198,7 +217,8 @@ def test_manager_sends_the_proposed_resolution_back_to_investigation(app, people
 
 
 def test_a_complaint_not_acknowledged_within_24_hours_is_escalated_to_the_registrants_manager(
-        app, people, clock, desk_reports_to_manager):
+    app, people, clock, desk_reports_to_manager
+):
     desk, manager = people["service_desk"], people["manager"]
     received = clock.now()
     complaint = register_complaint(people)
@@ -214,7 +234,8 @@ def test_a_complaint_not_acknowledged_within_24_hours_is_escalated_to_the_regist
     assert record["escalated_to"] == "manager" and record["status"] == "registered"
     alerts = notifications(manager, kind="escalation")
     assert [a["subject"] for a in alerts] == [
-        f"Complaint #{complaint['id']} from Harbour Logistics Ltd not acknowledged in time"]
+        f"Complaint #{complaint['id']} from Harbour Logistics Ltd not acknowledged in time"
+    ]
     assert alerts[0]["instance_id"] == complaint["instance_id"] and alerts[0]["status"] == "queued"
     [bell] = manager.get("/api/me/notifications").json["items"]  # the web app's bell links to the client
     assert bell["subject"] == alerts[0]["subject"] and bell["link"] == {"kind": "client", "id": complaint["client_id"]}
@@ -237,8 +258,10 @@ def test_without_a_recorded_manager_every_manager_is_alerted_after_the_configure
     try:
         people = people_of(app)
         complaint = register_complaint(people)
-        assert the_task(people["service_desk"], complaint, "acknowledge")["due"] == (
-            clock.now() + timedelta(hours=4)).isoformat()
+        assert (
+            the_task(people["service_desk"], complaint, "acknowledge")["due"]
+            == (clock.now() + timedelta(hours=4)).isoformat()
+        )
         clock.advance(hours=4, seconds=1)
         assert fire_timers(app) == 1
         assert complaint_now(people["service_desk"], complaint)["escalated_to"] == "manager, manager2"
@@ -263,8 +286,10 @@ def test_a_complaint_received_by_letter_two_days_ago_is_escalated_at_once(app, p
     alerts = notifications(people["manager"], kind="escalation")
     assert [a["instance_id"] for a in alerts] == [complaint["instance_id"]]
     assert fire_timers(app) == 0 and len(notifications(people["manager"], kind="escalation")) == 1
-    assert the_task(people["service_desk"], complaint, "acknowledge")["due"] == (
-        received + timedelta(hours=24)).isoformat()
+    assert (
+        the_task(people["service_desk"], complaint, "acknowledge")["due"]
+        == (received + timedelta(hours=24)).isoformat()
+    )
 
 
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(app, people, clock, desk_reports_to_manager):

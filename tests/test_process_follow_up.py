@@ -1,6 +1,7 @@
 """The follow_up process through HTTP: every active client has one follow-up cycle; each round, one tier
 interval after the last follow-up, the client's owner is asked to call or visit, records the outcome (a
 client who needs action gets a service request), and an overdue follow-up goes to the owner's manager."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -48,8 +49,9 @@ def new_client(person, **fields) -> int:
 
 
 def cycles(person, client_id: int, status: str = "active") -> list[dict]:
-    return person.get(f"/api/process-instances?process_key=follow_up&business_key=client:{client_id}"
-                      f"&status={status}").json["items"]
+    return person.get(
+        f"/api/process-instances?process_key=follow_up&business_key=client:{client_id}&status={status}"
+    ).json["items"]
 
 
 def the_cycle(person, client_id: int) -> str:
@@ -61,8 +63,9 @@ def follow_ups(person, client_id: int) -> list[dict]:
     return person.get(f"/api/clients/{client_id}/follow-ups").json["items"]
 
 
-def test_the_owner_follows_an_a_client_up_monthly_and_a_client_needing_action_gets_a_service_request(people, app,
-                                                                                                       clock):
+def test_the_owner_follows_an_a_client_up_monthly_and_a_client_needing_action_gets_a_service_request(
+    people, app, clock
+):
     am, admin = people["account_manager"], people["admin"]
     client_id = new_client(am, tier="A")
     instance_id = the_cycle(admin, client_id)
@@ -89,7 +92,11 @@ def test_the_owner_follows_an_a_client_up_monthly_and_a_client_needing_action_ge
     assert complete(am, task, channel="visit", outcome="ok", content="Happy with the audit.").status_code == 200
     [first] = follow_ups(am, client_id)
     assert (first["channel"], first["outcome"], first["content"], first["done_by"]) == (
-        "visit", "ok", "Happy with the audit.", "account_manager")
+        "visit",
+        "ok",
+        "Happy with the audit.",
+        "account_manager",
+    )
     assert _at(first["done_at"]) == done_at
 
     # The next round is one month after that visit, and its form starts empty.
@@ -99,11 +106,24 @@ def test_the_owner_follows_an_a_client_up_monthly_and_a_client_needing_action_ge
     assert fire_timers(app) == 1
     task = open_task(am, instance_id, "contact_client")
     assert task["data"] == {}
-    assert complete(am, task, channel="call", outcome="needs_action", content="Asks about a VAT penalty.",
-                    next_step="Appeal the VAT penalty").status_code == 200
+    assert (
+        complete(
+            am,
+            task,
+            channel="call",
+            outcome="needs_action",
+            content="Asks about a VAT penalty.",
+            next_step="Appeal the VAT penalty",
+        ).status_code
+        == 200
+    )
     [request] = am.get(f"/api/clients/{client_id}/service-requests").json["items"]
     assert (request["title"], request["content"], request["created_by"], request["status"]) == (
-        "Appeal the VAT penalty", "Asks about a VAT penalty.", "account_manager", "new")
+        "Appeal the VAT penalty",
+        "Asks about a VAT penalty.",
+        "account_manager",
+        "new",
+    )
     triage = open_task(people["service_desk"], request["instance_id"], "triage")
     assert triage["data"]["title"] == "Appeal the VAT penalty"
     assert [f["outcome"] for f in follow_ups(am, client_id)] == ["needs_action", "ok"]
@@ -123,8 +143,9 @@ def test_b_clients_are_followed_up_quarterly_and_c_clients_half_yearly(people, a
 
 
 def test_intervals_and_the_follow_up_period_are_settings(db, services, clock):
-    app = make_process_app(db, services, follow_up_intervals={"A": "P7D", "B": "P14D", "C": "P28D"},
-                           follow_up_due="P2D")
+    app = make_process_app(
+        db, services, follow_up_intervals={"A": "P7D", "B": "P14D", "C": "P28D"}, follow_up_due="P2D"
+    )
     try:
         people = people_of(app.test_client())
         deploy_firm_processes(people["admin"])
@@ -164,7 +185,8 @@ def test_an_overdue_follow_up_goes_to_the_owners_manager_while_the_owner_can_sti
 
 
 def test_a_client_without_owner_or_manager_is_offered_to_account_managers_and_escalated_to_all_managers(
-        people, app, clock):
+    people, app, clock
+):
     admin = people["admin"]
     client_id = new_client(admin, owner=None, tier="A")
     instance_id = the_cycle(admin, client_id)
@@ -248,8 +270,9 @@ def test_atrium_follow_ups_start_says_how_many_cycles_it_started(tmp_path, monke
     engine = make_engine(url)
     process_engine = make_process_engine(engine, services)
     with process_engine.transaction() as session:  # active before follow_up is deployed: no cycle yet
-        create_client(session, process_engine, data={"name": "Meridian Legal", "status": "active", "tier": "B"},
-                      actor="import")
+        create_client(
+            session, process_engine, data={"name": "Meridian Legal", "status": "active", "tier": "B"}, actor="import"
+        )
     engine.dispose()
     capsys.readouterr()
     assert main(["follow-ups", "start"]) == 1
@@ -262,7 +285,8 @@ def test_atrium_follow_ups_start_says_how_many_cycles_it_started(tmp_path, monke
     assert "of 0 active client(s)" in capsys.readouterr().out
     engine = make_engine(url)
     with make_process_engine(engine, services).transaction() as session:
-        started_by = session.scalars(select(ProcessInstance.started_by)
-                                     .where(ProcessInstance.process_key == "follow_up")).all()
+        started_by = session.scalars(
+            select(ProcessInstance.started_by).where(ProcessInstance.process_key == "follow_up")
+        ).all()
     engine.dispose()
     assert started_by == [audit.cli_actor()]  # the cycle was started by whoever ran the command

@@ -1,6 +1,7 @@
 """Client onboarding through HTTP: an account manager describes the client, the conflict check
 reports matches to a partner, who approves (client, contacts and engagement are created, a welcome
 call follows two weeks later) or declines (the requester is told why)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -24,12 +25,23 @@ def people(people, client):
 
 def intake(**changes) -> dict:
     data = {
-        "client_name": "Meridian Architects LLP", "kind": "organisation", "industry": "architecture", "tier": "B",
-        "phones": ["+44 117 496 0000"], "emails": ["office@meridian.example"],
-        "contacts": [{"name": "Ada Byron", "role": "Managing partner", "emails": ["ada@meridian.example"]},
-                     {"name": "Tom Reyes", "role": "Finance"}],
-        "engagement": {"service_type": "advisory", "description": "Partnership restructuring",
-                       "fee_basis": "fixed", "fee_amount": 4800, "adverse_parties": ["Castle Estates"]},
+        "client_name": "Meridian Architects LLP",
+        "kind": "organisation",
+        "industry": "architecture",
+        "tier": "B",
+        "phones": ["+44 117 496 0000"],
+        "emails": ["office@meridian.example"],
+        "contacts": [
+            {"name": "Ada Byron", "role": "Managing partner", "emails": ["ada@meridian.example"]},
+            {"name": "Tom Reyes", "role": "Finance"},
+        ],
+        "engagement": {
+            "service_type": "advisory",
+            "description": "Partnership restructuring",
+            "fee_basis": "fixed",
+            "fee_amount": 4800,
+            "adverse_parties": ["Castle Estates"],
+        },
         "owner": "am_tax",
     }
     data.update(changes)
@@ -72,13 +84,18 @@ def test_the_intake_is_the_requesters_own_task(people):
 
 def test_bad_intake_is_refused_with_422_naming_each_field(people):
     instance = start_onboarding(people["account_manager"])
-    bad = intake(client_name=" ", emails=["not-an-email"], tier="Z",
-                 engagement={"service_type": "advisory", "fee_amount": -5})
+    bad = intake(
+        client_name=" ", emails=["not-an-email"], tier="Z", engagement={"service_type": "advisory", "fee_amount": -5}
+    )
     refused = submit_intake(people["account_manager"], instance, bad)
     assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
-    assert {"data.client_name", "data.emails.0", "data.tier", "data.engagement.fee_amount"} <= set(refused.json["errors"])
+    assert {"data.client_name", "data.emails.0", "data.tier", "data.engagement.fee_amount"} <= set(
+        refused.json["errors"]
+    )
     smuggled = submit_intake(people["account_manager"], instance, intake(requester="partner"))
-    assert smuggled.status_code == 422 and smuggled.json["errors"] == {"data.requester": ["not a field of this task's form"]}
+    assert smuggled.status_code == 422 and smuggled.json["errors"] == {
+        "data.requester": ["not a field of this task's form"]
+    }
     missing = submit_intake(people["account_manager"], instance, {"client_name": "Meridian"})
     assert missing.status_code == 422 and "data.engagement" in missing.json["errors"]
 
@@ -91,8 +108,12 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
     assert review["candidate_groups"] == ["partner"] and review["priority"] == 70
     # Only partners decide: the requester does not even see the task, a manager may not complete it.
     assert am.post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "approve"}}).status_code == 404
-    assert people["manager"].post(f"/api/tasks/{review['id']}/complete",
-                                  json={"data": {"decision": "approve"}}).status_code == 403
+    assert (
+        people["manager"]
+        .post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "approve"}})
+        .status_code
+        == 403
+    )
     assert partner.post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "maybe"}}).status_code == 422
 
     approved = partner.post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "approve"}})
@@ -100,14 +121,27 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
 
     [client] = partner.get("/api/clients?q=meridian").json["items"]
     assert (client["name"], client["owner"], client["status"], client["tier"], client["created_by"]) == (
-        "Meridian Architects LLP", "am_tax", "active", "B", "account_manager")
+        "Meridian Architects LLP",
+        "am_tax",
+        "active",
+        "B",
+        "account_manager",
+    )
     assert client["phones"] == ["+44 117 496 0000"]
     contacts = partner.get(f"/api/clients/{client['id']}/contacts").json["items"]
-    assert sorted((c["name"], c["role"]) for c in contacts) == [("Ada Byron", "Managing partner"), ("Tom Reyes", "Finance")]
+    assert sorted((c["name"], c["role"]) for c in contacts) == [
+        ("Ada Byron", "Managing partner"),
+        ("Tom Reyes", "Finance"),
+    ]
     [engagement] = partner.get(f"/api/clients/{client['id']}/engagements").json["items"]
-    assert (engagement["service_type"], engagement["status"], engagement["fee_amount"], engagement["responsible"],
-            engagement["adverse_parties"], engagement["instance_id"]) == (
-        "advisory", "proposed", "4800.00", "am_tax", ["Castle Estates"], instance["id"])
+    assert (
+        engagement["service_type"],
+        engagement["status"],
+        engagement["fee_amount"],
+        engagement["responsible"],
+        engagement["adverse_parties"],
+        engagement["instance_id"],
+    ) == ("advisory", "proposed", "4800.00", "am_tax", ["Castle Estates"], instance["id"])
     # The instance now carries the client's business key: the timeline and the delete check find it.
     found = partner.get(f"/api/process-instances?business_key=client:{client['id']}").json["items"]
     assert sorted(i["process_key"] for i in found) == ["client_onboarding", "follow_up"]  # active: its cycle runs
@@ -120,8 +154,10 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
     assert [n["subject"] for n in told] == ["Meridian Architects LLP is now a client"]
     assert "partner approved" in told[0]["body"] and told[0]["instance_id"] == instance["id"]
     assert told[0]["client_id"] == client["id"]  # the bell links to the new client
-    assert people["am_tax"].get("/api/notifications?kind=outcome").json["items"][0]["subject"] == \
-        "You own the new client Meridian Architects LLP"
+    assert (
+        people["am_tax"].get("/api/notifications?kind=outcome").json["items"][0]["subject"]
+        == "You own the new client Meridian Architects LLP"
+    )
 
     # Two weeks later, not a minute before, the owner is due a welcome call (people log in again:
     # their tokens expired meanwhile).
@@ -136,15 +172,26 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
     [planned] = partner.get(follow_ups).json["items"]
     assert planned["done_at"] is None and planned["channel"] == "call" and planned["instance_id"] == instance["id"]
     [call] = owner.get("/api/tasks?assignee=me").json["items"]
-    assert call["element_id"] == "welcome_call" and call["due"].startswith(str((clock.now() + timedelta(days=3)).date()))
+    assert call["element_id"] == "welcome_call" and call["due"].startswith(
+        str((clock.now() + timedelta(days=3)).date())
+    )
     assert owner.post(f"/api/tasks/{call['id']}/complete", json={"data": {"outcome": "great"}}).json["errors"] == {
-        "data.outcome": ["'great' is not one of ['ok', 'needs_action', 'no_contact']"]}
-    report = {"channel": "video", "content": "Happy so far; wants a tax review", "outcome": "needs_action",
-              "next_step": "Propose a tax review"}
+        "data.outcome": ["'great' is not one of ['ok', 'needs_action', 'no_contact']"]
+    }
+    report = {
+        "channel": "video",
+        "content": "Happy so far; wants a tax review",
+        "outcome": "needs_action",
+        "next_step": "Propose a tax review",
+    }
     assert owner.post(f"/api/tasks/{call['id']}/complete", json={"data": report}).status_code == 200
     [done] = partner.get(follow_ups).json["items"]
     assert (done["done_by"], done["outcome"], done["channel"], done["next_step"]) == (
-        "am_tax", "needs_action", "video", "Propose a tax review")
+        "am_tax",
+        "needs_action",
+        "video",
+        "Propose a tax review",
+    )
     assert partner.get(f"/api/process-instances/{instance['id']}").json["status"] == "completed"
     # The welcome call's follow-up is audited as its owner's report, its notes only as "changed".
     admin = caller(app.test_client(), "admin")
@@ -161,8 +208,10 @@ def test_partner_declines_with_a_reason_and_the_requester_is_told(people):
     assert no_reason.status_code == 422 and "data.reason" in no_reason.json["errors"]
     blank = partner.post(f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "reject", "reason": "  "}})
     assert blank.status_code == 422 and "data.reason" in blank.json["errors"]
-    declined = partner.post(f"/api/tasks/{review['id']}/complete",
-                            json={"data": {"decision": "reject", "reason": "We act for Castle Estates"}})
+    declined = partner.post(
+        f"/api/tasks/{review['id']}/complete",
+        json={"data": {"decision": "reject", "reason": "We act for Castle Estates"}},
+    )
     assert declined.status_code == 200
     final = partner.get(f"/api/process-instances/{instance['id']}").json
     assert final["status"] == "completed" and final["current_activities"] == []
@@ -174,7 +223,9 @@ def test_partner_declines_with_a_reason_and_the_requester_is_told(people):
 
 
 def _existing(partner, name: str, **fields) -> dict:
-    return make_client(partner, minimal=True, **{"name": name, "owner": "account_manager", "status": "active", **fields})
+    return make_client(
+        partner, minimal=True, **{"name": name, "owner": "account_manager", "status": "active", **fields}
+    )
 
 
 def test_conflict_findings_are_shown_to_the_partner_who_may_still_approve(people):
@@ -183,35 +234,49 @@ def test_conflict_findings_are_shown_to_the_partner_who_may_still_approve(people
     harbour = _existing(partner, "Harbour Logistics Ltd")
     partner.post(f"/api/clients/{harbour['id']}/contacts", json={"name": "Jane  Smith", "role": "CFO"})
     northwind = _existing(partner, "Northwind Traders")
-    against = partner.post(f"/api/clients/{northwind['id']}/engagements",
-                           json={"service_type": "litigation", "status": "active",
-                                 "adverse_parties": ["Acme Holdings plc"]}).json
+    against = partner.post(
+        f"/api/clients/{northwind['id']}/engagements",
+        json={"service_type": "litigation", "status": "active", "adverse_parties": ["Acme Holdings plc"]},
+    ).json
     globex = _existing(partner, "Globex Corp")
     # Not conflicts: other words, a closed engagement, a deleted client.
     _existing(partner, "Acmeville Ltd")
     _existing(partner, "Smart Holdings")
     _existing(partner, "Murray Holtby", kind="person")
     closed = _existing(partner, "Initech")
-    partner.post(f"/api/clients/{closed['id']}/engagements",
-                 json={"service_type": "audit", "status": "completed", "adverse_parties": ["Acme Holdings"]})
+    partner.post(
+        f"/api/clients/{closed['id']}/engagements",
+        json={"service_type": "audit", "status": "completed", "adverse_parties": ["Acme Holdings"]},
+    )
     gone = _existing(partner, "Acme Holdings Group")
     assert partner.delete(f"/api/clients/{gone['id']}").status_code == 204
 
-    data = intake(client_name="Acme Holdings", phones=["+1 555 0100"], contacts=[{"name": "jane smith"}],
-                  engagement={"service_type": "litigation", "adverse_parties": ["Globex Corporation", "Ray Holt"]})
+    data = intake(
+        client_name="Acme Holdings",
+        phones=["+1 555 0100"],
+        contacts=[{"name": "jane smith"}],
+        engagement={"service_type": "litigation", "adverse_parties": ["Globex Corporation", "Ray Holt"]},
+    )
     instance, review = onboarded_to_review(people, data)
     found = {(f["kind"], f["client_id"]) for f in review["data"]["conflicts"]}
-    assert found == {("client", acme["id"]), ("contact", harbour["id"]), ("adverse_party", northwind["id"]),
-                     ("adverse_party_is_client", globex["id"])}
+    assert found == {
+        ("client", acme["id"]),
+        ("contact", harbour["id"]),
+        ("adverse_party", northwind["id"]),
+        ("adverse_party_is_client", globex["id"]),
+    }
     by_kind = {f["kind"]: f for f in review["data"]["conflicts"]}
     assert by_kind["adverse_party"]["engagement_id"] == against["id"]
-    assert by_kind["adverse_party"]["detail"] == ("'Acme Holdings plc' is an adverse party in the active litigation "
-                                                  "engagement of client 'Northwind Traders'")
+    assert by_kind["adverse_party"]["detail"] == (
+        "'Acme Holdings plc' is an adverse party in the active litigation engagement of client 'Northwind Traders'"
+    )
     assert by_kind["contact"]["contact_name"] == "Jane  Smith"
 
     # The findings are shown, not editable: a submission cannot wipe them.
-    approved = partner.post(f"/api/tasks/{review['id']}/complete",
-                            json={"data": {"decision": "approve", "conflicts": [], "owner": "account_manager"}})
+    approved = partner.post(
+        f"/api/tasks/{review['id']}/complete",
+        json={"data": {"decision": "approve", "conflicts": [], "owner": "account_manager"}},
+    )
     assert approved.status_code == 200, approved.json
     variables = partner.get(f"/api/process-instances/{instance['id']}").json["variables"]
     assert len(variables["conflicts"]) == 4
@@ -230,8 +295,9 @@ def test_the_proposed_owner_must_be_an_active_account_manager(people):
         refused = am.post(f"/api/tasks/{task['id']}/complete", json={"data": intake(owner=owner)})
         assert refused.status_code == 422 and set(refused.json["errors"]) == {"data.owner"}, refused.json
     _, review = onboarded_to_review(people, intake(owner="account_manager"))
-    refused = people["partner"].post(f"/api/tasks/{review['id']}/complete",
-                                     json={"data": {"decision": "approve", "owner": "viewer"}})
+    refused = people["partner"].post(
+        f"/api/tasks/{review['id']}/complete", json={"data": {"decision": "approve", "owner": "viewer"}}
+    )
     assert refused.status_code == 422 and set(refused.json["errors"]) == {"data.owner"}
 
 

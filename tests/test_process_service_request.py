@@ -1,6 +1,7 @@
 """The service_request process through HTTP: a request recorded by staff is triaged by the service desk,
 assigned, worked with knowledge-base articles at hand, escalated when its SLA passes, resolved, rated by
 the client and closed; the request record follows every step."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -41,9 +42,15 @@ def new_client(person, **fields) -> int:
 
 
 def raise_request(person, client_id: int, **fields) -> dict:
-    made = person.post(f"/api/clients/{client_id}/service-requests", json={
-        "title": "Penalty for a late VAT return", "content": "The client got a penalty notice for last quarter's VAT "
-        "return and asks whether we can appeal it.", **fields})
+    made = person.post(
+        f"/api/clients/{client_id}/service-requests",
+        json={
+            "title": "Penalty for a late VAT return",
+            "content": "The client got a penalty notice for last quarter's VAT "
+            "return and asks whether we can appeal it.",
+            **fields,
+        },
+    )
     assert made.status_code == 201, made.json
     return made.json
 
@@ -68,8 +75,12 @@ def test_desk_triages_the_assignee_resolves_with_articles_at_hand_and_the_rated_
         ("Late filing of annual accounts", "audit", "Penalty for late accounts at the registry."),
         ("Resetting a portal password", "it", "Forgotten passwords and locked accounts."),
     ]:
-        assert desk.post("/api/knowledge-articles", json={"title": title, "body": body,
-                                                          "service_type": service_type}).status_code == 201
+        assert (
+            desk.post(
+                "/api/knowledge-articles", json={"title": title, "body": body, "service_type": service_type}
+            ).status_code
+            == 201
+        )
     client_id = new_client(people["account_manager"])
     received_at = clock.now()
     request = raise_request(desk, client_id)
@@ -102,14 +113,20 @@ def test_desk_triages_the_assignee_resolves_with_articles_at_hand_and_the_rated_
     record = request_record(desk, request)
     assert (record["status"], record["assignee"]) == ("assigned", "sam")
     assert [n["subject"] for n in notifications(admin, "sam", "task_assigned")] == [
-        "Task assigned to you: Work on the request"]
+        "Task assigned to you: Work on the request"
+    ]
 
     # The work lands with sam, due at the SLA, with the matching articles of the request's type first.
     work = open_task(sam, request["instance_id"], "work")
     assert work["assignee"] == "sam" and _at(work["due"]) == _at(record["sla_due_at"]) and work["priority"] == 70
     assert [a["title"] for a in work["data"]["suggested_articles"]] == [
-        "Appealing a VAT penalty", "VAT return deadlines", "Late filing of annual accounts"]
-    assert complete(desk, work, resolution="done").status_code == 404  # sam's now: the rest of the desk no longer sees it
+        "Appealing a VAT penalty",
+        "VAT return deadlines",
+        "Late filing of annual accounts",
+    ]
+    assert (
+        complete(desk, work, resolution="done").status_code == 404
+    )  # sam's now: the rest of the desk no longer sees it
     assert "data.resolution" in complete(sam, work).json["errors"]
     clock.advance(hours=3)
     assert complete(sam, work, resolution="Appeal lodged; penalty waived.").status_code == 200
@@ -127,7 +144,8 @@ def test_desk_triages_the_assignee_resolves_with_articles_at_hand_and_the_rated_
     assert (record["status"], record["rating"]) == ("closed", 4) and _at(record["closed_at"]) == clock.now()
     feedback = desk.get(f"/api/clients/{client_id}/feedback").json["items"]
     assert [(f["csat"], f["subject_type"], f["subject_id"], f["comment"]) for f in feedback] == [
-        (4, "service_request", request["id"], "Quick and clear")]
+        (4, "service_request", request["id"], "Quick and clear")
+    ]
     assert people["viewer"].get(f"/api/process-instances/{request['instance_id']}").json["status"] == "completed"
 
 
@@ -162,9 +180,11 @@ def test_a_passed_sla_escalates_to_the_assignees_manager_while_the_work_goes_on(
 
 
 def test_without_a_manager_on_record_the_manager_group_is_told_and_an_unrated_request_closes_after_a_week(
-        db, services, clock):
-    app = make_process_app(db, services, service_request_sla={"urgent": "PT1H", "high": "PT2H", "normal": "PT8H",
-                                                              "low": "P2D"})
+    db, services, clock
+):
+    app = make_process_app(
+        db, services, service_request_sla={"urgent": "PT1H", "high": "PT2H", "normal": "PT8H", "low": "P2D"}
+    )
     try:
         people = people_of(app.test_client(), ("sam", "service_desk"), ("mia", "manager"))
         deploy_firm_processes(people["admin"])
@@ -176,7 +196,10 @@ def test_without_a_manager_on_record_the_manager_group_is_told_and_an_unrated_re
         clock.advance(hours=8, seconds=1)
         assert fire_timers(app) == 1
         assert {n["recipient"] for n in admin.get("/api/notifications?kind=escalation").json["items"]} == {
-            "manager", "mia", "sam"}
+            "manager",
+            "mia",
+            "sam",
+        }
         review = open_task(people["mia"], request["instance_id"], "review_breach")
         assert review["assignee"] is None and review["candidate_groups"] == ["manager"]
 
@@ -205,7 +228,8 @@ def test_the_desk_turns_down_a_request_with_a_reason_and_the_requester_hears(peo
     assert (record["status"], record["resolution"]) == ("cancelled", "Not a service we offer.")
     assert record["closed_at"] is not None and record["assignee"] is None
     assert [n["subject"] for n in am.get("/api/notifications").json["items"]] == [
-        f"Service request #{request['id']} was not taken on"]
+        f"Service request #{request['id']} was not taken on"
+    ]
     assert people["viewer"].get(f"/api/process-instances/{request['instance_id']}").json["status"] == "completed"
 
 

@@ -1,6 +1,7 @@
 """Records that keep their shape whoever sends what: an import that cannot be inflated into gigabytes,
 complaint and service-request fields only their processes set, complaints and feedback that are never
 hard-deleted, and report schedules with a sane cadence, a quota and firm-only recipients."""
+
 from __future__ import annotations
 
 import io
@@ -55,10 +56,15 @@ def crafted_xlsx(cells: dict[str, str], *, dimension: str | None = None, padding
     for ref, text in cells.items():
         row = int(re.search(r"\d+", ref).group())
         rows.setdefault(row, []).append(f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>')
-    sheet = ('<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
-             'spreadsheetml/2006/main">' + (f'<dimension ref="{dimension}"/>' if dimension else "") + "<sheetData>"
-             + "".join(f'<row r="{n}">{"".join(row)}</row>' for n, row in sorted(rows.items()))
-             + padding + "</sheetData></worksheet>")
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+        'spreadsheetml/2006/main">'
+        + (f'<dimension ref="{dimension}"/>' if dimension else "")
+        + "<sheetData>"
+        + "".join(f'<row r="{n}">{"".join(row)}</row>' for n, row in sorted(rows.items()))
+        + padding
+        + "</sheetData></worksheet>"
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for name, text in {**_XLSX_PARTS, "xl/worksheets/sheet1.xml": sheet}.items():
@@ -72,8 +78,11 @@ def import_app(app):
 
 
 def upload(person, content: bytes):
-    return person.post("/api/clients/import", data={"file": (io.BytesIO(content), "clients.xlsx"), "dry_run": "true"},
-                       content_type="multipart/form-data")
+    return person.post(
+        "/api/clients/import",
+        data={"file": (io.BytesIO(content), "clients.xlsx"), "dry_run": "true"},
+        content_type="multipart/form-data",
+    )
 
 
 def refused_quickly_in_little_memory(person, content: bytes) -> str:
@@ -93,8 +102,7 @@ def refused_quickly_in_little_memory(person, content: bytes) -> str:
 
 def test_a_tiny_workbook_claiming_every_cell_of_a_sheet_is_refused_without_reading_them(import_app):
     partner = caller(import_app.test_client(), "partner")
-    bomb = crafted_xlsx({"A1": "name", "B2": "Harbour Logistics Ltd", "XFD1048576": "x"},
-                        dimension="A1:XFD1048576")
+    bomb = crafted_xlsx({"A1": "name", "B2": "Harbour Logistics Ltd", "XFD1048576": "x"}, dimension="A1:XFD1048576")
     assert len(bomb) < 2000
     message = refused_quickly_in_little_memory(partner, bomb)
     assert "more than 5000 blank rows" in message and "at most 5000 data rows" in message
@@ -106,8 +114,9 @@ def test_a_tiny_workbook_claiming_every_cell_of_a_sheet_is_refused_without_readi
 
 def test_a_sheet_wider_than_the_column_limit_is_refused_naming_it(import_app):
     partner = caller(import_app.test_client(), "partner")
-    wide = crafted_xlsx({"A1": "name", f"{get_column_letter(MAX_COLUMNS + 1)}1": "extra",
-                         "A2": "Harbour Logistics Ltd"})
+    wide = crafted_xlsx(
+        {"A1": "name", f"{get_column_letter(MAX_COLUMNS + 1)}1": "extra", "A2": "Harbour Logistics Ltd"}
+    )
     message = refused_quickly_in_little_memory(partner, wide)
     assert message == f"row 1 goes past column {MAX_COLUMNS}; at most {MAX_COLUMNS} columns are read"
 
@@ -124,10 +133,13 @@ def test_a_sheet_that_inflates_far_beyond_any_real_one_is_refused_before_it_is_p
     padded = crafted_xlsx({"A1": "name", "A2": "Harbour Logistics Ltd"}, padding="<!--" + " " * 8_000_000 + "-->")
     assert len(padded) < 20_000
     message = refused_quickly_in_little_memory(partner, padded)
-    assert message == "xl/worksheets/sheet1.xml inflates more than 100 times: it is not a spreadsheet an application saved"
+    assert (
+        message == "xl/worksheets/sheet1.xml inflates more than 100 times: it is not a spreadsheet an application saved"
+    )
 
 
 # Report schedules: cadence, quota, recipients -------------------------------------------------------
+
 
 @pytest.fixture
 def reports_app(app_factory, clock):
@@ -136,8 +148,10 @@ def reports_app(app_factory, clock):
 
 
 def schedule(person, cron: str = "0 7 * * *", recipients=("partner",), **fields):
-    return person.post("/api/report-schedules", json={"report": "complaints", "cron": cron, "period": "previous_day",
-                                                      "recipients": list(recipients), **fields})
+    return person.post(
+        "/api/report-schedules",
+        json={"report": "complaints", "cron": cron, "period": "previous_day", "recipients": list(recipients), **fields},
+    )
 
 
 def test_a_schedule_firing_more_often_than_daily_is_refused_naming_cron(reports_app):
@@ -184,9 +198,14 @@ def test_reports_are_mailed_only_to_accounts_and_their_own_addresses_by_default(
     refused = schedule(manager, recipients=["partner", "leak@gmail.com", "nobody", "partner@firm.example"])
     assert refused.status_code == 422, refused.json
     assert refused.json["errors"] == {
-        "recipients.1": [("leak@gmail.com: reports are mailed only to an account's (no firm email domains are "
-                          "configured) email address")],
-        "recipients.2": ["nobody: not an account (give a username or an email address)"]}
+        "recipients.1": [
+            (
+                "leak@gmail.com: reports are mailed only to an account's (no firm email domains are "
+                "configured) email address"
+            )
+        ],
+        "recipients.2": ["nobody: not an account (give a username or an email address)"],
+    }
     # An account's own address is always fine, whatever its case.
     assert schedule(manager, recipients=["partner", "partner@firm.example"]).status_code == 201
 
@@ -205,6 +224,7 @@ def test_a_firm_with_email_domains_may_mail_reports_there_and_nowhere_else(db, s
 
 # Records outside their process ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def complaint_app(app_factory):
     return app_factory(build=build_complaint_app)
@@ -221,19 +241,29 @@ def test_a_complaints_status_and_satisfaction_are_set_only_by_its_process(staff,
     url = f"/api/clients/{complaint['client_id']}/complaints/{complaint['id']}"
     forged = desk.patch(url, json={"status": "closed", "satisfaction": 5, "resolution": "Nothing to do"})
     assert forged.status_code == 422, forged.json
-    assert forged.json["errors"] == {name: ["set by the complaint process"]
-                                     for name in ("resolution", "satisfaction", "status")}
-    for field, value in [("received_at", "2026-01-01T00:00:00Z"), ("acknowledged_at", "2026-01-01T00:00:00Z"),
-                         ("transitions", []), ("escalated_to", "nobody"), ("instance_id", None)]:
+    assert forged.json["errors"] == {
+        name: ["set by the complaint process"] for name in ("resolution", "satisfaction", "status")
+    }
+    for field, value in [
+        ("received_at", "2026-01-01T00:00:00Z"),
+        ("acknowledged_at", "2026-01-01T00:00:00Z"),
+        ("transitions", []),
+        ("escalated_to", "nobody"),
+        ("instance_id", None),
+    ]:
         refused = manager.patch(url, json={field: value})
         assert refused.status_code == 422 and refused.json["errors"] == {field: ["set by the complaint process"]}
     record = desk.get(url).json
     assert (record["status"], record["satisfaction"], record["resolution"]) == ("registered", None, None)
     # What the client said is the registrant's to correct.
-    assert desk.patch(url, json={"description": "Fined for a late VAT return", "severity": "critical"}).status_code == 200
+    assert (
+        desk.patch(url, json={"description": "Fined for a late VAT return", "severity": "critical"}).status_code == 200
+    )
     # Nor is a new complaint born closed and rated.
-    born_closed = desk.post(f"/api/clients/{complaint['client_id']}/complaints",
-                            json={"description": "Rude reply", "status": "closed", "satisfaction": 1})
+    born_closed = desk.post(
+        f"/api/clients/{complaint['client_id']}/complaints",
+        json={"description": "Rude reply", "status": "closed", "satisfaction": 1},
+    )
     assert born_closed.status_code == 422 and set(born_closed.json["errors"]) == {"status", "satisfaction"}
     # The document says so too: those fields are read-only in the request bodies.
     document = desk.get("/api/openapi.json").json["components"]["schemas"]
@@ -247,13 +277,20 @@ def test_a_service_requests_status_assignee_and_rating_are_set_only_by_its_proce
     base = f"/api/clients/{client_id}/service-requests"
     born_closed = desk.post(base, json={"title": "VAT question", "status": "closed", "rating": 5, "assignee": "viewer"})
     assert born_closed.status_code == 422
-    assert born_closed.json["errors"] == {name: ["set by the service request process"]
-                                          for name in ("assignee", "rating", "status")}
+    assert born_closed.json["errors"] == {
+        name: ["set by the service request process"] for name in ("assignee", "rating", "status")
+    }
     made = desk.post(base, json={"title": "VAT question", "priority": "high", "type": "tax"})
     assert made.status_code == 201, made.json
     url = f"{base}/{made.json['id']}"
-    for field, value in [("status", "resolved"), ("assignee", "service_desk"), ("rating", 5), ("priority", "low"),
-                         ("sla_due_at", "2030-01-01T00:00:00Z"), ("resolution", "done")]:
+    for field, value in [
+        ("status", "resolved"),
+        ("assignee", "service_desk"),
+        ("rating", 5),
+        ("priority", "low"),
+        ("sla_due_at", "2030-01-01T00:00:00Z"),
+        ("resolution", "done"),
+    ]:
         refused = desk.patch(url, json={field: value})
         assert refused.status_code == 422, (field, refused.json)
         assert refused.json["errors"] == {field: ["set by the service request process"]}
@@ -268,14 +305,23 @@ def test_a_follow_up_the_cycle_opened_is_recorded_through_its_task_not_by_patch(
     base = f"/api/clients/{client_id}/follow-ups"
     assert am.patch(f"{base}/{by_hand.json['id']}", json={"outcome": "ok"}).status_code == 200  # the recorder's own
     with complaint_app.extensions["atrium.engine"].transaction() as session:
-        opened = FollowUp(client_id=client_id, planned_at=clock.now(), channel="call", instance_id=uuid.uuid4(),
-                          created_at=clock.now(), updated_at=clock.now())
+        opened = FollowUp(
+            client_id=client_id,
+            planned_at=clock.now(),
+            channel="call",
+            instance_id=uuid.uuid4(),
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
         session.add(opened)
         session.flush()
         opened_id = opened.id
     refused = am.patch(f"{base}/{opened_id}", json={"outcome": "ok", "done_at": clock.now().isoformat()})
     assert refused.status_code == 422
-    assert refused.json["errors"] == {"done_at": ["set by the follow-up process"], "outcome": ["set by the follow-up process"]}
+    assert refused.json["errors"] == {
+        "done_at": ["set by the follow-up process"],
+        "outcome": ["set by the follow-up process"],
+    }
 
 
 def test_a_complaint_is_deleted_only_by_a_lead_only_after_its_process_and_only_softly(staff, complaint_app, clock):
@@ -305,7 +351,10 @@ def test_a_complaint_is_deleted_only_by_a_lead_only_after_its_process_and_only_s
         assert satisfaction.complaints_by_severity(session, month).rows == []
         assert [row[1] for row in satisfaction.complaints_trend(session, month).rows] == [0]
     [entry] = admin.get("/api/audit?action=complaint.delete").json["items"]
-    assert entry["actor"] == "manager" and entry["target"] == f"client:{complaint['client_id']}/complaints/{complaint['id']}"
+    assert (
+        entry["actor"] == "manager"
+        and entry["target"] == f"client:{complaint['client_id']}/complaints/{complaint['id']}"
+    )
     assert entry["detail"]["soft"] is True
     assert entry["detail"]["record"]["description"] == complaint["description"]
     assert entry["detail"]["record"]["status"] == "registered"

@@ -1,6 +1,7 @@
 """Every statistic against figures worked out by hand from a small seeded firm, on both backends:
 filters (owners, service type, process), period boundaries (a row exactly at date_to is out) and
 deleted clients (never counted)."""
+
 from __future__ import annotations
 
 import uuid
@@ -40,8 +41,16 @@ def add_client(s, name, *, owner, tier, status, created, industry=None, changes=
     """A client and its status history: created in the status its first change starts from (else `status`),
     then each (at, from, to) of `changes`."""
     first = changes[0][1] if changes else status
-    client = make_client(s, name=name, tier=tier, status=status, owner=owner, industry=industry, created_at=created,
-                         deleted_at=created + H if deleted else None)
+    client = make_client(
+        s,
+        name=name,
+        tier=tier,
+        status=status,
+        owner=owner,
+        industry=industry,
+        created_at=created,
+        deleted_at=created + H if deleted else None,
+    )
     s.add(ClientStatusChange(client_id=client.id, from_status=None, to_status=first, changed_at=created))
     for at, before, after in changes:
         s.add(ClientStatusChange(client_id=client.id, from_status=before, to_status=after, changed_at=at))
@@ -49,47 +58,97 @@ def add_client(s, name, *, owner, tier, status, created, industry=None, changes=
 
 
 def add_instance(s, definition, *, client=None, status="completed", started, hours=None) -> ProcessInstance:
-    instance = ProcessInstance(id=uuid.uuid4(), definition_id=definition.id, process_key=definition.process_key,
-                               business_key=f"client:{client.id}" if client else None, status=status, state=b"x",
-                               lock_version=1, started_at=started, updated_at=started,
-                               ended_at=started + hours * H if hours is not None else None)
+    instance = ProcessInstance(
+        id=uuid.uuid4(),
+        definition_id=definition.id,
+        process_key=definition.process_key,
+        business_key=f"client:{client.id}" if client else None,
+        status=status,
+        state=b"x",
+        lock_version=1,
+        started_at=started,
+        updated_at=started,
+        ended_at=started + hours * H if hours is not None else None,
+    )
     s.add(instance)
     s.flush()
     return instance
 
 
-def add_task(s, instance, *, element="review", status="open", created, done_after=None, assignee=None, groups=(),
-             users=()) -> Task:
-    task = Task(id=uuid.uuid4(), instance_id=instance.id, process_key=instance.process_key, element_id=element,
-                name=element.title(), assignee=assignee, priority=50, status=status, created_at=created,
-                completed_at=created + done_after if done_after is not None else None)
+def add_task(
+    s, instance, *, element="review", status="open", created, done_after=None, assignee=None, groups=(), users=()
+) -> Task:
+    task = Task(
+        id=uuid.uuid4(),
+        instance_id=instance.id,
+        process_key=instance.process_key,
+        element_id=element,
+        name=element.title(),
+        assignee=assignee,
+        priority=50,
+        status=status,
+        created_at=created,
+        completed_at=created + done_after if done_after is not None else None,
+    )
     s.add(task)
     s.flush()
-    s.add_all([TaskCandidate(task_id=task.id, kind="group", name=g, offered=True) for g in groups] +
-              [TaskCandidate(task_id=task.id, kind="user", name=u, offered=True) for u in users])
+    s.add_all(
+        [TaskCandidate(task_id=task.id, kind="group", name=g, offered=True) for g in groups]
+        + [TaskCandidate(task_id=task.id, kind="user", name=u, offered=True) for u in users]
+    )
     return task
 
 
 def add_request(s, client, *, type, resolved=None, sla_due=None, assignee=None, closed=None, rating=None):
-    request = ServiceRequest(client_id=client.id, type=type, title="Q", priority="normal", status="resolved", source="staff",
-                             sla_due_at=sla_due, assignee=assignee, resolved_at=resolved, closed_at=closed, rating=rating,
-                             created_at=OCT_1, updated_at=OCT_1)
+    request = ServiceRequest(
+        client_id=client.id,
+        type=type,
+        title="Q",
+        priority="normal",
+        status="resolved",
+        source="staff",
+        sla_due_at=sla_due,
+        assignee=assignee,
+        resolved_at=resolved,
+        closed_at=closed,
+        rating=rating,
+        created_at=OCT_1,
+        updated_at=OCT_1,
+    )
     s.add(request)
     s.flush()
     return request
 
 
 def add_complaint(s, client, *, severity, received, ack_hours=None, resolved_hours=None):
-    s.add(Complaint(client_id=client.id, severity=severity, description="x", status="registered", received_at=received,
-                    acknowledge_due_at=received + 24 * H,  # fixed at receipt (ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS 24)
-                    acknowledged_at=received + ack_hours * H if ack_hours is not None else None,
-                    resolved_at=received + resolved_hours * H if resolved_hours is not None else None,
-                    created_at=received, updated_at=received))
+    s.add(
+        Complaint(
+            client_id=client.id,
+            severity=severity,
+            description="x",
+            status="registered",
+            received_at=received,
+            acknowledge_due_at=received + 24 * H,  # fixed at receipt (ATRIUM_COMPLAINT_ACKNOWLEDGE_HOURS 24)
+            acknowledged_at=received + ack_hours * H if ack_hours is not None else None,
+            resolved_at=received + resolved_hours * H if resolved_hours is not None else None,
+            created_at=received,
+            updated_at=received,
+        )
+    )
 
 
 def add_feedback(s, client, *, csat, nps, at, about=None):
-    s.add(Feedback(client_id=client.id, csat=csat, nps=nps, created_at=at, updated_at=at,
-                   subject_type="service_request" if about else None, subject_id=about.id if about else None))
+    s.add(
+        Feedback(
+            client_id=client.id,
+            csat=csat,
+            nps=nps,
+            created_at=at,
+            updated_at=at,
+            subject_type="service_request" if about else None,
+            subject_id=about.id if about else None,
+        )
+    )
 
 
 @pytest.fixture
@@ -101,23 +160,62 @@ def sessions(db, clock):
     with sessions.begin() as s:
         acme = add_client(s, "Acme", owner="alice", tier="A", status="active", created=oct_(3), industry="law")
         # birch went dormant, active again, dormant again in October: it became dormant once that month.
-        birch = add_client(s, "Birch", owner="alice", tier="B", status="dormant", industry="tax",
-                           created=datetime(2026, 9, 10, tzinfo=timezone.utc),
-                           changes=[(oct_(15), "active", "dormant"), (oct_(16), "dormant", "active"),
-                                    (oct_(17), "active", "dormant")])
+        birch = add_client(
+            s,
+            "Birch",
+            owner="alice",
+            tier="B",
+            status="dormant",
+            industry="tax",
+            created=datetime(2026, 9, 10, tzinfo=timezone.utc),
+            changes=[(oct_(15), "active", "dormant"), (oct_(16), "dormant", "active"), (oct_(17), "active", "dormant")],
+        )
         # cedar: dormant in October, lost exactly at midnight on 1 November (November's, not October's).
-        cedar = add_client(s, "Cedar", owner="bob", tier="A", status="former", industry="law",
-                           created=datetime(2026, 8, 1, tzinfo=timezone.utc),
-                           changes=[(oct_(20), "active", "dormant"), (NOV_1, "dormant", "former")])
+        cedar = add_client(
+            s,
+            "Cedar",
+            owner="bob",
+            tier="A",
+            status="former",
+            industry="law",
+            created=datetime(2026, 8, 1, tzinfo=timezone.utc),
+            changes=[(oct_(20), "active", "dormant"), (NOV_1, "dormant", "former")],
+        )
         add_client(s, "Delta", owner="bob", tier="C", status="prospect", created=NOV_1)  # exactly at date_to
         add_client(s, "Elm", owner="carol", tier="B", status="dormant", created=OCT_1)  # created dormant: new only
-        gone = add_client(s, "Gone", owner="alice", tier="A", status="dormant", created=oct_(2), deleted=True,
-                          changes=[(oct_(5), "active", "dormant")])
+        gone = add_client(
+            s,
+            "Gone",
+            owner="alice",
+            tier="A",
+            status="dormant",
+            created=oct_(2),
+            deleted=True,
+            changes=[(oct_(5), "active", "dormant")],
+        )
 
-        approval = ProcessDefinition(process_key="approval", version=1, content_hash="a", source_name="a.bpmn",
-                                     bpmn_xml="<x/>", spec_json="{}", start_events=[], form_ids={}, deployed_at=OCT_1)
-        onboarding = ProcessDefinition(process_key="onboarding", version=1, content_hash="o", source_name="o.bpmn",
-                                       bpmn_xml="<x/>", spec_json="{}", start_events=[], form_ids={}, deployed_at=OCT_1)
+        approval = ProcessDefinition(
+            process_key="approval",
+            version=1,
+            content_hash="a",
+            source_name="a.bpmn",
+            bpmn_xml="<x/>",
+            spec_json="{}",
+            start_events=[],
+            form_ids={},
+            deployed_at=OCT_1,
+        )
+        onboarding = ProcessDefinition(
+            process_key="onboarding",
+            version=1,
+            content_hash="o",
+            source_name="o.bpmn",
+            bpmn_xml="<x/>",
+            spec_json="{}",
+            start_events=[],
+            form_ids={},
+            deployed_at=OCT_1,
+        )
         s.add_all([approval, onboarding])
         s.flush()
         # Approvals that completed in October: 2 h, 4 h (acme), 10 h (cedar), 30 h (acme, started in September).
@@ -154,11 +252,20 @@ def sessions(db, clock):
 
         # Service requests resolved in October with an SLA: r1 early, r2 exactly on time, r3 late; r4 has
         # none, r5 is resolved at date_to, gone's is left out. Closing ratings: tax 5, audit 3 and 2, it 4.
-        r1 = add_request(s, acme, type="tax", resolved=oct_(5, 10), sla_due=oct_(5, 12), assignee="dave",
-                         closed=oct_(5, 12), rating=5)
+        r1 = add_request(
+            s,
+            acme,
+            type="tax",
+            resolved=oct_(5, 10),
+            sla_due=oct_(5, 12),
+            assignee="dave",
+            closed=oct_(5, 12),
+            rating=5,
+        )
         r2 = add_request(s, acme, type="tax", resolved=oct_(6, 12), sla_due=oct_(6, 12))
-        r3 = add_request(s, acme, type="audit", resolved=oct_(7), sla_due=oct_(6), assignee="erin", closed=oct_(8),
-                         rating=3)
+        r3 = add_request(
+            s, acme, type="audit", resolved=oct_(7), sla_due=oct_(6), assignee="erin", closed=oct_(8), rating=3
+        )
         r4 = add_request(s, cedar, type="audit", resolved=oct_(8), assignee="erin", closed=oct_(9), rating=2)
         add_request(s, acme, type="tax", resolved=NOV_1, sla_due=oct_(31), closed=NOV_1, rating=1)
         add_request(s, acme, type="it", closed=oct_(20), rating=4)
@@ -171,17 +278,36 @@ def sessions(db, clock):
         add_complaint(s, cedar, severity="low", received=oct_(4), ack_hours=30)
         add_complaint(s, acme, severity="medium", received=oct_(5))
         add_complaint(s, acme, severity="high", received=NOV_1, ack_hours=1, resolved_hours=2)
-        add_complaint(s, acme, severity="medium", received=datetime(2026, 9, 28, tzinfo=timezone.utc), ack_hours=1,
-                      resolved_hours=100)  # received in September, resolved on 2 October
+        add_complaint(
+            s,
+            acme,
+            severity="medium",
+            received=datetime(2026, 9, 28, tzinfo=timezone.utc),
+            ack_hours=1,
+            resolved_hours=100,
+        )  # received in September, resolved on 2 October
         add_complaint(s, gone, severity="critical", received=oct_(5), ack_hours=1, resolved_hours=1)
 
         # Follow-ups overdue now: birch's 3 days ago, acme's on 1 September, cedar's 10 days ago; not:
         # birch's in 3 days, cedar's done one, gone's.
-        for client, planned, done in ((birch, NOW - 3 * D, None), (birch, NOW + 3 * D, None), (cedar, NOW - D, NOW),
-                                      (cedar, NOW - 10 * D, None), (acme, datetime(2026, 9, 1, tzinfo=timezone.utc), None),
-                                      (gone, NOW - D, None)):
-            s.add(FollowUp(client_id=client.id, planned_at=planned, done_at=done, channel="call", created_at=OCT_1,
-                           updated_at=OCT_1))
+        for client, planned, done in (
+            (birch, NOW - 3 * D, None),
+            (birch, NOW + 3 * D, None),
+            (cedar, NOW - D, NOW),
+            (cedar, NOW - 10 * D, None),
+            (acme, datetime(2026, 9, 1, tzinfo=timezone.utc), None),
+            (gone, NOW - D, None),
+        ):
+            s.add(
+                FollowUp(
+                    client_id=client.id,
+                    planned_at=planned,
+                    done_at=done,
+                    channel="call",
+                    created_at=OCT_1,
+                    updated_at=OCT_1,
+                )
+            )
 
         # Feedback in October (csat, nps): (5, 10) on r1, (4, 8) on r3, (4, 3) birch's, (1, 0) on r4,
         # (2, -) on r2, (-, 7) acme's. Out: one at date_to, one on 30 September 23:00, gone's.
@@ -212,7 +338,10 @@ def test_clients_at_the_end_of_the_period_by_tier_status_industry_and_owner(sess
     assert _rows(sessions, clients.clients_by_owner) == [("alice", 2), ("bob", 1), ("carol", 1)]
     assert _rows(sessions, clients.clients_by_tier, october(owners=("bob",))) == [("A", 1)]
     assert _rows(sessions, clients.clients_by_owner, Filters(date(2026, 10, 1), date(2026, 11, 2))) == [
-        ("alice", 2), ("bob", 2), ("carol", 1)]  # a day later delta is on the books
+        ("alice", 2),
+        ("bob", 2),
+        ("carol", 1),
+    ]  # a day later delta is on the books
 
 
 def test_client_movements_per_month_from_the_status_history(sessions):
@@ -220,8 +349,11 @@ def test_client_movements_per_month_from_the_status_history(sessions):
     # lost at date_to, in November, when delta is new. September: birch new.
     assert _rows(sessions, clients.client_movements) == [("2026-10", 2, 2, 0)]
     autumn = Filters(date(2026, 9, 1), date(2026, 12, 1))
-    assert _rows(sessions, clients.client_movements, autumn) == [("2026-09", 1, 0, 0), ("2026-10", 2, 2, 0),
-                                                                 ("2026-11", 1, 0, 1)]
+    assert _rows(sessions, clients.client_movements, autumn) == [
+        ("2026-09", 1, 0, 0),
+        ("2026-10", 2, 2, 0),
+        ("2026-11", 1, 0, 1),
+    ]
     assert _rows(sessions, clients.client_movements, october(owners=("alice",))) == [("2026-10", 1, 1, 0)]
 
 
@@ -229,42 +361,70 @@ def test_instances_started_in_the_period_by_process_and_status(sessions):
     # Approvals started in October: four completed, the cancelled one, the running one (the one from
     # September and gone's are out). Onboardings: one completed, one stopped at an error.
     # Columns: process, started, active, completed, cancelled, error.
-    assert _rows(sessions, progress.instances_by_process_status) == [("approval", 6, 1, 4, 1, 0),
-                                                                     ("onboarding", 2, 0, 1, 0, 1)]
+    assert _rows(sessions, progress.instances_by_process_status) == [
+        ("approval", 6, 1, 4, 1, 0),
+        ("onboarding", 2, 0, 1, 0, 1),
+    ]
     assert _rows(sessions, progress.instances_by_process_status, october(process_key="onboarding")) == [
-        ("onboarding", 2, 0, 1, 0, 1)]
+        ("onboarding", 2, 0, 1, 0, 1)
+    ]
     # Bob's clients: cedar's approval; onboardings have no client.
     assert _rows(sessions, progress.instances_by_process_status, october(owners=("bob",))) == [
-        ("approval", 1, 0, 1, 0, 0)]
+        ("approval", 1, 0, 1, 0, 0)
+    ]
 
 
 def test_open_tasks_by_age_and_by_assignee_or_group(sessions):
     # < 1 d: 0.5 d; 1-3 d: exactly 1 d and 2 d; 3-7 d: 5 d; 7-30 d: 10 d; > 30 d: 40 d and 45 d.
-    assert _rows(sessions, progress.open_tasks_by_age) == [("< 1 day", 1), ("1-3 days", 2), ("3-7 days", 1),
-                                                           ("7-30 days", 1), ("> 30 days", 2)]
+    assert _rows(sessions, progress.open_tasks_by_age) == [
+        ("< 1 day", 1),
+        ("1-3 days", 2),
+        ("3-7 days", 1),
+        ("7-30 days", 1),
+        ("> 30 days", 2),
+    ]
     assert _rows(sessions, progress.open_tasks_by_age, october(process_key="onboarding")) == [
-        ("< 1 day", 0), ("1-3 days", 0), ("3-7 days", 0), ("7-30 days", 0), ("> 30 days", 1)]
+        ("< 1 day", 0),
+        ("1-3 days", 0),
+        ("3-7 days", 0),
+        ("7-30 days", 0),
+        ("> 30 days", 1),
+    ]
     # alice holds two, bob one; unclaimed: manager 2 d and 10 d, partner 2 d and the onboarding's,
     # the one offered to carol only has no group.
     assert _rows(sessions, progress.open_tasks_by_assignee) == [
-        ("alice", "user", 2), ("manager", "group", 2), ("partner", "group", 2), ("(no group)", "group", 1),
-        ("bob", "user", 1)]
+        ("alice", "user", 2),
+        ("manager", "group", 2),
+        ("partner", "group", 2),
+        ("(no group)", "group", 1),
+        ("bob", "user", 1),
+    ]
     assert _rows(sessions, progress.open_tasks_by_assignee, october(owners=("alice",))) == [
-        ("alice", "user", 2), ("manager", "group", 2), ("(no group)", "group", 1), ("bob", "user", 1),
-        ("partner", "group", 1)]
+        ("alice", "user", 2),
+        ("manager", "group", 2),
+        ("(no group)", "group", 1),
+        ("bob", "user", 1),
+        ("partner", "group", 1),
+    ]
 
 
 def test_cycle_times_are_medians_and_90th_percentiles_interpolated_between_ranks(sessions):
     # Approvals ended in October: 2, 4, 10, 30 h. Median at rank 1 + 0.5 * 3 = 2.5: 4 + 0.5 * 6 = 7;
     # p90 at rank 1 + 0.9 * 3 = 3.7: 10 + 0.7 * 20 = 24. The onboarding: 48 h.
-    assert _rows(sessions, progress.cycle_time_by_process) == [("approval", 4, 7.0, 24.0), ("onboarding", 1, 48.0, 48.0)]
+    assert _rows(sessions, progress.cycle_time_by_process) == [
+        ("approval", 4, 7.0, 24.0),
+        ("onboarding", 1, 48.0, 48.0),
+    ]
     # alice's: 2, 4, 30 h: median 4; p90 at rank 2.8: 4 + 0.8 * 26 = 24.8.
     assert _rows(sessions, progress.cycle_time_by_process, october(owners=("alice",))) == [("approval", 3, 4.0, 24.8)]
     assert _rows(sessions, progress.cycle_time_by_process, october(process_key="onboarding")) == [
-        ("onboarding", 1, 48.0, 48.0)]
+        ("onboarding", 1, 48.0, 48.0)
+    ]
     # Reviews done in October: 1, 3, 5 h: median 3, p90 at rank 2.8: 3 + 0.8 * 2 = 4.6. Sign: 2 h.
-    assert _rows(sessions, progress.cycle_time_by_task) == [("approval", "review", "Review", 3, 3.0, 4.6),
-                                                            ("approval", "sign", "Sign", 1, 2.0, 2.0)]
+    assert _rows(sessions, progress.cycle_time_by_task) == [
+        ("approval", "review", "Review", 3, 3.0, 4.6),
+        ("approval", "sign", "Sign", 1, 2.0, 2.0),
+    ]
     assert _rows(sessions, progress.cycle_time_by_task, october(process_key="onboarding")) == []
 
 
@@ -273,12 +433,19 @@ def test_sla_compliance_of_requests_and_complaint_acknowledgement(sessions):
     # and k2 (exactly 24 h) met, k3 (30 h) and k4 (never) missed: 2 of 4.
     assert _rows(sessions, progress.sla_compliance) == [
         ("Service requests resolved within SLA", 3, 2, round(2 / 3, 6)),
-        ("Complaints acknowledged in time", 4, 2, 0.5)]
+        ("Complaints acknowledged in time", 4, 2, 0.5),
+    ]
     # Tax requests: r1 and r2, both met; complaints are not about a service type.
     assert _rows(sessions, progress.sla_compliance, october(service_type="tax"))[0] == (
-        "Service requests resolved within SLA", 2, 2, 1.0)
+        "Service requests resolved within SLA",
+        2,
+        2,
+        1.0,
+    )
     assert _rows(sessions, progress.sla_compliance, october(owners=("bob",))) == [
-        ("Service requests resolved within SLA", 0, 0, None), ("Complaints acknowledged in time", 1, 0, 0.0)]
+        ("Service requests resolved within SLA", 0, 0, None),
+        ("Complaints acknowledged in time", 1, 0, 0.0),
+    ]
     # Each complaint is measured against its own stored due time: one received under a 48 h window
     # (k3, acknowledged after 30 h) met it.
     with sessions() as session:
@@ -300,7 +467,13 @@ def test_csat_distribution_and_nps(sessions):
     assert csat.rows == [(1, 1, 0.2), (2, 1, 0.2), (3, 0, 0.0), (4, 2, 0.4), (5, 1, 0.2)]
     assert csat.note == "5 ratings; average 3.20."
     # Tax requests' feedback: 5 (r1) and 2 (r2).
-    assert [n for _, n, _ in _rows(sessions, satisfaction.csat_distribution, october(service_type="tax"))] == [0, 1, 0, 0, 1]
+    assert [n for _, n, _ in _rows(sessions, satisfaction.csat_distribution, october(service_type="tax"))] == [
+        0,
+        1,
+        0,
+        0,
+        1,
+    ]
     # NPS 10, 8, 3, 0, 7: one promoter, two passives, two detractors: (1 - 2) / 5 = -20.
     with sessions() as session:
         nps = satisfaction.nps_summary(session, OCTOBER)
@@ -314,11 +487,15 @@ def test_satisfaction_per_month(sessions):
     assert _rows(sessions, satisfaction.satisfaction_trend) == [("2026-10", 6, 3.2, -20.0)]
     autumn = Filters(date(2026, 9, 1), date(2026, 12, 1))
     assert _rows(sessions, satisfaction.satisfaction_trend, autumn) == [
-        ("2026-09", 1, 1.0, -100.0), ("2026-10", 6, 3.2, -20.0), ("2026-11", 1, 3.0, 100.0)]
+        ("2026-09", 1, 1.0, -100.0),
+        ("2026-10", 6, 3.2, -20.0),
+        ("2026-11", 1, 3.0, 100.0),
+    ]
     # alice's: 5, 4, 4, 2 -> 3.75; NPS 10, 8, 3, 7 -> (1 - 1) / 4 = 0.
     assert _rows(sessions, satisfaction.satisfaction_trend, october(owners=("alice",))) == [("2026-10", 5, 3.75, 0.0)]
     assert _rows(sessions, satisfaction.satisfaction_trend, Filters(date(2026, 12, 1), date(2027, 1, 1))) == [
-        ("2026-12", 0, None, None)]
+        ("2026-12", 0, None, None)
+    ]
 
 
 def test_satisfaction_by_service_type_and_by_employee(sessions):
@@ -326,31 +503,45 @@ def test_satisfaction_by_service_type_and_by_employee(sessions):
     # requests closed in October: tax 5 (r1; r5 closed at date_to), audit 3 and 2 -> 2.5, it 4.
     # Columns: type, responses, CSAT average, closing ratings, closing rating average.
     assert _rows(sessions, satisfaction.satisfaction_by_service_type) == [
-        ("audit", 2, 2.5, 2, 2.5), ("it", 0, None, 1, 4.0), ("tax", 2, 3.5, 1, 5.0)]
+        ("audit", 2, 2.5, 2, 2.5),
+        ("it", 0, None, 1, 4.0),
+        ("tax", 2, 3.5, 1, 5.0),
+    ]
     assert _rows(sessions, satisfaction.satisfaction_by_service_type, october(service_type="tax")) == [
-        ("tax", 2, 3.5, 1, 5.0)]
+        ("tax", 2, 3.5, 1, 5.0)
+    ]
     assert _rows(sessions, satisfaction.satisfaction_by_service_type, october(owners=("bob",))) == [
-        ("audit", 1, 1.0, 1, 2.0)]
+        ("audit", 1, 1.0, 1, 2.0)
+    ]
     # By the request's assignee: r2 nobody's (2), dave r1 (5), erin r3 and r4 (4, 1 -> 2.5).
-    assert _rows(sessions, satisfaction.satisfaction_by_employee) == [("(unassigned)", 1, 2.0), ("dave", 1, 5.0),
-                                                                      ("erin", 2, 2.5)]
+    assert _rows(sessions, satisfaction.satisfaction_by_employee) == [
+        ("(unassigned)", 1, 2.0),
+        ("dave", 1, 5.0),
+        ("erin", 2, 2.5),
+    ]
     assert _rows(sessions, satisfaction.satisfaction_by_employee, october(service_type="audit")) == [("erin", 2, 2.5)]
 
 
 def test_complaints_by_severity_and_per_month(sessions):
     # High: k1 and k2, resolved after 10 and 30 h: median 20, p90 at rank 1.9: 10 + 0.9 * 20 = 28.
     # Medium k4 and low k3 unresolved; gone's critical one is left out.
-    assert _rows(sessions, satisfaction.complaints_by_severity) == [("high", 2, 2, 20.0, 28.0),
-                                                                    ("medium", 1, 0, None, None),
-                                                                    ("low", 1, 0, None, None)]
+    assert _rows(sessions, satisfaction.complaints_by_severity) == [
+        ("high", 2, 2, 20.0, 28.0),
+        ("medium", 1, 0, None, None),
+        ("low", 1, 0, None, None),
+    ]
     assert _rows(sessions, satisfaction.complaints_by_severity, october(owners=("bob",))) == [("low", 1, 0, None, None)]
     # Received and resolved per month, zero-filled: September's is resolved in October with k1 and k2;
     # November's is the one received (and resolved) at date_to.
     autumn = Filters(date(2026, 9, 1), date(2026, 12, 1))
-    assert _rows(sessions, satisfaction.complaints_trend, autumn) == [("2026-09", 1, 0), ("2026-10", 4, 3),
-                                                                      ("2026-11", 1, 1)]
+    assert _rows(sessions, satisfaction.complaints_trend, autumn) == [
+        ("2026-09", 1, 0),
+        ("2026-10", 4, 3),
+        ("2026-11", 1, 1),
+    ]
     assert _rows(sessions, satisfaction.complaints_trend, Filters(date(2026, 8, 1), date(2026, 9, 1))) == [
-        ("2026-08", 0, 0)]
+        ("2026-08", 0, 0)
+    ]
 
 
 def test_every_statistic_is_a_table_with_a_chart_the_renderer_draws(sessions):

@@ -1,5 +1,6 @@
 """Reports over HTTP, schedules fired by moving the clock, the CLI (the statistics' figures are checked in
 test_report_statistics.py, rendering in test_report_render.py)."""
+
 from __future__ import annotations
 
 import io
@@ -44,8 +45,16 @@ def engine(app):
 
 
 def _client(session, name, *, owner, tier="A", status="active", created=T0, updated=None, industry="law"):
-    return make_client(session, name=name, owner=owner, tier=tier, status=status, created_at=created,
-                       updated_at=updated or created, industry=industry)
+    return make_client(
+        session,
+        name=name,
+        owner=owner,
+        tier=tier,
+        status=status,
+        created_at=created,
+        updated_at=updated or created,
+        industry=industry,
+    )
 
 
 @pytest.fixture
@@ -55,27 +64,71 @@ def seeded(engine):
     with engine.transaction() as s:
         acme = _client(s, "Acme Ltd", owner="alice")
         zhang = _client(s, "张三贸易有限公司", owner="alice", tier="B", status="dormant", updated=T0 + 5 * 24 * h)
-        bolt = _client(s, "Bolt LLP", owner="bob", tier="A", status="former", created=T0 - timedelta(days=40),
-                       updated=T0 + 40 * 24 * h)
+        bolt = _client(
+            s,
+            "Bolt LLP",
+            owner="bob",
+            tier="A",
+            status="former",
+            created=T0 - timedelta(days=40),
+            updated=T0 + 40 * 24 * h,
+        )
         _client(s, "Gone Ltd", owner="bob", created=T0).deleted_at = T0  # deleted: never counted
-        definition = ProcessDefinition(process_key="approval", version=1, content_hash="x", source_name="approval.bpmn",
-                                       bpmn_xml="<x/>", spec_json="{}", start_events=[], form_ids={}, deployed_at=T0)
+        definition = ProcessDefinition(
+            process_key="approval",
+            version=1,
+            content_hash="x",
+            source_name="approval.bpmn",
+            bpmn_xml="<x/>",
+            spec_json="{}",
+            start_events=[],
+            form_ids={},
+            deployed_at=T0,
+        )
         s.add(definition)
         s.flush()
         # Completed instances of acme (2 h, 4 h, 10 h) and one of bob's client (30 h): median 4, p90 10 for alice.
         for client, hours in ((acme, 2), (acme, 4), (acme, 10), (bolt, 30)):
-            s.add(ProcessInstance(id=uuid.uuid4(), definition_id=definition.id, process_key="approval", business_key=f"client:{client.id}",
-                                  status="completed", state=b"x", lock_version=1, started_at=T0, updated_at=T0,
-                                  ended_at=T0 + hours * h))
-        running = ProcessInstance(id=uuid.uuid4(), definition_id=definition.id, process_key="approval", business_key=f"client:{acme.id}",
-                                  status="active", state=b"x", lock_version=1, started_at=T0, updated_at=T0)
+            s.add(
+                ProcessInstance(
+                    id=uuid.uuid4(),
+                    definition_id=definition.id,
+                    process_key="approval",
+                    business_key=f"client:{client.id}",
+                    status="completed",
+                    state=b"x",
+                    lock_version=1,
+                    started_at=T0,
+                    updated_at=T0,
+                    ended_at=T0 + hours * h,
+                )
+            )
+        running = ProcessInstance(
+            id=uuid.uuid4(),
+            definition_id=definition.id,
+            process_key="approval",
+            business_key=f"client:{acme.id}",
+            status="active",
+            state=b"x",
+            lock_version=1,
+            started_at=T0,
+            updated_at=T0,
+        )
         s.add(running)
         s.flush()
         now = clock_module.now()
         for age_days, assignee in ((0.5, "alice"), (2, None), (10, None), (45, "alice")):
-            task = Task(id=uuid.uuid4(), instance_id=running.id, process_key="approval", element_id="approve",
-                        name="Approve", assignee=assignee, priority=50, status="open",
-                        created_at=now - timedelta(days=age_days))
+            task = Task(
+                id=uuid.uuid4(),
+                instance_id=running.id,
+                process_key="approval",
+                element_id="approve",
+                name="Approve",
+                assignee=assignee,
+                priority=50,
+                status="open",
+                created_at=now - timedelta(days=age_days),
+            )
             s.add(task)
             s.flush()
             if assignee is None:
@@ -86,14 +139,45 @@ def seeded(engine):
         s.add(Feedback(client_id=acme.id, csat=1, nps=0, created_at=T0 - h, updated_at=T0))  # September: outside
         # Service requests resolved in October: one within SLA, one late (both alice's).
         for resolved, due in ((T0 + 2 * h, T0 + 3 * h), (T0 + 5 * h, T0 + 3 * h)):
-            s.add(ServiceRequest(client_id=acme.id, type="tax", title="Q", priority="normal", status="resolved",
-                                 source="staff", sla_due_at=due, resolved_at=resolved, created_at=T0, updated_at=T0))
+            s.add(
+                ServiceRequest(
+                    client_id=acme.id,
+                    type="tax",
+                    title="Q",
+                    priority="normal",
+                    status="resolved",
+                    source="staff",
+                    sla_due_at=due,
+                    resolved_at=resolved,
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
         # Complaints: acknowledged after 2 h (met) and 30 h (missed); resolved after 10 h and 20 h.
         for ack, resolved in ((2, 10), (30, 20)):
-            s.add(Complaint(client_id=acme.id, severity="high", description="late", status="resolved", received_at=T0,
-                            acknowledged_at=T0 + ack * h, resolved_at=T0 + resolved * h, created_at=T0, updated_at=T0))
-        s.add(FollowUp(client_id=zhang.id, planned_at=now - timedelta(days=3), channel="call", created_at=T0, updated_at=T0))
-        s.add(FollowUp(client_id=zhang.id, planned_at=now + timedelta(days=3), channel="call", created_at=T0, updated_at=T0))
+            s.add(
+                Complaint(
+                    client_id=acme.id,
+                    severity="high",
+                    description="late",
+                    status="resolved",
+                    received_at=T0,
+                    acknowledged_at=T0 + ack * h,
+                    resolved_at=T0 + resolved * h,
+                    created_at=T0,
+                    updated_at=T0,
+                )
+            )
+        s.add(
+            FollowUp(
+                client_id=zhang.id, planned_at=now - timedelta(days=3), channel="call", created_at=T0, updated_at=T0
+            )
+        )
+        s.add(
+            FollowUp(
+                client_id=zhang.id, planned_at=now + timedelta(days=3), channel="call", created_at=T0, updated_at=T0
+            )
+        )
     return engine
 
 
@@ -105,7 +189,9 @@ def test_reports_over_http_in_every_format_and_account_managers_see_their_own_cl
     as_json = partner.get(f"/api/reports/monthly_client?{query}").json
     tiers = next(t for t in as_json["tables"] if t["name"] == "clients_by_tier")
     assert tiers["rows"] == [{"key": "A", "clients": 2}, {"key": "B", "clients": 1}]
-    assert partner.get(f"/api/reports/monthly_client?{query}&owner=bob").json["tables"][0]["rows"] == [{"key": "A", "clients": 1}]
+    assert partner.get(f"/api/reports/monthly_client?{query}&owner=bob").json["tables"][0]["rows"] == [
+        {"key": "A", "clients": 1}
+    ]
     # The account manager (owner of no seeded client) sees an empty book, and may not ask for others'.
     own = am.get(f"/api/reports/monthly_client?{query}").json
     assert own["filters"] == {"Owner": "account_manager"} and own["tables"][0]["rows"] == []
@@ -123,14 +209,22 @@ def test_reports_over_http_in_every_format_and_account_managers_see_their_own_cl
 def test_a_schedule_fires_once_per_firing_keeps_the_pdf_and_mails_it(app, seeded, clock):
     http = app.test_client()
     manager = caller(http, "manager")
-    created = manager.post("/api/report-schedules", json={
-        "report": "complaints", "cron": "0 7 1 * *", "timezone": "Asia/Shanghai", "period": "previous_month",
-        "recipients": ["partner", "cfo@firm.example"]})
+    created = manager.post(
+        "/api/report-schedules",
+        json={
+            "report": "complaints",
+            "cron": "0 7 1 * *",
+            "timezone": "Asia/Shanghai",
+            "period": "previous_month",
+            "recipients": ["partner", "cfo@firm.example"],
+        },
+    )
     assert created.status_code == 201, created.json
     # 07:00 in Shanghai on 1 December is 23:00 UTC on 30 November.
     assert created.json["next_run_at"].startswith("2026-11-30T23:00:00")
-    assert manager.post("/api/report-schedules", json={"report": "complaints", "cron": "not a cron",
-                                                       "recipients": ["partner"]}).json["errors"].keys() == {"cron"}
+    assert manager.post(
+        "/api/report-schedules", json={"report": "complaints", "cron": "not a cron", "recipients": ["partner"]}
+    ).json["errors"].keys() == {"cron"}
     clock.set(datetime(2026, 11, 30, 23, 0, 30, tzinfo=timezone.utc))
     assert fire_due_schedules(seeded) == 1
     assert fire_due_schedules(seeded) == 0  # the firing is taken: its next one is January's
@@ -153,11 +247,15 @@ def test_a_schedule_fires_once_per_firing_keeps_the_pdf_and_mails_it(app, seeded
 
 
 def test_a_failing_report_is_recorded_with_its_error_and_retried(app, seeded, clock, monkeypatch):
-    broken = Report("broken", "Broken", "a template that does not exist", (clients.clients_by_tier,), template="missing.html")
+    broken = Report(
+        "broken", "Broken", "a template that does not exist", (clients.clients_by_tier,), template="missing.html"
+    )
     monkeypatch.setitem(catalogue.REPORTS, "broken", broken)
     manager = caller(app.test_client(), "manager")
-    created = manager.post("/api/report-schedules", json={"report": "broken", "cron": "5 9 * * *",
-                                                           "period": "previous_day", "recipients": ["partner"]})
+    created = manager.post(
+        "/api/report-schedules",
+        json={"report": "broken", "cron": "5 9 * * *", "period": "previous_day", "recipients": ["partner"]},
+    )
     assert created.status_code == 201, created.json
     clock.advance(minutes=5)
     fire_due_schedules(seeded)
@@ -190,7 +288,9 @@ def test_the_cli_writes_a_report_file(seeded, tmp_path, monkeypatch, db):
 
 
 def test_a_report_that_cannot_be_rendered_is_a_clear_503(app, seeded, monkeypatch):
-    broken = Report("broken", "Broken", "a template that does not exist", (clients.clients_by_tier,), template="missing.html")
+    broken = Report(
+        "broken", "Broken", "a template that does not exist", (clients.clients_by_tier,), template="missing.html"
+    )
     monkeypatch.setitem(catalogue.REPORTS, "broken", broken)
     partner = caller(app.test_client(), "partner")
     response = partner.get("/api/reports/broken?from=2026-10-01&to=2026-10-31&format=pdf")
@@ -201,8 +301,10 @@ def test_a_report_that_cannot_be_rendered_is_a_clear_503(app, seeded, monkeypatc
 
 def _schedule_complaints(app, recipients) -> dict:
     manager = caller(app.test_client(), "manager")
-    created = manager.post("/api/report-schedules", json={"report": "complaints", "cron": "0 7 * * *",
-                                                           "period": "previous_day", "recipients": recipients})
+    created = manager.post(
+        "/api/report-schedules",
+        json={"report": "complaints", "cron": "0 7 * * *", "period": "previous_day", "recipients": recipients},
+    )
     assert created.status_code == 201, created.json
     return created.json
 

@@ -5,6 +5,7 @@ server with ATRIUM_SECRET_KEY in reach. Now scripts see no module, run in a sepa
 process with a scrubbed environment and resource limits, and one that runs too long or eats
 memory becomes an incident.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -31,12 +32,37 @@ TIMEOUT = 0.5  # conftest's script_timeout_seconds
 
 
 # (a) Nothing reachable from what a script sees is a module, a frame, `open` or a `__` path --
-_DANGEROUS_BUILTINS = {id(getattr(builtins, name)) for name in (
-    "open", "eval", "exec", "compile", "__import__", "globals", "locals", "vars", "getattr", "setattr",
-    "delattr", "breakpoint", "input", "help", "type", "object", "super", "memoryview", "dir",
-)}
-_DANGEROUS_TYPES = (types.ModuleType, types.FrameType, types.CodeType, types.TracebackType,
-                    types.FunctionType)  # a function would hand out its globals
+_DANGEROUS_BUILTINS = {
+    id(getattr(builtins, name))
+    for name in (
+        "open",
+        "eval",
+        "exec",
+        "compile",
+        "__import__",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "setattr",
+        "delattr",
+        "breakpoint",
+        "input",
+        "help",
+        "type",
+        "object",
+        "super",
+        "memoryview",
+        "dir",
+    )
+}
+_DANGEROUS_TYPES = (
+    types.ModuleType,
+    types.FrameType,
+    types.CodeType,
+    types.TracebackType,
+    types.FunctionType,
+)  # a function would hand out its globals
 
 
 def _values_a_script_can_make(scope):
@@ -47,12 +73,32 @@ def _values_a_script_can_make(scope):
         yield 1
 
     return {
-        "now()": now(), "1": 1, "1.5": 1.5, "1j": 1j, "'s'": "s", "b''": b"", "[]": [], "{}": {}, "()": (),
-        "set()": set(), "range(1)": range(1), "date.today()": date.today(), "timedelta(1)": timedelta(1),
-        "timezone.utc": timezone.utc, "ValueError()": ValueError("x"), "(i for i in [])": (i for i in []),
-        "generator()": generator(), "map(str, [])": map(str, []), "zip()": zip(), "enumerate([])": enumerate([]),
-        "reversed([])": reversed([]), "slice(1)": slice(1), "iter({}.items())": iter({}.items()),
-        "Decimal data": Decimal("1.5"), "UUID data": UUID(int=1), "datetime data": datetime(2026, 1, 5, 10, 0),
+        "now()": now(),
+        "1": 1,
+        "1.5": 1.5,
+        "1j": 1j,
+        "'s'": "s",
+        "b''": b"",
+        "[]": [],
+        "{}": {},
+        "()": (),
+        "set()": set(),
+        "range(1)": range(1),
+        "date.today()": date.today(),
+        "timedelta(1)": timedelta(1),
+        "timezone.utc": timezone.utc,
+        "ValueError()": ValueError("x"),
+        "(i for i in [])": (i for i in []),
+        "generator()": generator(),
+        "map(str, [])": map(str, []),
+        "zip()": zip(),
+        "enumerate([])": enumerate([]),
+        "reversed([])": reversed([]),
+        "slice(1)": slice(1),
+        "iter({}.items())": iter({}.items()),
+        "Decimal data": Decimal("1.5"),
+        "UUID data": UUID(int=1),
+        "datetime data": datetime(2026, 1, 5, 10, 0),
     }
 
 
@@ -99,30 +145,33 @@ def test_nothing_a_script_can_reach_is_a_module_a_frame_or_open():
 
 
 # (b) The escape that worked, and the classic ones, are refused --------------------------------
-@pytest.mark.parametrize("script, error", [
-    ("x = json.codecs.sys.modules['os'].system('id')", NameError),  # the reported escape
-    ("x = math.pi", NameError),
-    ("x = string.Formatter().format('{0.__class__}', 1)", NameError),
-    ("x = random.random()", NameError),
-    ("x = ().__class__.__base__.__subclasses__()", SyntaxError),
-    ("x = '{0.__class__}'.format(1)", NotImplementedError),
-    ("x = str.format('{0.__class__.__mro__}', 1)", NotImplementedError),
-    ("x = '{0.__class__}'.format_map({'0': 1})", NotImplementedError),
-    ("x = getattr(1, '__class__')", NameError),
-    ("x = type(1)", NameError),
-    ("x = vars()", NameError),
-    ("x = globals()", NameError),
-    ("x = open('/etc/passwd').read()", NameError),
-    ("x = eval('1')", SyntaxError),
-    ("x = __import__('os')", SyntaxError),
-    ("import os", SyntaxError),
-    ("g = (i for i in [1])\nf = g.gi_frame.f_globals", SyntaxError),
-    ("def f():\n    yield 1\nx = f().gi_frame", SyntaxError),
-    ("x = now.__globals__", SyntaxError),
-    ("x = datetime.now.__self__", SyntaxError),
-    ("try:\n    1 / 0\nexcept Exception as e:\n    x = e.__traceback__.tb_frame", SyntaxError),
-    ("class A:\n    pass", NameError),
-])
+@pytest.mark.parametrize(
+    "script, error",
+    [
+        ("x = json.codecs.sys.modules['os'].system('id')", NameError),  # the reported escape
+        ("x = math.pi", NameError),
+        ("x = string.Formatter().format('{0.__class__}', 1)", NameError),
+        ("x = random.random()", NameError),
+        ("x = ().__class__.__base__.__subclasses__()", SyntaxError),
+        ("x = '{0.__class__}'.format(1)", NotImplementedError),
+        ("x = str.format('{0.__class__.__mro__}', 1)", NotImplementedError),
+        ("x = '{0.__class__}'.format_map({'0': 1})", NotImplementedError),
+        ("x = getattr(1, '__class__')", NameError),
+        ("x = type(1)", NameError),
+        ("x = vars()", NameError),
+        ("x = globals()", NameError),
+        ("x = open('/etc/passwd').read()", NameError),
+        ("x = eval('1')", SyntaxError),
+        ("x = __import__('os')", SyntaxError),
+        ("import os", SyntaxError),
+        ("g = (i for i in [1])\nf = g.gi_frame.f_globals", SyntaxError),
+        ("def f():\n    yield 1\nx = f().gi_frame", SyntaxError),
+        ("x = now.__globals__", SyntaxError),
+        ("x = datetime.now.__self__", SyntaxError),
+        ("try:\n    1 / 0\nexcept Exception as e:\n    x = e.__traceback__.tb_frame", SyntaxError),
+        ("class A:\n    pass", NameError),
+    ],
+)
 def test_escapes_are_refused(script, error):
     data = {"figures": [1]}
     with pytest.raises(error):
@@ -131,11 +180,14 @@ def test_escapes_are_refused(script, error):
 
 
 # (c) CPU- and memory-bound scripts become incidents within the limit ---------------------------
-@pytest.mark.parametrize("process_key, element_id, words", [
-    ("cpu_hog", "spin", "longer than"),
-    ("memory_hog", "blow_up", "MemoryError"),
-    ("list_hog", "grow", "MemoryError"),
-])
+@pytest.mark.parametrize(
+    "process_key, element_id, words",
+    [
+        ("cpu_hog", "spin", "longer than"),
+        ("memory_hog", "blow_up", "MemoryError"),
+        ("list_hog", "grow", "MemoryError"),
+    ],
+)
 def test_a_hungry_script_becomes_an_incident_within_the_limit(process_engine, process_key, element_id, words):
     deploy_files(process_engine, "sandbox.bpmn")
     started = time.monotonic()
@@ -183,8 +235,10 @@ def test_validate_reports_a_script_that_names_a_module(tmp_path, monkeypatch, ca
     monkeypatch.setenv("ATRIUM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     assert main(["validate", str(BPMN_DIR / "module_script.bpmn")]) == 1
     out = capsys.readouterr().out
-    assert ("module_script.bpmn:6: encode: script: line 1: names the module 'json' (json.dumps); "
-            "scripts cannot use modules; line 2: names the module 'math' (math.sqrt)") in out
+    assert (
+        "module_script.bpmn:6: encode: script: line 1: names the module 'json' (json.dumps); "
+        "scripts cannot use modules; line 2: names the module 'math' (math.sqrt)"
+    ) in out
     assert "module_script.bpmn:11: route: condition to 'end': names the module 'os' (os.system)" in out
     assert "module_script.bpmn:16: shell: script: Line 1: imports are not allowed" in out
 
@@ -214,9 +268,14 @@ def test_now_is_the_servers_clock_at_call_time(process_engine, clock):
 
 def test_process_data_types_cross_to_the_worker_and_back_unchanged():
     data = {
-        "fee": Decimal("1200.50"), "signed_on": date(2026, 3, 1), "due": datetime(2026, 3, 1, 9, tzinfo=timezone.utc),
-        "window": timedelta(days=2, seconds=5), "ref": UUID(int=7), "pair": [1, "a", None, True, 1.5],
-        "lookalike": {"$t": "uuid", "v": "not a uuid"}, "nested": {"typename": "datetime", "value": "x"},
+        "fee": Decimal("1200.50"),
+        "signed_on": date(2026, 3, 1),
+        "due": datetime(2026, 3, 1, 9, tzinfo=timezone.utc),
+        "window": timedelta(days=2, seconds=5),
+        "ref": UUID(int=7),
+        "pair": [1, "a", None, True, 1.5],
+        "lookalike": {"$t": "uuid", "v": "not a uuid"},
+        "nested": {"typename": "datetime", "value": "x"},
     }
     before = dict(data)
     RestrictedEnvironment().execute("fee = fee * 2\nlater = due + window\nsame = lookalike", data)
@@ -224,26 +283,40 @@ def test_process_data_types_cross_to_the_worker_and_back_unchanged():
     assert data["same"] == before["lookalike"] and data["nested"] == before["nested"] and data["ref"] == UUID(int=7)
 
 
-@pytest.mark.parametrize("expression, data", [
-    ("decision == 'approve' and amount >= 100", {"decision": "approve", "amount": 100}),
-    ("not plan['active'] or owner in ['ann', 'bob']", {"plan": {"active": True}, "owner": "bob"}),
-    ("dmninputexpr < 10000", {"dmninputexpr": 12000}),
-    ("'P14D'", {}),
-    ("due is None", {"due": None}),
-])
+@pytest.mark.parametrize(
+    "expression, data",
+    [
+        ("decision == 'approve' and amount >= 100", {"decision": "approve", "amount": 100}),
+        ("not plan['active'] or owner in ['ann', 'bob']", {"plan": {"active": True}, "owner": "bob"}),
+        ("dmninputexpr < 10000", {"dmninputexpr": 12000}),
+        ("'P14D'", {}),
+        ("due is None", {"due": None}),
+    ],
+)
 def test_plain_conditions_are_answered_in_the_server_exactly_as_the_worker_would(expression, data):
     from engine.scripting import _plain
 
     env = RestrictedEnvironment()
     assert _plain(expression) is not None
-    assert env.evaluate(expression, data) == env.pool.call(
-        {"op": "eval", "src": expression, "data": data, "ext": {}, "timeout": 2}, 2)["value"]
+    assert (
+        env.evaluate(expression, data)
+        == env.pool.call({"op": "eval", "src": expression, "data": data, "ext": {}, "timeout": 2}, 2)["value"]
+    )
 
 
-@pytest.mark.parametrize("expression", [
-    "now() > due", "name.lower() == 'ann'", "items[0:1]", "len(items) > 2", "x + 1 > 2", "_secret == 1",
-    "[i for i in items]", "amount > 10 ** 100",
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "now() > due",
+        "name.lower() == 'ann'",
+        "items[0:1]",
+        "len(items) > 2",
+        "x + 1 > 2",
+        "_secret == 1",
+        "[i for i in items]",
+        "amount > 10 ** 100",
+    ],
+)
 def test_anything_beyond_names_constants_and_comparisons_goes_to_the_worker(expression):
     from engine.scripting import _plain
 

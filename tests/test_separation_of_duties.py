@@ -2,6 +2,7 @@
 to one of its candidates (an admin may hand it to anyone, and the audit says so). The rule is a
 user-task property in the BPMN (`excludedPerformer`), set on the approval, the complaint-resolution
 approval and the onboarding review."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,8 +22,11 @@ pytestmark = pytest.mark.app(firm=True, token_ttl_seconds=30 * 86400)
 def people(people, client):
     admin = people["admin"]
     deploy_firm_processes(admin)
-    for username, roles in (("manager2", ["manager"]), ("partner2", ["partner"]),
-                            ("desk_lead", ["service_desk", "manager"])):
+    for username, roles in (
+        ("manager2", ["manager"]),
+        ("partner2", ["partner"]),
+        ("desk_lead", ["service_desk", "manager"]),
+    ):
         make_account(admin, username, roles=roles)
     return {**people, **callers(client, "partner2", "manager2", "desk_lead")}
 
@@ -73,8 +77,9 @@ def test_a_manager_cannot_reassign_a_partners_write_off_to_themselves(people, ap
     to_self = manager.post(f"/api/tasks/{decide['id']}/assign", json={"username": "manager"})
     assert to_self.status_code == 422, to_self.json
     assert "not a candidate" in to_self.json["errors"]["username"][0]
-    assert manager.post(f"/api/tasks/{decide['id']}/complete",
-                        json={"data": {"decision": "approve"}}).status_code == 403
+    assert (
+        manager.post(f"/api/tasks/{decide['id']}/complete", json={"data": {"decision": "approve"}}).status_code == 403
+    )
 
     # A partner is a candidate: handing it to one is fine.
     handed = manager.post(f"/api/tasks/{decide['id']}/assign", json={"username": "partner2"})
@@ -105,10 +110,23 @@ def test_the_partner_who_asked_to_onboard_a_client_does_not_approve_it(people):
     started = partner.post("/api/process-instances", json={"process_key": "client_onboarding"})
     assert started.status_code == 201, started.json
     [intake] = started.json["open_tasks"]
-    done = partner.post(f"/api/tasks/{intake['id']}/complete", json={"data": {
-        "client_name": "Meridian Architects LLP", "kind": "organisation", "tier": "B", "owner": "account_manager",
-        "engagement": {"service_type": "advisory", "description": "Restructuring", "fee_basis": "fixed",
-                       "fee_amount": 4800}}})
+    done = partner.post(
+        f"/api/tasks/{intake['id']}/complete",
+        json={
+            "data": {
+                "client_name": "Meridian Architects LLP",
+                "kind": "organisation",
+                "tier": "B",
+                "owner": "account_manager",
+                "engagement": {
+                    "service_type": "advisory",
+                    "description": "Restructuring",
+                    "fee_basis": "fixed",
+                    "fee_amount": 4800,
+                },
+            }
+        },
+    )
     assert done.status_code == 200, done.json
     [review] = partner.get(f"/api/process-instances/{started.json['id']}").json["open_tasks"]
     assert review["element_id"] == "review"

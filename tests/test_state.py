@@ -1,4 +1,5 @@
 """Stored state: small, constant for long-lived loops, and untouched when a step fails midway."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,8 +20,9 @@ from .conftest import deploy_files
 
 def _state_size(engine, instance_id) -> int:
     with engine.transaction() as session:
-        row = session.scalars(select(ProcessInstance).options(undefer(ProcessInstance.state))
-                              .where(ProcessInstance.id == instance_id)).one()
+        row = session.scalars(
+            select(ProcessInstance).options(undefer(ProcessInstance.state)).where(ProcessInstance.id == instance_id)
+        ).one()
         return len(row.state)
 
 
@@ -48,8 +50,15 @@ def test_a_long_loop_keeps_state_size_constant_and_history_complete(process_engi
         fire_due_timers(process_engine)
     with process_engine.transaction() as session:
         current = session.get(ProcessInstance, instance.id)
-        checks = session.scalar(select(func.count()).select_from(HistoryEntry).where(
-            HistoryEntry.instance_id == instance.id, HistoryEntry.element_id == "check", HistoryEntry.event == "completed"))
+        checks = session.scalar(
+            select(func.count())
+            .select_from(HistoryEntry)
+            .where(
+                HistoryEntry.instance_id == instance.id,
+                HistoryEntry.element_id == "check",
+                HistoryEntry.event == "completed",
+            )
+        )
     assert current.status == "completed"
     assert checks == 60
     assert sizes[50] <= sizes[5] * 1.1, sizes
@@ -63,12 +72,17 @@ def test_a_failure_mid_step_leaves_the_database_exactly_as_before(process_engine
 
     def snapshot():
         with process_engine.transaction() as session:
-            row = session.scalars(select(ProcessInstance).options(undefer(ProcessInstance.state))
-                                  .where(ProcessInstance.id == instance.id)).one()
-            return (row.state, row.lock_version, row.status,
-                    session.scalar(select(func.count()).select_from(HistoryEntry)),
-                    sorted((t.element_id, t.status) for t in session.scalars(select(Task))),
-                    session.scalar(select(func.count()).select_from(Timer)))
+            row = session.scalars(
+                select(ProcessInstance).options(undefer(ProcessInstance.state)).where(ProcessInstance.id == instance.id)
+            ).one()
+            return (
+                row.state,
+                row.lock_version,
+                row.status,
+                session.scalar(select(func.count()).select_from(HistoryEntry)),
+                sorted((t.element_id, t.status) for t in session.scalars(select(Task))),
+                session.scalar(select(func.count()).select_from(Timer)),
+            )
 
     before = snapshot()
 

@@ -1,4 +1,5 @@
 """The connection pool replaces a connection that died while idle, without pinging busy ones."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """What people submit to processes: a task takes only the fields its form lets them fill in, nobody
 sets the variables a process routes work and finds records by, data reads back as the plain JSON it
 was whatever it holds, and start variables, message payloads and task data each have a size limit."""
+
 from __future__ import annotations
 
 import io
@@ -79,8 +80,11 @@ def start(person, process_key: str, **body):
 
 
 def task_of(person, instance_id: str, element_id: str) -> dict:
-    [task] = [t for t in person.get(f"/api/process-instances/{instance_id}").json["open_tasks"]
-              if t["element_id"] == element_id]
+    [task] = [
+        t
+        for t in person.get(f"/api/process-instances/{instance_id}").json["open_tasks"]
+        if t["element_id"] == element_id
+    ]
     return task
 
 
@@ -94,11 +98,17 @@ def test_the_desk_cannot_make_itself_the_approver_nor_point_its_task_at_another_
     first = register_complaint(people, new_client(people["partner"], "Harbour Logistics Ltd"))
     second = register_complaint(people, new_client(people["partner"], "Quayside Foods plc"))
 
-    attack = complete(desk, first, "acknowledge", {"acknowledged_via": "phone", "manager": "service_desk",
-                                                   "complaint_id": second["id"]})
+    attack = complete(
+        desk,
+        first,
+        "acknowledge",
+        {"acknowledged_via": "phone", "manager": "service_desk", "complaint_id": second["id"]},
+    )
     assert attack.status_code == 422 and attack.mimetype == "application/problem+json"
-    assert attack.json["errors"] == {"data.complaint_id": ["not a field of this task's form"],
-                                     "data.manager": ["not a field of this task's form"]}
+    assert attack.json["errors"] == {
+        "data.complaint_id": ["not a field of this task's form"],
+        "data.manager": ["not a field of this task's form"],
+    }
     variables = variables_of(admin, first["instance_id"])
     assert (variables["manager"], variables["complaint_id"]) == ("manager", first["id"])
     assert complaint_now(desk, first)["status"] == "registered"
@@ -121,8 +131,10 @@ def test_a_task_without_a_form_takes_nothing(people):
     approve = task_of(manager, instance["id"], "approve")
     refused = complete_task(manager, approve, {"amount": 1, "approved": True})
     assert refused.status_code == 422
-    assert refused.json["errors"] == {"data.amount": ["this task has no form, so it takes no data"],
-                                      "data.approved": ["this task has no form, so it takes no data"]}
+    assert refused.json["errors"] == {
+        "data.amount": ["this task has no form, so it takes no data"],
+        "data.approved": ["this task has no form, so it takes no data"],
+    }
     assert complete_task(manager, approve, {}).status_code == 200
     assert variables_of(am, instance["id"])["amount"] == 70
 
@@ -142,8 +154,9 @@ def test_fields_a_form_shows_but_does_not_take_are_left_out(people):
     assert complete_task(am, by_the_starter["open_tasks"][0], request).status_code == 200
     assert variables_of(admin, by_the_starter["id"])["client_id"] == client_id
     decide = task_of(manager, by_the_starter["id"], "decide")
-    decided = complete_task(manager, decide, {"decision": "approve", "requester": "manager",
-                                              "approver_group": "partner", "amount": 1})
+    decided = complete_task(
+        manager, decide, {"decision": "approve", "requester": "manager", "approver_group": "partner", "amount": 1}
+    )
     assert decided.status_code == 200
     final = variables_of(admin, by_the_starter["id"])
     assert (final["requester"], final["approver_group"], final["amount"]) == ("account_manager", "manager", 2500)
@@ -152,8 +165,11 @@ def test_fields_a_form_shows_but_does_not_take_are_left_out(people):
 # Start variables and message payloads ---------------------------------------------------------------------
 def test_start_variables_may_not_set_control_variables_unless_the_start_form_asks_for_them(people):
     am = people["account_manager"]
-    refused = start(am, "approval", variables={"manager": "account_manager", "requester": "partner",
-                                               "approver_group": "manager", "amount": 5})
+    refused = start(
+        am,
+        "approval",
+        variables={"manager": "account_manager", "requester": "partner", "approver_group": "manager", "amount": 5},
+    )
     assert refused.status_code == 422
     assert set(refused.json["errors"]) == {"variables.manager", "variables.requester", "variables.approver_group"}
     # A process without a start form takes any start variables but these.
@@ -166,44 +182,62 @@ def test_start_variables_may_not_set_control_variables_unless_the_start_form_ask
     started = start(am, "approval", variables={"client_id": client_id})
     assert started.status_code == 201, started.json
     assert people["admin"].get(f"/api/tasks/{started.json['open_tasks'][0]['id']}").json["data"] == {
-        "client_id": client_id}
+        "client_id": client_id
+    }
 
 
 def test_message_payloads_and_start_keys_may_not_set_control_variables(people):
     admin = people["admin"]
     order = start(admin, "order_flow", business_key="ORD-9").json
-    refused = admin.post("/api/messages", json={"name": "payment_received", "correlation_keys": {"business_key": "ORD-9"},
-                                                "payload": {"manager": "service_desk", "complaint_id": 2, "paid": 5}})
+    refused = admin.post(
+        "/api/messages",
+        json={
+            "name": "payment_received",
+            "correlation_keys": {"business_key": "ORD-9"},
+            "payload": {"manager": "service_desk", "complaint_id": 2, "paid": 5},
+        },
+    )
     assert refused.status_code == 422
     assert set(refused.json["errors"]) == {"payload.manager", "payload.complaint_id"}
     after = admin.get(f"/api/process-instances/{order['id']}").json
     assert after["current_activities"] == ["await_payment"] and "manager" not in after["variables"]
 
     # A message that starts a process: its payload and the keys that become its variables alike.
-    for body, field in (({"payload": {"request_id": 5}}, "payload.request_id"),
-                        ({"correlation_keys": {"business_key": "SR-1", "client_id": 3}}, "correlation_keys.client_id")):
+    for body, field in (
+        ({"payload": {"request_id": 5}}, "payload.request_id"),
+        ({"correlation_keys": {"business_key": "SR-1", "client_id": 3}}, "correlation_keys.client_id"),
+    ):
         refused = admin.post("/api/messages", json={"name": "new_request", **body})
         assert refused.status_code == 422 and set(refused.json["errors"]) == {field}
     assert admin.get("/api/process-instances?process_key=request_intake").json["total"] == 0
-    delivered = admin.post("/api/messages", json={"name": "payment_received", "payload": {"paid": 5},
-                                                  "correlation_keys": {"business_key": "ORD-9"}})
+    delivered = admin.post(
+        "/api/messages",
+        json={"name": "payment_received", "payload": {"paid": 5}, "correlation_keys": {"business_key": "ORD-9"}},
+    )
     assert delivered.status_code == 200 and variables_of(admin, order["id"])["paid"] == 5
 
 
 # Data that looks like tagged objects ----------------------------------------------------------------------
 def test_data_that_looks_like_serialized_objects_reads_back_as_submitted_after_a_reload(app, people):
     admin = people["admin"]
-    variables = {"workflow": {"typename": "BpmnWorkflow", "spec": "x"},
-                 "when": {"typename": "datetime", "value": "2020-01-01T00:00:00"}}
-    form_data = {"typename": "Decimal", "value": "not a number",
-                 "details": {"typename": "timedelta", "days": "x", "items": [{"typename": "UUID", "value": "no"}]}}
+    variables = {
+        "workflow": {"typename": "BpmnWorkflow", "spec": "x"},
+        "when": {"typename": "datetime", "value": "2020-01-01T00:00:00"},
+    }
+    form_data = {
+        "typename": "Decimal",
+        "value": "not a number",
+        "details": {"typename": "timedelta", "days": "x", "items": [{"typename": "UUID", "value": "no"}]},
+    }
     payload = {"extra": {"typename": "BpmnEvent", "event_definition": None}, "undefined": {"typename": "Nope"}}
 
     started = start(admin, "tagged", variables=variables, business_key="TAG-1")
     assert started.status_code == 201, started.json
     assert complete_task(admin, started.json["open_tasks"][0], form_data).status_code == 200
-    sent = admin.post("/api/messages", json={"name": "more_details", "payload": payload,
-                                             "correlation_keys": {"business_key": "TAG-1"}})
+    sent = admin.post(
+        "/api/messages",
+        json={"name": "more_details", "payload": payload, "correlation_keys": {"business_key": "TAG-1"}},
+    )
     assert sent.status_code == 200, sent.json
 
     # As after a restart, or on a worker that never had it in its cache: the instance is read from its state.
@@ -231,15 +265,19 @@ def test_start_variables_message_payloads_and_task_data_have_a_size_limit(people
     refused = complete_task(people["service_desk"], intake, {"amount": 1, "note": too_much})
     assert refused.status_code == 422 and set(refused.json["errors"]) == {"data"}
     order = start(admin, "order_flow", business_key="ORD-1").json
-    refused = admin.post("/api/messages", json={"name": "payment_received", "payload": {"note": too_much},
-                                                "correlation_keys": {"business_key": "ORD-1"}})
+    refused = admin.post(
+        "/api/messages",
+        json={"name": "payment_received", "payload": {"note": too_much}, "correlation_keys": {"business_key": "ORD-1"}},
+    )
     assert refused.status_code == 422 and set(refused.json["errors"]) == {"payload"}
 
     # A body far beyond the limit is refused before it is read, as a problem like any other.
     huge = "x" * (8 * MAX_DATA_BYTES + 20_000)
-    for response in (start(am, "two_tasks", variables={"note": huge}),
-                     complete_task(people["service_desk"], intake, {"amount": 1, "note": huge}),
-                     admin.post("/api/messages", json={"name": "payment_received", "payload": {"note": huge}})):
+    for response in (
+        start(am, "two_tasks", variables={"note": huge}),
+        complete_task(people["service_desk"], intake, {"amount": 1, "note": huge}),
+        admin.post("/api/messages", json={"name": "payment_received", "payload": {"note": huge}}),
+    ):
         assert response.status_code == 413 and response.mimetype == "application/problem+json", response.data[:200]
         assert response.json["status"] == 413 and "this operation takes at most" in response.json["detail"]
     assert task_of(am, instance["id"], "intake")["status"] == "open"
@@ -257,8 +295,10 @@ def test_data_nested_too_deeply_is_refused_not_a_server_error(people):
     assert refused.status_code == 422 and set(refused.json["errors"]) == {"variables"}
     assert "nests" in refused.json["detail"]
     start(admin, "order_flow", business_key="ORD-2")
-    refused = admin.post("/api/messages", json={"name": "payment_received", "payload": {"deep": deep},
-                                                "correlation_keys": {"business_key": "ORD-2"}})
+    refused = admin.post(
+        "/api/messages",
+        json={"name": "payment_received", "payload": {"deep": deep}, "correlation_keys": {"business_key": "ORD-2"}},
+    )
     assert refused.status_code == 422 and set(refused.json["errors"]) == {"payload"}
     # Ordinary nesting, as forms have, is fine.
     fine = start(am, "order_flow", variables={"contacts": [{"name": "Ada", "phones": ["+44 1"]}]})

@@ -1,4 +1,5 @@
 """BPMN timers on the injectable clock: durations, dates, cycles, boundaries and start events."""
+
 from __future__ import annotations
 
 import threading
@@ -55,8 +56,11 @@ def test_non_interrupting_cycle_repeats_and_interrupting_boundary_cancels_the_ta
         assert fire_due_timers(process_engine) == 1
         with process_engine.transaction() as session:
             assert [t.element_id for t in open_tasks(session, instance_id=instance.id)] == ["work"]
-            reminders = session.scalar(select(func.count()).select_from(HistoryEntry).where(
-                HistoryEntry.element_id == "count_reminder", HistoryEntry.event == "completed"))
+            reminders = session.scalar(
+                select(func.count())
+                .select_from(HistoryEntry)
+                .where(HistoryEntry.element_id == "count_reminder", HistoryEntry.event == "completed")
+            )
         assert reminders == expected
     assert [name for name, _ in _timers(process_engine)] == ["deadline"]  # R2: no third reminder
     clock.advance(hours=1)
@@ -65,9 +69,13 @@ def test_non_interrupting_cycle_repeats_and_interrupting_boundary_cancels_the_ta
         current = session.get(ProcessInstance, instance.id)
         assert current.status == "completed"
         assert session.scalars(select(Task.status).where(Task.instance_id == instance.id)).all() == ["cancelled"]
-        ends = session.scalars(select(HistoryEntry.element_id).where(
-            HistoryEntry.instance_id == instance.id, HistoryEntry.event == "completed",
-            HistoryEntry.element_type == "EndEvent")).all()
+        ends = session.scalars(
+            select(HistoryEntry.element_id).where(
+                HistoryEntry.instance_id == instance.id,
+                HistoryEntry.event == "completed",
+                HistoryEntry.element_type == "EndEvent",
+            )
+        ).all()
     assert sorted(ends) == ["expired", "reminded", "reminded"]
     assert _timers(process_engine) == []
 
@@ -131,8 +139,9 @@ def test_concurrent_pollers_never_fire_a_timer_twice(pg, services, clock):
     ids = []
     with engines[0].transaction() as session:
         for _ in range(60):
-            ids.append(engines[0].start_instance(session, process_key="date_timer",
-                                                 variables={"deadline": due.isoformat()}).id)
+            ids.append(
+                engines[0].start_instance(session, process_key="date_timer", variables={"deadline": due.isoformat()}).id
+            )
     clock.advance(minutes=6)
     fired = []
     barrier = threading.Barrier(len(engines))
@@ -148,8 +157,12 @@ def test_concurrent_pollers_never_fire_a_timer_twice(pg, services, clock):
         t.join()
     assert sum(fired) == 60
     with engines[0].transaction() as session:
-        per_instance = Counter(session.scalars(select(HistoryEntry.instance_id).where(HistoryEntry.event == "timer_fired")))
-        completed = session.scalar(select(func.count()).select_from(ProcessInstance).where(ProcessInstance.status == "completed"))
+        per_instance = Counter(
+            session.scalars(select(HistoryEntry.instance_id).where(HistoryEntry.event == "timer_fired"))
+        )
+        completed = session.scalar(
+            select(func.count()).select_from(ProcessInstance).where(ProcessInstance.status == "completed")
+        )
     assert set(per_instance) == set(ids) and set(per_instance.values()) == {1}
     assert completed == 60
 
@@ -158,7 +171,9 @@ def test_timers_of_an_instance_held_by_an_incident_wait_for_the_retry(process_en
     from storage.instances import Incident
 
     deploy_files(process_engine, "timers.bpmn")
-    instance = _start(process_engine, "date_timer", variables={"deadline": (clock.now() + timedelta(hours=1)).isoformat()})
+    instance = _start(
+        process_engine, "date_timer", variables={"deadline": (clock.now() + timedelta(hours=1)).isoformat()}
+    )
     with process_engine.transaction() as session:
         row = session.get(ProcessInstance, instance.id)
         row.status = "error"  # as if another branch had failed
@@ -174,15 +189,19 @@ def test_the_server_schedules_the_timer_job(db, services, clock):
     from atrium.settings import Settings
 
     # A long interval: the test calls the job itself, so the background thread never races it.
-    app = create_app(Settings(database_url=db.url.render_as_string(hide_password=False), timer_poll_seconds=3600),
-                     run_scheduler=True)
+    app = create_app(
+        Settings(database_url=db.url.render_as_string(hide_password=False), timer_poll_seconds=3600), run_scheduler=True
+    )
     scheduler = app.extensions["atrium.scheduler"]
     try:
         job = scheduler.get_job("fire_due_timers")
         assert job.func is fire_due_timers and job.args == (app.extensions["atrium.engine"],)
         deploy_files(app.extensions["atrium.engine"], "timers.bpmn")
-        instance = _start(app.extensions["atrium.engine"], "date_timer",
-                          variables={"deadline": (clock.now() + timedelta(minutes=1)).isoformat()})
+        instance = _start(
+            app.extensions["atrium.engine"],
+            "date_timer",
+            variables={"deadline": (clock.now() + timedelta(minutes=1)).isoformat()},
+        )
         clock.advance(minutes=2)
         assert job.func(*job.args) == 1
         with app.extensions["atrium.engine"].transaction() as session:

@@ -1,4 +1,5 @@
 """User tasks become inbox rows; completing one validates its form, merges data and advances."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -105,8 +106,11 @@ def test_camunda_attributes_are_evaluated_on_task_data(process_engine, services,
     services.register("notify", lambda call: calls.append(call.params) or {"sent": True})
     deploy_files(process_engine, "camunda_approval.bpmn")
     due = (clock.now() + timedelta(hours=5)).isoformat()
-    instance, [review] = _start(process_engine, "camunda_approval", variables={
-        "preparer": "carol", "reviewers": ["dave", "erin"], "due": due, "prio": 70, "amount": 500})
+    instance, [review] = _start(
+        process_engine,
+        "camunda_approval",
+        variables={"preparer": "carol", "reviewers": ["dave", "erin"], "due": due, "prio": 70, "amount": 500},
+    )
     assert review.assignee == "carol"
     assert sorted(review.candidate_groups) == ["manager", "partner"]
     assert review.candidate_users == ["dave", "erin"]
@@ -126,8 +130,11 @@ def test_rejection_path_skips_the_service(process_engine, services):
     calls = []
     services.register("notify", lambda call: calls.append(call) or {})
     deploy_files(process_engine, "camunda_approval.bpmn")
-    _, [review] = _start(process_engine, "camunda_approval", variables={
-        "preparer": "carol", "reviewers": None, "due": None, "prio": None, "amount": 500})
+    _, [review] = _start(
+        process_engine,
+        "camunda_approval",
+        variables={"preparer": "carol", "reviewers": None, "due": None, "prio": None, "amount": 500},
+    )
     assert review.priority == 50 and review.due_at is None and review.candidate_users == []
     instance, _ = _complete(process_engine, review.id, {"approved": False})
     assert instance.status == "completed" and calls == []

@@ -1,4 +1,5 @@
 """The browser app is served at / by the API server itself, same origin, and works offline."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,8 +11,9 @@ from atrium.settings import Settings
 @pytest.fixture
 def web_dir(tmp_path):
     (tmp_path / "assets").mkdir()
-    (tmp_path / "index.html").write_text('<!DOCTYPE html><div id="root"></div><script src="/assets/index-abc123.js">'
-                                         "</script>", encoding="utf-8")
+    (tmp_path / "index.html").write_text(
+        '<!DOCTYPE html><div id="root"></div><script src="/assets/index-abc123.js"></script>', encoding="utf-8"
+    )
     (tmp_path / "assets" / "index-abc123.js").write_text("console.log('app')", encoding="utf-8")
     (tmp_path / "favicon.svg").write_text("<svg/>", encoding="utf-8")
     return tmp_path
@@ -19,8 +21,9 @@ def web_dir(tmp_path):
 
 @pytest.fixture
 def web_client(db, web_dir):
-    app = create_app(Settings(database_url=db.url.render_as_string(hide_password=False), secret_key="k",
-                              web_dir=web_dir))
+    app = create_app(
+        Settings(database_url=db.url.render_as_string(hide_password=False), secret_key="k", web_dir=web_dir)
+    )
     yield app.test_client()
     app.extensions["atrium.db"].dispose()
 
@@ -60,8 +63,11 @@ def test_files_outside_the_build_are_not_served(web_client, web_dir):
 
 
 def test_a_missing_build_says_how_to_make_it(db, tmp_path):
-    app = create_app(Settings(database_url=db.url.render_as_string(hide_password=False), secret_key="k",
-                              web_dir=tmp_path / "nothing"))
+    app = create_app(
+        Settings(
+            database_url=db.url.render_as_string(hide_password=False), secret_key="k", web_dir=tmp_path / "nothing"
+        )
+    )
     response = app.test_client().get("/")
     assert response.status_code == 503 and b"make web" in response.data
     app.extensions["atrium.db"].dispose()

@@ -2,6 +2,7 @@
 
 Each module defines `register(registry)`; `register_all` finds the modules itself, so adding a
 process's handlers is adding a module here."""
+
 from __future__ import annotations
 
 import importlib

@@ -1,5 +1,6 @@
 """Approval of fees, discounts and write-offs (processes/approval.bpmn): checking the request and
 telling the requester the outcome. Who approves is decided by processes/approval_route.dmn."""
+
 from __future__ import annotations
 
 from atrium import notifications
@@ -22,7 +23,10 @@ def check_request(call: ServiceCall) -> dict:
     owners = owners_visible_to_username(call.session, call.started_by)
     client = visible_client_or_none(call.session, client_id, owners)
     if client is None:
-        return {"problem": f"client {client_id} does not exist; correct the client or leave it out", "client_name": None}
+        return {
+            "problem": f"client {client_id} does not exist; correct the client or leave it out",
+            "client_name": None,
+        }
     set_business_key(call.session, instance_id=call.instance_id, business_key=client_business_key(client.id))
     return {"problem": None, "client_name": client.name}
 
@@ -37,9 +41,15 @@ def notify_requester(call: ServiceCall) -> dict:
     client_name = (data.get("request_check") or {}).get("client_name")
     about = f" for {client_name}" if client_name else ""
     reason = f": {data['reason']}" if data.get("reason") else "."
-    notifications.queue(call.session, kind="outcome", recipient=requester, actor=call.actor,
-                        instance_id=call.instance_id, subject=f"Your {what}{about} was {outcome}",
-                        body=f"{call.actor} {outcome} your {what}{about}{reason}")
+    notifications.queue(
+        call.session,
+        kind="outcome",
+        recipient=requester,
+        actor=call.actor,
+        instance_id=call.instance_id,
+        subject=f"Your {what}{about} was {outcome}",
+        body=f"{call.actor} {outcome} your {what}{about}{reason}",
+    )
     return {"notified": requester, "outcome": outcome}
 
 

@@ -1,5 +1,6 @@
 """Service-task handlers of the `complaint` process: each a call of atrium.complaints (status changes with
 their times, escalation, closing), which audits it with the step's actor."""
+
 from __future__ import annotations
 
 from atrium import complaints
@@ -14,8 +15,13 @@ def _complaint(call: ServiceCall):
 def complaint_status(call: ServiceCall) -> dict:
     """Params: complaint_id, status, optional resolution. Records the transition, its time and who made it
     (`by`: the approval of a proposed resolution excludes its proposer)."""
-    complaint = complaints.record_status(call.session, _complaint(call), status=call.params["status"],
-                                         actor=call.actor, resolution=call.params.get("resolution"))
+    complaint = complaints.record_status(
+        call.session,
+        _complaint(call),
+        status=call.params["status"],
+        actor=call.actor,
+        resolution=call.params.get("resolution"),
+    )
     return {"status": complaint.status, "at": complaint.updated_at.isoformat(), "by": call.actor}
 
 
@@ -30,8 +36,13 @@ def complaint_escalate(call: ServiceCall) -> dict:
 def complaint_close(call: ServiceCall) -> dict:
     """Params: complaint_id, satisfaction (1-5), comment (may be empty). Closes with the client's feedback."""
     complaint = _complaint(call)
-    feedback = complaints.close_with_feedback(call.session, complaint, satisfaction=call.params["satisfaction"],
-                                              comment=call.params.get("comment"), actor=call.actor)
+    feedback = complaints.close_with_feedback(
+        call.session,
+        complaint,
+        satisfaction=call.params["satisfaction"],
+        comment=call.params.get("comment"),
+        actor=call.actor,
+    )
     return {"status": complaint.status, "feedback_id": feedback.id, "at": complaint.updated_at.isoformat()}
 
 

@@ -1,5 +1,6 @@
 """Client onboarding's service tasks (processes/client_onboarding.bpmn): each turns the call into the
 matching function of atrium/onboarding.py, where the rules, the records and their audit rows live."""
+
 from __future__ import annotations
 
 from atrium import onboarding
@@ -12,8 +13,9 @@ def check_conflicts(call: ServiceCall) -> list[dict]:
 
 
 def open_client(call: ServiceCall) -> dict:
-    return onboarding.open_client(call.session, call.engine, instance_id=call.instance_id, data=call.data,
-                                  actor=call.actor)
+    return onboarding.open_client(
+        call.session, call.engine, instance_id=call.instance_id, data=call.data, actor=call.actor
+    )
 
 
 def plan_welcome_call(call: ServiceCall) -> dict:

@@ -1,4 +1,5 @@
 """Who a process answers to: the account that started the instance, for assignees and notifications."""
+
 from __future__ import annotations
 
 from ..services import ServiceCall, ServiceRegistry

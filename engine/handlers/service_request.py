@@ -1,6 +1,7 @@
 """Service tasks of the `service_request` process: each a call of atrium.service_requests (triage,
 assignment, knowledge-base offers, SLA escalation, resolution and closing), which writes and audits the
 request record in the step's transaction, so the record always matches where the process is."""
+
 from __future__ import annotations
 
 from atrium import service_requests as requests
@@ -13,14 +14,21 @@ def _request(call: ServiceCall):
 
 
 def triage(call: ServiceCall) -> dict:
-    return requests.triage(call.engine, call.session, _request(call), type=call.data["type"],
-                           priority=call.data["priority"], actor=call.actor)
+    return requests.triage(
+        call.engine,
+        call.session,
+        _request(call),
+        type=call.data["type"],
+        priority=call.data["priority"],
+        actor=call.actor,
+    )
 
 
 def reject(call: ServiceCall) -> dict:
     request = _request(call)
-    requests.reject(call.session, request, reason=call.data["reject_reason"], actor=call.actor,
-                    instance_id=call.instance_id)
+    requests.reject(
+        call.session, request, reason=call.data["reject_reason"], actor=call.actor, instance_id=call.instance_id
+    )
     return {"status": request.status}
 
 
@@ -39,15 +47,17 @@ def escalate_sla(call: ServiceCall) -> dict:
 
 def resolve(call: ServiceCall) -> dict:
     request = _request(call)
-    requests.resolve(call.session, request, resolution=call.data["resolution"], actor=call.actor,
-                     instance_id=call.instance_id)
+    requests.resolve(
+        call.session, request, resolution=call.data["resolution"], actor=call.actor, instance_id=call.instance_id
+    )
     return {"status": request.status, "resolved_at": request.resolved_at.isoformat()}
 
 
 def close(call: ServiceCall) -> dict:
     request = _request(call)
-    requests.close(call.session, request, rating=call.data.get("rating"), comment=call.data.get("rating_comment"),
-                   actor=call.actor)
+    requests.close(
+        call.session, request, rating=call.data.get("rating"), comment=call.data.get("rating_comment"), actor=call.actor
+    )
     return {"status": request.status, "rating": request.rating}
 
 

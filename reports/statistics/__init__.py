@@ -1,4 +1,5 @@
 """Statistics computed by the database: each `name(session, filters) -> Table` (see reports/tables.py)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,12 +10,27 @@ from ..tables import Filters, Table
 from . import clients, progress, satisfaction
 
 # Every statistic by name, in the order the modules list them.
-STATISTICS: dict[str, Callable[[Session, Filters], Table]] = {statistic.__name__: statistic for statistic in (
-    clients.clients_by_tier, clients.clients_by_status, clients.clients_by_industry, clients.clients_by_owner,
-    clients.client_movements,
-    progress.instances_by_process_status, progress.open_tasks_by_age, progress.open_tasks_by_assignee,
-    progress.cycle_time_by_process, progress.cycle_time_by_task, progress.sla_compliance, progress.overdue_follow_ups,
-    satisfaction.csat_distribution, satisfaction.nps_summary, satisfaction.satisfaction_trend,
-    satisfaction.satisfaction_by_service_type, satisfaction.satisfaction_by_employee,
-    satisfaction.complaints_by_severity, satisfaction.complaints_trend,
-)}
+STATISTICS: dict[str, Callable[[Session, Filters], Table]] = {
+    statistic.__name__: statistic
+    for statistic in (
+        clients.clients_by_tier,
+        clients.clients_by_status,
+        clients.clients_by_industry,
+        clients.clients_by_owner,
+        clients.client_movements,
+        progress.instances_by_process_status,
+        progress.open_tasks_by_age,
+        progress.open_tasks_by_assignee,
+        progress.cycle_time_by_process,
+        progress.cycle_time_by_task,
+        progress.sla_compliance,
+        progress.overdue_follow_ups,
+        satisfaction.csat_distribution,
+        satisfaction.nps_summary,
+        satisfaction.satisfaction_trend,
+        satisfaction.satisfaction_by_service_type,
+        satisfaction.satisfaction_by_employee,
+        satisfaction.complaints_by_severity,
+        satisfaction.complaints_trend,
+    )
+}

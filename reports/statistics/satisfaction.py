@@ -1,4 +1,5 @@
 """Satisfaction (CSAT 1-5, NPS 0-10) and complaints."""
+
 from __future__ import annotations
 
 from sqlalchemy import case, func, select
@@ -23,11 +24,16 @@ NPS_NOTE = "NPS = % promoters (9-10) − % detractors (0-6), from -100 to 100."
 def _feedback(filters: Filters, *columns):
     """Feedback given in the period about visible clients (about service requests of one type, if filtered);
     deleted feedback is kept but not counted."""
-    query = (select(*columns).select_from(Feedback).join(Client, Client.id == Feedback.client_id)
-             .where(visible_clients(filters), in_period(Feedback.created_at, filters), live(Feedback)))
+    query = (
+        select(*columns)
+        .select_from(Feedback)
+        .join(Client, Client.id == Feedback.client_id)
+        .where(visible_clients(filters), in_period(Feedback.created_at, filters), live(Feedback))
+    )
     if filters.service_type:
-        query = query.join(ServiceRequest, (Feedback.subject_type == "service_request")
-                           & (ServiceRequest.id == Feedback.subject_id)).where(ServiceRequest.type == filters.service_type)
+        query = query.join(
+            ServiceRequest, (Feedback.subject_type == "service_request") & (ServiceRequest.id == Feedback.subject_id)
+        ).where(ServiceRequest.type == filters.service_type)
     return query
 
 
@@ -44,55 +50,92 @@ DETRACTOR = case((Feedback.nps <= 6, 1), else_=0)
 
 
 def csat_distribution(session: Session, filters: Filters) -> Table:
-    counts = dict(session.execute(_feedback(filters, Feedback.csat, func.count()).where(Feedback.csat.is_not(None))
-                                  .group_by(Feedback.csat)).all())
+    counts = dict(
+        session.execute(
+            _feedback(filters, Feedback.csat, func.count()).where(Feedback.csat.is_not(None)).group_by(Feedback.csat)
+        ).all()
+    )
     total = sum(counts.values())
     average = sum(score * n for score, n in counts.items()) / total if total else None
-    return Table("csat_distribution", "CSAT: ratings given",
-                 (Column("score", "Score (1-5)", "int"), Column("responses", "Responses", "int"),
-                  Column("share", "Share", "percent")),
-                 [(score, counts.get(score, 0), counts.get(score, 0) / total if total else None) for score in range(1, 6)],
-                 Chart("bar", "score", ("responses",)),
-                 note=f"{total} ratings; average {average:.2f}." if total else "No ratings in the period.")
+    return Table(
+        "csat_distribution",
+        "CSAT: ratings given",
+        (
+            Column("score", "Score (1-5)", "int"),
+            Column("responses", "Responses", "int"),
+            Column("share", "Share", "percent"),
+        ),
+        [(score, counts.get(score, 0), counts.get(score, 0) / total if total else None) for score in range(1, 6)],
+        Chart("bar", "score", ("responses",)),
+        note=f"{total} ratings; average {average:.2f}." if total else "No ratings in the period.",
+    )
 
 
 def nps_summary(session: Session, filters: Filters) -> Table:
-    responses, promoters, detractors = session.execute(_feedback(
-        filters, func.count(), func.coalesce(func.sum(PROMOTER), 0), func.coalesce(func.sum(DETRACTOR), 0))
-        .where(Feedback.nps.is_not(None))).one()
-    groups = (("Promoters (9-10)", promoters), ("Passives (7-8)", responses - promoters - detractors),
-              ("Detractors (0-6)", detractors))
+    responses, promoters, detractors = session.execute(
+        _feedback(
+            filters, func.count(), func.coalesce(func.sum(PROMOTER), 0), func.coalesce(func.sum(DETRACTOR), 0)
+        ).where(Feedback.nps.is_not(None))
+    ).one()
+    groups = (
+        ("Promoters (9-10)", promoters),
+        ("Passives (7-8)", responses - promoters - detractors),
+        ("Detractors (0-6)", detractors),
+    )
     nps = _nps(promoters, detractors, responses)
-    return Table("nps_summary", "Net Promoter Score",
-                 (Column("group", "Group"), Column("responses", "Responses", "int"), Column("share", "Share", "percent")),
-                 [(group, n, n / responses) for group, n in groups] if responses else [],
-                 Chart("pie", "group", ("responses",)),
-                 note=f"NPS {nps:g} from {responses} responses. {NPS_NOTE}" if responses else f"No responses. {NPS_NOTE}")
+    return Table(
+        "nps_summary",
+        "Net Promoter Score",
+        (Column("group", "Group"), Column("responses", "Responses", "int"), Column("share", "Share", "percent")),
+        [(group, n, n / responses) for group, n in groups] if responses else [],
+        Chart("pie", "group", ("responses",)),
+        note=f"NPS {nps:g} from {responses} responses. {NPS_NOTE}" if responses else f"No responses. {NPS_NOTE}",
+    )
 
 
 def satisfaction_trend(session: Session, filters: Filters) -> Table:
     month = month_of(Feedback.created_at)
-    found = {m: (n, csat, p, d, nps_n) for m, n, csat, p, d, nps_n in session.execute(_feedback(
-        filters, month, func.count(), func.avg(Feedback.csat), func.sum(PROMOTER), func.sum(DETRACTOR),
-        func.count(Feedback.nps)).group_by(month))}
+    found = {
+        m: (n, csat, p, d, nps_n)
+        for m, n, csat, p, d, nps_n in session.execute(
+            _feedback(
+                filters,
+                month,
+                func.count(),
+                func.avg(Feedback.csat),
+                func.sum(PROMOTER),
+                func.sum(DETRACTOR),
+                func.count(Feedback.nps),
+            ).group_by(month)
+        )
+    }
     rows = []
     for m in months(filters):
         n, csat, promoters, detractors, nps_n = found.get(m, (0, None, 0, 0, 0))
         rows.append((m, n, _average(csat), _nps(promoters or 0, detractors or 0, nps_n)))
-    return Table("satisfaction_trend", "Satisfaction per month",
-                 (Column("month", "Month", "month"), Column("responses", "Responses", "int"),
-                  Column("csat", "CSAT average", "float"), Column("nps", "NPS", "float")), rows,
-                 Chart("line", "month", ("csat",)),
-                 note="Responses: feedback given that month; CSAT over those with a CSAT, NPS over those with an "
-                      f"NPS. {NPS_NOTE}")
+    return Table(
+        "satisfaction_trend",
+        "Satisfaction per month",
+        (
+            Column("month", "Month", "month"),
+            Column("responses", "Responses", "int"),
+            Column("csat", "CSAT average", "float"),
+            Column("nps", "NPS", "float"),
+        ),
+        rows,
+        Chart("line", "month", ("csat",)),
+        note="Responses: feedback given that month; CSAT over those with a CSAT, NPS over those with an "
+        f"NPS. {NPS_NOTE}",
+    )
 
 
 def _on_requests(filters: Filters, group, label: str):
     """CSAT count and average of feedback on service requests, by `group` (a ServiceRequest column)."""
     query = _feedback(filters, group.label(label), func.count(Feedback.csat), func.avg(Feedback.csat))
     if not filters.service_type:  # else _feedback joined the requests already
-        query = query.join(ServiceRequest, (Feedback.subject_type == "service_request")
-                           & (ServiceRequest.id == Feedback.subject_id))
+        query = query.join(
+            ServiceRequest, (Feedback.subject_type == "service_request") & (ServiceRequest.id == Feedback.subject_id)
+        )
     return query.where(Feedback.csat.is_not(None)).group_by(group).order_by(group)
 
 
@@ -100,62 +143,126 @@ def satisfaction_by_service_type(session: Session, filters: Filters) -> Table:
     group = func.coalesce(ServiceRequest.type, "(none)")
     feedback = {t: (n, _average(avg)) for t, n, avg in session.execute(_on_requests(filters, group, "type"))}
     # The rating the request's closing form records (1-5), of requests closed in the period.
-    ratings = {t: (n, _average(avg)) for t, n, avg in session.execute(
-        select(group, func.count(ServiceRequest.rating), func.avg(ServiceRequest.rating))
-        .join(Client, Client.id == ServiceRequest.client_id)
-        .where(visible_clients(filters), in_period(ServiceRequest.closed_at, filters), ServiceRequest.rating.is_not(None),
-               *([ServiceRequest.type == filters.service_type] if filters.service_type else []))
-        .group_by(group))}
-    rows = [(t, *feedback.get(t, (0, None)), *ratings.get(t, (0, None))) for t in sorted(feedback.keys() | ratings.keys())]
-    return Table("satisfaction_by_service_type", "CSAT by service type",
-                 (Column("type", "Service type"), Column("responses", "Responses", "int"),
-                  Column("csat", "CSAT average", "float"), Column("ratings", "Closing ratings", "int"),
-                  Column("rating", "Closing rating average", "float")),
-                 rows, Chart("hbar", "type", ("csat", "rating")),
-                 note="CSAT: feedback given in the period about service requests, by the request's type. Closing "
-                      "rating: the 1-5 rating recorded when a request closed in the period (the process also keeps "
-                      "it as feedback, so the two overlap).")
+    ratings = {
+        t: (n, _average(avg))
+        for t, n, avg in session.execute(
+            select(group, func.count(ServiceRequest.rating), func.avg(ServiceRequest.rating))
+            .join(Client, Client.id == ServiceRequest.client_id)
+            .where(
+                visible_clients(filters),
+                in_period(ServiceRequest.closed_at, filters),
+                ServiceRequest.rating.is_not(None),
+                *([ServiceRequest.type == filters.service_type] if filters.service_type else []),
+            )
+            .group_by(group)
+        )
+    }
+    rows = [
+        (t, *feedback.get(t, (0, None)), *ratings.get(t, (0, None))) for t in sorted(feedback.keys() | ratings.keys())
+    ]
+    return Table(
+        "satisfaction_by_service_type",
+        "CSAT by service type",
+        (
+            Column("type", "Service type"),
+            Column("responses", "Responses", "int"),
+            Column("csat", "CSAT average", "float"),
+            Column("ratings", "Closing ratings", "int"),
+            Column("rating", "Closing rating average", "float"),
+        ),
+        rows,
+        Chart("hbar", "type", ("csat", "rating")),
+        note="CSAT: feedback given in the period about service requests, by the request's type. Closing "
+        "rating: the 1-5 rating recorded when a request closed in the period (the process also keeps "
+        "it as feedback, so the two overlap).",
+    )
 
 
 def satisfaction_by_employee(session: Session, filters: Filters) -> Table:
-    rows = [(e, n, _average(avg)) for e, n, avg in session.execute(
-        _on_requests(filters, func.coalesce(ServiceRequest.assignee, "(unassigned)"), "employee"))]
-    return Table("satisfaction_by_employee", "CSAT by employee",
-                 (Column("employee", "Employee"), Column("responses", "Responses", "int"), Column("csat", "CSAT average", "float")),
-                 rows, Chart("hbar", "employee", ("csat",)),
-                 note="Feedback given in the period about service requests, by the request's assignee.")
+    rows = [
+        (e, n, _average(avg))
+        for e, n, avg in session.execute(
+            _on_requests(filters, func.coalesce(ServiceRequest.assignee, "(unassigned)"), "employee")
+        )
+    ]
+    return Table(
+        "satisfaction_by_employee",
+        "CSAT by employee",
+        (
+            Column("employee", "Employee"),
+            Column("responses", "Responses", "int"),
+            Column("csat", "CSAT average", "float"),
+        ),
+        rows,
+        Chart("hbar", "employee", ("csat",)),
+        note="Feedback given in the period about service requests, by the request's assignee.",
+    )
 
 
 def complaints_by_severity(session: Session, filters: Filters) -> Table:
     scope = [visible_clients(filters), in_period(Complaint.received_at, filters), live(Complaint)]
     source = Complaint.__table__.join(Client.__table__, Client.id == Complaint.client_id)
-    counts = {s: (n, r) for s, n, r in session.execute(
-        select(Complaint.severity, func.count(), func.count(Complaint.resolved_at)).select_from(source).where(*scope)
-        .group_by(Complaint.severity))}
-    stats = percentiles(session.get_bind().dialect.name, hours_between(Complaint.received_at, Complaint.resolved_at),
-                        [Complaint.severity], scope, source)
+    counts = {
+        s: (n, r)
+        for s, n, r in session.execute(
+            select(Complaint.severity, func.count(), func.count(Complaint.resolved_at))
+            .select_from(source)
+            .where(*scope)
+            .group_by(Complaint.severity)
+        )
+    }
+    stats = percentiles(
+        session.get_bind().dialect.name,
+        hours_between(Complaint.received_at, Complaint.resolved_at),
+        [Complaint.severity],
+        scope,
+        source,
+    )
     times = {severity: (p50, p90) for severity, _, p50, p90 in session.execute(stats)}
     order = ["critical", "high", "medium", "low"]
-    rows = [(s, *counts[s], *times.get(s, (None, None)))
-            for s in sorted(counts, key=lambda s: (order.index(s) if s in order else len(order), s))]
-    return Table("complaints_by_severity", "Complaints by severity",
-                 (Column("severity", "Severity"), Column("received", "Received", "int"), Column("resolved", "Resolved", "int"),
-                  Column("median_hours", "Median to resolve (h)", "hours"), Column("p90_hours", "90th pct (h)", "hours")),
-                 rows, Chart("bar", "severity", ("received", "resolved")),
-                 note="Complaints received in the period, resolved by now; hours from receipt to resolution, "
-                      "interpolated between ranks (PostgreSQL's percentile_cont).")
+    rows = [
+        (s, *counts[s], *times.get(s, (None, None)))
+        for s in sorted(counts, key=lambda s: (order.index(s) if s in order else len(order), s))
+    ]
+    return Table(
+        "complaints_by_severity",
+        "Complaints by severity",
+        (
+            Column("severity", "Severity"),
+            Column("received", "Received", "int"),
+            Column("resolved", "Resolved", "int"),
+            Column("median_hours", "Median to resolve (h)", "hours"),
+            Column("p90_hours", "90th pct (h)", "hours"),
+        ),
+        rows,
+        Chart("bar", "severity", ("received", "resolved")),
+        note="Complaints received in the period, resolved by now; hours from receipt to resolution, "
+        "interpolated between ranks (PostgreSQL's percentile_cont).",
+    )
 
 
 def complaints_trend(session: Session, filters: Filters) -> Table:
     def per_month(column) -> dict[str, int]:
         month = month_of(column)
-        return dict(session.execute(select(month, func.count()).join(Client, Client.id == Complaint.client_id)
-                                    .where(visible_clients(filters), in_period(column, filters), live(Complaint))
-                                    .group_by(month)).all())
+        return dict(
+            session.execute(
+                select(month, func.count())
+                .join(Client, Client.id == Complaint.client_id)
+                .where(visible_clients(filters), in_period(column, filters), live(Complaint))
+                .group_by(month)
+            ).all()
+        )
 
     received, resolved = per_month(Complaint.received_at), per_month(Complaint.resolved_at)
-    return Table("complaints_trend", "Complaints per month",
-                 (Column("month", "Month", "month"), Column("received", "Received", "int"), Column("resolved", "Resolved", "int")),
-                 [(m, received.get(m, 0), resolved.get(m, 0)) for m in months(filters)],
-                 Chart("bar", "month", ("received", "resolved")),
-                 note="Complaints received that month, and complaints resolved that month (whenever received).")
+    return Table(
+        "complaints_trend",
+        "Complaints per month",
+        (
+            Column("month", "Month", "month"),
+            Column("received", "Received", "int"),
+            Column("resolved", "Resolved", "int"),
+        ),
+        [(m, received.get(m, 0), resolved.get(m, 0)) for m in months(filters)],
+        Chart("bar", "month", ("received", "resolved")),
+        note="Complaints received that month, and complaints resolved that month (whenever received).",
+    )

@@ -1,4 +1,5 @@
 """SQL the dialects spell differently, compiled per dialect; and the filters every statistic shares."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
@@ -30,8 +31,10 @@ def _hours_sqlite(element, compiler, **kw):
     start, end = list(element.clauses)
     # julianday's doubles are off by some microseconds; rounding to milliseconds makes whole seconds exact,
     # so "acknowledged within 24 h" holds at exactly 24 h as it does on PostgreSQL.
-    return (f"(round((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
-            " * 86400.0, 3) / 3600.0)")
+    return (
+        f"(round((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
+        " * 86400.0, 3) / 3600.0)"
+    )
 
 
 class month_of(FunctionElement):
@@ -93,13 +96,28 @@ def percentiles(dialect: str, value, partition: list, conditions: list, source) 
     percentile_cont, and on SQLite (which has no percentile function) the same from window functions."""
     conditions = [*conditions, value.is_not(None)]
     if dialect == "postgresql":
-        return (select(*partition, func.count().label("n"), func.percentile_cont(0.5).within_group(value).label("p50"),
-                       func.percentile_cont(0.9).within_group(value).label("p90"))
-                .select_from(source).where(*conditions).group_by(*partition))
-    ranked = (select(*partition, value.label("v"),
-                     func.row_number().over(partition_by=partition, order_by=value).label("rn"),
-                     func.count().over(partition_by=partition).label("n"))
-              .select_from(source).where(*conditions).subquery())
+        return (
+            select(
+                *partition,
+                func.count().label("n"),
+                func.percentile_cont(0.5).within_group(value).label("p50"),
+                func.percentile_cont(0.9).within_group(value).label("p90"),
+            )
+            .select_from(source)
+            .where(*conditions)
+            .group_by(*partition)
+        )
+    ranked = (
+        select(
+            *partition,
+            value.label("v"),
+            func.row_number().over(partition_by=partition, order_by=value).label("rn"),
+            func.count().over(partition_by=partition).label("n"),
+        )
+        .select_from(source)
+        .where(*conditions)
+        .subquery()
+    )
     keys = [ranked.c[c.key] for c in partition]
 
     def cont(q: float):
@@ -107,7 +125,12 @@ def percentiles(dialect: str, value, partition: list, conditions: list, source) 
         position = (ranked.c.n - 1) * q
         below = cast(position, Integer)
         share = position - below
-        return func.sum(case((ranked.c.rn == below + 1, ranked.c.v * (1 - share)),
-                             (ranked.c.rn == below + 2, ranked.c.v * share), else_=0))
+        return func.sum(
+            case(
+                (ranked.c.rn == below + 1, ranked.c.v * (1 - share)),
+                (ranked.c.rn == below + 2, ranked.c.v * share),
+                else_=0,
+            )
+        )
 
     return select(*keys, ranked.c.n, cont(0.5).label("p50"), cont(0.9).label("p90")).group_by(*keys, ranked.c.n)

@@ -1,5 +1,6 @@
 """Steps of the client scenarios the browser tests take through the API (seeding, and screens not
 built yet), as the named person: the same endpoints the app calls."""
+
 from __future__ import annotations
 
 from ..api_helpers import Caller
@@ -18,8 +19,11 @@ def new_client(person: Caller, name: str, **fields) -> dict:
 
 def open_task(person: Caller, instance_id: str, element_id: str) -> dict:
     """The one open task of `element_id` in an instance, with its form and data, as `person` sees it."""
-    tasks = [task for task in person.get(f"/api/tasks?instance_id={instance_id}&page_size=200").json["items"]
-             if task["element_id"] == element_id]
+    tasks = [
+        task
+        for task in person.get(f"/api/tasks?instance_id={instance_id}&page_size=200").json["items"]
+        if task["element_id"] == element_id
+    ]
     assert len(tasks) == 1, tasks
     return person.get(f"/api/tasks/{tasks[0]['id']}").json
 

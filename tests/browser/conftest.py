@@ -5,6 +5,7 @@ Chromium through Playwright. Nothing downloads a browser: Playwright is told whe
 Each test gets an empty database with the firm's real processes and forms deployed and one
 account per person below, the server on a free loopback port, and a `shot(page, name)` that
 saves a screenshot under the run's temporary folder (printed at the end of the run)."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,16 @@ PEOPLE = {
     "vera": ("Vera Viewer", ["viewer"], []),
     "ada": ("Ada Admin", ["admin"], []),
 }
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def password(username: str) -> str:
@@ -86,8 +95,11 @@ def browser_db(db_engines):
 @pytest.fixture
 def live_server(browser_db):
     """The real app on a free port, with processes/ and forms/ deployed and the scenario's people."""
-    settings = Settings(database_url=browser_db.url.render_as_string(hide_password=False),
-                        secret_key="browser-test-signing-key", web_dir=_web_build())
+    settings = Settings(
+        database_url=browser_db.url.render_as_string(hide_password=False),
+        secret_key="browser-test-signing-key",
+        web_dir=_web_build(),
+    )
     app = create_app(settings)
     engine = app.extensions["atrium.engine"]
     with engine.transaction() as session:

@@ -1,5 +1,6 @@
 """Seeding the browser scenarios through the HTTP API, as the people themselves would (bearer tokens on
 the live app's own test client: the same views, permissions and audit as the browser's requests)."""
+
 from __future__ import annotations
 
 from ..api_helpers import Caller, client_body
@@ -30,22 +31,42 @@ def start_and_submit(person: Caller, process_key: str, data: dict) -> dict:
     return started.json
 
 
-def request_approval(person: Caller, *, amount: float, client_id: int, kind: str = "fee",
-                     justification: str = "Year-end audit took three extra weeks") -> dict:
-    return start_and_submit(person, "approval", {"kind": kind, "amount": amount, "client_id": client_id,
-                                                 "justification": justification})
+def request_approval(
+    person: Caller,
+    *,
+    amount: float,
+    client_id: int,
+    kind: str = "fee",
+    justification: str = "Year-end audit took three extra weeks",
+) -> dict:
+    return start_and_submit(
+        person, "approval", {"kind": kind, "amount": amount, "client_id": client_id, "justification": justification}
+    )
 
 
 def propose_client(person: Caller, name: str, owner: str) -> dict:
     """An onboarding whose intake is submitted: the partner's review is next."""
-    return start_and_submit(person, "client_onboarding", {
-        "client_name": name, "kind": "organisation", "industry": "manufacturing", "tier": "B",
-        "phones": ["+86 20 8888 1234"], "emails": ["office@mingde.example"],
-        "contacts": [{"name": "陈静", "role": "财务总监", "emails": ["chen@mingde.example"]}],
-        "engagement": {"service_type": "audit", "description": "2026 annual audit", "fee_basis": "fixed",
-                       "fee_amount": 42000, "adverse_parties": []},
-        "owner": owner,
-    })
+    return start_and_submit(
+        person,
+        "client_onboarding",
+        {
+            "client_name": name,
+            "kind": "organisation",
+            "industry": "manufacturing",
+            "tier": "B",
+            "phones": ["+86 20 8888 1234"],
+            "emails": ["office@mingde.example"],
+            "contacts": [{"name": "陈静", "role": "财务总监", "emails": ["chen@mingde.example"]}],
+            "engagement": {
+                "service_type": "audit",
+                "description": "2026 annual audit",
+                "fee_basis": "fixed",
+                "fee_amount": 42000,
+                "adverse_parties": [],
+            },
+            "owner": owner,
+        },
+    )
 
 
 def open_tasks(person: Caller, **query) -> list[dict]:

@@ -1,4 +1,5 @@
 """The app opens in a real browser from the server alone (no CDN), in the browser's language."""
+
 from __future__ import annotations
 
 

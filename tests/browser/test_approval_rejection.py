@@ -1,5 +1,6 @@
 """Scenario 3: a partner rejects an approval without a reason and is told, next to the reason field,
 to give one; with a reason, after confirming, the request is rejected and leaves her inbox."""
+
 from __future__ import annotations
 
 import re

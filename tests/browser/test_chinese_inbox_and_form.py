@@ -1,5 +1,6 @@
 """Scenario 4 (inbox and task form): switching to 中文 turns the inbox, the task's form (its title,
 field titles and choices) and the dates and amounts Chinese; the choice is kept on the account."""
+
 from __future__ import annotations
 
 import re

@@ -1,6 +1,7 @@
 """Scenario 1: an account manager creates a client with a Chinese name through the form, meets the
 duplicate warning when creating it again, confirms, then starts onboarding for another client; a partner
 sees it in her inbox under its subject and approves it; the new client is on the list, with its timeline."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """Scenario 6: keyboard only. Log in, open the first task from the inbox, fill its form, submit and
 confirm, with Tab, arrows, Space and Enter: no clicks anywhere."""
+
 from __future__ import annotations
 
 import re

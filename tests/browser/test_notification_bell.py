@@ -1,5 +1,6 @@
 """The bell in every screen's header: how many unread notifications, the list of them linking to their
 task, and marking them read."""
+
 from __future__ import annotations
 
 from playwright.sync_api import expect

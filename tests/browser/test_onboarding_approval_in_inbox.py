@@ -1,6 +1,7 @@
 """Scenario 1, the partner's part: an onboarding proposed by an account manager waits in the partner's
 inbox under its subject; she opens it, approves after the confirmation, and the new client exists.
 Also the start page the account manager begins such work from."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """After an administrator resets a password, the person's only screen is choosing a new one; then
 they carry on signed in, and the temporary password no longer opens the account."""
+
 from __future__ import annotations
 
 import re

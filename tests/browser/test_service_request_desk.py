@@ -1,6 +1,7 @@
 """Scenario 2: the service desk records a new service request from the client page, triages it and
 assigns it to a colleague, who resolves it with the suggested knowledge-base articles at hand; the desk
 records the client's rating, and the client page shows the request closed with its rating."""
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,14 @@ TITLE = "VAT penalty appeal 增值税逾期申报罚款申诉"
 def test_desk_records_triages_and_rates_a_service_request_that_sam_resolves(live_server, page, shot):
     amy, dee, sam = (as_person(live_server, name) for name in ("amy", "dee", "sam"))
     client = new_client(amy, CLIENT, tier="A", status="active", owner="amy", tags=["税务"])
-    made = dee.post("/api/knowledge-articles", json={
-        "title": "VAT penalty appeals 如何申诉增值税逾期申报罚款", "service_type": "tax",
-        "body": "增值税逾期申报罚款的申诉期限、所需材料和表格。"})
+    made = dee.post(
+        "/api/knowledge-articles",
+        json={
+            "title": "VAT penalty appeals 如何申诉增值税逾期申报罚款",
+            "service_type": "tax",
+            "body": "增值税逾期申报罚款的申诉期限、所需材料和表格。",
+        },
+    )
     assert made.status_code == 201, made.json
 
     # dee records it on the client's page; recording starts the process, so it asks first.

@@ -1,5 +1,6 @@
 """Scenario 5: a viewer reads everything and sees no button to change or start anything; opening an
 action's address directly gives the friendly refusal, not a broken page."""
+
 from __future__ import annotations
 
 from playwright.sync_api import expect

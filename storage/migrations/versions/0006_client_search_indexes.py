@@ -17,11 +17,12 @@ PostgreSQL only (SQLite searches with LIKE and json_each, no index):
   index of 0004) or the query as typed inside a title, and without these the second half read
   every article, computing its text-search vector on the way.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0006'
-down_revision = '0005'
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -39,18 +40,21 @@ $$
 
 def upgrade() -> None:
     live = sa.text("deleted_at IS NULL")
-    with op.batch_alter_table('clients', schema=None) as batch_op:
-        batch_op.create_index('ix_clients_live_owner', ['owner'], postgresql_where=live, sqlite_where=live)
-        batch_op.create_index('ix_clients_live_tier', ['tier'], postgresql_where=live, sqlite_where=live)
+    with op.batch_alter_table("clients", schema=None) as batch_op:
+        batch_op.create_index("ix_clients_live_owner", ["owner"], postgresql_where=live, sqlite_where=live)
+        batch_op.create_index("ix_clients_live_tier", ["tier"], postgresql_where=live, sqlite_where=live)
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute(CJK_GRAMS_FUNCTION)
     op.execute("CREATE INDEX ix_clients_search_cjk ON clients USING gin (atrium_cjk_grams(search_text))")
     op.execute("CREATE INDEX ix_clients_tags ON clients USING gin ((tags::jsonb) jsonb_path_ops)")
-    op.execute("CREATE INDEX ix_knowledge_articles_title_trgm ON knowledge_articles "
-               "USING gin (lower(title) public.gin_trgm_ops)")
-    op.execute("CREATE INDEX ix_knowledge_articles_title_cjk ON knowledge_articles "
-               "USING gin (atrium_cjk_grams(lower(title)))")
+    op.execute(
+        "CREATE INDEX ix_knowledge_articles_title_trgm ON knowledge_articles "
+        "USING gin (lower(title) public.gin_trgm_ops)"
+    )
+    op.execute(
+        "CREATE INDEX ix_knowledge_articles_title_cjk ON knowledge_articles USING gin (atrium_cjk_grams(lower(title)))"
+    )
 
 
 def downgrade() -> None:
@@ -60,6 +64,6 @@ def downgrade() -> None:
         op.execute("DROP INDEX IF EXISTS ix_clients_tags")
         op.execute("DROP INDEX IF EXISTS ix_clients_search_cjk")
         op.execute("DROP FUNCTION IF EXISTS atrium_cjk_grams(text)")
-    with op.batch_alter_table('clients', schema=None) as batch_op:
-        batch_op.drop_index('ix_clients_live_tier')
-        batch_op.drop_index('ix_clients_live_owner')
+    with op.batch_alter_table("clients", schema=None) as batch_op:
+        batch_op.drop_index("ix_clients_live_tier")
+        batch_op.drop_index("ix_clients_live_owner")

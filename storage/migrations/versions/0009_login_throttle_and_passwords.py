@@ -9,36 +9,36 @@ scopes' rows before the password check, so parallel attempts cannot outrun the c
 password reset sets must_change_password; a password change or reset raises token_generation, which
 every token carries, so all tokens issued before stop working.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 import storage.base
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
-        'login_throttles',
-        sa.Column('scope_key', sa.String(200), nullable=False),
-        sa.Column('failures', sa.Integer(), nullable=False),
-        sa.Column('last_failure_at', storage.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column('blocked_until', storage.base.UTCDateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint('scope_key', name=op.f('pk_login_throttles')),
+        "login_throttles",
+        sa.Column("scope_key", sa.String(200), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", storage.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("blocked_until", storage.base.UTCDateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("scope_key", name=op.f("pk_login_throttles")),
     )
-    op.create_index('ix_login_throttles_last_failure_at', 'login_throttles', ['last_failure_at'])
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('must_change_password', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
-        batch_op.add_column(sa.Column('token_generation', sa.Integer(), nullable=False, server_default='0'))
+    op.create_index("ix_login_throttles_last_failure_at", "login_throttles", ["last_failure_at"])
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column("token_generation", sa.Integer(), nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('accounts', schema=None) as batch_op:
-        batch_op.drop_column('token_generation')
-        batch_op.drop_column('must_change_password')
-    op.drop_index('ix_login_throttles_last_failure_at', table_name='login_throttles')
-    op.drop_table('login_throttles')
+    with op.batch_alter_table("accounts", schema=None) as batch_op:
+        batch_op.drop_column("token_generation")
+        batch_op.drop_column("must_change_password")
+    op.drop_index("ix_login_throttles_last_failure_at", table_name="login_throttles")
+    op.drop_table("login_throttles")
