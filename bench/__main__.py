@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 import logging
 
-from . import client_search, engine_rate, http_api, long_lived, reports_bench, timer_lateness, web_app
+from . import client_import, client_search, engine_rate, http_api, long_lived, reports_bench, timer_lateness, web_app
 from .common import database_url
 
-SECTIONS = ("engine", "timers", "long", "http", "inbox", "client-search", "reports", "web")
+SECTIONS = ("engine", "timers", "long", "http", "inbox", "client-search", "import", "reports", "web")
 
 
 def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
@@ -50,6 +50,8 @@ def main() -> None:
         _inbox_latency(tasks_total)
     if "client-search" in sections:
         _client_search(20_000 if args.quick else 100_000, per_kind=30 if args.quick else 60)
+    if "import" in sections:
+        _client_import(200 if args.quick else 1000)
     if "reports" in sections:
         _reports(20_000 if args.quick else 100_000, 200_000 if args.quick else 1_000_000)
     if "web" in sections:
@@ -186,6 +188,15 @@ def _reports(clients: int, tasks: int) -> None:
     for name, seconds in result["statistics_s"].items():
         _line(name, f"{seconds * 1000:.0f} ms", "target < 1 s", seconds < 1)
     _line("monthly client report, statistics + PDF", f"{result['pdf_s']:.2f} s", "target < 5 s", result["pdf_s"] < 5)
+
+
+def _client_import(rows: int) -> None:
+    print(f"\nClient import: POST /api/clients/import of {rows:,} generated clients, best of 3 files each")
+    result = client_import.run(rows)
+    _line("prospects (an audit row each)", f"{result['prospect_ms_per_row']:.2f} ms/row")
+    _line("active (audit row + follow-up cycle started)", f"{result['active_ms_per_row']:.2f} ms/row")
+    _line("ratio active / prospects", f"{result['ratio']:.1f}x", "(the cost of starting each cycle in the import)")
+    print(f"  (load average {result['load_average']:.1f} while it ran)")
 
 
 def _web_app(rounds: int) -> None:
