@@ -1,4 +1,4 @@
-"""The `atrium` command: serve, migrate, deploy, validate, demo, report run. Every command honours ATRIUM_DATABASE_URL."""
+"""The `atrium` command: serve, migrate, deploy, validate, demo, report run, backup, restore. Every command honours ATRIUM_DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -272,6 +272,51 @@ def cmd_report_run(args, settings: Settings) -> int:
     return 0
 
 
+def _passphrase(args, settings: Settings) -> str | None:
+    """--passphrase-file (its first line), else ATRIUM_BACKUP_PASSPHRASE, else none."""
+    if args.passphrase_file is not None:
+        lines = args.passphrase_file.read_text().splitlines()
+        if not lines or not lines[0]:
+            raise RuntimeError(f"{args.passphrase_file}: the passphrase file is empty")
+        return lines[0]
+    return settings.backup_passphrase
+
+
+def cmd_backup(args, settings: Settings) -> int:
+    from atrium.backup import create_backup
+    from storage.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        manifest = create_backup(engine, args.file, passphrase=_passphrase(args, settings), actor=audit.cli_actor())
+    finally:
+        engine.dispose()
+    print(
+        f"Wrote {args.file}{' (encrypted)' if manifest['encrypted'] else ''}: {len(manifest['members'])} file(s), "
+        f"{manifest['database']['backend']} database at schema revision {manifest['schema_revision']}."
+    )
+    return 0
+
+
+def cmd_restore(args, settings: Settings) -> int:
+    from atrium.backup import restore_backup
+    from storage.db import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        restored = restore_backup(engine, args.file, passphrase=_passphrase(args, settings), actor=audit.cli_actor())
+    finally:
+        engine.dispose()
+    manifest = restored["manifest"]
+    print(
+        f"Restored {args.file} (made {manifest['created_at']} by Atrium {manifest['atrium_version']}) into "
+        f"{_safe_url(settings.database_url)}; all {len(manifest['members'])} checksums verified."
+    )
+    for note in restored["notes"]:
+        print(note)
+    return 0
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
@@ -323,6 +368,19 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("owner", "team", "service-type", "process-key"):
         run.add_argument(f"--{name}")
     run.set_defaults(func=cmd_report_run)
+    for name, func, text in (
+        ("backup", cmd_backup, "write a backup archive: database dump, deployed files, manifest of checksums"),
+        ("restore", cmd_restore, "restore a backup archive into an empty database (checksums verified first)"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("file", type=Path)
+        command.add_argument(
+            "--passphrase-file",
+            type=Path,
+            help="encrypt (backup) or decrypt (restore) with the passphrase on this file's first line "
+            "(default: ATRIUM_BACKUP_PASSPHRASE, if set)",
+        )
+        command.set_defaults(func=func)
     return parser
 
 

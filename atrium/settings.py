@@ -117,6 +117,13 @@ class Settings:
     # (at most, started on demand) each server process keeps.
     script_memory_mb: int = 256
     script_workers: int = 4
+    # Scheduled backups (atrium/backup.py): a 5-field cron expression in UTC (None: off), the folder the
+    # archives go to, how many of them are kept (the oldest beyond are removed), and the passphrase that
+    # encrypts them (None: not encrypted).
+    backup_cron: str | None = None
+    backup_dir: Path = PROJECT_ROOT / "var" / "backups"
+    backup_keep: int = 7
+    backup_passphrase: str | None = field(default=None, repr=False)
 
     @property
     def smtp_configured(self) -> bool:
@@ -199,6 +206,11 @@ class Settings:
             # Script sandbox
             script_memory_mb=int(env.get("ATRIUM_SCRIPT_MEMORY_MB", defaults.script_memory_mb)),
             script_workers=int(env.get("ATRIUM_SCRIPT_WORKERS", defaults.script_workers)),
+            # Scheduled backups
+            backup_cron=_backup_cron(env.get("ATRIUM_BACKUP_CRON")),
+            backup_dir=Path(env.get("ATRIUM_BACKUP_DIR") or defaults.backup_dir),
+            backup_keep=int(env.get("ATRIUM_BACKUP_KEEP") or defaults.backup_keep),
+            backup_passphrase=env.get("ATRIUM_BACKUP_PASSPHRASE") or None,
         )
 
     def signing_key(self) -> str:
@@ -250,3 +262,12 @@ def _seconds(env_name: str, text: str | None, default: float) -> float:
 
 def _domains(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(part.strip().lstrip("@").casefold() for part in (text or "").split(",") if part.strip()))
+
+
+def _backup_cron(text: str | None) -> str | None:
+    if text is None or not text.strip() or text.strip().lower() == "off":
+        return None
+    from atrium.backup import check_cron
+
+    check_cron(text.strip())
+    return text.strip()

@@ -71,5 +71,18 @@ def start_scheduler(engine) -> BackgroundScheduler:
             max_instances=1,
             coalesce=True,
         )
+    if engine.settings.backup_cron:  # checked each poll against the folder's newest archive (atrium/backup.py)
+        from atrium.backup import scheduled_backup
+
+        scheduler.add_job(
+            scheduled_backup,
+            "interval",
+            args=[engine],
+            kwargs={"since": clock.now()},
+            seconds=max(engine.settings.timer_poll_seconds, 30.0),
+            id="scheduled_backup",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.start()
     return scheduler
