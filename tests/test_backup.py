@@ -323,3 +323,24 @@ def test_the_server_scheduler_runs_the_backup_job_only_with_a_cron(db, services,
             assert (job and job.id) == expected
         finally:
             scheduler.shutdown(wait=False)
+
+
+def test_restore_verifies_the_audit_chain_when_atrium_has_one(db, tmp_path, empty_target, monkeypatch):
+    import sys
+    import types
+
+    if db.dialect.name != "sqlite":
+        pytest.skip("backend-independent; PostgreSQL restores only into the dump's own schema (the round trip's)")
+    archive = tmp_path / "firm.tar"
+    create_backup(db, archive, actor="cli:tester")
+    checked = []
+    chain = types.ModuleType("atrium.audit_chain")
+    chain.verify = lambda session: checked.append(session) or False  # a broken chain
+    monkeypatch.setitem(sys.modules, "atrium.audit_chain", chain)
+    with pytest.raises(BackupRefused, match="hash chain does not verify"):
+        restore_backup(empty_target("broken"), archive, actor="cli:tester")
+    assert len(checked) == 1
+
+    chain.verify = lambda session: True
+    restored = restore_backup(empty_target("sound"), archive, actor="cli:tester")
+    assert not any("audit" in note for note in restored["notes"])
