@@ -7,7 +7,7 @@ in):
   backend (and PostgreSQL schema), every other member's SHA-256 and size, and `key_metadata`.
 - `database/atrium.pgdump` (pg_dump custom format, one snapshot) or `database/atrium.sqlite3` (SQLite's
   online backup API, one consistent copy while the server keeps running).
-- `processes/<key>/v<version>/<file>`, `forms/<name>/v<version>/<name>-schema.json` (and `-uischema.json`),
+- `processes/<key>/v<version>/<file>` (and `spec.json`, the parsed spec with its DMN tables), `forms/<name>/v<version>/<name>-schema.json` (and `-uischema.json`),
   `translations/<kind>/<name>.<locale>.json`: every deployed version, as deployed, for people to read; the
   restore takes them from the database dump, which holds them too.
 
@@ -301,10 +301,13 @@ def deployed_files(session: Session) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for d in session.execute(
         select(ProcessDefinition.process_key, ProcessDefinition.version, ProcessDefinition.source_name)
-        .add_columns(ProcessDefinition.bpmn_xml)
+        .add_columns(ProcessDefinition.bpmn_xml, ProcessDefinition.spec_json)
         .order_by(ProcessDefinition.process_key, ProcessDefinition.version)
     ):
-        files[f"processes/{_safe(d.process_key)}/v{d.version}/{_safe(Path(d.source_name).name)}"] = d.bpmn_xml.encode()
+        folder = f"processes/{_safe(d.process_key)}/v{d.version}"
+        files[f"{folder}/{_safe(Path(d.source_name).name)}"] = d.bpmn_xml.encode()
+        # The parsed spec as the engine runs it: it alone holds the DMN decision tables the process uses.
+        files[f"{folder}/spec.json"] = d.spec_json.encode()
     for form in session.scalars(select(Form).order_by(Form.name, Form.version)):
         base = f"forms/{_safe(form.name)}/v{form.version}/{_safe(form.name)}"
         files[f"{base}-schema.json"] = json.dumps(form.schema, indent=2, ensure_ascii=False).encode()

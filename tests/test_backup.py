@@ -4,6 +4,7 @@ backups keep ATRIUM_BACKUP_KEEP archives."""
 
 from __future__ import annotations
 
+import io
 import json
 import tarfile
 from datetime import timedelta
@@ -98,7 +99,7 @@ def test_round_trip_keeps_clients_instances_timers_and_audit_and_work_goes_on(db
     archive = tmp_path / "firm.tar"
     manifest = create_backup(db, archive, actor="cli:tester")
     assert manifest["schema_revision"] and manifest["key_metadata"] == {}
-    assert "processes/timers_demo/v1/timers.bpmn" in manifest["members"]
+    assert {"processes/timers_demo/v1/timers.bpmn", "processes/timers_demo/v1/spec.json"} <= set(manifest["members"])
 
     if db.dialect.name == "sqlite":
         target = make_engine(f"sqlite:///{tmp_path / 'restored.db'}")
@@ -344,3 +345,24 @@ def test_restore_verifies_the_audit_chain_when_atrium_has_one(db, tmp_path, empt
     chain.verify = lambda session: True
     restored = restore_backup(empty_target("sound"), archive, actor="cli:tester")
     assert not any("audit" in note for note in restored["notes"])
+
+
+def test_an_archive_of_an_unknown_schema_revision_is_refused(db, tmp_path, empty_target):
+    archive = tmp_path / "firm.tar"
+    create_backup(db, archive, actor="cli:tester")
+    newer = tmp_path / "newer.tar"
+    with tarfile.open(archive) as source, tarfile.open(newer, "w", format=tarfile.PAX_FORMAT) as target:
+        for member in source:
+            data = source.extractfile(member).read()
+            if member.name == "manifest.json":
+                manifest = json.loads(data)
+                manifest["schema_revision"], manifest["atrium_version"] = "9999", "9.0"
+                data = json.dumps(manifest).encode()
+                member.size = len(data)
+            target.addfile(member, io.BytesIO(data))
+    target = empty_target()
+    with pytest.raises(
+        BackupRefused, match="schema revision '9999' is unknown .* the Atrium version that made it \\(9.0\\)"
+    ):
+        restore_backup(target, newer, actor="cli:tester")
+    assert _tables(target) == 0
