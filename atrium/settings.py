@@ -117,6 +117,11 @@ class Settings:
     # (at most, started on demand) each server process keeps.
     script_memory_mb: int = 256
     script_workers: int = 4
+    # Encryption at rest (atrium/encryption.py): the master key in base64 (32 bytes), or a file holding it;
+    # older master keys (comma-separated) still unwrap data keys until `atrium keys rotate` is done.
+    master_key: str | None = None
+    master_key_file: Path | None = None
+    old_master_keys: tuple[str, ...] = ()
 
     @property
     def smtp_configured(self) -> bool:
@@ -199,6 +204,9 @@ class Settings:
             # Script sandbox
             script_memory_mb=int(env.get("ATRIUM_SCRIPT_MEMORY_MB", defaults.script_memory_mb)),
             script_workers=int(env.get("ATRIUM_SCRIPT_WORKERS", defaults.script_workers)),
+            master_key=env.get("ATRIUM_MASTER_KEY") or None,
+            master_key_file=Path(env["ATRIUM_MASTER_KEY_FILE"]) if env.get("ATRIUM_MASTER_KEY_FILE") else None,
+            old_master_keys=tuple(k.strip() for k in (env.get("ATRIUM_OLD_MASTER_KEYS") or "").split(",") if k.strip()),
         )
 
     def signing_key(self) -> str:
