@@ -52,3 +52,29 @@ def install(settings: Settings | None = None) -> Keyring:
     keyring = keyring_from_settings(settings or Settings.from_env())
     use_keyring(keyring)
     return keyring
+
+
+def rotate(sessions, *, batch: int = 500, actor: str) -> int:
+    """Re-wrap every data key (and the index key) under the current master key, `batch` keys per
+    transaction, each with its audit row; how many were re-wrapped. The service keeps running: until
+    a key is re-wrapped, the old master key (ATRIUM_OLD_MASTER_KEYS) unwraps it."""
+    from storage import crypto
+    from storage.db import transaction
+
+    from . import audit
+
+    total = 0
+    while True:
+        with transaction(sessions) as session:
+            done = crypto.rotate(session, batch=batch)
+            if done:
+                audit.record(
+                    session,
+                    "keys.rotate",
+                    actor=actor,
+                    target="client_keys",
+                    detail={"rewrapped": done, "master_key": crypto.keyring().current_id},
+                )
+        total += done
+        if done == 0:
+            return total
