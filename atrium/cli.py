@@ -287,6 +287,12 @@ def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
     settings.check_production()
+    from atrium.encryption import verify
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    verify(make_session_factory(engine))  # a wrong master key stops the start, not the first request
+    engine.dispose()
     print(f"Serving Atrium on http://{args.host}:{args.port} (database {_safe_url(settings.database_url)}).")
     serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0

@@ -58,7 +58,7 @@ def rotate(sessions, *, batch: int = 500, actor: str) -> int:
     """Re-wrap every data key (and the index key) under the current master key, `batch` keys per
     transaction, each with its audit row; how many were re-wrapped. The service keeps running: until
     a key is re-wrapped, the old master key (ATRIUM_OLD_MASTER_KEYS) unwraps it."""
-    from storage import crypto
+    from storage import crypto, models  # noqa: F401 - every table, for client_keys' foreign key
     from storage.db import transaction
 
     from . import audit
@@ -78,3 +78,14 @@ def rotate(sessions, *, batch: int = 500, actor: str) -> int:
         total += done
         if done == 0:
             return total
+
+
+def verify(sessions) -> None:
+    """MasterKeyError now, at the start, if the database's keys were wrapped by another master key."""
+    from storage import crypto
+    from storage.db import transaction
+
+    with transaction(sessions) as session:
+        row = session.get(crypto.IndexKey, 1)
+        if row is not None:
+            crypto.keyring().unwrap(row.wrapped_key, row.kek_id, b"atrium:index-key", what="the blind-index key")

@@ -229,6 +229,13 @@ def _keep_keys(session: Session) -> None:
             client.__dict__[KEY] = keys.get(client.id)
 
 
+@event.listens_for(Session, "after_rollback")
+def _forget_keys(session: Session) -> None:
+    """A rolled-back transaction's new clients (and their keys) never were: ids may be given again."""
+    for name in (crypto.SESSION_KEYS, crypto.SESSION_INDEX_KEY, PENDING_KEYS):
+        session.info.pop(name, None)
+
+
 @event.listens_for(Session, "after_flush")
 def _insert_client_keys(session: Session, _context) -> None:
     rows = session.info.pop(PENDING_KEYS, None)

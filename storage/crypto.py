@@ -19,7 +19,8 @@ from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, insert, select
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime
@@ -163,17 +164,20 @@ def index_key(session: Session) -> bytes:
     if cached is not None:
         return cached
     ring = keyring()
-    row = session.execute(select(IndexKey.wrapped_key, IndexKey.kek_id).where(IndexKey.id == 1)).first()
-    if row is None:
-        key = new_data_key()
-        wrapped, by = ring.wrap(key, b"atrium:index-key")
+    query = select(IndexKey.wrapped_key, IndexKey.kek_id).where(IndexKey.id == 1)
+    row = session.execute(query).first()
+    if row is None:  # the first use: two processes may race to make it, and one key wins
+        wrapped, by = ring.wrap(new_data_key(), b"atrium:index-key")
         from atrium import clock
 
+        dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
         session.execute(
-            insert(IndexKey.__table__), {"id": 1, "wrapped_key": wrapped, "kek_id": by, "created_at": clock.now()}
+            dialect.insert(IndexKey.__table__)
+            .values(id=1, wrapped_key=wrapped, kek_id=by, created_at=clock.now())
+            .on_conflict_do_nothing()
         )
-    else:
-        key = ring.unwrap(row.wrapped_key, row.kek_id, b"atrium:index-key", what="the blind-index key")
+        row = session.execute(query).first()
+    key = ring.unwrap(row.wrapped_key, row.kek_id, b"atrium:index-key", what="the blind-index key")
     session.info[SESSION_INDEX_KEY] = key
     return key
 

@@ -9,7 +9,7 @@ import os
 import pytest
 from sqlalchemy import text
 
-from atrium.encryption import rotate
+from atrium.encryption import rotate, verify
 from storage import crypto
 from storage.clients import Client
 from storage.db import make_session_factory
@@ -137,6 +137,8 @@ def test_a_wrong_master_key_fails_clearly(people, db, keyring):
         read_client(db, client_id)
     with pytest.raises(crypto.MasterKeyError, match="wrong master key"):
         rotate(make_session_factory(db), actor="ops")
+    with pytest.raises(crypto.MasterKeyError, match="blind-index key .* wrong master key"):
+        verify(make_session_factory(db))  # what `atrium serve` checks before it serves
 
 
 def test_a_ciphertext_moved_to_another_client_or_field_does_not_decrypt(people, db, keyring):
@@ -171,3 +173,47 @@ def test_master_keys_come_from_the_environment_and_production_requires_one(tmp_p
     old = base64.b64encode(os.urandom(32)).decode()
     ring = keyring_from_settings(Settings.from_env({"ATRIUM_MASTER_KEY": key, "ATRIUM_OLD_MASTER_KEYS": old}))
     assert set(ring.keks) == {crypto.kek_id(base64.b64decode(key)), crypto.kek_id(base64.b64decode(old))}
+
+
+def test_migration_0018_encrypts_existing_clients_and_keeps_them_findable(tmp_path, keyring):
+    from alembic import command
+
+    from storage.clients import duplicate_candidates
+    from storage.db import make_engine
+    from storage.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0014")
+        conn.execute(
+            text(
+                "INSERT INTO clients (id, kind, name, name_key, tier, status, tags, phones, emails, addresses, notes, "
+                "custom_fields, search_text, created_at, updated_at, version) VALUES (7, 'organisation', "
+                "'Harbour Logistics Ltd', 'harbour logistics', 'A', 'active', '[]', '[\"+44 20 7946 0000\"]', "
+                "'[\"info@harbour.example\"]', '[{\"city\": \"Bristol\"}]', 'old note', '{}', 'x', "
+                "'2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO client_identifiers (client_id, kind, value) VALUES (7, 'name', 'harbour logistics'), "
+                "(7, 'phone', '207946000'), (7, 'email', 'info@harbour.example')"
+            )
+        )
+        command.upgrade(config, "0018")
+    dump = repr(raw_rows(engine, "SELECT phones, emails, addresses, notes, search_text FROM clients"))
+    dump += repr(raw_rows(engine, "SELECT value FROM client_identifiers"))
+    for secret in ("7946", "info@", "harbour.example", "bristol", "old note"):
+        assert secret not in dump.casefold(), secret
+    with make_session_factory(engine)() as session:
+        client = session.get(Client, 7)
+        assert client.phones == ["+44 20 7946 0000"] and client.notes == "old note"
+        probe = Client(name="Someone Else", phones=["020 7946 0000"], emails=["INFO@harbour.example"])
+        assert [(c.id, kinds) for c, kinds in duplicate_candidates(session, probe)] == [(7, ["email", "phone"])]
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0014")
+    assert raw_rows(engine, "SELECT phones, notes FROM clients") == [('["+44 20 7946 0000"]', "old note")]
+    engine.dispose()
