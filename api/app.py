@@ -14,6 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from atrium import audit as domain_audit
+from atrium import encryption
 from atrium.errors import AtriumError
 from atrium.settings import Settings
 from engine.runtime import ProcessEngine
@@ -84,6 +85,7 @@ def _request_connection():
 def create_app(settings: Settings | None = None, *, run_scheduler: bool = False, services=None) -> Flask:
     settings = settings or Settings.from_env()
     settings.check_production()
+    encryption.install(settings)  # the master key; in production, none is a startup error
     app = Flask("atrium")
     # Keys in the order they were written: a form's fields are shown in the order its schema lists them.
     app.json.sort_keys = False

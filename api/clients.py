@@ -155,7 +155,7 @@ def client_list_conditions(session, args: dict) -> list:
     if owners is not None:
         conditions.append(Client.owner.in_(owners))
     if args.get("q"):
-        conditions.append(search_condition(args["q"], dialect=dialect))
+        conditions.append(search_condition(args["q"], dialect=dialect, session=session))
     for name in ("tier", "status", "kind", "industry"):
         if args.get(name):
             conditions.append(getattr(Client, name) == args[name])

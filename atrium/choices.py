@@ -78,7 +78,7 @@ def client_choices(session: Session, *, q: str | None, owners: set[str] | None, 
     if owners is not None:
         conditions.append(Client.owner.in_(owners))
     if q:
-        conditions.append(search_condition(q, dialect=session.get_bind().dialect.name))
+        conditions.append(search_condition(q, dialect=session.get_bind().dialect.name, session=session))
     matches, _ = count_clients(session, conditions)
     if not matches:
         return []

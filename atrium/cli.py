@@ -317,10 +317,27 @@ def cmd_restore(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_keys_rotate(args, settings: Settings) -> int:
+    from atrium.encryption import rotate
+    from storage import crypto
+    from storage.db import make_engine, make_session_factory
+
+    sessions = make_session_factory(make_engine(settings.database_url))
+    done = rotate(sessions, batch=args.batch, actor=audit.cli_actor())
+    print(f"Re-wrapped {done} key(s) under master key {crypto.keyring().current_id}; every key is now wrapped by it.")
+    return 0
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
     settings.check_production()
+    from atrium.encryption import verify
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    verify(make_session_factory(engine))  # a wrong master key stops the start, not the first request
+    engine.dispose()
     print(f"Serving Atrium on http://{args.host}:{args.port} (database {_safe_url(settings.database_url)}).")
     serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0
@@ -381,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
             "(default: ATRIUM_BACKUP_PASSPHRASE, if set)",
         )
         command.set_defaults(func=func)
+    keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
+    rotate = keys.add_parser(
+        "rotate", help="re-wrap every client's data key under ATRIUM_MASTER_KEY (old keys in ATRIUM_OLD_MASTER_KEYS)"
+    )
+    rotate.add_argument("--batch", type=int, default=500, help="keys per transaction (default 500)")
+    rotate.set_defaults(func=cmd_keys_rotate)
     return parser
 
 
@@ -389,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        if args.command != "validate":
+            from atrium.encryption import install
+
+            install(settings)  # in production, no master key: no start
         return args.func(args, settings)
     except (AtriumError, FileNotFoundError, RuntimeError) as exc:
         print(f"atrium {args.command}: {exc}", file=sys.stderr)

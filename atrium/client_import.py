@@ -32,6 +32,7 @@ from atrium.clients import (
     withheld,
 )
 from atrium.errors import InvalidInput
+from storage import crypto
 from storage.clients import Client, identifiers_of, live_holders, matches_by_client
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 
@@ -489,7 +490,8 @@ def _duplicates(
 ) -> dict[int, list[RowProblem]]:
     """Row number -> its duplicates: live clients and earlier rows sharing a normalised name, phone or email;
     a client the importer may not see (not owned by `owners`) is counted, not named."""
-    identifiers = {row.number: identifiers_of(client) for row, client in valid}
+    index_key = crypto.index_key(session)
+    identifiers = {row.number: identifiers_of(client, index_key) for row, client in valid}
     holders = live_holders(session, set().union(*identifiers.values()))
     first_row: dict[tuple[str, str], int] = {}
     found: dict[int, list[tuple[dict, list[str]]]] = {}

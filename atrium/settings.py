@@ -124,6 +124,11 @@ class Settings:
     backup_dir: Path = PROJECT_ROOT / "var" / "backups"
     backup_keep: int = 7
     backup_passphrase: str | None = field(default=None, repr=False)
+    # Encryption at rest (atrium/encryption.py): the master key in base64 (32 bytes), or a file holding it;
+    # older master keys (comma-separated) still unwrap data keys until `atrium keys rotate` is done.
+    master_key: str | None = None
+    master_key_file: Path | None = None
+    old_master_keys: tuple[str, ...] = ()
 
     @property
     def smtp_configured(self) -> bool:
@@ -211,6 +216,9 @@ class Settings:
             backup_dir=Path(env.get("ATRIUM_BACKUP_DIR") or defaults.backup_dir),
             backup_keep=int(env.get("ATRIUM_BACKUP_KEEP") or defaults.backup_keep),
             backup_passphrase=env.get("ATRIUM_BACKUP_PASSPHRASE") or None,
+            master_key=env.get("ATRIUM_MASTER_KEY") or None,
+            master_key_file=Path(env["ATRIUM_MASTER_KEY_FILE"]) if env.get("ATRIUM_MASTER_KEY_FILE") else None,
+            old_master_keys=tuple(k.strip() for k in (env.get("ATRIUM_OLD_MASTER_KEYS") or "").split(",") if k.strip()),
         )
 
     def signing_key(self) -> str:

@@ -11,10 +11,20 @@ from __future__ import annotations
 import argparse
 import logging
 
-from . import client_import, client_search, engine_rate, http_api, long_lived, reports_bench, timer_lateness, web_app
+from . import (
+    client_crypto,
+    client_import,
+    client_search,
+    engine_rate,
+    http_api,
+    long_lived,
+    reports_bench,
+    timer_lateness,
+    web_app,
+)
 from .common import database_url
 
-SECTIONS = ("engine", "timers", "long", "http", "inbox", "client-search", "import", "reports", "web")
+SECTIONS = ("engine", "timers", "long", "http", "inbox", "client-search", "encryption", "import", "reports", "web")
 
 
 def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
@@ -50,6 +60,8 @@ def main() -> None:
         _inbox_latency(tasks_total)
     if "client-search" in sections:
         _client_search(20_000 if args.quick else 100_000, per_kind=30 if args.quick else 60)
+    if "encryption" in sections:
+        _client_crypto(500 if args.quick else 2000)
     if "import" in sections:
         _client_import(200 if args.quick else 1000)
     if "reports" in sections:
@@ -178,6 +190,25 @@ def _client_search(n: int, per_kind: int) -> None:
             f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f} ms",
             f"target p95 < {client_search.TARGET_MS} ms, matches ~{figures['median_total']:,}",
             figures["p95_ms"] < client_search.TARGET_MS,
+        )
+
+
+def _client_crypto(n: int) -> None:
+    print(f"\nEncryption at rest: clients' phones, emails, addresses and notes (AES-GCM, envelope keys), {n:,} clients")
+    result = client_crypto.run(n)
+    _line(
+        "encrypt one field / decrypt one field",
+        f"{result['encrypt_value_us']:.1f} / {result['decrypt_value_us']:.1f} us",
+    )
+    _line("wrap / unwrap a data key", f"{result['wrap_us']:.1f} / {result['unwrap_us']:.1f} us")
+    _line("blind indexes of a client (HMAC)", f"{result['blind_indexes_us']:.1f} us")
+    for what in ("create", "read"):
+        whole_us = result[f"{what}_ms_per_client"] * 1000
+        crypto_us = result[f"{'write' if what == 'create' else 'read'}_client_us"]
+        _line(
+            f"{what} a client through the ORM (PostgreSQL)",
+            f"{whole_us / 1000:.2f} ms",
+            f"of which encryption {crypto_us:.0f} us ({crypto_us / whole_us:.1%}); without it ~{(whole_us - crypto_us) / 1000:.2f} ms",
         )
 
 

@@ -17,10 +17,13 @@ import time
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
+from sqlalchemy.orm import Session
+
 from api.app import create_app
 from atrium.accounts import hash_password
 from atrium.settings import Settings
 from engine.sample_data import sample_client
+from storage import crypto
 from storage.clients import name_key, search_text
 
 from .common import database_url, fresh_database, percentile, schema_url
@@ -56,6 +59,9 @@ def load(db, n: int, rng: random.Random) -> list[dict]:
     accounts = [("partner", ["partner"], []), ("admin", ["admin"], [])] + [
         (username, ["account_manager"], [_team_of(username)]) for username in MANAGERS
     ]
+    with Session(db) as session:
+        index_key = crypto.index_key(session)  # made (and wrapped) in the fresh schema
+        session.commit()
     raw = db.raw_connection()
     try:
         cur = raw.cursor()
@@ -66,12 +72,28 @@ def load(db, n: int, rng: random.Random) -> list[dict]:
             ((u, u, password_hash, True, json.dumps(r), json.dumps(g), 0, now) for u, r, g in accounts),
         )
 
+        keys = []
+
         def client_rows():
-            for c in clients:
+            # Stored as the application stores them (storage.crypto): each client's personal fields
+            # encrypted under its own data key, that key wrapped by the master key; ids given here,
+            # as the associated data names them.
+            ring = crypto.keyring()
+            for client_id, c in enumerate(clients, start=1):
                 text = search_text(
-                    SimpleNamespace(name=c["name"], phones=c["phones"], emails=c["emails"], addresses=c["addresses"])
+                    SimpleNamespace(name=c["name"], phones=c["phones"], emails=c["emails"], addresses=c["addresses"]),
+                    index_key,
                 )
+                key = crypto.new_data_key()
+                wrapped, by = ring.wrap(key, crypto.client_key_aad(client_id))
+                keys.append((client_id, wrapped, by, now))
+
+                def sealed(field, value, client_id=client_id, key=key):
+                    aad = crypto.value_aad("clients", client_id, field)
+                    return json.dumps(crypto.encrypt_value(key, value, aad))
+
                 yield (
+                    client_id,
                     c["kind"],
                     c["name"],
                     name_key(c["name"]),
@@ -80,9 +102,9 @@ def load(db, n: int, rng: random.Random) -> list[dict]:
                     c["status"],
                     c["owner"],
                     json.dumps(c["tags"], ensure_ascii=False),
-                    json.dumps(c["phones"]),
-                    json.dumps(c["emails"]),
-                    json.dumps(c["addresses"], ensure_ascii=False),
+                    sealed("phones", c["phones"]),
+                    sealed("emails", c["emails"]),
+                    sealed("addresses", c["addresses"]),
                     "{}",
                     text,
                     c["created_at"],
@@ -93,10 +115,12 @@ def load(db, n: int, rng: random.Random) -> list[dict]:
 
         _copy_rows(
             cur,
-            "COPY clients (kind, name, name_key, industry, tier, status, owner, tags, phones, emails, "
+            "COPY clients (id, kind, name, name_key, industry, tier, status, owner, tags, phones, emails, "
             "addresses, custom_fields, search_text, created_at, updated_at, deleted_at, version) FROM STDIN",
             client_rows(),
         )
+        _copy_rows(cur, "COPY client_keys (client_id, wrapped_key, kek_id, created_at) FROM STDIN", keys)
+        cur.execute("SELECT setval(pg_get_serial_sequence('clients', 'id'), %s)", (len(clients),))
         raw.commit()
     finally:
         raw.close()
@@ -110,6 +134,10 @@ def _fragment(rng: random.Random, text: str, shortest: int, longest: int) -> str
     size = min(len(text), rng.randint(shortest, longest))
     start = rng.randint(0, len(text) - size)
     return text[start : start + size]
+
+
+def _email_or_domain(rng: random.Random, email: str) -> str:
+    return email if rng.random() < 0.5 else email.partition("@")[2]
 
 
 def query_kinds(clients: list[dict], rng: random.Random, per_kind: int) -> dict[str, tuple[str, list[dict]]]:
@@ -140,9 +168,9 @@ def query_kinds(clients: list[dict], rng: random.Random, per_kind: int) -> dict[
                 lambda: {"q": _fragment(rng, "".join(ch for ch in rng.choice(live)["phones"][0] if ch.isdigit()), 4, 8)}
             ),
         ),
-        "email fragment, 4-10 chars": (
+        "whole email or its domain (blind tokens)": (
             "partner",
-            draw(lambda: {"q": _fragment(rng, rng.choice(live)["emails"][0], 4, 10)}),
+            draw(lambda: {"q": _email_or_domain(rng, rng.choice(live)["emails"][0])}),
         ),
         "broad word (ltd, gmail, london, 北京, 有限公司)": (
             "partner",

@@ -13,21 +13,25 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
     cast,
     delete,
+    event,
     exists,
     func,
     insert,
     inspect,
     literal,
+    or_,
     select,
     text,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, object_session
 from sqlalchemy.sql import util as sql_util
 
+from . import crypto
 from .base import Base, BigId, UTCDateTime
 from .text_search import contains_condition, normalise
 
@@ -36,6 +40,64 @@ TIERS = ("A", "B", "C")
 STATUSES = ("prospect", "active", "dormant", "former")
 
 CLIENT_KEY_PREFIX = "client:"
+
+
+PLAIN = "_atrium_plain"  # instance __dict__: field -> plaintext
+CHANGED = "_atrium_changed"  # instance __dict__: fields set since the last flush
+KEY = "_atrium_key"  # instance __dict__: the data key, kept for reading after the session ends
+PENDING_KEYS = "atrium.pending_client_keys"
+PERSONAL_FIELDS = ("phones", "emails", "addresses", "notes")
+STORED_FIELDS = frozenset(f"{field}_stored" for field in PERSONAL_FIELDS)
+
+
+def _plaintext(client) -> dict:
+    """The decrypted personal fields of `client` (decrypted once, after a load or expiry)."""
+    plain = client.__dict__.get(PLAIN)
+    if plain is not None:
+        return plain
+    plain = {}
+    stored = {field: getattr(client, f"{field}_stored") for field in PERSONAL_FIELDS}
+    if client.id is not None and any(v is not None for v in stored.values()):
+        session = object_session(client)
+        if KEY in client.__dict__:
+            key = client.__dict__[KEY]
+        elif session is None:
+            raise crypto.MasterKeyError(f"client {client.id} is detached from its session: its fields cannot be read")
+        else:
+            keys = session.info.get(crypto.SESSION_KEYS, {})
+            if client.id not in keys:
+                # The data keys of the clients this session holds, in one query: a page of clients costs one.
+                holding = [c.id for c in session.identity_map.values() if isinstance(c, Client) and c.id not in keys]
+                keys = crypto.load_client_keys(session, [client.id, *holding[:999]])
+            key = keys.get(client.id)
+        for field, value in stored.items():
+            if value is not None:
+                if key is None:
+                    raise crypto.MasterKeyError(f"client {client.id} has no data key: its {field} cannot be read")
+                aad = crypto.value_aad("clients", client.id, field)
+                plain[field] = crypto.decrypt_value(key, value, aad, what=f"client {client.id}'s {field}")
+    for field, empty in _EMPTY.items():
+        plain.setdefault(field, empty())
+    client.__dict__[PLAIN] = plain
+    return plain
+
+
+_EMPTY = {"phones": list, "emails": list, "addresses": list, "notes": lambda: None}
+
+
+def personal_field(field: str, empty):
+    def get(self):
+        return _plaintext(self)[field]
+
+    def assign(self, value):
+        if self.id is None and PLAIN not in self.__dict__:
+            self.__dict__[PLAIN] = {f: make() for f, make in _EMPTY.items()}
+        _plaintext(self)[field] = value if value is not None or field == "notes" else empty()
+        self.__dict__.setdefault(CHANGED, set()).add(field)
+        # A change the unit of work sees, so that before_flush encrypts it.
+        setattr(self, f"{field}_stored", None)
+
+    return property(get, assign)
 
 
 def client_business_key(client_id: int) -> str:
@@ -75,13 +137,15 @@ class Client(Base):
     status: Mapped[str] = mapped_column(String(20), default="prospect")
     owner: Mapped[str | None] = mapped_column(String(100))
     tags: Mapped[list] = mapped_column(JSON, default=list)
-    phones: Mapped[list] = mapped_column(JSON, default=list)
-    emails: Mapped[list] = mapped_column(JSON, default=list)
-    addresses: Mapped[list] = mapped_column(JSON, default=list)
-    notes: Mapped[str | None] = mapped_column(Text)
+    # Personal fields, stored encrypted (storage.crypto): the columns hold ciphertexts, the
+    # attributes `phones`, `emails`, `addresses` and `notes` (below) the plaintext.
+    phones_stored: Mapped[str | None] = mapped_column("phones", JSON)
+    emails_stored: Mapped[str | None] = mapped_column("emails", JSON)
+    addresses_stored: Mapped[str | None] = mapped_column("addresses", JSON)
+    notes_stored: Mapped[str | None] = mapped_column("notes", Text)
     custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
-    # Lower-cased name, phones (as written and as digits), emails and addresses in one
-    # string: `q` searches it with a trigram index on PostgreSQL, LIKE on SQLite.
+    # The lower-cased name, and blind tokens of the phones' digits (phone_tokens): `q` searches it with
+    # a trigram index on PostgreSQL, LIKE on SQLite. It holds no phone, email or address.
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(String(100))
@@ -91,6 +155,112 @@ class Client(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}
+
+    phones = personal_field("phones", list)
+    emails = personal_field("emails", list)
+    addresses = personal_field("addresses", list)
+    notes = personal_field("notes", lambda: None)
+
+
+@event.listens_for(Client, "expire")
+def _forget_plaintext(target, attrs):
+    if attrs is None or STORED_FIELDS.intersection(attrs):
+        target.__dict__.pop(PLAIN, None)
+        target.__dict__.pop(CHANGED, None)
+        target.__dict__.pop(KEY, None)
+
+
+@event.listens_for(Client, "refresh")
+def _forget_refreshed(target, _context, attrs):
+    if attrs is None or STORED_FIELDS.intersection(attrs):
+        target.__dict__.pop(PLAIN, None)
+
+
+@event.listens_for(Session, "before_flush")
+def _encrypt_clients(session: Session, _context, _instances) -> None:
+    """Give new clients their ids and data keys, and encrypt every changed personal field."""
+    new = [c for c in session.new if isinstance(c, Client)]
+    for client in new:
+        _plaintext(client)
+        client.__dict__[CHANGED] = set(PERSONAL_FIELDS)
+    changed = [c for c in (*session.new, *session.dirty) if isinstance(c, Client) and c.__dict__.get(CHANGED)]
+    if not changed:
+        return
+    if any(c.id is None for c in new):
+        _allocate_ids(session, [c for c in new if c.id is None])
+    keys = crypto.load_client_keys(session, [c.id for c in changed if c not in new])
+    ring = crypto.keyring()
+    created = []
+    for client in new:
+        keys[client.id] = crypto.new_data_key()
+        wrapped, by = ring.wrap(keys[client.id], crypto.client_key_aad(client.id))
+        created.append({"client_id": client.id, "wrapped_key": wrapped, "kek_id": by, "created_at": client.created_at})
+    for client in changed:
+        key = keys.get(client.id)
+        if key is None:
+            raise crypto.MasterKeyError(
+                f"client {client.id} has no data key (destroyed?): its fields cannot be written"
+            )
+        plain = client.__dict__[PLAIN]
+        for field in client.__dict__.pop(CHANGED):
+            value = plain[field]
+            stored = (
+                None
+                if value is None
+                else crypto.encrypt_value(key, value, crypto.value_aad("clients", client.id, field))
+            )
+            setattr(client, f"{field}_stored", stored)
+    if created:
+        session.info.setdefault(PENDING_KEYS, []).extend(created)
+
+
+@event.listens_for(Session, "before_commit")
+def _keep_keys(session: Session) -> None:
+    """Objects outlive their session (a view serialises them after the commit): the clients not yet
+    decrypted keep their data key, fetched now for all of them at once, to decrypt on first read."""
+    waiting = [
+        c
+        for c in session.identity_map.values()
+        if isinstance(c, Client) and PLAIN not in c.__dict__ and KEY not in c.__dict__
+    ]
+    if waiting:
+        keys = crypto.load_client_keys(session, [c.id for c in waiting])
+        for client in waiting:
+            client.__dict__[KEY] = keys.get(client.id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_keys(session: Session) -> None:
+    """A rolled-back transaction's new clients (and their keys) never were: ids may be given again."""
+    for name in (crypto.SESSION_KEYS, crypto.SESSION_INDEX_KEY, PENDING_KEYS):
+        session.info.pop(name, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _insert_client_keys(session: Session, _context) -> None:
+    rows = session.info.pop(PENDING_KEYS, None)
+    if rows:
+        session.connection().execute(insert(crypto.ClientKey.__table__), rows)
+
+
+def _allocate_ids(session: Session, clients: list[Client]) -> None:
+    """Ids before the insert: each value's associated data and its data key name the client's id."""
+    if session.get_bind().dialect.name == "postgresql":
+        ids = session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence('clients', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(clients)},
+        ).all()
+    else:  # SQLite: every transaction holds the write lock from BEGIN IMMEDIATE (storage.db)
+        first = session.scalar(select(func.coalesce(func.max(Client.id), 0))) + 1
+        taken = {c.id for c in session.identity_map.values() if isinstance(c, Client)}
+        ids = []
+        candidate = first
+        while len(ids) < len(clients):
+            if candidate not in taken:
+                ids.append(candidate)
+            candidate += 1
+    for client, client_id in zip(clients, ids, strict=True):
+        client.id = client_id
 
 
 class ClientStatusChange(Base):
@@ -167,54 +337,86 @@ def email_key(email: str) -> str:
     return email.strip().casefold()
 
 
-def _address_text(address) -> str:
-    if isinstance(address, dict):
-        return " ".join(str(v) for v in address.values() if v)
-    return str(address)
+def phone_grams(digits: str) -> set[str]:
+    """The overlapping PHONE_GRAM-digit runs of a phone's digits."""
+    return {digits[i : i + PHONE_GRAM] for i in range(len(digits) - PHONE_GRAM + 1)}
 
 
-def search_text(client: Client) -> str:
-    """Everything `q` matches, lower-cased; phones also as bare digits so '7946 0000' finds '79460000'."""
-    parts = [
-        client.name,
-        *client.phones,
-        *(re.sub(r"\D", "", p) for p in client.phones),
-        *client.emails,
-        *(_address_text(a) for a in client.addresses),
-    ]
-    return "\n".join(unicodedata.normalize("NFKC", p).casefold() for p in parts if p)
+# Phone digits are searchable by runs of this many: '7946 0000' finds '+44 20 7946 0000'.
+PHONE_GRAM = 4
+_TOKEN = "#"
 
 
-def identifiers_of(client: Client) -> set[tuple[str, str]]:
+def phone_tokens(index_key: bytes, grams) -> list[str]:
+    """Blind tokens of digit grams: a keyed hash each, so the search text holds no digits."""
+    return [_TOKEN + crypto.blind(index_key, "phone-gram", gram, length=10) for gram in sorted(grams)]
+
+
+def search_terms(client: Client) -> set[str]:
+    """The whole values `q` finds exactly: each email, its domain, and each part of each address."""
+    terms = set()
+    for email in client.emails:
+        email = normalise(email).strip()
+        if email:
+            terms |= {email, email.rpartition("@")[2]}
+    for address in client.addresses:
+        values = address.values() if isinstance(address, dict) else [address]
+        terms |= {normalise(str(v)).strip() for v in values if v and str(v).strip()}
+    return terms
+
+
+def term_token(index_key: bytes, term: str) -> str:
+    return _TOKEN + crypto.blind(index_key, "term", term, length=10)
+
+
+def search_text(client: Client, index_key: bytes) -> str:
+    """What `q` matches: the lower-cased name (plaintext by policy), a blind token per 4-digit run of
+    each phone, and one per whole email, email domain and address part (search_terms). No phone,
+    email or address is in it."""
+    grams = set().union(*(phone_grams(re.sub(r"\D", "", p)) for p in client.phones)) if client.phones else set()
+    tokens = [*phone_tokens(index_key, grams), *sorted(term_token(index_key, t) for t in search_terms(client))]
+    parts = [normalise(client.name or ""), " ".join(tokens)]
+    return "\n".join(p for p in parts if p)
+
+
+def identifiers_of(client: Client, index_key: bytes) -> set[tuple[str, str]]:
+    """The name key (plaintext), and keyed hashes (blind indexes) of the phone and email keys."""
     found = {("name", name_key(client.name))} if name_key(client.name) else set()
-    found |= {("phone", key) for key in map(phone_key, client.phones) if key}
-    found |= {("email", email_key(e)) for e in client.emails if e.strip()}
+    found |= {("phone", crypto.blind(index_key, "phone", key)) for key in map(phone_key, client.phones) if key}
+    found |= {("email", crypto.blind(index_key, "email", email_key(e))) for e in client.emails if e.strip()}
     return found
 
 
 def refresh_derived(session: Session, client: Client) -> None:
     """Recompute name key, search text and identifiers after the client's fields changed."""
     client.name_key = name_key(client.name)[:300]
-    client.search_text = search_text(client)
+    index_key = crypto.index_key(session)
+    client.search_text = search_text(client, index_key)
     if client.id is None:
         session.add(client)
         session.flush()
     table = ClientIdentifier.__table__
     session.execute(delete(table).where(table.c.client_id == client.id))
-    rows = [{"client_id": client.id, "kind": kind, "value": value[:320]} for kind, value in identifiers_of(client)]
+    rows = [
+        {"client_id": client.id, "kind": kind, "value": value[:320]}
+        for kind, value in identifiers_of(client, index_key)
+    ]
     if rows:
         session.execute(insert(table), rows)
 
 
 def add_new_clients(session: Session, clients: list[Client]) -> None:
     """refresh_derived for many new clients at once: one flush, one insert of their identifiers (imports)."""
+    index_key = crypto.index_key(session)
     for client in clients:
         client.name_key = name_key(client.name)[:300]
-        client.search_text = search_text(client)
+        client.search_text = search_text(client, index_key)
     session.add_all(clients)
     session.flush()
     rows = [
-        {"client_id": c.id, "kind": kind, "value": value[:320]} for c in clients for kind, value in identifiers_of(c)
+        {"client_id": c.id, "kind": kind, "value": value[:320]}
+        for c in clients
+        for kind, value in identifiers_of(c, index_key)
     ]
     if rows:
         session.execute(insert(ClientIdentifier.__table__), rows)
@@ -256,7 +458,7 @@ def live_holders(session: Session, wanted: set[tuple[str, str]]) -> dict[tuple[s
 
 def duplicate_candidates(session: Session, client: Client) -> list[tuple[Client, list[str]]]:
     """Live clients sharing a normalised name, phone or email with `client`, with what matched."""
-    wanted = identifiers_of(client)
+    wanted = identifiers_of(client, crypto.index_key(session))
     if not wanted:
         return []
     matched = matches_by_client(wanted, live_holders(session, wanted), exclude=client.id)
@@ -298,13 +500,31 @@ def plan_for_each_search(session: Session) -> None:
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
-def search_condition(q: str, *, dialect: str):
-    """`q` as a case-insensitive substring of name, phones, emails or addresses.
+def search_condition(q: str, *, dialect: str, session: Session | None = None):
+    """`q` as a case-insensitive substring of the name; given the session (for the index key), also
+    `q` as a whole email, email domain or address part (search_terms) and, when it is PHONE_GRAM
+    digits or more (with phone punctuation), as a run of a phone's digits.
 
     On PostgreSQL it is answered from the trigram index on search_text when `q` has three
     characters or more, and from the CJK gram index when it is one or two Chinese (Japanese,
     Korean) characters (see storage.text_search)."""
-    return contains_condition(Client.search_text, normalise(q).strip(), dialect=dialect)
+    needle = normalise(q).strip()
+    by_name = contains_condition(Client.search_text, needle, dialect=dialect)
+    if session is None or not needle:
+        return by_name
+    index_key = crypto.index_key(session)
+    found = [
+        by_name,
+        contains_condition(Client.search_text, term_token(index_key, needle.lstrip("@")), dialect=dialect),
+    ]
+    digits = re.sub(r"\D", "", needle)
+    if len(digits) >= PHONE_GRAM and _PHONE_LIKE.fullmatch(needle):
+        tokens = phone_tokens(index_key, phone_grams(digits))
+        found.append(and_(*(contains_condition(Client.search_text, t, dialect=dialect) for t in tokens)))
+    return or_(*found)
+
+
+_PHONE_LIKE = re.compile(r"[\d\s+\-().]+")
 
 
 def tagged_condition(tag: str, *, dialect: str):

@@ -5,6 +5,7 @@ from .audit import AuditEntry  # noqa: F401
 from .base import Base  # noqa: F401
 from .client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest  # noqa: F401
 from .clients import Client, ClientIdentifier, ClientStatusChange, Contact  # noqa: F401
+from .crypto import ClientKey, IndexKey  # noqa: F401
 from .definitions import Form, ProcessDefinition  # noqa: F401
 from .employees import Employee  # noqa: F401
 from .firm_settings import FirmSetting  # noqa: F401

@@ -918,7 +918,35 @@ def _cli_follow_ups_start(cli):
     cli.run("follow-ups", "start", action=None)
 
 
+def _cli_backup(cli):
+    cli.run("backup", str(cli.tmp_path / "walk.tar"), action="backup.create", target="backup:walk.tar")
+
+
+def _cli_restore(cli):
+    # A backup of a fresh SQLite database, restored into an empty one: the row is in the restored database.
+    made, restored = cli.tmp_path / "made.db", cli.tmp_path / "restored.db"
+    cli.monkeypatch.setenv("ATRIUM_DATABASE_URL", f"sqlite:///{made}")
+    assert main(["migrate"]) == 0 and main(["backup", str(cli.tmp_path / "fresh.tar")]) == 0
+    cli.monkeypatch.setenv("ATRIUM_DATABASE_URL", f"sqlite:///{restored}")
+    assert main(["restore", str(cli.tmp_path / "fresh.tar")]) == 0
+    from storage.db import make_engine
+
+    engine = make_engine(f"sqlite:///{restored}")
+    with engine.connect() as connection:
+        rows = connection.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.target)).all()
+    engine.dispose()
+    assert (audit.cli_actor(), "backup.restore", "backup:fresh.tar") in [tuple(r) for r in rows]
+
+
+def _cli_keys_rotate(cli):
+    Walk(cli.app).new_client()
+    cli.run("keys", "rotate", action="keys.rotate", target="client_keys")
+
+
 CLI_CASES = {
+    ("backup",): _cli_backup,
+    ("restore",): _cli_restore,
+    ("keys", "rotate"): _cli_keys_rotate,
     ("migrate",): _cli_migrate,
     ("deploy",): _cli_deploy,
     ("demo",): _cli_demo,
