@@ -35,7 +35,7 @@ from storage.client_records import (
 )
 from storage.clients import Contact
 
-from .clients import blp, process_engine, visible_client
+from .clients import MaskedSchema, blp, process_engine, visible_client
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import LEADS, requires
@@ -52,7 +52,7 @@ def _text(limit: int = 20000, **kw):
     return fields.String(validate=validate.Length(max=limit), allow_none=True, **kw)
 
 
-class ContactSchema(Schema):
+class ContactSchema(MaskedSchema):
     id = fields.Integer(dump_only=True)
     client_id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))

@@ -117,6 +117,9 @@ class Settings:
     # (at most, started on demand) each server process keeps.
     script_memory_mb: int = 256
     script_workers: int = 4
+    # Masking by role (atrium/masking.py): accounts all of whose roles are listed here see clients' phones,
+    # emails, addresses and sensitive custom fields masked.
+    masked_roles: tuple[str, ...] = ("viewer", "service_desk")
 
     @property
     def smtp_configured(self) -> bool:
@@ -199,6 +202,8 @@ class Settings:
             # Script sandbox
             script_memory_mb=int(env.get("ATRIUM_SCRIPT_MEMORY_MB", defaults.script_memory_mb)),
             script_workers=int(env.get("ATRIUM_SCRIPT_WORKERS", defaults.script_workers)),
+            # Masking by role
+            masked_roles=_roles(env.get("ATRIUM_MASKED_ROLES"), defaults.masked_roles),
         )
 
     def signing_key(self) -> str:
@@ -250,3 +255,10 @@ def _seconds(env_name: str, text: str | None, default: float) -> float:
 
 def _domains(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(part.strip().lstrip("@").casefold() for part in (text or "").split(",") if part.strip()))
+
+
+def _roles(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of roles; unset keeps the default, empty masks nobody."""
+    if text is None:
+        return default
+    return tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))

@@ -1,0 +1,188 @@
+"""Masking by role: the one home of how contact data is shown to people whose roles see it masked.
+
+Phones, emails, addresses and the sensitive custom fields (a property of the firm's custom-field JSON
+Schema marked `"x-atrium-sensitive": true`) of clients and their contacts are masked for an account all
+of whose roles are in ATRIUM_MASKED_ROLES (default `viewer,service_desk`); one role outside it shows them
+in full. Every channel that shows a client's contact data to a person goes through here: JSON responses,
+exports, notifications read or mailed. The values are masked as storage returns them (decrypted, if a
+storage layer encrypts them), so masking composes with protection at rest.
+
+Seeing one masked field of one client in full is an explicit, audited request (`reveal`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from atrium import audit
+from atrium.errors import InvalidInput
+from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
+
+DEFAULT_MASKED_ROLES = ("viewer", "service_desk")
+SENSITIVE_KEYWORD = "x-atrium-sensitive"
+CONTACT_FIELDS = ("phones", "emails", "addresses")
+MASK = "***"
+# Address parts kept in a masked address (the street and postcode are masked).
+ADDRESS_KEPT = ("label", "city", "region", "country")
+REVEAL_REASON_MIN = 10
+REVEAL_REASON_MAX = 500
+
+
+def mask_phone(value: str | None) -> str | None:
+    """`138****1234`: the first three and last four digits of a number of eight or more digits; a shorter
+    one keeps only its last two. Other characters (spaces, +, dashes) are dropped."""
+    if value is None:
+        return None
+    digits = re.sub(r"\D", "", str(value))
+    if len(digits) >= 8:
+        return f"{digits[:3]}****{digits[-4:]}"
+    return "****" + (digits[-2:] if len(digits) > 2 else "")
+
+
+def mask_email(value: str | None) -> str | None:
+    """`c***@example.com`: the first character of the local part, then the domain."""
+    if value is None:
+        return None
+    local, at, domain = str(value).rpartition("@")
+    if not at:
+        return MASK
+    return f"{local[:1]}{MASK}@{domain}"
+
+
+def mask_address(value):
+    """An address with its street (and postcode) masked; label, city, region and country kept."""
+    if not isinstance(value, dict):
+        return MASK if value else value
+    masked = {}
+    for key, part in value.items():
+        masked[key] = part if key in ADDRESS_KEPT or not part else MASK
+    return masked
+
+
+def mask_custom_value(value):
+    return value if value is None else MASK
+
+
+def masked_roles_of(settings) -> frozenset[str]:
+    roles = getattr(settings, "masked_roles", None)
+    return frozenset(DEFAULT_MASKED_ROLES if roles is None else roles)
+
+
+def sees_masked(roles: Iterable[str], settings) -> bool:
+    """Whether an account holding `roles` sees contact data masked: every one of its roles is a masked
+    role (an account with no role at all sees masked values)."""
+    return not (set(roles) - masked_roles_of(settings))
+
+
+def sensitive_fields(schema) -> frozenset[str]:
+    """The custom fields the firm's custom-field schema marks `"x-atrium-sensitive": true`."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return frozenset()
+    return frozenset(
+        name for name, spec in properties.items() if isinstance(spec, dict) and spec.get(SENSITIVE_KEYWORD) is True
+    )
+
+
+def firm_sensitive_fields(session: Session) -> frozenset[str]:
+    return sensitive_fields(setting_value(session, key=CLIENT_CUSTOM_FIELDS, default={}))
+
+
+def _masked_values(data: dict, sensitive: Iterable[str]) -> dict:
+    masked = dict(data)
+    if masked.get("phones") is not None:
+        masked["phones"] = [mask_phone(v) for v in masked["phones"]]
+    if masked.get("emails") is not None:
+        masked["emails"] = [mask_email(v) for v in masked["emails"]]
+    if masked.get("addresses") is not None:
+        masked["addresses"] = [mask_address(v) for v in masked["addresses"]]
+    for key, mask in (("phone", mask_phone), ("email", mask_email)):
+        if masked.get(key) is not None:
+            masked[key] = mask(masked[key])
+    custom = masked.get("custom_fields")
+    if isinstance(custom, dict) and sensitive:
+        masked["custom_fields"] = {k: mask_custom_value(v) if k in sensitive else v for k, v in custom.items()}
+    return masked
+
+
+def masked_client(data: dict, roles: Iterable[str], settings, *, sensitive: Iterable[str] = ()) -> dict:
+    """`data` (a client or a contact as a dict: phones, emails, addresses, custom_fields) as an account
+    holding `roles` may see it: a copy with the contact data and the `sensitive` custom fields masked if
+    its roles see masked values (settings.masked_roles), else `data` itself."""
+    if not sees_masked(roles, settings):
+        return data
+    return _masked_values(data, frozenset(sensitive))
+
+
+@dataclass(frozen=True)
+class Masking:
+    """How one reader sees contact data: `masked` or in full, and which custom fields are sensitive."""
+
+    masked: bool
+    sensitive: frozenset[str] = frozenset()
+
+    def client(self, data: dict) -> dict:
+        return _masked_values(data, self.sensitive) if self.masked else data
+
+    def text(self, text: str | None, values: Iterable) -> str | None:
+        """`text` with each of `values` (a client's phones, emails, addresses) that occurs in it masked:
+        free text written about a client (a notification's body) must not show what its fields hide."""
+        if not self.masked or not text:
+            return text
+        for value in values:
+            for plain, masked in _plain_and_masked(value):
+                if plain and len(plain) >= 4:
+                    text = text.replace(plain, masked)
+        return text
+
+
+FULL = Masking(False)
+
+
+def _plain_and_masked(value) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [(str(value[p]), MASK) for p in value if p not in ADDRESS_KEPT and value.get(p)]
+    value = str(value)
+    if "@" in value:
+        return [(value, mask_email(value))]
+    return [(value, mask_phone(value))]
+
+
+def masking_for(session: Session, roles: Iterable[str], settings) -> Masking:
+    """The reader's masking, with the firm's sensitive custom fields read only when it masks."""
+    if not sees_masked(roles, settings):
+        return FULL
+    return Masking(True, firm_sensitive_fields(session))
+
+
+def contact_values(record) -> list:
+    """A client's (or contact's) phones, emails and addresses, for `Masking.text`."""
+    get = record.get if isinstance(record, dict) else lambda name: getattr(record, name, None)
+    return [*(get("phones") or []), *(get("emails") or []), *(get("addresses") or [])]
+
+
+def reveal(session: Session, client, *, field: str, reason: str, actor: str) -> dict:
+    """The full value of one field of one client, for a reader who sees it masked and says why: audited as
+    `client.reveal` with the field and the reason, never the value. `field` is phones, emails, addresses or
+    a custom field the firm's schema marks sensitive."""
+    reason = (reason or "").strip()
+    errors = {}
+    if len(reason) < REVEAL_REASON_MIN:
+        errors["reason"] = [f"say why, in at least {REVEAL_REASON_MIN} characters"]
+    sensitive = firm_sensitive_fields(session)
+    if field not in CONTACT_FIELDS and field not in sensitive:
+        errors["field"] = [f"must be one of {', '.join(CONTACT_FIELDS)} or a sensitive custom field"]
+    if errors:
+        raise InvalidInput("cannot reveal this field", errors)
+    value = (client.custom_fields or {}).get(field) if field in sensitive else getattr(client, field)
+    audit.record(
+        session,
+        "client.reveal",
+        actor=actor,
+        target=f"client:{client.id}",
+        detail={"field": field, "reason": reason},
+    )
+    return {"client_id": client.id, "field": field, "value": value}
