@@ -15,10 +15,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atrium import audit
 from atrium.errors import InvalidInput
+from storage.accounts import Account
+from storage.clients import Client, Contact
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 
 DEFAULT_MASKED_ROLES = ("viewer", "service_desk")
@@ -129,26 +132,32 @@ class Masking:
 
     def text(self, text: str | None, values: Iterable) -> str | None:
         """`text` with each of `values` (a client's phones, emails, addresses) that occurs in it masked:
-        free text written about a client (a notification's body) must not show what its fields hide."""
+        free text written about a client (a notification's body) must not show what its fields hide. A
+        phone is found however its digits are spaced or punctuated; emails and streets in any case."""
         if not self.masked or not text:
             return text
         for value in values:
-            for plain, masked in _plain_and_masked(value):
-                if plain and len(plain) >= 4:
-                    text = text.replace(plain, masked)
+            for pattern, masked in _patterns(value):
+                text = pattern.sub(masked, text)
         return text
 
 
 FULL = Masking(False)
 
 
-def _plain_and_masked(value) -> list[tuple[str, str]]:
+def _patterns(value) -> list[tuple[re.Pattern, str]]:
     if isinstance(value, dict):
-        return [(str(value[p]), MASK) for p in value if p not in ADDRESS_KEPT and value.get(p)]
+        parts = [str(value[p]) for p in value if p not in ADDRESS_KEPT and value.get(p)]
+        return [(re.compile(re.escape(part), re.IGNORECASE), MASK) for part in parts if len(part) >= 4]
     value = str(value)
     if "@" in value:
-        return [(value, mask_email(value))]
-    return [(value, mask_phone(value))]
+        return [(re.compile(re.escape(value), re.IGNORECASE), mask_email(value))]
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < 6:
+        return []
+    # The digits in order, with any spacing or punctuation between them, not inside a longer number.
+    spaced = r"[\s().\-/]*".join(digits)
+    return [(re.compile(rf"(?<!\d)\+?{spaced}(?!\d)"), lambda _match, masked=mask_phone(value): masked)]
 
 
 def masking_for(session: Session, roles: Iterable[str], settings) -> Masking:
@@ -186,3 +195,26 @@ def reveal(session: Session, client, *, field: str, reason: str, actor: str) -> 
         detail={"field": field, "reason": reason},
     )
     return {"client_id": client.id, "field": field, "value": value}
+
+
+def notification_text(session: Session, note, roles: Iterable[str], settings) -> tuple[str, str]:
+    """A notification's (subject, body) as a reader holding `roles` may see them: one written about a client
+    (`client_id`) shows none of that client's or its contacts' phones, emails and street addresses in full
+    to a reader who sees them masked, whatever free text (a complaint's description, a request's title)
+    carried them."""
+    if note.client_id is None or not sees_masked(roles, settings):
+        return note.subject, note.body
+    client = session.get(Client, note.client_id)
+    values = contact_values(client) if client is not None else []
+    for contact in session.scalars(select(Contact).where(Contact.client_id == note.client_id)):
+        values.extend(contact_values(contact))
+    masked = Masking(True)
+    return masked.text(note.subject, values), masked.text(note.body, values)
+
+
+def roles_of(session: Session, usernames: Iterable[str]) -> dict[str, list[str]]:
+    """Each named account's roles, by username (a username with no account is left out)."""
+    names = set(usernames)
+    if not names:
+        return {}
+    return dict(session.execute(select(Account.username, Account.roles).where(Account.username.in_(names))).all())

@@ -12,12 +12,16 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from atrium import notifications
+from atrium.mailer import send_queued_notifications
 from atrium.masking import mask_address, mask_email, mask_phone, masked_client, sees_masked, sensitive_fields
 from atrium.settings import Settings
 from storage.audit import AuditEntry
 
 from .api_helpers import people_in_two_teams
-from .factories import make_client
+from .conftest import make_process_engine
+from .factories import make_account, make_client
+from .test_notification_mail import mailbox, smtp_settings  # noqa: F401 (the SMTP server fixture)
 
 PHONE = "13800131234"
 EMAIL = "carol@example.com"
@@ -308,3 +312,70 @@ def test_a_merge_result_masks_what_the_client_gained(people):
     assert merged.status_code == 200, merged.json
     assert merged.json["added"]["phones"] == ["139****9999"] and merged.json["added"]["emails"] == ["d***@example.com"]
     assert "13900139999" not in json.dumps(merged.json) and PHONE not in json.dumps(merged.json)
+
+
+# Notifications ------------------------------------------------------------------------------------------
+
+
+def notify_about(engine, client_id: int, *recipients: str) -> None:
+    """An escalation about a client whose free text (a complaint's description) carries its contact data."""
+    with engine.transaction() as session:
+        for recipient in recipients:
+            notifications.queue(
+                session,
+                kind="escalation",
+                recipient=recipient,
+                subject="Complaint from Harbour (138 0013 1234) not acknowledged",
+                body=f"Customer says: call me on +86 138-0013-1234 or write to {EMAIL.upper()}; "
+                f"I am at {STREET}, Bristol. Contact Carol: 13922220000.",
+                actor="timer",
+                client_id=client_id,
+            )
+
+
+def test_notifications_about_a_client_are_masked_for_masked_readers(app, people):
+    made = harbour(people["partner"])
+    people["partner"].post(f"/api/clients/{made['id']}/contacts", json={"name": "Carol", "phones": ["13922220000"]})
+    notify_about(app.extensions["atrium.engine"], made["id"], "service_desk", "manager")
+
+    [masked] = people["service_desk"].get("/api/me/notifications").json["items"]
+    assert masked["subject"] == "Complaint from Harbour (138****1234) not acknowledged"
+    assert masked["body"] == (
+        "Customer says: call me on +86 138****1234 or write to c***@example.com; "
+        "I am at ***, Bristol. Contact Carol: 139****0000."
+    )
+    read = people["service_desk"].post(f"/api/me/notifications/{masked['id']}/read").json
+    assert read["body"] == masked["body"]
+
+    [full] = people["manager"].get("/api/me/notifications").json["items"]
+    assert "+86 138-0013-1234" in full["body"] and EMAIL.upper() in full["body"] and STREET in full["body"]
+    # The admin's outbox shows the rows as they were written; its reader is not masked.
+    listed = people["admin"].get("/api/notifications", query_string={"recipient": "service_desk"}).json["items"]
+    assert "+86 138-0013-1234" in listed[0]["body"] and listed[0]["client_id"] == made["id"]
+
+
+@pytest.mark.app(masked_roles=("viewer", "service_desk", "admin"))
+def test_the_outbox_is_masked_for_an_admin_the_firm_masks(app, people):
+    made = harbour(people["partner"])
+    notify_about(app.extensions["atrium.engine"], made["id"], "manager")
+    [row] = people["admin"].get("/api/notifications").json["items"]
+    assert "138****1234" in row["body"] and "1234 or" in row["body"] and "0013" not in row["body"]
+
+
+def test_mailed_notifications_are_masked_by_the_recipients_roles(db, services, clock, mailbox):
+    engine = make_process_engine(db, services, **smtp_settings(mailbox.port))
+    with engine.transaction() as session:
+        make_account(session, "desk", roles=["service_desk"], email="desk@firm.example")
+        make_account(session, "boss", roles=["manager"], email="boss@firm.example")
+        client_id = make_client(
+            session, name="Harbour", phones=[PHONE], emails=[EMAIL], addresses=[{"street": STREET}]
+        ).id
+    notify_about(engine, client_id, "desk", "boss")
+    assert send_queued_notifications(engine) == 2
+    [desk] = mailbox.to("desk@firm.example")
+    [boss] = mailbox.to("boss@firm.example")
+    assert desk["Subject"] == "Complaint from Harbour (138****1234) not acknowledged"
+    desk_body = desk.get_content()
+    assert "138****1234" in desk_body and "c***@example.com" in desk_body and STREET not in desk_body
+    assert "0013" not in desk_body
+    assert "+86 138-0013-1234" in boss.get_content() and boss["Subject"].endswith("(138 0013 1234) not acknowledged")
