@@ -379,3 +379,24 @@ def test_mailed_notifications_are_masked_by_the_recipients_roles(db, services, c
     assert "138****1234" in desk_body and "c***@example.com" in desk_body and STREET not in desk_body
     assert "0013" not in desk_body
     assert "+86 138-0013-1234" in boss.get_content() and boss["Subject"].endswith("(138 0013 1234) not acknowledged")
+
+
+# Reports ------------------------------------------------------------------------------------------------
+
+
+def test_no_report_shows_contact_data(people, clock):
+    """Reports show figures about clients (counts, rates, names at most), never their contact data: a guard
+    that each report, as JSON and HTML, holds none of a client's phones, emails, streets or sensitive fields."""
+    harbour(people["partner"])
+    day = clock.now().date().isoformat()
+    names = [r["name"] for r in people["viewer"].get("/api/reports").json]
+    assert names
+    for name in names:
+        for fmt in ("json", "html"):
+            response = people["viewer"].get(
+                f"/api/reports/{name}", query_string={"from": day, "to": day, "format": fmt}
+            )
+            assert response.status_code == 200, (name, fmt, response.data[:300])
+            text = response.get_data(as_text=True)
+            for value in (PHONE, "0013", EMAIL, STREET, "GB123456789"):
+                assert value not in text, (name, fmt, value)
