@@ -269,6 +269,7 @@ class ClientItem(MethodView):
         engine = process_engine()
         with engine.transaction() as session:
             client = visible_client(session, client_id)
+            data = masking.unmasked_input(data, client, caller_masking(session))
             return client_service.update_client(
                 session, engine, client, data=data, actor=g.account.username, expected_version=expected
             )

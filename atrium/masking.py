@@ -218,3 +218,31 @@ def roles_of(session: Session, usernames: Iterable[str]) -> dict[str, list[str]]
     if not names:
         return {}
     return dict(session.execute(select(Account.username, Account.roles).where(Account.username.in_(names))).all())
+
+
+def unmasked_input(data: dict, stored, masking: Masking) -> dict:
+    """`data` sent to change a record (`stored`, a client or contact) by a reader who sees it masked, with
+    each value that is the masked form of a stored one put back to the stored value: sending back what
+    a GET showed changes nothing, rather than overwriting phones with `138****1234`."""
+    if not masking.masked:
+        return data
+    data = dict(data)
+    for name, mask in (("phones", mask_phone), ("emails", mask_email), ("addresses", mask_address)):
+        if name not in data or not isinstance(data[name], list):
+            continue
+        originals = list(getattr(stored, name, None) or [])
+        restored = []
+        for item in data[name]:
+            match = next((o for o in originals if item != o and mask(o) == item), None)
+            if match is not None:
+                originals.remove(match)
+            restored.append(item if match is None else match)
+        data[name] = restored
+    custom = data.get("custom_fields")
+    stored_custom = getattr(stored, "custom_fields", None) or {}
+    if isinstance(custom, dict) and masking.sensitive:
+        data["custom_fields"] = {
+            key: stored_custom[key] if key in masking.sensitive and value == MASK and key in stored_custom else value
+            for key, value in custom.items()
+        }
+    return data

@@ -400,3 +400,23 @@ def test_no_report_shows_contact_data(people, clock):
             text = response.get_data(as_text=True)
             for value in (PHONE, "0013", EMAIL, STREET, "GB123456789"):
                 assert value not in text, (name, fmt, value)
+
+
+@MASKING_WRITERS
+def test_a_masked_writer_sending_back_what_it_was_shown_changes_nothing(people):
+    am = people["account_manager"]
+    made = harbour(am)
+    shown = am.get(f"/api/clients/{made['id']}").json
+    body = {k: shown[k] for k in ("phones", "emails", "addresses", "custom_fields")}
+    body["phones"] = [*body["phones"], "13700137777"]  # and one new number
+    changed = am.patch(f"/api/clients/{made['id']}", json=body)
+    assert changed.status_code == 200, changed.json
+    full = people["partner"].get(f"/api/clients/{made['id']}").json
+    assert full["phones"] == [PHONE, "13700137777"] and full["emails"] == [EMAIL]
+    assert full["addresses"][0]["street"] == STREET and full["custom_fields"]["tax_id"] == "GB123456789"
+
+    url = f"/api/clients/{made['id']}/contacts"
+    contact = people["partner"].post(url, json={"name": "Carol", "phones": [PHONE], "emails": [EMAIL]}).json
+    seen = am.get(f"{url}/{contact['id']}").json
+    assert am.patch(f"{url}/{contact['id']}", json={"phones": seen["phones"], "role": "CFO"}).status_code == 200
+    assert people["partner"].get(f"{url}/{contact['id']}").json["phones"] == [PHONE]
