@@ -157,12 +157,16 @@ def owners_visible_to_caller(session) -> set[str] | None:
     )
 
 
-def process_data_shown_to_caller(session, process_key: str, data: dict) -> dict:
+def process_data_shown_to_caller(session, process_key: str, data: dict, *, editable: bool = False) -> dict:
     """A process's (or task's) data as the caller may read it: findings about clients they may not see
-    are only counted."""
-    if not has_client_findings(process_key):
-        return data
-    return disclosed_data(process_key, data, owners_visible_to_caller(session))
+    are only counted; contact data (phones, emails, addresses, at any depth) is masked for a caller who
+    sees it masked, unless the data is a form they may submit (`editable`: masked values sent back would
+    overwrite the real ones)."""
+    if has_client_findings(process_key):
+        data = disclosed_data(process_key, data, owners_visible_to_caller(session))
+    if not editable and caller_masking(session).masked:
+        data = masking.masked_process_data(data)
+    return data
 
 
 def visible_client(session, client_id: int, *, include_deleted: bool = False) -> Client:

@@ -246,3 +246,37 @@ def unmasked_input(data: dict, stored, masking: Masking) -> dict:
             for key, value in custom.items()
         }
     return data
+
+
+_PROCESS_MASKS = {
+    "phones": mask_phone,
+    "phone": mask_phone,
+    "emails": mask_email,
+    "email": mask_email,
+    "addresses": mask_address,
+    "address": mask_address,
+}
+
+
+def _masked_process_value(mask, value):
+    if isinstance(value, list):
+        return [_masked_process_value(mask, item) for item in value]
+    if isinstance(value, str) or (mask is mask_address and isinstance(value, dict)):
+        return mask(value)
+    return masked_process_data(value)
+
+
+def masked_process_data(data):
+    """Process variables or task data with every `phones`, `emails`, `addresses` (and `phone`, `email`,
+    `address`) value masked, at any depth: a client's contact data carried by a process (the onboarding
+    intake) is shown as the client record shows it."""
+    if isinstance(data, dict):
+        return {
+            key: _masked_process_value(_PROCESS_MASKS[key], value)
+            if key in _PROCESS_MASKS
+            else masked_process_data(value)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [masked_process_data(item) for item in data]
+    return data

@@ -14,7 +14,15 @@ from sqlalchemy import select
 
 from atrium import notifications
 from atrium.mailer import send_queued_notifications
-from atrium.masking import mask_address, mask_email, mask_phone, masked_client, sees_masked, sensitive_fields
+from atrium.masking import (
+    mask_address,
+    mask_email,
+    mask_phone,
+    masked_client,
+    masked_process_data,
+    sees_masked,
+    sensitive_fields,
+)
 from atrium.settings import Settings
 from storage.audit import AuditEntry
 
@@ -94,6 +102,13 @@ def test_the_masks():
         "country": "UK",
     }
     assert sensitive_fields(CUSTOM_SCHEMA) == {"tax_id"}
+    assert masked_process_data(
+        {"phones": [PHONE], "contacts": [{"name": "Ada", "email": EMAIL}], "address": {"street": "x", "city": "y"}}
+    ) == {
+        "phones": ["138****1234"],
+        "contacts": [{"name": "Ada", "email": "c***@example.com"}],
+        "address": {"street": "***", "city": "y"},
+    }
     assert sensitive_fields({}) == frozenset() and sensitive_fields({"properties": []}) == frozenset()
 
 
