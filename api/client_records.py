@@ -12,7 +12,7 @@ from flask.views import MethodView
 from marshmallow import ValidationError, fields, pre_load, validate, validates_schema
 from sqlalchemy import func, select
 
-from atrium import complaints, service_requests
+from atrium import complaints, masking, service_requests
 from atrium.client_records import PROCESS_OWNED, check_process_fields, create_record, delete_record, update_record
 from atrium.errors import NotFound
 from storage.client_records import (
@@ -35,7 +35,7 @@ from storage.client_records import (
 )
 from storage.clients import Contact
 
-from .clients import blp, process_engine, visible_client
+from .clients import MaskedSchema, blp, caller_masking, process_engine, visible_client
 from .docs import errors
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import LEADS, requires
@@ -52,7 +52,7 @@ def _text(limit: int = 20000, **kw):
     return fields.String(validate=validate.Length(max=limit), allow_none=True, **kw)
 
 
-class ContactSchema(Schema):
+class ContactSchema(MaskedSchema):
     id = fields.Integer(dump_only=True)
     client_id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
@@ -348,6 +348,8 @@ def _register(kind: RecordKind) -> None:
             with process_engine().transaction() as session:
                 visible_client(session, client_id)
                 record = _record_or_raise(session, kind, client_id, record_id)
+                if kind.model is Contact:  # what a masked reader was shown, sent back, changes nothing
+                    data = masking.unmasked_input(data, record, caller_masking(session))
                 return update_record(session, record, data, actor=g.account.username)
 
         @requires("records:write")

@@ -20,7 +20,14 @@ from atrium.client_merge import RECORD_MODELS, merge_clients
 from atrium.errors import InvalidInput, RowsInvalid
 from storage.clients import SORT_COLUMNS, Client
 
-from .clients import ClientArgs, ClientSchema, client_list_conditions, owners_visible_to_caller, process_engine
+from .clients import (
+    ClientArgs,
+    ClientSchema,
+    caller_masking,
+    client_list_conditions,
+    owners_visible_to_caller,
+    process_engine,
+)
 from .docs import errors
 from .permissions import has_permission, requires
 from .schema_base import Schema
@@ -28,6 +35,7 @@ from .schema_base import Schema
 CSV = "text/csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 EXPORT_BATCH = 500
+CONTACTS = ("phones", "emails", "addresses")
 
 
 class MultipartParser(FlaskParser):
@@ -74,7 +82,7 @@ def export_clients(args):
     engine = process_engine()
     with engine.transaction() as session:
         conditions = client_list_conditions(session, args)
-        layout = export_layout(session)
+        layout = export_layout(session, caller_masking(session))
         if args["format"] == "xlsx":
             count = session.scalar(select(func.count()).select_from(Client).where(*conditions))
             if count > XLSX_MAX_ROWS:
@@ -300,5 +308,9 @@ def merge_client(data, client_id):
             "client": result.client,
             "from_client_id": result.from_client_id,
             "moved": result.moved,
-            "added": result.added,
+            # What the client gained, masked as the caller sees contact data (custom fields are named only).
+            "added": {
+                **result.added,
+                **caller_masking(session).client({k: v for k, v in result.added.items() if k in CONTACTS}),
+            },
         }

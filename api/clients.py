@@ -4,12 +4,13 @@ changes themselves, with their follow-up cycle and audit row, are atrium/clients
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields, validate
+from marshmallow import fields, post_dump, validate
 
 from atrium import clients as client_service
+from atrium import masking
 from atrium.disclosure import disclosed_data, has_client_findings
 from storage import timeline
 from storage.clients import (
@@ -36,6 +37,32 @@ blp = Blueprint("clients", __name__, url_prefix="/api/clients", description="Cli
 SORTS = tuple(SORT_COLUMNS)
 
 
+def caller_masking(session=None) -> masking.Masking:
+    """How the caller sees contact data (atrium/masking.py), worked out once per request."""
+    found = g.get("atrium_masking")
+    if found is None:
+        settings = current_app.extensions["atrium.settings"]
+        if not masking.sees_masked(g.account.roles, settings):
+            found = masking.FULL
+        elif session is not None:
+            found = masking.masking_for(session, g.account.roles, settings)
+        else:
+            with process_engine().transaction() as own:
+                found = masking.masking_for(own, g.account.roles, settings)
+        g.atrium_masking = found
+    return found
+
+
+class MaskedSchema(Schema):
+    """A schema of a record with contact data: dumped in a request, it is masked as the caller sees it."""
+
+    @post_dump
+    def mask_for_caller(self, data, **kwargs):
+        if has_request_context() and g.get("account") is not None:
+            return caller_masking().client(data)
+        return data
+
+
 class AddressSchema(Schema):
     label = fields.String(validate=validate.Length(max=50), metadata={"description": "e.g. office, billing"})
     street = fields.String(validate=validate.Length(max=300))
@@ -45,7 +72,7 @@ class AddressSchema(Schema):
     country = fields.String(validate=validate.Length(max=100))
 
 
-class ClientSchema(Schema):
+class ClientSchema(MaskedSchema):
     id = fields.Integer(dump_only=True)
     kind = fields.String(validate=validate.OneOf(KINDS), load_default="organisation")
     name = fields.String(required=True, validate=validate.Length(min=1, max=300))
@@ -130,12 +157,16 @@ def owners_visible_to_caller(session) -> set[str] | None:
     )
 
 
-def process_data_shown_to_caller(session, process_key: str, data: dict) -> dict:
+def process_data_shown_to_caller(session, process_key: str, data: dict, *, editable: bool = False) -> dict:
     """A process's (or task's) data as the caller may read it: findings about clients they may not see
-    are only counted."""
-    if not has_client_findings(process_key):
-        return data
-    return disclosed_data(process_key, data, owners_visible_to_caller(session))
+    are only counted; contact data (phones, emails, addresses, at any depth) is masked for a caller who
+    sees it masked, unless the data is a form they may submit (`editable`: masked values sent back would
+    overwrite the real ones)."""
+    if has_client_findings(process_key):
+        data = disclosed_data(process_key, data, owners_visible_to_caller(session))
+    if not editable and caller_masking(session).masked:
+        data = masking.masked_process_data(data)
+    return data
 
 
 def visible_client(session, client_id: int, *, include_deleted: bool = False) -> Client:
@@ -242,6 +273,7 @@ class ClientItem(MethodView):
         engine = process_engine()
         with engine.transaction() as session:
             client = visible_client(session, client_id)
+            data = masking.unmasked_input(data, client, caller_masking(session))
             return client_service.update_client(
                 session, engine, client, data=data, actor=g.account.username, expected_version=expected
             )
@@ -307,3 +339,35 @@ def client_timeline(args, client_id):
             limit=args["limit"],
         )
         return {"client_id": client_id, "items": items}
+
+
+class RevealSchema(Schema):
+    field = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "phones, emails, addresses, or a custom field the firm's schema marks sensitive"},
+    )
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(max=masking.REVEAL_REASON_MAX),
+        metadata={"description": f"why you need it, at least {masking.REVEAL_REASON_MIN} characters (audited)"},
+    )
+
+
+class RevealedSchema(Schema):
+    client_id = fields.Integer(required=True)
+    field = fields.String(required=True)
+    value = fields.Raw(allow_none=True, metadata={"description": "the field's full value"})
+
+
+@blp.route("/<id:client_id>/reveal", methods=["POST"])
+@requires("clients:read")
+@blp.arguments(RevealSchema)
+@blp.response(200, RevealedSchema)
+@errors(blp, 404, 422)
+def reveal_field(data, client_id):
+    """The full value of one masked field of a client you may see, for a stated reason: audited as
+    `client.reveal` (the field and the reason, not the value)."""
+    with process_engine().transaction() as session:
+        client = visible_client(session, client_id)
+        return masking.reveal(session, client, field=data["field"], reason=data["reason"], actor=g.account.username)

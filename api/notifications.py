@@ -3,13 +3,13 @@ person's own notifications for the web app's bell."""
 
 from __future__ import annotations
 
-from flask import g
+from flask import current_app, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import func, select
 
-from atrium import notifications
+from atrium import masking, notifications
 from storage.notifications import (
     FAILED,
     QUEUED,
@@ -50,6 +50,9 @@ class NotificationSchema(Schema):
     read_at = fields.DateTime(allow_none=True, metadata={"description": "when the recipient marked it read"})
 
 
+FIELDS = tuple(NotificationSchema._declared_fields)
+
+
 class NotificationArgs(PageArgs):
     recipient = fields.String(
         validate=validate.Length(max=100), metadata={"description": "admins only; others always see their own"}
@@ -84,7 +87,11 @@ class Notifications(MethodView):
                 select(func.count()).select_from(Notification).where(*conditions),
                 args,
             )
-            return envelope([row[0] for row in rows], total, args)
+            items = []
+            for (note,) in rows:
+                subject, body = _as_read(session, note)
+                items.append({**{name: getattr(note, name) for name in FIELDS}, "subject": subject, "body": body})
+            return envelope(items, total, args)
 
 
 # The bell: the person's own notifications, read and marked read. Only the recipient's rows, ever:
@@ -133,12 +140,18 @@ class UnreadCountSchema(Schema):
 MyNotificationPage = page_schema(MyNotificationSchema, "MyNotificationPage")
 
 
-def _item(note) -> dict:
+def _as_read(session, note) -> tuple[str, str]:
+    """The subject and body as the caller sees a client's contact data (atrium/masking.py)."""
+    return masking.notification_text(session, note, g.account.roles, current_app.extensions["atrium.settings"])
+
+
+def _item(session, note) -> dict:
+    subject, body = _as_read(session, note)
     return {
         "id": note.id,
         "kind": note.kind,
-        "subject": note.subject,
-        "body": note.body,
+        "subject": subject,
+        "body": body,
         "created_at": note.created_at,
         "read_at": note.read_at,
         "link": link_of(note),
@@ -155,7 +168,7 @@ def my_notifications(args):
     rows_query, count_query = own_notifications_queries(recipient=g.account.username, unread=args["unread"])
     with process_engine().transaction() as session:
         rows, total = page_query(session, rows_query, count_query, args)
-        return envelope([_item(row[0]) for row in rows], total, args)
+        return envelope([_item(session, row[0]) for row in rows], total, args)
 
 
 @my_blp.route("/unread-count")
@@ -175,7 +188,8 @@ def my_unread_count():
 def mark_my_notification_read(notification_id):
     """Mark one of your notifications read (again: it keeps when it was first read)."""
     with process_engine().transaction() as session:
-        return _item(notifications.mark_read(session, recipient=g.account.username, notification_id=notification_id))
+        note = notifications.mark_read(session, recipient=g.account.username, notification_id=notification_id)
+        return _item(session, note)
 
 
 @my_blp.route("/read-all", methods=["POST"])

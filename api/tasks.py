@@ -380,6 +380,7 @@ def get_task_detail(task_id):
                 session,
                 task["process_key"],
                 {k: v for k, v in values.items() if k in (form.schema.get("properties") or {})},
+                editable=has_permission(g.account.roles, "tasks:work"),
             )
         return {**localized_task(task), "form": localized_form(session, form), "data": data}
 

@@ -13,7 +13,7 @@ Domain modules, by concept:
   writing its audit row), client_import, client_merge and client_export (in bulk), follow_up_cycles (an
   active client's one `follow_up` instance), onboarding (the client_onboarding process's rules: conflict
   check, opening the approved client), disclosure (what process data may name of clients a reader may
-  not see).
+  not see), masking (contact data and sensitive custom fields masked by role; an audited reveal).
 - Client records and their processes: client_records (contacts, engagements, hand-recorded follow-ups
   and feedback), complaints and service_requests (recording one starts its process; each step of the
   process is a function here; due times fixed at receipt), follow_ups (the follow_up process's steps),

@@ -17,6 +17,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from atrium.masking import FULL, Masking
 from storage.clients import Client
 from storage.firm_settings import CLIENT_CUSTOM_FIELDS, setting_value
 
@@ -47,9 +48,11 @@ BATCH_SIZE = 500
 
 @dataclass(frozen=True)
 class ExportLayout:
-    """The columns of an export: one per custom field the firm's schema declares, else one JSON column."""
+    """The columns of an export: one per custom field the firm's schema declares, else one JSON column; and
+    how the person exporting sees contact data (atrium/masking.py)."""
 
     custom_names: tuple[str, ...] | None
+    masking: Masking = FULL
 
     @property
     def headers(self) -> list[str]:
@@ -61,10 +64,10 @@ class ExportLayout:
         return [*LEADING, *custom, *TRAILING]
 
 
-def export_layout(session: Session) -> ExportLayout:
+def export_layout(session: Session, masking: Masking = FULL) -> ExportLayout:
     schema = setting_value(session, key=CLIENT_CUSTOM_FIELDS) or {}
     properties = schema.get("properties") if isinstance(schema, dict) else None
-    return ExportLayout(tuple(properties) if isinstance(properties, dict) and properties else None)
+    return ExportLayout(tuple(properties) if isinstance(properties, dict) and properties else None, masking)
 
 
 def clients_in_batches(
@@ -103,8 +106,17 @@ def address_text(address) -> str:
 
 
 def client_row(layout: ExportLayout, client: Client) -> list[Any]:
-    """One client as a row of plain values (str, int, float, bool, datetime or None)."""
-    custom = client.custom_fields or {}
+    """One client as a row of plain values (str, int, float, bool, datetime or None), masked as
+    `layout.masking` says."""
+    contact = layout.masking.client(
+        {
+            "phones": client.phones or [],
+            "emails": client.emails or [],
+            "addresses": client.addresses or [],
+            "custom_fields": client.custom_fields or {},
+        }
+    )
+    custom = contact["custom_fields"]
     if layout.custom_names is None:
         custom_values = [json.dumps(custom, ensure_ascii=False) if custom else None]
     else:
@@ -118,9 +130,9 @@ def client_row(layout: ExportLayout, client: Client) -> list[Any]:
         client.industry,
         client.owner,
         LIST_SEPARATOR.join(client.tags or []),
-        LIST_SEPARATOR.join(client.phones or []),
-        LIST_SEPARATOR.join(client.emails or []),
-        LIST_SEPARATOR.join(map(address_text, client.addresses or [])),
+        LIST_SEPARATOR.join(contact["phones"]),
+        LIST_SEPARATOR.join(contact["emails"]),
+        LIST_SEPARATOR.join(map(address_text, contact["addresses"])),
         client.notes,
         *custom_values,
         client.created_at,

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from atrium import clock
+from atrium.masking import notification_text, roles_of
 from atrium.settings import Settings
 from storage.notifications import addresses_of, claim_sendable, mark_attempt_failed, mark_sent
 from storage.reports import report_pdfs
@@ -41,14 +42,25 @@ def send_queued_notifications(engine, *, batch_size: int = DEFAULT_BATCH_SIZE, m
             if rows:
                 addresses = addresses_of(session, usernames={r.recipient for r in rows if not r.email and r.recipient})
                 attachments = report_pdfs(session, run_ids={r.report_run_id for r in rows if r.report_run_id})
-                sent += _deliver(session, rows, addresses, attachments, settings)
+                roles = roles_of(session, {r.recipient for r in rows if r.recipient and r.client_id})
+                texts = {
+                    r.id: notification_text(session, r, roles.get(r.recipient or "", []), settings)
+                    for r in rows
+                    if r.client_id is not None
+                }
+                sent += _deliver(session, rows, addresses, attachments, settings, texts)
         if len(rows) < batch_size:
             break
     return sent
 
 
 def _deliver(
-    session, rows, addresses: dict[str, str], attachments: dict[int, tuple[str, bytes]], settings: Settings
+    session,
+    rows,
+    addresses: dict[str, str],
+    attachments: dict[int, tuple[str, bytes]],
+    settings: Settings,
+    texts: dict[int, tuple[str, str]] | None = None,
 ) -> int:
     """Send `rows` over one SMTP connection; every row ends marked sent, queued for a retry, or failed."""
     sendable = []
@@ -77,7 +89,9 @@ def _deliver(
     try:
         for row, address in sendable:
             try:
-                connection.send_message(_message(row, address, settings, attachments.get(row.report_run_id)))
+                connection.send_message(
+                    _message(row, address, settings, attachments.get(row.report_run_id), (texts or {}).get(row.id))
+                )
             except (OSError, smtplib.SMTPException) as exc:
                 _failed(session, row, f"{type(exc).__name__}: {exc}", settings)
             else:
@@ -104,14 +118,22 @@ def _connect(settings: Settings) -> smtplib.SMTP:
     return connection
 
 
-def _message(row, address: str, settings: Settings, attachment: tuple[str, bytes] | None = None) -> EmailMessage:
+def _message(
+    row,
+    address: str,
+    settings: Settings,
+    attachment: tuple[str, bytes] | None = None,
+    text: tuple[str, str] | None = None,
+) -> EmailMessage:
+    """The mail of one notification; `text` its (subject, body) as the recipient may see them (masked)."""
+    subject, body = text or (row.subject, row.body)
     message = EmailMessage()
     message["From"] = settings.smtp_from
     message["To"] = address
-    message["Subject"] = row.subject
+    message["Subject"] = subject
     message["Message-ID"] = make_msgid(idstring=f"atrium-notification-{row.id}")
     message["X-Atrium-Notification"] = str(row.id)
-    message.set_content(row.body)
+    message.set_content(body)
     if attachment is not None:
         filename, content = attachment
         message.add_attachment(content, maintype="application", subtype="pdf", filename=filename)

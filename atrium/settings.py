@@ -129,6 +129,9 @@ class Settings:
     master_key: str | None = None
     master_key_file: Path | None = None
     old_master_keys: tuple[str, ...] = ()
+    # Masking by role (atrium/masking.py): accounts all of whose roles are listed here see clients' phones,
+    # emails, addresses and sensitive custom fields masked.
+    masked_roles: tuple[str, ...] = ("viewer", "service_desk")
 
     @property
     def smtp_configured(self) -> bool:
@@ -219,6 +222,8 @@ class Settings:
             master_key=env.get("ATRIUM_MASTER_KEY") or None,
             master_key_file=Path(env["ATRIUM_MASTER_KEY_FILE"]) if env.get("ATRIUM_MASTER_KEY_FILE") else None,
             old_master_keys=tuple(k.strip() for k in (env.get("ATRIUM_OLD_MASTER_KEYS") or "").split(",") if k.strip()),
+            # Masking by role
+            masked_roles=_roles(env.get("ATRIUM_MASKED_ROLES"), defaults.masked_roles),
         )
 
     def signing_key(self) -> str:
@@ -279,3 +284,10 @@ def _backup_cron(text: str | None) -> str | None:
 
     check_cron(text.strip())
     return text.strip()
+
+
+def _roles(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of roles; unset keeps the default, empty masks nobody."""
+    if text is None:
+        return default
+    return tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))

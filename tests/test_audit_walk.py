@@ -674,6 +674,20 @@ def _(w):
     )
 
 
+@case("POST", "/api/clients/<id:client_id>/reveal")
+def _(w):
+    made = w.new_client()
+    w.call(
+        "viewer",
+        "POST",
+        "/api/clients/<id:client_id>/reveal",
+        f"/api/clients/{made['id']}/reveal",
+        action="client.reveal",
+        target=f"client:{made['id']}",
+        json={"field": "phones", "reason": "the client asked us to call back"},
+    )
+
+
 @case("POST", "/api/clients/import")
 def _(w):
     content = "name,phones,owner\nNorthwind Architects,020 7946 0001,account_manager\n".encode()

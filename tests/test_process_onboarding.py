@@ -312,3 +312,21 @@ def test_names_match_as_whole_words_and_unspaced_scripts_as_substrings():
     assert not match("Smart Art", "Art Partners Smartly") and not match("Ray Holt", "Murray Holtby")
     assert match("华为技术有限公司", "华为") and not match("华", "华为")
     assert not match("", "Acme") and not match("Ltd", "Acme Ltd")
+
+
+def test_the_intakes_contact_data_is_masked_for_readers_who_see_it_masked(people):
+    """Masking by role (issue 13): a viewer reading the onboarding's variables or its review task sees the
+    phones and emails masked; the partner sees them in full."""
+    instance, review = onboarded_to_review(people)
+    viewer = people["viewer"]
+    variables = viewer.get(f"/api/process-instances/{instance['id']}").json["variables"]
+    task = viewer.get(f"/api/tasks/{review['id']}").json["data"]
+    for data in (variables, task):
+        text = str(data)
+        assert "+44 117 496 0000" not in text and "office@meridian.example" not in text, data
+        assert "ada@meridian.example" not in text
+    assert variables["phones"] == ["441****0000"] and variables["emails"] == ["o***@meridian.example"]
+    assert variables["contacts"][0]["emails"] == ["a***@meridian.example"]
+    assert variables["client_name"] == "Meridian Architects LLP"  # the rest is shown as before
+    full = people["partner"].get(f"/api/process-instances/{instance['id']}").json["variables"]
+    assert full["phones"] == ["+44 117 496 0000"] and full["contacts"][0]["emails"] == ["ada@meridian.example"]
