@@ -117,6 +117,9 @@ class Settings:
     # (at most, started on demand) each server process keeps.
     script_memory_mb: int = 256
     script_workers: int = 4
+    # Roles whose accounts must have a second factor (TOTP): until they enrol, a login opens only the
+    # enrolment (ATRIUM_REQUIRE_TOTP_ROLES=admin,partner; empty: optional for everyone).
+    require_totp_roles: tuple[str, ...] = ()
 
     @property
     def smtp_configured(self) -> bool:
@@ -199,6 +202,8 @@ class Settings:
             # Script sandbox
             script_memory_mb=int(env.get("ATRIUM_SCRIPT_MEMORY_MB", defaults.script_memory_mb)),
             script_workers=int(env.get("ATRIUM_SCRIPT_WORKERS", defaults.script_workers)),
+            # Second factor
+            require_totp_roles=_roles("ATRIUM_REQUIRE_TOTP_ROLES", env.get("ATRIUM_REQUIRE_TOTP_ROLES")),
         )
 
     def signing_key(self) -> str:
@@ -250,3 +255,15 @@ def _seconds(env_name: str, text: str | None, default: float) -> float:
 
 def _domains(text: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(part.strip().lstrip("@").casefold() for part in (text or "").split(",") if part.strip()))
+
+
+# Second factor
+def _roles(env_name: str, text: str | None) -> tuple[str, ...]:
+    """`admin,partner`: roles among storage.accounts.ROLES; an unknown one stops the start."""
+    from storage.accounts import ROLES
+
+    roles = tuple(dict.fromkeys(part.strip() for part in (text or "").split(",") if part.strip()))
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ValueError(f"{env_name}: unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+    return roles
