@@ -226,3 +226,25 @@ def test_the_setting_names_known_roles_only():
     assert Settings.from_env({}).require_totp_roles == ()
     with pytest.raises(ValueError, match="ATRIUM_REQUIRE_TOTP_ROLES"):
         Settings.from_env({"ATRIUM_REQUIRE_TOTP_ROLES": "admin,root"})
+
+
+def test_one_code_sent_in_parallel_logs_in_once(pg, services, clock):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .api_helpers import make_app
+
+    app = make_app(pg, services)
+    try:
+        secret, codes = enrol(caller(app.test_client(), "viewer"), clock)
+        clock.advance(seconds=30)
+        for otp in (code_of(secret, clock), codes[0]):
+            with ThreadPoolExecutor(max_workers=6) as pool:
+                statuses = list(
+                    pool.map(
+                        lambda n: login_with(app.test_client(), "viewer", otp, address=f"192.0.2.{n}").status_code,
+                        range(6),
+                    )
+                )
+            assert sorted(statuses) == [200] + [401] * 5, otp
+    finally:
+        app.extensions["atrium.db"].dispose()
