@@ -19,7 +19,7 @@ const FIELDS: Record<string, keyof Values> = { current_password: "current", new_
 /** Changing one's password, and the only screen open after an administrator reset it. */
 export default function ChangePasswordPage() {
   const { t } = useTranslation("password");
-  const { user, login } = useSession();
+  const { user, login, logout } = useSession();
   const navigate = useNavigate();
   const [form] = Form.useForm<Values>();
   const [error, setError] = useState<string | null>(null);
@@ -32,7 +32,15 @@ export default function ChangePasswordPage() {
     try {
       await sessionApi.changePassword(values.current, values.next);
       // The change ended every session of the account, this one too: sign in again with the new password.
-      await login(user!.username, values.next);
+      try {
+        await login(user!.username, values.next);
+      } catch (relogin) {
+        // A second factor: the person logs in again themselves, with the new password and a code.
+        if (!(relogin instanceof ProblemError && relogin.kind === "otp-required")) throw relogin;
+        void message.success(t("doneLogInAgain"));
+        await logout().catch(() => undefined);
+        return;
+      }
       void message.success(t("done"));
       navigate("/inbox", { replace: true });
     } catch (failure) {

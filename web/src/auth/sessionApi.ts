@@ -4,8 +4,9 @@ import type { SessionBody } from "./types";
 
 export const sessionApi = {
   current: async (): Promise<SessionBody> => unwrap(await api.GET("/api/auth/session")),
-  login: async (username: string, password: string): Promise<SessionBody> =>
-    unwrap(await api.POST("/api/auth/session", { body: { username, password } })),
+  /** `otp`: the second factor's code (or a recovery code), for an account that has one. */
+  login: async (username: string, password: string, otp?: string): Promise<SessionBody> =>
+    unwrap(await api.POST("/api/auth/session", { body: otp ? { username, password, otp } : { username, password } })),
   logout: async (): Promise<void> => {
     await api.DELETE("/api/auth/session");
   },
