@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { Alert, Button, Card, Form, Input, Typography, message } from "antd";
 import { useTranslation } from "react-i18next";
-import { useNavigate } from "react-router-dom";
+import { Link, useNavigate } from "react-router-dom";
 import { ProblemError } from "../api/client";
 import { problemText } from "../ui/problemText";
 import { useSession } from "./session";
@@ -82,6 +82,11 @@ export default function ChangePasswordPage() {
         </Form.Item>
         <Button type="primary" htmlType="submit" loading={busy}>{t("submit")}</Button>
       </Form>
+      {!forced && (
+        <Typography.Paragraph className="second-factor-link">
+          <Link to="/second-factor">{user?.totp_enabled ? t("secondFactorOn") : t("secondFactorAdd")}</Link>
+        </Typography.Paragraph>
+      )}
     </Card>
   );
 }

@@ -10,6 +10,11 @@ export const sessionApi = {
   logout: async (): Promise<void> => {
     await api.DELETE("/api/auth/session");
   },
+  /** Starts adding a second factor: the secret (shown this once) and its otpauth:// URI. */
+  startSecondFactor: async () => unwrap(await api.POST("/api/me/totp")),
+  /** Confirms it with a first code; answers the recovery codes, shown this once. */
+  confirmSecondFactor: async (code: string): Promise<string[]> =>
+    unwrap(await api.POST("/api/me/totp/confirm", { body: { code } })).recovery_codes,
   /** Changes the password; the server then ends every session of the account, this one included. */
   changePassword: async (currentPassword: string, newPassword: string): Promise<void> => {
     await api.POST("/api/me/password", { body: { current_password: currentPassword, new_password: newPassword } });
