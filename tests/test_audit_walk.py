@@ -953,6 +953,10 @@ def _cli_user_create(cli):
     )
 
 
+def _cli_user_totp_reset(cli):
+    cli.run("user", "totp-reset", "--username", "viewer", action="account.totp.reset", target="account:viewer")
+
+
 def _cli_report_run(cli):
     cli.run(
         "report",
@@ -981,6 +985,7 @@ CLI_CASES = {
     ("deploy",): _cli_deploy,
     ("demo",): _cli_demo,
     ("user", "create"): _cli_user_create,
+    ("user", "totp-reset"): _cli_user_totp_reset,
     ("report", "run"): _cli_report_run,
     ("follow-ups", "start"): _cli_follow_ups_start,
 }

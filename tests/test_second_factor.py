@@ -248,3 +248,16 @@ def test_one_code_sent_in_parallel_logs_in_once(pg, services, clock):
             assert sorted(statuses) == [200] + [401] * 5, otp
     finally:
         app.extensions["atrium.db"].dispose()
+
+
+def test_the_cli_removes_a_second_factor_when_no_admin_can(client, clock, monkeypatch, capsys):
+    from atrium.cli import main
+
+    db_url = client.application.extensions["atrium.settings"].database_url
+    monkeypatch.setenv("ATRIUM_DATABASE_URL", db_url)
+    enrol(caller(client, "admin"), clock)
+    assert login_with(client, "admin").json["type"] == OTP_REQUIRED
+    assert main(["user", "totp-reset", "--username", "no-such-person"]) != 0
+    assert main(["user", "totp-reset", "--username", "admin"]) == 0
+    assert "Removed the second factor of admin" in capsys.readouterr().out
+    assert login_with(client, "admin").status_code == 200
