@@ -65,3 +65,23 @@ def test_a_role_that_requires_a_second_factor_opens_only_its_enrolment_until_add
         "/api/auth/session", json={"username": "paula", "password": password("paula"), "otp": recovery}
     )
     assert answer.status_code == 200 and answer.json["user"]["totp_enabled"] is True
+
+
+def test_changing_the_password_of_an_account_with_a_second_factor_ends_at_the_login_form(live_server, page, clock):
+    vera = api_as(live_server, "vera")
+    secret = vera.post("/api/me/totp").json["secret"]
+    totp = pyotp.TOTP(secret)
+    assert vera.post("/api/me/totp/confirm", json={"code": totp.at(int(clock.now().timestamp()))}).status_code == 200
+    clock.advance(seconds=30)
+    log_in(page, live_server, "vera")
+    page.get_by_label("Code from your authenticator app").fill(totp.at(int(clock.now().timestamp())))
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    page.goto(live_server.url + "/password")
+    expect(page.get_by_role("link", name="Second factor: on")).to_be_visible()
+    page.get_by_label("Current password").fill(password("vera"))
+    page.get_by_label("New password", exact=True).fill("copper lanterns drift over the harbour")
+    page.get_by_label("New password again").fill("copper lanterns drift over the harbour")
+    page.get_by_role("button", name="Change password").click()
+    expect(page.get_by_text("Your password is changed. Log in again")).to_be_visible()
+    expect(page.get_by_role("heading", name="Log in to Atrium")).to_be_visible()
