@@ -11,7 +11,7 @@ from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from atrium import accounts as account_service
-from atrium import login_throttle
+from atrium import login_throttle, second_factor
 from atrium.errors import TooManyRequests
 from storage.accounts import LOCALES, ROLES, Account, RevokedToken
 
@@ -27,6 +27,16 @@ blp = Blueprint("accounts", __name__, url_prefix="/api", description="Authentica
 class LoginSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=100))
     password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
+    otp = fields.String(
+        load_only=True,
+        allow_none=True,
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "The second factor's 6-digit code, or a recovery code, for an account that has one: "
+            "without it such a login is a 401 of type otp-required, with a wrong or already used one a 401 "
+            "of type otp-invalid (throttled as a wrong password)"
+        },
+    )
 
 
 class TokenSchema(Schema):
@@ -40,6 +50,14 @@ class TokenSchema(Schema):
             "POST /api/me/password (which returns a full token), GET /api/me "
             "and POST /api/auth/revoke; anything else is a 403 problem of "
             "type password-change-required"
+        },
+    )
+    totp_enrolment_required = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "True when the account's role requires a second factor it has not enrolled: the token "
+            "then opens only the enrolment (POST /api/me/totp, POST /api/me/totp/confirm), GET/PATCH /api/me "
+            "and logging out; anything else is a 403 problem of type totp-enrolment-required"
         },
     )
 
@@ -91,6 +109,40 @@ class MeSchema(AccountSchema):
             "description": "True after an admin's reset: only changing the password (and GET/PATCH /api/me, "
             "logging out) is open until then"
         },
+    )
+    totp_required = fields.Boolean(
+        dump_only=True,
+        metadata={"description": "Whether a role of the account requires a second factor (ATRIUM_REQUIRE_TOTP_ROLES)"},
+    )
+    totp_enabled = fields.Boolean(dump_only=True, metadata={"description": "Whether the account has a second factor"})
+
+
+class TotpEnrolmentSchema(Schema):
+    secret = fields.String(
+        required=True, metadata={"description": "The base32 secret, for typing into an authenticator app: shown once"}
+    )
+    otpauth_uri = fields.String(required=True, metadata={"description": "The same as an otpauth:// URI (a QR code)"})
+
+
+class TotpCodeSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class RecoveryCodesSchema(Schema):
+    recovery_codes = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Single-use codes for logging in without the device: shown this once"},
+    )
+
+
+class TotpDisableSchema(Schema):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1000))
+    code = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "A current code or a recovery code"},
     )
 
 
@@ -160,7 +212,17 @@ def me_body(account) -> dict:
         "locale": account.locale,
         "permissions": permissions_of(account.roles),
         "password_change_required": bool(account.must_change_password),
+        "totp_required": second_factor.required_for(account.roles, _settings()),
+        "totp_enabled": bool(account.totp_enabled),
     }
+
+
+def _settings():
+    return current_app.extensions["atrium.settings"]
+
+
+def _totp_enrolment_required(account) -> bool:
+    return not account.totp_enabled and second_factor.required_for(account.roles, _settings())
 
 
 def log_in(login: dict, respond: Callable[[Account], dict], *, how: str) -> dict:
@@ -175,7 +237,12 @@ def log_in(login: dict, respond: Callable[[Account], dict], *, how: str) -> dict
     with _engine().transaction() as session:
         try:
             account = account_service.authenticate(
-                session, username=username, password=login["password"], address=_client_address(), settings=settings
+                session,
+                username=username,
+                password=login["password"],
+                otp=login.get("otp"),
+                address=_client_address(),
+                settings=settings,
             )
         except account_service.LoginRefused as exc:
             failure = exc
@@ -192,6 +259,10 @@ def log_in(login: dict, respond: Callable[[Account], dict], *, how: str) -> dict
             detail = {"how": how}
             if account.must_change_password:
                 detail["password_change_required"] = True
+            if account.totp_enabled:
+                detail["second_factor"] = True
+            elif _totp_enrolment_required(account):
+                detail["totp_enrolment_required"] = True
             audit.record(
                 session,
                 "login",
@@ -219,6 +290,7 @@ def _token_body(account) -> dict:
         "token_type": "Bearer",
         "expires_in": expires_in,
         "password_change_required": bool(account.must_change_password),
+        "totp_enrolment_required": _totp_enrolment_required(account),
     }
 
 
@@ -251,6 +323,45 @@ def change_password(data):
         )
         login_throttle.forgive_attempt(session, username=username, address=_client_address(), settings=settings)
         return _token_body(account)
+
+
+@blp.route("/me/totp")
+class MyTotp(MethodView):
+    @blp.response(201, TotpEnrolmentSchema)
+    @errors(blp, 409)
+    def post(self):
+        """Start adding a second factor: a new secret, kept pending until confirmed, and its otpauth:// URI.
+
+        Shown this once; starting again replaces a pending one. 409 when one is already active."""
+        with _engine().transaction() as session:
+            return second_factor.start_enrolment(session, username=g.account.username)
+
+    @blp.arguments(TotpDisableSchema)
+    @blp.response(204)
+    @errors(blp, 409, 422, 429)
+    def delete(self, data):
+        """Turn one's second factor off, giving the password and a code (or a recovery code).
+
+        403 (type totp-required) when a role of the account requires one; throttled as a login."""
+        username = g.account.username
+        _reserve_attempt(username, "account.totp.disable")
+        with _engine().transaction() as session:
+            second_factor.disable(
+                session, username=username, password=data["password"], code=data["code"], settings=_settings()
+            )
+            login_throttle.forgive_attempt(session, username=username, address=_client_address(), settings=_settings())
+
+
+@blp.route("/me/totp/confirm", methods=["POST"])
+@blp.arguments(TotpCodeSchema)
+@blp.response(200, RecoveryCodesSchema)
+@errors(blp, 409, 422)
+def confirm_totp(data):
+    """Activate the pending second factor with a first code from the app; returns the recovery codes,
+    shown this once (each logs in once instead of a code). From then on every login needs a code."""
+    with _engine().transaction() as session:
+        codes = second_factor.confirm_enrolment(session, username=g.account.username, code=data["code"])
+        return {"recovery_codes": codes}
 
 
 @blp.route("/auth/revoke", methods=["POST"])
@@ -342,3 +453,14 @@ def change_roles(data, username):
             session, username=username, roles=data["roles"], groups=data.get("groups"), actor=g.account.username
         )
         return account
+
+
+@blp.route("/accounts/<username>/totp-reset", methods=["POST"])
+@requires("accounts:manage")
+@blp.response(200, AccountSchema)
+@errors(blp, 404)
+def reset_totp(username):
+    """Remove a person's second factor (a lost device): they log in with the password alone, and enrol
+    again first if their role requires one."""
+    with _engine().transaction() as session:
+        return second_factor.reset(session, username=username, actor=g.account.username)

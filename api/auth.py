@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from atrium import clock
 from atrium.accounts import PasswordChangeRequired
 from atrium.errors import Forbidden, Unauthorized
+from atrium.second_factor import TotpEnrolmentRequired, required_for
 from storage.accounts import Account, account_for_token
 
 # Paths anyone may call: health, readiness, the OpenAPI document and its docs, and login.
@@ -31,6 +32,8 @@ PASSWORD_CHANGE_PATHS = {
     ("GET", "/api/auth/session"),
     ("DELETE", "/api/auth/session"),
 }
+# What a token opens while its account's role requires a second factor it has not enrolled yet.
+TOTP_ENROLMENT_PATHS = PASSWORD_CHANGE_PATHS | {("POST", "/api/me/totp"), ("POST", "/api/me/totp/confirm")}
 # The browser session: the access token in an HttpOnly cookie that only same-site requests to /api carry.
 SESSION_COOKIE = "atrium_session"
 SESSION_COOKIE_PATH = "/api"
@@ -200,3 +203,11 @@ def authenticate_request() -> None:
     g.session_cookie = from_cookie
     if account.must_change_password and (request.method, request.path) not in PASSWORD_CHANGE_PATHS:
         raise PasswordChangeRequired("an admin reset this password: change it first (POST /api/me/password)")
+    if (
+        not account.totp_enabled
+        and (request.method, request.path) not in TOTP_ENROLMENT_PATHS
+        and required_for(account.roles, current_app.extensions["atrium.settings"])
+    ):
+        raise TotpEnrolmentRequired(
+            "your role requires a second factor: enrol one first (POST /api/me/totp, then POST /api/me/totp/confirm)"
+        )

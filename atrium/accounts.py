@@ -129,8 +129,12 @@ def account_or_raise(session: Session, username: str) -> Account:
     return account
 
 
-def authenticate(session: Session, *, username: str, password: str, address: str, settings: Settings) -> Account:
-    """The account if it is active and the password right, else LoginRefused after the same work.
+def authenticate(
+    session: Session, *, username: str, password: str, address: str, settings: Settings, otp: str | None = None
+) -> Account:
+    """The account if it is active, the password right and, when it has a second factor, `otp` a good
+    code (atrium.second_factor), else LoginRefused after the same work (OtpRequired/OtpInvalid, kinds
+    of LoginRefused, once the password is right).
 
     The attempt must already be reserved (login_throttle.reserve_attempt, committed): a failure
     needs no further write, and a success forgives the reservation here."""
@@ -141,6 +145,9 @@ def authenticate(session: Session, *, username: str, password: str, address: str
         raise LoginRefused("unknown account" if account is None else "account deactivated")
     if not verify_password(account.password_hash, password):
         raise LoginRefused("wrong password")
+    from atrium import second_factor  # it builds on this module
+
+    second_factor.check_login_code(session, account, otp)
     login_throttle.forgive_attempt(session, username=username, address=address, settings=settings)
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)

@@ -215,6 +215,17 @@ def cmd_user_create(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_user_totp_reset(args, settings: Settings) -> int:
+    """Remove an account's second factor (a lost device), e.g. when the only admin lost theirs."""
+    from atrium import second_factor
+
+    engine = _process_engine(settings)
+    with engine.transaction() as session:
+        second_factor.reset(session, username=args.username, actor=audit.cli_actor())
+    print(f"Removed the second factor of {args.username}: they log in with their password and enrol again.")
+    return 0
+
+
 def cmd_follow_ups_start(args, settings: Settings) -> int:
     from atrium.audit import cli_actor
     from atrium.follow_up_cycles import start_missing_cycles
@@ -368,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--display-name")
     create.add_argument("--email")
     create.set_defaults(func=cmd_user_create)
+    totp_reset = user.add_parser("totp-reset", help="remove an account's second factor (a lost device)")
+    totp_reset.add_argument("--username", required=True)
+    totp_reset.set_defaults(func=cmd_user_totp_reset)
     follow_ups = sub.add_parser("follow-ups", help="client follow-up cycles").add_subparsers(
         dest="follow_ups_command", required=True
     )

@@ -132,6 +132,9 @@ class Settings:
     # Masking by role (atrium/masking.py): accounts all of whose roles are listed here see clients' phones,
     # emails, addresses and sensitive custom fields masked.
     masked_roles: tuple[str, ...] = ("viewer", "service_desk")
+    # Roles whose accounts must have a second factor (TOTP): until they enrol, a login opens only the
+    # enrolment (ATRIUM_REQUIRE_TOTP_ROLES=admin,partner; empty: optional for everyone).
+    require_totp_roles: tuple[str, ...] = ()
 
     @property
     def smtp_configured(self) -> bool:
@@ -224,6 +227,8 @@ class Settings:
             old_master_keys=tuple(k.strip() for k in (env.get("ATRIUM_OLD_MASTER_KEYS") or "").split(",") if k.strip()),
             # Masking by role
             masked_roles=_roles(env.get("ATRIUM_MASKED_ROLES"), defaults.masked_roles),
+            # Second factor
+            require_totp_roles=_known_roles("ATRIUM_REQUIRE_TOTP_ROLES", env.get("ATRIUM_REQUIRE_TOTP_ROLES")),
         )
 
     def signing_key(self) -> str:
@@ -291,3 +296,14 @@ def _roles(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if text is None:
         return default
     return tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+
+
+def _known_roles(env_name: str, text: str | None) -> tuple[str, ...]:
+    """`admin,partner`: roles among storage.accounts.ROLES; an unknown one stops the start."""
+    from storage.accounts import ROLES
+
+    roles = tuple(dict.fromkeys(part.strip() for part in (text or "").split(",") if part.strip()))
+    unknown = [role for role in roles if role not in ROLES]
+    if unknown:
+        raise ValueError(f"{env_name}: unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+    return roles

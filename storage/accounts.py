@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String, bindparam, exists, func, select
+from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, bindparam, exists, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, UTCDateTime
@@ -36,11 +36,22 @@ class Account(Base):
     token_generation: Mapped[int] = mapped_column(Integer, default=0)
     # The language the person chose in the web app (one of LOCALES); None: not chosen yet.
     locale: Mapped[str | None] = mapped_column(String(10))
+    # The second factor (atrium/second_factor.py): the active TOTP secret (None: none), one being
+    # enrolled (never shown again after enrolment starts), the time step of the last code accepted
+    # (a code is not accepted twice) and the argon2 hashes of the unused recovery codes.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
+    totp_recovery_hashes: Mapped[list | None] = mapped_column(JSON)
 
     @property
     def candidate_groups(self) -> list[str]:
         """Roles are candidate groups too."""
         return list(dict.fromkeys([*self.roles, *self.groups]))
+
+    @property
+    def totp_enabled(self) -> bool:
+        return self.totp_secret is not None
 
 
 class RevokedToken(Base):
@@ -79,6 +90,7 @@ class TokenAccount:
     must_change_password: bool
     token_generation: int
     locale: str | None
+    totp_enabled: bool
 
     @property
     def candidate_groups(self) -> list[str]:
@@ -104,6 +116,7 @@ def _account_for_token_query():
         accounts.c.must_change_password,
         accounts.c.token_generation,
         accounts.c.locale,
+        accounts.c.totp_secret.is_not(None).label("totp_enabled"),
         exists().where(revoked.c.token_id == bindparam("token_id")).label("revoked"),
     ).where(accounts.c.username == bindparam("username"))
 

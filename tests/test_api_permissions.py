@@ -12,7 +12,14 @@ from storage.accounts import ROLES
 from .api_helpers import caller
 
 # Endpoints any authenticated account may call.
-OPEN_TO_ALL = {"/api/me", "/api/me/password", "/api/auth/revoke", "/api/auth/session"}
+OPEN_TO_ALL = {
+    "/api/me",
+    "/api/me/password",
+    "/api/me/totp",
+    "/api/me/totp/confirm",
+    "/api/auth/revoke",
+    "/api/auth/session",
+}
 # Endpoints that revoke the token they are called with: each is walked last, with a token of its own.
 LOG_OUT = {("POST", "/api/auth/revoke"), ("DELETE", "/api/auth/session")}
 

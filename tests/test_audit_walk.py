@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import pyotp
 import pytest
 from sqlalchemy import func, select
 
@@ -284,6 +285,63 @@ def _(w):
         action="account.password.change",
         target="account:viewer",
         json={"current_password": password_for("viewer"), "new_password": "a-much-longer-new-passphrase-7"},
+    )
+
+
+def _totp_code(secret: str, steps: int = 0) -> str:
+    return pyotp.TOTP(secret).at(int(clock_now().timestamp()) + 30 * steps)
+
+
+def _enrolled(w, who: str) -> str:
+    """`who` with a second factor on; its secret."""
+    secret = w.people[who].post("/api/me/totp").json["secret"]
+    assert w.people[who].post("/api/me/totp/confirm", json={"code": _totp_code(secret)}).status_code == 200
+    return secret
+
+
+@case("POST", "/api/me/totp")
+def _(w):
+    w.call("viewer", "POST", "/api/me/totp", "/api/me/totp", action="account.totp.enrolment", target="account:viewer")
+
+
+@case("POST", "/api/me/totp/confirm")
+def _(w):
+    secret = w.people["viewer"].post("/api/me/totp").json["secret"]
+    w.call(
+        "viewer",
+        "POST",
+        "/api/me/totp/confirm",
+        "/api/me/totp/confirm",
+        action="account.totp.enable",
+        target="account:viewer",
+        json={"code": _totp_code(secret)},
+    )
+
+
+@case("DELETE", "/api/me/totp")
+def _(w):
+    secret = _enrolled(w, "viewer")
+    w.call(
+        "viewer",
+        "DELETE",
+        "/api/me/totp",
+        "/api/me/totp",
+        action="account.totp.disable",
+        target="account:viewer",
+        json={"password": password_for("viewer"), "code": _totp_code(secret, 1)},
+    )
+
+
+@case("POST", "/api/accounts/<username>/totp-reset")
+def _(w):
+    _enrolled(w, "viewer")
+    w.call(
+        "admin",
+        "POST",
+        "/api/accounts/<username>/totp-reset",
+        "/api/accounts/viewer/totp-reset",
+        action="account.totp.reset",
+        target="account:viewer",
     )
 
 
@@ -909,6 +967,10 @@ def _cli_user_create(cli):
     )
 
 
+def _cli_user_totp_reset(cli):
+    cli.run("user", "totp-reset", "--username", "viewer", action="account.totp.reset", target="account:viewer")
+
+
 def _cli_report_run(cli):
     cli.run(
         "report",
@@ -965,6 +1027,7 @@ CLI_CASES = {
     ("deploy",): _cli_deploy,
     ("demo",): _cli_demo,
     ("user", "create"): _cli_user_create,
+    ("user", "totp-reset"): _cli_user_totp_reset,
     ("report", "run"): _cli_report_run,
     ("follow-ups", "start"): _cli_follow_ups_start,
 }

@@ -15,6 +15,7 @@ import { InboxPage } from "./inbox/InboxPage";
 // The login page too: a signed-in person reloading the inbox never needs its form.
 const LoginPage = lazy(() => import("./auth/LoginPage"));
 const ChangePasswordPage = lazy(() => import("./auth/ChangePasswordPage"));
+const SecondFactorPage = lazy(() => import("./auth/SecondFactorPage"));
 const TaskPage = lazy(() => import("./tasks/TaskPage"));
 const StartPage = lazy(() => import("./start/StartPage"));
 const StartFormPage = lazy(() => import("./start/StartFormPage"));
@@ -34,6 +35,8 @@ function SignedIn({ children }: { children: ReactNode }) {
   if (!user) return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
   // After an administrator's reset nothing else is open until the password is changed.
   if (user.password_change_required) return <main id="main" className="login-page"><ChangePasswordPage /></main>;
+  // A role that requires a second factor: nothing else is open until one is added.
+  if (user.totp_required && !user.totp_enabled) return <main id="main" className="login-page"><SecondFactorPage /></main>;
   return <>{children}</>;
 }
 
@@ -51,6 +54,7 @@ export function App() {
               <Route index element={<Navigate to="/inbox" replace />} />
               <Route path="inbox" element={<InboxPage />} />
               <Route path="password" element={<ChangePasswordPage />} />
+              <Route path="second-factor" element={<SecondFactorPage />} />
               <Route path="tasks/:taskId" element={<TaskPage />} />
               <Route path="start" element={<RequirePermission permission="instances:start"><StartPage /></RequirePermission>} />
               <Route path="start/:processKey" element={<RequirePermission permission="instances:start"><StartFormPage /></RequirePermission>} />

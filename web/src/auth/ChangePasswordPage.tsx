@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { Alert, Button, Card, Form, Input, Typography, message } from "antd";
 import { useTranslation } from "react-i18next";
-import { useNavigate } from "react-router-dom";
+import { Link, useNavigate } from "react-router-dom";
 import { ProblemError } from "../api/client";
 import { problemText } from "../ui/problemText";
 import { useSession } from "./session";
@@ -19,7 +19,7 @@ const FIELDS: Record<string, keyof Values> = { current_password: "current", new_
 /** Changing one's password, and the only screen open after an administrator reset it. */
 export default function ChangePasswordPage() {
   const { t } = useTranslation("password");
-  const { user, login } = useSession();
+  const { user, login, logout } = useSession();
   const navigate = useNavigate();
   const [form] = Form.useForm<Values>();
   const [error, setError] = useState<string | null>(null);
@@ -32,7 +32,15 @@ export default function ChangePasswordPage() {
     try {
       await sessionApi.changePassword(values.current, values.next);
       // The change ended every session of the account, this one too: sign in again with the new password.
-      await login(user!.username, values.next);
+      try {
+        await login(user!.username, values.next);
+      } catch (relogin) {
+        // A second factor: the person logs in again themselves, with the new password and a code.
+        if (!(relogin instanceof ProblemError && relogin.kind === "otp-required")) throw relogin;
+        void message.success(t("doneLogInAgain"));
+        await logout().catch(() => undefined);
+        return;
+      }
       void message.success(t("done"));
       navigate("/inbox", { replace: true });
     } catch (failure) {
@@ -74,6 +82,11 @@ export default function ChangePasswordPage() {
         </Form.Item>
         <Button type="primary" htmlType="submit" loading={busy}>{t("submit")}</Button>
       </Form>
+      {!forced && (
+        <Typography.Paragraph className="second-factor-link">
+          <Link to="/second-factor">{user?.totp_enabled ? t("secondFactorOn") : t("secondFactorAdd")}</Link>
+        </Typography.Paragraph>
+      )}
     </Card>
   );
 }

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { Alert, Button, Card, Form, Input, Typography } from "antd";
-import { LockOutlined, UserOutlined } from "@ant-design/icons";
+import { LockOutlined, SafetyOutlined, UserOutlined } from "@ant-design/icons";
 import { useTranslation } from "react-i18next";
 import { Navigate, useLocation } from "react-router-dom";
 import { ProblemError } from "../api/client";
@@ -15,6 +15,7 @@ function loginProblem(error: unknown, t: (key: string, options?: Record<string, 
   if (error.problem.status === 429 || kind === "login-throttled")
     return t("throttled", { seconds: error.problem.retryAfter ?? 60 });
   if (kind === "account-inactive" || kind === "account-deactivated") return t("inactive");
+  if (kind === "otp-invalid") return t("wrongOtp");
   if (error.problem.status === 401) return t("wrongPassword");
   if (error.problem.status === 422) return t("wrongPassword");
   return t("failed", { detail: error.problem.detail || error.problem.title });
@@ -26,16 +27,22 @@ export default function LoginPage() {
   const location = useLocation();
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // The account has a second factor: the server said otp-required, so the form asks for the code too.
+  const [otpNeeded, setOtpNeeded] = useState(false);
   const from = (location.state as { from?: string } | null)?.from ?? "/inbox";
 
   if (user) return <Navigate to={from} replace />;
 
-  const submit = async ({ username, password }: { username: string; password: string }) => {
+  const submit = async ({ username, password, otp }: { username: string; password: string; otp?: string }) => {
     setBusy(true);
     setError(null);
     try {
-      await login(username, password);
+      await login(username, password, otpNeeded ? otp?.trim() : undefined);
     } catch (failure) {
+      if (failure instanceof ProblemError && failure.kind === "otp-required") {
+        setOtpNeeded(true);
+        return;
+      }
       setError(loginProblem(failure, t));
     } finally {
       setBusy(false);
@@ -57,6 +64,14 @@ export default function LoginPage() {
           <Form.Item label={t("password")} name="password" rules={[{ required: true, message: t("passwordRequired") }]}>
             <Input.Password prefix={<LockOutlined aria-hidden />} autoComplete="current-password" />
           </Form.Item>
+          {otpNeeded && (
+            <>
+              <Alert className="login-alert" type="info" showIcon message={t("otpPrompt")} role="status" />
+              <Form.Item label={t("otp")} name="otp" extra={t("otpHint")} rules={[{ required: true, message: t("otpRequired") }]}>
+                <Input prefix={<SafetyOutlined aria-hidden />} autoComplete="one-time-code" inputMode="numeric" autoFocus />
+              </Form.Item>
+            </>
+          )}
           <Button type="primary" htmlType="submit" block loading={busy}>{t("submit")}</Button>
         </Form>
       </Card>

@@ -15,7 +15,7 @@ interface SessionContextValue {
   user: SessionUser | null;
   loading: boolean;
   signedOutReason: SignedOutReason;
-  login: (username: string, password: string) => Promise<void>;
+  login: (username: string, password: string, otp?: string) => Promise<void>;
   logout: () => Promise<void>;
   can: (permission: string) => boolean;
 }
@@ -64,8 +64,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   useEffect(() => onSessionLost(() => signOut("expired")), [signOut]);
 
   const login = useCallback(
-    async (username: string, password: string) => {
-      const body = await sessionApi.login(username, password);
+    async (username: string, password: string, otp?: string) => {
+      const body = await sessionApi.login(username, password, otp);
       adopt(body);
       setSignedOutReason(null);
       queryClient.setQueryData(SESSION_KEY, body);

@@ -4,11 +4,17 @@ import type { SessionBody } from "./types";
 
 export const sessionApi = {
   current: async (): Promise<SessionBody> => unwrap(await api.GET("/api/auth/session")),
-  login: async (username: string, password: string): Promise<SessionBody> =>
-    unwrap(await api.POST("/api/auth/session", { body: { username, password } })),
+  /** `otp`: the second factor's code (or a recovery code), for an account that has one. */
+  login: async (username: string, password: string, otp?: string): Promise<SessionBody> =>
+    unwrap(await api.POST("/api/auth/session", { body: otp ? { username, password, otp } : { username, password } })),
   logout: async (): Promise<void> => {
     await api.DELETE("/api/auth/session");
   },
+  /** Starts adding a second factor: the secret (shown this once) and its otpauth:// URI. */
+  startSecondFactor: async () => unwrap(await api.POST("/api/me/totp")),
+  /** Confirms it with a first code; answers the recovery codes, shown this once. */
+  confirmSecondFactor: async (code: string): Promise<string[]> =>
+    unwrap(await api.POST("/api/me/totp/confirm", { body: { code } })).recovery_codes,
   /** Changes the password; the server then ends every session of the account, this one included. */
   changePassword: async (currentPassword: string, newPassword: string): Promise<void> => {
     await api.POST("/api/me/password", { body: { current_password: currentPassword, new_password: newPassword } });
