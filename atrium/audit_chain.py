@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -25,6 +26,8 @@ from sqlalchemy.orm import Session
 
 from atrium import clock
 from storage.audit import AuditChainHead, AuditEntry
+
+log = logging.getLogger(__name__)
 
 GENESIS = "0" * 64  # the previous hash of the first row
 CHECKPOINT = "audit.checkpoint"  # the row a retention purge writes: it anchors the chain after the gap
@@ -177,21 +180,27 @@ def _start(session: Session, first, secret_key: str | None):
     return purged_hash, checkpoint.seq, None
 
 
+def _head(session: Session):
+    return session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).first()
+
+
 def verify(session: Session, *, secret_key: str | None = None) -> VerifyResult:
     """Walk the chain in seq order and name the first row that was altered, deleted or inserted out of
     order. A chain whose start was purged is checked from the latest checkpoint, whose signature needs
-    `secret_key` (settings.signing_key())."""
+    `secret_key` (settings.signing_key()). Safe while others write: it checks the rows up to the head it
+    reads first (all committed before it), and a row beyond the head read last is one written directly."""
+    head = _head(session)
     unchained = session.execute(select(_LOG.c.id).where(_LOG.c.seq.is_(None)).order_by(_LOG.c.id).limit(1)).first()
     columns = (_LOG.c.id, _LOG.c.seq, _LOG.c.prev_hash, _LOG.c.hash, *(_LOG.c[name] for name in _FIELDS))
-    rows = session.execute(
-        select(*columns).where(_LOG.c.seq.is_not(None)).order_by(_LOG.c.seq).execution_options(yield_per=1000)
-    )
+    walk = select(*columns).where(_LOG.c.seq.is_not(None)).order_by(_LOG.c.seq)
+    if head is not None:
+        walk = walk.where(_LOG.c.seq <= head.seq)
     checked, first_seq, last_seq, checkpoint_seq, prev, expected = 0, None, None, None, None, None
 
     def result(broken):
         return VerifyResult(checked, first_seq, last_seq, checkpoint_seq, broken)
 
-    for row in rows:
+    for row in session.execute(walk.execution_options(yield_per=1000)):
         if expected is None:
             first_seq = row.seq
             prev, checkpoint_seq, broken = _start(session, row, secret_key)
@@ -224,15 +233,29 @@ def verify(session: Session, *, secret_key: str | None = None) -> VerifyResult:
         return result(
             Break("unchained", None, unchained.id, f"row id {unchained.id} is outside the chain: inserted directly")
         )
-    head = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).first()
     if head is not None and head.seq > (last_seq or 0):
         return result(
             Break("deleted", (last_seq or 0) + 1, None, f"rows after seq {last_seq} up to seq {head.seq} are missing")
         )
-    if head is not None and head.seq < (last_seq or 0):
-        return result(Break("out_of_order", head.seq + 1, None, f"rows after seq {head.seq} were inserted directly"))
     if head is not None and last_seq is not None and head.hash != prev:
         return result(Break("altered", last_seq, None, f"row seq {last_seq} was rewritten (the chain head differs)"))
+    if head is None:
+        if last_seq is None:
+            return result(None)
+        return result(Break("deleted", None, None, "the chain head (audit_chain_head) is missing"))
+    beyond = select(_LOG.c.id, _LOG.c.seq).where(_LOG.c.seq > head.seq).order_by(_LOG.c.seq)
+    beyond = session.execute(beyond.limit(1)).first()
+    latest = _head(session)  # read after: a row committed by the writer is within the head it committed
+    if beyond is not None and beyond.seq > (latest.seq if latest else 0):
+        return result(
+            Break(
+                "out_of_order",
+                beyond.seq,
+                beyond.id,
+                f"row seq {beyond.seq} (id {beyond.id}) is beyond the chain head (seq {latest.seq if latest else 0}): "
+                "inserted directly",
+            )
+        )
     return result(None)
 
 
@@ -272,3 +295,71 @@ def purge(session: Session, *, retention_days: int, secret_key: str, actor: str)
         },
     )
     return deleted
+
+
+# The scheduler's daily check -------------------------------------------------------------------------
+VERIFY = "audit.verify"
+_CHECK_LOCK = 0x41756469  # pg advisory lock key: one worker process runs the daily check at a time
+
+
+def _claim_today(session: Session, actor: str) -> bool:
+    """Whether this process should run today's check: no other is running it, and none has today."""
+    if session.get_bind().dialect.name == "postgresql":
+        if not session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _CHECK_LOCK}).scalar():
+            return False
+    today = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    done = select(_LOG.c.id).where(_LOG.c.action == VERIFY, _LOG.c.actor == actor, _LOG.c.at >= today).limit(1)
+    return session.execute(done).first() is None
+
+
+def daily_check(engine) -> VerifyResult | None:
+    """The scheduler's job (it polls hourly; the check runs once a UTC day, in one worker process): verify
+    the chain and audit the outcome as `audit.verify`; on a break notify every active admin and purge
+    nothing; otherwise purge rows older than ATRIUM_AUDIT_RETENTION_DAYS, if set. Returns the result, or
+    None when today's check was already made (or failed: it is logged and tried at the next poll)."""
+    from atrium import audit, notifications
+    from storage.accounts import active_usernames_with_role
+
+    settings = engine.settings
+    try:
+        with engine.transaction() as session:
+            if not _claim_today(session, audit.SCHEDULER):
+                return None
+            result = verify(session, secret_key=settings.signing_key())
+            broken = result.broken
+            audit.record(
+                session,
+                VERIFY,
+                actor=audit.SCHEDULER,
+                target="audit",
+                outcome="success" if result.ok else "failed",
+                detail={
+                    "rows": result.rows,
+                    "last_seq": result.last_seq,
+                    "break": None
+                    if broken is None
+                    else {"kind": broken.kind, "seq": broken.seq, "row_id": broken.row_id},
+                },
+            )
+            if broken is not None:
+                for admin in active_usernames_with_role(session, role="admin"):
+                    notifications.queue(
+                        session,
+                        kind="audit_chain_broken",
+                        recipient=admin,
+                        subject="The audit trail's hash chain is broken",
+                        body=f"The daily check of the audit trail found: {broken.message}. "
+                        "Run `atrium audit verify` and compare with the last backup.",
+                        actor=audit.SCHEDULER,
+                    )
+            elif settings.audit_retention_days:
+                purge(
+                    session,
+                    retention_days=settings.audit_retention_days,
+                    secret_key=settings.signing_key(),
+                    actor=audit.SCHEDULER,
+                )
+        return result
+    except Exception:  # a database outage must not kill the scheduler thread; the next poll tries again
+        log.exception("the audit chain check failed")
+        return None

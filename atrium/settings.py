@@ -52,6 +52,16 @@ def _duration(env_name: str, text: str) -> str:
     return text
 
 
+def _retention_days(text: str | None) -> int | None:
+    """ATRIUM_AUDIT_RETENTION_DAYS: a whole number of days, at least 1; unset or empty keeps rows forever."""
+    if text is None or not text.strip():
+        return None
+    days = int(text)
+    if days < 1:
+        raise ValueError(f"ATRIUM_AUDIT_RETENTION_DAYS: {text} is not a number of days of at least 1")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=_default_database_url)
@@ -117,6 +127,8 @@ class Settings:
     # (at most, started on demand) each server process keeps.
     script_memory_mb: int = 256
     script_workers: int = 4
+    # Audit rows older than this many days are purged daily behind a signed checkpoint (None: kept forever).
+    audit_retention_days: int | None = None
 
     @property
     def smtp_configured(self) -> bool:
@@ -199,6 +211,7 @@ class Settings:
             # Script sandbox
             script_memory_mb=int(env.get("ATRIUM_SCRIPT_MEMORY_MB", defaults.script_memory_mb)),
             script_workers=int(env.get("ATRIUM_SCRIPT_WORKERS", defaults.script_workers)),
+            audit_retention_days=_retention_days(env.get("ATRIUM_AUDIT_RETENTION_DAYS")),
         )
 
     def signing_key(self) -> str:

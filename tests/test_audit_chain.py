@@ -11,10 +11,15 @@ import pytest
 from sqlalchemy import exc, insert, select, text, update
 
 from atrium import audit
-from atrium.audit_chain import CHECKPOINT, GENESIS, purge, row_hash, verify
+from atrium.audit_chain import CHECKPOINT, GENESIS, daily_check, purge, row_hash, verify
 from atrium.cli import main
+from atrium.settings import Settings
 from storage.audit import AuditChainHead, AuditEntry
 from storage.db import make_session_factory, transaction
+from storage.notifications import Notification
+
+from .conftest import make_process_engine
+from .factories import make_account
 
 KEY = "k" * 40
 
@@ -221,3 +226,69 @@ def test_a_purge_with_nothing_old_enough_writes_nothing(db, clock):
     with transaction(make_session_factory(db)) as session:
         assert purge(session, retention_days=30, secret_key=KEY, actor=audit.SCHEDULER) == 0
     assert len(chain(db)) == 2 and check(db).ok
+
+
+def _scheduled_engine(db, services, **settings):
+    return make_process_engine(db, services, secret_key=KEY, **settings)
+
+
+def _notes(engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(Notification.recipient, Notification.kind).order_by(Notification.recipient))
+        return [tuple(r) for r in rows]
+
+
+def test_the_daily_check_audits_itself_once_a_day_and_notifies_admins_of_a_break(db, services, clock):
+    engine = _scheduled_engine(db, services)
+    with engine.transaction() as session:
+        make_account(session, "ada", roles=("admin",))
+        make_account(session, "bob", roles=("admin",), active=False)
+        make_account(session, "may", roles=("manager",))
+    write(db, 3)
+    assert daily_check(engine).ok
+    assert daily_check(engine) is None  # once a day
+    with db.connect() as conn:
+        row = conn.execute(select(AuditEntry).where(AuditEntry.action == "audit.verify")).mappings().one()
+    assert (row["actor"], row["outcome"], row["target"]) == (audit.SCHEDULER, "success", "audit")
+    assert _notes(db) == []
+
+    tamper(db, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2")
+    clock.advance(days=1)
+    result = daily_check(engine)
+    assert (result.broken.kind, result.broken.seq) == ("altered", 2)
+    assert _notes(db) == [("ada", "audit_chain_broken")]
+    with db.connect() as conn:
+        failed = conn.execute(
+            select(AuditEntry.outcome, AuditEntry.detail)
+            .where(AuditEntry.action == "audit.verify")
+            .order_by(AuditEntry.id)
+        ).all()
+        queued = conn.execute(select(AuditEntry.actor).where(AuditEntry.action == "notification.queue")).scalars().all()
+    assert failed[-1][0] == "failed" and failed[-1][1]["break"] == {"kind": "altered", "seq": 2, "row_id": 2}
+    assert queued == [audit.SCHEDULER]
+
+
+def test_the_daily_check_purges_by_the_retention_setting_only_an_intact_chain(db, services, clock):
+    write(db, 3)
+    clock.advance(days=10)
+    assert daily_check(_scheduled_engine(db, services)).ok  # kept forever by default
+    assert len(chain(db)) == 4
+    clock.advance(days=1)
+    engine = _scheduled_engine(db, services, audit_retention_days=5)
+    assert daily_check(engine).ok
+    with db.connect() as conn:
+        actions = conn.execute(select(AuditEntry.action).order_by(AuditEntry.seq)).scalars().all()
+    assert actions == ["audit.verify", "audit.verify", CHECKPOINT]  # the 3 rows 11 days old went
+    assert check(db).ok
+    tamper(db, "UPDATE audit_log SET actor = 'x' WHERE action = 'audit.verify'")
+    clock.advance(days=30)
+    assert not daily_check(engine).ok
+    with db.connect() as conn:  # nothing purged while the chain is broken
+        assert conn.execute(select(AuditEntry.action).order_by(AuditEntry.seq)).scalars().all()[:3] == actions
+
+
+def test_the_retention_setting(monkeypatch):
+    assert Settings.from_env({}).audit_retention_days is None
+    assert Settings.from_env({"ATRIUM_AUDIT_RETENTION_DAYS": "400"}).audit_retention_days == 400
+    with pytest.raises(ValueError, match="ATRIUM_AUDIT_RETENTION_DAYS"):
+        Settings.from_env({"ATRIUM_AUDIT_RETENTION_DAYS": "0"})
