@@ -292,3 +292,33 @@ def test_the_retention_setting(monkeypatch):
     assert Settings.from_env({"ATRIUM_AUDIT_RETENTION_DAYS": "400"}).audit_retention_days == 400
     with pytest.raises(ValueError, match="ATRIUM_AUDIT_RETENTION_DAYS"):
         Settings.from_env({"ATRIUM_AUDIT_RETENTION_DAYS": "0"})
+
+
+def test_the_migration_chains_the_rows_written_before_it(tmp_path, clock):
+    from alembic import command
+
+    from storage.db import make_engine
+    from storage.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0014")
+    old_log = AuditEntry.__table__
+    with engine.begin() as conn:
+        for n in range(3):
+            conn.execute(
+                insert(old_log).values(at=clock.now(), actor="lin", action="client.create", outcome="success"),
+                [{"detail": {"n": n}}],
+            )
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    assert [r[1] for r in chain(engine)] == [1, 2, 3]
+    write(engine, 1)
+    assert check(engine).ok and check(engine).rows == 4
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0014")
+    engine.dispose()
