@@ -21,7 +21,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from atrium import clock
@@ -79,6 +79,13 @@ def _lock_head(session: Session) -> tuple[int, str]:
     return head.seq, head.hash
 
 
+_LINK = (
+    update(_LOG)
+    .where(_LOG.c.id == bindparam("row_id"))
+    .values(seq=bindparam("link_seq"), prev_hash=bindparam("link_prev"), hash=bindparam("link_hash"))
+)
+
+
 def chain_pending(session: Session) -> None:
     """Give the rows this transaction recorded their seq, previous hash and hash, under the head's lock."""
     ids = session.info.pop(PENDING_IDS, None)
@@ -92,11 +99,13 @@ def chain_pending(session: Session) -> None:
     if not rows:
         return
     seq, prev = _lock_head(session)
+    links = []
     for row in rows:
         seq += 1
         digest = row_hash(seq, prev, row._asdict())
-        session.execute(update(_LOG).where(_LOG.c.id == row.id).values(seq=seq, prev_hash=prev, hash=digest))
+        links.append({"row_id": row.id, "link_seq": seq, "link_prev": prev, "link_hash": digest})
         prev = digest
+    session.execute(_LINK, links)  # one executemany: a big import's rows hold the head briefly
     session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=seq, hash=prev))
 
 
