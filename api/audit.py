@@ -82,6 +82,10 @@ class AuditEntrySchema(Schema):
     client_address = fields.String(allow_none=True)
     request_id = fields.String(allow_none=True)
     detail = fields.Dict(allow_none=True)
+    # The hash chain (atrium/audit_chain.py): `atrium audit verify` checks it.
+    seq = fields.Integer(allow_none=True)
+    prev_hash = fields.String(allow_none=True)
+    hash = fields.String(allow_none=True)
 
 
 AuditPage = page_schema(AuditEntrySchema, "AuditPage")

@@ -20,6 +20,7 @@ from atrium.client_merge import RECORD_MODELS, merge_clients
 from atrium.errors import InvalidInput, RowsInvalid
 from storage.clients import SORT_COLUMNS, Client
 
+from .audit import record as audit_record
 from .clients import (
     ClientArgs,
     ClientSchema,
@@ -83,13 +84,22 @@ def export_clients(args):
     with engine.transaction() as session:
         conditions = client_list_conditions(session, args)
         layout = export_layout(session, caller_masking(session))
+        count = session.scalar(select(func.count()).select_from(Client).where(*conditions))
         if args["format"] == "xlsx":
-            count = session.scalar(select(func.count()).select_from(Client).where(*conditions))
             if count > XLSX_MAX_ROWS:
                 raise InvalidInput(
                     f"{count} clients do not fit in one sheet; use format=csv or narrow the filters",
                     {"format": [f"xlsx holds at most {XLSX_MAX_ROWS} rows"]},
                 )
+        # Client data leaves the firm: the trail says who took how many, in what form, chosen how (the
+        # search text itself is personal data: only whether there was one).
+        filters = {k: args[k] for k in ("tier", "status", "kind", "industry", "owner", "tag", "deleted") if args.get(k)}
+        audit_record(
+            session,
+            "client.export",
+            target="clients",
+            detail={"format": args["format"], "rows": count, "filters": filters, "search": bool(args.get("q"))},
+        )
     clients = clients_in_batches(
         engine.transaction,
         conditions,

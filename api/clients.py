@@ -259,9 +259,14 @@ class ClientItem(MethodView):
     @blp.response(200, ClientSchema)
     @errors(blp, 404)
     def get(self, client_id):
-        """One client."""
+        """One client. A read of a client owned outside the caller's teams, by a role that sees every
+        client, is audited as `client.read_other_team`."""
         with process_engine().transaction() as session:
-            return visible_client(session, client_id)
+            client = visible_client(session, client_id)
+            client_service.record_read_other_team(
+                session, client, g.account, sees_all=has_permission(g.account.roles, "clients:read_all")
+            )
+            return client
 
     @requires("clients:write")
     @blp.arguments(ClientPatchSchema(partial=True))

@@ -20,6 +20,7 @@ from reports.render import RenderError
 from reports.scheduling import create_schedule, delete_schedule
 from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule, pdf_filename
 
+from .audit import record as audit_record
 from .clients import process_engine
 from .docs import errors
 from .operations import Unavailable
@@ -117,6 +118,18 @@ def get_report(args, name):
         except RenderError as exc:  # the figures are there but the document cannot be made: say why
             log.error("report %s could not be rendered: %s", name, exc)
             raise Unavailable(f"the report could not be rendered: {exc}") from None
+        # Client figures leave the database: the trail says which, for whom, in what form.
+        audit_record(
+            session,
+            "report.view",
+            target=f"report:{report.name}",
+            detail={
+                "from": args["from_"].isoformat(),
+                "to": args["to"].isoformat(),
+                "format": args["format"],
+                "parameters": parameters,
+            },
+        )
     if args["format"] == "json":
         return jsonify(made)
     response = Response(made, mimetype=MEDIA_TYPES[args["format"]].split(";")[0])
@@ -347,6 +360,9 @@ def get_run_pdf(run_id):
         if run.status != SUCCEEDED:
             raise NotFound(f"report run {run_id} has no PDF: it is {run.status}")
         pdf, filename = run.pdf, pdf_filename(run.report, run.period_from)
+        audit_record(
+            session, "report.download", target=f"report_run:{run_id}", detail={"report": run.report, "format": "pdf"}
+        )
     return Response(
         pdf, mimetype="application/pdf", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )

@@ -17,6 +17,7 @@ from sqlalchemy import event, insert
 from sqlalchemy.orm import Session
 
 from atrium import clock
+from atrium.audit_chain import PENDING_IDS, chain_pending
 from storage.audit import AuditEntry
 
 TIMER = "timer"
@@ -45,7 +46,8 @@ PERSONAL_FIELDS = frozenset(
     }
 )
 
-_INSERT = insert(AuditEntry.__table__)  # built once: every change writes a row
+# Built once: every change writes a row. Its id is kept so the commit chains it (atrium.audit_chain).
+_INSERT = insert(AuditEntry.__table__).returning(AuditEntry.__table__.c.id)
 
 
 @dataclass
@@ -94,7 +96,7 @@ def record(
     """Write one audit row in `session`, so it commits (or not) with the change it describes.
     `action` is `<concept>.<verb>` (`client.create`); `target` is `<kind>:<id>` (`client:42`)."""
     info = _request.get()
-    session.execute(
+    row_id = session.execute(
         _INSERT,
         {
             "at": clock.now(),
@@ -106,12 +108,19 @@ def record(
             "request_id": info.request_id if info else None,
             "detail": detail,
         },
-    )
+    ).scalar_one()
+    session.info.setdefault(PENDING_IDS, []).append(row_id)
     if info is not None:
         session.info[_PENDING] = info  # the request counts as audited once this commits
 
 
 _PENDING = "atrium.audit.request"
+
+
+@event.listens_for(Session, "before_commit")
+def _chain(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's release: the outer commit chains
+        chain_pending(session)
 
 
 @event.listens_for(Session, "after_commit")
@@ -123,6 +132,8 @@ def _committed(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _rolled_back(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(PENDING_IDS, None)
     session.info.pop(_PENDING, None)  # a row that rolled back did not audit the request
 
 

@@ -339,6 +339,20 @@ def cmd_keys_rotate(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit_verify(args, settings: Settings) -> int:
+    from atrium.audit_chain import verify
+    from storage.db import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine).begin() as session:
+            result = verify(session, secret_key=settings.signing_key())
+    finally:
+        engine.dispose()
+    print(result.summary(), file=sys.stdout if result.ok else sys.stderr)
+    return 0 if result.ok else 1
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
@@ -418,6 +432,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("--batch", type=int, default=500, help="keys per transaction (default 500)")
     rotate.set_defaults(func=cmd_keys_rotate)
+    audit_commands = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify", help="walk the audit hash chain; names the first altered, deleted or out-of-order row"
+    ).set_defaults(func=cmd_audit_verify)
     return parser
 
 

@@ -65,6 +65,21 @@ def visible_owners(session: Session, account, *, sees_all: bool) -> set[str] | N
     return owners
 
 
+def record_read_other_team(session: Session, client, account, *, sees_all: bool) -> bool:
+    """Audit a privileged read (`sees_all`: clients:read_all) of a client owned outside the reader's teams
+    as `client.read_other_team`; returns whether it was one. Reads within one's teams are not recorded."""
+    if not sees_all or client.owner in visible_owners(session, account, sees_all=False):
+        return False
+    audit.record(
+        session,
+        "client.read_other_team",
+        actor=account.username,
+        target=f"client:{client.id}",
+        detail={"owner": client.owner},
+    )
+    return True
+
+
 def sees_client(owners: set[str] | None, owner: str | None) -> bool:
     """Whether someone who sees the clients of `owners` (None: every client) sees a client owned by `owner`."""
     return owners is None or owner in owners

@@ -52,6 +52,16 @@ def _duration(env_name: str, text: str) -> str:
     return text
 
 
+def _retention_days(text: str | None) -> int | None:
+    """ATRIUM_AUDIT_RETENTION_DAYS: a whole number of days, at least 1; unset or empty keeps rows forever."""
+    if text is None or not text.strip():
+        return None
+    days = int(text)
+    if days < 1:
+        raise ValueError(f"ATRIUM_AUDIT_RETENTION_DAYS: {text} is not a number of days of at least 1")
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=_default_database_url)
@@ -135,6 +145,8 @@ class Settings:
     # Roles whose accounts must have a second factor (TOTP): until they enrol, a login opens only the
     # enrolment (ATRIUM_REQUIRE_TOTP_ROLES=admin,partner; empty: optional for everyone).
     require_totp_roles: tuple[str, ...] = ()
+    # Audit rows older than this many days are purged daily behind a signed checkpoint (None: kept forever).
+    audit_retention_days: int | None = None
 
     @property
     def smtp_configured(self) -> bool:
@@ -229,6 +241,7 @@ class Settings:
             masked_roles=_roles(env.get("ATRIUM_MASKED_ROLES"), defaults.masked_roles),
             # Second factor
             require_totp_roles=_known_roles("ATRIUM_REQUIRE_TOTP_ROLES", env.get("ATRIUM_REQUIRE_TOTP_ROLES")),
+            audit_retention_days=_retention_days(env.get("ATRIUM_AUDIT_RETENTION_DAYS")),
         )
 
     def signing_key(self) -> str:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from atrium import clock
+from atrium.audit_chain import daily_check
 from atrium.errors import AtriumError
 from atrium.mailer import send_queued_notifications
 from reports.scheduling import report_jobs
@@ -84,5 +85,10 @@ def start_scheduler(engine) -> BackgroundScheduler:
             max_instances=1,
             coalesce=True,
         )
+    # The audit chain is verified once a UTC day (daily_check skips a day already checked); polled hourly
+    # so a restart does not skip a day.
+    scheduler.add_job(
+        daily_check, "interval", args=[engine], hours=1, id="audit_daily_check", max_instances=1, coalesce=True
+    )
     scheduler.start()
     return scheduler

@@ -1,7 +1,7 @@
 """Every model imported in one place, so metadata is complete for Alembic and tests."""
 
 from .accounts import Account, RevokedToken  # noqa: F401
-from .audit import AuditEntry  # noqa: F401
+from .audit import AuditChainHead, AuditEntry  # noqa: F401
 from .base import Base  # noqa: F401
 from .client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest  # noqa: F401
 from .clients import Client, ClientIdentifier, ClientStatusChange, Contact  # noqa: F401

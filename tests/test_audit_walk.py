@@ -904,6 +904,7 @@ def cli_commands(parser: argparse.ArgumentParser | None = None, prefix: tuple = 
 READ_ONLY_COMMANDS = {
     ("serve",): "serves the API; the requests it serves write their own rows",
     ("validate",): "parses files without a database",
+    ("audit", "verify"): "reads the audit chain (tests/test_audit_chain.py); the scheduler's daily check audits",
 }
 
 
