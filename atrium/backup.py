@@ -473,24 +473,28 @@ def verify_archive(path: Path, work: Path, *, passphrase: str | None = None) -> 
     return VerifiedArchive(manifest, database_file)
 
 
-def _verify_audit_chain(engine: Engine) -> str | None:
-    """The one place a restore checks the restored audit trail's hash chain (atrium.audit_chain), if this
-    Atrium has one; returns a note to print when it has not. BackupRefused when the chain is broken."""
-    try:
-        from atrium import audit_chain
-    except ImportError:
-        return "note: this Atrium has no audit hash chain (atrium.audit_chain); the audit trail was not verified"
+def _verify_audit_chain(engine: Engine, secret_key: str | None) -> str | None:
+    """The one place a restore checks the restored audit trail's hash chain (atrium.audit_chain); returns a
+    note to print when it could not (an archive older than the chain). BackupRefused when the chain is broken.
+    `secret_key` checks the signed checkpoints retention leaves (the app's signing key)."""
+    from atrium import audit_chain
+    from storage.migrate import current_revision, head_revision
+
+    if current_revision(engine) != head_revision(engine):
+        return "note: the archive predates this Atrium's schema: run `atrium migrate`, then `atrium audit verify`"
     with Session(engine) as session:
-        result = audit_chain.verify(session)
-    if result is False or getattr(result, "ok", True) is False:
+        result = audit_chain.verify(session, secret_key=secret_key)
+    if not result.ok:
         raise BackupRefused(
-            f"the restored audit trail's hash chain does not verify ({result}); the data is restored but its "
-            "audit trail may have been altered before the backup"
+            f"the restored audit trail's hash chain does not verify ({result.summary()}); the data is restored "
+            "but its audit trail was altered before the backup"
         )
     return None
 
 
-def restore_backup(engine: Engine, path: Path, *, passphrase: str | None = None, actor: str | None) -> dict:
+def restore_backup(
+    engine: Engine, path: Path, *, passphrase: str | None = None, actor: str | None, secret_key: str | None = None
+) -> dict:
     """Restore the archive at `path` into `engine`'s database, which must be empty; nothing is changed until
     the archive verifies whole. Audited (`backup.restore`) in the restored database. Returns a summary with
     `notes` to show (an older schema revision to migrate, an audit chain that could not be verified)."""
@@ -531,7 +535,7 @@ def restore_backup(engine: Engine, path: Path, *, passphrase: str | None = None,
     if restored != revision:
         raise BackupRefused(f"the restored database is at schema revision {restored}, the manifest says {revision}")
     notes = []
-    chain_note = _verify_audit_chain(engine)
+    chain_note = _verify_audit_chain(engine, secret_key)
     if chain_note:
         notes.append(chain_note)
     if revision != head_revision(engine):

@@ -315,7 +315,13 @@ def cmd_restore(args, settings: Settings) -> int:
 
     engine = make_engine(settings.database_url)
     try:
-        restored = restore_backup(engine, args.file, passphrase=_passphrase(args, settings), actor=audit.cli_actor())
+        restored = restore_backup(
+            engine,
+            args.file,
+            passphrase=_passphrase(args, settings),
+            actor=audit.cli_actor(),
+            secret_key=settings.signing_key(),
+        )
     finally:
         engine.dispose()
     manifest = restored["manifest"]

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from atrium import audit
 from atrium.backup import BackupRefused, create_backup, decrypt_file, encrypt_file, restore_backup, scheduled_backup
 from atrium.cli import main
 from engine.scheduler import fire_due_timers
@@ -326,25 +327,24 @@ def test_the_server_scheduler_runs_the_backup_job_only_with_a_cron(db, services,
             scheduler.shutdown(wait=False)
 
 
-def test_restore_verifies_the_audit_chain_when_atrium_has_one(db, tmp_path, empty_target, monkeypatch):
-    import sys
-    import types
-
+def test_restore_verifies_the_audit_chain_and_refuses_an_altered_one(db, tmp_path, empty_target):
     if db.dialect.name != "sqlite":
         pytest.skip("backend-independent; PostgreSQL restores only into the dump's own schema (the round trip's)")
-    archive = tmp_path / "firm.tar"
-    create_backup(db, archive, actor="cli:tester")
-    checked = []
-    chain = types.ModuleType("atrium.audit_chain")
-    chain.verify = lambda session: checked.append(session) or False  # a broken chain
-    monkeypatch.setitem(sys.modules, "atrium.audit_chain", chain)
-    with pytest.raises(BackupRefused, match="hash chain does not verify"):
-        restore_backup(empty_target("broken"), archive, actor="cli:tester")
-    assert len(checked) == 1
-
-    chain.verify = lambda session: True
-    restored = restore_backup(empty_target("sound"), archive, actor="cli:tester")
+    with Session(db) as session, session.begin():
+        for n in range(3):
+            audit.record(session, "client.update", actor="lin", target=f"client:{n}", detail={"n": n})
+    sound = tmp_path / "sound.tar"
+    create_backup(db, sound, actor="cli:tester")
+    restored = restore_backup(empty_target("sound"), sound, actor="cli:tester", secret_key="k")
     assert not any("audit" in note for note in restored["notes"])
+
+    # Someone edits a row in the database before the next backup (SQLite has no append-only trigger).
+    with db.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'someone-else' WHERE target = 'client:1'"))
+    altered = tmp_path / "altered.tar"
+    create_backup(db, altered, actor="cli:tester")
+    with pytest.raises(BackupRefused, match="hash chain does not verify .*altered"):
+        restore_backup(empty_target("altered"), altered, actor="cli:tester", secret_key="k")
 
 
 def test_an_archive_of_an_unknown_schema_revision_is_refused(db, tmp_path, empty_target):
