@@ -22,7 +22,10 @@ Domain modules, by concept:
 - Accounts and the firm: accounts, login_throttle, employees, knowledge (the knowledge base),
   firm_settings, choices (people and clients a form may name).
 - Notifications: notifications (queueing one, reading them; audited), mailer (sending the outbox).
-- Data protection: backup (the backup archive and its restore, scheduled backups with retention).
+- Data protection: backup (the backup archive and its restore, scheduled backups with retention),
+  encryption (the master key, key rotation; the cipher itself is storage/crypto.py), audit_chain (the
+  audit trail's hash chain: verify, the daily check, retention behind signed checkpoints),
+  second_factor (TOTP enrolment, codes, recovery codes).
 
 engine/handlers/ only translate a service-task call into one of these functions; the API's views only
 parse, authorise and call them."""
