@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "clients:read_all": ALL - {"account_manager"},
     "clients:write": LEADS | {"account_manager"},
     "clients:restore": {"admin"},
+    "clients:erase": {"admin"},  # destroy a client's personal data (a second admin confirms)
     "clients:merge": LEADS,
     "clients:export": LEADS | {"account_manager"},
     "clients:import": LEADS,

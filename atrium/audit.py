@@ -24,9 +24,16 @@ TIMER = "timer"
 SCHEDULER = "scheduler"
 SYSTEM = "system"  # changes made by Atrium itself outside any request, timer or command (migrations, seeding)
 
-# Fields whose values never go into an audit summary: the row says they changed, not to what.
+# Fields whose values never go into an audit summary: the row says they changed, not to what. Names and
+# free text are among them: audit rows cannot be altered (atrium.audit_chain), so what could identify a
+# client must never be in one, or erasing the client (atrium.erasure) could not remove it.
 PERSONAL_FIELDS = frozenset(
     {
+        "name",
+        "title",
+        "resolution",
+        "next_step",
+        "adverse_parties",
         "phones",
         "emails",
         "addresses",

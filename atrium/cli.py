@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from atrium import audit
+from atrium import audit, clock
 from atrium.errors import AtriumError, DefinitionInvalid
 from atrium.settings import Settings
 
@@ -359,6 +359,37 @@ def cmd_audit_verify(args, settings: Settings) -> int:
     return 0 if result.ok else 1
 
 
+def _years(args, settings: Settings) -> int:
+    years = args.years or settings.erase_after_years
+    if not years:
+        raise RuntimeError("no retention policy: set ATRIUM_ERASE_AFTER_YEARS or give --years")
+    return years
+
+
+def cmd_erasure_due(args, settings: Settings) -> int:
+    """The retention policy's preview: which clients it erases within --within-days, and what blocks each."""
+    from atrium.erasure import due_for_erasure
+
+    years = _years(args, settings)
+    engine = _process_engine(settings)
+    with engine.transaction() as session:
+        due = due_for_erasure(session, years=years, now=clock.now(), within_days=args.within_days)
+    print(f"{len(due)} client(s) due for erasure within {args.within_days} day(s) ({years}-year policy):")
+    for row in due:
+        blocked = "; ".join(row["blockers"]) or "nothing blocks it"
+        print(f"  client {row['client_id']}  {row['status']:<9} due {row['due_at']:%Y-%m-%d}  {blocked}")
+    return 0
+
+
+def cmd_erasure_run(args, settings: Settings) -> int:
+    """Erase now every client the retention policy makes due (confirmed by the policy)."""
+    from atrium.erasure import erase_due
+
+    done = erase_due(_process_engine(settings), years=_years(args, settings), actor=audit.cli_actor())
+    print(f"Erased {len(done)} client(s): " + (", ".join(str(e.client_id) for e in done) or "none due"))
+    return 0
+
+
 def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
@@ -442,6 +473,15 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "verify", help="walk the audit hash chain; names the first altered, deleted or out-of-order row"
     ).set_defaults(func=cmd_audit_verify)
+    erasure = sub.add_parser("erasure", help="data destruction by the retention policy").add_subparsers(
+        dest="erasure_command", required=True
+    )
+    due = erasure.add_parser("due", help="which clients the retention policy erases soon (a preview)")
+    due.add_argument("--within-days", type=int, default=30, help="look this many days ahead (default 30)")
+    run_erasure = erasure.add_parser("run", help="erase the clients the retention policy makes due now")
+    for command, func in ((due, cmd_erasure_due), (run_erasure, cmd_erasure_run)):
+        command.add_argument("--years", type=int, help="the policy's years (default: ATRIUM_ERASE_AFTER_YEARS)")
+        command.set_defaults(func=func)
     return parser
 
 

@@ -248,7 +248,6 @@ def _created(session: Session, engine, client: Client, *, actor: str | None, det
         actor=actor,
         target=client_target(client.id),
         detail={
-            "name": client.name,
             "kind": client.kind,
             "status": client.status,
             "tier": client.tier,
@@ -385,7 +384,7 @@ def delete_client(session: Session, engine, client: Client, *, actor: str) -> Cl
         "client.delete",
         actor=actor,
         target=client_target(client.id),
-        detail={"name": client.name, **_cycle(outcome)},
+        detail=_cycle(outcome),
     )
     return client
 
@@ -397,6 +396,8 @@ def restore_client(session: Session, engine, client_id: int, *, actor: str) -> C
         raise NotFound(f"client {client_id} not found")
     if client.deleted_at is None:
         raise Conflict(f"client {client_id} is not deleted")
+    if client.erased_at is not None:
+        raise Conflict(f"client {client_id} was erased: its data is destroyed and it cannot be restored")
     client.deleted_at = None
     client.deleted_by = None
     client.updated_at = clock.now()
@@ -406,6 +407,6 @@ def restore_client(session: Session, engine, client_id: int, *, actor: str) -> C
         "client.restore",
         actor=actor,
         target=client_target(client.id),
-        detail={"name": client.name, **_cycle(outcome)},
+        detail=_cycle(outcome),
     )
     return client

@@ -52,14 +52,17 @@ def _duration(env_name: str, text: str) -> str:
     return text
 
 
-def _retention_days(text: str | None) -> int | None:
-    """ATRIUM_AUDIT_RETENTION_DAYS: a whole number of days, at least 1; unset or empty keeps rows forever."""
+def _positive(name: str, text: str | None, unit: str) -> int | None:
+    """A whole number of at least 1 (`name`: the setting, for the error); unset or empty: None (forever)."""
     if text is None or not text.strip():
         return None
-    days = int(text)
-    if days < 1:
-        raise ValueError(f"ATRIUM_AUDIT_RETENTION_DAYS: {text} is not a number of days of at least 1")
-    return days
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"{name}: {text} is not a number of {unit} of at least 1")
+    return number
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,10 @@ class Settings:
     require_totp_roles: tuple[str, ...] = ()
     # Audit rows older than this many days are purged daily behind a signed checkpoint (None: kept forever).
     audit_retention_days: int | None = None
+    # Erasure (atrium/erasure.py): a second admin confirms each requested erasure unless this is off, and
+    # deleted or former clients are erased after this many years (None: never automatically).
+    erasure_confirmation: bool = True
+    erase_after_years: int | None = None
 
     @property
     def smtp_configured(self) -> bool:
@@ -241,7 +248,11 @@ class Settings:
             masked_roles=_roles(env.get("ATRIUM_MASKED_ROLES"), defaults.masked_roles),
             # Second factor
             require_totp_roles=_known_roles("ATRIUM_REQUIRE_TOTP_ROLES", env.get("ATRIUM_REQUIRE_TOTP_ROLES")),
-            audit_retention_days=_retention_days(env.get("ATRIUM_AUDIT_RETENTION_DAYS")),
+            audit_retention_days=_positive(
+                "ATRIUM_AUDIT_RETENTION_DAYS", env.get("ATRIUM_AUDIT_RETENTION_DAYS"), "days"
+            ),
+            erasure_confirmation=_flag(env.get("ATRIUM_ERASURE_CONFIRMATION"), defaults.erasure_confirmation),
+            erase_after_years=_positive("ATRIUM_ERASE_AFTER_YEARS", env.get("ATRIUM_ERASE_AFTER_YEARS"), "years"),
         )
 
     def signing_key(self) -> str:

@@ -90,5 +90,11 @@ def start_scheduler(engine) -> BackgroundScheduler:
     scheduler.add_job(
         daily_check, "interval", args=[engine], hours=1, id="audit_daily_check", max_instances=1, coalesce=True
     )
+    if engine.settings.erase_after_years:  # once a UTC day, like the audit check (atrium/erasure.py)
+        from atrium.erasure import retention_job
+
+        scheduler.add_job(
+            retention_job, "interval", args=[engine], hours=1, id="erasure_retention", max_instances=1, coalesce=True
+        )
     scheduler.start()
     return scheduler

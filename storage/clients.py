@@ -152,6 +152,9 @@ class Client(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_by: Mapped[str | None] = mapped_column(String(100))
+    # Set when its personal data was destroyed (atrium/erasure.py): the row stays, nameless, so the
+    # figures about its cases stay right.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}

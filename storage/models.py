@@ -8,6 +8,7 @@ from .clients import Client, ClientIdentifier, ClientStatusChange, Contact  # no
 from .crypto import ClientKey, IndexKey  # noqa: F401
 from .definitions import Form, ProcessDefinition  # noqa: F401
 from .employees import Employee  # noqa: F401
+from .erasures import Erasure  # noqa: F401
 from .firm_settings import FirmSetting  # noqa: F401
 from .history import HistoryEntry  # noqa: F401
 from .instances import Incident, ProcessInstance  # noqa: F401

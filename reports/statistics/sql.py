@@ -73,8 +73,9 @@ def months(filters: Filters) -> list[str]:
 
 
 def visible_clients(filters: Filters) -> ColumnElement:
-    """Clients the figures may include: not deleted, and owned by `filters.owners` when given."""
-    condition = Client.deleted_at.is_(None)
+    """Clients the figures may include: not deleted, or erased (the firm's history stays counted, nameless),
+    and owned by `filters.owners` when given."""
+    condition = Client.deleted_at.is_(None) | Client.erased_at.is_not(None)
     if filters.owners is not None:
         condition = condition & Client.owner.in_(filters.owners)
     return condition
@@ -86,8 +87,10 @@ def client_business_keys(filters: Filters) -> Select:
 
 
 def deleted_client_keys() -> Select:
-    """The business keys of deleted clients, whose processes no figure counts (a handful, so NOT IN is cheap)."""
-    return select(literal("client:") + cast(Client.id, String)).where(Client.deleted_at.is_not(None))
+    """The business keys of deleted (not erased) clients, whose processes no figure counts (a handful, so NOT IN is cheap)."""
+    return select(literal("client:") + cast(Client.id, String)).where(
+        Client.deleted_at.is_not(None), Client.erased_at.is_(None)
+    )
 
 
 def percentiles(dialect: str, value, partition: list, conditions: list, source) -> Select:
