@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pyotp
 import pytest
@@ -717,6 +718,60 @@ def _(w):
     )
 
 
+ERASE_REASON = {"reason": "The client asked to be forgotten (walk)."}
+
+
+def _second_admin(w):
+    from .factories import make_account
+
+    make_account(w.people["admin"], "admin2", roles=["admin"])
+    return caller(w.client, "admin2")
+
+
+@case("POST", "/api/clients/<id:client_id>/erase")
+def _(w):
+    made = w.new_client(status="prospect")
+    w.call(
+        "admin",
+        "POST",
+        "/api/clients/<id:client_id>/erase",
+        f"/api/clients/{made['id']}/erase",
+        action="client.erase_request",
+        target=f"client:{made['id']}",
+        json=ERASE_REASON,
+    )
+
+
+@case("POST", "/api/erasures/<id:erasure_id>/confirm")
+def _(w):
+    made = w.new_client(status="prospect")
+    asked = w.people["admin"].post(f"/api/clients/{made['id']}/erase", json=ERASE_REASON)
+    assert asked.status_code == 202, asked.json
+    w.call(
+        "admin2",
+        "POST",
+        "/api/erasures/<id:erasure_id>/confirm",
+        f"/api/erasures/{asked.json['id']}/confirm",
+        action="client.erase",
+        target=f"client:{made['id']}",
+        person=_second_admin(w),
+    )
+
+
+@case("POST", "/api/erasures/<id:erasure_id>/withdraw")
+def _(w):
+    made = w.new_client(status="prospect")
+    asked = w.people["admin"].post(f"/api/clients/{made['id']}/erase", json=ERASE_REASON)
+    w.call(
+        "admin",
+        "POST",
+        "/api/erasures/<id:erasure_id>/withdraw",
+        f"/api/erasures/{asked.json['id']}/withdraw",
+        action="client.erase_withdraw",
+        target=f"client:{made['id']}",
+    )
+
+
 @case("POST", "/api/clients/<id:client_id>/merge")
 def _(w):
     kept = w.new_client()
@@ -905,6 +960,7 @@ READ_ONLY_COMMANDS = {
     ("serve",): "serves the API; the requests it serves write their own rows",
     ("validate",): "parses files without a database",
     ("audit", "verify"): "reads the audit chain (tests/test_audit_chain.py); the scheduler's daily check audits",
+    ("erasure", "due"): "the retention policy's preview: lists clients, changes nothing (tests/test_erasure.py)",
 }
 
 
@@ -1020,7 +1076,19 @@ def _cli_keys_rotate(cli):
     cli.run("keys", "rotate", action="keys.rotate", target="client_keys")
 
 
+def _cli_erasure_run(cli):
+    from atrium import clock as clock_module
+
+    made = Walk(cli.app).new_client(status="former")
+    previous = clock_module.set_clock(clock_module.FrozenClock(clock_module.now() + timedelta(days=3 * 366)))
+    try:
+        cli.run("erasure", "run", "--years", "2", action="client.erase", target=f"client:{made['id']}")
+    finally:
+        clock_module.set_clock(previous)
+
+
 CLI_CASES = {
+    ("erasure", "run"): _cli_erasure_run,
     ("backup",): _cli_backup,
     ("restore",): _cli_restore,
     ("keys", "rotate"): _cli_keys_rotate,
