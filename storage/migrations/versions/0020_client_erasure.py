@@ -49,5 +49,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("erasures")
-    with op.batch_alter_table("clients", schema=None) as batch_op:
-        batch_op.drop_column("erased_at")
+    # Not batch mode: on SQLite that copies and drops `clients`, and the drop cascades to client_keys.
+    op.drop_column("clients", "erased_at")
