@@ -128,6 +128,11 @@ def test_partner_approves_onboarding_and_the_client_is_created_then_welcomed(peo
         "account_manager",
     )
     assert client["phones"] == ["+44 117 496 0000"]
+    # The process keeps the client's id, not its contact data: the record holds that, encrypted.
+    variables = people["admin"].get(f"/api/process-instances/{instance['id']}").json["variables"]
+    assert variables["onboarded"]["client_id"] == client["id"]
+    assert (variables["phones"], variables["emails"], variables["contacts"]) == (None, None, None)
+    assert "496 0000" not in str(variables) and "meridian.example" not in str(variables)
     contacts = partner.get(f"/api/clients/{client['id']}/contacts").json["items"]
     assert sorted((c["name"], c["role"]) for c in contacts) == [
         ("Ada Byron", "Managing partner"),
@@ -216,6 +221,7 @@ def test_partner_declines_with_a_reason_and_the_requester_is_told(people):
     final = partner.get(f"/api/process-instances/{instance['id']}").json
     assert final["status"] == "completed" and final["current_activities"] == []
     assert partner.get("/api/clients?q=meridian").json["total"] == 0
+    assert "meridian.example" not in str(people["admin"].get(f"/api/process-instances/{instance['id']}").json)
     [note] = people["account_manager"].get("/api/notifications?kind=outcome").json["items"]
     assert note["subject"] == "Onboarding of Meridian Architects LLP declined"
     assert note["body"] == "partner declined onboarding Meridian Architects LLP: We act for Castle Estates"
