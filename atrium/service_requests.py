@@ -184,18 +184,41 @@ def reject(
     session: Session, request: ServiceRequest, *, reason: str, actor: str | None, instance_id: uuid.UUID | None
 ) -> None:
     """Not a request the firm takes on (spam, duplicate, wrong addressee): cancelled with the reason."""
-    before = _snapshot(request, "closed_at")
-    now = clock.now()
-    request.status, request.resolution, request.closed_at, request.updated_at = "cancelled", reason, now, now
-    _audit(session, request, "reject", before, actor=actor, resolution="changed")
-    _tell_requester(
+    _finish(
         session,
         request,
-        f"Service request #{request.id} was not taken on",
-        f"{request.title}\n\nReason: {request.resolution}",
+        "reject",
+        status="cancelled",
+        resolution=reason,
+        at_field="closed_at",
+        subject=f"Service request #{request.id} was not taken on",
+        body=f"{request.title}\n\nReason: {reason}",
         actor=actor,
         instance_id=instance_id,
     )
+
+
+def _finish(
+    session: Session,
+    request: ServiceRequest,
+    verb: str,
+    *,
+    status: str,
+    resolution: str,
+    at_field: str,
+    subject: str,
+    body: str,
+    actor: str | None,
+    instance_id: uuid.UUID | None,
+) -> None:
+    """End the work on a request with a resolution (`reject`: cancelled and closed; `resolve`: resolved, to
+    be rated and closed): its status and time, the audit row, and the requester told."""
+    before = _snapshot(request, at_field)
+    now = clock.now()
+    request.status, request.resolution, request.updated_at = status, resolution, now
+    setattr(request, at_field, now)
+    _audit(session, request, verb, before, actor=actor, resolution="changed")
+    _tell_requester(session, request, subject, body, actor=actor, instance_id=instance_id)
 
 
 def assign(session: Session, request: ServiceRequest, *, assignee: str, actor: str | None) -> str | None:
@@ -278,15 +301,15 @@ def escalate_sla(
 def resolve(
     session: Session, request: ServiceRequest, *, resolution: str, actor: str | None, instance_id: uuid.UUID | None
 ) -> None:
-    before = _snapshot(request, "resolved_at")
-    now = clock.now()
-    request.status, request.resolution, request.resolved_at, request.updated_at = "resolved", resolution, now, now
-    _audit(session, request, "resolve", before, actor=actor, resolution="changed")
-    _tell_requester(
+    _finish(
         session,
         request,
-        f"Service request #{request.id} is resolved",
-        f"{request.title}\n\n{request.resolution}",
+        "resolve",
+        status="resolved",
+        resolution=resolution,
+        at_field="resolved_at",
+        subject=f"Service request #{request.id} is resolved",
+        body=f"{request.title}\n\n{resolution}",
         actor=actor,
         instance_id=instance_id,
     )
