@@ -4,18 +4,20 @@ atrium/erasure.py's."""
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import Response, current_app, g
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import select
 
 from atrium import clock
 from atrium import erasure as erasure_service
-from atrium.errors import NotFound
+from atrium.errors import Conflict, NotFound
+from reports.render import erasure_certificate_pdf
 from storage.erasures import DONE, REQUESTED, WITHDRAWN, Erasure
 
 from .clients import process_engine
 from .docs import errors
+from .locale import request_locale
 from .permissions import requires
 from .schema_base import Schema
 
@@ -144,6 +146,34 @@ def get_erasure(erasure_id):
         if erasure is None:
             raise NotFound(f"erasure {erasure_id} not found")
         return erasure
+
+
+@blp.route("/erasures/<id:erasure_id>/certificate.pdf")
+@requires("clients:erase")
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The certificate of destruction as a PDF, in the request's language",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+)
+@errors(blp, 404, 409)
+def get_certificate_pdf(erasure_id):
+    """The certificate of a done erasure, to print or file, in the request's language (Accept-Language)."""
+    with process_engine().transaction() as session:
+        erasure = session.get(Erasure, erasure_id)
+        if erasure is None:
+            raise NotFound(f"erasure {erasure_id} not found")
+        if erasure.certificate is None:
+            raise Conflict(f"erasure {erasure_id} is {erasure.status}, not done: it has no certificate yet")
+        cert = erasure.certificate
+    document = erasure_certificate_pdf(cert, locale=request_locale())
+    return Response(
+        document,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="erasure-{erasure_id}-certificate.pdf"'},
+    )
 
 
 @blp.route("/erasures/<id:erasure_id>/confirm", methods=["POST"])

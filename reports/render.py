@@ -183,3 +183,33 @@ def _sheet_name(name: str, used: set[str]) -> str:
         candidate, n = base[: 31 - len(suffix)] + suffix, n + 1
     used.add(candidate.lower())
     return candidate
+
+
+# Counts of the certificate shown one per line, in this order (atrium.erasure builds the certificate).
+CERTIFICATE_COUNTS = (
+    "identifiers",
+    "contacts",
+    "planned_follow_ups",
+    "process_instances",
+    "history_entries",
+    "tasks",
+    "notifications",
+)
+
+
+def erasure_certificate_pdf(cert: dict, *, locale: str) -> bytes:
+    """A certificate of destruction (atrium.erasure.certificate) as an A4 PDF in `locale`."""
+    from weasyprint import HTML
+
+    from atrium.i18n import translate
+
+    document = _TEMPLATES.get_template("erasure_certificate.html").render(
+        cert=cert,
+        counted=[name for name in CERTIFICATE_COUNTS if name in cert["destroyed"]],
+        lang=locale,
+        t=lambda key: translate(key, locale),
+    )
+    try:
+        return HTML(string=document).write_pdf()
+    except Exception as exc:  # WeasyPrint raises many kinds; all mean "no PDF"
+        raise RenderError(f"PDF rendering of the certificate failed: {type(exc).__name__}: {exc}") from exc

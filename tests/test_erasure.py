@@ -4,11 +4,13 @@ deleted and former clients after N years, telling the admins beforehand."""
 
 from __future__ import annotations
 
+import io
 import sqlite3
 import subprocess
 from datetime import timedelta
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from atrium.backup import Database
@@ -157,6 +159,13 @@ def test_a_second_admin_confirms_and_nothing_of_the_client_is_left_but_its_figur
     assert certificate_intact(cert)
     assert not certificate_intact({**cert, "confirmed_by": "mallory"})
     assert admin.get(f"/api/erasures/{erasure['id']}").json["certificate"] == cert
+    # The certificate prints, in English or Chinese, to file.
+    for lang, title in (("en", "Certificate of destruction"), ("zh-CN", "数据销毁证明")):
+        printed = admin.get(f"/api/erasures/{erasure['id']}/certificate.pdf", headers={"Accept-Language": lang})
+        assert printed.status_code == 200 and printed.mimetype == "application/pdf"
+        text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(printed.data)).pages)
+        assert title in text and cert["sha256"] in text.replace("\n", "") and "admin2" in text
+    assert people["manager"].get(f"/api/erasures/{erasure['id']}/certificate.pdf").status_code == 403
 
     # Gone from every door, and not restorable.
     assert am.get(f"/api/clients/{client_id}").status_code == 404
@@ -205,6 +214,8 @@ def test_open_engagements_block_an_erasure_and_a_withdrawn_request_cannot_be_con
     twice = admin2.post(f"/api/clients/{client_id}/erase", json={"reason": REASON})
     assert twice.status_code == 409 and "already requested" in twice.json["detail"]
     assert admin2.post(f"/api/erasures/{asked.json['id']}/withdraw").json["status"] == "withdrawn"
+    unprinted = admin2.get(f"/api/erasures/{asked.json['id']}/certificate.pdf")
+    assert unprinted.status_code == 409 and "no certificate" in unprinted.json["detail"]
     late = admin2.post(f"/api/erasures/{asked.json['id']}/confirm")
     assert late.status_code == 409 and "withdrawn" in late.json["detail"]
     assert am.get(f"/api/clients/{client_id}").json["phones"] == [PHONE]
