@@ -96,6 +96,10 @@ def test_a_viewer_reveals_a_phone_for_a_reason_and_sees_it_in_full_audited(live_
     page.reload()
     expect(details.get_by_text("138****1234")).to_be_visible()
     expect(details.get_by_text(PHONE)).to_have_count(0)
+    page.set_viewport_size({"width": 360, "height": 780})
+    expect(page.get_by_role("button", name="查看完整电话")).to_be_visible()
+    shot(page, "masked-phone-size-zh")
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     # A reveal the server refuses (the client was removed meanwhile) is said plainly, in the dialog.
     partner = as_person(live_server, "paula")
