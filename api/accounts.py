@@ -146,6 +146,16 @@ class TotpDisableSchema(Schema):
     )
 
 
+class RecoveryCodesRequestSchema(Schema):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1000))
+    code = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "A current code from the authenticator app (not a recovery code)"},
+    )
+
+
 class MeUpdateSchema(Schema):
     locale = fields.String(
         required=True,
@@ -361,6 +371,23 @@ def confirm_totp(data):
     shown this once (each logs in once instead of a code). From then on every login needs a code."""
     with _engine().transaction() as session:
         codes = second_factor.confirm_enrolment(session, username=g.account.username, code=data["code"])
+        return {"recovery_codes": codes}
+
+
+@blp.route("/me/totp/recovery-codes", methods=["POST"])
+@blp.arguments(RecoveryCodesRequestSchema)
+@blp.response(200, RecoveryCodesSchema)
+@errors(blp, 409, 422, 429)
+def replace_recovery_codes(data):
+    """New recovery codes for one's second factor, giving the password and a current code from the app
+    (not a recovery code): shown this once, and the old ones stop working. Throttled as a login."""
+    username = g.account.username
+    _reserve_attempt(username, "account.totp.recovery_codes")
+    with _engine().transaction() as session:
+        codes = second_factor.replace_recovery_codes(
+            session, username=username, password=data["password"], code=data["code"]
+        )
+        login_throttle.forgive_attempt(session, username=username, address=_client_address(), settings=_settings())
         return {"recovery_codes": codes}
 
 

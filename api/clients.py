@@ -107,6 +107,20 @@ class ClientSchema(MaskedSchema):
     created_by = fields.String(dump_only=True, allow_none=True)
     updated_at = fields.DateTime(dump_only=True)
     deleted_at = fields.DateTime(dump_only=True, allow_none=True)
+    masked_fields = fields.List(
+        fields.String(),
+        dump_only=True,
+        metadata={
+            "description": "the fields shown masked to the caller (ATRIUM_MASKED_ROLES), each of which "
+            "POST /api/clients/{id}/reveal shows in full: phones, emails, addresses, sensitive custom fields; "
+            "empty for a caller who sees them in full"
+        },
+    )
+
+    @post_dump
+    def mask_for_caller(self, data, **kwargs):
+        reader = caller_masking() if has_request_context() and g.get("account") is not None else masking.FULL
+        return {**reader.client(data), "masked_fields": reader.masked_fields(data)}
 
 
 class NewClientSchema(ClientSchema):

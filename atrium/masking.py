@@ -130,6 +130,17 @@ class Masking:
     def client(self, data: dict) -> dict:
         return _masked_values(data, self.sensitive) if self.masked else data
 
+    def masked_fields(self, data: dict) -> list[str]:
+        """The fields of `data` (a client as a dict, before masking) this reader sees masked and may
+        `reveal`: its non-empty phones, emails and addresses and its sensitive custom fields with a value."""
+        if not self.masked:
+            return []
+        shown = [name for name in CONTACT_FIELDS if data.get(name)]
+        custom = data.get("custom_fields")
+        if isinstance(custom, dict):
+            shown.extend(sorted(name for name, value in custom.items() if name in self.sensitive and value is not None))
+        return shown
+
     def text(self, text: str | None, values: Iterable) -> str | None:
         """`text` with each of `values` (a client's phones, emails, addresses) that occurs in it masked:
         free text written about a client (a notification's body) must not show what its fields hide. A

@@ -5,7 +5,8 @@ Enrolment: `start_enrolment` keeps a new secret pending (returned that once, for
 app); `confirm_enrolment` activates it given a first code and returns the recovery codes, that once
 too (only their argon2 hashes are kept). A login of an account with a second factor needs a code
 (`check_login_code`): a 6-digit code of the current time step (or one either side, for clock drift)
-not older than the last one accepted, or an unused recovery code. Time comes from atrium.clock."""
+not older than the last one accepted, or an unused recovery code. `replace_recovery_codes` gives new
+ones (the old ones stop working). Time comes from atrium.clock."""
 
 from __future__ import annotations
 
@@ -204,6 +205,34 @@ def disable(session: Session, *, username: str, password: str, code: str, settin
     _clear(account)
     audit.record(session, "account.totp.disable", actor=username, target=account_target(username))
     return account
+
+
+def replace_recovery_codes(session: Session, *, username: str, password: str, code: str) -> list[str]:
+    """The owner gets new recovery codes (shown once), giving the password and a current code from the
+    app (not a recovery code: whoever asks for new ones must still hold the device); the old ones stop
+    working. The caller reserves the attempt first (login_throttle)."""
+    account = _locked(session, account_or_raise(session, username))
+    if not account.totp_enabled:
+        raise Conflict("this account has no second factor")
+    if not verify_password(account.password_hash, password):
+        raise InvalidInput("the password is wrong", {"password": ["wrong password"]})
+    code = (code or "").strip()
+    if not _SIX_DIGITS.match(code):
+        raise InvalidInput(
+            "a current code is needed", {"code": ["the 6-digit code the app shows, not a recovery code"]}
+        )
+    if _use_code(session, account, code) is not None:
+        raise InvalidInput("the code is wrong or already used", {"code": ["wrong or already used code"]})
+    codes = _new_recovery_codes()
+    account.totp_recovery_hashes = [hash_password(_normalised_recovery_code(c)) for c in codes]
+    audit.record(
+        session,
+        "account.totp.recovery_codes",
+        actor=username,
+        target=account_target(username),
+        detail={"recovery_codes": len(codes)},
+    )
+    return codes
 
 
 def reset(session: Session, *, username: str, actor: str | None) -> Account:

@@ -213,7 +213,8 @@ def people(client):
 def pytest_terminal_summary(terminalreporter, config):
     """Where the browser tests left their screenshots (tests/browser), to open and look at."""
     base = getattr(config, "_tmp_path_factory", None)
-    folder = base.getbasetemp() / "screenshots" if base else None
+    chosen = os.environ.get("ATRIUM_TEST_SCREENSHOTS")
+    folder = Path(chosen) if chosen else base.getbasetemp() / "screenshots" if base else None
     if folder and folder.is_dir():
         count = sum(1 for _ in folder.rglob("*.png"))
         terminalreporter.write_line(f"browser screenshots: {count} in {folder}")

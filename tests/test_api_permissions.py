@@ -17,6 +17,7 @@ OPEN_TO_ALL = {
     "/api/me/password",
     "/api/me/totp",
     "/api/me/totp/confirm",
+    "/api/me/totp/recovery-codes",
     "/api/auth/revoke",
     "/api/auth/session",
 }

@@ -333,6 +333,20 @@ def _(w):
     )
 
 
+@case("POST", "/api/me/totp/recovery-codes")
+def _(w):
+    secret = _enrolled(w, "viewer")
+    w.call(
+        "viewer",
+        "POST",
+        "/api/me/totp/recovery-codes",
+        "/api/me/totp/recovery-codes",
+        action="account.totp.recovery_codes",
+        target="account:viewer",
+        json={"password": password_for("viewer"), "code": _totp_code(secret, 1)},
+    )
+
+
 @case("POST", "/api/accounts/<username>/totp-reset")
 def _(w):
     _enrolled(w, "viewer")

@@ -135,6 +135,24 @@ def test_who_sees_masked_values_follows_the_setting():
 # JSON ---------------------------------------------------------------------------------------------------
 
 
+def test_a_client_says_which_of_its_fields_the_reader_sees_masked_and_may_reveal(people):
+    made = harbour(people["partner"])
+    assert made["masked_fields"] == []
+    viewer = people["viewer"]
+    assert viewer.get(f"/api/clients/{made['id']}").json["masked_fields"] == ["phones", "emails", "addresses", "tax_id"]
+    listed = viewer.get("/api/clients").json["items"]
+    assert next(item for item in listed if item["id"] == made["id"])["masked_fields"][0] == "phones"
+    # Empty fields have nothing to reveal; a custom field the firm does not mark sensitive is shown in full.
+    bare = make_client(
+        people["partner"],
+        minimal=True,
+        name="Bare Client",
+        custom_fields={"sector_code": "H52"},
+        owner="account_manager",
+    )
+    assert viewer.get(f"/api/clients/{bare['id']}").json["masked_fields"] == []
+
+
 @pytest.mark.parametrize("role", ["viewer", "service_desk"])
 def test_masked_roles_see_a_client_its_list_and_search_results_masked(people, role):
     made = harbour(people["partner"])
@@ -158,6 +176,7 @@ def test_masked_roles_see_a_client_its_list_and_search_results_masked(people, ro
 def test_other_roles_see_them_in_full(people, role):
     made = harbour(people["partner"])
     assert_full(people[role].get(f"/api/clients/{made['id']}").json)
+    assert people[role].get(f"/api/clients/{made['id']}").json["masked_fields"] == []
     assert_full(people[role].get("/api/clients", query_string={"q": "0013"}).json["items"][0])
 
 

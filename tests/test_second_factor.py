@@ -183,6 +183,63 @@ def test_the_owner_turns_it_off_with_password_and_code(client, clock):
     assert [r["actor"] for r in audit_rows(client, "account.totp.disable", outcome="success")] == ["viewer"]
 
 
+def test_the_owner_gets_new_recovery_codes_with_password_and_a_current_code_and_the_old_ones_stop_working(
+    client, clock
+):
+    viewer = caller(client, "viewer")
+    secret, old_codes = enrol(viewer, clock)
+    clock.advance(seconds=30)
+    new = viewer.post(
+        "/api/me/totp/recovery-codes", json={"password": password_for("viewer"), "code": code_of(secret, clock)}
+    )
+    assert new.status_code == 200, new.json
+    codes = new.json["recovery_codes"]
+    assert len(codes) == 10 and len(set(codes)) == 10 and not set(codes) & set(old_codes)
+    clock.advance(seconds=30)
+    assert login_with(client, "viewer", old_codes[0]).json["type"] == OTP_INVALID
+    assert login_with(client, "viewer", codes[0]).status_code == 200
+    rows = audit_rows(client, "account.totp.recovery_codes", outcome="success")
+    assert [(r["actor"], r["target"], r["detail"]) for r in rows] == [
+        ("viewer", "account:viewer", {"recovery_codes": 10})
+    ]
+    assert not any(c in str(rows) for c in codes)
+
+
+def test_new_recovery_codes_attacks(client, clock):
+    viewer, manager = caller(client, "viewer"), caller(client, "manager")
+    secret, codes = enrol(viewer, clock)
+    manager_secret, manager_codes = enrol(manager, clock)
+    clock.advance(seconds=30)
+    url = "/api/me/totp/recovery-codes"
+    good = {"password": password_for("viewer"), "code": code_of(secret, clock)}
+    # No session: nothing.
+    assert client.post(url, json=good).status_code == 401
+    wrong_password = viewer.post(url, json={**good, "password": "not-the-password"})
+    assert wrong_password.status_code == 422 and "password" in wrong_password.json["errors"]
+    wrong = next(f"{n:06d}" for n in range(1000) if f"{n:06d}" not in {code_of(secret, clock, s) for s in (-1, 0, 1)})
+    wrong_code = viewer.post(url, json={**good, "code": wrong})
+    assert wrong_code.status_code == 422 and "code" in wrong_code.json["errors"]
+    # A recovery code does not make new ones (whoever asks must hold the device), nor is it spent.
+    recovery = viewer.post(url, json={**good, "code": codes[0]})
+    assert recovery.status_code == 422 and "code" in recovery.json["errors"]
+    # Someone else's code is not the caller's: the manager's current code does not work for the viewer.
+    theirs = viewer.post(url, json={**good, "code": code_of(manager_secret, clock)})
+    assert theirs.status_code == 422 or code_of(manager_secret, clock) == code_of(secret, clock)
+    for body in ({}, {"password": password_for("viewer")}, {"code": code_of(secret, clock)}):
+        bad = viewer.post(url, json=body)
+        assert bad.status_code == 422 and bad.mimetype == "application/problem+json", body
+    # None of that replaced anything: the old recovery codes still log in, the one tried above too.
+    assert audit_rows(client, "account.totp.recovery_codes", outcome="success") == []
+    assert login_with(client, "viewer", codes[0]).status_code == 200
+    # The viewer's new codes leave the manager's alone.
+    assert viewer.post(url, json=good).status_code == 200
+    assert login_with(client, "manager", manager_codes[0]).status_code == 200
+    # Without a second factor there is nothing to replace.
+    partner = caller(client, "partner")
+    none = partner.post(url, json={"password": password_for("partner"), "code": "123456"})
+    assert none.status_code == 409 and none.mimetype == "application/problem+json"
+
+
 def test_an_admin_resets_a_lost_device_and_no_one_else_can(client, clock):
     viewer = caller(client, "viewer")
     enrol(viewer, clock)

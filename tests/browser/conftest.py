@@ -4,7 +4,8 @@ Chromium through Playwright. Nothing downloads a browser: Playwright is told whe
 
 Each test gets an empty database with the firm's real processes and forms deployed and one
 account per person below, the server on a free loopback port, and a `shot(page, name)` that
-saves a screenshot under the run's temporary folder (printed at the end of the run)."""
+saves a screenshot under the run's temporary folder (printed at the end of the run), or under
+ATRIUM_TEST_SCREENSHOTS when it is set."""
 
 from __future__ import annotations
 
@@ -134,8 +135,10 @@ def page(context):
 
 @pytest.fixture(scope="session")
 def screenshot_dir(tmp_path_factory):
-    folder = tmp_path_factory.getbasetemp() / "screenshots"
-    folder.mkdir(exist_ok=True)
+    """The run's temporary folder, or ATRIUM_TEST_SCREENSHOTS when set (to keep them for looking at)."""
+    chosen = os.environ.get("ATRIUM_TEST_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.getbasetemp() / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 

@@ -85,3 +85,75 @@ def test_changing_the_password_of_an_account_with_a_second_factor_ends_at_the_lo
     page.get_by_role("button", name="Change password").click()
     expect(page.get_by_text("Your password is changed. Log in again")).to_be_visible()
     expect(page.get_by_role("heading", name="Log in to Atrium")).to_be_visible()
+
+
+def _signed_in_with_code(page, live_server, clock, username: str) -> pyotp.TOTP:
+    """`username` enrolled (through the API) and logged in through the form with a code; their TOTP."""
+    person = api_as(live_server, username)
+    totp = pyotp.TOTP(person.post("/api/me/totp").json["secret"])
+    assert person.post("/api/me/totp/confirm", json={"code": totp.at(int(clock.now().timestamp()))}).status_code == 200
+    clock.advance(seconds=30)
+    log_in(page, live_server, username)
+    page.get_by_label("Code from your authenticator app").fill(totp.at(int(clock.now().timestamp())))
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Inbox")).to_be_visible()
+    return totp
+
+
+def test_a_person_gets_new_recovery_codes_then_turns_the_second_factor_off(live_server, page, shot, clock):
+    totp = _signed_in_with_code(page, live_server, clock, "vera")
+    page.goto(live_server.url + "/second-factor")
+    expect(page.get_by_text("A second factor is on for your account")).to_be_visible()
+    shot(page, "manage")
+
+    page.get_by_role("button", name="Get new recovery codes").click()
+    expect(page.get_by_role("heading", name="New recovery codes")).to_be_visible()
+    page.get_by_label("Your password").fill(password("vera"))
+    page.get_by_label("The 6-digit code the app shows").fill("000000")
+    page.get_by_role("button", name="Get new codes").click()
+    expect(page.get_by_text("That code is not right or was already used")).to_be_visible()
+    clock.advance(seconds=30)
+    page.get_by_label("The 6-digit code the app shows").fill(totp.at(int(clock.now().timestamp())))
+    page.get_by_label("Your password").fill("not my password at all")
+    page.get_by_role("button", name="Get new codes").click()
+    expect(page.get_by_text("That password is not right.")).to_be_visible()
+    shot(page, "new-codes-refused")
+    page.get_by_label("Your password").fill(password("vera"))
+    clock.advance(seconds=30)
+    page.get_by_label("The 6-digit code the app shows").fill(totp.at(int(clock.now().timestamp())))
+    page.get_by_role("button", name="Get new codes").click()
+    expect(page.get_by_text("New recovery codes made")).to_be_visible()
+    codes = page.get_by_role("list", name="Recovery codes").get_by_role("listitem")
+    expect(codes).to_have_count(10)
+    new_codes = [code.strip() for code in codes.all_inner_texts()]
+    shot(page, "new-codes")
+    page.get_by_role("button", name="I have saved them").click()
+
+    # In Chinese: turn it off with one of the new recovery codes.
+    page.get_by_text("中文", exact=True).click()
+    page.get_by_role("button", name="关闭双重验证").click()
+    expect(page.get_by_role("heading", name="关闭双重验证")).to_be_visible()
+    page.get_by_label("您的密码").fill(password("vera"))
+    page.get_by_label("应用显示的验证码或一个恢复码").fill(new_codes[0])
+    shot(page, "turn-off-zh")
+    page.get_by_role("button", name="确认关闭").click()
+    expect(page.get_by_text("双重验证已关闭")).to_be_visible()
+    expect(page.get_by_role("button", name="添加双重验证")).to_be_visible()
+    shot(page, "turned-off-zh")
+
+    # The password alone logs in again.
+    answer = live_server.app.test_client().post(
+        "/api/auth/session", json={"username": "vera", "password": password("vera")}
+    )
+    assert answer.status_code == 200 and answer.json["user"]["totp_enabled"] is False
+
+
+def test_a_role_that_requires_a_second_factor_is_offered_no_way_to_turn_it_off(live_server, page, shot, clock):
+    app = live_server.app
+    app.extensions["atrium.settings"] = replace(app.extensions["atrium.settings"], require_totp_roles=("partner",))
+    _signed_in_with_code(page, live_server, clock, "paula")
+    page.goto(live_server.url + "/second-factor")
+    expect(page.get_by_text("Your role requires a second factor, so it cannot be turned off")).to_be_visible()
+    expect(page.get_by_role("button", name="Get new recovery codes")).to_be_visible()
+    expect(page.get_by_role("button", name="Turn the second factor off")).to_have_count(0)
+    shot(page, "required-manage")

@@ -15,6 +15,13 @@ export const sessionApi = {
   /** Confirms it with a first code; answers the recovery codes, shown this once. */
   confirmSecondFactor: async (code: string): Promise<string[]> =>
     unwrap(await api.POST("/api/me/totp/confirm", { body: { code } })).recovery_codes,
+  /** Turns the second factor off, with the password and a code (or a recovery code). */
+  disableSecondFactor: async (password: string, code: string): Promise<void> => {
+    await api.DELETE("/api/me/totp", { body: { password, code } });
+  },
+  /** New recovery codes (the old ones stop working), with the password and a current code; shown this once. */
+  newRecoveryCodes: async (password: string, code: string): Promise<string[]> =>
+    unwrap(await api.POST("/api/me/totp/recovery-codes", { body: { password, code } })).recovery_codes,
   /** Changes the password; the server then ends every session of the account, this one included. */
   changePassword: async (currentPassword: string, newPassword: string): Promise<void> => {
     await api.POST("/api/me/password", { body: { current_password: currentPassword, new_password: newPassword } });

@@ -97,7 +97,7 @@ export default function ClientPage() {
             label: t("page.overview"),
             children: (
               <>
-                <ClientDetails client={data} />
+                <ClientDetails key={data.id} client={data} />
                 <OpenWork clientId={id} />
               </>
             ),

@@ -137,3 +137,17 @@ export function useUserChoices(q: string, role?: string) {
     staleTime: 60_000,
   });
 }
+
+/** One masked field of a client in full, for a stated reason (audited as client.reveal). The value is
+ * kept by the caller for as long as the page is open, never in the query cache. */
+export function useRevealField(clientId: number) {
+  return useMutation({
+    mutationFn: async ({ field, reason }: { field: string; reason: string }) =>
+      unwrap(
+        await api.POST("/api/clients/{client_id}/reveal", {
+          params: { path: { client_id: clientId } },
+          body: { field, reason },
+        }),
+      ),
+  });
+}
