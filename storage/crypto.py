@@ -149,6 +149,19 @@ def decrypt_value(key: bytes, stored: str, aad: bytes, *, what: str):
     return json.loads(plain)
 
 
+def seal(secret: str, aad: bytes) -> tuple[str, str]:
+    """A small secret (an account's TOTP secret) wrapped directly by the current master key: the stored
+    text (PREFIX + base64 of nonce || ciphertext) and the id of the master key, for rotation."""
+    wrapped, by = keyring().wrap(secret.encode(), aad)
+    return PREFIX + base64.b64encode(wrapped).decode(), by
+
+
+def unseal(stored: str, wrapped_by: str | None, aad: bytes, *, what: str) -> str:
+    if not isinstance(stored, str) or not stored.startswith(PREFIX) or wrapped_by is None:
+        raise MasterKeyError(f"{what} is not a wrapped secret (was migration 0019 run?)")
+    return keyring().unwrap(base64.b64decode(stored[len(PREFIX) :]), wrapped_by, aad, what=what).decode()
+
+
 # Keys are kept per session (a request, a command): SESSION_KEYS maps client id -> data key.
 SESSION_KEYS = "atrium.client_keys"
 SESSION_INDEX_KEY = "atrium.index_key"
@@ -212,8 +225,9 @@ def load_client_keys(session: Session, client_ids) -> dict[int, bytes]:
 
 
 def rotate(session: Session, *, batch: int = 500) -> int:
-    """Re-wrap up to `batch` keys not wrapped by the current master key; how many were. The data keys
-    themselves (and so every ciphertext) stay as they are: readers unwrap either version meanwhile."""
+    """Re-wrap up to `batch` keys (and accounts' TOTP secrets) not wrapped by the current master key; how
+    many were. The data keys themselves (and so every ciphertext) stay as they are: readers unwrap either
+    version meanwhile."""
     ring = keyring()
     done = 0
     row = session.execute(select(IndexKey).where(IndexKey.id == 1, IndexKey.kek_id != ring.current_id)).scalar()
@@ -234,5 +248,8 @@ def rotate(session: Session, *, batch: int = 500) -> int:
             client_key.wrapped_key, client_key.kek_id, aad, what=f"the data key of client {client_key.client_id}"
         )
         client_key.wrapped_key, client_key.kek_id = ring.wrap(key, aad)
+    from .accounts import rewrap_totp_secrets  # accounts imports this module
+
+    done += rewrap_totp_secrets(session, batch=batch)
     session.flush()
     return done + len(keys)
