@@ -1,11 +1,12 @@
 """Encryption at rest of clients' personal fields: envelope keys, AES-GCM and blind indexes.
 
-Each client has a random 256-bit data key; its phones, emails, addresses and notes are stored as
-AES-GCM ciphertexts under it, with the client id and the field name as associated data, so a stored
-value cannot be moved to another client or field. The data key is stored wrapped (AES-GCM) by a
+Each client has a random 256-bit data key; its phones, emails, addresses and notes, and its contacts'
+phones, emails and notes, are stored as AES-GCM ciphertexts under it, with the table, the row id and the
+field name as associated data, so a stored value cannot be moved to another row or field. The data key is stored wrapped (AES-GCM) by a
 key-encryption key, the master key, which never enters the database (atrium.encryption loads it).
 Equality lookups (duplicate phones and emails) go through keyed hashes (HMAC-SHA256) under a random
 index key, stored wrapped the same way, so rotating the master key re-wraps keys and re-encrypts no value.
+Small secrets of no client (accounts' TOTP secrets) are wrapped by the master key directly (seal).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def encrypt_value(key: bytes, value, aad: bytes) -> str:
 
 def decrypt_value(key: bytes, stored: str, aad: bytes, *, what: str):
     if not isinstance(stored, str) or not stored.startswith(PREFIX):
-        raise MasterKeyError(f"{what} is not an encrypted value (was migration 0015 run?)")
+        raise MasterKeyError(f"{what} is not an encrypted value (were migrations 0015 and 0018 run?)")
     raw = base64.b64decode(stored[len(PREFIX) :])
     try:
         plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
