@@ -465,7 +465,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(func=func)
     keys = sub.add_parser("keys", help="encryption keys").add_subparsers(dest="keys_command", required=True)
     rotate = keys.add_parser(
-        "rotate", help="re-wrap every client's data key under ATRIUM_MASTER_KEY (old keys in ATRIUM_OLD_MASTER_KEYS)"
+        "rotate",
+        help="re-wrap every client's data key and every account's TOTP secret under ATRIUM_MASTER_KEY "
+        "(old keys in ATRIUM_OLD_MASTER_KEYS)",
     )
     rotate.add_argument("--batch", type=int, default=500, help="keys per transaction (default 500)")
     rotate.set_defaults(func=cmd_keys_rotate)

@@ -55,9 +55,9 @@ def install(settings: Settings | None = None) -> Keyring:
 
 
 def rotate(sessions, *, batch: int = 500, actor: str) -> int:
-    """Re-wrap every data key (and the index key) under the current master key, `batch` keys per
-    transaction, each with its audit row; how many were re-wrapped. The service keeps running: until
-    a key is re-wrapped, the old master key (ATRIUM_OLD_MASTER_KEYS) unwraps it."""
+    """Re-wrap every data key (and the index key, and accounts' TOTP secrets) under the current master
+    key, `batch` keys per transaction, each with its audit row; how many were re-wrapped. The service
+    keeps running: until a key is re-wrapped, the old master key (ATRIUM_OLD_MASTER_KEYS) unwraps it."""
     from storage import crypto, models  # noqa: F401 - every table, for client_keys' foreign key
     from storage.db import transaction
 

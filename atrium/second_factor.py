@@ -6,7 +6,8 @@ app); `confirm_enrolment` activates it given a first code and returns the recove
 too (only their argon2 hashes are kept). A login of an account with a second factor needs a code
 (`check_login_code`): a 6-digit code of the current time step (or one either side, for clock drift)
 not older than the last one accepted, or an unused recovery code. `replace_recovery_codes` gives new
-ones (the old ones stop working). Time comes from atrium.clock."""
+ones (the old ones stop working). Time comes from atrium.clock. The secrets are stored wrapped by the
+master key (storage.accounts, storage.crypto.seal)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from atrium import audit, clock
 from atrium.accounts import LoginRefused, account_or_raise, account_target, hash_password, verify_password
 from atrium.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from atrium.settings import Settings
-from storage.accounts import Account
+from storage.accounts import Account, seal_totp_secrets
 
 ISSUER = "Atrium"
 RECOVERY_CODES = 10
@@ -169,8 +170,7 @@ def confirm_enrolment(session: Session, *, username: str, code: str) -> list[str
     if counter is None:
         raise InvalidInput("the code does not match", {"code": ["wrong code: check the authenticator app's clock"]})
     codes = _new_recovery_codes()
-    account.totp_secret = account.totp_pending_secret
-    account.totp_pending_secret = None
+    seal_totp_secrets(account, {"totp_secret": account.totp_pending_secret, "totp_pending_secret": None})
     account.totp_last_counter = counter
     account.totp_recovery_hashes = [hash_password(_normalised_recovery_code(c)) for c in codes]
     audit.record(
@@ -184,8 +184,8 @@ def confirm_enrolment(session: Session, *, username: str, code: str) -> list[str
 
 
 def _clear(account: Account) -> None:
-    account.totp_secret = None
-    account.totp_pending_secret = None
+    # Nothing to unwrap: a reset works even for a secret no master key at hand opens.
+    seal_totp_secrets(account, {"totp_secret": None, "totp_pending_secret": None})
     account.totp_last_counter = None
     account.totp_recovery_hashes = None
 

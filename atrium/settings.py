@@ -245,7 +245,7 @@ class Settings:
             master_key_file=Path(env["ATRIUM_MASTER_KEY_FILE"]) if env.get("ATRIUM_MASTER_KEY_FILE") else None,
             old_master_keys=tuple(k.strip() for k in (env.get("ATRIUM_OLD_MASTER_KEYS") or "").split(",") if k.strip()),
             # Masking by role
-            masked_roles=_roles(env.get("ATRIUM_MASKED_ROLES"), defaults.masked_roles),
+            masked_roles=_known_roles("ATRIUM_MASKED_ROLES", env.get("ATRIUM_MASKED_ROLES"), defaults.masked_roles),
             # Second factor
             require_totp_roles=_known_roles("ATRIUM_REQUIRE_TOTP_ROLES", env.get("ATRIUM_REQUIRE_TOTP_ROLES")),
             audit_retention_days=_positive(
@@ -315,18 +315,14 @@ def _backup_cron(text: str | None) -> str | None:
     return text.strip()
 
 
-def _roles(text: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
-    """A comma-separated list of roles; unset keeps the default, empty masks nobody."""
-    if text is None:
-        return default
-    return tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-
-
-def _known_roles(env_name: str, text: str | None) -> tuple[str, ...]:
-    """`admin,partner`: roles among storage.accounts.ROLES; an unknown one stops the start."""
+def _known_roles(env_name: str, text: str | None, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """`admin,partner`: roles among storage.accounts.ROLES; unset keeps `default`, empty names none, and
+    an unknown one stops the start (a typo must not silently mask, or require, nobody)."""
     from storage.accounts import ROLES
 
-    roles = tuple(dict.fromkeys(part.strip() for part in (text or "").split(",") if part.strip()))
+    if text is None:
+        return default
+    roles = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     unknown = [role for role in roles if role not in ROLES]
     if unknown:
         raise ValueError(f"{env_name}: unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")

@@ -8,10 +8,38 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, Integer, String, bindparam, exists, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from . import crypto
 from .base import Base, UTCDateTime
 
 ROLES = ("admin", "partner", "manager", "account_manager", "service_desk", "viewer")
 LOCALES = ("en", "zh-CN")
+
+
+TOTP_SECRETS = ("totp_secret", "totp_pending_secret")
+
+
+def totp_aad(account_id: int, name: str) -> bytes:
+    """The associated data of an account's TOTP secret: it unwraps for no other account or field."""
+    if account_id is None:
+        raise ValueError("an account's TOTP secret is set once the account has an id (flush it first)")
+    return crypto.value_aad("accounts", account_id, name)
+
+
+def _sealed_secret(name: str):
+    """An account's TOTP secret in plaintext, stored wrapped by the master key (storage.crypto.seal)."""
+
+    def get(self) -> str | None:
+        stored = getattr(self, f"{name}_sealed")
+        if stored is None:
+            return None
+        return crypto.unseal(stored, self.totp_kek_id, totp_aad(self.id, name), what=f"account {self.id}'s {name}")
+
+    def assign(self, value: str | None) -> None:
+        # Both secrets are (re-)wrapped together: the account has one totp_kek_id.
+        secrets = {other: getattr(self, other) for other in TOTP_SECRETS if other != name}
+        seal_totp_secrets(self, {**secrets, name: value})
+
+    return property(get, assign)
 
 
 class Account(Base):
@@ -39,10 +67,16 @@ class Account(Base):
     # The second factor (atrium/second_factor.py): the active TOTP secret (None: none), one being
     # enrolled (never shown again after enrolment starts), the time step of the last code accepted
     # (a code is not accepted twice) and the argon2 hashes of the unused recovery codes.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    # The secrets are stored wrapped by the master key `totp_kek_id` names (migration 0019): the columns
+    # hold what crypto.seal returns, the attributes `totp_secret` and `totp_pending_secret` the secrets.
+    totp_secret_sealed: Mapped[str | None] = mapped_column("totp_secret", String(200))
+    totp_pending_secret_sealed: Mapped[str | None] = mapped_column("totp_pending_secret", String(200))
+    totp_kek_id: Mapped[str | None] = mapped_column(String(16))
     totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
     totp_recovery_hashes: Mapped[list | None] = mapped_column(JSON)
+
+    totp_secret = _sealed_secret("totp_secret")
+    totp_pending_secret = _sealed_secret("totp_pending_secret")
 
     @property
     def candidate_groups(self) -> list[str]:
@@ -51,7 +85,35 @@ class Account(Base):
 
     @property
     def totp_enabled(self) -> bool:
-        return self.totp_secret is not None
+        return self.totp_secret_sealed is not None
+
+
+def seal_totp_secrets(account: Account, secrets: dict[str, str | None]) -> None:
+    """Store `secrets` (each TOTP_SECRETS name -> the secret or None), all wrapped by the current master key."""
+    wrapped_by = None
+    for name in TOTP_SECRETS:
+        secret = secrets[name]
+        stored = None
+        if secret is not None:
+            stored, wrapped_by = crypto.seal(secret, totp_aad(account.id, name))
+        setattr(account, f"{name}_sealed", stored)
+    account.totp_kek_id = wrapped_by
+
+
+def rewrap_totp_secrets(session: Session, *, batch: int = 500) -> int:
+    """Re-wrap the TOTP secrets of up to `batch` accounts not wrapped by the current master key (`atrium
+    keys rotate`); how many accounts were."""
+    current = crypto.keyring().current_id
+    accounts = session.scalars(
+        select(Account)
+        .where(Account.totp_kek_id.is_not(None), Account.totp_kek_id != current)
+        .order_by(Account.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for account in accounts:
+        seal_totp_secrets(account, {name: getattr(account, name) for name in TOTP_SECRETS})
+    return len(accounts)
 
 
 class RevokedToken(Base):

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, object_session
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 from sqlalchemy.sql import util as sql_util
 
 from . import crypto
@@ -46,53 +47,78 @@ PLAIN = "_atrium_plain"  # instance __dict__: field -> plaintext
 CHANGED = "_atrium_changed"  # instance __dict__: fields set since the last flush
 KEY = "_atrium_key"  # instance __dict__: the data key, kept for reading after the session ends
 PENDING_KEYS = "atrium.pending_client_keys"
-PERSONAL_FIELDS = ("phones", "emails", "addresses", "notes")
-STORED_FIELDS = frozenset(f"{field}_stored" for field in PERSONAL_FIELDS)
 
 
-def _plaintext(client) -> dict:
-    """The decrypted personal fields of `client` (decrypted once, after a load or expiry)."""
-    plain = client.__dict__.get(PLAIN)
+class EncryptedFields:
+    """A model whose personal fields are stored encrypted (storage.crypto) under the data key of the
+    client it belongs to: `ENCRYPTED` maps each field to the factory of its empty value, and each field
+    has a `<field>_stored` column (the ciphertext) and a `personal_field` property (the plaintext). A
+    value's associated data names the table, the row's id and the field: it decrypts nowhere else.
+    Destroying the client's data key (crypto-shredding) makes the fields of every such row unreadable."""
+
+    ENCRYPTED: dict = {}
+    # The attribute holding the id of the client whose data key encrypts the row.
+    KEY_OWNER = "client_id"
+
+    def key_owner_id(self) -> int | None:
+        return getattr(self, self.KEY_OWNER)
+
+    def describe(self) -> str:
+        return f"{self.__tablename__} row {self.id}"
+
+
+def _plaintext(record: EncryptedFields) -> dict:
+    """The decrypted personal fields of `record` (decrypted once, after a load or expiry)."""
+    plain = record.__dict__.get(PLAIN)
     if plain is not None:
         return plain
     plain = {}
-    stored = {field: getattr(client, f"{field}_stored") for field in PERSONAL_FIELDS}
-    if client.id is not None and any(v is not None for v in stored.values()):
-        session = object_session(client)
-        if KEY in client.__dict__:
-            key = client.__dict__[KEY]
-        elif session is None:
-            raise crypto.MasterKeyError(f"client {client.id} is detached from its session: its fields cannot be read")
-        else:
-            keys = session.info.get(crypto.SESSION_KEYS, {})
-            if client.id not in keys:
-                # The data keys of the clients this session holds, in one query: a page of clients costs one.
-                holding = [c.id for c in session.identity_map.values() if isinstance(c, Client) and c.id not in keys]
-                keys = crypto.load_client_keys(session, [client.id, *holding[:999]])
-            key = keys.get(client.id)
+    stored = {field: getattr(record, f"{field}_stored") for field in record.ENCRYPTED}
+    if record.id is not None and any(v is not None for v in stored.values()):
+        key = _reading_key(record)
         for field, value in stored.items():
             if value is not None:
                 if key is None:
-                    raise crypto.MasterKeyError(f"client {client.id} has no data key: its {field} cannot be read")
-                aad = crypto.value_aad("clients", client.id, field)
-                plain[field] = crypto.decrypt_value(key, value, aad, what=f"client {client.id}'s {field}")
-    for field, empty in _EMPTY.items():
+                    raise crypto.MasterKeyError(
+                        f"client {record.key_owner_id()} has no data key: {record.describe()}'s {field} cannot be read"
+                    )
+                aad = crypto.value_aad(record.__tablename__, record.id, field)
+                plain[field] = crypto.decrypt_value(key, value, aad, what=f"{record.describe()}'s {field}")
+    for field, empty in record.ENCRYPTED.items():
         plain.setdefault(field, empty())
-    client.__dict__[PLAIN] = plain
+    record.__dict__[PLAIN] = plain
     return plain
 
 
-_EMPTY = {"phones": list, "emails": list, "addresses": list, "notes": lambda: None}
+def _reading_key(record: EncryptedFields) -> bytes | None:
+    """The data key that decrypts `record`: the one it kept past its session, else its client's, loaded
+    together with those of every record the session holds (a page of clients or contacts costs one query)."""
+    if KEY in record.__dict__:
+        return record.__dict__[KEY]
+    session = object_session(record)
+    if session is None:
+        raise crypto.MasterKeyError(f"{record.describe()} is detached from its session: its fields cannot be read")
+    owner = record.key_owner_id()
+    keys = session.info.get(crypto.SESSION_KEYS, {})
+    if owner not in keys:
+        holding = {
+            r.key_owner_id()
+            for r in session.identity_map.values()
+            if isinstance(r, EncryptedFields) and r.key_owner_id() not in keys
+        }
+        holding.discard(owner)
+        keys = crypto.load_client_keys(session, [owner, *list(holding)[:999]])
+    return keys.get(owner)
 
 
-def personal_field(field: str, empty):
+def personal_field(field: str):
     def get(self):
         return _plaintext(self)[field]
 
     def assign(self, value):
         if self.id is None and PLAIN not in self.__dict__:
-            self.__dict__[PLAIN] = {f: make() for f, make in _EMPTY.items()}
-        _plaintext(self)[field] = value if value is not None or field == "notes" else empty()
+            self.__dict__[PLAIN] = {f: make() for f, make in self.ENCRYPTED.items()}
+        _plaintext(self)[field] = value if value is not None else self.ENCRYPTED[field]()
         self.__dict__.setdefault(CHANGED, set()).add(field)
         # A change the unit of work sees, so that before_flush encrypts it.
         setattr(self, f"{field}_stored", None)
@@ -105,7 +131,11 @@ def client_business_key(client_id: int) -> str:
     return f"{CLIENT_KEY_PREFIX}{client_id}"
 
 
-class Client(Base):
+def _no_notes() -> None:
+    return None
+
+
+class Client(EncryptedFields, Base):
     __tablename__ = "clients"
     __table_args__ = (
         Index("ix_clients_owner", "owner"),
@@ -159,111 +189,15 @@ class Client(Base):
 
     __mapper_args__ = {"version_id_col": version}
 
-    phones = personal_field("phones", list)
-    emails = personal_field("emails", list)
-    addresses = personal_field("addresses", list)
-    notes = personal_field("notes", lambda: None)
+    ENCRYPTED = {"phones": list, "emails": list, "addresses": list, "notes": _no_notes}
+    KEY_OWNER = "id"
+    phones = personal_field("phones")
+    emails = personal_field("emails")
+    addresses = personal_field("addresses")
+    notes = personal_field("notes")
 
-
-@event.listens_for(Client, "expire")
-def _forget_plaintext(target, attrs):
-    if attrs is None or STORED_FIELDS.intersection(attrs):
-        target.__dict__.pop(PLAIN, None)
-        target.__dict__.pop(CHANGED, None)
-        target.__dict__.pop(KEY, None)
-
-
-@event.listens_for(Client, "refresh")
-def _forget_refreshed(target, _context, attrs):
-    if attrs is None or STORED_FIELDS.intersection(attrs):
-        target.__dict__.pop(PLAIN, None)
-
-
-@event.listens_for(Session, "before_flush")
-def _encrypt_clients(session: Session, _context, _instances) -> None:
-    """Give new clients their ids and data keys, and encrypt every changed personal field."""
-    new = [c for c in session.new if isinstance(c, Client)]
-    for client in new:
-        _plaintext(client)
-        client.__dict__[CHANGED] = set(PERSONAL_FIELDS)
-    changed = [c for c in (*session.new, *session.dirty) if isinstance(c, Client) and c.__dict__.get(CHANGED)]
-    if not changed:
-        return
-    if any(c.id is None for c in new):
-        _allocate_ids(session, [c for c in new if c.id is None])
-    keys = crypto.load_client_keys(session, [c.id for c in changed if c not in new])
-    ring = crypto.keyring()
-    created = []
-    for client in new:
-        keys[client.id] = crypto.new_data_key()
-        wrapped, by = ring.wrap(keys[client.id], crypto.client_key_aad(client.id))
-        created.append({"client_id": client.id, "wrapped_key": wrapped, "kek_id": by, "created_at": client.created_at})
-    for client in changed:
-        key = keys.get(client.id)
-        if key is None:
-            raise crypto.MasterKeyError(
-                f"client {client.id} has no data key (destroyed?): its fields cannot be written"
-            )
-        plain = client.__dict__[PLAIN]
-        for field in client.__dict__.pop(CHANGED):
-            value = plain[field]
-            stored = (
-                None
-                if value is None
-                else crypto.encrypt_value(key, value, crypto.value_aad("clients", client.id, field))
-            )
-            setattr(client, f"{field}_stored", stored)
-    if created:
-        session.info.setdefault(PENDING_KEYS, []).extend(created)
-
-
-@event.listens_for(Session, "before_commit")
-def _keep_keys(session: Session) -> None:
-    """Objects outlive their session (a view serialises them after the commit): the clients not yet
-    decrypted keep their data key, fetched now for all of them at once, to decrypt on first read."""
-    waiting = [
-        c
-        for c in session.identity_map.values()
-        if isinstance(c, Client) and PLAIN not in c.__dict__ and KEY not in c.__dict__
-    ]
-    if waiting:
-        keys = crypto.load_client_keys(session, [c.id for c in waiting])
-        for client in waiting:
-            client.__dict__[KEY] = keys.get(client.id)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_keys(session: Session) -> None:
-    """A rolled-back transaction's new clients (and their keys) never were: ids may be given again."""
-    for name in (crypto.SESSION_KEYS, crypto.SESSION_INDEX_KEY, PENDING_KEYS):
-        session.info.pop(name, None)
-
-
-@event.listens_for(Session, "after_flush")
-def _insert_client_keys(session: Session, _context) -> None:
-    rows = session.info.pop(PENDING_KEYS, None)
-    if rows:
-        session.connection().execute(insert(crypto.ClientKey.__table__), rows)
-
-
-def _allocate_ids(session: Session, clients: list[Client]) -> None:
-    """Ids before the insert: each value's associated data and its data key name the client's id."""
-    if session.get_bind().dialect.name == "postgresql":
-        ids = session.scalars(
-            text("SELECT nextval(pg_get_serial_sequence('clients', 'id')) FROM generate_series(1, :n)"),
-            {"n": len(clients)},
-        ).all()
-    else:  # SQLite: every transaction holds the write lock from BEGIN IMMEDIATE (storage.db)
-        first = session.scalar(select(func.coalesce(func.max(Client.id), 0))) + 1
-        taken = {c.id for c in session.identity_map.values() if isinstance(c, Client)}
-        ids = []
-        candidate = first
-        while len(ids) < len(clients):
-            if candidate not in taken:
-                ids.append(candidate)
-            candidate += 1
-    for client, client_id in zip(clients, ids, strict=True):
-        client.id = client_id
+    def describe(self) -> str:
+        return f"client {self.id}"
 
 
 class ClientStatusChange(Base):
@@ -296,8 +230,8 @@ class ClientIdentifier(Base):
     value: Mapped[str] = mapped_column(String(320))
 
 
-class Contact(Base):
-    """A person at a client, with their role and channels."""
+class Contact(EncryptedFields, Base):
+    """A person at a client, with their role and channels (encrypted under the client's data key)."""
 
     __tablename__ = "contacts"
 
@@ -305,11 +239,145 @@ class Contact(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(300))
     role: Mapped[str | None] = mapped_column(String(200))
-    phones: Mapped[list] = mapped_column(JSON, default=list)
-    emails: Mapped[list] = mapped_column(JSON, default=list)
-    notes: Mapped[str | None] = mapped_column(Text)
+    # Personal fields, stored encrypted like the client's (migration 0018): the columns hold
+    # ciphertexts, the attributes `phones`, `emails` and `notes` (below) the plaintext.
+    phones_stored: Mapped[str | None] = mapped_column("phones", JSON)
+    emails_stored: Mapped[str | None] = mapped_column("emails", JSON)
+    notes_stored: Mapped[str | None] = mapped_column("notes", Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    ENCRYPTED = {"phones": list, "emails": list, "notes": _no_notes}
+    phones = personal_field("phones")
+    emails = personal_field("emails")
+    notes = personal_field("notes")
+
+    def describe(self) -> str:
+        return f"contact {self.id} of client {self.client_id}"
+
+
+ENCRYPTED_MODELS = (Client, Contact)
+
+
+def _forget_plaintext(target, attrs):
+    if attrs is None or {f"{field}_stored" for field in target.ENCRYPTED}.intersection(attrs):
+        target.__dict__.pop(PLAIN, None)
+        target.__dict__.pop(CHANGED, None)
+        target.__dict__.pop(KEY, None)
+
+
+def _forget_refreshed(target, _context, attrs):
+    if attrs is None or {f"{field}_stored" for field in target.ENCRYPTED}.intersection(attrs):
+        target.__dict__.pop(PLAIN, None)
+
+
+for _model in ENCRYPTED_MODELS:
+    event.listen(_model, "expire", _forget_plaintext)
+    event.listen(_model, "refresh", _forget_refreshed)
+
+
+@event.listens_for(Contact.client_id, "set", active_history=True)
+def _contact_moves(contact: Contact, value, oldvalue, _initiator):
+    """A contact moved to another client (a merge) is decrypted under its old client's key now, and
+    encrypted under its new client's at the flush."""
+    if contact.id is not None and oldvalue not in (None, NO_VALUE, NEVER_SET) and value != oldvalue:
+        _plaintext(contact)  # client_id still holds the old value here
+        contact.__dict__.pop(KEY, None)
+        contact.__dict__.setdefault(CHANGED, set()).update(contact.ENCRYPTED)
+
+
+@event.listens_for(Session, "before_flush")
+def _encrypt_personal_fields(session: Session, _context, _instances) -> None:
+    """Give new clients their data keys, new clients and contacts their ids, and encrypt every changed
+    personal field under its client's data key."""
+    new = [r for r in session.new if isinstance(r, EncryptedFields)]
+    for record in new:
+        _plaintext(record)
+        record.__dict__[CHANGED] = set(record.ENCRYPTED)
+    changed = [r for r in (*session.new, *session.dirty) if isinstance(r, EncryptedFields) and r.__dict__.get(CHANGED)]
+    if not changed:
+        return
+    for model in ENCRYPTED_MODELS:  # clients first: a new contact may belong to a new client
+        unnumbered = [r for r in new if type(r) is model and r.id is None]
+        if unnumbered:
+            _allocate_ids(session, model, unnumbered)
+    new_clients = [r for r in new if isinstance(r, Client)]
+    owners = {r.key_owner_id() for r in changed} - {c.id for c in new_clients}
+    keys = crypto.load_client_keys(session, owners)
+    ring = crypto.keyring()
+    created = []
+    for client in new_clients:
+        keys[client.id] = crypto.new_data_key()
+        wrapped, by = ring.wrap(keys[client.id], crypto.client_key_aad(client.id))
+        created.append({"client_id": client.id, "wrapped_key": wrapped, "kek_id": by, "created_at": client.created_at})
+    for record in changed:
+        key = keys.get(record.key_owner_id())
+        if key is None:
+            raise crypto.MasterKeyError(
+                f"client {record.key_owner_id()} has no data key (destroyed?): "
+                f"{record.describe()}'s fields cannot be written"
+            )
+        plain = record.__dict__[PLAIN]
+        for field in record.__dict__.pop(CHANGED):
+            value = plain[field]
+            stored = (
+                None
+                if value is None
+                else crypto.encrypt_value(key, value, crypto.value_aad(record.__tablename__, record.id, field))
+            )
+            setattr(record, f"{field}_stored", stored)
+    if created:
+        session.info.setdefault(PENDING_KEYS, []).extend(created)
+
+
+@event.listens_for(Session, "before_commit")
+def _keep_keys(session: Session) -> None:
+    """Objects outlive their session (a view serialises them after the commit): the clients and contacts
+    not yet decrypted keep their client's data key, fetched now for all of them at once, to decrypt on
+    first read."""
+    waiting = [
+        r
+        for r in session.identity_map.values()
+        if isinstance(r, EncryptedFields) and PLAIN not in r.__dict__ and KEY not in r.__dict__
+    ]
+    if waiting:
+        keys = crypto.load_client_keys(session, [r.key_owner_id() for r in waiting])
+        for record in waiting:
+            record.__dict__[KEY] = keys.get(record.key_owner_id())
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_keys(session: Session) -> None:
+    """A rolled-back transaction's new clients (and their keys) never were: ids may be given again."""
+    for name in (crypto.SESSION_KEYS, crypto.SESSION_INDEX_KEY, PENDING_KEYS):
+        session.info.pop(name, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _insert_client_keys(session: Session, _context) -> None:
+    rows = session.info.pop(PENDING_KEYS, None)
+    if rows:
+        session.connection().execute(insert(crypto.ClientKey.__table__), rows)
+
+
+def _allocate_ids(session: Session, model, records: list) -> None:
+    """Ids before the insert: each value's associated data (and a client's data key) names the row's id."""
+    if session.get_bind().dialect.name == "postgresql":
+        ids = session.scalars(
+            text(f"SELECT nextval(pg_get_serial_sequence('{model.__tablename__}', 'id')) FROM generate_series(1, :n)"),
+            {"n": len(records)},
+        ).all()
+    else:  # SQLite: every transaction holds the write lock from BEGIN IMMEDIATE (storage.db)
+        first = session.scalar(select(func.coalesce(func.max(model.id), 0))) + 1
+        taken = {r.id for r in session.identity_map.values() if type(r) is model}
+        ids = []
+        candidate = first
+        while len(ids) < len(records):
+            if candidate not in taken:
+                ids.append(candidate)
+            candidate += 1
+    for record, record_id in zip(records, ids, strict=True):
+        record.id = record_id
 
 
 # Legal-form words that do not tell two firms apart when looking for duplicates.

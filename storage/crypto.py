@@ -1,11 +1,12 @@
 """Encryption at rest of clients' personal fields: envelope keys, AES-GCM and blind indexes.
 
-Each client has a random 256-bit data key; its phones, emails, addresses and notes are stored as
-AES-GCM ciphertexts under it, with the client id and the field name as associated data, so a stored
-value cannot be moved to another client or field. The data key is stored wrapped (AES-GCM) by a
+Each client has a random 256-bit data key; its phones, emails, addresses and notes, and its contacts'
+phones, emails and notes, are stored as AES-GCM ciphertexts under it, with the table, the row id and the
+field name as associated data, so a stored value cannot be moved to another row or field. The data key is stored wrapped (AES-GCM) by a
 key-encryption key, the master key, which never enters the database (atrium.encryption loads it).
 Equality lookups (duplicate phones and emails) go through keyed hashes (HMAC-SHA256) under a random
 index key, stored wrapped the same way, so rotating the master key re-wraps keys and re-encrypts no value.
+Small secrets of no client (accounts' TOTP secrets) are wrapped by the master key directly (seal).
 """
 
 from __future__ import annotations
@@ -140,13 +141,26 @@ def encrypt_value(key: bytes, value, aad: bytes) -> str:
 
 def decrypt_value(key: bytes, stored: str, aad: bytes, *, what: str):
     if not isinstance(stored, str) or not stored.startswith(PREFIX):
-        raise MasterKeyError(f"{what} is not an encrypted value (was migration 0015 run?)")
+        raise MasterKeyError(f"{what} is not an encrypted value (were migrations 0015 and 0018 run?)")
     raw = base64.b64decode(stored[len(PREFIX) :])
     try:
         plain = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], aad)
     except InvalidTag:
         raise MasterKeyError(f"{what} does not decrypt: tampered, or moved from another row or field") from None
     return json.loads(plain)
+
+
+def seal(secret: str, aad: bytes) -> tuple[str, str]:
+    """A small secret (an account's TOTP secret) wrapped directly by the current master key: the stored
+    text (PREFIX + base64 of nonce || ciphertext) and the id of the master key, for rotation."""
+    wrapped, by = keyring().wrap(secret.encode(), aad)
+    return PREFIX + base64.b64encode(wrapped).decode(), by
+
+
+def unseal(stored: str, wrapped_by: str | None, aad: bytes, *, what: str) -> str:
+    if not isinstance(stored, str) or not stored.startswith(PREFIX) or wrapped_by is None:
+        raise MasterKeyError(f"{what} is not a wrapped secret (was migration 0019 run?)")
+    return keyring().unwrap(base64.b64decode(stored[len(PREFIX) :]), wrapped_by, aad, what=what).decode()
 
 
 # Keys are kept per session (a request, a command): SESSION_KEYS maps client id -> data key.
@@ -212,8 +226,9 @@ def load_client_keys(session: Session, client_ids) -> dict[int, bytes]:
 
 
 def rotate(session: Session, *, batch: int = 500) -> int:
-    """Re-wrap up to `batch` keys not wrapped by the current master key; how many were. The data keys
-    themselves (and so every ciphertext) stay as they are: readers unwrap either version meanwhile."""
+    """Re-wrap up to `batch` keys (and accounts' TOTP secrets) not wrapped by the current master key; how
+    many were. The data keys themselves (and so every ciphertext) stay as they are: readers unwrap either
+    version meanwhile."""
     ring = keyring()
     done = 0
     row = session.execute(select(IndexKey).where(IndexKey.id == 1, IndexKey.kek_id != ring.current_id)).scalar()
@@ -234,5 +249,8 @@ def rotate(session: Session, *, batch: int = 500) -> int:
             client_key.wrapped_key, client_key.kek_id, aad, what=f"the data key of client {client_key.client_id}"
         )
         client_key.wrapped_key, client_key.kek_id = ring.wrap(key, aad)
+    from .accounts import rewrap_totp_secrets  # accounts imports this module
+
+    done += rewrap_totp_secrets(session, batch=batch)
     session.flush()
     return done + len(keys)

@@ -112,6 +112,14 @@ def test_the_masks():
     assert sensitive_fields({}) == frozenset() and sensitive_fields({"properties": []}) == frozenset()
 
 
+def test_a_typo_in_the_masked_roles_stops_the_start_instead_of_unmasking_everyone():
+    # "viewr" would mask no real role: viewers would see every phone and email in full.
+    with pytest.raises(ValueError, match=r"ATRIUM_MASKED_ROLES: unknown role\(s\) viewr; roles are admin"):
+        Settings.from_env({"ATRIUM_MASKED_ROLES": "viewr, service_desk"})
+    with pytest.raises(ValueError, match="ATRIUM_MASKED_ROLES: unknown role"):
+        Settings.from_env({"ATRIUM_MASKED_ROLES": "Viewer"})
+
+
 def test_who_sees_masked_values_follows_the_setting():
     settings = Settings()
     assert sees_masked(["viewer"], settings) and sees_masked(["service_desk"], settings)

@@ -1,7 +1,7 @@
 """clients.erased_at and erasures: destroying a client's personal data, with a certificate
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 
 `clients.erased_at` marks a client whose personal data was destroyed (its data key too): the row
 stays, without name or contact data, so the figures about its cases stay right. `erasures` holds
@@ -14,7 +14,7 @@ from alembic import op
 import storage.base
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
