@@ -243,12 +243,12 @@ def _destroy_key(session: Session, client_id: int, now: datetime) -> bool:
 def _scrub_client(client: Client, *, actor: str, now: datetime) -> None:
     for attribute in (PLAIN, CHANGED, KEY):  # the plaintext the object held, and its key
         client.__dict__.pop(attribute, None)
-    client.phones_stored = client.emails_stored = client.addresses_stored = client.notes_stored = None
+    for field in Client.ENCRYPTED:
+        setattr(client, f"{field}_stored", None)
     client.name = ""
     client.name_key = ""
     client.search_text = ""
     client.tags = []
-    client.custom_fields = {}
     client.erased_at = now
     client.updated_at = now
     if client.deleted_at is None:

@@ -173,7 +173,8 @@ class Client(EncryptedFields, Base):
     emails_stored: Mapped[str | None] = mapped_column("emails", JSON)
     addresses_stored: Mapped[str | None] = mapped_column("addresses", JSON)
     notes_stored: Mapped[str | None] = mapped_column("notes", Text)
-    custom_fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The firm's custom fields (ID numbers among them), encrypted as one value like the others.
+    custom_fields_stored: Mapped[str | None] = mapped_column("custom_fields", JSON)
     # The lower-cased name, and blind tokens of the phones' digits (phone_tokens): `q` searches it with
     # a trigram index on PostgreSQL, LIKE on SQLite. It holds no phone, email or address.
     search_text: Mapped[str] = mapped_column(Text, default="")
@@ -189,12 +190,13 @@ class Client(EncryptedFields, Base):
 
     __mapper_args__ = {"version_id_col": version}
 
-    ENCRYPTED = {"phones": list, "emails": list, "addresses": list, "notes": _no_notes}
+    ENCRYPTED = {"phones": list, "emails": list, "addresses": list, "notes": _no_notes, "custom_fields": dict}
     KEY_OWNER = "id"
     phones = personal_field("phones")
     emails = personal_field("emails")
     addresses = personal_field("addresses")
     notes = personal_field("notes")
+    custom_fields = personal_field("custom_fields")
 
     def describe(self) -> str:
         return f"client {self.id}"

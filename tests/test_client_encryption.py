@@ -8,8 +8,9 @@ import json
 import os
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from atrium import clock
 from atrium.encryption import rotate, verify
 from storage import crypto
 from storage.clients import Client
@@ -223,4 +224,54 @@ def test_migration_0015_encrypts_existing_clients_and_keeps_them_findable(tmp_pa
         config.attributes["connection"] = conn
         command.downgrade(config, "0014")
     assert raw_rows(engine, "SELECT phones, notes FROM clients") == [('["+44 20 7946 0000"]', "old note")]
+    engine.dispose()
+
+
+TAX_SCHEMA = {"type": "object", "properties": {"tax_id": {"type": "string", "x-atrium-sensitive": True}}}
+
+
+def test_custom_fields_id_numbers_among_them_are_stored_encrypted(people, db, keyring):
+    assert people["admin"].put("/api/settings/client-custom-fields", json={"schema": TAX_SCHEMA}).status_code == 200
+    made = new_client(people["partner"], custom_fields={"tax_id": "GB123456789"})
+    assert made.status_code == 201, made.json
+    [(stored,)] = raw_rows(db, "SELECT custom_fields FROM clients")
+    assert "GB123456789" not in stored and "v1:" in stored
+    assert people["partner"].get(f"/api/clients/{made.json['id']}").json["custom_fields"] == {"tax_id": "GB123456789"}
+
+
+def test_migration_0022_encrypts_custom_fields_and_its_downgrade_decrypts_them(tmp_path, keyring):
+    from alembic import command
+
+    from storage.db import make_engine
+    from storage.migrate import alembic_config
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'custom.db'}")
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with make_session_factory(engine).begin() as session:
+        session.add(
+            Client(
+                name="Harbour",
+                kind="organisation",
+                name_key="harbour",
+                tier="A",
+                status="active",
+                custom_fields={"tax_id": "GB123456789"},
+                search_text="harbour",
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0020")
+    assert raw_rows(engine, "SELECT custom_fields FROM clients") == [('{"tax_id": "GB123456789"}',)]
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    assert "GB123456789" not in repr(raw_rows(engine, "SELECT custom_fields FROM clients"))
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(Client)).custom_fields == {"tax_id": "GB123456789"}
     engine.dispose()
