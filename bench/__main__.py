@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in one run, printed side by side with its target.
 
 Needs PostgreSQL (ATRIUM_BENCH_DATABASE_URL, default the local `test` database); it
-works in its own schema, `atrium_bench`, dropped and recreated by each benchmark (client
+works in its own schema, `atrium_bench` (ATRIUM_BENCH_SCHEMA: another prefix), dropped and recreated by each benchmark (client
 search in `atrium_bench_clients`). `--only SECTION` (repeatable) runs a subset, e.g.
 `python -m bench --only http`.
 """

@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from engine.sample_data import sample_client
 from storage import crypto
-from storage.clients import Client, add_new_clients, identifiers_of, search_text
+from storage.clients import Client, add_new_clients, identifiers_of, search_text, search_tokens
 
+from . import common
 from .common import fresh_database
 
-SCHEMA = "atrium_bench_crypto"
+SCHEMA = f"{common.SCHEMA}_crypto"
 
 
 def _us(operation, repeat: int) -> float:
@@ -45,7 +46,9 @@ def per_operation(rng: random.Random, repeat: int = 5000) -> dict:
         "unwrap_us": _us(
             lambda: crypto.Keyring(ring.current).unwrap(wrapped, by, crypto.client_key_aad(1), what="key"), repeat
         ),
-        "blind_indexes_us": _us(lambda: (identifiers_of(client, index_key), search_text(client, index_key)), repeat),
+        "blind_indexes_us": _us(
+            lambda: (identifiers_of(client, index_key), search_text(client), search_tokens(client, index_key)), repeat
+        ),
     }
     figures["write_client_us"] = figures["wrap_us"] + 4 * figures["encrypt_value_us"] + figures["blind_indexes_us"]
     figures["read_client_us"] = figures["unwrap_us"] + 4 * figures["decrypt_value_us"]
