@@ -510,7 +510,11 @@ def plan_for_each_search(session: Session) -> None:
     psycopg prepares a statement once a connection has run it five times, and PostgreSQL may then
     switch to one generic plan for all values: a plan that cannot tell '张伟' (ten matches) from
     'ltd' (thousands), and reads every client, calling atrium_cjk_grams on each (measured: 0.1 ms
-    became 650 ms). Planning a search costs well under a millisecond."""
+    became 650 ms). Planning a search costs well under a millisecond.
+
+    And plan them for a database in memory or on SSD (random_page_cost 1.1, not the default 4, which
+    prices disk seeks): at the default, a domain's 4,000 matches by token were joined to the clients
+    by reading all 100,000 of them (111 ms), not looked up by id (19 ms, measured at 100,000 clients)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         session.execute(text("SET LOCAL random_page_cost = 1.1"))
