@@ -239,9 +239,12 @@ def _cycle(outcome: str | None) -> dict:
     return {"follow_up_cycle": outcome} if outcome else {}
 
 
-def _created(session: Session, engine, client: Client, *, actor: str | None, detail: dict) -> None:
-    """What goes with every new client once it has an id: its cycle and its audit row."""
-    outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor)
+def _created(
+    session: Session, engine, client: Client, *, actor: str | None, detail: dict, cycle: str | bool | None = True
+) -> None:
+    """What goes with every new client once it has an id: its cycle (started here unless `cycle` says
+    what already happened to it) and its audit row."""
+    outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor) if cycle is True else cycle
     audit.record(
         session,
         "client.create",
@@ -299,8 +302,8 @@ def add_clients(session: Session, engine, clients: list[Client], *, actor: str |
     audit row (detail `source`)."""
     add_new_clients(session, clients)
     record_status(session, clients, from_status=None, actor=actor)
-    for client in clients:
-        _created(session, engine, client, actor=actor, detail={"source": source})
+    for client, outcome in follow_up_cycles.start_new_cycles(engine, session, clients, actor=actor):
+        _created(session, engine, client, actor=actor, detail={"source": source}, cycle=outcome)
 
 
 def change_client(

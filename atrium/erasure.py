@@ -27,7 +27,16 @@ from engine.serializer import scrub_state
 from storage import crypto
 from storage.accounts import Account, active_usernames_with_role
 from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
-from storage.clients import CHANGED, KEY, PLAIN, Client, ClientIdentifier, Contact, client_business_key
+from storage.clients import (
+    CHANGED,
+    KEY,
+    PLAIN,
+    Client,
+    ClientIdentifier,
+    ClientSearchToken,
+    Contact,
+    client_business_key,
+)
 from storage.erasures import DONE, REQUESTED, WITHDRAWN, Erasure
 from storage.history import HistoryEntry
 from storage.instances import ACTIVE, ERROR, Incident, ProcessInstance
@@ -196,6 +205,7 @@ def _erase(session: Session, engine, client: Client, erasure: Erasure, *, actor:
         "data_key": _destroy_key(session, client.id, now),
         "personal_fields": ["name", "phones", "emails", "addresses", "notes", "tags", "custom_fields"],
         "identifiers": _delete(session, ClientIdentifier, ClientIdentifier.client_id == client.id),
+        "search_tokens": _delete(session, ClientSearchToken, ClientSearchToken.client_id == client.id),
         "contacts": _delete(session, Contact, Contact.client_id == client.id),
         # Planned follow-ups that will never happen (they would count as overdue for ever).
         "planned_follow_ups": _delete(

@@ -55,6 +55,33 @@ def sync_cycle(engine, session: Session, client: Client, *, actor: str | None, d
     return None
 
 
+def start_new_cycles(engine, session: Session, clients: list[Client], *, actor: str | None):
+    """sync_cycle for many clients just created (an import), the deployed `follow_up` and the running
+    cycles looked up once for all of them: yields (client, "started" or None) in order, each active
+    client's cycle started as its turn comes (so what the caller does per client follows its start)."""
+    wanted = {client_business_key(c.id): c for c in clients if wants_cycle(c)}
+    definition = latest_definition(session, process_key=PROCESS_KEY, head_only=True) if wanted else None
+    running = set()
+    listed = list(wanted) if definition is not None else []
+    for start in range(0, len(listed), 1000):  # bounded IN lists
+        running.update(
+            session.scalars(
+                select(ProcessInstance.business_key).where(
+                    ProcessInstance.process_key == PROCESS_KEY,
+                    ProcessInstance.business_key.in_(listed[start : start + 1000]),
+                    ProcessInstance.status.in_((ACTIVE, ERROR)),
+                )
+            )
+        )
+    for client in clients:
+        key = client_business_key(client.id)
+        if definition is None or key not in wanted or key in running:
+            yield client, None
+            continue
+        engine.start_from_definition(session, definition, {"client_id": client.id}, key, actor)
+        yield client, "started"
+
+
 def start_missing_cycles(engine, *, actor: str, batch_size: int = 200) -> int:
     """Start a cycle for every active client without one (after deploying `follow_up` on a database that
     already has clients); one transaction per batch, so a long run keeps what it did. Returns how many."""

@@ -1,7 +1,7 @@
 """`make bench`: every benchmark in one run, printed side by side with its target.
 
 Needs PostgreSQL (ATRIUM_BENCH_DATABASE_URL, default the local `test` database); it
-works in its own schema, `atrium_bench`, dropped and recreated by each benchmark (client
+works in its own schema, `atrium_bench` (ATRIUM_BENCH_SCHEMA: another prefix), dropped and recreated by each benchmark (client
 search in `atrium_bench_clients`). `--only SECTION` (repeatable) runs a subset, e.g.
 `python -m bench --only http`.
 """
@@ -202,14 +202,24 @@ def _client_crypto(n: int) -> None:
     )
     _line("wrap / unwrap a data key", f"{result['wrap_us']:.1f} / {result['unwrap_us']:.1f} us")
     _line("blind indexes of a client (HMAC)", f"{result['blind_indexes_us']:.1f} us")
-    for what in ("create", "read"):
-        whole_us = result[f"{what}_ms_per_client"] * 1000
-        crypto_us = result[f"{'write' if what == 'create' else 'read'}_client_us"]
-        _line(
+    print(
+        "  with encryption as it runs / without it (the same, less the time measured inside storage.crypto: "
+        "AES-GCM, key wrapping, keyed hashes, loading data keys) / ratio"
+    )
+    rows = [
+        (
             f"{what} a client through the ORM (PostgreSQL)",
-            f"{whole_us / 1000:.2f} ms",
-            f"of which encryption {crypto_us:.0f} us ({crypto_us / whole_us:.1%}); without it ~{(whole_us - crypto_us) / 1000:.2f} ms",
+            result[f"{what}_ms_per_client"],
+            result[f"{what}_crypto_ms_per_client"],
         )
+        for what in ("create", "read")
+    ]
+    rows += [
+        (f"search by {kind} (page of 50, fields read)", s["ms"], s["crypto_ms"]) for kind, s in result["search"].items()
+    ]
+    for label, whole, crypto_ms in rows:
+        plain = whole - crypto_ms
+        _line(label, f"{whole:.2f} / {plain:.2f} ms", f"x{whole / plain:.2f} ({crypto_ms / whole:.0%} in encryption)")
 
 
 def _reports(clients: int, tasks: int) -> None:

@@ -23,9 +23,10 @@ from atrium.settings import Settings
 from engine.deployments import deploy
 from engine.sample_data import sample_client
 
+from . import common
 from .common import database_url, fresh_database, schema_url
 
-SCHEMA = "atrium_bench_import"
+SCHEMA = f"{common.SCHEMA}_import"
 PASSWORD = "bench-password-123"
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,20 +15,17 @@ import os
 import random
 import time
 from datetime import datetime, timedelta, timezone
-from types import SimpleNamespace
-
-from sqlalchemy.orm import Session
 
 from api.app import create_app
 from atrium.accounts import hash_password
 from atrium.settings import Settings
 from engine.sample_data import sample_client
-from storage import crypto
-from storage.clients import name_key, search_text
 
+from . import common
+from .client_rows import copy_clients
 from .common import database_url, fresh_database, percentile, schema_url
 
-SCHEMA = "atrium_bench_clients"
+SCHEMA = f"{common.SCHEMA}_clients"
 PASSWORD = "bench-password-123"
 TEAMS = [f"team{t}" for t in range(1, 9)]
 MANAGERS = [f"am{t}{m}" for t in range(1, 9) for m in range(1, 6)]  # am11 .. am85: team t, member m
@@ -39,94 +36,40 @@ def _team_of(username: str) -> str:
     return f"team{username[2]}"
 
 
-def _copy_rows(cursor, sql: str, rows) -> None:
-    with cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def load(db, n: int, rng: random.Random) -> list[dict]:
-    """COPY `n` clients and the accounts owning them into the fresh schema; returns the clients."""
+    """COPY `n` clients (stored as the application stores them: bench.client_rows) and the accounts owning
+    them into the fresh schema; returns the clients."""
     now = datetime.now(timezone.utc)
     clients = []
-    for _ in range(n):
+    for client_id in range(1, n + 1):
         fields = sample_client(rng)
+        fields["id"] = client_id
         fields["owner"] = rng.choice(MANAGERS) if rng.random() < 0.95 else None
-        fields["created_at"] = now - timedelta(days=rng.uniform(0, 5 * 365))
+        fields["created_at"] = fields["updated_at"] = now - timedelta(days=rng.uniform(0, 5 * 365))
         fields["deleted_at"] = now if rng.random() < 0.02 else None
         clients.append(fields)
     password_hash = hash_password(PASSWORD)
     accounts = [("partner", ["partner"], []), ("admin", ["admin"], [])] + [
         (username, ["account_manager"], [_team_of(username)]) for username in MANAGERS
     ]
-    with Session(db) as session:
-        index_key = crypto.index_key(session)  # made (and wrapped) in the fresh schema
-        session.commit()
     raw = db.raw_connection()
     try:
         cur = raw.cursor()
-        _copy_rows(
-            cur,
+        with cur.copy(
             "COPY accounts (username, display_name, password_hash, active, roles, groups, failed_logins, "
-            "created_at) FROM STDIN",
-            ((u, u, password_hash, True, json.dumps(r), json.dumps(g), 0, now) for u, r, g in accounts),
-        )
-
-        keys = []
-
-        def client_rows():
-            # Stored as the application stores them (storage.crypto): each client's personal fields
-            # encrypted under its own data key, that key wrapped by the master key; ids given here,
-            # as the associated data names them.
-            ring = crypto.keyring()
-            for client_id, c in enumerate(clients, start=1):
-                text = search_text(
-                    SimpleNamespace(name=c["name"], phones=c["phones"], emails=c["emails"], addresses=c["addresses"]),
-                    index_key,
-                )
-                key = crypto.new_data_key()
-                wrapped, by = ring.wrap(key, crypto.client_key_aad(client_id))
-                keys.append((client_id, wrapped, by, now))
-
-                def sealed(field, value, client_id=client_id, key=key):
-                    aad = crypto.value_aad("clients", client_id, field)
-                    return json.dumps(crypto.encrypt_value(key, value, aad))
-
-                yield (
-                    client_id,
-                    c["kind"],
-                    c["name"],
-                    name_key(c["name"]),
-                    c["industry"],
-                    c["tier"],
-                    c["status"],
-                    c["owner"],
-                    json.dumps(c["tags"], ensure_ascii=False),
-                    sealed("phones", c["phones"]),
-                    sealed("emails", c["emails"]),
-                    sealed("addresses", c["addresses"]),
-                    "{}",
-                    text,
-                    c["created_at"],
-                    c["created_at"],
-                    c["deleted_at"],
-                    1,
-                )
-
-        _copy_rows(
-            cur,
-            "COPY clients (id, kind, name, name_key, industry, tier, status, owner, tags, phones, emails, "
-            "addresses, custom_fields, search_text, created_at, updated_at, deleted_at, version) FROM STDIN",
-            client_rows(),
-        )
-        _copy_rows(cur, "COPY client_keys (client_id, wrapped_key, kek_id, created_at) FROM STDIN", keys)
-        cur.execute("SELECT setval(pg_get_serial_sequence('clients', 'id'), %s)", (len(clients),))
+            "created_at) FROM STDIN"
+        ) as copy:
+            for u, r, g in accounts:
+                copy.write_row((u, u, password_hash, True, json.dumps(r), json.dumps(g), 0, now))
+        copy_clients(db, cur, clients)
         raw.commit()
     finally:
         raw.close()
     # As autovacuum would have by then: statistics, and a visibility map for index-only scans.
     with db.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE clients")
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("clients", "client_keys", "client_identifiers", "client_search_tokens"):
+            conn.exec_driver_sql(f"VACUUM ANALYZE {table}")
     return clients
 
 

@@ -18,7 +18,9 @@ from storage.migrate import upgrade_to_head
 
 FLOWS = Path(__file__).parent / "flows"
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-SCHEMA = "atrium_bench"
+# Every bench schema starts with this (`atrium_bench`, `atrium_bench_clients`, ...); another prefix
+# (ATRIUM_BENCH_SCHEMA) lets two benchmark runs share a database.
+SCHEMA = os.environ.get("ATRIUM_BENCH_SCHEMA", "atrium_bench")
 
 
 def database_url() -> str:

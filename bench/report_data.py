@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
+from .client_rows import copy_clients
+
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)  # the data's "now": October 2026 is the last full month
 START = NOW - timedelta(days=540)
 OWNERS = [f"am{n}" for n in range(40)]
@@ -47,38 +49,28 @@ def load(db, clients: int = 100_000, tasks: int = 1_000_000) -> dict:
         made = {}  # client id -> (created_at, status)
 
         def client_rows():
+            # Stored as the application stores them (bench.client_rows): data keys, encrypted fields.
             for n in range(1, clients + 1):
                 at, status = _moment(rng), rng.choice(["active"] * 6 + ["prospect", "dormant", "former"])
                 made[n] = at, status
-                yield (
-                    n,
-                    "organisation",
-                    f"Client {n}",
-                    f"client {n}",
-                    rng.choice(["law", "tax", "it", "architecture", None]),
-                    rng.choice("AABCCC"),
-                    status,
-                    rng.choice(OWNERS),
-                    "[]",
-                    "[]",
-                    "[]",
-                    "[]",
-                    "{}",
-                    f"client {n}",
-                    at,
-                    at,
-                    at + timedelta(days=1) if rng.random() < 0.01 else None,
-                    1,
-                )
+                yield {
+                    "id": n,
+                    "kind": "organisation",
+                    "name": f"Client {n}",
+                    "industry": rng.choice(["law", "tax", "it", "architecture", None]),
+                    "tier": rng.choice("AABCCC"),
+                    "status": status,
+                    "owner": rng.choice(OWNERS),
+                    "tags": [],
+                    "phones": [],
+                    "emails": [],
+                    "addresses": [],
+                    "created_at": at,
+                    "updated_at": at,
+                    "deleted_at": at + timedelta(days=1) if rng.random() < 0.01 else None,
+                }
 
-        counts["clients"] = _copy(
-            cur,
-            "COPY clients (id, kind, name, name_key, industry, tier, status, owner, tags, phones, "
-            "emails, addresses, custom_fields, search_text, created_at, updated_at, deleted_at, "
-            "version) FROM STDIN",
-            client_rows(),
-        )
-        cur.execute("SELECT setval(pg_get_serial_sequence('clients', 'id'), %s)", (clients,))
+        counts["clients"] = copy_clients(db, cur, client_rows())
 
         def status_rows():
             # Created as a prospect or active; dormant clients went dormant later, former ones dormant then lost.
@@ -270,6 +262,9 @@ def load(db, clients: int = 100_000, tasks: int = 1_000_000) -> dict:
         conn = conn.execution_options(isolation_level="AUTOCOMMIT")
         for table in (
             "clients",
+            "client_keys",
+            "client_identifiers",
+            "client_search_tokens",
             "client_status_changes",
             "process_instances",
             "tasks",

@@ -12,10 +12,10 @@ from reports.making import make
 from reports.tables import Filters
 from storage.db import make_session_factory
 
-from . import report_data, report_stats
+from . import common, report_data, report_stats
 from .common import fresh_database
 
-SCHEMA = "atrium_bench_reports"
+SCHEMA = f"{common.SCHEMA}_reports"
 
 
 def run(clients: int = 100_000, tasks: int = 1_000_000) -> dict:

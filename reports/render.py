@@ -188,6 +188,7 @@ def _sheet_name(name: str, used: set[str]) -> str:
 # Counts of the certificate shown one per line, in this order (atrium.erasure builds the certificate).
 CERTIFICATE_COUNTS = (
     "identifiers",
+    "search_tokens",
     "contacts",
     "planned_follow_ups",
     "process_instances",

@@ -160,6 +160,30 @@ def test_an_imported_active_client_gets_its_cycle_and_each_imported_client_an_au
     assert summary.detail["client_ids"] == [active_id, prospect_id] and summary.detail["file"] == "clients.csv"
 
 
+def test_an_import_starts_each_active_clients_cycle_in_turn_and_its_audit_row_says_so(app, people):
+    """The cycles of an import start in bulk (one look-up of the process and of running cycles): still one
+    per active client, each started before that client's audit row, which names it."""
+    rows = "".join(f"Bulk {n} Ltd,{'active' if n % 3 else 'prospect'}\n" for n in range(6))
+    response = people["manager"].post(
+        "/api/clients/import",
+        content_type="multipart/form-data",
+        data={
+            "file": (io.BytesIO(f"Company,Status\n{rows}".encode()), "clients.csv"),
+            "mapping": json.dumps({"Company": "name", "Status": "status"}),
+        },
+    )
+    assert response.status_code == 200, response.json
+    for n, client_id in enumerate(response.json["client_ids"]):
+        [created] = audit_rows(app, "client.create", f"client:{client_id}")
+        if n % 3:
+            [cycle] = cycles(app, client_id)
+            assert created.detail["follow_up_cycle"] == "started"
+            [started] = audit_rows(app, "instance.start", f"instance:{cycle.id}")
+            assert started.id < created.id
+        else:
+            assert cycles(app, client_id) == [] and "follow_up_cycle" not in created.detail
+
+
 def test_a_dry_run_import_starts_nothing_and_audits_nothing(app, people):
     content = b"Company,Status\nDry Run Ltd,active\n"
     response = people["manager"].post(

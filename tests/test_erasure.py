@@ -153,7 +153,7 @@ def test_a_second_admin_confirms_and_nothing_of_the_client_is_left_but_its_figur
         REASON,
     )
     destroyed = cert["destroyed"]
-    assert destroyed["data_key"] is True and destroyed["contacts"] == 1
+    assert destroyed["data_key"] is True and destroyed["contacts"] == 1 and destroyed["search_tokens"] > 0
     assert destroyed["process_instances"] >= 2  # the follow-up cycle and the complaint
     assert destroyed["case_texts"]["complaints"] == 1
     assert certificate_intact(cert)

@@ -101,7 +101,7 @@ def _encrypt_existing(conn) -> None:
                 if row.notes is None
                 else crypto.encrypt_value(key, row.notes, crypto.value_aad("clients", row.id, "notes"))
             )
-            values["search_text"] = search_text(SimpleNamespace(name=row.name, **plain), index_key)
+            values["search_text"] = search_text(SimpleNamespace(name=row.name))
             conn.execute(clients.update().where(clients.c.id == row.id).values(**values))
             id_rows += [
                 {"client_id": row.id, "kind": "phone", "value": crypto.blind(index_key, "phone", k)}

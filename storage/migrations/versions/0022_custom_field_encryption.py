@@ -1,7 +1,7 @@
 """clients' custom fields encrypted under their data key
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 
 The firm's custom fields hold what its schema adds (tax and ID numbers among them, marked sensitive for
 masking): they are now encrypted (AES-GCM) under the client's data key like its phones and emails, as
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
