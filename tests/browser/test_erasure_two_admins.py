@@ -192,6 +192,21 @@ def test_the_retention_preview_lists_due_clients_and_a_request_is_withdrawn(live
     expect(page.get_by_text("The erasure request was withdrawn.")).to_be_visible()
     expect(requests.get_by_text("No erasure waits for confirmation.")).to_be_visible()
 
+    # At phone width, in Chinese: the preview and the client page's dialog.
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.get_by_text("中文", exact=True).click()
+    expect(page.get_by_role("heading", name="保留政策")).to_be_visible()
+    page.mouse.move(180, 500)  # a toast under the pointer stays
+    expect(page.get_by_text("The erasure request was withdrawn.")).to_have_count(0)
+    _settled(page)
+    shot(page, "erasures-retention-phone-zh")
+    page.goto(f"{live_server.url}/clients/{client['id']}")
+    page.get_by_role("button", name="清除个人数据…").click()
+    dialog = page.get_by_role("dialog", name="清除 Old Mill Partners 的个人数据")
+    expect(dialog.get_by_text("将保留", exact=True)).to_be_visible()
+    _settled(page)
+    shot(page, "erase-dialog-phone-zh")
+
 
 def _age_client(live_server, client_id: int, *, years: int) -> None:
     """The client last changed `years` years and a day ago (the clock cannot move the server's past)."""

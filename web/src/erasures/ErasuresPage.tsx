@@ -79,7 +79,7 @@ function RequestsSection() {
           loading={requests.isPending}
           dataSource={requests.data ?? []}
           pagination={false}
-          scroll={{ x: true }}
+          scroll={{ x: "max-content" }}
           locale={{ emptyText: t("page.noRequests") }}
           columns={[
             { key: "client", title: t("page.client"), render: (_, row) => <ClientLink id={row.client_id} /> },
@@ -144,7 +144,7 @@ function DoneSection() {
           loading={done.isPending}
           dataSource={done.data ?? []}
           pagination={{ pageSize: 20, hideOnSinglePage: true }}
-          scroll={{ x: true }}
+          scroll={{ x: "max-content" }}
           locale={{ emptyText: t("page.noneDone") }}
           columns={[
             { key: "client", title: t("page.client"), render: (_, row) => t("page.clientId", { id: row.client_id }) },
@@ -192,7 +192,7 @@ function RetentionSection() {
           size="middle"
           dataSource={due.data.items}
           pagination={{ pageSize: 20, hideOnSinglePage: true }}
-          scroll={{ x: true }}
+          scroll={{ x: "max-content" }}
           locale={{ emptyText: t("page.noneDue", { days }) }}
           columns={[
             { key: "client", title: t("page.client"), render: (_, row) => <ClientLink id={row.client_id} /> },
