@@ -22,6 +22,7 @@ const StartFormPage = lazy(() => import("./start/StartFormPage"));
 const ClientListPage = lazy(() => import("./clients/ClientListPage"));
 const ClientPage = lazy(() => import("./clients/ClientPage"));
 const ClientEditPage = lazy(() => import("./clients/ClientEditPage"));
+const ErasuresPage = lazy(() => import("./erasures/ErasuresPage"));
 
 function Loading() {
   const { t } = useTranslation();
@@ -62,6 +63,7 @@ export function App() {
               <Route path="clients/new" element={<RequirePermission permission="clients:write"><ClientEditPage /></RequirePermission>} />
               <Route path="clients/:clientId" element={<ClientPage />} />
               <Route path="clients/:clientId/edit" element={<RequirePermission permission="clients:write"><ClientEditPage /></RequirePermission>} />
+              <Route path="erasures" element={<RequirePermission permission="clients:erase"><ErasuresPage /></RequirePermission>} />
               <Route path="*" element={<NotFoundPage />} />
             </Route>
           </Routes>

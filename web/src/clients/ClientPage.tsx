@@ -5,6 +5,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { ProblemError } from "../api/client";
 import { useSession } from "../auth/session";
+import { EraseClientAction } from "../erasures/EraseClientAction";
 import { ProblemAlert } from "../ui/ProblemAlert";
 import { ClientDetails } from "./ClientDetails";
 import { ClientTimeline } from "./ClientTimeline";
@@ -84,6 +85,7 @@ export default function ClientPage() {
               <Button icon={<EditOutlined aria-hidden />}>{t("page.edit")}</Button>
             </Link>
           )}
+          <EraseClientAction clientId={id} clientName={data.name} />
         </Space>
       </div>
 
