@@ -19,7 +19,8 @@ CLIENT_COLUMNS = (
 )
 
 
-def _copy_rows(cursor, sql: str, rows) -> int:
+def copy_rows(cursor, sql: str, rows) -> int:
+    """COPY `rows` into the table `sql` names; how many."""
     n = 0
     with cursor.copy(sql) as copy:
         for row in rows:
@@ -53,7 +54,7 @@ def copy_clients(db, cursor, clients) -> int:
 
             def sealed(field, client_id=client_id, key=key):
                 # JSON columns hold the ciphertext as a JSON string, `notes` (Text) as it is.
-                value = c.get(field, None if field == "notes" else [])
+                value = c.get(field, {"notes": None, "custom_fields": {}}.get(field, []))
                 if value is None:
                     return None
                 stored = crypto.encrypt_value(key, value, crypto.value_aad("clients", client_id, field))
@@ -73,7 +74,7 @@ def copy_clients(db, cursor, clients) -> int:
                 sealed("emails"),
                 sealed("addresses"),
                 sealed("notes"),
-                "{}",
+                sealed("custom_fields"),
                 search_text(personal),
                 c["created_at"],
                 c["updated_at"],
@@ -81,9 +82,9 @@ def copy_clients(db, cursor, clients) -> int:
                 1,
             )
 
-    n = _copy_rows(cursor, f"COPY clients ({CLIENT_COLUMNS}) FROM STDIN", client_rows())
-    _copy_rows(cursor, "COPY client_keys (client_id, wrapped_key, kek_id, created_at) FROM STDIN", keys)
-    _copy_rows(cursor, "COPY client_identifiers (client_id, kind, value) FROM STDIN", identifiers)
-    _copy_rows(cursor, "COPY client_search_tokens (token, client_id) FROM STDIN", tokens)
+    n = copy_rows(cursor, f"COPY clients ({CLIENT_COLUMNS}) FROM STDIN", client_rows())
+    copy_rows(cursor, "COPY client_keys (client_id, wrapped_key, kek_id, created_at) FROM STDIN", keys)
+    copy_rows(cursor, "COPY client_identifiers (client_id, kind, value) FROM STDIN", identifiers)
+    copy_rows(cursor, "COPY client_search_tokens (token, client_id) FROM STDIN", tokens)
     cursor.execute("SELECT setval(pg_get_serial_sequence('clients', 'id'), %s)", (last_id,))
     return n

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from atrium.accounts import create_account
 from storage.accounts import ROLES
 
+from .client_rows import copy_rows
 from .common import SCHEMA, database_url, deploy_flow, fresh_database, percentile, process_engine
 
 PORT = 8765
@@ -198,12 +199,6 @@ def end_to_end_rate(clients: int = 8, seconds: float = 20.0) -> dict:
     }
 
 
-def _copy_rows(cursor, sql: str, rows) -> None:
-    with cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
 def seed_inbox(total_tasks: int, open_tasks: int):
     """A fresh bench schema with one account per role and `total_tasks` task rows of which
     `open_tasks` are open, each offered to one role; loaded with COPY, then vacuumed."""
@@ -221,7 +216,7 @@ def seed_inbox(total_tasks: int, open_tasks: int):
     began = time.time()
     try:
         cur = raw.cursor()
-        _copy_rows(
+        copy_rows(
             cur,
             "COPY process_instances (id, definition_id, process_key, status, state, lock_version, "
             "started_at, updated_at) FROM STDIN",
@@ -250,14 +245,14 @@ def seed_inbox(total_tasks: int, open_tasks: int):
                     now,
                 )
 
-        _copy_rows(
+        copy_rows(
             cur,
             "COPY tasks (id, instance_id, process_key, element_id, name, assignee, priority, due_at, "
             "status, created_at) FROM STDIN",
             task_rows(),
         )
         # Each task is offered to one role, spread evenly over the open ones.
-        _copy_rows(
+        copy_rows(
             cur,
             "COPY task_candidates (task_id, kind, name, offered, due_at) FROM STDIN",
             (

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from .client_rows import copy_clients
+from .client_rows import copy_clients, copy_rows
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)  # the data's "now": October 2026 is the last full month
 START = NOW - timedelta(days=540)
@@ -23,15 +23,6 @@ PROCESSES = {
     "follow_up": ["plan", "call"],
 }
 SERVICE_TYPES = ["tax", "audit", "it", "payroll", "advice"]
-
-
-def _copy(cursor, sql: str, rows) -> int:
-    n = 0
-    with cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
 
 
 def _moment(rng: random.Random, after: datetime = START, before: datetime = NOW) -> datetime:
@@ -83,7 +74,7 @@ def load(db, clients: int = 100_000, tasks: int = 1_000_000) -> dict:
                     yield (client_id, first, to_status, at, rng.choice(OWNERS))
                     first = to_status
 
-        counts["client_status_changes"] = _copy(
+        counts["client_status_changes"] = copy_rows(
             cur,
             "COPY client_status_changes (client_id, from_status, to_status, changed_at, changed_by) FROM STDIN",
             status_rows(),
@@ -123,7 +114,7 @@ def load(db, clients: int = 100_000, tasks: int = 1_000_000) -> dict:
                     ended,
                 )
 
-        counts["process_instances"] = _copy(
+        counts["process_instances"] = copy_rows(
             cur,
             "COPY process_instances (id, definition_id, process_key, business_key, "
             "status, state, lock_version, started_at, updated_at, ended_at) FROM STDIN",
@@ -159,13 +150,13 @@ def load(db, clients: int = 100_000, tasks: int = 1_000_000) -> dict:
                     offered.append((task_id, rng.choice(GROUPS), opened + timedelta(days=5)))
                 yield (task_id, instance_id, key, element, element.title(), assignee, 50, "open", opened, None)
 
-        counts["tasks"] = _copy(
+        counts["tasks"] = copy_rows(
             cur,
             "COPY tasks (id, instance_id, process_key, element_id, name, assignee, priority, "
             "status, created_at, completed_at) FROM STDIN",
             task_rows(),
         )
-        counts["task_candidates"] = _copy(
+        counts["task_candidates"] = copy_rows(
             cur,
             "COPY task_candidates (task_id, kind, name, offered, due_at) FROM STDIN",
             ((t, "group", g, True, due) for t, g, due in offered),
@@ -193,7 +184,7 @@ def load(db, clients: int = 100_000, tasks: int = 1_000_000) -> dict:
                     closed,
                 )
 
-        counts["service_requests"] = _copy(
+        counts["service_requests"] = copy_rows(
             cur,
             "COPY service_requests (id, client_id, type, title, priority, status, "
             "source, sla_due_at, assignee, rating, created_at, updated_at, "
@@ -201,7 +192,7 @@ def load(db, clients: int = 100_000, tasks: int = 1_000_000) -> dict:
             request_rows(),
         )
         cur.execute("SELECT setval(pg_get_serial_sequence('service_requests', 'id'), 30000)")
-        counts["feedback"] = _copy(
+        counts["feedback"] = copy_rows(
             cur,
             "COPY feedback (client_id, csat, nps, subject_type, subject_id, created_at, updated_at) FROM STDIN",
             (
@@ -234,13 +225,13 @@ def load(db, clients: int = 100_000, tasks: int = 1_000_000) -> dict:
                     received,
                 )
 
-        counts["complaints"] = _copy(
+        counts["complaints"] = copy_rows(
             cur,
             "COPY complaints (client_id, severity, description, status, received_at, "
             "acknowledged_at, resolved_at, created_at, updated_at) FROM STDIN",
             complaint_rows(),
         )
-        counts["follow_ups"] = _copy(
+        counts["follow_ups"] = copy_rows(
             cur,
             "COPY follow_ups (client_id, planned_at, done_at, channel, created_at, updated_at) FROM STDIN",
             (

@@ -17,6 +17,7 @@ from engine.definitions import SourceFile
 from engine.deployments import deploy
 from engine.runtime import ProcessEngine
 from engine.services import ServiceRegistry
+from storage import crypto
 from storage.db import make_engine, make_session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import Base
@@ -101,6 +102,16 @@ def pg(db_engines):
     engine = db_engines("postgresql")
     _empty_tables(engine)
     return engine
+
+
+@pytest.fixture
+def keyring():
+    """A master key of the test's own (encryption at rest), put back as it was afterwards."""
+    before = crypto._keyring
+    ring = crypto.Keyring(os.urandom(32))
+    crypto.use_keyring(ring)
+    yield ring
+    crypto.use_keyring(before)
 
 
 @pytest.fixture

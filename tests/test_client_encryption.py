@@ -24,16 +24,6 @@ def people(app):
     return people_in_two_teams(app)
 
 
-@pytest.fixture
-def keyring():
-    """A master key of the test's own, put back as it was afterwards."""
-    before = crypto._keyring
-    ring = crypto.Keyring(os.urandom(32))
-    crypto.use_keyring(ring)
-    yield ring
-    crypto.use_keyring(before)
-
-
 def new_client(person, **fields):
     return person.post("/api/clients", json=client_body(**fields))
 

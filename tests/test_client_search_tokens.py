@@ -17,7 +17,7 @@ from storage.db import make_session_factory
 
 from .api_helpers import client_body, people_in_two_teams
 from .factories import make_client
-from .test_client_encryption import keyring, raw_rows  # noqa: F401 -- keyring is a fixture
+from .test_client_encryption import raw_rows
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ unreadable, a merged contact re-encrypted under the survivor's key, and migratio
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from sqlalchemy import text
 
@@ -24,16 +22,6 @@ SECRETS = ("13800131234", "0013", "finance", "harbour.example", "wechat", "6pm")
 @pytest.fixture
 def people(app):
     return people_in_two_teams(app)
-
-
-@pytest.fixture
-def keyring():
-    """A master key of the test's own, put back as it was afterwards."""
-    before = crypto._keyring
-    ring = crypto.Keyring(os.urandom(32))
-    crypto.use_keyring(ring)
-    yield ring
-    crypto.use_keyring(before)
 
 
 def raw_rows(db, sql: str, **params) -> list:

@@ -18,16 +18,6 @@ from .api_helpers import caller
 from .test_second_factor import code_of, enrol, login_with
 
 
-@pytest.fixture
-def keyring():
-    """A master key of the test's own, put back as it was afterwards."""
-    before = crypto._keyring
-    ring = crypto.Keyring(os.urandom(32))
-    crypto.use_keyring(ring)
-    yield ring
-    crypto.use_keyring(before)
-
-
 def account_row(db, username: str):
     with db.connect() as conn:
         return conn.execute(
