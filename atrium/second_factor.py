@@ -87,11 +87,14 @@ def _normalised_recovery_code(code: str) -> str:
     return re.sub(r"[\s-]", "", code).lower()
 
 
-def _new_recovery_codes() -> list[str]:
+def _issue_recovery_codes(account: Account) -> list[str]:
+    """New recovery codes for `account`, replacing any it had: the codes, to show once; only their argon2
+    hashes are kept."""
     codes = []
     for _ in range(RECOVERY_CODES):
         raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_LENGTH))
         codes.append(f"{raw[:5]}-{raw[5:]}")
+    account.totp_recovery_hashes = [hash_password(_normalised_recovery_code(c)) for c in codes]
     return codes
 
 
@@ -169,10 +172,9 @@ def confirm_enrolment(session: Session, *, username: str, code: str) -> list[str
     counter = _matching_counter(account.totp_pending_secret, (code or "").strip())
     if counter is None:
         raise InvalidInput("the code does not match", {"code": ["wrong code: check the authenticator app's clock"]})
-    codes = _new_recovery_codes()
     seal_totp_secrets(account, {"totp_secret": account.totp_pending_secret, "totp_pending_secret": None})
     account.totp_last_counter = counter
-    account.totp_recovery_hashes = [hash_password(_normalised_recovery_code(c)) for c in codes]
+    codes = _issue_recovery_codes(account)
     audit.record(
         session,
         "account.totp.enable",
@@ -223,8 +225,7 @@ def replace_recovery_codes(session: Session, *, username: str, password: str, co
         )
     if _use_code(session, account, code) is not None:
         raise InvalidInput("the code is wrong or already used", {"code": ["wrong or already used code"]})
-    codes = _new_recovery_codes()
-    account.totp_recovery_hashes = [hash_password(_normalised_recovery_code(c)) for c in codes]
+    codes = _issue_recovery_codes(account)
     audit.record(
         session,
         "account.totp.recovery_codes",
