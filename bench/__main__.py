@@ -194,7 +194,9 @@ def _client_search(n: int, per_kind: int) -> None:
 
 
 def _client_crypto(n: int) -> None:
-    print(f"\nEncryption at rest: clients' phones, emails, addresses, notes and custom fields (AES-GCM, envelope keys), {n:,} clients")
+    print(
+        f"\nEncryption at rest: clients' phones, emails, addresses, notes and custom fields (AES-GCM, envelope keys), {n:,} clients"
+    )
     result = client_crypto.run(n)
     _line(
         "encrypt one field / decrypt one field",
