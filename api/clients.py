@@ -19,10 +19,9 @@ from storage.clients import (
     STATUSES,
     TIERS,
     Client,
-    clients_page,
-    count_clients,
     order_clauses,
     plan_for_each_search,
+    search_clients,
     search_condition,
     tagged_condition,
 )
@@ -229,18 +228,13 @@ class Clients(MethodView):
             args["deleted"] = False
         with process_engine().transaction() as session:
             conditions = client_list_conditions(session, args)
-            total, exact = count_clients(session, conditions)
-            items = (
-                clients_page(
-                    session,
-                    conditions=conditions,
-                    sort=args["sort"],
-                    limit=args["page_size"],
-                    offset=(args["page"] - 1) * args["page_size"],
-                    matches=total,
-                )
-                if total
-                else []
+            items, total, exact = search_clients(
+                session,
+                conditions,
+                sort=args["sort"],
+                limit=args["page_size"],
+                offset=(args["page"] - 1) * args["page_size"],
+                searched=bool(args.get("q") or args.get("tag")),
             )
             return {**envelope(items, total, args), "total_exact": exact}
 

@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from storage.accounts import Account
 from storage.clients import (
     Client,
-    clients_page,
-    count_clients,
     plan_for_each_search,
+    search_clients,
     search_condition,
 )
 
@@ -79,10 +78,7 @@ def client_choices(session: Session, *, q: str | None, owners: set[str] | None, 
         conditions.append(Client.owner.in_(owners))
     if q:
         conditions.append(search_condition(q, dialect=session.get_bind().dialect.name, session=session))
-    matches, _ = count_clients(session, conditions)
-    if not matches:
-        return []
-    page = clients_page(session, conditions=conditions, sort="name", limit=limit, offset=0, matches=matches)
+    page, _, _ = search_clients(session, conditions, sort="name", limit=limit, offset=0, searched=bool(q))
     return [{"value": client.id, "label": client.name} for client in page]
 
 

@@ -17,10 +17,9 @@ from storage import crypto
 from storage.clients import (
     Client,
     add_new_clients,
-    clients_page,
-    count_clients,
     identifiers_of,
     plan_for_each_search,
+    search_clients,
     search_condition,
     search_text,
     search_tokens,
@@ -173,8 +172,7 @@ def _search(db, q: str) -> int:
     with Session(db) as session:
         plan_for_each_search(session)
         conditions = [Client.deleted_at.is_(None), search_condition(q, dialect="postgresql", session=session)]
-        total, _ = count_clients(session, conditions)
-        page = clients_page(session, conditions=conditions, sort="name", limit=50, offset=0, matches=total)
+        page, total, _ = search_clients(session, conditions, sort="name", limit=50, offset=0, searched=True)
         for client in page:
             client.phones, client.emails, client.addresses, client.notes  # noqa: B018
         session.commit()

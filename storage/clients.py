@@ -19,7 +19,6 @@ from sqlalchemy import (
     exists,
     func,
     insert,
-    inspect,
     literal,
     select,
     text,
@@ -27,9 +26,10 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, Session, aliased, mapped_column, object_session
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
-from sqlalchemy.sql import util as sql_util
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from . import crypto
 from .base import Base, BigId, UTCDateTime
@@ -569,11 +569,8 @@ def matches_by_client(
 # Counting stops here: past it a list says "10,000 or more" (total_exact false) rather than read
 # every match of a broad query just to count it.
 COUNT_LIMIT = 10_000
-# Up to this many matches, a page is sorted from the matches themselves (see clients_page).
+# Up to this many matches, a page is sorted from the matches themselves (see _clients_page).
 FEW_MATCHES = 2_000
-# A page of many matches sorted by name is looked for among the first this many names (see
-# _page_from_first_names), then among the matches.
-NAME_WALK = 3_000
 SORT_COLUMNS = {"name": "name_key", "created": "created_at", "updated": "updated_at", "tier": "tier"}
 
 
@@ -623,7 +620,7 @@ def search_condition(q: str, *, dialect: str, session: Session | None = None):
         return by_name
     # One set of ids, the name's matches and the tokens': a semi-join the indexes answer, where an OR
     # with a subquery would have PostgreSQL read every client. The alias keeps the name's subquery
-    # apart from the outer query's clients (clients_page adapts those to its own alias).
+    # apart from the outer query's clients (which SQLAlchemy would otherwise correlate).
     named = Client.__table__.alias("named")
     by_name = select(named.c.id).where(contains_condition(named.c.search_text, needle, dialect=dialect))
     return Client.id.in_(union(by_name, *by_tokens))
@@ -641,13 +638,13 @@ def tagged_condition(tag: str, *, dialect: str):
     return exists(select(1).select_from(tags).where(tags.c.value == tag))
 
 
-def order_clauses(sort: str, entity=Client) -> list:
-    """ORDER BY for `sort` ('name', '-created', ...) on `entity`, with the id as the tie-breaker."""
-    column = getattr(entity, SORT_COLUMNS[sort.lstrip("-")])
-    return [column.desc() if sort.startswith("-") else column.asc(), entity.id.asc()]
+def order_clauses(sort: str) -> list:
+    """ORDER BY for `sort` ('name', '-created', ...), with the id as the tie-breaker."""
+    column = getattr(Client, SORT_COLUMNS[sort.lstrip("-")])
+    return [column.desc() if sort.startswith("-") else column.asc(), Client.id.asc()]
 
 
-def count_clients(session: Session, conditions: list, *, limit: int | None = None) -> tuple[int, bool]:
+def _count_clients(session: Session, conditions: list, *, limit: int | None = None) -> tuple[int, bool]:
     """How many clients meet `conditions`, exactly up to `limit` (COUNT_LIMIT): (count, True), else (limit, False)."""
     limit = COUNT_LIMIT if limit is None else limit
     matches = select(literal(1)).select_from(Client).where(*conditions).limit(limit + 1).subquery()
@@ -655,46 +652,96 @@ def count_clients(session: Session, conditions: list, *, limit: int | None = Non
     return (found, True) if found <= limit else (limit, False)
 
 
-def clients_page(
+def search_clients(
+    session: Session, conditions: list, *, sort: str, limit: int, offset: int, searched: bool
+) -> tuple[list[Client], int, bool]:
+    """One page of the clients meeting `conditions` in `sort` order, with how many meet them, exactly up to
+    COUNT_LIMIT: (page, count, True), else (page, COUNT_LIMIT, False).
+
+    `searched`: the conditions search text or tags, whose matches are read from the table to be counted
+    (filters by owner or tier alone are counted from their indexes). Then counting and sorting would both
+    read every match: unless PostgreSQL expects more than COUNT_LIMIT, they are read once for both (a
+    count over the matches beside their page; measured at 100,000 clients, an email domain's 8,000
+    matches: 45 ms as two reads, 20 ms as one). Else the count stops at COUNT_LIMIT and the page comes from
+    the sort order's index (_clients_page)."""
+    if searched and _expected_matches(session, conditions) <= COUNT_LIMIT:
+        found, order = _sortable_matches(conditions, sort, limit=COUNT_LIMIT + 1)
+        rows = session.execute(
+            select(found.c.id, func.count().over()).order_by(*order).limit(limit).offset(offset)
+        ).all()
+        if rows and rows[0][1] <= COUNT_LIMIT:
+            return _clients_by_id(session, [row[0] for row in rows]), rows[0][1], True
+        if not rows and offset == 0:
+            return [], 0, True
+        # Past the last page (no row carries the count), or more matches than PostgreSQL expected.
+    total, exact = _count_clients(session, conditions)
+    if not total:
+        return [], 0, True
+    page = _clients_page(session, conditions=conditions, sort=sort, limit=limit, offset=offset, matches=total)
+    return page, total, exact
+
+
+def _expected_matches(session: Session, conditions: list) -> float:
+    """How many clients PostgreSQL's planner expects to meet `conditions` (0 elsewhere: SQLite has no estimate)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return 0
+    plan = session.scalar(_Explain(select(Client.id).where(*conditions)))
+    return plan[0]["Plan"]["Plan Rows"]
+
+
+class _Explain(Executable, ClauseElement):
+    """EXPLAIN (FORMAT JSON) of a statement, its parameters bound as the statement's own (SQLAlchemy's recipe)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement):
+        self.statement = statement
+
+
+@compiles(_Explain, "postgresql")
+def _compile_explain(element, compiler, **kw):
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def _clients_page(
     session: Session, *, conditions: list, sort: str, limit: int, offset: int, matches: int
 ) -> list[Client]:
-    """One page of the clients meeting `conditions` (`matches` of them, as counted), in `sort` order."""
-    if matches > FEW_MATCHES and sort.lstrip("-") == "name":
-        page = _page_from_first_names(session, conditions, sort, limit, offset)
-        if page is not None:
-            return page
-    if matches <= FEW_MATCHES or sort.lstrip("-") == "name":
-        # Read all the matches through the search indexes and sort them. Left to itself,
-        # PostgreSQL may instead walk the name index looking for them, when it guesses that a
-        # substring matches many clients; OFFSET 0 keeps it from merging the two.
-        found = aliased(Client, select(Client).where(*conditions).offset(0).subquery("matches"))
-        query = select(found).order_by(*order_clauses(sort, found))
-    else:
-        query = select(Client).where(*conditions).order_by(*order_clauses(sort))
-    return list(session.scalars(query.limit(limit).offset(offset)))
+    """One page of the clients meeting `conditions` (`matches` of them, as counted), in `sort` order.
 
-
-def _page_from_first_names(
-    session: Session, conditions: list, sort: str, limit: int, offset: int
-) -> list[Client] | None:
-    """The page, if it lies within the first NAME_WALK clients in name order; None if not.
-
-    Many matches spread over the alphabet are found a few hundred names in, and walking the
-    name index is cheapest. But matches that bunch together ('有限公司': every Chinese firm,
-    all sorting after the Latin names) would have the walk read most of the table, so it stops
-    after NAME_WALK names. The first matches of a prefix in name order are the first matches
-    overall, so a full page from the prefix is the right page."""
-    first_names = aliased(Client, select(Client).order_by(*order_clauses(sort)).limit(NAME_WALK).subquery("first"))
-    adapt = sql_util.ClauseAdapter(inspect(first_names).selectable).traverse
-    query = (
-        select(first_names)
-        .where(*(adapt(c) for c in conditions))
-        .order_by(*order_clauses(sort, first_names))
-        .limit(limit)
-        .offset(offset)
+    The page's ids come first, sorted from the narrow columns of the search indexes (on PostgreSQL the
+    covering indexes of live clients of migration 0023 answer them without reading a client row), then
+    the page's clients by id: a broad match sorted as whole rows read every match's encrypted fields
+    (measured at 100,000 clients: '有限公司', 23,000 matches, 73 ms; its ids alone, 7 ms)."""
+    return _clients_by_id(
+        session, list(session.scalars(_page_ids(conditions, sort, matches).limit(limit).offset(offset)))
     )
-    page = list(session.scalars(query))
-    return page if len(page) == limit else None
+
+
+def _clients_by_id(session: Session, ids: list[int]) -> list[Client]:
+    found = {client.id: client for client in session.scalars(select(Client).where(Client.id.in_(ids)))}
+    return [found[client_id] for client_id in ids]
+
+
+def _page_ids(conditions: list, sort: str, matches: int):
+    if matches > FEW_MATCHES:
+        # Many matches: PostgreSQL walks the live clients' (name_key, id, search_text) index in order,
+        # testing each name, when the matches are common enough to fill a page early; else it sorts them.
+        return select(Client.id).where(*conditions).order_by(*order_clauses(sort))
+    # Few: found through the search indexes, then sorted.
+    found, order = _sortable_matches(conditions, sort)
+    return select(found.c.id).order_by(*order)
+
+
+def _sortable_matches(conditions: list, sort: str, *, limit: int | None = None):
+    """The ids and sort column of the clients meeting `conditions`, as a subquery found through the search
+    indexes before it is sorted, and the ORDER BY sorting it. Left to itself, PostgreSQL may walk the name
+    index looking for the matches when it guesses that a substring matches many clients; a LIMIT, or else
+    OFFSET 0, keeps it from merging the two."""
+    column = SORT_COLUMNS[sort.lstrip("-")]
+    found = select(Client.id, getattr(Client, column)).where(*conditions)
+    found = (found.offset(0) if limit is None else found.limit(limit)).subquery("found")
+    key = found.c[column].desc() if sort.startswith("-") else found.c[column].asc()
+    return found, [key, found.c.id.asc()]
 
 
 def live_clients():

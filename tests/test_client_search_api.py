@@ -102,15 +102,16 @@ def test_a_broad_search_counts_up_to_the_limit_and_still_pages_through_every_mat
 
 
 @pytest.mark.parametrize(
-    "few_matches, name_walk",
-    [(2_000, 5_000), (0, 5_000), (0, 3)],
-    ids=["sorted-matches", "walked-names", "walk-too-short"],
+    "few_matches, count_limit",
+    [(2_000, 10_000), (2_000, 3), (0, 3)],
+    ids=["read-once", "counted-then-sorted", "counted-then-index-order"],
 )
-def test_sorting_and_paging_agree_however_many_clients_match(people, clock, monkeypatch, few_matches, name_walk):
-    # A page is sorted from the matches (few of them), or found walking the names in order (many),
-    # falling back to sorting when the walk ends before the page is full: all three agree.
+def test_sorting_and_paging_agree_however_many_clients_match(people, clock, monkeypatch, few_matches, count_limit):
+    # A searched page and its count are read together (up to COUNT_LIMIT matches); past it, the count
+    # stops and the page is sorted from the matches (few of them) or read in the sort order's index
+    # (many): all three agree.
     monkeypatch.setattr(storage.clients, "FEW_MATCHES", few_matches)
-    monkeypatch.setattr(storage.clients, "NAME_WALK", name_walk)
+    monkeypatch.setattr(storage.clients, "COUNT_LIMIT", count_limit)
     partner = people["partner"]
     for name, tier in (("delta", "B"), ("Alpha", "C"), ("charlie", "A"), ("Bravo", "B"), ("echo", "A")):
         add(partner, f"{name} Search Co", tier=tier, tags=["shipping"])
@@ -177,3 +178,28 @@ def test_postgresql_answers_substrings_short_chinese_names_and_tags_from_indexes
         for index, condition in expected.items():
             plan = "\n".join(conn.execute(select(Client.id).where(condition)).scalars())
             assert index in plan, plan
+
+
+def test_postgresql_sorts_a_searched_page_from_the_covering_indexes_of_live_clients(pg):
+    """Migration 0023: a page of a broad search sorted by name walks the live clients' names with their search
+    text, and ids found by blind token are checked live and sorted from the id index, neither reading a
+    client row (an index-only scan; a missing or unusable index would read every match's encrypted row)."""
+    from sqlalchemy import event, select
+
+    from storage.clients import Client, contains_condition
+
+    live = Client.deleted_at.is_(None)
+    by_name = select(Client.id).where(live, contains_condition(Client.search_text, "有限公司", dialect="postgresql"))
+    by_id = select(Client.id, Client.name_key).where(live, Client.id.in_([1, 2, 3]))
+    with pg.connect() as conn:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            conn.exec_driver_sql(f"SET {setting} = off")
+
+        @event.listens_for(conn, "before_cursor_execute", retval=True)
+        def explain(conn, cursor, statement, parameters, context, executemany):
+            return "EXPLAIN " + statement, parameters
+
+        walk = "\n".join(conn.execute(by_name.order_by(Client.name_key, Client.id).limit(50)).scalars())
+        assert "Index Only Scan using ix_clients_live_name" in walk, walk
+        ids = "\n".join(conn.execute(by_id).scalars())
+        assert "Index Only Scan using ix_clients_live_" in ids, ids  # either index answers, on an empty table
