@@ -192,14 +192,20 @@ def visible_client(session, client_id: int, *, include_deleted: bool = False) ->
 def client_list_conditions(session, args: dict) -> list:
     """The WHERE clauses of a client list: visibility, search and filters (export uses them too).
     Statements using them later in the transaction are planned for their values."""
+    conditions = client_filters(session, args)
+    if args.get("q"):
+        conditions.append(search_condition(args["q"], dialect=session.get_bind().dialect.name, session=session))
+    return conditions
+
+
+def client_filters(session, args: dict) -> list:
+    """client_list_conditions but the search: live (or deleted) clients the caller sees, and the filters."""
     plan_for_each_search(session)
     dialect = session.get_bind().dialect.name
     conditions = [Client.deleted_at.is_not(None) if args.get("deleted") else Client.deleted_at.is_(None)]
     owners = owners_visible_to_caller(session)
     if owners is not None:
         conditions.append(Client.owner.in_(owners))
-    if args.get("q"):
-        conditions.append(search_condition(args["q"], dialect=dialect, session=session))
     for name in ("tier", "status", "kind", "industry"):
         if args.get(name):
             conditions.append(getattr(Client, name) == args[name])
@@ -227,14 +233,16 @@ class Clients(MethodView):
         if args.get("deleted") and not has_permission(g.account.roles, "clients:restore"):
             args["deleted"] = False
         with process_engine().transaction() as session:
-            conditions = client_list_conditions(session, args)
+            filters = client_filters(session, args)
             items, total, exact = search_clients(
                 session,
-                conditions,
+                filters,
+                q=args.get("q"),
+                every_live_client=len(filters) == 1 and not args.get("deleted"),
+                tagged=bool(args.get("tag")),
                 sort=args["sort"],
                 limit=args["page_size"],
                 offset=(args["page"] - 1) * args["page_size"],
-                searched=bool(args.get("q") or args.get("tag")),
             )
             return {**envelope(items, total, args), "total_exact": exact}
 

@@ -15,7 +15,6 @@ from storage.clients import (
     Client,
     plan_for_each_search,
     search_clients,
-    search_condition,
 )
 
 from .clients import visible_client_or_none
@@ -73,12 +72,19 @@ def client_choices(session: Session, *, q: str | None, owners: set[str] | None, 
     """Live clients owned by `owners` (None: any) whose name, phone, email or address contains `q`, by name:
     `{"value": id, "label": name}`. Searched as the client list searches (storage.clients)."""
     plan_for_each_search(session)
-    conditions = [Client.deleted_at.is_(None)]
+    filters = [Client.deleted_at.is_(None)]
     if owners is not None:
-        conditions.append(Client.owner.in_(owners))
-    if q:
-        conditions.append(search_condition(q, dialect=session.get_bind().dialect.name, session=session))
-    page, _, _ = search_clients(session, conditions, sort="name", limit=limit, offset=0, searched=bool(q))
+        filters.append(Client.owner.in_(owners))
+    page, _, _ = search_clients(
+        session,
+        filters,
+        q=q,
+        every_live_client=owners is None,
+        tagged=False,
+        sort="name",
+        limit=limit,
+        offset=0,
+    )
     return [{"value": client.id, "label": client.name} for client in page]
 
 

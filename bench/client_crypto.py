@@ -20,7 +20,6 @@ from storage.clients import (
     identifiers_of,
     plan_for_each_search,
     search_clients,
-    search_condition,
     search_text,
     search_tokens,
 )
@@ -171,8 +170,16 @@ def search(db, made: list[tuple[str, list, list]], rng: random.Random) -> dict:
 def _search(db, q: str) -> int:
     with Session(db) as session:
         plan_for_each_search(session)
-        conditions = [Client.deleted_at.is_(None), search_condition(q, dialect="postgresql", session=session)]
-        page, total, _ = search_clients(session, conditions, sort="name", limit=50, offset=0, searched=True)
+        page, total, _ = search_clients(
+            session,
+            [Client.deleted_at.is_(None)],
+            q=q,
+            every_live_client=True,
+            tagged=False,
+            sort="name",
+            limit=50,
+            offset=0,
+        )
         for client in page:
             client.phones, client.emails, client.addresses, client.notes  # noqa: B018
         session.commit()

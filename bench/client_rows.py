@@ -50,7 +50,8 @@ def copy_clients(db, cursor, clients) -> int:
             wrapped, by = ring.wrap(key, crypto.client_key_aad(client_id))
             keys.append((client_id, wrapped, by, c["created_at"]))
             identifiers.extend((client_id, kind, value[:320]) for kind, value in identifiers_of(personal, index_key))
-            tokens.extend((token, client_id) for token in search_tokens(personal, index_key))
+            sort_key, live = name_key(c["name"])[:300], c["deleted_at"] is None
+            tokens.extend((token, client_id, sort_key, live) for token in search_tokens(personal, index_key))
 
             def sealed(field, client_id=client_id, key=key):
                 # JSON columns hold the ciphertext as a JSON string, `notes` (Text) as it is.
@@ -64,7 +65,7 @@ def copy_clients(db, cursor, clients) -> int:
                 client_id,
                 c["kind"],
                 c["name"],
-                name_key(c["name"])[:300],
+                sort_key,
                 c["industry"],
                 c["tier"],
                 c["status"],
@@ -85,6 +86,6 @@ def copy_clients(db, cursor, clients) -> int:
     n = copy_rows(cursor, f"COPY clients ({CLIENT_COLUMNS}) FROM STDIN", client_rows())
     copy_rows(cursor, "COPY client_keys (client_id, wrapped_key, kek_id, created_at) FROM STDIN", keys)
     copy_rows(cursor, "COPY client_identifiers (client_id, kind, value) FROM STDIN", identifiers)
-    copy_rows(cursor, "COPY client_search_tokens (token, client_id) FROM STDIN", tokens)
+    copy_rows(cursor, "COPY client_search_tokens (token, client_id, name_key, live) FROM STDIN", tokens)
     cursor.execute("SELECT setval(pg_get_serial_sequence('clients', 'id'), %s)", (last_id,))
     return n

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -19,11 +20,14 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     literal,
     select,
     text,
+    true,
     tuple_,
     union,
+    update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
@@ -233,13 +237,30 @@ class ClientIdentifier(Base):
 
 class ClientSearchToken(Base):
     """A blind token `q` finds a client by (search_tokens), kept in step with the client row: looked up
-    by equality, the primary key's (token, client_id) index answers it."""
+    by equality, the primary key's (token, client_id) index answers it.
+
+    It carries its client's name_key and whether the client is live (not deleted), kept in step by
+    refresh_derived and _follow_name_and_deletion: a search by token alone counts and sorts a live
+    client's matches in the (token, name_key, client_id) index of live rows, without reading clients
+    (migration 0023: an email domain's 8,000 clients, 16 ms joined to clients, 2 ms from the index)."""
 
     __tablename__ = "client_search_tokens"
-    __table_args__ = (Index("ix_client_search_tokens_client_id", "client_id"),)
+    __table_args__ = (
+        Index("ix_client_search_tokens_client_id", "client_id"),
+        Index(
+            "ix_client_search_tokens_live_name",
+            "token",
+            "name_key",
+            "client_id",
+            postgresql_where=text("live"),
+            sqlite_where=text("live"),
+        ),
+    )
 
     token: Mapped[str] = mapped_column(String(16), primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    name_key: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    live: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class Contact(EncryptedFields, Base):
@@ -370,6 +391,23 @@ def _insert_client_keys(session: Session, _context) -> None:
     rows = session.info.pop(PENDING_KEYS, None)
     if rows:
         session.connection().execute(insert(crypto.ClientKey.__table__), rows)
+
+
+@event.listens_for(Session, "after_flush")
+def _follow_name_and_deletion(session: Session, _context) -> None:
+    """A client's search tokens follow its name_key and its deletion or restoration, whichever code path
+    changed them (refresh_derived rewrites the tokens of a client whose fields changed; a deletion does not)."""
+    table = ClientSearchToken.__table__
+    for client in session.dirty:
+        if not isinstance(client, Client):
+            continue
+        state = inspect(client)
+        if state.attrs.name_key.history.has_changes() or state.attrs.deleted_at.history.has_changes():
+            session.connection().execute(
+                update(table)
+                .where(table.c.client_id == client.id)
+                .values(name_key=client.name_key, live=client.deleted_at is None)
+            )
 
 
 def _allocate_ids(session: Session, model, records: list) -> None:
@@ -505,7 +543,11 @@ def _insert_derived(session: Session, clients: list[Client], index_key: bytes) -
     ]
     if identifiers:
         session.execute(insert(ClientIdentifier.__table__), identifiers)
-    tokens = [{"client_id": c.id, "token": token} for c in clients for token in sorted(search_tokens(c, index_key))]
+    tokens = [
+        {"client_id": c.id, "token": token, "name_key": c.name_key, "live": c.deleted_at is None}
+        for c in clients
+        for token in sorted(search_tokens(c, index_key))
+    ]
     if tokens:
         session.execute(insert(ClientSearchToken.__table__), tokens)
 
@@ -598,32 +640,52 @@ def search_condition(q: str, *, dialect: str, session: Session | None = None):
     On PostgreSQL the name is searched with the trigram index on search_text when `q` has three
     characters or more, and with the CJK gram index when it is one or two Chinese (Japanese,
     Korean) characters (see storage.text_search); the blind tokens by equality, with the index of
-    client_search_tokens, read first: when no token matches, the condition is the name's alone."""
+    client_search_tokens, read first: when no token matches, the condition is the name's alone, and when
+    no name matches, the tokens'."""
     needle = normalise(q).strip()
     by_name = contains_condition(Client.search_text, needle, dialect=dialect)
     if session is None or not needle:
         return by_name
-    index_key = crypto.index_key(session)
-    table = ClientSearchToken.__table__
-    by_tokens = [select(table.c.client_id).where(table.c.token == term_token(index_key, needle.lstrip("@")))]
-    digits = re.sub(r"\D", "", needle)
-    if len(digits) >= PHONE_GRAM and _PHONE_LIKE.fullmatch(needle):
-        tokens = phone_tokens(index_key, phone_grams(digits))
-        by_tokens.append(
-            select(table.c.client_id)
-            .where(table.c.token.in_(tokens))
-            .group_by(table.c.client_id)
-            .having(func.count() == len(tokens))
-        )
+    by_tokens = _token_sources(session, needle)
     found = union(*by_tokens) if len(by_tokens) > 1 else by_tokens[0]
-    if session.scalar(select(literal(1)).select_from(found.subquery()).limit(1)) is None:
+    if not _any(session, found):
         return by_name
     # One set of ids, the name's matches and the tokens': a semi-join the indexes answer, where an OR
     # with a subquery would have PostgreSQL read every client. The alias keeps the name's subquery
-    # apart from the outer query's clients (which SQLAlchemy would otherwise correlate).
+    # apart from the outer query's clients (which SQLAlchemy would otherwise correlate). A whole email
+    # or domain is rarely in a name: then the tokens' ids alone, not merged with an empty set.
     named = Client.__table__.alias("named")
     by_name = select(named.c.id).where(contains_condition(named.c.search_text, needle, dialect=dialect))
+    if not _any(session, by_name):
+        return Client.id.in_(found)
     return Client.id.in_(union(by_name, *by_tokens))
+
+
+def _token_sources(session: Session, needle: str, *columns, live_only: bool = False) -> list:
+    """Selects of the client ids (with `columns` of client_search_tokens) whose blind tokens `needle` finds: as a
+    whole email, domain or address part, and when it is PHONE_GRAM digits or more, as a run of a phone's digits."""
+    index_key = crypto.index_key(session)
+    table = ClientSearchToken.__table__
+    live = [table.c.live] if live_only else []
+    sources = [
+        select(table.c.client_id, *columns).where(table.c.token == term_token(index_key, needle.lstrip("@")), *live)
+    ]
+    digits = re.sub(r"\D", "", needle)
+    if len(digits) >= PHONE_GRAM and _PHONE_LIKE.fullmatch(needle):
+        tokens = phone_tokens(index_key, phone_grams(digits))
+        sources.append(
+            select(table.c.client_id, *columns)
+            .where(table.c.token.in_(tokens), *live)
+            .group_by(table.c.client_id, *columns)
+            .having(func.count() == len(tokens))
+        )
+    return sources
+
+
+def _any(session: Session, query) -> bool:
+    """Whether `query` gives a row. OFFSET 0 has PostgreSQL find them as it would all of them (through the
+    search indexes), not walk the name index for the first one."""
+    return session.scalar(select(literal(1)).select_from(query.offset(0).subquery()).limit(1)) is not None
 
 
 _PHONE_LIKE = re.compile(r"[\d\s+\-().]+")
@@ -653,18 +715,35 @@ def _count_clients(session: Session, conditions: list, *, limit: int | None = No
 
 
 def search_clients(
-    session: Session, conditions: list, *, sort: str, limit: int, offset: int, searched: bool
+    session: Session,
+    filters: list,
+    *,
+    q: str | None,
+    every_live_client: bool,
+    tagged: bool,
+    sort: str,
+    limit: int,
+    offset: int,
 ) -> tuple[list[Client], int, bool]:
-    """One page of the clients meeting `conditions` in `sort` order, with how many meet them, exactly up to
-    COUNT_LIMIT: (page, count, True), else (page, COUNT_LIMIT, False).
+    """One page of the clients meeting `filters` and found by `q` (search_condition) in `sort` order, with how
+    many they are, exactly up to COUNT_LIMIT: (page, count, True), else (page, COUNT_LIMIT, False).
 
-    `searched`: the conditions search text or tags, whose matches are read from the table to be counted
-    (filters by owner or tier alone are counted from their indexes). Then counting and sorting would both
+    `every_live_client`: the filters are only "live" (a caller who sees every client, no filter). Sorted by
+    name, the clients `q` finds are then counted and sorted from the search indexes alone
+    (_plain_search_page).
+
+    Otherwise, when `q` or a tag (`tagged`) is searched, its matches are read from the table to be counted
+    (filters by owner or tier alone are counted from their indexes), and counting and sorting would both
     read every match: unless PostgreSQL expects more than COUNT_LIMIT, they are read once for both (a
     count over the matches beside their page; measured at 100,000 clients, an email domain's 8,000
     matches: 45 ms as two reads, 20 ms as one). Else the count stops at COUNT_LIMIT and the page comes from
     the sort order's index (_clients_page)."""
-    if searched and _expected_matches(session, conditions) <= COUNT_LIMIT:
+    if q and every_live_client and sort.lstrip("-") == "name":
+        ids, total, exact = _plain_search_page(session, q, descending=sort.startswith("-"), limit=limit, offset=offset)
+        return _clients_by_id(session, ids), total, exact
+    dialect = session.get_bind().dialect.name
+    conditions = [*filters, search_condition(q, dialect=dialect, session=session)] if q else filters
+    if (q or tagged) and _expected_matches(session, conditions) <= COUNT_LIMIT:
         found, order = _sortable_matches(conditions, sort, limit=COUNT_LIMIT + 1)
         rows = session.execute(
             select(found.c.id, func.count().over()).order_by(*order).limit(limit).offset(offset)
@@ -681,12 +760,77 @@ def search_clients(
     return page, total, exact
 
 
+def _plain_search_page(
+    session: Session, q: str, *, descending: bool, limit: int, offset: int
+) -> tuple[list[int], int, bool]:
+    """The page of ids (by name) of the live clients `q` finds, their count up to COUNT_LIMIT and whether it is
+    exact.
+
+    The clients whose name has `q` come with their name_key from the covering index of live names
+    (ix_clients_live_name, or the trigram index), those its blind tokens find with their client's name_key
+    from the tokens' (token, name_key, client_id) index of live rows; neither reads a client row. The first
+    COUNT_LIMIT + 1 in name order (or up to the page) give both the page and the count: PostgreSQL walks the
+    name index for a broad name ('有限公司': 23,000 matches) and sorts the few matches of a narrow one."""
+    needle = normalise(q).strip()
+    if not needle:
+        return [], 0, True
+    table = ClientSearchToken.__table__
+    tokens = _token_sources(session, needle, table.c.name_key, live_only=True)
+    named = Client.__table__.alias("named")
+    dialect = session.get_bind().dialect.name
+    by_name = select(named.c.id, named.c.name_key).where(
+        contains_condition(named.c.search_text, needle, dialect=dialect), named.c.deleted_at.is_(None)
+    )
+    # A name fragment is rarely a whole token, a whole email or domain rarely in a name: each side only if
+    # it finds something (merging with an empty side costs a domain's 8,000 matches 4 ms). The tokens are
+    # looked up first: their index answers at once, where a fragment of a name costs its trigram lookup.
+    by_tokens = union(*tokens) if len(tokens) > 1 else tokens[0]
+    if not _any(session, by_tokens):
+        sources = [by_name]
+    else:
+        sources = [by_tokens, by_name] if _any(session, by_name) else [by_tokens]
+    found = union(*sources) if len(sources) > 1 else sources[0]
+    matches = found.subquery("matches")
+    id_column, key_column = matches.c  # client_id or id, name_key
+    first = select(id_column.label("id"), key_column.label("name_key"))
+    # Tokens alone come in name order from their index. With names: a broad name is walked in the index
+    # of live names, in order; a narrower one found through the trigram index and sorted (walking the
+    # names for 'harb', 1,200 matches, is 15 ms; finding and sorting them 3 ms). The planner tells which.
+    ordered = sources[-1] is not by_name or _expected_rows(session, found) > COUNT_LIMIT
+    if ordered:
+        first = first.order_by(key_column.desc() if descending else key_column.asc(), id_column.asc())
+        first = first.limit(max(COUNT_LIMIT + 1, offset + limit))
+    else:
+        first = first.limit(COUNT_LIMIT + 1)
+    first = first.subquery("first")
+    key = first.c.name_key.desc() if descending else first.c.name_key.asc()
+    rows = session.execute(
+        select(first.c.id, func.count().over()).order_by(key, first.c.id.asc()).limit(limit).offset(offset)
+    ).all()
+    if rows:
+        counted = rows[0][1]
+    else:  # past the last page: no row carries the count
+        counted = session.scalar(select(func.count()).select_from(select(matches).limit(COUNT_LIMIT + 1).subquery()))
+    if counted > COUNT_LIMIT and not ordered:  # more than the planner expected: the page needs them all in order
+        rows = session.execute(
+            select(id_column)
+            .order_by(key_column.desc() if descending else key_column.asc(), id_column.asc())
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return [row[0] for row in rows], min(counted, COUNT_LIMIT), counted <= COUNT_LIMIT
+
+
 def _expected_matches(session: Session, conditions: list) -> float:
     """How many clients PostgreSQL's planner expects to meet `conditions` (0 elsewhere: SQLite has no estimate)."""
+    return _expected_rows(session, select(Client.id).where(*conditions))
+
+
+def _expected_rows(session: Session, query) -> float:
+    """How many rows PostgreSQL's planner expects `query` to give (0 elsewhere: SQLite has no estimate)."""
     if session.get_bind().dialect.name != "postgresql":
         return 0
-    plan = session.scalar(_Explain(select(Client.id).where(*conditions)))
-    return plan[0]["Plan"]["Plan Rows"]
+    return session.scalar(_Explain(query))[0]["Plan"]["Plan Rows"]
 
 
 class _Explain(Executable, ClauseElement):

@@ -9,6 +9,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
 
 from storage import crypto
@@ -176,22 +177,110 @@ def test_migration_0021_builds_the_tokens_of_existing_clients_and_the_downgrade_
 
 
 def test_postgresql_finds_tokens_through_the_token_index(pg, keyring):
-    """An email is looked up by equality in client_search_tokens' primary key, not by reading every token."""
+    """An email is looked up by equality in client_search_tokens' primary key, not by reading every token;
+    a word in a name and an address both, through both indexes (an email in no name: the tokens alone)."""
     from sqlalchemy import event, select
 
     from storage.clients import Client, search_condition
 
     with make_session_factory(pg)() as session:
-        client = make_client(session, name="Harbour Logistics Ltd", emails=["info@harbour.example"])
+        client = make_client(
+            session, name="Harbour London Ltd", emails=["info@harbour.example"], addresses=[{"city": "London"}]
+        )
         refresh_derived(session, client)
         session.flush()
-        condition = search_condition("info@harbour.example", dialect="postgresql", session=session)
-        assert session.scalars(select(Client.name).where(condition)).all() == ["Harbour Logistics Ltd"]
+        email = search_condition("info@harbour.example", dialect="postgresql", session=session)
+        word = search_condition("london", dialect="postgresql", session=session)
+        for condition in (email, word):
+            assert session.scalars(select(Client.name).where(condition)).all() == ["Harbour London Ltd"]
         session.execute(text("SET LOCAL enable_seqscan = off"))
 
         @event.listens_for(session.connection(), "before_cursor_execute", retval=True)
         def explain(conn, cursor, statement, parameters, context, executemany):
             return "EXPLAIN " + statement, parameters
 
-        plans = "\n".join(session.scalars(select(Client.id).where(condition)))
+        plans = "\n".join(session.scalars(select(Client.id).where(email)))
+        assert "pk_client_search_tokens" in plans and "ix_clients_search_trgm" not in plans, plans
+        plans = "\n".join(session.scalars(select(Client.id).where(word)))
         assert "pk_client_search_tokens" in plans and "ix_clients_search_trgm" in plans, plans
+
+
+def token_rows(db, client_id: int) -> set[tuple[str, bool]]:
+    """(name_key, live) of each of a client's token rows."""
+    rows = raw_rows(db, f"SELECT name_key, live FROM client_search_tokens WHERE client_id = {client_id}")
+    return {(name_key, bool(live)) for name_key, live in rows}
+
+
+def test_token_rows_follow_their_clients_name_and_deletion(people, db, keyring):
+    # A search by token sorts and filters on these copies (storage.clients._plain_search_page): a stale one
+    # would list a deleted client, or out of order.
+    partner, admin = people["partner"], people["admin"]
+    client_id = new_client(partner, status="prospect")
+    assert token_rows(db, client_id) == {("harbour logistics", True)}
+    renamed = partner.patch(f"/api/clients/{client_id}", json={"name": "Quayside Freight Ltd"})
+    assert renamed.status_code == 200, renamed.json
+    assert token_rows(db, client_id) == {("quayside freight", True)}
+    assert partner.delete(f"/api/clients/{client_id}").status_code in (200, 204)
+    assert token_rows(db, client_id) == {("quayside freight", False)}
+    assert admin.post(f"/api/clients/{client_id}/restore").status_code == 200
+    assert token_rows(db, client_id) == {("quayside freight", True)}
+
+
+def test_a_search_by_token_lists_pages_and_counts_as_the_list_does(people, monkeypatch, keyring):
+    # The partner's search by an email domain is answered from the tokens' index (every live client, no
+    # filter); an account manager's, from the clients they see: the same order, paging and capped count.
+    import storage.clients
+
+    partner, manager = people["partner"], people["account_manager"]
+    for name, owner in (("delta", "account_manager"), ("Alpha", "am_audit"), ("charlie", "account_manager")):
+        new_client(partner, name=f"{name} Freight", owner=owner, emails=[f"ops@{name}.example", "x@quay.example"])
+    new_client(partner, name="Bravo Freight", owner="account_manager", emails=["x@quay.example"], phones=[])
+    gone = new_client(partner, name="Aardvark Freight", status="prospect", emails=["x@quay.example"], phones=[])
+    assert partner.delete(f"/api/clients/{gone}").status_code in (200, 204)
+
+    def page(person, **params):
+        response = person.get("/api/clients", query_string={"q": "quay.example", **params})
+        assert response.status_code == 200, response.json
+        body = response.json
+        return [c["name"].split()[0] for c in body["items"]], body["total"], body["total_exact"]
+
+    assert page(partner) == (["Alpha", "Bravo", "charlie", "delta"], 4, True)
+    assert page(partner, sort="-name", page_size=3) == (["delta", "charlie", "Bravo"], 4, True)
+    assert page(partner, page=2, page_size=3) == (["delta"], 4, True)
+    assert page(partner, page=3, page_size=3) == ([], 4, True)
+    assert page(manager) == (["Bravo", "charlie", "delta"], 3, True)
+    monkeypatch.setattr(storage.clients, "COUNT_LIMIT", 2)
+    pages = [page(partner, page=p, page_size=2) for p in (1, 2, 3)]
+    assert pages == [(["Alpha", "Bravo"], 2, False), (["charlie", "delta"], 2, False), ([], 2, False)]
+    assert page(manager, page=2, page_size=2) == (["delta"], 2, False)
+
+
+def test_migration_0023_gives_existing_tokens_their_clients_name_and_state(tmp_path, keyring):
+    from alembic import command
+
+    from storage.clients import ClientSearchToken
+    from storage.db import make_engine
+    from storage.migrate import alembic_config, upgrade_to_head
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_to_head(engine)
+    with make_session_factory(engine)() as session:
+        kept = make_client(session, name="Harbour Logistics Ltd", emails=["info@harbour.example"])
+        gone = make_client(session, name="Quay Traders", emails=["ops@quay.example"])
+        for client in (kept, gone):
+            refresh_derived(session, client)
+        session.flush()
+        gone.deleted_at = gone.created_at
+        session.commit()
+        ids = kept.id, gone.id
+    config = alembic_config(engine)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0022")
+    assert "name_key" not in {c["name"] for c in sa_inspect(engine).get_columns(ClientSearchToken.__tablename__)}
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    assert token_rows(engine, ids[0]) == {("harbour logistics", True)}
+    assert token_rows(engine, ids[1]) == {("quay traders", False)}
+    engine.dispose()
