@@ -12,6 +12,7 @@ from sqlalchemy import select
 from atrium import clock
 from atrium import erasure as erasure_service
 from atrium.errors import Conflict, NotFound
+from atrium.i18n import translate
 from reports.render import erasure_certificate_pdf
 from storage.erasures import DONE, REQUESTED, WITHDRAWN, Erasure
 
@@ -132,6 +133,9 @@ def due_erasures(args):
         return {"policy_years": None, "items": []}
     with process_engine().transaction() as session:
         items = erasure_service.due_for_erasure(session, years=years, now=clock.now(), within_days=args["within_days"])
+        locale = request_locale()
+        for item in items:
+            item["blockers"] = [translate(blocker, locale) for blocker in item["blockers"]]
         return {"policy_years": years, "items": items}
 
 

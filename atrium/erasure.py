@@ -102,7 +102,7 @@ def _client_to_erase(session: Session, client_id: int) -> Client:
 def _refuse_if_blocked(session: Session, client: Client) -> None:
     reasons = blockers(session, client)
     if reasons:
-        raise Conflict(f"client {client.id} cannot be erased: {' and '.join(reasons)}")
+        raise Conflict(f"client {client.id} cannot be erased: {'; '.join(reasons)}")
 
 
 def _checked_reason(reason: str | None) -> str:
@@ -437,7 +437,7 @@ def _tell_admins_of(session: Session, upcoming: list[dict]) -> None:
                 locale,
                 client=d["client_id"],
                 due=i18n.format_date(d["due_at"], locale),
-                blocked="; ".join(i18n.translate(b, locale) for b in d["blockers"]) or "-",
+                blocked=i18n.LIST_SEPARATOR.get(locale, "; ").join(i18n.translate(b, locale) for b in d["blockers"]) or "-",
             )
             for d in upcoming
         )

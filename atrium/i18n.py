@@ -88,7 +88,7 @@ def translate(key_or_english: str, locale: str, **params) -> str:
             for pattern, translated in _patterns(locale):
                 match = pattern.match(english)
                 if match:
-                    params = match.groupdict()
+                    params = {name: _formatted_parts(value, locale) for name, value in match.groupdict().items()}
                     text = translated
                     break
     text = text or english
@@ -98,6 +98,30 @@ def translate(key_or_english: str, locale: str, **params) -> str:
         except (KeyError, IndexError, ValueError):
             return english
     return text
+
+
+# How a list of reasons is joined: "; " in English, "；" in Chinese.
+LIST_SEPARATOR = {"en": "; ", "zh-CN": "；"}
+
+
+def _formatted_parts(value: str, locale: str) -> str:
+    """A value caught by a placeholder that is itself a formatted message, or several joined by "; "
+    (`client 5 cannot be erased: it has 1 open engagement(s); it has 2 running ...`), each part in
+    `locale`. Only formatted messages: a plain value that happens to be a catalogue key (an id, a
+    status) stays as it was."""
+    parts = value.split(LIST_SEPARATOR["en"])
+    translated = []
+    for part in parts:
+        for pattern, text in _patterns(locale):
+            match = pattern.match(part)
+            if match:
+                try:
+                    part = text.format(**{k: _formatted_parts(v, locale) for k, v in match.groupdict().items()})
+                except (KeyError, IndexError, ValueError):
+                    pass
+                break
+        translated.append(part)
+    return LIST_SEPARATOR.get(locale, LIST_SEPARATOR["en"]).join(translated)
 
 
 # Formats ------------------------------------------------------------------------------------

@@ -246,6 +246,24 @@ def test_only_admins_erase_and_bad_requests_name_the_field(people, client):
     assert zh.status_code == 422 and "原因" in str(zh.json)
 
 
+def test_a_refusal_and_its_reasons_read_in_the_callers_language(people):
+    # Each reason is translated too: the refusal was "客户 5 不能销毁：it has 1 open engagement(s)".
+    admin, am = people["admin"], people["account_manager"]
+    client_id = quixote(am)
+    with_history(people, client_id)  # a running complaint process
+    engagement = am.post(f"/api/clients/{client_id}/engagements", json={"service_type": "audit", "status": "active"})
+    assert engagement.status_code == 201, engagement.json
+    english = admin.post(f"/api/clients/{client_id}/erase", json={"reason": REASON}).json["detail"]
+    assert english.startswith(f"client {client_id} cannot be erased: it has 1 open engagement(s); it has ")
+    zh = admin.post(f"/api/clients/{client_id}/erase", json={"reason": REASON}, headers={"Accept-Language": "zh-CN"})
+    assert zh.status_code == 409
+    detail = zh.json["detail"]
+    assert detail.startswith(f"客户 {client_id} 不能销毁：有 1 个未结束的业务委托；有 ") and detail.endswith(
+        "个运行中的流程实例"
+    )
+    assert "it has" not in detail
+
+
 @pytest.mark.app(firm=True, erasure_confirmation=False)
 def test_without_confirmation_one_admin_erases_at_once(people):
     client_id = quixote(people["account_manager"])
@@ -273,6 +291,13 @@ def test_the_retention_policy_previews_then_erases_deleted_and_former_clients(ap
     told = [n for n in admin.get("/api/notifications?recipient=admin").json["items"] if n["kind"] == "erasure_preview"]
     assert len(told) == 1 and f"Client {gone}" in told[0]["body"]
     assert retention_job(engine) is None  # once a day
+    # What blocks one is said in the reader's language.
+    engagement = am.post(f"/api/clients/{former}/engagements", json={"service_type": "audit", "status": "active"})
+    assert engagement.status_code == 201, engagement.json
+    blocked = admin.get("/api/erasures/due?within_days=30", headers={"Accept-Language": "zh-CN"}).json["items"]
+    assert {item["client_id"]: item["blockers"] for item in blocked}[former] == ["有 1 个未结束的业务委托"]
+    closed = am.patch(f"/api/clients/{former}/engagements/{engagement.json['id']}", json={"status": "completed"})
+    assert closed.status_code == 200, closed.json
 
     clock.advance(days=12)
     done = retention_job(engine)
