@@ -437,7 +437,8 @@ def _tell_admins_of(session: Session, upcoming: list[dict]) -> None:
                 locale,
                 client=d["client_id"],
                 due=i18n.format_date(d["due_at"], locale),
-                blocked=i18n.LIST_SEPARATOR.get(locale, "; ").join(i18n.translate(b, locale) for b in d["blockers"]) or "-",
+                blocked=i18n.LIST_SEPARATOR.get(locale, "; ").join(i18n.translate(b, locale) for b in d["blockers"])
+                or "-",
             )
             for d in upcoming
         )
