@@ -356,9 +356,9 @@ def daily_check(engine) -> VerifyResult | None:
                         session,
                         kind="audit_chain_broken",
                         recipient=admin,
-                        subject="The audit trail's hash chain is broken",
-                        body=f"The daily check of the audit trail found: {broken.message}. "
-                        "Run `atrium audit verify` and compare with the last backup.",
+                        subject="notification.audit_chain_broken.subject",
+                        body="notification.audit_chain_broken.body",
+                        params={"message": broken.message},
                         actor=audit.SCHEDULER,
                     )
             elif settings.audit_retention_days:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, escalation, notifications
+from atrium import audit, clock, escalation, i18n, notifications
 from atrium.client_records import audit_create, check_process_fields, target_of
 from atrium.clients import client_business_key
 from atrium.errors import InvalidInput, NotFound
@@ -131,21 +131,23 @@ def escalate(
     its due time and mark it escalated; returns who was told."""
     client = session.get(Client, complaint.client_id)
     due = complaint.acknowledge_due_at
-    subject = f"Complaint #{complaint.id} from {client.name} not acknowledged in time"
-    body = (
-        f"A {complaint.severity} complaint from {client.name}, "
-        f"received {complaint.received_at:%Y-%m-%d %H:%M} UTC, "
-        f"was due to be acknowledged by {due:%Y-%m-%d %H:%M} UTC and has not been.\n\n"
-        f"{complaint.description[:2000]}\n\n"
-        f"Complaint: /api/clients/{client.id}/complaints/{complaint.id}"
-    )
+    params = {
+        "id": complaint.id,
+        "client": client.name,
+        "severity": i18n.Term(f"complaint.severity.{complaint.severity}"),
+        "received": f"{complaint.received_at:%Y-%m-%d %H:%M}",
+        "due": f"{due:%Y-%m-%d %H:%M}",
+        "description": complaint.description[:2000],
+        "link": f"/api/clients/{client.id}/complaints/{complaint.id}",
+    }
     # The instance is named by the caller: a complaint received long ago escalates while its process is
     # still starting, before the record is linked to it.
     _, recipients = escalation.escalate(
         session,
         about=complaint.created_by,
-        subject=subject,
-        body=body,
+        subject="notification.complaint_overdue.subject",
+        body="notification.complaint_overdue.body",
+        params=params,
         actor=actor,
         instance_id=instance_id or complaint.instance_id,
         client_id=complaint.client_id,
@@ -195,7 +197,14 @@ def close_with_feedback(
             actor=actor,
             instance_id=complaint.instance_id,
             client_id=complaint.client_id,
-            subject=f"Complaint #{complaint.id} from {client.name} closed, satisfaction {satisfaction}/5",
-            body=f"Resolution: {complaint.resolution or '-'}\nClient's comment: {comment or '-'}",
+            subject="notification.complaint_closed.subject",
+            body="notification.complaint_closed.body",
+            params={
+                "id": complaint.id,
+                "client": client.name,
+                "satisfaction": satisfaction,
+                "resolution": complaint.resolution or "-",
+                "comment": comment or "-",
+            },
         )
     return feedback

@@ -48,11 +48,13 @@ def escalate(
     actor: str | None,
     instance_id: uuid.UUID | None,
     client_id: int | None = None,
+    params: dict | None = None,
 ) -> tuple[str | None, list[str]]:
     """Notify `about`'s manager, or the manager group when there is none (the admins when there is no
     manager at all); returns (the manager or None, everyone notified). The notifications are queued in
-    the caller's transaction; `client_id` names the client they concern. The caller audits the escalation
-    of its own record."""
+    the caller's transaction; `client_id` names the client they concern; with `params`, `subject` and
+    `body` are catalogue keys written in each recipient's language (notifications.queue). The caller
+    audits the escalation of its own record."""
     manager, told = recipients(session, about)
     for recipient in told:
         notifications.queue(
@@ -64,5 +66,6 @@ def escalate(
             actor=actor,
             instance_id=instance_id,
             client_id=client_id,
+            params=params,
         )
     return manager, told

@@ -11,7 +11,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, escalation, service_requests
+from atrium import audit, clock, escalation, i18n, service_requests
 from atrium.client_records import audit_create, target_of
 from atrium.errors import NotFound
 from atrium.follow_up_cycles import wants_cycle
@@ -74,18 +74,20 @@ def open_follow_up(
 def escalate_overdue(session: Session, current: dict, *, actor: str | None, instance_id: uuid.UUID | None) -> dict:
     """The owner has not followed the client up in time: their manager (atrium.escalation's rule) is told.
     `current` is what `open_follow_up` returned."""
-    subject = f"Overdue follow-up of {current['client_name']} (tier {current['tier']})"
-    body = (
-        f"{current['owner'] or 'Nobody'} was to call or visit {current['client_name']} by {current['due_at']} "
-        "and has not recorded it yet."
-    )
+    params = {
+        "client": current["client_name"],
+        "tier": current["tier"],
+        "owner": current["owner"] or i18n.Term("follow_up.nobody"),
+        "due": current["due_at"],
+    }
     # The follow-up row names the client, for the notification's link.
     row = session.get(FollowUp, int(current["follow_up_id"])) if current.get("follow_up_id") else None
     manager, notified = escalation.escalate(
         session,
         about=current["owner"],
-        subject=subject,
-        body=body,
+        subject="notification.follow_up_overdue.subject",
+        body="notification.follow_up_overdue.body",
+        params=params,
         actor=actor,
         instance_id=instance_id,
         client_id=row.client_id if row else None,

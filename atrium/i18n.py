@@ -92,12 +92,32 @@ def translate(key_or_english: str, locale: str, **params) -> str:
                     text = translated
                     break
     text = text or english
+    params = localized(params, locale)
     if params:
         try:
             return text.format(**params)
         except (KeyError, IndexError, ValueError):
             return english
     return text
+
+
+class Term:
+    """A message parameter that is itself a catalogue message (with its own parameters), written in the
+    reader's locale when the message is: `translate(key, "zh-CN", outcome=Term("approval.approved"))`."""
+
+    def __init__(self, key: str, **params):
+        self.key, self.params = key, params
+
+    def __repr__(self) -> str:
+        return f"Term({self.key!r}, **{self.params!r})"
+
+
+def localized(params: dict, locale: str) -> dict:
+    """`params` with every Term written in `locale`."""
+    return {
+        name: translate(value.key, locale, **localized(value.params, locale)) if isinstance(value, Term) else value
+        for name, value in params.items()
+    }
 
 
 # How a list of reasons is joined: "; " in English, "；" in Chinese.

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock
+from atrium import audit, clock, i18n
 from atrium.errors import NotFound
 from storage import notifications as store
+from storage.accounts import Account
 from storage.notifications import Notification
 
 
@@ -26,9 +28,17 @@ def queue(
     instance_id: uuid.UUID | None = None,
     client_id: int | None = None,
     report_run_id: int | None = None,
+    params: dict | None = None,
 ) -> Notification:
     """Put a message in the outbox (mailed once SMTP is configured) and audit it as `notification.queue`;
-    `actor` is whoever caused it. The row exists only if the caller's change commits."""
+    `actor` is whoever caused it. The row exists only if the caller's change commits.
+
+    With `params`, `subject` and `body` are catalogue keys (atrium/locales), written here in the recipient's
+    language (their account's locale; English for an address alone) with those parameters."""
+    if params is not None:
+        locale = _locale_of(session, recipient)
+        subject = i18n.translate(subject, locale, **params)
+        body = i18n.translate(body, locale, **params)
     note = store.add_notification(
         session,
         kind=kind,
@@ -55,6 +65,11 @@ def queue(
         },
     )
     return note
+
+
+def _locale_of(session: Session, username: str | None) -> str:
+    found = session.scalar(select(Account.locale).where(Account.username == username)) if username else None
+    return found if found in i18n.SUPPORTED else i18n.DEFAULT
 
 
 def mark_read(session: Session, *, recipient: str, notification_id: int) -> Notification:

@@ -12,7 +12,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, notifications
+from atrium import audit, clock, i18n, notifications
 from atrium.clients import client_business_key, client_target, create_client
 from storage.accounts import Account
 from storage.client_records import Engagement, FollowUp
@@ -114,7 +114,7 @@ def open_client(session: Session, engine, *, instance_id: UUID, data: dict, acto
     owner = data.get("owner") or requester
     owner_note = ""
     if not _active_account(session, owner):
-        owner_note = f" The proposed owner {owner} is not an active account, so {requester} owns it for now."
+        owner_note = i18n.Term("notification.onboarded.owner_inactive", proposed=owner, requester=requester)
         owner = requester
     client = create_client(
         session,
@@ -188,9 +188,15 @@ def open_client(session: Session, engine, *, instance_id: UUID, data: dict, acto
         actor=actor,
         instance_id=instance_id,
         client_id=client.id,
-        subject=f"{client.name} is now a client",
-        body=f"{actor} approved onboarding {client.name} with a {engagement.service_type} "
-        f"engagement. Owner: {owner}.{owner_note}",
+        subject="notification.onboarded.subject",
+        body="notification.onboarded.body",
+        params={
+            "client": client.name,
+            "actor": actor,
+            "service_type": engagement.service_type,
+            "owner": owner,
+            "owner_note": owner_note,
+        },
     )
     if owner != requester:
         notifications.queue(
@@ -200,9 +206,14 @@ def open_client(session: Session, engine, *, instance_id: UUID, data: dict, acto
             actor=actor,
             instance_id=instance_id,
             client_id=client.id,
-            subject=f"You own the new client {client.name}",
-            body=f"{actor} approved {client.name} as a client (requested by {requester}) with a "
-            f"{engagement.service_type} engagement; a welcome call will be due in your inbox.",
+            subject="notification.onboarded_owner.subject",
+            body="notification.onboarded_owner.body",
+            params={
+                "client": client.name,
+                "actor": actor,
+                "requester": requester,
+                "service_type": engagement.service_type,
+            },
         )
     return {
         "client_id": client.id,
@@ -271,7 +282,8 @@ def notify_rejection(session: Session, *, instance_id: UUID, data: dict, actor: 
         recipient=requester,
         actor=actor,
         instance_id=instance_id,
-        subject=f"Onboarding of {name} declined",
-        body=f"{actor} declined onboarding {name}: {data.get('reason')}",
+        subject="notification.onboarding_declined.subject",
+        body="notification.onboarding_declined.body",
+        params={"client": name, "actor": actor, "reason": data.get("reason")},
     )
     return {"notified": requester}

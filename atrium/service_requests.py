@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, escalation, notifications
+from atrium import audit, clock, escalation, i18n, notifications
 from atrium.client_records import audit_create, check_process_fields, target_of
 from atrium.clients import client_business_key
 from atrium.errors import NotFound
@@ -142,10 +142,12 @@ def _tell_requester(
     subject: str,
     body: str,
     *,
+    params: dict,
     actor: str | None,
     instance_id: uuid.UUID | None,
 ) -> None:
-    """The person who registered the request hears how it ended (unless they ended it themselves)."""
+    """The person who registered the request hears how it ended (unless they ended it themselves), in their
+    language (`subject` and `body` are catalogue keys, with `params`)."""
     if request.created_by and request.created_by != actor:
         notifications.queue(
             session,
@@ -153,6 +155,7 @@ def _tell_requester(
             recipient=request.created_by,
             subject=subject,
             body=body,
+            params=params,
             actor=actor,
             instance_id=instance_id,
             client_id=request.client_id,
@@ -191,8 +194,9 @@ def reject(
         status="cancelled",
         resolution=reason,
         at_field="closed_at",
-        subject=f"Service request #{request.id} was not taken on",
-        body=f"{request.title}\n\nReason: {reason}",
+        subject="notification.request_rejected.subject",
+        body="notification.request_rejected.body",
+        params={"id": request.id, "title": request.title, "reason": reason},
         actor=actor,
         instance_id=instance_id,
     )
@@ -208,6 +212,7 @@ def _finish(
     at_field: str,
     subject: str,
     body: str,
+    params: dict,
     actor: str | None,
     instance_id: uuid.UUID | None,
 ) -> None:
@@ -218,7 +223,7 @@ def _finish(
     request.status, request.resolution, request.updated_at = status, resolution, now
     setattr(request, at_field, now)
     _audit(session, request, verb, before, actor=actor, resolution="changed")
-    _tell_requester(session, request, subject, body, actor=actor, instance_id=instance_id)
+    _tell_requester(session, request, subject, body, params=params, actor=actor, instance_id=instance_id)
 
 
 def assign(session: Session, request: ServiceRequest, *, assignee: str, actor: str | None) -> str | None:
@@ -263,16 +268,20 @@ def escalate_sla(
 ) -> dict:
     """The SLA passed with the work still open: the assignee's manager (atrium.escalation's rule) is told,
     and the assignee reminded; the work itself goes on."""
-    subject = f"SLA breached: service request #{request.id} ({request.priority})"
-    body = (
-        f"{request.title}\nAssigned to {request.assignee}; it was due {request.sla_due_at:%Y-%m-%d %H:%M} UTC "
-        "and is not resolved yet."
-    )
+    subject, body = "notification.sla_breached.subject", "notification.sla_breached.body"
+    params = {
+        "id": request.id,
+        "priority": i18n.Term(f"request.priority.{request.priority}"),
+        "title": request.title,
+        "assignee": request.assignee,
+        "due": f"{request.sla_due_at:%Y-%m-%d %H:%M}",
+    }
     manager, notified = escalation.escalate(
         session,
         about=request.assignee,
         subject=subject,
         body=body,
+        params=params,
         actor=actor,
         instance_id=instance_id,
         client_id=request.client_id,
@@ -284,6 +293,7 @@ def escalate_sla(
             recipient=request.assignee,
             subject=subject,
             body=body,
+            params=params,
             actor=actor,
             instance_id=instance_id,
             client_id=request.client_id,
@@ -308,8 +318,9 @@ def resolve(
         status="resolved",
         resolution=resolution,
         at_field="resolved_at",
-        subject=f"Service request #{request.id} is resolved",
-        body=f"{request.title}\n\n{resolution}",
+        subject="notification.request_resolved.subject",
+        body="notification.request_resolved.body",
+        params={"id": request.id, "title": request.title, "resolution": resolution},
         actor=actor,
         instance_id=instance_id,
     )

@@ -18,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from atrium import audit, clock, notifications
+from atrium import audit, clock, i18n, notifications
 from atrium.errors import Conflict, InvalidInput
 from storage.accounts import Account
 from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule, claim_due_schedules, claim_runnable
@@ -180,10 +180,11 @@ def _mail(session, run: ReportRun, title: str) -> None:
             kind="report",
             recipient=None if email else recipient,
             email=email,
-            subject=f"{title}, {period}",
+            subject="notification.report_mailed.subject",
+            body="notification.report_mailed.body",
+            params={"title": i18n.Term(title), "period": period, "run": run.id},
             actor=audit.SCHEDULER,
             report_run_id=run.id,
-            body=f"{title} for {period} is attached (report run {run.id}; also at /api/report-runs/{run.id}/pdf).",
         )
 
 

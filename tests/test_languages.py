@@ -294,3 +294,34 @@ def test_an_unknown_format_in_a_bpmn_subject_is_refused_naming_the_element(peopl
         ("decide", True),
         ("rework", True),
     }
+
+
+def test_a_message_with_terms_writes_them_in_its_own_language():
+    from atrium.i18n import Term
+
+    def approved(locale, **about):
+        return translate(
+            "notification.approval_decided.subject",
+            locale,
+            what=Term("approval.what", kind=Term("approval.kind.fee"), amount="1,200.00"),
+            about=Term("approval.about", **about) if about else "",
+            outcome=Term("approval.outcome.approved"),
+        )
+
+    assert approved("en") == "Your fee of 1,200.00 was approved"
+    assert approved("zh-CN") == "您的费用申请（1,200.00）已批准"
+    assert approved("zh-CN", client="Harbour") == "您的费用申请（1,200.00）（客户：Harbour）已批准"
+
+
+def test_every_notification_is_in_both_catalogues_with_the_same_placeholders():
+    import re
+
+    from atrium.i18n import catalogue
+
+    english, chinese = catalogue("en"), catalogue("zh-CN")
+    placeholders = re.compile(r"\{(\w+)\}")
+    keys = [k for k in english if k.split(".")[0] in ("notification", "approval", "complaint", "request", "follow_up")]
+    assert len(keys) > 30
+    for key in keys:
+        assert key in chinese, key
+        assert set(placeholders.findall(english[key])) == set(placeholders.findall(chinese[key])), key

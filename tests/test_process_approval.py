@@ -183,3 +183,18 @@ def test_bad_requests_are_422_naming_the_field_and_viewers_cannot_ask(people):
     assert decide(am, task_id, **request(requester="partner")).status_code == 422  # no smuggled variables
     assert people["manager"].post(f"/api/tasks/{task_id}/complete", json={"data": request()}).status_code == 403
     assert people["viewer"].post("/api/process-instances", json={"process_key": "approval"}).status_code == 403
+
+
+def test_a_requester_who_reads_chinese_is_told_the_outcome_in_chinese(people):
+    # The outcome is written in the recipient's language (their account's locale), not the decider's.
+    am, manager = people["account_manager"], people["manager"]
+    assert am.patch("/api/me", json={"locale": "zh-CN"}).status_code == 200
+    client = am.post("/api/clients", json={"name": "Harbour Logistics Ltd"}).json
+    instance = start_approval(am)
+    submit = instance["open_tasks"][0]
+    assert decide(am, submit["id"], **request(kind="write_off", amount=300, client_id=client["id"])).status_code == 200
+    task = open_task(manager, instance["id"])
+    assert decide(manager, task["id"], decision="reject", reason="超出权限").status_code == 200
+    [note] = am.get("/api/notifications?kind=outcome").json["items"]
+    assert note["subject"] == "您的核销申请（300.00）（客户：Harbour Logistics Ltd）已驳回"
+    assert note["body"] == "manager 驳回了您的核销申请（300.00）（客户：Harbour Logistics Ltd），理由：超出权限"

@@ -156,6 +156,7 @@ def test_a_passed_sla_escalates_to_the_assignees_manager_while_the_work_goes_on(
     request = raise_request(desk, client_id)
     triage_and_assign(people, request, priority="urgent")
     assert _at(request_record(desk, request)["sla_due_at"]) == clock.now() + timedelta(hours=4)
+    assert sam.patch("/api/me", json={"locale": "zh-CN"}).status_code == 200  # each hears in their language
 
     clock.advance(hours=3, minutes=59)
     assert fire_timers(app) == 0
@@ -165,7 +166,9 @@ def test_a_passed_sla_escalates_to_the_assignees_manager_while_the_work_goes_on(
     assert escalation["subject"] == f"SLA breached: service request #{request['id']} (urgent)"
     assert escalation["client_id"] == client_id
     assert notifications(admin, "mia") == []  # the assignee's own manager, not the whole group
-    assert [n["kind"] for n in notifications(admin, "sam", "escalation")] == ["escalation"]
+    [reminder] = notifications(admin, "sam", "escalation")
+    assert reminder["subject"] == f"服务请求 #{request['id']} 超出服务时限（优先级：紧急）"
+    assert reminder["body"].endswith("至今未解决。")
     assert open_elements(admin, request["instance_id"]) == ["review_breach", "work"]  # the work goes on
     review = open_task(manager, request["instance_id"], "review_breach")
     assert review["assignee"] == "manager" and review["data"]["assignee"] == "sam"
@@ -231,6 +234,17 @@ def test_the_desk_turns_down_a_request_with_a_reason_and_the_requester_hears(peo
         f"Service request #{request['id']} was not taken on"
     ]
     assert people["viewer"].get(f"/api/process-instances/{request['instance_id']}").json["status"] == "completed"
+
+
+def test_a_requester_who_reads_chinese_hears_in_chinese(people):
+    am, desk = people["account_manager"], people["service_desk"]
+    assert am.patch("/api/me", json={"locale": "zh-CN"}).status_code == 200
+    request = raise_request(am, new_client(am), title="Please water the office plants")
+    triage = open_task(desk, request["instance_id"], "triage")
+    assert complete(desk, triage, decision="reject", reject_reason="Not a service we offer.").status_code == 200
+    [note] = am.get("/api/notifications").json["items"]
+    assert note["subject"] == f"服务请求 #{request['id']} 未被受理"
+    assert note["body"] == "Please water the office plants\n\n原因：Not a service we offer."
 
 
 def test_requests_are_raised_by_staff_who_may_see_the_client_and_an_integration_uses_the_same_door(people):

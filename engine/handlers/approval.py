@@ -3,7 +3,7 @@ telling the requester the outcome. Who approves is decided by processes/approval
 
 from __future__ import annotations
 
-from atrium import notifications
+from atrium import i18n, notifications
 from atrium.clients import client_business_key, owners_visible_to_username, visible_client_or_none
 from storage.instances import set_business_key
 
@@ -37,18 +37,28 @@ def notify_requester(call: ServiceCall) -> dict:
     data = call.data
     requester, decision = data.get("requester"), data["decision"]
     outcome = "approved" if decision == "approve" else "rejected"
-    what = f"{KIND_LABELS.get(data.get('kind'), data.get('kind'))} of {data.get('amount'):,.2f}"
     client_name = (data.get("request_check") or {}).get("client_name")
-    about = f" for {client_name}" if client_name else ""
-    reason = f": {data['reason']}" if data.get("reason") else "."
+    kind = data.get("kind")
+    params = {
+        "outcome": i18n.Term(f"approval.outcome.{outcome}"),
+        "what": i18n.Term(
+            "approval.what",
+            kind=i18n.Term(f"approval.kind.{kind}") if kind in KIND_LABELS else kind,
+            amount=f"{data.get('amount'):,.2f}",
+        ),
+        "about": i18n.Term("approval.about", client=client_name) if client_name else "",
+        "actor": call.actor,
+        "reason": i18n.Term("approval.reason", reason=data["reason"]) if data.get("reason") else ".",
+    }
     notifications.queue(
         call.session,
         kind="outcome",
         recipient=requester,
         actor=call.actor,
         instance_id=call.instance_id,
-        subject=f"Your {what}{about} was {outcome}",
-        body=f"{call.actor} {outcome} your {what}{about}{reason}",
+        subject="notification.approval_decided.subject",
+        body="notification.approval_decided.body",
+        params=params,
     )
     return {"notified": requester, "outcome": outcome}
 
