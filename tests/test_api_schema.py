@@ -13,9 +13,12 @@ PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/auth/token"), 
 # Operations whose schema-valid input can still break a rule the document cannot state (a deployment's
 # files must be BPMN, an owner or manager must be an existing account, custom fields follow the firm's
 # schema, and that schema must itself be a valid JSON Schema; a password must be hard to guess, and a
-# password change needs the right current one, a second factor's code must be the app's current one): 422 is the right answer there, so
+# password change needs the right current one, a second factor's code must be the app's current one; a
+# message's payload may not carry the variables the firm's processes set themselves, such as `requester`
+# or any `*_id`, engine.submissions.CONTROL_VARIABLES): 422 is the right answer there, so
 # "valid input accepted" is not checked for them.
 SEMANTIC_422 = (
+    "/api/messages",
     "/api/deployments",
     "/api/clients",
     "/api/employees",
