@@ -103,7 +103,7 @@ def translate(key_or_english: str, locale: str, **params) -> str:
 
 class Term:
     """A message parameter that is itself a catalogue message (with its own parameters), written in the
-    reader's locale when the message is: `translate(key, "zh-CN", outcome=Term("approval.approved"))`."""
+    reader's locale when the message is: `translate(key, "zh-CN", outcome=Term("approval.outcome.approved"))`."""
 
     def __init__(self, key: str, **params):
         self.key, self.params = key, params
