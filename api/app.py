@@ -39,6 +39,7 @@ from . import (
     messages,
     notifications,
     operations,
+    opt_outs,  # noqa: F401 -- adds the opt-out routes to the clients blueprint
     reports,
     tasks,
 )

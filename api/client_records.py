@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from atrium import complaints, masking, service_requests
 from atrium.client_records import PROCESS_OWNED, check_process_fields, create_record, delete_record, update_record
 from atrium.errors import NotFound
+from storage.accounts import LOCALES
 from storage.client_records import (
     CHANNELS,
     COMPLAINT_STATUSES,
@@ -64,6 +65,11 @@ class ContactSchema(MaskedSchema):
         fields.Email(validate=validate.Length(max=320)), validate=validate.Length(max=20), load_default=list
     )
     notes = _text()
+    locale = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(LOCALES),
+        metadata={"description": "the language of mail to this person; null: their client's"},
+    )
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 

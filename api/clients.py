@@ -13,6 +13,7 @@ from atrium import clients as client_service
 from atrium import masking
 from atrium.disclosure import disclosed_data, has_client_findings
 from storage import timeline
+from storage.accounts import LOCALES
 from storage.clients import (
     KINDS,
     SORT_COLUMNS,
@@ -96,6 +97,11 @@ class ClientSchema(MaskedSchema):
     )
     addresses = fields.List(fields.Nested(AddressSchema), validate=validate.Length(max=20), load_default=list)
     notes = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    locale = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(LOCALES),
+        metadata={"description": "the language of mail to the client (surveys, greetings); null: the firm's default"},
+    )
     custom_fields = fields.Dict(
         keys=fields.String(),
         load_default=dict,

@@ -43,6 +43,7 @@ CLIENT_FIELDS = (
     "addresses",
     "notes",
     "custom_fields",
+    "locale",
 )
 
 

@@ -170,6 +170,8 @@ class Client(EncryptedFields, Base):
     status: Mapped[str] = mapped_column(String(20), default="prospect")
     owner: Mapped[str | None] = mapped_column(String(100))
     tags: Mapped[list] = mapped_column(JSON, default=list)
+    # The language mail to the client is written in (one of atrium.i18n.SUPPORTED); None: the firm's default.
+    locale: Mapped[str | None] = mapped_column(String(10))
     # Personal fields, stored encrypted (storage.crypto): the columns hold ciphertexts, the
     # attributes `phones`, `emails`, `addresses` and `notes` (below) the plaintext.
     phones_stored: Mapped[str | None] = mapped_column("phones", JSON)
@@ -272,6 +274,8 @@ class Contact(EncryptedFields, Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(300))
     role: Mapped[str | None] = mapped_column(String(200))
+    # The language mail to this person is written in; None: their client's.
+    locale: Mapped[str | None] = mapped_column(String(10))
     # Personal fields, stored encrypted like the client's (migration 0018): the columns hold
     # ciphertexts, the attributes `phones`, `emails` and `notes` (below) the plaintext.
     phones_stored: Mapped[str | None] = mapped_column("phones", JSON)

@@ -16,6 +16,7 @@ from .knowledge import KnowledgeArticle  # noqa: F401
 from .login_throttle import LoginThrottle  # noqa: F401
 from .messages import MessageSubscription  # noqa: F401
 from .notifications import Notification  # noqa: F401
+from .opt_outs import OptOut  # noqa: F401
 from .reports import ReportRun, ReportSchedule  # noqa: F401
 from .tasks import Task, TaskCandidate  # noqa: F401
 from .timers import Timer  # noqa: F401
