@@ -29,14 +29,16 @@ def queue(
     client_id: int | None = None,
     report_run_id: int | None = None,
     params: dict | None = None,
+    locale: str | None = None,
 ) -> Notification:
     """Put a message in the outbox (mailed once SMTP is configured) and audit it as `notification.queue`;
     `actor` is whoever caused it. The row exists only if the caller's change commits.
 
     With `params`, `subject` and `body` are catalogue keys (atrium/locales), written here in the recipient's
-    language (their account's locale; English for an address alone) with those parameters."""
+    language (their account's locale; English for an address alone) with those parameters. `locale` writes
+    them in that language instead: mail to a client's contact (atrium.opt_outs.mail_locale), who has no account."""
     if params is not None:
-        locale = _locale_of(session, recipient)
+        locale = locale if locale in i18n.SUPPORTED else _locale_of(session, recipient)
         subject = i18n.translate(subject, locale, **params)
         body = i18n.translate(body, locale, **params)
     note = store.add_notification(

@@ -104,3 +104,32 @@ def test_mail_is_written_in_the_contacts_language_else_the_clients_else_the_firm
         assert opt_outs.mail_locale(client) == "en"  # the firm's default
     changed = people["partner"].patch(f"/api/clients/{cid}", json={"locale": "en"})
     assert changed.status_code == 200 and changed.json["locale"] == "en"
+
+
+def test_a_message_to_a_contact_is_written_in_the_language_it_is_given(app, tax_client):
+    from atrium import notifications
+
+    with app.extensions["atrium.engine"].transaction() as session:
+        client, contact = session.get(Client, tax_client["id"]), session.get(Contact, tax_client["contact"]["id"])
+        note = notifications.queue(
+            session,
+            kind="outcome",
+            recipient=None,
+            email="jane@harbour.example",
+            actor="partner",
+            subject="notification.approval_decided.subject",
+            body="notification.approval_decided.body",
+            params={"outcome": "", "what": "", "about": "", "actor": "partner", "reason": "."},
+            locale=opt_outs.mail_locale(client, contact),
+        )
+        english = notifications.queue(
+            session,
+            kind="outcome",
+            recipient=None,
+            email="jane@harbour.example",
+            actor="partner",
+            subject="notification.approval_decided.subject",
+            body="notification.approval_decided.body",
+            params={"outcome": "", "what": "", "about": "", "actor": "partner", "reason": "."},
+        )
+        assert note.subject.startswith("您的") and not english.subject.startswith("您的")
