@@ -325,3 +325,30 @@ def test_every_notification_is_in_both_catalogues_with_the_same_placeholders():
     for key in keys:
         assert key in chinese, key
         assert set(placeholders.findall(english[key])) == set(placeholders.findall(chinese[key])), key
+
+
+def test_every_screen_text_is_in_both_languages_with_the_same_placeholders():
+    import re
+
+    from atrium.settings import PROJECT_ROOT
+
+    def flat(tree, prefix=""):
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                yield from flat(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    placeholders = re.compile(r"\{\{\s*(\w+)")
+    folder = PROJECT_ROOT / "web" / "src" / "i18n"
+    namespaces = sorted(path.name for path in (folder / "en").glob("*.json"))
+    assert namespaces == sorted(path.name for path in (folder / "zh-CN").glob("*.json"))
+    for name in namespaces:
+        english = dict(flat(json.loads((folder / "en" / name).read_text(encoding="utf-8"))))
+        chinese = dict(flat(json.loads((folder / "zh-CN" / name).read_text(encoding="utf-8"))))
+        # i18next plurals: a Chinese text needs only the `_other` form of an English `_one`/`_other` pair.
+        missing = {key for key in english if key not in chinese and not key.endswith("_one")}
+        assert not missing, (name, sorted(missing))
+        for key, text in english.items():
+            if key in chinese:
+                assert set(placeholders.findall(text)) == set(placeholders.findall(chinese[key])), (name, key)

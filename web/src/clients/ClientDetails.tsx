@@ -81,6 +81,11 @@ export function ClientDetails({ client }: { client: Client }) {
         { key: "owner", label: t("field.owner"), children: client.owner || "—" },
         { key: "industry", label: t("field.industry"), children: client.industry || "—" },
         {
+          key: "locale",
+          label: t("mail.language"),
+          children: client.locale ? t(`mail.languages.${client.locale}`) : t("mail.firmDefault"),
+        },
+        {
           key: "tags",
           label: t("field.tags"),
           children: client.tags?.length ? client.tags.map((tag) => <Tag key={tag}>{tag}</Tag>) : t("page.noTags"),

@@ -6,7 +6,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { api, ProblemError, unwrap, type Problem } from "../api/client";
 import { ProblemAlert } from "../ui/ProblemAlert";
-import { clientKeys, useClient, useUserChoices, type Client } from "./clientsApi";
+import { MAIL_LANGUAGES, clientKeys, useClient, useUserChoices, type Client } from "./clientsApi";
 import { DuplicateWarning } from "./DuplicateWarning";
 import { applyFieldErrors } from "./fieldErrors";
 import { KINDS, STATUSES, TIERS, label } from "./labels";
@@ -28,6 +28,7 @@ interface FormValues {
   emails: string[];
   addresses: Address[];
   notes?: string;
+  locale?: string | null;
 }
 
 function toForm(client?: Client): FormValues {
@@ -43,6 +44,7 @@ function toForm(client?: Client): FormValues {
     emails: client?.emails ?? [],
     addresses: (client?.addresses as Address[] | undefined) ?? [],
     notes: client?.notes ?? undefined,
+    locale: client?.locale ?? null,
   };
 }
 
@@ -64,6 +66,7 @@ function toBody(values: FormValues): Record<string, unknown> {
     emails: values.emails ?? [],
     addresses,
     notes: blankToNull(values.notes),
+    locale: values.locale ?? null,
   };
 }
 
@@ -215,6 +218,14 @@ function ClientForm({ client, onReload }: { client?: Client; onReload: () => voi
           </Form.Item>
           <Form.Item name="industry" label={t("field.industry")}>
             <Input maxLength={100} />
+          </Form.Item>
+          <Form.Item name="locale" label={t("mail.language")} extra={t("mail.languageHint")}>
+            <Select
+              options={[
+                { value: null, label: t("mail.firmDefault") },
+                ...MAIL_LANGUAGES.map((locale) => ({ value: locale, label: t(`mail.languages.${locale}`) })),
+              ]}
+            />
           </Form.Item>
           <Form.Item name="tags" label={t("field.tags")} extra={t("edit.typeToAdd")}>
             <Select mode="tags" tokenSeparators={[",", "，"]} open={false} suffixIcon={null} />

@@ -1,7 +1,7 @@
 import { useState } from "react";
-import { Form, Input, Select } from "antd";
+import { Alert, Form, Input, Select, Tag } from "antd";
 import { useTranslation } from "react-i18next";
-import { useRecords, type Contact } from "./clientsApi";
+import { MAIL_LANGUAGES, useOptOuts, useRecords, type Contact } from "./clientsApi";
 import { RecordModal } from "./RecordModal";
 import { SectionTable } from "./SectionTable";
 
@@ -11,6 +11,7 @@ interface ContactValues {
   phones: string[];
   emails: string[];
   notes?: string;
+  locale?: string | null;
 }
 
 export function ContactsSection({ clientId, canWrite }: { clientId: number; canWrite: boolean }) {
@@ -18,8 +19,15 @@ export function ContactsSection({ clientId, canWrite }: { clientId: number; canW
   const records = useRecords<Contact>(clientId, "contacts");
   const [editing, setEditing] = useState<Contact | "new" | null>(null);
   const current = editing === "new" ? undefined : editing ?? undefined;
+  const optOuts = useOptOuts(clientId).data?.items ?? [];
+  const topicsOf = (contactId: number | null) =>
+    optOuts.filter((row) => row.contact_id === contactId).map((row) => t(`mail.topics.${row.topic}`));
+  const wholeClient = topicsOf(null);
   return (
     <>
+      {wholeClient.length > 0 && (
+        <Alert type="info" showIcon className="section-alert" message={t("mail.optedOutWhole", { topics: wholeClient.join("、") })} />
+      )}
       <SectionTable<Contact>
         label={t("page.contacts")}
         rows={records.data?.items ?? []}
@@ -46,6 +54,17 @@ export function ContactsSection({ clientId, canWrite }: { clientId: number; canW
             responsive: ["md"],
             render: (emails: string[] = []) => emails.map((email) => <div key={email}><a href={`mailto:${email}`}>{email}</a></div>),
           },
+          {
+            title: t("mail.optedOut"),
+            key: "mail",
+            responsive: ["lg"],
+            render: (_, row) => (
+              <>
+                {row.locale && <Tag>{t(`mail.languages.${row.locale}`)}</Tag>}
+                {topicsOf(row.id ?? null).map((topic) => <Tag key={topic} color="orange">{topic}</Tag>)}
+              </>
+            ),
+          },
         ]}
       />
       {editing && (
@@ -62,6 +81,7 @@ export function ContactsSection({ clientId, canWrite }: { clientId: number; canW
             phones: current?.phones ?? [],
             emails: current?.emails ?? [],
             notes: current?.notes ?? undefined,
+            locale: current?.locale ?? null,
           }}
           toBody={(values) => ({
             name: values.name.trim(),
@@ -69,6 +89,7 @@ export function ContactsSection({ clientId, canWrite }: { clientId: number; canW
             phones: values.phones ?? [],
             emails: values.emails ?? [],
             notes: values.notes?.trim() || null,
+            locale: values.locale ?? null,
           })}
           onClose={() => setEditing(null)}
         >
@@ -83,6 +104,14 @@ export function ContactsSection({ clientId, canWrite }: { clientId: number; canW
           </Form.Item>
           <Form.Item name="emails" label={t("contact.emails")} extra={t("edit.typeToAdd")}>
             <Select mode="tags" open={false} suffixIcon={null} tokenSeparators={[",", "，", ";", " "]} />
+          </Form.Item>
+          <Form.Item name="locale" label={t("mail.language")} extra={t("mail.languageHint")}>
+            <Select
+              options={[
+                { value: null, label: t("mail.sameAsClient") },
+                ...MAIL_LANGUAGES.map((locale) => ({ value: locale, label: t(`mail.languages.${locale}`) })),
+              ]}
+            />
           </Form.Item>
           <Form.Item name="notes" label={t("contact.notes")}>
             <Input.TextArea rows={3} maxLength={20000} />

@@ -11,6 +11,7 @@ export type ServiceRequest = Schemas["ServiceRequest"];
 export type Complaint = Schemas["Complaint"];
 export type Feedback = Schemas["Feedback"];
 export type TimelineEvent = Schemas["TimelineEvent"];
+export type OptOut = Schemas["OptOut"];
 export type Instance = Schemas["Instance"];
 export type Task = Schemas["Task"] & { subject?: string | null; process_name?: string | null };
 export type ClientListQuery = NonNullable<paths["/api/clients"]["get"]["parameters"]["query"]>;
@@ -25,7 +26,11 @@ export const clientKeys = {
   records: (id: number, kind: RecordKind) => ["clients", id, "records", kind] as const,
   timeline: (id: number) => ["clients", id, "timeline"] as const,
   work: (id: number) => ["clients", id, "work"] as const,
+  optOuts: (id: number) => ["clients", id, "opt-outs"] as const,
 };
+
+/** The languages mail to a client's people can be written in (the server's LOCALES). */
+export const MAIL_LANGUAGES = ["en", "zh-CN"] as const;
 
 export function useClientList(query: ClientListQuery) {
   return useQuery({
@@ -60,6 +65,15 @@ export function useRecords<T>(clientId: number, kind: RecordKind) {
 }
 
 /** Create (no record id) or change a record under a client; refreshes the client's page after. */
+/** What the client's people asked not to be sent (surveys, care mail). */
+export function useOptOuts(clientId: number) {
+  return useQuery({
+    queryKey: clientKeys.optOuts(clientId),
+    queryFn: async () =>
+      unwrap(await api.GET("/api/clients/{client_id}/opt-outs", { params: { path: { client_id: clientId } } })),
+  });
+}
+
 export function useSaveRecord(clientId: number, kind: RecordKind) {
   const queryClient = useQueryClient();
   return useMutation({
