@@ -20,7 +20,6 @@ from storage.clients import (
     STATUSES,
     TIERS,
     Client,
-    order_clauses,
     plan_for_each_search,
     search_clients,
     search_condition,
@@ -220,11 +219,6 @@ def client_filters(session, args: dict) -> list:
     if args.get("tag"):
         conditions.append(tagged_condition(args["tag"], dialect=dialect))
     return conditions
-
-
-def client_order(sort: str) -> list:
-    """ORDER BY clauses of a client list sorted by `sort` (`name`, `-created`, ...)."""
-    return order_clauses(sort)
 
 
 @blp.route("")
