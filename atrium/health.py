@@ -9,21 +9,27 @@ queries, not 100,000."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock
+from atrium import audit, clock, notifications
 from atrium.errors import DefinitionInvalid, NotFound, Problem
 from engine.decision_tables import CompiledTable, UnsupportedCell, compile_decision, parse_decision
 from engine.timers import after
 from storage import health as store
+from storage.accounts import Account
+from storage.audit import AuditEntry
 from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest, live
 from storage.clients import Client
 from storage.definitions import latest_decision
-from storage.health import AT_RISK, HEALTHY, WATCH
+from storage.health import AT_RISK, HEALTHY, WATCH, ClientHealth
+from storage.notifications import Notification
+
+log = logging.getLogger(__name__)
 
 DECISION = "client_health"
 # What the table may read, each a number (a client without such records reads 0).
@@ -297,3 +303,94 @@ def recompute_health(
         detail={"table_version": table.version, "scored": len(rows)},
     )
     return len(rows)
+
+
+AT_RISK_MAIL = "health_at_risk"
+# Two workers polling at once: one runs the day's recompute (PostgreSQL advisory lock, any number).
+_JOB_LOCK = 0x48454C54  # "HELT"
+
+
+def at_risk_by_owner(session: Session) -> dict[str, list[tuple[int, str, int]]]:
+    """Each owner's at-risk clients (id, name, score), lowest score first."""
+    rows = session.execute(
+        select(Client.owner, Client.id, Client.name, ClientHealth.score)
+        .join(ClientHealth, ClientHealth.client_id == Client.id)
+        .where(
+            ClientHealth.band == AT_RISK,
+            Client.owner.is_not(None),
+            Client.deleted_at.is_(None),
+            Client.erased_at.is_(None),
+        )
+        .order_by(Client.owner, ClientHealth.score, Client.name_key, Client.id)
+    )
+    owners: dict[str, list[tuple[int, str, int]]] = {}
+    for owner, client_id, name, score in rows:
+        owners.setdefault(owner, []).append((client_id, name, score))
+    return owners
+
+
+def mail_at_risk_owners(session: Session, settings, *, actor: str | None = audit.SCHEDULER) -> list[str]:
+    """Queue each active owner, once per ISO week, the list of their at-risk clients, in their language;
+    returns who was mailed. An owner already mailed this week is skipped, so the job may run any number
+    of times."""
+    now = clock.now()
+    week = iso_week(now)
+    week_start = now.replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=now.weekday())
+    already = set(
+        session.scalars(
+            select(Notification.recipient).where(
+                Notification.kind == AT_RISK_MAIL, Notification.created_at >= week_start
+            )
+        )
+    )
+    active = set(session.scalars(select(Account.username).where(Account.active)))
+    mailed = []
+    for owner, clients in at_risk_by_owner(session).items():
+        if owner in already or owner not in active:
+            continue
+        notifications.queue(
+            session,
+            kind=AT_RISK_MAIL,
+            recipient=owner,
+            subject="notification.health_at_risk.subject",
+            body="notification.health_at_risk.body",
+            actor=actor,
+            params={
+                "count": len(clients),
+                "week": week.isoformat(),
+                "threshold": settings.health_at_risk_below,
+                "clients": "\n".join(f"- {name} (#{client_id}): {score}" for client_id, name, score in clients),
+            },
+        )
+        mailed.append(owner)
+    return mailed
+
+
+def _claim_today(session: Session) -> bool:
+    """Whether this process should run today's recompute: no other is running it, and none has today."""
+    if session.get_bind().dialect.name == "postgresql":
+        if not session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _JOB_LOCK}).scalar():
+            return False
+    today = clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    done = select(AuditEntry.id).where(
+        AuditEntry.action == "health.recompute", AuditEntry.actor == audit.SCHEDULER, AuditEntry.at >= today
+    )
+    return session.execute(done.limit(1)).first() is None
+
+
+def daily_health(engine) -> int | None:
+    """The scheduler's job (polled hourly): once a UTC day recompute every client's health, then mail the
+    owners of at-risk clients their weekly list (once an ISO week). Returns how many clients were
+    scored, or None when today's run was made already (or failed: logged, tried at the next poll)."""
+    try:
+        with engine.transaction() as session:
+            if not _claim_today(session):
+                return None
+            scored = recompute_health(session, engine.settings)
+            mail_at_risk_owners(session, engine.settings)
+            return scored
+    except NotFound as exc:  # no table deployed yet: nothing to score with
+        log.info("client health not computed: %s", exc)
+    except Exception:
+        log.exception("client health recompute failed")
+    return None

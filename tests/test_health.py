@@ -233,3 +233,87 @@ def test_clients_beyond_the_thresholds_fall_in_each_band(process_engine, clock):
         scores = {c: (session.get(ClientHealth, c).score, session.get(ClientHealth, c).band) for c in ids}
     # 100 - 10 (no engagement); - 25 (serious); - 25 - 10 (three or more)
     assert scores == {ids[0]: (90, "healthy"), ids[1]: (65, "watch"), ids[2]: (55, "watch")}
+
+
+def _at_risk(session, client, *, now):
+    """Enough trouble for a score below 40: two critical complaints, no contact for long, no engagement."""
+    for _ in range(3):
+        session.add(
+            Complaint(
+                client_id=client.id,
+                severity="critical",
+                description="missed deadline",
+                status="registered",
+                received_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    session.flush()
+
+
+def test_each_owner_is_mailed_once_a_week_exactly_their_at_risk_clients_in_their_language(process_engine, clock):
+    from atrium.health import daily_health
+    from storage.notifications import Notification
+
+    from .factories import make_account
+
+    deploy_table(process_engine)
+    clock.advance(timedelta(days=400))  # the clients' creation is long ago: no contact since
+    with process_engine.transaction() as session:
+        make_account(session, "amy", roles=("account_manager",))
+        make_account(session, "li", roles=("account_manager",), locale="zh-CN")
+        amys = [
+            make_client(session, name=n, owner="amy", created_at=clock.now() - timedelta(days=300))
+            for n in ("Harbour Logistics", "Pearl Imports", "Quiet Ltd")
+        ]
+        lis = make_client(session, name="Lotus Trading", owner="li", created_at=clock.now() - timedelta(days=300))
+        _at_risk(session, amys[0], now=clock.now())
+        _at_risk(session, amys[1], now=clock.now())
+        _at_risk(session, lis, now=clock.now())
+        # Quiet Ltd: an active engagement and a recent follow-up keep it healthy.
+        session.add(
+            Engagement(
+                client_id=amys[2].id,
+                service_type="tax",
+                status="active",
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    assert daily_health(process_engine) == 4
+    assert daily_health(process_engine) is None  # once a day
+    with process_engine.transaction() as session:
+        mails = {n.recipient: n for n in session.query(Notification).filter_by(kind="health_at_risk")}
+    assert set(mails) == {"amy", "li"}
+    amy, li = mails["amy"].body, mails["li"].body
+    assert "Harbour Logistics" in amy and "Pearl Imports" in amy
+    assert "Quiet Ltd" not in amy and "Lotus Trading" not in amy
+    assert "Lotus Trading" in li and "Harbour Logistics" not in li
+    assert mails["amy"].subject.startswith("2 of your clients at risk")
+    assert "位客户存在风险" in mails["li"].subject and "健康评分低于40" in li
+    # Later in the same ISO week the day's recompute mails nobody again; the next week mails both again.
+    if clock.now().weekday() < 6:
+        clock.advance(timedelta(days=1))
+        assert daily_health(process_engine) == 4
+    with process_engine.transaction() as session:
+        assert session.query(Notification).filter_by(kind="health_at_risk").count() == 2
+    clock.advance(timedelta(days=7))
+    assert daily_health(process_engine) == 4
+    with process_engine.transaction() as session:
+        assert session.query(Notification).filter_by(kind="health_at_risk").count() == 4
+
+
+def test_the_cli_deploys_the_table_and_recomputes(tmp_path, monkeypatch, clock, capsys):
+    from atrium.cli import main
+
+    monkeypatch.setenv("ATRIUM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("ATRIUM_FORMS_DIR", str(tmp_path / "forms"))
+    assert main(["migrate"]) == 0
+    assert main(["health", "recompute"]) == 1
+    assert "no decision table client_health is deployed" in capsys.readouterr().err
+    assert main(["deploy", str(TABLE)]) == 0
+    assert "Deployed decision client_health version 1." in capsys.readouterr().out
+    assert main(["health", "recompute", "--mail"]) == 0
+    out = capsys.readouterr().out
+    assert "Scored the health of 0 active client(s)." in out and "Mailed 0 owner(s)" in out
