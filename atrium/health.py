@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, notifications
+from atrium import audit, clock, i18n, notifications
 from atrium.errors import DefinitionInvalid, NotFound, Problem
 from engine.decision_tables import CompiledTable, UnsupportedCell, compile_decision, parse_decision
 from engine.timers import after
@@ -394,3 +394,55 @@ def daily_health(engine) -> int | None:
     except Exception:
         log.exception("client health recompute failed")
     return None
+
+
+def translated_reasons(reasons: list[dict], locale: str) -> list[dict]:
+    """The fired rules as a reader sees them: reason key, its text in `locale`, points."""
+    return [
+        {"reason": r["reason"], "text": i18n.translate(f"health.reason.{r['reason']}", locale), "points": r["points"]}
+        for r in reasons
+    ]
+
+
+def client_health_or_raise(session: Session, *, client_id: int) -> ClientHealth:
+    """A client's current health (the caller checked it may see the client), or NotFound."""
+    health = store.health_of(session, client_id=client_id)
+    if health is None:
+        raise NotFound(f"client {client_id} has no health score (only active clients are scored)")
+    return health
+
+
+def health_list(
+    session: Session,
+    *,
+    owners: set[str] | None,
+    owner: str | None = None,
+    tier: str | None = None,
+    bands: tuple[str, ...] = (AT_RISK,),
+    limit: int,
+    offset: int,
+) -> tuple[list, int]:
+    """Scored live clients in `bands` whose owner is in `owners` (None: any), lowest score first:
+    (rows of ClientHealth and Client, total)."""
+    conditions = [ClientHealth.band.in_(bands), Client.deleted_at.is_(None), Client.erased_at.is_(None)]
+    if owners is not None:
+        conditions.append(Client.owner.in_(owners))
+    if owner is not None:
+        conditions.append(Client.owner == owner)
+    if tier is not None:
+        conditions.append(Client.tier == tier)
+    joined = select(ClientHealth, Client).join(Client, Client.id == ClientHealth.client_id).where(*conditions)
+    total = session.scalar(
+        select(func.count())
+        .select_from(ClientHealth)
+        .join(Client, Client.id == ClientHealth.client_id)
+        .where(*conditions)
+    )
+    rows = (
+        session.execute(
+            joined.order_by(ClientHealth.score, Client.name_key, Client.id).limit(limit).offset(offset)
+        ).all()
+        if total
+        else []
+    )
+    return rows, total
