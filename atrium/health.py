@@ -87,6 +87,10 @@ def _checked(row) -> CompiledTable:
         compiled = compile_decision(parse_decision(row.dmn_xml))
     except UnsupportedCell as exc:
         raise refused(str(exc)) from exc
+    if compiled.hit_policy != "COLLECT":
+        raise refused(
+            f"the hit policy must be COLLECT (every matching rule adds its points), not {compiled.hit_policy}"
+        )
     unknown = [name for name in compiled.inputs if name not in SIGNALS]
     if unknown:
         raise refused(f"unknown input {', '.join(unknown)} (known: {', '.join(SIGNALS)})")

@@ -76,6 +76,10 @@ def test_a_deployed_table_reading_an_unknown_signal_is_refused_when_scoring(proc
     with process_engine.transaction() as session, pytest.raises(DefinitionInvalid) as refused:
         recompute_health(session, process_engine.settings)
     assert "unknown input mood" in str(refused.value.problems[0])
+    deploy_table(process_engine, TABLE.read_text().replace('hitPolicy="COLLECT"', 'hitPolicy="UNIQUE"'))
+    with process_engine.transaction() as session, pytest.raises(DefinitionInvalid) as refused:
+        recompute_health(session, process_engine.settings)
+    assert "the hit policy must be COLLECT" in str(refused.value.problems[0])
 
 
 def _records(session, client, *, now):
