@@ -34,6 +34,7 @@ from . import (
     erasures,
     firm_settings,
     forms,
+    health,
     instances,
     knowledge,
     messages,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         notifications,
         firm_settings,
         reports,
+        health,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(notifications.my_blp)

@@ -173,7 +173,13 @@ def cmd_deploy(args, settings: Settings) -> int:
             print(f"Deployed {definition.process_key} version {definition.version}.")
         else:
             print(f"{definition.process_key} version {definition.version} is unchanged.")
-    if not result.definitions:
+    for key, version, created in result.decisions:
+        print(
+            f"Deployed decision {key} version {version}."
+            if created
+            else f"Decision {key} version {version} is unchanged."
+        )
+    if not result.definitions and not result.decisions:
         print("No process definitions found in " + ", ".join(str(p) for p in paths) + ".")
     return 0
 
@@ -232,6 +238,25 @@ def cmd_follow_ups_start(args, settings: Settings) -> int:
 
     started = start_missing_cycles(_process_engine(settings), actor=cli_actor())
     print(f"Started the follow-up cycle of {started} active client(s) that had none.")
+    return 0
+
+
+def cmd_health_recompute(args, settings: Settings) -> int:
+    from atrium.health import mail_at_risk_owners, recompute_health
+
+    engine = _process_engine(settings)
+    try:
+        with engine.transaction() as session:
+            scored = recompute_health(session, settings, client_ids=args.client or None, actor=audit.cli_actor())
+            mailed = mail_at_risk_owners(session, settings, actor=audit.cli_actor()) if args.mail else []
+    except DefinitionInvalid as exc:
+        for problem in exc.problems:
+            print(problem)
+        print("Nothing computed: the deployed client_health table cannot be evaluated.", file=sys.stderr)
+        return 1
+    print(f"Scored the health of {scored} active client(s).")
+    if args.mail:
+        print(f"Mailed {len(mailed)} owner(s) their at-risk clients for this week.")
     return 0
 
 
@@ -439,6 +464,15 @@ def build_parser() -> argparse.ArgumentParser:
     follow_ups.add_parser(
         "start", help="start the follow-up cycle of every active client without one (after deploying follow_up)"
     ).set_defaults(func=cmd_follow_ups_start)
+    health = sub.add_parser("health", help="client health scores").add_subparsers(dest="health_command", required=True)
+    recompute = health.add_parser(
+        "recompute", help="score every active client (or --client ones) with the newest deployed client_health table"
+    )
+    recompute.add_argument("--client", type=int, action="append", help="a client id (repeatable)")
+    recompute.add_argument(
+        "--mail", action="store_true", help="then mail owners their at-risk clients (once an ISO week)"
+    )
+    recompute.set_defaults(func=cmd_health_recompute)
     report = sub.add_parser("report", help="statistics and reports").add_subparsers(
         dest="report_command", required=True
     )

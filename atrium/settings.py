@@ -103,6 +103,9 @@ class Settings:
     service_request_sla: dict = field(default_factory=lambda: dict(DEFAULT_SERVICE_REQUEST_SLA))
     follow_up_intervals: dict = field(default_factory=lambda: dict(DEFAULT_FOLLOW_UP_INTERVALS))
     follow_up_due: str = "P14D"
+    # Client health bands (atrium/health.py): a score below `watch` is watched, below `at_risk` at risk.
+    health_watch_below: int = 70
+    health_at_risk_below: int = 40
     # Client imports are one transaction: these bound how long it holds its locks.
     import_max_rows: int = 5000
     import_max_bytes: int = 5 * 1024 * 1024
@@ -204,6 +207,8 @@ class Settings:
                 "ATRIUM_FOLLOW_UP_INTERVALS", env.get("ATRIUM_FOLLOW_UP_INTERVALS"), DEFAULT_FOLLOW_UP_INTERVALS
             ),
             follow_up_due=_duration("ATRIUM_FOLLOW_UP_DUE", env.get("ATRIUM_FOLLOW_UP_DUE", defaults.follow_up_due)),
+            health_watch_below=int(env.get("ATRIUM_HEALTH_WATCH_BELOW", defaults.health_watch_below)),
+            health_at_risk_below=int(env.get("ATRIUM_HEALTH_AT_RISK_BELOW", defaults.health_at_risk_below)),
             import_max_rows=int(env.get("ATRIUM_IMPORT_MAX_ROWS", defaults.import_max_rows)),
             import_max_bytes=int(env.get("ATRIUM_IMPORT_MAX_BYTES", defaults.import_max_bytes)),
             # Login throttling, passwords and HTTP hardening

@@ -16,6 +16,7 @@ from . import (
     client_import,
     client_search,
     engine_rate,
+    health_bench,
     http_api,
     long_lived,
     reports_bench,
@@ -24,7 +25,19 @@ from . import (
 )
 from .common import database_url
 
-SECTIONS = ("engine", "timers", "long", "http", "inbox", "client-search", "encryption", "import", "reports", "web")
+SECTIONS = (
+    "engine",
+    "timers",
+    "long",
+    "http",
+    "inbox",
+    "client-search",
+    "encryption",
+    "import",
+    "reports",
+    "web",
+    "health",
+)
 
 
 def _line(label: str, value: str, target: str = "", ok: bool | None = None) -> None:
@@ -68,6 +81,8 @@ def main() -> None:
         _reports(20_000 if args.quick else 100_000, 200_000 if args.quick else 1_000_000)
     if "web" in sections:
         _web_app(rounds=3 if args.quick else 7)
+    if "health" in sections:
+        _health(20_000 if args.quick else 100_000)
 
 
 def _engine_rate(n: int) -> dict:
@@ -231,6 +246,20 @@ def _reports(clients: int, tasks: int) -> None:
     for name, seconds in result["statistics_s"].items():
         _line(name, f"{seconds * 1000:.0f} ms", "target < 1 s", seconds < 1)
     _line("monthly client report, statistics + PDF", f"{result['pdf_s']:.2f} s", "target < 5 s", result["pdf_s"] < 5)
+
+
+def _health(clients: int) -> None:
+    print(f"\nClient health: the deployed client_health table over {clients:,} clients (best of 3 per query)")
+    result = health_bench.run(clients)
+    print(f"  (loaded in {result['load_s']:.0f} s; bands now: {result['bands']})")
+    _line(
+        f"full recompute ({result['scored']:,} active clients scored)",
+        f"{result['recompute_s']:.2f} s",
+        f"target < 60 s (x{result['recompute_s'] / 60:.2f})",
+        result["recompute_s"] < 60,
+    )
+    for label, seconds in result["timings"].items():
+        _line(label, f"{seconds * 1000:.0f} ms", f"target < 1 s (x{seconds:.2f})", seconds < 1)
 
 
 def _client_import(rows: int) -> None:

@@ -30,6 +30,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR as SPIFF_XSD_VALIDATOR
 from atrium.errors import Problem
 
 from .bpmn_checks import called_process_problems, readable, structure_problems
+from .decision_tables import COMPILED_DECISIONS, compile_problems
 from .dialects import BPMN_NS, normalize_expressions
 from .forms import FormFile, form_name, is_ui_schema_file, schema_problem
 from .parser import AtriumParser
@@ -72,12 +73,22 @@ class ParsedProcess:
 
 
 @dataclass
+class ParsedDecision:
+    key: str
+    name: str | None
+    source_name: str
+    dmn_xml: str
+    content_hash: str
+
+
+@dataclass
 class ParsedDeployment:
     processes: list[ParsedProcess]
     forms: list[FormFile]
     problems: list[Problem]
     # (kind, file): "process" or "form" translations, checked against what they translate.
     translations: list[tuple[str, TranslationFile]] = field(default_factory=list)
+    decisions: list[ParsedDecision] = field(default_factory=list)
 
 
 def parse_deployment(
@@ -101,6 +112,7 @@ def parse_deployment(
     lines: dict[str, dict[str, int]] = {}
     bpmn_sources: dict[str, bytes] = {}
     bpmn_roots: dict[str, object] = {}
+    decisions: list[ParsedDecision] = []
     for source in files:
         lower = source.name.lower()
         if not lower.endswith((".bpmn", ".bpmn20.xml", ".dmn", ".xml")):
@@ -115,6 +127,9 @@ def parse_deployment(
         try:
             if is_dmn:
                 parser.add_dmn_xml(root, filename=source.name)
+                decision = _decision(parser, root, source, lines[source.name], problems)
+                if decision is not None:
+                    decisions.append(decision)
             else:
                 if not _xsd_valid(root, source.name, lines[source.name], problems):
                     continue
@@ -191,7 +206,32 @@ def parse_deployment(
     )
     # De-duplicate problems (an embedded subprocess is checked with each process using it).
     unique = list(dict.fromkeys(problems))
-    return ParsedDeployment(processes=processes, forms=forms, problems=unique, translations=translations)
+    return ParsedDeployment(
+        processes=processes, forms=forms, problems=unique, translations=translations, decisions=decisions
+    )
+
+
+def _decision(
+    parser, root, source: SourceFile, lines: dict[str, int], problems: list[Problem]
+) -> ParsedDecision | None:
+    """The decision a DMN file holds, stored with the deployment; one the application compiles itself
+    (engine/decision_tables.py) must compile, or the deployment is refused naming the rule and cell."""
+    decision_id = next(
+        (el.get("id") for el in root if isinstance(el.tag, str) and etree.QName(el).localname == "decision"), None
+    )
+    if decision_id is None:
+        return None
+    if decision_id in COMPILED_DECISIONS:
+        for message in compile_problems(source.content):
+            problems.append(Problem(source.name, lines.get(decision_id), decision_id, message))
+    decision = parser.dmn_parsers.get(decision_id)
+    return ParsedDecision(
+        key=decision_id,
+        name=decision.get_name() if decision is not None else None,
+        source_name=source.name,
+        dmn_xml=source.content.decode("utf-8", errors="replace"),
+        content_hash=hashlib.sha256(source.content).hexdigest(),
+    )
 
 
 def _check_translations(

@@ -81,6 +81,16 @@ PROCESS_SEEDS: list[ProcessSeed] = [
 ]
 
 
+def _score_health(engine, session: Session) -> list[str]:
+    """Score the demo clients' health (as the nightly job would), so the at-risk list has something."""
+    from atrium.health import DECISION, recompute_health
+
+    if definition_store.latest_decision(session, decision_key=DECISION) is None:
+        return [f"{DECISION} is not deployed: run `atrium deploy` first; no health scores."]
+    scored = recompute_health(session, engine.settings, actor=audit.SYSTEM)
+    return [f"Scored the health of {scored} active demo client(s)."]
+
+
 def seed_demo(engine, session: Session, *, actor: str | None = audit.SYSTEM) -> list[str]:
     """Create the demo firm and process instances that do not exist yet; returns what was done, in words.
     New accounts' passwords are among the lines: shown this once, stored only hashed. Audited as
@@ -95,6 +105,7 @@ def seed_demo(engine, session: Session, *, actor: str | None = audit.SYSTEM) -> 
             lines.append(f"{process.process_key} is not deployed: run `atrium deploy` first; no demo instances of it.")
             continue
         lines += process.seed(engine, session, clients)
+    lines += _score_health(engine, session)
     # The lines hold the new accounts' passwords: the row counts them, no more.
     audit.record(
         session,

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 from atrium import audit, clock
 from atrium.errors import DefinitionInvalid, Problem
 from storage import definitions as definition_store
-from storage.definitions import Form, ProcessDefinition
+from storage.definitions import DecisionDefinition, Form, ProcessDefinition
 from storage.messages import MessageSubscription
 from storage.timers import START, Timer, delete_timer, postpone_timer
 from storage.translations import save_translation
 
-from .definitions import ParsedDeployment, SourceFile, parse_deployment
+from .definitions import ParsedDecision, ParsedDeployment, SourceFile, parse_deployment
 from .forms import FormFile
 from .start_forms import begin_at
 from .timers import next_cycle, start_timer_schedule
@@ -37,6 +37,8 @@ class DeployResult:
     forms: list[tuple[str, int, bool]] = field(default_factory=list)
     # (kind, name, locale, created): created is False when identical content was already deployed.
     translations: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    # (decision id, version, created)
+    decisions: list[tuple[str, int, bool]] = field(default_factory=list)
 
 
 def validate_files(engine, session: Session, files: list[SourceFile]) -> list[Problem]:
@@ -97,6 +99,8 @@ def deploy(engine, session: Session, files: list[SourceFile], *, actor: str | No
         engine.specs.put(definition.id, (process.spec, process.subprocess_specs, dict(definition.form_ids)))
         _register_start_events(engine, session, definition, previous=latest)
         result.definitions.append(DeployedDefinition(process.key, definition.version, True, definition.id))
+    for decision in parsed.decisions:
+        result.decisions.append(_deploy_decision(session, decision, now))
     for kind, file in parsed.translations:
         created = save_translation(
             session,
@@ -120,6 +124,7 @@ def deploy(engine, session: Session, files: list[SourceFile], *, actor: str | No
             "translations": [
                 f"{kind} {name} {locale}" for kind, name, locale, created in result.translations if created
             ],
+            "decisions": [f"{key} v{version}" for key, version, created in result.decisions if created],
         },
     )
     return result
@@ -142,6 +147,26 @@ def _deploy_form(session: Session, form: FormFile, now) -> tuple[str, int, bool]
     )
     session.flush()
     return form.name, version, True
+
+
+def _deploy_decision(session: Session, decision: ParsedDecision, now) -> tuple[str, int, bool]:
+    latest = definition_store.latest_decision(session, decision_key=decision.key)
+    if latest is not None and latest.content_hash == decision.content_hash:
+        return decision.key, latest.version, False
+    version = (latest.version + 1) if latest else 1
+    session.add(
+        DecisionDefinition(
+            decision_key=decision.key,
+            version=version,
+            name=decision.name,
+            content_hash=decision.content_hash,
+            source_name=decision.source_name,
+            dmn_xml=decision.dmn_xml,
+            deployed_at=now,
+        )
+    )
+    session.flush()
+    return decision.key, version, True
 
 
 def _register_start_events(

@@ -90,6 +90,12 @@ def start_scheduler(engine) -> BackgroundScheduler:
     scheduler.add_job(
         daily_check, "interval", args=[engine], hours=1, id="audit_daily_check", max_instances=1, coalesce=True
     )
+    # Client health is recomputed once a UTC day and at-risk owners mailed once an ISO week (atrium/health.py).
+    from atrium.health import daily_health
+
+    scheduler.add_job(
+        daily_health, "interval", args=[engine], hours=1, id="daily_health", max_instances=1, coalesce=True
+    )
     if engine.settings.erase_after_years:  # once a UTC day, like the audit check (atrium/erasure.py)
         from atrium.erasure import retention_job
 

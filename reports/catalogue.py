@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from .statistics import clients, progress, satisfaction
+from atrium.i18n import translate
+
+from .statistics import clients, progress, relationships, satisfaction
 from .tables import Filters, Table
 
 
@@ -70,6 +72,16 @@ REPORTS: dict[str, Report] = {
             "Complaints",
             "Complaints by severity with time to resolve, the monthly trend, and acknowledgement within the SLA.",
             (satisfaction.complaints_by_severity, satisfaction.complaints_trend, progress.sla_compliance),
+        ),
+        Report(
+            "relationships",
+            translate("report.relationships.title", "en"),
+            "Health scores by band and tier, how they moved over the period, and the reasons behind falls.",
+            (
+                relationships.health_by_band_and_tier,
+                relationships.health_movements,
+                relationships.health_fall_reasons,
+            ),
         ),
     )
 }

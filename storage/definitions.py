@@ -35,6 +35,23 @@ class ProcessDefinition(Base):
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class DecisionDefinition(Base):
+    """A deployed DMN decision, one row per decision id and version: what the application evaluates
+    itself (the health score) reads the newest. (Processes carry the decisions they call in their spec.)"""
+
+    __tablename__ = "decision_definitions"
+    __table_args__ = (UniqueConstraint("decision_key", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    decision_key: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(300))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source_name: Mapped[str] = mapped_column(String(300))
+    dmn_xml: Mapped[str] = mapped_column(Text)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class Form(Base):
     __tablename__ = "forms"
     __table_args__ = (UniqueConstraint("name", "version"),)
@@ -89,6 +106,16 @@ def next_definition_version(session: Session, *, process_key: str) -> int:
         select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_key == process_key)
     )
     return (current or 0) + 1
+
+
+def latest_decision(session: Session, *, decision_key: str) -> DecisionDefinition | None:
+    """The highest version deployed of a decision, or None."""
+    return session.scalars(
+        select(DecisionDefinition)
+        .where(DecisionDefinition.decision_key == decision_key)
+        .order_by(DecisionDefinition.version.desc())
+        .limit(1)
+    ).first()
 
 
 def latest_form(session: Session, *, name: str) -> Form | None:

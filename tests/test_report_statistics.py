@@ -17,6 +17,7 @@ from storage.client_records import Complaint, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client, ClientStatusChange
 from storage.db import make_session_factory
 from storage.definitions import ProcessDefinition
+from storage.health import ClientHealthSnapshot
 from storage.instances import ProcessInstance
 from storage.tasks import Task, TaskCandidate
 
@@ -229,6 +230,18 @@ def sessions(db, clock):
         running = add_instance(s, approval, client=acme, status="active", started=oct_(6))
         add_instance(s, onboarding, started=oct_(10), hours=48)
         stuck = add_instance(s, onboarding, status="error", started=oct_(11))
+        # Acme's health score fell in October from a new open complaint (tests/test_health_report.py has the rest).
+        for week, score, reasons in ((date(2026, 9, 28), 95, []), (date(2026, 10, 26), 85, ["complaint_open"])):
+            s.add(
+                ClientHealthSnapshot(
+                    client_id=acme.id,
+                    week=week,
+                    score=score,
+                    band="healthy",
+                    reasons=[{"rule": f"rule_{r}", "reason": r, "points": -10} for r in reasons],
+                    computed_at=datetime(week.year, week.month, week.day, tzinfo=timezone.utc),
+                )
+            )
 
         # Open tasks, by age now: 0.5 d alice, 2 d manager+partner, 10 d manager, 45 d alice, exactly 1 d bob,
         # 5 d offered to a user only; 40 d partner (onboarding, no client); one of gone's (left out).

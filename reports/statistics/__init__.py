@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from ..tables import Filters, Table
-from . import clients, progress, satisfaction
+from . import clients, progress, relationships, satisfaction
 
 # Every statistic by name, in the order the modules list them.
 STATISTICS: dict[str, Callable[[Session, Filters], Table]] = {
@@ -32,5 +32,8 @@ STATISTICS: dict[str, Callable[[Session, Filters], Table]] = {
         satisfaction.satisfaction_by_employee,
         satisfaction.complaints_by_severity,
         satisfaction.complaints_trend,
+        relationships.health_by_band_and_tier,
+        relationships.health_movements,
+        relationships.health_fall_reasons,
     )
 }

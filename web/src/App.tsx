@@ -23,6 +23,7 @@ const ClientListPage = lazy(() => import("./clients/ClientListPage"));
 const ClientPage = lazy(() => import("./clients/ClientPage"));
 const ClientEditPage = lazy(() => import("./clients/ClientEditPage"));
 const ErasuresPage = lazy(() => import("./erasures/ErasuresPage"));
+const AtRiskPage = lazy(() => import("./health/AtRiskPage"));
 
 function Loading() {
   const { t } = useTranslation();
@@ -63,6 +64,7 @@ export function App() {
               <Route path="clients/new" element={<RequirePermission permission="clients:write"><ClientEditPage /></RequirePermission>} />
               <Route path="clients/:clientId" element={<ClientPage />} />
               <Route path="clients/:clientId/edit" element={<RequirePermission permission="clients:write"><ClientEditPage /></RequirePermission>} />
+              <Route path="at-risk" element={<RequirePermission permission="reports:read"><AtRiskPage /></RequirePermission>} />
               <Route path="erasures" element={<RequirePermission permission="clients:erase"><ErasuresPage /></RequirePermission>} />
               <Route path="*" element={<NotFoundPage />} />
             </Route>

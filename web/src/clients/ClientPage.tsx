@@ -6,6 +6,7 @@ import { Link, useParams, useSearchParams } from "react-router-dom";
 import { ProblemError } from "../api/client";
 import { useSession } from "../auth/session";
 import { EraseClientAction } from "../erasures/EraseClientAction";
+import { ClientHealthBadge, ClientHealthCard } from "../health/HealthBadge";
 import { ProblemAlert } from "../ui/ProblemAlert";
 import { ClientDetails } from "./ClientDetails";
 import { ClientTimeline } from "./ClientTimeline";
@@ -67,6 +68,7 @@ export default function ClientPage() {
             <Tag color={STATUS_COLOURS[data.status ?? ""]}>{label(t, "status", data.status)}</Tag>
             <Tag>{label(t, "kind", data.kind)}</Tag>
             {data.owner && <Tag>{t("field.owner")}: {data.owner}</Tag>}
+            <ClientHealthBadge clientId={id} />
           </div>
         </div>
         <Space wrap>
@@ -100,6 +102,7 @@ export default function ClientPage() {
             children: (
               <>
                 <ClientDetails key={data.id} client={data} />
+                <ClientHealthCard clientId={id} />
                 <OpenWork clientId={id} />
               </>
             ),

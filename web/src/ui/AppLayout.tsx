@@ -1,5 +1,5 @@
 import { Button, Layout, Tooltip } from "antd";
-import { DeleteOutlined, InboxOutlined, LogoutOutlined, PlayCircleOutlined, TeamOutlined } from "@ant-design/icons";
+import { DeleteOutlined, InboxOutlined, LogoutOutlined, PlayCircleOutlined, TeamOutlined, WarningOutlined } from "@ant-design/icons";
 import { useTranslation } from "react-i18next";
 import { NavLink, Outlet } from "react-router-dom";
 import { useSession } from "../auth/session";
@@ -34,6 +34,7 @@ export function AppLayout() {
           <NavItem to="/inbox" icon={<InboxOutlined aria-hidden />} label={t("nav.inbox")} />
           {can("instances:start") && <NavItem to="/start" icon={<PlayCircleOutlined aria-hidden />} label={t("nav.start")} />}
           <NavItem to="/clients" icon={<TeamOutlined aria-hidden />} label={t("nav.clients")} />
+          {can("reports:read") && <NavItem to="/at-risk" icon={<WarningOutlined aria-hidden />} label={t("health:nav")} />}
           {can("clients:erase") && <NavItem to="/erasures" icon={<DeleteOutlined aria-hidden />} label={t("nav.erasures")} />}
         </nav>
         <div className="app-tools">
