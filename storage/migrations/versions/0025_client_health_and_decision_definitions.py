@@ -1,7 +1,7 @@
 """client health scores, their weekly snapshots, and deployed decision tables
 
-Revision ID: 0027
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 
 - `decision_definitions`: each deployed DMN decision by id and version; the health score evaluates the
   newest `client_health` (engine/decision_tables.py), so the firm changes its weights by deploying.
@@ -14,8 +14,8 @@ from alembic import op
 
 import storage.base
 
-revision = "0027"
-down_revision = "0023"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
