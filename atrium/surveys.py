@@ -33,7 +33,7 @@ from engine.timers import after
 from storage.client_records import Complaint, Feedback, ServiceRequest
 from storage.clients import Client, Contact
 from storage.definitions import latest_definition, latest_form
-from storage.surveys import SUBJECT_TYPES, Survey, last_sent_at, survey_by_digest
+from storage.surveys import SUBJECT_TYPES, Survey, clients_due_for_periodic, survey_by_digest
 from storage.translations import FORM, translation
 
 log = logging.getLogger(__name__)
@@ -288,7 +288,11 @@ def _check_answers(session: Session, survey: Survey, answers) -> dict:
             "the answers hold fields this survey does not ask",
             {f"answers.{name}": ["not a question of this survey"] for name in extra},
         )
-    validate_submission(form.schema, answers)
+    try:
+        validate_submission(form.schema, answers)
+    except InvalidInput as exc:  # named as the request names them: answers.<field>
+        errors = {"answers" + key.removeprefix("data"): messages for key, messages in exc.errors.items()}
+        raise InvalidInput("the answers do not match the survey's form", errors) from None
     return {name: answers[name] for name in declared if name in answers}
 
 
@@ -531,15 +535,8 @@ def start_due_nps_surveys(engine, *, limit: int = 200) -> int:
         if latest_definition(session, process_key=SURVEY_PROCESS) is None:
             return 0
         cutoff = _months_before(clock.now(), settings.survey_nps_months)
-        candidates = session.scalars(
-            select(Client.id)
-            .where(Client.status == "active", Client.deleted_at.is_(None), Client.created_at <= cutoff)
-            .order_by(Client.id)
-        )
+        candidates = clients_due_for_periodic(session, form_key=NPS_FORM, asked_after=cutoff)
         for client_id in candidates:
-            last = last_sent_at(session, client_id=client_id, form_key=NPS_FORM, subject_type=None)
-            if last is not None and last > cutoff:
-                continue
             if start_survey(engine, session, client_id=client_id, form_key=NPS_FORM, actor=None) is not None:
                 started += 1
                 if started >= limit:

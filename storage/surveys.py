@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, Index, String, Uuid, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .base import Base, BigId, UTCDateTime
+from .clients import Client, Contact
 
 # What a survey rates: a closed service request or complaint, or nothing (the periodic NPS).
 SUBJECT_TYPES = ("service_request", "complaint")
@@ -48,12 +49,26 @@ def survey_by_digest(session: Session, *, token_digest: str, lock: bool = False)
     return session.scalars(query).first()
 
 
-def last_sent_at(session: Session, *, client_id: int, form_key: str, subject_type: str | None) -> datetime | None:
-    """When the client was last sent a survey of `form_key` about `subject_type` (None: a periodic one)."""
-    kind = Survey.subject_type.is_(None) if subject_type is None else Survey.subject_type == subject_type
-    return session.scalar(
-        select(Survey.sent_at)
-        .where(Survey.client_id == client_id, Survey.form_key == form_key, kind)
-        .order_by(Survey.sent_at.desc())
-        .limit(1)
+def clients_due_for_periodic(session: Session, *, form_key: str, asked_after: datetime) -> list[int]:
+    """Active clients with a contact, made clients by `asked_after` and sent no periodic survey of `form_key`
+    since then, by id: one query however many clients there are."""
+    asked = select(Survey.id).where(
+        Survey.client_id == Client.id,
+        Survey.form_key == form_key,
+        Survey.subject_type.is_(None),
+        Survey.sent_at > asked_after,
+    )
+    has_contact = select(Contact.id).where(Contact.client_id == Client.id)
+    return list(
+        session.scalars(
+            select(Client.id)
+            .where(
+                Client.status == "active",
+                Client.deleted_at.is_(None),
+                Client.created_at <= asked_after,
+                has_contact.exists(),
+                ~asked.exists(),
+            )
+            .order_by(Client.id)
+        )
     )

@@ -183,8 +183,8 @@ def test_a_link_accepts_only_its_forms_fields_and_writes_nothing_otherwise(peopl
     for answers, field in (
         ({"nps": 9, "owner": "eve"}, "answers.owner"),
         ({"nps": 9, "client_id": 1}, "answers.client_id"),
-        ({"nps": 11}, "data.nps"),
-        ({"comment": "no score"}, "data.nps"),
+        ({"nps": 11}, "answers.nps"),
+        ({"comment": "no score"}, "answers.nps"),
     ):
         refused = browser.post(f"/api/public/surveys/{token}", json={"answers": answers})
         assert refused.status_code == 422 and field in refused.json["errors"], refused.json
