@@ -1,6 +1,6 @@
 """The survey link's endpoints, public by design (no login: the signed personal link is the only key): read
 the survey's form, answer it once, unsubscribe. They say nothing about the client beyond the survey's own
-text (the firm's name, what is rated); every refusal of a link is the same 410 (atrium.surveys); requests
+text (the firm's name, what is rated); every refusal of a link is the same 404 (atrium.surveys); requests
 are rate-limited per client address and per link (atrium.survey_throttle, 429 with Retry-After)."""
 
 from __future__ import annotations
@@ -85,11 +85,11 @@ def _count(token: str) -> None:
 @blp.route("/<string:token>", methods=["GET"])
 @blp.doc(security=[])
 @blp.response(200, PublicSurveySchema)
-@errors(blp, 410, 429, authenticated=False)
+@errors(blp, 404, 429, authenticated=False)
 def read_survey(token):
     """The survey a personal link opens: its form in the contact's language and its text, nothing else.
 
-    A link unknown, changed, answered or expired is the same 410 (type survey-unavailable)."""
+    A link unknown, changed, answered or expired is the same 404 (type survey-unavailable)."""
     _count(token)
     with _engine().transaction() as session:
         survey = surveys.survey_by_link_or_raise(session, _settings(), token)
@@ -107,7 +107,7 @@ def read_survey(token):
 @blp.doc(security=[])
 @blp.arguments(AnswersSchema)
 @blp.response(200, AnsweredSchema)
-@errors(blp, 410, 422, 429, authenticated=False)
+@errors(blp, 404, 422, 429, authenticated=False)
 def answer_survey(data, token):
     """Answer the survey once: only its form's fields (any other is 422, naming it, and nothing is written)."""
     _count(token)
@@ -120,7 +120,7 @@ def answer_survey(data, token):
 @blp.doc(security=[])
 @blp.arguments(OptOutSchema)
 @blp.response(200, OptedOutSchema)
-@errors(blp, 410, 422, 429, authenticated=False)
+@errors(blp, 404, 422, 429, authenticated=False)
 def opt_out(data, token):
     """Send this person no more surveys (and with care_mail, no care mail either); works after answering too."""
     _count(token)

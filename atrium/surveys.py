@@ -5,7 +5,7 @@ The link is `{public_url}/survey/{token}`, the token a random 256-bit value sign
 key: a changed signature is refused before any lookup, and only the SHA-256 digest of the value is kept
 (surveys.token_digest). A link works once, until `expires_at` (ATRIUM_SURVEY_LINK_DAYS); a reminder sends
 a new link, which replaces the first (its value was never stored, so it cannot be mailed again). Every
-refusal of a link (unknown, tampered, answered, expired) is one and the same 410 problem, so a link says
+refusal of a link (unknown, tampered, answered, expired) is one and the same 404 problem, so a link says
 nothing about a survey it does not open. Every send respects opt-outs (atrium.opt_outs).
 
 Audited on `client:{id}/surveys/{survey id}`: survey.send, survey.remind, survey.skip, survey.answer,
@@ -50,9 +50,10 @@ _SALT = "atrium.survey-link"
 
 
 class SurveyUnavailable(AtriumError):
-    """A link that opens nothing: unknown, tampered with, already answered or expired, all alike."""
+    """A link that opens nothing: unknown, tampered with, already answered or expired, all alike (404: a
+    spent link is as absent as one never made)."""
 
-    status = 410
+    status = 404
     title = "Survey unavailable"
     kind = "survey-unavailable"
 

@@ -147,8 +147,8 @@ def test_closing_a_service_request_mails_a_link_that_works_once_without_login(pe
 
     # Once only: the link is spent, for reading and for answering.
     again = browser.get(f"/api/public/surveys/{link_of(mail)}")
-    assert again.status_code == 410 and again.json["type"].endswith("survey-unavailable")
-    assert browser.post(f"/api/public/surveys/{link_of(mail)}", json={"answers": {"csat": 1}}).status_code == 410
+    assert again.status_code == 404 and again.json["type"].endswith("survey-unavailable")
+    assert browser.post(f"/api/public/surveys/{link_of(mail)}", json={"answers": {"csat": 1}}).status_code == 404
     assert len(desk.get(f"/api/clients/{client_id}/feedback").json["items"]) == 2
 
 
@@ -164,15 +164,15 @@ def test_an_expired_changed_or_guessed_link_is_refused_alike(people, app, clock)
         browser.get(f"/api/public/surveys/{candidate}")
         for candidate in (f"{value}.{flipped}", f"{other_value}.{signature}", value, "guess", f"{value}.{signature}x")
     ]
-    assert {r.status_code for r in refusals} == {410}
+    assert {r.status_code for r in refusals} == {404}
     assert len({(r.json["type"], r.json["detail"]) for r in refusals}) == 1  # nothing tells them apart
 
     clock.advance(days=13, hours=23)
     assert browser.get(f"/api/public/surveys/{token}").status_code == 200
     clock.advance(hours=1)  # 14 days (ATRIUM_SURVEY_LINK_DAYS) after it was sent
     expired = browser.get(f"/api/public/surveys/{token}")
-    assert expired.status_code == 410 and expired.json["detail"] == refusals[0].json["detail"]
-    assert browser.post(f"/api/public/surveys/{token}", json={"answers": {"nps": 9}}).status_code == 410
+    assert expired.status_code == 404 and expired.json["detail"] == refusals[0].json["detail"]
+    assert browser.post(f"/api/public/surveys/{token}", json={"answers": {"nps": 9}}).status_code == 404
 
 
 def test_a_link_accepts_only_its_forms_fields_and_writes_nothing_otherwise(people, app):
@@ -273,13 +273,13 @@ def test_an_unanswered_survey_is_sent_once_more_and_then_expires(people, app, cl
     assert len(mails) == 2 and "reminder" in mails[1].subject
     second = link_of(mails[1])
     browser = anonymous(app)
-    assert browser.get(f"/api/public/surveys/{first}").status_code == 410  # the new link replaces it
+    assert browser.get(f"/api/public/surveys/{first}").status_code == 404  # the new link replaces it
     assert browser.get(f"/api/public/surveys/{second}").status_code == 200
 
     clock.advance(days=11)  # 14 days after sending: the link expires and the process gives up
     assert fire_timers(app) == 1
     assert instance_status(app, instance_id) == "completed"
-    assert browser.get(f"/api/public/surveys/{second}").status_code == 410
+    assert browser.get(f"/api/public/surveys/{second}").status_code == 404
     assert audit_actions(app, "survey.") == ["survey.send", "survey.remind", "survey.expire"]
     assert len(survey_mails(app)) == 2  # reminded once only
 
