@@ -30,22 +30,22 @@ class PublicSurveySchema(Schema):
     ui_schema = fields.Dict(allow_none=True, metadata={"description": "its UI schema (react-jsonschema-form)"})
 
 
-class AnswersSchema(Schema):
+class SurveyAnswersSchema(Schema):
     answers = fields.Dict(required=True, metadata={"description": "the form's fields and nothing else"})
 
 
-class AnsweredSchema(Schema):
+class SurveyAnsweredSchema(Schema):
     answered = fields.Boolean(required=True)
     locale = fields.String(required=True)
 
 
-class OptOutSchema(Schema):
+class SurveyOptOutSchema(Schema):
     care_mail = fields.Boolean(
         load_default=False, metadata={"description": "also no greetings and other care mail (surveys always)"}
     )
 
 
-class OptedOutSchema(Schema):
+class SurveyOptedOutSchema(Schema):
     topics = fields.List(fields.String(), required=True)
     locale = fields.String(required=True)
 
@@ -105,8 +105,8 @@ def read_survey(token):
 
 @blp.route("/<string:token>", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(AnswersSchema)
-@blp.response(200, AnsweredSchema)
+@blp.arguments(SurveyAnswersSchema)
+@blp.response(200, SurveyAnsweredSchema)
 @errors(blp, 404, 422, 429, authenticated=False)
 def answer_survey(data, token):
     """Answer the survey once: only its form's fields (any other is 422, naming it, and nothing is written)."""
@@ -118,8 +118,8 @@ def answer_survey(data, token):
 
 @blp.route("/<string:token>/opt-out", methods=["POST"])
 @blp.doc(security=[])
-@blp.arguments(OptOutSchema)
-@blp.response(200, OptedOutSchema)
+@blp.arguments(SurveyOptOutSchema)
+@blp.response(200, SurveyOptedOutSchema)
 @errors(blp, 404, 422, 429, authenticated=False)
 def opt_out(data, token):
     """Send this person no more surveys (and with care_mail, no care mail either); works after answering too."""

@@ -167,8 +167,10 @@ def _mail(session: Session, survey: Survey, contact: Contact, token: str, settin
         kind="survey",
         recipient=None,
         email=_address(contact),
-        subject=i18n.translate(f"survey.mail.{kind}.subject", locale, **params),
-        body=i18n.translate(f"survey.mail.{kind}.body", locale, **params),
+        subject=f"survey.mail.{kind}.subject",
+        body=f"survey.mail.{kind}.body",
+        params=params,
+        locale=locale,
         actor=None,
         instance_id=survey.instance_id,
     )
