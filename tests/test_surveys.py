@@ -309,3 +309,24 @@ def test_a_survey_is_written_in_the_contacts_language(people, app):
     assert "您会推荐我们吗" in mail.subject
     opened = anonymous(app).get(f"/api/public/surveys/{link_of(mail)}").json
     assert opened["locale"] == "zh-CN" and opened["schema"]["title"] == "您会推荐我们吗？"
+
+
+def test_closing_a_complaint_asks_the_client_how_it_was_handled(people, app, clock):
+    desk, manager = people["service_desk"], people["manager"]
+    employ(people["admin"], "service_desk", manager="manager")
+    client_id = new_client(people["account_manager"])
+    made = desk.post(f"/api/clients/{client_id}/complaints", json={"description": "Our filing was late."})
+    assert made.status_code == 201, made.json
+    instance = made.json["instance_id"]
+    complete(desk, open_task(desk, instance, "acknowledge"), acknowledged_via="phone")
+    complete(desk, open_task(desk, instance, "investigate"), findings="A reminder was missed", root_cause="delay")
+    complete(desk, open_task(desk, instance, "propose"), resolution="Refund the fine")
+    complete(manager, open_task(manager, instance, "approve"), approved=True)
+    assert survey_mails(app) == []  # not before it closes
+    assert complete(desk, open_task(desk, instance, "feedback"), satisfaction=4).status_code == 200
+
+    [mail] = survey_mails(app)
+    survey = the_survey(app)
+    assert (survey.subject_type, survey.subject_id) == ("complaint", made.json["id"])
+    opened = anonymous(app).get(f"/api/public/surveys/{link_of(mail)}").json
+    assert opened["about"] == "your complaint of 5 Jan 2026" and "late" not in str(opened)
