@@ -1,7 +1,7 @@
 """surveys: the satisfaction surveys mailed to clients' contacts, with their personal links' token digests
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 
 A survey (atrium/surveys.py) is a form mailed to one contact with a signed, single-use, expiring link; the
 table keeps only the SHA-256 digest of the link's random token, where the survey stands, and the feedback
@@ -14,7 +14,7 @@ from alembic import op
 import storage.base
 
 revision = "0026"
-down_revision = "0024"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
