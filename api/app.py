@@ -41,6 +41,7 @@ from . import (
     notifications,
     operations,
     opt_outs,  # noqa: F401 -- adds the opt-out routes to the clients blueprint
+    public_surveys,
     reports,
     tasks,
 )
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         firm_settings,
         reports,
         health,
+        public_surveys,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(notifications.my_blp)

@@ -23,6 +23,8 @@ from storage.accounts import Account, account_for_token
 PUBLIC_PATHS = ("/healthz", "/readyz", "/api/openapi.json", "/api/docs", "/api/auth/token")
 # Public by method: logging in to a browser session (its GET and DELETE need the session).
 PUBLIC_ENDPOINTS = {("POST", "/api/auth/session")}
+# Public by design, each answering only to what it is given (a survey's signed personal link, api/public_surveys.py).
+PUBLIC_PREFIXES = ("/api/public/",)
 # What a token opens while its account must change a password an admin reset.
 PASSWORD_CHANGE_PATHS = {
     ("POST", "/api/me/password"),
@@ -173,6 +175,7 @@ def authenticate_request() -> None:
         or request.path.startswith("/api/docs")
         or request.blueprint == "web_app"
         or (request.method, request.path) in PUBLIC_ENDPOINTS
+        or request.path.startswith(PUBLIC_PREFIXES)
     ):
         return
     token, from_cookie = presented_token()

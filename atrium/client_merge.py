@@ -24,6 +24,7 @@ from atrium.errors import Conflict, InvalidInput
 from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client, Contact, email_key, phone_key
 from storage.instances import ProcessInstance
+from storage.surveys import Survey
 
 # Everything kept under a client, by the name the merge reports it under.
 RECORD_MODELS = {
@@ -33,6 +34,8 @@ RECORD_MODELS = {
     "service_requests": ServiceRequest,
     "complaints": Complaint,
     "feedback": Feedback,
+    # The surveys sent to its contacts (which move too): a link still open answers for the survivor.
+    "surveys": Survey,
 }
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, escalation, i18n, notifications
+from atrium import audit, clock, escalation, i18n, notifications, surveys
 from atrium.client_records import audit_create, check_process_fields, target_of
 from atrium.clients import client_business_key
 from atrium.errors import InvalidInput, NotFound
@@ -167,10 +167,17 @@ def escalate(
 
 
 def close_with_feedback(
-    session: Session, complaint: Complaint, *, satisfaction: int, comment: str | None, actor: str | None
+    session: Session,
+    complaint: Complaint,
+    *,
+    satisfaction: int,
+    comment: str | None,
+    actor: str | None,
+    engine=None,
 ) -> Feedback:
     """Record the client's satisfaction on the complaint and as a Feedback row about it, close the
-    complaint and tell whoever registered it the outcome."""
+    complaint and tell whoever registered it the outcome; given the `engine`, the client's contact is then
+    asked in a survey (atrium.surveys) how the complaint was handled, in their own words."""
     if not isinstance(satisfaction, int) or not 1 <= satisfaction <= 5:
         raise InvalidInput("satisfaction must be 1 to 5", {"satisfaction": ["must be an integer from 1 to 5"]})
     now = clock.now()
@@ -207,4 +214,6 @@ def close_with_feedback(
                 "comment": comment or "-",
             },
         )
+    if engine is not None:
+        surveys.survey_after_close(engine, session, complaint, actor=actor)
     return feedback

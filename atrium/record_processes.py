@@ -7,4 +7,5 @@ STARTED_BY_RECORDS: dict[str, str] = {
     "service_request": "recording a service request (POST /api/clients/{id}/service-requests)",
     "complaint": "recording a complaint (POST /api/clients/{id}/complaints)",
     "follow_up": "a client becoming active (each active client keeps one follow-up cycle)",
+    "survey": "a service request or complaint closing, and the periodic NPS schedule (atrium/surveys.py)",
 }

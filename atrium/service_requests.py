@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, escalation, i18n, notifications
+from atrium import audit, clock, escalation, i18n, notifications, surveys
 from atrium.client_records import audit_create, check_process_fields, target_of
 from atrium.clients import client_business_key
 from atrium.errors import NotFound
@@ -327,9 +327,16 @@ def resolve(
 
 
 def close(
-    session: Session, request: ServiceRequest, *, rating: int | None, comment: str | None, actor: str | None
+    session: Session,
+    request: ServiceRequest,
+    *,
+    rating: int | None,
+    comment: str | None,
+    actor: str | None,
+    engine=None,
 ) -> None:
-    """Closed with the client's rating when they gave one (also kept as feedback on the request)."""
+    """Closed with the requester's rating when they gave one (also kept as feedback on the request); given the
+    `engine`, the client's own contact is then asked in a survey (atrium.surveys) how it went."""
     before = _snapshot(request, "rating", "closed_at")
     now = clock.now()
     request.status, request.rating, request.closed_at, request.updated_at = "closed", rating, now, now
@@ -347,3 +354,5 @@ def close(
         )
         session.add(feedback)
         audit_create(session, feedback, actor=actor)
+    if engine is not None:
+        surveys.survey_after_close(engine, session, request, actor=actor)

@@ -157,6 +157,19 @@ class Settings:
     # deleted or former clients are erased after this many years (None: never automatically).
     erasure_confirmation: bool = True
     erase_after_years: int | None = None
+    # Surveys (atrium/surveys.py): where the app is reached from outside (the links in survey mail), how
+    # long a link works, when an unanswered survey is sent once more, how often an active client is asked
+    # for its NPS, the scores at or below which the owner follows up, and the public endpoint's rate limits
+    # (requests per window, per client address and per link).
+    public_url: str = "http://localhost:8000"
+    survey_link_days: int = 14
+    survey_reminder: str = "P3D"
+    survey_nps_months: int = 6
+    survey_low_csat: int = 2
+    survey_low_nps: int = 6
+    survey_rate_window_seconds: int = 600
+    survey_rate_per_address: int = 60
+    survey_rate_per_link: int = 20
 
     @property
     def smtp_configured(self) -> bool:
@@ -258,6 +271,29 @@ class Settings:
             ),
             erasure_confirmation=_flag(env.get("ATRIUM_ERASURE_CONFIRMATION"), defaults.erasure_confirmation),
             erase_after_years=_positive("ATRIUM_ERASE_AFTER_YEARS", env.get("ATRIUM_ERASE_AFTER_YEARS"), "years"),
+            # Surveys
+            public_url=(env.get("ATRIUM_PUBLIC_URL") or defaults.public_url).rstrip("/"),
+            survey_link_days=_positive("ATRIUM_SURVEY_LINK_DAYS", env.get("ATRIUM_SURVEY_LINK_DAYS"), "days")
+            or defaults.survey_link_days,
+            survey_reminder=_duration(
+                "ATRIUM_SURVEY_REMINDER", env.get("ATRIUM_SURVEY_REMINDER") or defaults.survey_reminder
+            ),
+            survey_nps_months=_positive("ATRIUM_SURVEY_NPS_MONTHS", env.get("ATRIUM_SURVEY_NPS_MONTHS"), "months")
+            or defaults.survey_nps_months,
+            survey_low_csat=int(env.get("ATRIUM_SURVEY_LOW_CSAT") or defaults.survey_low_csat),
+            survey_low_nps=int(env.get("ATRIUM_SURVEY_LOW_NPS") or defaults.survey_low_nps),
+            survey_rate_window_seconds=_positive(
+                "ATRIUM_SURVEY_RATE_WINDOW_SECONDS", env.get("ATRIUM_SURVEY_RATE_WINDOW_SECONDS"), "seconds"
+            )
+            or defaults.survey_rate_window_seconds,
+            survey_rate_per_address=_positive(
+                "ATRIUM_SURVEY_RATE_PER_ADDRESS", env.get("ATRIUM_SURVEY_RATE_PER_ADDRESS"), "requests"
+            )
+            or defaults.survey_rate_per_address,
+            survey_rate_per_link=_positive(
+                "ATRIUM_SURVEY_RATE_PER_LINK", env.get("ATRIUM_SURVEY_RATE_PER_LINK"), "requests"
+            )
+            or defaults.survey_rate_per_link,
         )
 
     def signing_key(self) -> str:

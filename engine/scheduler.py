@@ -96,6 +96,13 @@ def start_scheduler(engine) -> BackgroundScheduler:
     scheduler.add_job(
         daily_health, "interval", args=[engine], hours=1, id="daily_health", max_instances=1, coalesce=True
     )
+    # The periodic NPS survey of each active client (atrium/surveys.py): started when due, polled hourly;
+    # a client asked within ATRIUM_SURVEY_NPS_MONTHS is not due, so a second poll starts nothing twice.
+    from atrium.surveys import start_due_nps_surveys
+
+    scheduler.add_job(
+        start_due_nps_surveys, "interval", args=[engine], hours=1, id="survey_nps", max_instances=1, coalesce=True
+    )
     if engine.settings.erase_after_years:  # once a UTC day, like the audit check (atrium/erasure.py)
         from atrium.erasure import retention_job
 

@@ -19,6 +19,7 @@ from .messages import MessageSubscription  # noqa: F401
 from .notifications import Notification  # noqa: F401
 from .opt_outs import OptOut  # noqa: F401
 from .reports import ReportRun, ReportSchedule  # noqa: F401
+from .surveys import Survey  # noqa: F401
 from .tasks import Task, TaskCandidate  # noqa: F401
 from .timers import Timer  # noqa: F401
 from .translations import Translation  # noqa: F401

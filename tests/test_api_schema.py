@@ -9,7 +9,15 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from .api_helpers import caller, deploy_via_api
 
-PUBLIC = {("get", "/healthz"), ("get", "/readyz"), ("post", "/api/auth/token"), ("post", "/api/auth/session")}
+PUBLIC = {
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("post", "/api/auth/token"),
+    ("post", "/api/auth/session"),
+    ("get", "/api/public/surveys/{token}"),
+    ("post", "/api/public/surveys/{token}"),
+    ("post", "/api/public/surveys/{token}/opt-out"),
+}
 # Operations whose schema-valid input can still break a rule the document cannot state (a deployment's
 # files must be BPMN, an owner or manager must be an existing account, custom fields follow the firm's
 # schema, and that schema must itself be a valid JSON Schema; a password must be hard to guess, and a

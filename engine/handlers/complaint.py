@@ -42,6 +42,7 @@ def complaint_close(call: ServiceCall) -> dict:
         satisfaction=call.params["satisfaction"],
         comment=call.params.get("comment"),
         actor=call.actor,
+        engine=call.engine,
     )
     return {"status": complaint.status, "feedback_id": feedback.id, "at": complaint.updated_at.isoformat()}
 

@@ -56,7 +56,12 @@ def resolve(call: ServiceCall) -> dict:
 def close(call: ServiceCall) -> dict:
     request = _request(call)
     requests.close(
-        call.session, request, rating=call.data.get("rating"), comment=call.data.get("rating_comment"), actor=call.actor
+        call.session,
+        request,
+        rating=call.data.get("rating"),
+        comment=call.data.get("rating_comment"),
+        actor=call.actor,
+        engine=call.engine,
     )
     return {"status": request.status, "rating": request.rating}
 

@@ -24,6 +24,8 @@ const ClientPage = lazy(() => import("./clients/ClientPage"));
 const ClientEditPage = lazy(() => import("./clients/ClientEditPage"));
 const ErasuresPage = lazy(() => import("./erasures/ErasuresPage"));
 const AtRiskPage = lazy(() => import("./health/AtRiskPage"));
+// A client's contact answering a survey from a mailed link: public, outside the signed-in layout.
+const SurveyPage = lazy(() => import("./survey/SurveyPage"));
 
 function Loading() {
   const { t } = useTranslation();
@@ -52,6 +54,7 @@ export function App() {
       <Suspense fallback={<Loading />}>
           <Routes>
             <Route path="/login" element={<LoginPage />} />
+            <Route path="/survey/:token" element={<SurveyPage />} />
             <Route element={<SignedIn><AppLayout /></SignedIn>}>
               <Route index element={<Navigate to="/inbox" replace />} />
               <Route path="inbox" element={<InboxPage />} />
