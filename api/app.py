@@ -25,6 +25,7 @@ from . import (
     accounts,
     audit,
     browser_session,  # noqa: F401 -- adds the web app's login (/api/auth/session) to the accounts blueprint
+    care,
     choices,
     client_records,  # noqa: F401 -- adds the nested record routes to the clients blueprint
     client_transfer,
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         firm_settings,
         reports,
         health,
+        care,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(notifications.my_blp)

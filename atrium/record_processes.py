@@ -7,4 +7,6 @@ STARTED_BY_RECORDS: dict[str, str] = {
     "service_request": "recording a service request (POST /api/clients/{id}/service-requests)",
     "complaint": "recording a complaint (POST /api/clients/{id}/complaints)",
     "follow_up": "a client becoming active (each active client keeps one follow-up cycle)",
+    "care_campaign": "a care campaign (POST /api/care-campaigns, mode tasks)",
+    "care": "a client becoming active while care is switched on (each active client keeps one care cycle)",
 }
