@@ -280,7 +280,7 @@ class CampaignResultSchema(Schema):
 @requires("care:campaign")
 @blp.arguments(CampaignSchema)
 @blp.response(201, CampaignResultSchema)
-@errors(blp, 422)
+@errors(blp, 404, 422)
 def post_campaign(data):
     """Start a care campaign over the clients a saved filter of the client list selects (the clients you
     see in that list): one care task per client for its owner, or the greeting mailed to each now

@@ -62,8 +62,6 @@ def _problems(data: dict) -> dict[str, list[str]]:
             for index, key in enumerate(holidays):
                 if key not in HOLIDAYS:
                     fault(f"holidays.{index}", f"unknown holiday; one of {', '.join(HOLIDAYS)}")
-            if len(set(holidays)) != len(holidays):
-                fault("holidays", "names a holiday twice")
     if "default_locale" in data and data["default_locale"] not in i18n.SUPPORTED:
         fault("default_locale", f"must be one of {', '.join(i18n.SUPPORTED)}")
     tiers = data.get("tiers")
@@ -98,6 +96,7 @@ def set_care_settings(engine, session: Session, data: dict, *, actor: str | None
     problems = _problems(data)
     if problems:
         raise InvalidInput("the care settings are not valid", problems)
+    data = {**data, "holidays": list(dict.fromkeys(data["holidays"]))}  # each once, in the order given
     previous = care_settings(session)
     session.merge(FirmSetting(key=CARE, value=data, updated_at=clock.now(), updated_by=actor))
     session.flush()

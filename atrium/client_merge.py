@@ -21,6 +21,7 @@ from atrium.clients import (
     visible_client_or_raise,
 )
 from atrium.errors import Conflict, InvalidInput
+from storage.care import CareActivity, CareDate
 from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client, Contact, email_key, phone_key
 from storage.instances import ProcessInstance
@@ -33,6 +34,8 @@ RECORD_MODELS = {
     "service_requests": ServiceRequest,
     "complaints": Complaint,
     "feedback": Feedback,
+    "care_dates": CareDate,
+    "care_activities": CareActivity,
 }
 
 

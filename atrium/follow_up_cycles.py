@@ -17,6 +17,9 @@ from storage.definitions import latest_definition
 from storage.instances import ACTIVE, ERROR, ProcessInstance
 
 PROCESS_KEY = "follow_up"
+# The cycles a client keeps while active: they end with the client, so they block neither its deletion nor
+# its erasure.
+CYCLE_PROCESS_KEYS = (PROCESS_KEY, care_cycles.PROCESS_KEY)
 
 
 def running_cycle(session: Session, client_id: int) -> ProcessInstance | None:

@@ -384,3 +384,27 @@ def test_a_bulk_greeting_skips_clients_without_email_and_who_opted_out_and_count
         assert list(session.scalars(select(AuditEntry.action).where(AuditEntry.action == "care.campaign"))) == [
             "care.campaign"
         ]
+
+
+# --- care dates follow the client -------------------------------------------------------------------
+
+
+@pytest.mark.app(firm=True, token_ttl_seconds=2 * 366 * 86400, erasure_confirmation=False)
+def test_care_dates_move_with_a_merged_client_and_are_destroyed_with_an_erased_one(people, app):
+    am, admin = people["account_manager"], people["admin"]
+    survivor = new_client(am, name="Survivor Ltd", status="dormant")
+    duplicate = new_client(am, name="Duplicate Ltd", status="dormant")
+    founded = {"kind": "founding_anniversary", "month": 6, "day": 1, "year": 2001}
+    assert am.post(f"/api/clients/{duplicate['id']}/care-dates", json=founded).status_code == 201
+    merged = people["manager"].post(f"/api/clients/{survivor['id']}/merge", json={"from_client_id": duplicate["id"]})
+    assert merged.status_code == 200, merged.json
+    [moved] = am.get(f"/api/clients/{survivor['id']}/care-dates").json["items"]
+    assert merged.json["moved"]["care_dates"] == [moved["id"]]
+
+    erased = admin.post(f"/api/clients/{survivor['id']}/erase", json={"reason": "The client asked us to erase it all."})
+    assert erased.status_code == 200, erased.json
+    assert erased.json["certificate"]["destroyed"]["care_dates"] == 1
+    with _engine(app).transaction() as session:
+        from storage.care import CareDate
+
+        assert session.scalars(select(CareDate)).all() == []
