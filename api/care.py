@@ -118,9 +118,10 @@ class CareDates(MethodView):
     def post(self, data, client_id):
         """Add a care date to a client (a contact's when `contact_id` names one of its contacts). A lunar
         date is the lunar month and day; its Gregorian date is worked out each year."""
-        with process_engine().transaction() as session:
+        engine = process_engine()
+        with engine.transaction() as session:
             client = visible_client(session, client_id)
-            return care_dates.record_care_date(session, client, data, actor=g.account.username)
+            return care_dates.record_care_date(engine, session, client, data, actor=g.account.username)
 
 
 @blp.route("/clients/<id:client_id>/care-dates/<id:care_date_id>", methods=["DELETE"])
@@ -129,10 +130,11 @@ class CareDates(MethodView):
 @errors(blp, 404)
 def delete_care_date(client_id, care_date_id):
     """Delete one of a client's care dates."""
-    with process_engine().transaction() as session:
-        visible_client(session, client_id)
+    engine = process_engine()
+    with engine.transaction() as session:
+        client = visible_client(session, client_id)
         row = care_dates.care_date_or_raise(session, client_id, care_date_id)
-        care_dates.delete_care_date(session, row, actor=g.account.username)
+        care_dates.delete_care_date(engine, session, client, row, actor=g.account.username)
 
 
 def _occasion_or_raise(session, client, key: str) -> dict:

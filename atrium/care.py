@@ -138,8 +138,17 @@ def next_occasion(session: Session, client_id: int, *, last: dict | None = None)
     if last:
         start = max(today, date.fromisoformat(last["date"]))
     rule = care_settings(session)["tiers"][client.tier]
+    done = set(
+        session.execute(
+            select(CareActivity.occasion_key, CareActivity.occasion_date).where(
+                CareActivity.client_id == client.id, CareActivity.occasion_date >= start.isoformat()
+            )
+        ).all()
+    )
     for occasion in occasions(session, client, on_or_after=start):
         if last and (occasion["date"], occasion["key"]) <= (last["date"], last["key"]):
+            continue
+        if (occasion["key"], occasion["date"]) in done:  # handled already (the cycle was planned afresh)
             continue
         prepare_at = max(_prepare_at(date.fromisoformat(occasion["date"]), rule["days_before"]), clock.now())
         return {
@@ -285,6 +294,7 @@ def record_care(
         client_id=client.id,
         contact_id=(mail or {}).get("contact_id") or occasion.get("contact_id"),
         occasion=occasion.get("holiday") and f"holiday:{occasion['holiday']}" or occasion["kind"],
+        occasion_key=occasion.get("key"),
         occasion_date=occasion.get("date"),
         action=action,
         notes=notes,

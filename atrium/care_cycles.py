@@ -6,13 +6,14 @@ active clients."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atrium.care_settings import care_settings
 from storage.clients import Client, client_business_key
 from storage.definitions import latest_definition
 from storage.instances import ACTIVE, ERROR, ProcessInstance
+from storage.tasks import OPEN, Task
 
 PROCESS_KEY = "care"
 
@@ -56,6 +57,22 @@ def sync_care_cycle(
         engine.cancel_instance(session, instance_id=running.id, actor=actor)
         return "cancelled"
     return None
+
+
+def replan_care_cycle(engine, session: Session, client: Client, *, actor: str | None) -> bool:
+    """After the client's care dates changed: a cycle waiting for its next occasion starts afresh, so a date
+    recorded nearer than the one it waits for is not missed (occasions already cared for are skipped). A
+    cycle whose owner has a care task open is left to finish it. Returns whether it was re-planned."""
+    running = running_care_cycle(session, client.id)
+    if running is None or running.status != ACTIVE:
+        return False
+    open_tasks = session.scalar(
+        select(func.count()).select_from(Task).where(Task.instance_id == running.id, Task.status == OPEN)
+    )
+    if open_tasks:
+        return False
+    engine.cancel_instance(session, instance_id=running.id, actor=actor)
+    return sync_care_cycle(engine, session, client, actor=actor) == "started"
 
 
 def sync_all_care_cycles(engine, session: Session, *, enabled: bool, actor: str | None) -> dict:

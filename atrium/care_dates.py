@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from atrium import clock
 from atrium.care_calendar import valid_yearly_date
+from atrium.care_cycles import replan_care_cycle
 from atrium.client_records import audit_create, delete_record
 from atrium.errors import InvalidInput, NotFound
 from storage.care import CareDate
@@ -37,13 +38,15 @@ def check_care_date(session: Session, client: Client, data: dict) -> None:
         raise InvalidInput("the care date is not valid", problems)
 
 
-def record_care_date(session: Session, client: Client, data: dict, *, actor: str | None) -> CareDate:
-    """A new care date of `client`, audited."""
+def record_care_date(engine, session: Session, client: Client, data: dict, *, actor: str | None) -> CareDate:
+    """A new care date of `client`, audited; its care cycle plans afresh (the date may come sooner than the
+    occasion the cycle waits for)."""
     check_care_date(session, client, data)
     now = clock.now()
     row = CareDate(**data, client_id=client.id, created_by=actor, created_at=now, updated_at=now)
     session.add(row)
     audit_create(session, row, actor=actor)
+    replan_care_cycle(engine, session, client, actor=actor)
     return row
 
 
@@ -58,6 +61,8 @@ def care_date_or_raise(session: Session, client_id: int, care_date_id: int) -> C
     return row
 
 
-def delete_care_date(session: Session, row: CareDate, *, actor: str) -> None:
-    """Delete a care date, audited as `care_date.delete`."""
+def delete_care_date(engine, session: Session, client: Client, row: CareDate, *, actor: str) -> None:
+    """Delete a care date, audited as `care_date.delete`; the care cycle plans afresh without it."""
     delete_record(session, row, actor=actor, is_lead=False)
+    session.flush()
+    replan_care_cycle(engine, session, client, actor=actor)

@@ -50,6 +50,8 @@ class CareActivity(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     occasion: Mapped[str] = mapped_column(String(60))  # "birthday", "holiday:spring_festival", ...
+    # Which occasion exactly ("care_date:12", "holiday:spring_festival"): a re-planned cycle skips one done.
+    occasion_key: Mapped[str | None] = mapped_column(String(100))
     occasion_date: Mapped[str | None] = mapped_column(String(10))  # ISO date of the occasion
     action: Mapped[str] = mapped_column(String(20))
     notes: Mapped[str | None] = mapped_column(Text)

@@ -408,3 +408,35 @@ def test_care_dates_move_with_a_merged_client_and_are_destroyed_with_an_erased_o
         from storage.care import CareDate
 
         assert session.scalars(select(CareDate)).all() == []
+
+
+def test_a_date_recorded_nearer_than_the_awaited_occasion_is_prepared_in_time_and_nothing_twice(people, app, clock):
+    am, admin = people["account_manager"], people["admin"]
+    client = new_client(am, tier="B", kind="person", emails=["me@person.example"])
+    care_on(admin, holidays=["mid_autumn"], default_locale="en")  # the cycle waits for Mid-Autumn (25 Sep)
+    instance_id = care_cycle(admin, client["id"])
+    # 5 January: a birthday on 20 January, tier B prepares 7 days before, on the 13th.
+    made = am.post(f"/api/clients/{client['id']}/care-dates", json={"kind": "birthday", "month": 1, "day": 20})
+    assert made.status_code == 201, made.json
+    replanned = care_cycle(admin, client["id"])
+    assert replanned != instance_id
+    clock.set(datetime(2026, 1, 13, 0, 1, tzinfo=timezone.utc))
+    fire_timers(app)
+    task = open_task(am, replanned, "prepare_care")
+    assert task["data"]["greeting_subject"] == "Happy birthday, Harbour Logistics Ltd"
+    # A date recorded while the task is open leaves the cycle alone; done, the next round skips what was done.
+    assert (
+        am.post(
+            f"/api/clients/{client['id']}/care-dates",
+            json={"kind": "custom", "label": "Wedding", "month": 1, "day": 25},
+        ).status_code
+        == 201
+    )
+    assert care_cycle(admin, client["id"]) == replanned
+    assert complete(am, task, action="gift", notes="Flowers").status_code == 200
+    assert people["am_audit"].delete(f"/api/clients/{client['id']}/care-dates/{made.json['id']}").status_code == 404
+    # Custom dates are not cared for at tier B (birthday, engagement anniversary, holidays): Mid-Autumn is next.
+    assert "prepare_care" not in open_elements(am, replanned)
+    clock.set(datetime(2026, 9, 18, 0, 1, tzinfo=timezone.utc))
+    fire_timers(app)
+    assert open_task(am, replanned, "prepare_care")["data"]["greeting_subject"] == "Happy Mid-Autumn Festival"

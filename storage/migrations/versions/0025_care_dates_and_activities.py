@@ -51,6 +51,7 @@ def upgrade() -> None:
         sa.Column("client_id", BigId, nullable=False),
         sa.Column("contact_id", BigId, nullable=True),
         sa.Column("occasion", sa.String(length=60), nullable=False),
+        sa.Column("occasion_key", sa.String(length=100), nullable=True),
         sa.Column("occasion_date", sa.String(length=10), nullable=True),
         sa.Column("action", sa.String(length=20), nullable=False),
         sa.Column("notes", sa.Text(), nullable=True),
