@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, i18n, notifications
+from atrium import audit, clock, i18n, notifications, opt_outs
 from atrium.care_calendar import HOLIDAYS, next_holiday, next_yearly_date
 from atrium.care_cycles import wants_care
 from atrium.care_settings import OCCASIONS, care_settings
@@ -166,27 +166,15 @@ def next_occasion(session: Session, client_id: int, *, last: dict | None = None)
 
 
 def _mail_locale(session: Session, client: Client, contact: Contact | None) -> str:
-    """The contact's language, else the client's (clients.locale, contacts.locale: migration 0024); the
-    firm's default (care settings) for one without."""
-    for record in (contact, client):
-        locale = getattr(record, "locale", None) if record is not None else None
-        if locale in i18n.SUPPORTED:
-            return locale
+    """The contact's language, else the client's; the care settings' default for one without (a greeting
+    to a Chinese firm's client is written in Chinese unless it says otherwise)."""
+    if (contact is not None and contact.locale in i18n.SUPPORTED) or client.locale in i18n.SUPPORTED:
+        return opt_outs.mail_locale(client, contact)
     return care_settings(session)["default_locale"]
 
 
-# atrium.opt_outs (migration 0024) keeps who asked for no more care mail. Until it is merged nobody can
-# opt out; the check is on the file, as an editable install may resolve the module from another checkout.
-# At merge: import it at the top and drop this.
-OPT_OUTS_AVAILABLE = (Path(__file__).parent / "opt_outs.py").is_file()
-
-
 def _is_opted_out(session: Session, client_id: int, contact_id: int | None) -> bool:
-    if not OPT_OUTS_AVAILABLE:
-        return False
-    from atrium.opt_outs import is_opted_out
-
-    return is_opted_out(session, client_id=client_id, contact_id=contact_id, topic="care_mail")
+    return opt_outs.is_opted_out(session, client_id=client_id, contact_id=contact_id, topic="care_mail")
 
 
 def _sender(session: Session, username: str | None) -> str:

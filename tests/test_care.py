@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from atrium.care import OPT_OUTS_AVAILABLE
+from atrium import opt_outs
 from atrium.care_calendar import holiday_date, lunar_to_gregorian, next_yearly_date
 from storage.audit import AuditEntry
 from storage.care import CareActivity
@@ -267,10 +267,6 @@ def test_a_lunar_birthday_task_appears_its_tiers_days_before_the_gregorian_date(
 
 
 def test_a_contact_who_opted_out_of_care_mail_gets_no_greeting_and_the_preview_says_why(people, app, clock):
-    if not OPT_OUTS_AVAILABLE:
-        pytest.skip("atrium.opt_outs (migration 0024) is not merged yet")
-    from atrium import opt_outs
-
     am, admin = people["account_manager"], people["admin"]
     clock.set(datetime(2027, 1, 10, 9, 0, tzinfo=timezone.utc))
     client = new_client(am, tier="B")
@@ -311,6 +307,10 @@ def test_the_preview_says_when_there_is_no_email_and_writes_in_the_clients_langu
     english = am.get(f"/api/clients/{client['id']}/care-preview?occasion=holiday:mid_autumn&template=holiday")
     assert english.status_code == 200 and english.json["template"] == "holiday"
     assert am.get(f"/api/clients/{client['id']}/care-preview?occasion=holiday:easter").status_code == 404
+    # A client whose language is English is greeted in English.
+    english_client = new_client(am, name="English Client", locale="en", emails=["a@en.example"])
+    greeting = am.get(f"/api/clients/{english_client['id']}/care-preview?occasion=holiday:mid_autumn").json
+    assert (greeting["subject"], greeting["locale"], greeting["will_send"]) == ("Happy Mid-Autumn Festival", "en", True)
     assert am.get(f"/api/clients/{client['id']}/care-preview?occasion=x&template=nope").status_code == 422
 
 
@@ -362,24 +362,17 @@ def test_a_bulk_greeting_skips_clients_without_email_and_who_opted_out_and_count
     new_client(manager, name="Mailed", tier="A", emails=["a@mailed.example"])
     new_client(manager, name="No Address", tier="A", emails=[])
     quiet = new_client(manager, name="Quiet", tier="A", emails=["q@quiet.example"])
-    opt_outs = None
-    if OPT_OUTS_AVAILABLE:
-        from atrium import opt_outs
-
-        with _engine(app).transaction() as session:
-            opt_outs.opt_out(
-                session, client_id=quiet["id"], contact_id=None, topic="care_mail", source="staff", actor="admin"
-            )
+    with _engine(app).transaction() as session:
+        opt_outs.opt_out(
+            session, client_id=quiet["id"], contact_id=None, topic="care_mail", source="staff", actor="admin"
+        )
     sent = manager.post(
         "/api/care-campaigns",
         json={"name": "Mid-Autumn 2026", "filter": {"tier": "A"}, "template": "mid_autumn", "mode": "mail"},
     )
     assert sent.status_code == 201, sent.json
-    if opt_outs is not None:
-        assert (sent.json["mails_queued"], sent.json["skipped"]) == (1, {"no_email": 1, "opted_out": 1})
-        assert sorted(m.email for m in care_mails(app)) == ["a@mailed.example"]
-    else:
-        assert (sent.json["mails_queued"], sent.json["skipped"]) == (2, {"no_email": 1})
+    assert (sent.json["mails_queued"], sent.json["skipped"]) == (1, {"no_email": 1, "opted_out": 1})
+    assert sorted(m.email for m in care_mails(app)) == ["a@mailed.example"]
     with _engine(app).transaction() as session:
         assert list(session.scalars(select(AuditEntry.action).where(AuditEntry.action == "care.campaign"))) == [
             "care.campaign"

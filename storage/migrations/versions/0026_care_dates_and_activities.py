@@ -1,7 +1,7 @@
 """relationship care: care dates (Gregorian or lunar) and care activities
 
-Revision ID: 0025
-Revises: 0023
+Revision ID: 0026
+Revises: 0024, 0027 (the health tables; to become "0025" down 0024: then this revises "0025" alone)
 
 - `care_dates`: the yearly dates the firm remembers about a client or one of its contacts (birthday,
   founding or engagement anniversary, custom), each a month/day in the Gregorian or the Chinese lunar
@@ -15,8 +15,10 @@ from alembic import op
 
 import storage.base
 
-revision = "0025"
-down_revision = "0023"
+revision = "0026"
+# Main has two heads for now (0024 opt-outs, 0027 health, file 0025): this joins them. At merge, once health
+# is revision "0025" after "0024", this is down_revision = "0025".
+down_revision = ("0024", "0027")
 branch_labels = None
 depends_on = None
 
