@@ -77,7 +77,5 @@ def valid_yearly_date(calendar: str, month: int, day: int) -> str | None:
         return "month must be 1 to 12"
     longest = 30 if calendar == "lunar" else (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
     if not 1 <= day <= longest:
-        return f"day must be 1 to {longest} in month {month}" + (
-            " of the lunar calendar" if calendar == "lunar" else ""
-        )
+        return f"day must be 1 to {longest} in {'lunar ' if calendar == 'lunar' else ''}month {month}"
     return None

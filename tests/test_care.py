@@ -433,3 +433,11 @@ def test_a_date_recorded_nearer_than_the_awaited_occasion_is_prepared_in_time_an
     clock.set(datetime(2026, 9, 18, 0, 1, tzinfo=timezone.utc))
     fire_timers(app)
     assert open_task(am, replanned, "prepare_care")["data"]["greeting_subject"] == "Happy Mid-Autumn Festival"
+
+
+def test_a_bad_lunar_date_is_refused_in_the_readers_language(people):
+    am = people["account_manager"]
+    client = new_client(am)
+    body = {"kind": "custom", "label": "开业", "calendar": "lunar", "month": 8, "day": 31}
+    refused = am.post(f"/api/clients/{client['id']}/care-dates", json=body, headers={"Accept-Language": "zh-CN"})
+    assert refused.status_code == 422 and refused.json["errors"]["day"] == ["农历8月的日期须为1至30"], refused.json
