@@ -70,3 +70,12 @@ def test_the_owner_records_a_lunar_birthday_and_prepares_the_anniversary_from_th
         "Congratulations on Pearl River Trading's anniversary"
     )
     shot(page, "care-task-form")
+
+    # In Chinese: the section, its lunar date and the coming festivals.
+    page.goto(f"{live_server.url}/clients/{client['id']}?tab=care")
+    page.get_by_text("中文", exact=True).click()
+    section = page.get_by_role("region", name="关怀日期")
+    expect(section.get_by_text("农历8月15日")).to_be_visible()
+    expect(page.get_by_text("即将到来的节日：")).to_be_visible()
+    expect(page.get_by_text(re.compile("春节"))).to_be_visible()
+    shot(page, "care-dates-zh")

@@ -98,7 +98,7 @@ export function CareDatesSection({ clientId, canWrite }: { clientId: number; can
       />
       {holidays.length > 0 && (
         <Space wrap style={{ marginTop: 12 }} aria-label={t("holidays")}>
-          <Typography.Text type="secondary">{t("holidays")}:</Typography.Text>
+          <Typography.Text type="secondary">{t("holidaysLabel")}</Typography.Text>
           {holidays.map((o) => (
             <Typography.Text key={o.key}>
               {t(`holidayNames.${o.holiday}`, { defaultValue: o.holiday ?? "" })} {formatDate(o.date)}
