@@ -25,6 +25,7 @@ from . import (
     accounts,
     audit,
     browser_session,  # noqa: F401 -- adds the web app's login (/api/auth/session) to the accounts blueprint
+    care,
     choices,
     client_records,  # noqa: F401 -- adds the nested record routes to the clients blueprint
     client_transfer,
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         reports,
         health,
         public_surveys,
+        care,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(notifications.my_blp)

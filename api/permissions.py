@@ -50,6 +50,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "notifications:read": ALL,  # your own
     "notifications:read_all": {"admin"},
     "settings:manage": {"admin"},
+    "care:campaign": LEADS,  # a care campaign over a saved filter of clients: tasks or a bulk greeting
 }
 
 

@@ -21,6 +21,7 @@ from atrium.clients import (
     visible_client_or_raise,
 )
 from atrium.errors import Conflict, InvalidInput
+from storage.care import CareActivity, CareDate
 from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client, Contact, email_key, phone_key
 from storage.instances import ProcessInstance
@@ -36,6 +37,8 @@ RECORD_MODELS = {
     "feedback": Feedback,
     # The surveys sent to its contacts (which move too): a link still open answers for the survivor.
     "surveys": Survey,
+    "care_dates": CareDate,
+    "care_activities": CareActivity,
 }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from atrium import audit, clock
 from atrium.errors import Conflict, Forbidden, InvalidInput
+from storage.care import CareDate
 from storage.client_records import SOFT_DELETED, Complaint, Engagement, Feedback, FollowUp, ServiceRequest
 from storage.clients import Contact
 from storage.instances import CANCELLED, COMPLETED, ProcessInstance
@@ -105,6 +106,7 @@ KINDS: dict[type, tuple[str, str]] = {
     ServiceRequest: ("service-requests", "service_request"),
     Complaint: ("complaints", "complaint"),
     Feedback: ("feedback", "feedback"),
+    CareDate: ("care-dates", "care_date"),
 }
 
 

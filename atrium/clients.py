@@ -358,7 +358,7 @@ def open_work_of(session: Session, client: Client) -> list[str]:
             exists().where(
                 ProcessInstance.business_key == client_business_key(client.id),
                 ProcessInstance.status.in_((ACTIVE, ERROR)),
-                ProcessInstance.process_key != follow_up_cycles.PROCESS_KEY,
+                ProcessInstance.process_key.notin_(follow_up_cycles.CYCLE_PROCESS_KEYS),
             )
         )
     )

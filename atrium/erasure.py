@@ -26,6 +26,7 @@ from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.serializer import scrub_state
 from storage import crypto
 from storage.accounts import Account, active_usernames_with_role
+from storage.care import CareActivity, CareDate
 from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
 from storage.clients import (
     CHANGED,
@@ -55,6 +56,7 @@ CASE_TEXT = {
     ServiceRequest: {"title": "", "content": None, "resolution": None},
     Complaint: {"description": "", "resolution": None},
     Feedback: {"comment": None},
+    CareActivity: {"notes": None},
 }
 KEPT = [
     "the client row without name or contact data (kind, tier, status, owner, industry, dates)",
@@ -82,7 +84,7 @@ def blockers(session: Session, client: Client) -> list[str]:
         .where(
             ProcessInstance.business_key == client_business_key(client.id),
             ProcessInstance.status.in_((ACTIVE, ERROR)),
-            ProcessInstance.process_key != follow_up_cycles.PROCESS_KEY,
+            ProcessInstance.process_key.notin_(follow_up_cycles.CYCLE_PROCESS_KEYS),
         )
     )
     if running:
@@ -206,6 +208,8 @@ def _erase(session: Session, engine, client: Client, erasure: Erasure, *, actor:
         "personal_fields": ["name", "phones", "emails", "addresses", "notes", "tags", "custom_fields"],
         "identifiers": _delete(session, ClientIdentifier, ClientIdentifier.client_id == client.id),
         "search_tokens": _delete(session, ClientSearchToken, ClientSearchToken.client_id == client.id),
+        # Birthdays and anniversaries are personal data; before the contacts they name.
+        "care_dates": _delete(session, CareDate, CareDate.client_id == client.id),
         "contacts": _delete(session, Contact, Contact.client_id == client.id),
         # Planned follow-ups that will never happen (they would count as overdue for ever).
         "planned_follow_ups": _delete(

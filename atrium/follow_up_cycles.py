@@ -10,12 +10,16 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from atrium import care_cycles
 from atrium.errors import NotFound
 from storage.clients import Client, client_business_key
 from storage.definitions import latest_definition
 from storage.instances import ACTIVE, ERROR, ProcessInstance
 
 PROCESS_KEY = "follow_up"
+# The cycles a client keeps while active: they end with the client, so they block neither its deletion nor
+# its erasure.
+CYCLE_PROCESS_KEYS = (PROCESS_KEY, care_cycles.PROCESS_KEY)
 
 
 def running_cycle(session: Session, client_id: int) -> ProcessInstance | None:
@@ -36,7 +40,9 @@ def wants_cycle(client: Client) -> bool:
 
 def sync_cycle(engine, session: Session, client: Client, *, actor: str | None, deleting: bool = False) -> str | None:
     """Start the client's cycle if it is active and has none; cancel it if it is no longer active (or is
-    being deleted). Returns "started", "cancelled" or None. Without a deployed `follow_up`, nothing starts."""
+    being deleted). Returns "started", "cancelled" or None. Without a deployed `follow_up`, nothing starts.
+    The client's care cycle (atrium.care_cycles) follows in the same way."""
+    care_cycles.sync_care_cycle(engine, session, client, actor=actor, deleting=deleting)
     running = running_cycle(session, client.id)
     if wants_cycle(client) and not deleting:
         if running is not None or latest_definition(session, process_key=PROCESS_KEY) is None:
@@ -73,7 +79,10 @@ def start_new_cycles(engine, session: Session, clients: list[Client], *, actor: 
                 )
             )
         )
+    care_on = care_cycles.care_settings(session)["enabled"] if wanted else False
     for client in clients:
+        if client.id is not None and care_on:
+            care_cycles.sync_care_cycle(engine, session, client, actor=actor, enabled=True)
         key = client_business_key(client.id)
         if definition is None or key not in wanted or key in running:
             yield client, None

@@ -8,4 +8,6 @@ STARTED_BY_RECORDS: dict[str, str] = {
     "complaint": "recording a complaint (POST /api/clients/{id}/complaints)",
     "follow_up": "a client becoming active (each active client keeps one follow-up cycle)",
     "survey": "a service request or complaint closing, and the periodic NPS schedule (atrium/surveys.py)",
+    "care_campaign": "a care campaign (POST /api/care-campaigns, mode tasks)",
+    "care": "a client becoming active while care is switched on (each active client keeps one care cycle)",
 }

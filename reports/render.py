@@ -189,6 +189,7 @@ def _sheet_name(name: str, used: set[str]) -> str:
 CERTIFICATE_COUNTS = (
     "identifiers",
     "search_tokens",
+    "care_dates",
     "contacts",
     "planned_follow_ups",
     "process_instances",

@@ -24,3 +24,6 @@ class FirmSetting(Base):
 def setting_value(session: Session, *, key: str, default=None):
     row = session.get(FirmSetting, key)
     return row.value if row is not None else default
+
+
+CARE = "care"  # relationship care: holidays observed, and per tier which occasions get what care

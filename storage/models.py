@@ -3,6 +3,7 @@
 from .accounts import Account, RevokedToken  # noqa: F401
 from .audit import AuditChainHead, AuditEntry  # noqa: F401
 from .base import Base  # noqa: F401
+from .care import CareActivity, CareDate  # noqa: F401
 from .client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest  # noqa: F401
 from .clients import Client, ClientIdentifier, ClientStatusChange, Contact  # noqa: F401
 from .crypto import ClientKey, IndexKey  # noqa: F401

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from .care import CareActivity
 from .client_records import (
     Complaint,
     Engagement,
@@ -62,6 +63,17 @@ def client_timeline(session: Session, *, client_id: int, business_key: str, limi
             f"{name} {value}" for name, value in (("CSAT", row.csat), ("NPS", row.nps)) if value is not None
         )
         events.append(_event(row.created_at, "feedback", row.id, f"feedback ({rating})", None, row.created_by))
+    for row in session.scalars(
+        select(CareActivity).where(CareActivity.client_id == client_id).order_by(CareActivity.id.desc()).limit(limit)
+    ):
+        mail = (
+            " (mail queued)"
+            if row.mail_queued
+            else (f" (mail not sent: {row.mail_skipped})" if row.mail_skipped else "")
+        )
+        events.append(
+            _event(row.created_at, "care", row.id, f"care for {row.occasion}: {row.action}{mail}", None, row.done_by)
+        )
     # Instances about the client: by business key, or named by one of its records.
     instance_ids = (
         select(ServiceRequest.instance_id)

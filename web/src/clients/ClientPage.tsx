@@ -10,6 +10,7 @@ import { ClientHealthBadge, ClientHealthCard } from "../health/HealthBadge";
 import { ProblemAlert } from "../ui/ProblemAlert";
 import { ClientDetails } from "./ClientDetails";
 import { ClientTimeline } from "./ClientTimeline";
+import { CareDatesSection } from "../care/CareDatesSection";
 import { ComplaintsSection, NewComplaintModal } from "./ComplaintsSection";
 import { ContactsSection } from "./ContactsSection";
 import { EngagementsSection } from "./EngagementsSection";
@@ -20,7 +21,7 @@ import { useClient } from "./clientsApi";
 import { STATUS_COLOURS, TIER_COLOURS, label } from "./labels";
 import "./clients.css";
 
-const TABS = ["overview", "contacts", "engagements", "service-requests", "complaints", "feedback", "timeline"] as const;
+const TABS = ["overview", "contacts", "engagements", "service-requests", "complaints", "feedback", "care", "timeline"] as const;
 type TabKey = (typeof TABS)[number];
 
 /** A client you may not see answers 404 like one that does not exist: the page says so kindly. */
@@ -120,6 +121,7 @@ export default function ClientPage() {
             children: <ComplaintsSection clientId={id} canWrite={canRecords} onAdd={() => openCreate("complaint")} />,
           },
           { key: "feedback", label: t("page.feedback"), children: <FeedbackSection clientId={id} canWrite={canRecords} /> },
+          { key: "care", label: t("care:section"), children: <CareDatesSection clientId={id} canWrite={canRecords} /> },
           { key: "timeline", label: t("page.timeline"), children: <ClientTimeline clientId={id} /> },
         ]}
       />

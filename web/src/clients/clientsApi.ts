@@ -17,7 +17,7 @@ export type Task = Schemas["Task"] & { subject?: string | null; process_name?: s
 export type ClientListQuery = NonNullable<paths["/api/clients"]["get"]["parameters"]["query"]>;
 
 /** The kinds of records kept under a client, as their path segment. */
-export type RecordKind = "contacts" | "engagements" | "service-requests" | "complaints" | "feedback";
+export type RecordKind = "contacts" | "engagements" | "service-requests" | "complaints" | "feedback" | "care-dates";
 
 export const clientKeys = {
   all: ["clients"] as const,
