@@ -304,7 +304,7 @@ def cmd_report_run(args, settings: Settings) -> int:
     if fmt == "json":
         made = json.dumps(made, ensure_ascii=False, indent=2)
     args.out.write_bytes(made if isinstance(made, bytes) else made.encode())
-    print(f"Wrote {report.title}, {args.date_from} to {args.date_to}, to {args.out}.")
+    print(f"Wrote {report.title_in(filters.locale)}, {args.date_from} to {args.date_to}, to {args.out}.")
     return 0
 
 
