@@ -5,6 +5,7 @@ and a scheduled run written and mailed in its creator's language."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import subprocess
 from datetime import date, datetime, timezone
@@ -186,3 +187,15 @@ def test_a_scheduled_run_is_written_and_mailed_in_its_creators_language(app, see
     assert title in text
     assert ("按严重程度统计的投诉" in text) == (locale == "zh-CN")
     assert ("Complaints by severity" in text) == (locale == "en")
+
+
+def test_the_cli_writes_a_report_in_the_language_asked_for(seeded, tmp_path, monkeypatch, db):
+    from atrium.cli import main
+
+    monkeypatch.setenv("ATRIUM_DATABASE_URL", db.url.render_as_string(hide_password=False))
+    out = tmp_path / "complaints.json"
+    command = ["report", "run", "complaints", "--from", "2026-10-01", "--to", "2026-10-31", "--out", str(out)]
+    assert main([*command, "--locale", "zh-CN"]) == 0
+    written = json.loads(out.read_text())
+    assert written["title"] == "投诉" and written["tables"][0]["title"] == "按严重程度统计的投诉"
+    assert written["tables"][0]["rows"][0]["severity"] == "高"
