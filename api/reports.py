@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from atrium import clock
 from atrium.errors import Forbidden, InvalidInput, NotFound
+from atrium.i18n import SUPPORTED
 from reports.catalogue import REPORTS
 from reports.making import FILTER_NAMES, MEDIA_TYPES, Viewer, make, report_or_raise, resolve_filters
 from reports.periods import PERIODS, period_dates
@@ -23,6 +24,7 @@ from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule
 from .audit import record as audit_record
 from .clients import process_engine
 from .docs import errors
+from .locale import request_locale
 from .operations import Unavailable
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import has_permission, requires
@@ -79,8 +81,15 @@ REPORT_RESPONSE = {
 }
 
 
+def _reader_locale() -> str:
+    """The caller's language: the one their account chose, else the one their browser asks for (a report
+    opened from a link carries the browser's Accept-Language, not the web app's)."""
+    chosen = getattr(g.account, "locale", None)
+    return chosen if chosen in SUPPORTED else request_locale()
+
+
 def _viewer() -> Viewer:
-    return Viewer(g.account.username, tuple(g.account.roles))
+    return Viewer(g.account.username, tuple(g.account.roles), _reader_locale())
 
 
 @blp.route("/reports")
@@ -88,12 +97,13 @@ def _viewer() -> Viewer:
 @blp.response(200, ReportInfoSchema(many=True))
 @errors(blp)
 def list_reports():
-    """The catalogue of named reports."""
+    """The catalogue of named reports, titled in the caller's language."""
+    locale = _reader_locale()
     return [
         {
             "name": r.name,
-            "title": r.title,
-            "description": r.description,
+            "title": r.title_in(locale),
+            "description": r.description_in(locale),
             "formats": list(MEDIA_TYPES),
             "tables": [s.__name__ for s in r.statistics],
         }
@@ -107,7 +117,8 @@ def list_reports():
 @blp.doc(responses=REPORT_RESPONSE)
 @errors(blp, 403, 404, 422, 503)
 def get_report(args, name):
-    """A report for a period (both days included) and optional filters; account managers get their own clients' figures."""
+    """A report for a period (both days included) and optional filters, in the caller's language (their account's,
+    else Accept-Language); account managers get their own clients' figures."""
     report = report_or_raise(name)
     parameters = {k: args[k] for k in FILTER_NAMES if args.get(k)}
     settings = process_engine().settings

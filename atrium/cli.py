@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from atrium import audit, clock
+from atrium import audit, clock, i18n
 from atrium.errors import AtriumError, DefinitionInvalid
 from atrium.settings import Settings
 
@@ -284,7 +284,11 @@ def cmd_report_run(args, settings: Settings) -> int:
     with engine.transaction() as session:
         # The command line is the operator's: firm-wide figures unless filtered.
         filters = resolve_filters(
-            session, Viewer("cli", ("admin",)), args.date_from, args.date_to + timedelta(days=1), parameters
+            session,
+            Viewer("cli", ("admin",), args.locale),
+            args.date_from,
+            args.date_to + timedelta(days=1),
+            parameters,
         )
         made = make(session, report, filters, fmt, generated_at=clock.now(), firm=settings.firm_name)
         # Client figures leave the database: the trail says which, for whom and where to.
@@ -304,7 +308,7 @@ def cmd_report_run(args, settings: Settings) -> int:
     if fmt == "json":
         made = json.dumps(made, ensure_ascii=False, indent=2)
     args.out.write_bytes(made if isinstance(made, bytes) else made.encode())
-    print(f"Wrote {report.title}, {args.date_from} to {args.date_to}, to {args.out}.")
+    print(f"Wrote {report.title_in(filters.locale)}, {args.date_from} to {args.date_to}, to {args.out}.")
     return 0
 
 
@@ -483,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, required=True, help="the file to write; its extension is the format")
     for name in ("owner", "team", "service-type", "process-key"):
         run.add_argument(f"--{name}")
+    run.add_argument("--locale", choices=i18n.SUPPORTED, default=i18n.DEFAULT, help="the report's language (en)")
     run.set_defaults(func=cmd_report_run)
     for name, func, text in (
         ("backup", cmd_backup, "write a backup archive: database dump, deployed files, manifest of checksums"),

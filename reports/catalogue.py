@@ -1,4 +1,7 @@
-"""The named reports: each a title, a description and the statistics it shows, in order."""
+"""The named reports: each a title, a description and the statistics it shows, in order.
+
+Titles and descriptions are catalogue keys (atrium/locales: `report.<name>.title`, `report.<name>.description`),
+written in the reader's language when shown; plain text works too and is shown as it is."""
 
 from __future__ import annotations
 
@@ -16,10 +19,16 @@ from .tables import Filters, Table
 @dataclass(frozen=True)
 class Report:
     name: str
-    title: str
-    description: str
+    title: str  # a catalogue key, or plain text
+    description: str  # a catalogue key, or plain text
     statistics: tuple[Callable[[Session, Filters], Table], ...]
     template: str = "report.html"
+
+    def title_in(self, locale: str) -> str:
+        return translate(self.title, locale)
+
+    def description_in(self, locale: str) -> str:
+        return translate(self.description, locale)
 
     def tables(self, session: Session, filters: Filters) -> list[Table]:
         return [statistic(session, filters) for statistic in self.statistics]
@@ -30,8 +39,8 @@ REPORTS: dict[str, Report] = {
     for report in (
         Report(
             "monthly_client",
-            "Monthly client report",
-            "Clients by tier, status, industry and owner; new, dormant and lost clients; overdue follow-ups.",
+            "report.monthly_client.title",
+            "report.monthly_client.description",
             (
                 clients.clients_by_tier,
                 clients.clients_by_status,
@@ -44,8 +53,8 @@ REPORTS: dict[str, Report] = {
         ),
         Report(
             "service_performance",
-            "Service performance",
-            "Instances by process and status, open tasks by age and holder, cycle times and SLA compliance.",
+            "report.service_performance.title",
+            "report.service_performance.description",
             (
                 progress.instances_by_process_status,
                 progress.open_tasks_by_age,
@@ -57,8 +66,8 @@ REPORTS: dict[str, Report] = {
         ),
         Report(
             "satisfaction",
-            "Client satisfaction",
-            "CSAT distribution, NPS, the monthly trend, and satisfaction by service type and by employee.",
+            "report.satisfaction.title",
+            "report.satisfaction.description",
             (
                 satisfaction.csat_distribution,
                 satisfaction.nps_summary,
@@ -69,14 +78,14 @@ REPORTS: dict[str, Report] = {
         ),
         Report(
             "complaints",
-            "Complaints",
-            "Complaints by severity with time to resolve, the monthly trend, and acknowledgement within the SLA.",
+            "report.complaints.title",
+            "report.complaints.description",
             (satisfaction.complaints_by_severity, satisfaction.complaints_trend, progress.sla_compliance),
         ),
         Report(
             "relationships",
-            translate("report.relationships.title", "en"),
-            "Health scores by band and tier, how they moved over the period, and the reasons behind falls.",
+            "report.relationships.title",
+            "report.relationships.description",
             (
                 relationships.health_by_band_and_tier,
                 relationships.health_movements,

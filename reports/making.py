@@ -28,10 +28,12 @@ FILTER_NAMES = ("owner", "team", "service_type", "process_key")
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who the figures are for: the caller, or a schedule's creator when it fires."""
+    """Who the figures are for: the caller, or a schedule's creator when it fires; the report is written in
+    their language."""
 
     username: str
     roles: tuple[str, ...]
+    locale: str = "en"
 
 
 def report_or_raise(name: str) -> Report:
@@ -80,17 +82,19 @@ def resolve_filters(session: Session, viewer: Viewer, date_from: date, date_to: 
         service_type=parameters.get("service_type"),
         process_key=parameters.get("process_key"),
         labels=labels,
+        locale=viewer.locale,
     )
 
 
 def make(
     session: Session, report: Report, filters: Filters, fmt: str, *, generated_at: datetime, firm: str | None = None
 ):
-    """The report in `fmt`: a dict for json, bytes for pdf and xlsx, text for html."""
+    """The report in `fmt`, in the language of `filters`: a dict for json, bytes for pdf and xlsx, text for html."""
     tables = report.tables(session, filters)
+    title = report.title_in(filters.locale)
     if fmt == "json":
-        return render.as_json(report.title, filters, tables)
+        return render.as_json(title, filters, tables)
     if fmt == "xlsx":
-        return render.xlsx(report.title, filters, tables)
+        return render.xlsx(title, filters, tables)
     make_document = render.pdf if fmt == "pdf" else render.html
-    return make_document(report.title, filters, tables, generated_at=generated_at, firm=firm, template=report.template)
+    return make_document(title, filters, tables, generated_at=generated_at, firm=firm, template=report.template)

@@ -1,4 +1,6 @@
-"""A report (title, filters, tables) as HTML, PDF (WeasyPrint), XLSX (openpyxl) or JSON."""
+"""A report (title, filters, tables) as HTML, PDF (WeasyPrint), XLSX (openpyxl) or JSON, in the language of
+its filters (`Filters.locale`): the cover, page numbers and workbook labels come from the catalogue, the
+tables arrive already written in it (reports/statistics/)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from pathlib import Path
 import jinja2
 from openpyxl import Workbook
 from openpyxl.styles import Font
+
+from atrium.i18n import format_date, translate
 
 from . import charts, fonts
 from .tables import Filters, Table
@@ -32,8 +36,8 @@ XLSX_FORMATS = {"int": "#,##0", "float": "#,##0.0", "hours": "#,##0.0", "percent
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
-def cell(value, kind: str) -> str:
-    """A value as the report's tables show it: 1,234 · 3.5 · 87.5 % · 2026-03."""
+def cell(value, kind: str, locale: str = "en") -> str:
+    """A value as the report's tables show it: 1,234 · 3.5 · 87.5 % · 2026-03 (a date: 2026年3月5日 in Chinese)."""
     if value is None:
         return "—"
     if kind == "int":
@@ -42,6 +46,8 @@ def cell(value, kind: str) -> str:
         return f"{float(value) * 100:.1f} %"
     if kind in ("float", "hours"):
         return f"{float(value):,.1f}"
+    if kind == "date" and locale != "en":
+        return format_date(value, locale)
     return str(value)
 
 
@@ -50,9 +56,47 @@ _TEMPLATES.globals.update(latin_font=fonts.LATIN_FONT, cjk_font=fonts.CJK_FONT) 
 _TEMPLATES.tests["numeric"] = lambda column: column.kind in NUMERIC_KINDS
 
 
+# The cover's filter labels (reports/making.py resolve_filters) and their catalogue keys.
+FILTER_LABELS = {
+    "Owner": "report.cover.owner",
+    "Team": "report.cover.team",
+    "Service type": "report.cover.service_type",
+    "Process": "report.cover.process",
+}
+
+
 def period_label(filters: Filters) -> str:
-    """'2026-10-01 – 2026-10-31': the last day shown is the one before the exclusive `date_to`."""
-    return f"{filters.date_from.isoformat()} – {(filters.date_to - timedelta(days=1)).isoformat()}"
+    """'2026-10-01 – 2026-10-31' ('2026年10月1日 – 2026年10月31日' in Chinese): the last day shown is the one
+    before the exclusive `date_to`."""
+    first, last = filters.date_from, filters.date_to - timedelta(days=1)
+    if filters.locale == "en":
+        return f"{first.isoformat()} – {last.isoformat()}"
+    return f"{format_date(first, filters.locale)} – {format_date(last, filters.locale)}"
+
+
+def filter_labels(filters: Filters) -> list[tuple[str, object]]:
+    """The cover's filters, each label in the report's language."""
+    return [
+        (translate(FILTER_LABELS.get(label, label), filters.locale), value) for label, value in filters.labels.items()
+    ]
+
+
+def _generated(at: datetime, locale: str) -> str:
+    if locale == "en":
+        return f"{at:%Y-%m-%d %H:%M %Z}".rstrip()
+    return f"{format_date(at, locale)} {at:%H:%M %Z}".rstrip()
+
+
+def _page_counter(locale: str) -> str:
+    """The CSS `content` of the footer's "Page N of M" in `locale`: its {page} and {pages} become counters."""
+    parts = re.split(r"(\{pages?\})", translate("report.cover.page", locale, page="{page}", pages="{pages}"))
+    pieces = []
+    for part in parts:
+        if part in ("{page}", "{pages}"):
+            pieces.append(f"counter({part[1:-1]})")
+        elif part:
+            pieces.append('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return " ".join(pieces)
 
 
 def html(
@@ -72,14 +116,20 @@ def html(
             if isinstance(template, Path)
             else _TEMPLATES.get_template(template)
         )
+        locale = filters.locale
         return page.render(
             title=title,
             filters=filters,
+            filter_labels=filter_labels(filters),
             tables=tables,
             charts=[charts.svg(t) for t in tables],
             firm=firm,
             period=period_label(filters),
-            generated_at=f"{generated_at:%Y-%m-%d %H:%M %Z}".rstrip(),
+            generated_at=_generated(generated_at, locale),
+            lang=locale,
+            locale=locale,
+            page_counter=_page_counter(locale),
+            t=lambda key, **params: translate(key, locale, **params),
         )
     except jinja2.TemplateNotFound as exc:
         raise RenderError(f"no report template named {exc.name!r}") from exc
@@ -122,6 +172,7 @@ def as_json(title: str, filters: Filters, tables: list[Table]) -> dict:
     """The report as JSON-serialisable data; `period.to` is the last day included."""
     return {
         "title": title,
+        "locale": filters.locale,
         "period": {"from": filters.date_from.isoformat(), "to": (filters.date_to - timedelta(days=1)).isoformat()},
         "filters": {str(label): _json_value(value) for label, value in filters.labels.items()},
         "tables": [
@@ -148,15 +199,21 @@ def xlsx(title: str, filters: Filters, tables: list[Table]) -> bytes:
 def _workbook(title: str, filters: Filters, tables: list[Table]) -> bytes:
     book = Workbook()
     about = book.active
-    about.title = "About"
-    for label, value in [("Report", title), ("Period", period_label(filters)), *filters.labels.items()]:
+    locale = filters.locale
+    about.title = translate("report.cover.about", locale)
+    for label, value in [
+        (translate("report.cover.report", locale), title),
+        (translate("report.cover.period", locale), period_label(filters)),
+        *filter_labels(filters),
+    ]:
         about.append([label, str(value)])
         about.cell(about.max_row, 1).font = Font(bold=True)
     about.column_dimensions["A"].width = 14
     about.column_dimensions["B"].width = max(20, len(title) + 4)
-    used = {"about"}
+    used = {about.title.lower()}
     for table in tables:
-        sheet = book.create_sheet(_sheet_name(table.name, used))
+        # Sheets are named for their tables: the machine name in English (as they always were), the title otherwise.
+        sheet = book.create_sheet(_sheet_name(table.name if locale == "en" else table.title, used))
         sheet.append([c.title for c in table.columns])
         for header in sheet[1]:
             header.font = Font(bold=True)

@@ -25,6 +25,8 @@ from storage.reports import FAILED, QUEUED, SUCCEEDED, ReportRun, ReportSchedule
 
 from .making import Viewer, make, report_or_raise, resolve_filters
 from .periods import period_dates
+from .render import period_label
+from .tables import Filters
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,9 @@ def execute_run(session, run: ReportRun, settings) -> None:
             if account is None or not account.active:
                 raise RuntimeError(f"the schedule's owner {run.requested_by} is no longer active")
             report = report_or_raise(run.report)
-            viewer = Viewer(account.username, tuple(account.roles or ()))
+            # Written, and mailed, in the language of the schedule's creator, whose figures these are.
+            locale = account.locale if account.locale in i18n.SUPPORTED else i18n.DEFAULT
+            viewer = Viewer(account.username, tuple(account.roles or ()), locale)
             filters = resolve_filters(session, viewer, run.period_from, run.period_to, run.parameters or {})
             pdf = make(session, report, filters, "pdf", generated_at=now, firm=settings.firm_name)
     except Exception as exc:  # any failure is the run's outcome, kept with it
@@ -152,7 +156,7 @@ def execute_run(session, run: ReportRun, settings) -> None:
     else:
         run.status, run.error, run.retry_at = SUCCEEDED, None, None
         run.pdf, run.pdf_size = pdf, len(pdf)
-        _mail(session, run, report.title)
+        _mail(session, run, report.title, filters)
     run.finished_at = clock.now()
     audit.record(
         session,
@@ -171,8 +175,9 @@ def execute_run(session, run: ReportRun, settings) -> None:
     )
 
 
-def _mail(session, run: ReportRun, title: str) -> None:
-    period = f"{run.period_from.isoformat()} – {(run.period_to - timedelta(days=1)).isoformat()}"
+def _mail(session, run: ReportRun, title: str, filters: Filters) -> None:
+    """Mail the run's PDF to each recipient, in the language it is written in (`filters.locale`)."""
+    period = period_label(filters)
     for recipient in run.recipients or []:
         email = recipient if "@" in recipient else None
         notifications.queue(
@@ -183,6 +188,7 @@ def _mail(session, run: ReportRun, title: str) -> None:
             subject="notification.report_mailed.subject",
             body="notification.report_mailed.body",
             params={"title": i18n.Term(title), "period": period, "run": run.id},
+            locale=filters.locale,
             actor=audit.SCHEDULER,
             report_run_id=run.id,
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from atrium.i18n import catalogue, format_date, translate
+
 
 @dataclass(frozen=True)
 class Column:
@@ -45,7 +47,7 @@ class Table:
 
 @dataclass(frozen=True)
 class Filters:
-    """The period and the optional filters every statistic takes.
+    """The period, the optional filters and the reader's language every statistic takes.
 
     `date_from` inclusive, `date_to` exclusive (UTC midnight). `owners`, when set, limits every
     client-scoped figure to clients owned by those usernames: an account manager's own view
@@ -57,3 +59,21 @@ class Filters:
     service_type: str | None = None
     process_key: str | None = None
     labels: dict = field(default_factory=dict)  # what the cover shows: {"Owner": "alice", "Team": "North"}
+    # The reader's language (atrium.i18n.SUPPORTED): titles, headings, labels and notes are written in it.
+    locale: str = "en"
+
+    def text(self, key: str, **params) -> str:
+        """A catalogue message (atrium/locales) in the report's language."""
+        return translate(key, self.locale, **params)
+
+    def value(self, prefix: str, value):
+        """A category value shown as a label (a status, a severity): the catalogue's `<prefix>.<value>` in the
+        report's language, or the value as it is when the catalogue has no such key (an unknown status)."""
+        key = f"{prefix}.{value}"
+        return translate(key, self.locale) if key in catalogue("en") else value
+
+    def day(self, value) -> str:
+        """A date in the report's language: ISO in English (as the reports always showed it), 2026年1月5日 in Chinese."""
+        if value is None or self.locale == "en":
+            return str(value)
+        return format_date(value, self.locale)

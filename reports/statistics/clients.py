@@ -10,10 +10,16 @@ from storage.clients import Client, ClientStatusChange
 from ..tables import Chart, Column, Filters, Table
 from .sql import in_period, month_of, months, start_of, visible_clients
 
-COUNT = Column("clients", "Clients", "int")
+
+def _count(filters: Filters) -> Column:
+    return Column("clients", filters.text("report.column.clients"), "int")
 
 
-def _count_by(session: Session, filters: Filters, column, name: str, title: str, label: str, chart: str) -> Table:
+def _count_by(
+    session: Session, filters: Filters, column, name: str, label: str, chart: str, values: str | None = None
+) -> Table:
+    """Clients counted by `column`, headed `report.column.<label>`; with `values`, each value shown as its
+    catalogue label `<values>.<value>`."""
     key = func.coalesce(column, "(none)")
     rows = session.execute(
         select(key, func.count())
@@ -21,33 +27,31 @@ def _count_by(session: Session, filters: Filters, column, name: str, title: str,
         .group_by(key)
         .order_by(func.count().desc(), key)
     ).all()
+    none = filters.text("report.value.none")
     return Table(
         name,
-        title,
-        (Column("key", label), COUNT),
-        [tuple(r) for r in rows],
+        filters.text(f"report.statistic.{name}.title"),
+        (Column("key", filters.text(f"report.column.{label}")), _count(filters)),
+        [(none if key == "(none)" else filters.value(values, key) if values else key, n) for key, n in rows],
         Chart(chart, "key", ("clients",)),
-        note="Clients on the books at the end of the period: created before it ended, not deleted; "
-        "by their status now.",
+        note=filters.text("report.note.clients_on_the_books"),
     )
 
 
 def clients_by_tier(session: Session, filters: Filters) -> Table:
-    return _count_by(session, filters, Client.tier, "clients_by_tier", "Clients by tier", "Tier", "bar")
+    return _count_by(session, filters, Client.tier, "clients_by_tier", "tier", "bar")
 
 
 def clients_by_status(session: Session, filters: Filters) -> Table:
-    return _count_by(session, filters, Client.status, "clients_by_status", "Clients by status", "Status", "pie")
+    return _count_by(session, filters, Client.status, "clients_by_status", "status", "pie", "client.status")
 
 
 def clients_by_industry(session: Session, filters: Filters) -> Table:
-    return _count_by(
-        session, filters, Client.industry, "clients_by_industry", "Clients by industry", "Industry", "hbar"
-    )
+    return _count_by(session, filters, Client.industry, "clients_by_industry", "industry", "hbar")
 
 
 def clients_by_owner(session: Session, filters: Filters) -> Table:
-    return _count_by(session, filters, Client.owner, "clients_by_owner", "Clients by account manager", "Owner", "hbar")
+    return _count_by(session, filters, Client.owner, "clients_by_owner", "owner", "hbar")
 
 
 def client_movements(session: Session, filters: Filters) -> Table:
@@ -80,15 +84,14 @@ def client_movements(session: Session, filters: Filters) -> Table:
     rows = [(m, new.get(m, 0), moved.get((m, "dormant"), 0), moved.get((m, "former"), 0)) for m in months(filters)]
     return Table(
         "client_movements",
-        "New, dormant and lost clients per month",
+        filters.text("report.statistic.client_movements.title"),
         (
-            Column("month", "Month", "month"),
-            Column("new", "New", "int"),
-            Column("dormant", "Became dormant", "int"),
-            Column("lost", "Lost", "int"),
+            Column("month", filters.text("report.column.month"), "month"),
+            Column("new", filters.text("report.column.new"), "int"),
+            Column("dormant", filters.text("report.column.became_dormant"), "int"),
+            Column("lost", filters.text("report.column.lost"), "int"),
         ),
         rows,
         Chart("bar", "month", ("new", "dormant", "lost")),
-        note="New: created that month. Became dormant, lost: changed from another status to dormant, to "
-        "former that month (a client created so is only new); a client counts once a month.",
+        note=filters.text("report.statistic.client_movements.note"),
     )

@@ -8,6 +8,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from atrium import clock
+from atrium.i18n import Term
 from storage.client_records import Complaint, FollowUp, ServiceRequest, live
 from storage.clients import Client
 from storage.instances import ACTIVE, CANCELLED, COMPLETED, ERROR, ProcessInstance
@@ -60,19 +61,20 @@ def instances_by_process_status(session: Session, filters: Filters) -> Table:
     ).all()
     return Table(
         "instances_by_process_status",
-        "Process instances started, by process and status",
+        filters.text("report.statistic.instances_by_process_status.title"),
         (
-            Column("process", "Process"),
-            Column("started", "Started", "int"),
-            *(Column(status, status.title(), "int") for status in INSTANCE_STATUSES),
+            Column("process", filters.text("report.column.process")),
+            Column("started", filters.text("report.column.started"), "int"),
+            *(Column(status, filters.text(f"report.column.instance_{status}"), "int") for status in INSTANCE_STATUSES),
         ),
         [tuple(r) for r in rows],
         Chart("stacked_bar", "process", INSTANCE_STATUSES),
-        note="Instances started in the period, by their status now (error: stopped at an incident).",
+        note=filters.text("report.statistic.instances_by_process_status.note"),
     )
 
 
-AGE_BUCKETS = (("< 1 day", 1), ("1-3 days", 3), ("3-7 days", 7), ("7-30 days", 30), ("> 30 days", None))
+# Each bucket's catalogue key (report.value.age.<key>) and upper bound in days.
+AGE_BUCKETS = (("under_1", 1), ("1_3", 3), ("3_7", 7), ("7_30", 30), ("over_30", None))
 
 
 def open_tasks_by_age(session: Session, filters: Filters) -> Table:
@@ -89,11 +91,14 @@ def open_tasks_by_age(session: Session, filters: Filters) -> Table:
     )
     return Table(
         "open_tasks_by_age",
-        "Open tasks by age",
-        (Column("age", "Age"), Column("tasks", "Open tasks", "int")),
-        [(label, counts.get(label, 0)) for label, _ in AGE_BUCKETS],
+        filters.text("report.statistic.open_tasks_by_age.title"),
+        (
+            Column("age", filters.text("report.column.age")),
+            Column("tasks", filters.text("report.column.open_tasks"), "int"),
+        ),
+        [(filters.text(f"report.value.age.{key}"), counts.get(key, 0)) for key, _ in AGE_BUCKETS],
         Chart("bar", "age", ("tasks",)),
-        note='Age: time since the task was opened, now; a task exactly 1 day old is in "1-3 days".',
+        note=filters.text("report.statistic.open_tasks_by_age.note", bucket=filters.text("report.value.age.1_3")),
     )
 
 
@@ -111,27 +116,32 @@ def open_tasks_by_assignee(session: Session, filters: Filters) -> Table:
         .where(*scope, Task.assignee.is_(None))
         .group_by(groups.c.name)
     ).all()
+    user, group_kind = filters.text("report.value.user"), filters.text("report.value.group")
+    no_group = filters.text("report.value.no_group")
     rows = sorted(
-        [(who, "user", n) for who, n in assigned] + [(group or "(no group)", "group", n) for group, n in offered],
+        [(who, user, n) for who, n in assigned] + [(group or no_group, group_kind, n) for group, n in offered],
         key=lambda r: (-r[2], r[0]),
     )
     return Table(
         "open_tasks_by_assignee",
-        "Open tasks by assignee, and unclaimed ones by group",
-        (Column("holder", "Assignee or group"), Column("kind", "Kind"), Column("tasks", "Open tasks", "int")),
+        filters.text("report.statistic.open_tasks_by_assignee.title"),
+        (
+            Column("holder", filters.text("report.column.assignee_or_group")),
+            Column("kind", filters.text("report.column.kind")),
+            Column("tasks", filters.text("report.column.open_tasks"), "int"),
+        ),
         rows,
         Chart("hbar", "holder", ("tasks",)),
-        note="Claimed tasks by assignee (user); unclaimed ones by candidate group, once in each group "
-        "they are offered to.",
+        note=filters.text("report.statistic.open_tasks_by_assignee.note"),
     )
 
 
-HOURS = (
-    Column("count", "Count", "int"),
-    Column("median_hours", "Median (h)", "hours"),
-    Column("p90_hours", "90th percentile (h)", "hours"),
-)
-PERCENTILES = "Median and 90th percentile interpolated between ranks (PostgreSQL's percentile_cont)."
+def _hours(filters: Filters) -> tuple[Column, ...]:
+    return (
+        Column("count", filters.text("report.column.count"), "int"),
+        Column("median_hours", filters.text("report.column.median_hours"), "hours"),
+        Column("p90_hours", filters.text("report.column.p90_hours"), "hours"),
+    )
 
 
 def cycle_time_by_process(session: Session, filters: Filters) -> Table:
@@ -145,11 +155,11 @@ def cycle_time_by_process(session: Session, filters: Filters) -> Table:
     rows = session.execute(stats.order_by(stats.selected_columns[0])).all()
     return Table(
         "cycle_time_by_process",
-        "Cycle time by process",
-        (Column("process", "Process"), *HOURS),
+        filters.text("report.statistic.cycle_time_by_process.title"),
+        (Column("process", filters.text("report.column.process")), *_hours(filters)),
         [tuple(r) for r in rows],
         Chart("bar", "process", ("median_hours", "p90_hours")),
-        note=f"Instances that completed in the period (cancelled ones are left out), start to end. {PERCENTILES}",
+        note=filters.text("report.statistic.cycle_time_by_process.note", percentiles=Term("report.note.percentiles")),
     )
 
 
@@ -164,11 +174,16 @@ def cycle_time_by_task(session: Session, filters: Filters) -> Table:
     rows = session.execute(stats.order_by(*stats.selected_columns[:3])).all()
     return Table(
         "cycle_time_by_task",
-        "Cycle time by task",
-        (Column("process", "Process"), Column("element", "Element"), Column("task", "Task"), *HOURS),
+        filters.text("report.statistic.cycle_time_by_task.title"),
+        (
+            Column("process", filters.text("report.column.process")),
+            Column("element", filters.text("report.column.element")),
+            Column("task", filters.text("report.column.task")),
+            *_hours(filters),
+        ),
         [tuple(r) for r in rows],
         Chart("hbar", "task", ("median_hours", "p90_hours")),
-        note=f"Tasks completed in the period (not cancelled ones), opened to completed. {PERCENTILES}",
+        note=filters.text("report.statistic.cycle_time_by_task.note", percentiles=Term("report.note.percentiles")),
     )
 
 
@@ -197,26 +212,21 @@ def sla_compliance(session: Session, filters: Filters) -> Table:
         .where(visible_clients(filters), in_period(Complaint.received_at, filters), live(Complaint))
     )
     rows = []
-    for kind, query in (
-        ("Service requests resolved within SLA", requests),
-        ("Complaints acknowledged in time", complaints),
-    ):
+    for kind, query in (("requests_within_sla", requests), ("complaints_acknowledged_in_time", complaints)):
         total, met = session.execute(query).one()
-        rows.append((kind, total, met or 0, (met or 0) / total if total else None))
+        rows.append((filters.text(f"report.value.{kind}"), total, met or 0, (met or 0) / total if total else None))
     return Table(
         "sla_compliance",
-        "SLA compliance",
+        filters.text("report.statistic.sla_compliance.title"),
         (
-            Column("kind", "Measure"),
-            Column("total", "Total", "int"),
-            Column("met", "Met", "int"),
-            Column("rate", "Rate", "percent"),
+            Column("kind", filters.text("report.column.measure")),
+            Column("total", filters.text("report.column.total"), "int"),
+            Column("met", filters.text("report.column.met"), "int"),
+            Column("rate", filters.text("report.column.rate"), "percent"),
         ),
         rows,
         Chart("hbar", "kind", ("total", "met")),
-        note="Service requests resolved in the period that had an SLA due time, met when resolved by it; "
-        "complaints received in the period, met when acknowledged by the due time fixed when each "
-        "was received (one not acknowledged yet has missed it).",
+        note=filters.text("report.statistic.sla_compliance.note"),
     )
 
 
@@ -232,9 +242,12 @@ def overdue_follow_ups(session: Session, filters: Filters) -> Table:
     ).all()
     return Table(
         "overdue_follow_ups",
-        "Overdue follow-ups by account manager",
-        (Column("owner", "Owner"), Column("overdue", "Overdue follow-ups", "int")),
-        [tuple(r) for r in rows],
+        filters.text("report.statistic.overdue_follow_ups.title"),
+        (
+            Column("owner", filters.text("report.column.owner")),
+            Column("overdue", filters.text("report.column.overdue_follow_ups"), "int"),
+        ),
+        [(filters.text("report.value.none") if owner == "(none)" else owner, n) for owner, n in rows],
         Chart("hbar", "owner", ("overdue",)),
-        note="Planned before now and not yet done, whatever the period.",
+        note=filters.text("report.statistic.overdue_follow_ups.note"),
     )

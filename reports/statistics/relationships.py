@@ -10,7 +10,6 @@ from collections import Counter
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
-from atrium.i18n import translate
 from storage.clients import TIERS, Client
 from storage.health import AT_RISK, BANDS, ClientHealth, ClientHealthSnapshot
 
@@ -18,11 +17,6 @@ from ..tables import Chart, Column, Filters, Table
 from .sql import start_of, visible_clients
 
 Snapshot = ClientHealthSnapshot
-
-
-def _text(key: str) -> str:
-    """A title or label from the server catalogue (reports are rendered in English for now)."""
-    return translate(key, "en")
 
 
 def health_distribution(session: Session, *, owners: set[str] | None) -> dict:
@@ -84,7 +78,7 @@ def health_by_band_and_tier(session: Session, filters: Filters) -> Table:
         tiers = sorted(set(TIERS) | {tier for _, tier in found})
         rows = [
             (
-                _text(f"health.band.{band}"),
+                filters.text(f"health.band.{band}"),
                 tier,
                 found.get((band, tier), (0, None))[0],
                 round(float(found[band, tier][1]), 1) if (band, tier) in found else None,
@@ -94,16 +88,18 @@ def health_by_band_and_tier(session: Session, filters: Filters) -> Table:
         ]
     return Table(
         "health_by_band_and_tier",
-        _text("report.relationships.distribution"),
+        filters.text("report.relationships.distribution"),
         (
-            Column("band", _text("report.relationships.band")),
-            Column("tier", _text("report.relationships.tier")),
-            Column("clients", _text("report.relationships.clients"), "int"),
-            Column("average_score", _text("report.relationships.average"), "float"),
+            Column("band", filters.text("report.relationships.band")),
+            Column("tier", filters.text("report.relationships.tier")),
+            Column("clients", filters.text("report.relationships.clients"), "int"),
+            Column("average_score", filters.text("report.relationships.average"), "float"),
         ),
         rows,
         Chart("bar", "band", ("clients",)),
-        note=f"As scored in the week of {week}." if week else "No health scores in the period.",
+        note=filters.text("report.statistic.health_by_band_and_tier.note", week=filters.day(week))
+        if week
+        else filters.text("report.statistic.health_by_band_and_tier.none"),
     )
 
 
@@ -148,17 +144,17 @@ def health_movements(session: Session, filters: Filters) -> Table:
         counts = {"improved": improved, "fell": fell, "unchanged": unchanged, "newly_at_risk": newly}
     return Table(
         "health_movements",
-        _text("report.relationships.movements"),
+        filters.text("report.relationships.movements"),
         (
-            Column("movement", _text("report.relationships.movement")),
-            Column("clients", _text("report.relationships.clients"), "int"),
+            Column("movement", filters.text("report.relationships.movement")),
+            Column("clients", filters.text("report.relationships.clients"), "int"),
         ),
-        [(_text(f"report.relationships.{name}"), int(n)) for name, n in counts.items()],
+        [(filters.text(f"report.relationships.{name}"), int(n)) for name, n in counts.items()],
         Chart("bar", "movement", ("clients",)),
         note=(
-            f"Scores of the week of {start} against the week of {end}."
+            filters.text("report.statistic.health_movements.note", start=filters.day(start), end=filters.day(end))
             if start is not None and end is not None and start < end
-            else "Fewer than two scored weeks in the period."
+            else filters.text("report.statistic.health_movements.none")
         ),
     )
 
@@ -179,18 +175,18 @@ def health_fall_reasons(session: Session, filters: Filters) -> Table:
                     counted[reason["reason"]] += 1
                     points[reason["reason"]] += reason["points"]
     rows = [
-        (_text(f"health.reason.{reason}"), n, round(points[reason] / n, 1))
+        (filters.text(f"health.reason.{reason}"), n, round(points[reason] / n, 1))
         for reason, n in sorted(counted.items(), key=lambda item: (-item[1], item[0]))
     ]
     return Table(
         "health_fall_reasons",
-        _text("report.relationships.fall_reasons"),
+        filters.text("report.relationships.fall_reasons"),
         (
-            Column("reason", _text("report.relationships.reason")),
-            Column("clients", _text("report.relationships.clients"), "int"),
-            Column("points", _text("report.relationships.points"), "float"),
+            Column("reason", filters.text("report.relationships.reason")),
+            Column("clients", filters.text("report.relationships.clients"), "int"),
+            Column("points", filters.text("report.relationships.points"), "float"),
         ),
         rows,
         Chart("hbar", "reason", ("clients",)),
-        note="Reasons that fired at the end of the period but not at its start, for clients whose score fell.",
+        note=filters.text("report.statistic.health_fall_reasons.note"),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from atrium.i18n import Term, format_number
 from storage.client_records import Complaint, Feedback, ServiceRequest, live
 from storage.clients import Client
 
@@ -18,7 +19,7 @@ from .sql import (
     visible_clients,
 )
 
-NPS_NOTE = "NPS = % promoters (9-10) − % detractors (0-6), from -100 to 100."
+NPS_NOTE = Term("report.note.nps")  # a part of several notes
 
 
 def _feedback(filters: Filters, *columns):
@@ -59,15 +60,21 @@ def csat_distribution(session: Session, filters: Filters) -> Table:
     average = sum(score * n for score, n in counts.items()) / total if total else None
     return Table(
         "csat_distribution",
-        "CSAT: ratings given",
+        filters.text("report.statistic.csat_distribution.title"),
         (
-            Column("score", "Score (1-5)", "int"),
-            Column("responses", "Responses", "int"),
-            Column("share", "Share", "percent"),
+            Column("score", filters.text("report.column.score_1_5"), "int"),
+            Column("responses", filters.text("report.column.responses"), "int"),
+            Column("share", filters.text("report.column.share"), "percent"),
         ),
         [(score, counts.get(score, 0), counts.get(score, 0) / total if total else None) for score in range(1, 6)],
         Chart("bar", "score", ("responses",)),
-        note=f"{total} ratings; average {average:.2f}." if total else "No ratings in the period.",
+        note=filters.text(
+            "report.statistic.csat_distribution.note",
+            total=format_number(total, filters.locale),
+            average=f"{average:.2f}",
+        )
+        if total
+        else filters.text("report.statistic.csat_distribution.none"),
     )
 
 
@@ -78,18 +85,29 @@ def nps_summary(session: Session, filters: Filters) -> Table:
         ).where(Feedback.nps.is_not(None))
     ).one()
     groups = (
-        ("Promoters (9-10)", promoters),
-        ("Passives (7-8)", responses - promoters - detractors),
-        ("Detractors (0-6)", detractors),
+        ("promoters", promoters),
+        ("passives", responses - promoters - detractors),
+        ("detractors", detractors),
     )
     nps = _nps(promoters, detractors, responses)
     return Table(
         "nps_summary",
-        "Net Promoter Score",
-        (Column("group", "Group"), Column("responses", "Responses", "int"), Column("share", "Share", "percent")),
-        [(group, n, n / responses) for group, n in groups] if responses else [],
+        filters.text("report.statistic.nps_summary.title"),
+        (
+            Column("group", filters.text("report.column.group")),
+            Column("responses", filters.text("report.column.responses"), "int"),
+            Column("share", filters.text("report.column.share"), "percent"),
+        ),
+        [(filters.text(f"report.value.{group}"), n, n / responses) for group, n in groups] if responses else [],
         Chart("pie", "group", ("responses",)),
-        note=f"NPS {nps:g} from {responses} responses. {NPS_NOTE}" if responses else f"No responses. {NPS_NOTE}",
+        note=filters.text(
+            "report.statistic.nps_summary.note",
+            nps=f"{nps:g}",
+            responses=format_number(responses, filters.locale),
+            nps_note=NPS_NOTE,
+        )
+        if responses
+        else filters.text("report.statistic.nps_summary.none", nps_note=NPS_NOTE),
     )
 
 
@@ -115,17 +133,16 @@ def satisfaction_trend(session: Session, filters: Filters) -> Table:
         rows.append((m, n, _average(csat), _nps(promoters or 0, detractors or 0, nps_n)))
     return Table(
         "satisfaction_trend",
-        "Satisfaction per month",
+        filters.text("report.statistic.satisfaction_trend.title"),
         (
-            Column("month", "Month", "month"),
-            Column("responses", "Responses", "int"),
-            Column("csat", "CSAT average", "float"),
-            Column("nps", "NPS", "float"),
+            Column("month", filters.text("report.column.month"), "month"),
+            Column("responses", filters.text("report.column.responses"), "int"),
+            Column("csat", filters.text("report.column.csat_average"), "float"),
+            Column("nps", filters.text("report.column.nps"), "float"),
         ),
         rows,
         Chart("line", "month", ("csat",)),
-        note="Responses: feedback given that month; CSAT over those with a CSAT, NPS over those with an "
-        f"NPS. {NPS_NOTE}",
+        note=filters.text("report.statistic.satisfaction_trend.note", nps_note=NPS_NOTE),
     )
 
 
@@ -157,45 +174,46 @@ def satisfaction_by_service_type(session: Session, filters: Filters) -> Table:
             .group_by(group)
         )
     }
+    none = filters.text("report.value.none")
     rows = [
-        (t, *feedback.get(t, (0, None)), *ratings.get(t, (0, None))) for t in sorted(feedback.keys() | ratings.keys())
+        (none if t == "(none)" else t, *feedback.get(t, (0, None)), *ratings.get(t, (0, None)))
+        for t in sorted(feedback.keys() | ratings.keys())
     ]
     return Table(
         "satisfaction_by_service_type",
-        "CSAT by service type",
+        filters.text("report.statistic.satisfaction_by_service_type.title"),
         (
-            Column("type", "Service type"),
-            Column("responses", "Responses", "int"),
-            Column("csat", "CSAT average", "float"),
-            Column("ratings", "Closing ratings", "int"),
-            Column("rating", "Closing rating average", "float"),
+            Column("type", filters.text("report.column.service_type")),
+            Column("responses", filters.text("report.column.responses"), "int"),
+            Column("csat", filters.text("report.column.csat_average"), "float"),
+            Column("ratings", filters.text("report.column.closing_ratings"), "int"),
+            Column("rating", filters.text("report.column.closing_rating_average"), "float"),
         ),
         rows,
         Chart("hbar", "type", ("csat", "rating")),
-        note="CSAT: feedback given in the period about service requests, by the request's type. Closing "
-        "rating: the 1-5 rating recorded when a request closed in the period (the process also keeps "
-        "it as feedback, so the two overlap).",
+        note=filters.text("report.statistic.satisfaction_by_service_type.note"),
     )
 
 
 def satisfaction_by_employee(session: Session, filters: Filters) -> Table:
+    unassigned = filters.text("report.value.unassigned")
     rows = [
-        (e, n, _average(avg))
+        (unassigned if e == "(unassigned)" else e, n, _average(avg))
         for e, n, avg in session.execute(
             _on_requests(filters, func.coalesce(ServiceRequest.assignee, "(unassigned)"), "employee")
         )
     ]
     return Table(
         "satisfaction_by_employee",
-        "CSAT by employee",
+        filters.text("report.statistic.satisfaction_by_employee.title"),
         (
-            Column("employee", "Employee"),
-            Column("responses", "Responses", "int"),
-            Column("csat", "CSAT average", "float"),
+            Column("employee", filters.text("report.column.employee")),
+            Column("responses", filters.text("report.column.responses"), "int"),
+            Column("csat", filters.text("report.column.csat_average"), "float"),
         ),
         rows,
         Chart("hbar", "employee", ("csat",)),
-        note="Feedback given in the period about service requests, by the request's assignee.",
+        note=filters.text("report.statistic.satisfaction_by_employee.note"),
     )
 
 
@@ -221,23 +239,22 @@ def complaints_by_severity(session: Session, filters: Filters) -> Table:
     times = {severity: (p50, p90) for severity, _, p50, p90 in session.execute(stats)}
     order = ["critical", "high", "medium", "low"]
     rows = [
-        (s, *counts[s], *times.get(s, (None, None)))
+        (filters.value("complaint.severity", s), *counts[s], *times.get(s, (None, None)))
         for s in sorted(counts, key=lambda s: (order.index(s) if s in order else len(order), s))
     ]
     return Table(
         "complaints_by_severity",
-        "Complaints by severity",
+        filters.text("report.statistic.complaints_by_severity.title"),
         (
-            Column("severity", "Severity"),
-            Column("received", "Received", "int"),
-            Column("resolved", "Resolved", "int"),
-            Column("median_hours", "Median to resolve (h)", "hours"),
-            Column("p90_hours", "90th pct (h)", "hours"),
+            Column("severity", filters.text("report.column.severity")),
+            Column("received", filters.text("report.column.received"), "int"),
+            Column("resolved", filters.text("report.column.resolved"), "int"),
+            Column("median_hours", filters.text("report.column.median_to_resolve_hours"), "hours"),
+            Column("p90_hours", filters.text("report.column.p90_pct_hours"), "hours"),
         ),
         rows,
         Chart("bar", "severity", ("received", "resolved")),
-        note="Complaints received in the period, resolved by now; hours from receipt to resolution, "
-        "interpolated between ranks (PostgreSQL's percentile_cont).",
+        note=filters.text("report.statistic.complaints_by_severity.note"),
     )
 
 
@@ -256,13 +273,13 @@ def complaints_trend(session: Session, filters: Filters) -> Table:
     received, resolved = per_month(Complaint.received_at), per_month(Complaint.resolved_at)
     return Table(
         "complaints_trend",
-        "Complaints per month",
+        filters.text("report.statistic.complaints_trend.title"),
         (
-            Column("month", "Month", "month"),
-            Column("received", "Received", "int"),
-            Column("resolved", "Resolved", "int"),
+            Column("month", filters.text("report.column.month"), "month"),
+            Column("received", filters.text("report.column.received"), "int"),
+            Column("resolved", filters.text("report.column.resolved"), "int"),
         ),
         [(m, received.get(m, 0), resolved.get(m, 0)) for m in months(filters)],
         Chart("bar", "month", ("received", "resolved")),
-        note="Complaints received that month, and complaints resolved that month (whenever received).",
+        note=filters.text("report.statistic.complaints_trend.note"),
     )
