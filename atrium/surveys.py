@@ -151,7 +151,16 @@ def firm_name(settings: Settings) -> str:
     return settings.firm_name or "Atrium"
 
 
-def _mail(session: Session, survey: Survey, contact: Contact, token: str, settings: Settings, *, reminder: bool):
+def _mail(
+    session: Session,
+    survey: Survey,
+    contact: Contact,
+    token: str,
+    settings: Settings,
+    *,
+    reminder: bool,
+    actor: str | None,
+):
     locale = survey.locale
     about = subject_title(session, survey)
     params = {
@@ -171,7 +180,7 @@ def _mail(session: Session, survey: Survey, contact: Contact, token: str, settin
         body=f"survey.mail.{kind}.body",
         params=params,
         locale=locale,
-        actor=None,
+        actor=actor,
         instance_id=survey.instance_id,
     )
 
@@ -221,7 +230,7 @@ def send_survey(
     )
     session.add(survey)
     session.flush()
-    _mail(session, survey, contact, token, settings, reminder=False)
+    _mail(session, survey, contact, token, settings, reminder=False, actor=actor)
     audit.record(
         session,
         "survey.send",
@@ -253,7 +262,7 @@ def remind(session: Session, *, settings: Settings, survey: Survey, actor: str |
         return False
     token, survey.token_digest = new_link_token(settings)
     survey.reminded_at = clock.now()
-    _mail(session, survey, contact, token, settings, reminder=True)
+    _mail(session, survey, contact, token, settings, reminder=True, actor=actor)
     audit.record(session, "survey.remind", actor=actor, target=target_of(survey), detail={"contact_id": contact.id})
     return True
 
@@ -487,6 +496,14 @@ def notify_low_score(session: Session, *, survey: Survey, answer: dict, actor: s
         instance_id=instance_id,
         client_id=client.id,
     )
+    # escalation.escalate leaves the audit of an escalation to its caller (as follow-ups and complaints do).
+    audit.record(
+        session,
+        "survey.escalate",
+        actor=actor,
+        target=target_of(survey),
+        detail={"manager": manager, "notified": told, "score": score},
+    )
     return {"manager": manager, "notified": told}
 
 
@@ -540,7 +557,7 @@ def start_due_nps_surveys(engine, *, limit: int = 200) -> int:
         cutoff = _months_before(clock.now(), settings.survey_nps_months)
         candidates = clients_due_for_periodic(session, form_key=NPS_FORM, asked_after=cutoff)
         for client_id in candidates:
-            if start_survey(engine, session, client_id=client_id, form_key=NPS_FORM, actor=None) is not None:
+            if start_survey(engine, session, client_id=client_id, form_key=NPS_FORM, actor=audit.SCHEDULER) is not None:
                 started += 1
                 if started >= limit:
                     break

@@ -20,16 +20,19 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from atrium import audit
+from atrium import audit, surveys
 from atrium.cli import build_parser, main
 from atrium.clock import now as clock_now
+from atrium.health import daily_health
 from atrium.settings import PROJECT_ROOT
+from atrium.surveys import start_due_nps_surveys
 from engine.handlers import register_all
 from engine.scheduler import fire_due_timers
 from engine.services import ServiceRegistry
 from reports.scheduling import fire_due_schedules, run_pending_reports
 from storage.audit import AuditEntry
-from storage.notifications import add_notification
+from storage.notifications import Notification, add_notification
+from storage.surveys import Survey
 from storage.tasks import open_tasks
 
 from .api_helpers import caller, client_body, deploy_firm_processes, deploy_via_api, make_app, password_for
@@ -886,6 +889,152 @@ for _path in RECORD_KINDS:
     _record_cases(_path)
 
 
+# Relationship care (api/care.py)
+_FOUNDED = {"kind": "founding_anniversary", "calendar": "lunar", "month": 2, "day": 2, "year": 1998}
+
+
+@case("POST", "/api/clients/<id:client_id>/care-dates")
+def _(w):
+    client = w.new_client()
+    w.call(
+        "account_manager",
+        "POST",
+        "/api/clients/<id:client_id>/care-dates",
+        f"/api/clients/{client['id']}/care-dates",
+        action="care_date.create",
+        target=lambda t: (t or "").startswith(f"client:{client['id']}/care-dates/"),
+        json=_FOUNDED,
+    )
+
+
+@case("DELETE", "/api/clients/<id:client_id>/care-dates/<id:care_date_id>")
+def _(w):
+    client = w.new_client()
+    made = w.people["account_manager"].post(f"/api/clients/{client['id']}/care-dates", json=_FOUNDED)
+    assert made.status_code == 201, made.json
+    w.call(
+        "account_manager",
+        "DELETE",
+        "/api/clients/<id:client_id>/care-dates/<id:care_date_id>",
+        f"/api/clients/{client['id']}/care-dates/{made.json['id']}",
+        action="care_date.delete",
+        target=f"client:{client['id']}/care-dates/{made.json['id']}",
+    )
+
+
+@case("PUT", "/api/settings/care")
+def _(w):
+    w.deploy_firm()
+    w.new_client(status="active")  # switching care on starts its care cycle
+    settings = w.people["admin"].get("/api/settings/care").json
+    w.call(
+        "admin",
+        "PUT",
+        "/api/settings/care",
+        "/api/settings/care",
+        action="settings.care",
+        target="settings:care",
+        json={**settings, "enabled": True, "holidays": ["spring_festival"]},
+    )
+    row = [r for r in audit_rows_after(w.app, 0) if r["action"] == "settings.care"][-1]
+    assert row["detail"]["care_cycles"], row
+
+
+@case("POST", "/api/care-campaigns")
+def _(w):
+    w.deploy_firm()
+    w.new_client(tier="A")
+    w.call(
+        "manager",
+        "POST",
+        "/api/care-campaigns",
+        "/api/care-campaigns",
+        action="care.campaign",
+        target="care-campaign:New Year 2026",
+        json={"name": "New Year 2026", "filter": {"tier": "A"}, "template": "spring_festival", "mode": "tasks"},
+    )
+
+
+# Opt-outs (api/opt_outs.py)
+@case("POST", "/api/clients/<id:client_id>/opt-outs")
+def _(w):
+    client = w.new_client()
+    w.call(
+        "account_manager",
+        "POST",
+        "/api/clients/<id:client_id>/opt-outs",
+        f"/api/clients/{client['id']}/opt-outs",
+        action="opt_out.create",
+        target=f"client:{client['id']}",
+        json={"topic": "surveys"},
+    )
+
+
+@case("DELETE", "/api/clients/<id:client_id>/opt-outs/<id:opt_out_id>")
+def _(w):
+    client = w.new_client()
+    made = w.people["account_manager"].post(f"/api/clients/{client['id']}/opt-outs", json={"topic": "care_mail"})
+    assert made.status_code == 201, made.json
+    w.call(
+        "account_manager",
+        "DELETE",
+        "/api/clients/<id:client_id>/opt-outs/<id:opt_out_id>",
+        f"/api/clients/{client['id']}/opt-outs/{made.json['id']}",
+        action="opt_out.delete",
+        target=f"client:{client['id']}",
+    )
+
+
+# Surveys answered through their link (api/public_surveys.py): nobody is logged in; the one acting is the
+# survey's contact, `survey:{id}` (atrium.surveys.actor_of).
+def _survey_link(w) -> tuple[int, int, str]:
+    """An active client whose contact was mailed an NPS survey by the survey process: the client's id, the
+    survey's id and the token of the link in the mail."""
+    w.deploy_firm()
+    client = w.new_client(status="active")
+    contact = w.people["account_manager"].post(
+        f"/api/clients/{client['id']}/contacts", json={"name": "Li Wei", "emails": ["li.wei@example.com"]}
+    )
+    assert contact.status_code == 201, contact.json
+    engine = w.app.extensions["atrium.engine"]
+    with engine.transaction() as session:
+        assert surveys.start_survey(engine, session, client_id=client["id"], form_key=surveys.NPS_FORM, actor=None)
+    with engine.transaction() as session:
+        survey = session.scalars(select(Survey).where(Survey.client_id == client["id"])).one()
+        mail = session.scalars(select(Notification).where(Notification.kind == "survey")).one()
+        return client["id"], survey.id, re.search(r"/survey/(\S+)", mail.body).group(1)
+
+
+@case("POST", "/api/public/surveys/<string:token>")
+def _(w):
+    client_id, survey_id, token = _survey_link(w)
+    w.call(
+        f"survey:{survey_id}",
+        "POST",
+        "/api/public/surveys/<string:token>",
+        f"/api/public/surveys/{token}",
+        action="survey.answer",
+        target=f"client:{client_id}/surveys/{survey_id}",
+        person=w.app.test_client(),
+        json={"answers": {"nps": 9, "comment": "Quick and clear"}},
+    )
+
+
+@case("POST", "/api/public/surveys/<string:token>/opt-out")
+def _(w):
+    client_id, survey_id, token = _survey_link(w)
+    w.call(
+        f"survey:{survey_id}",
+        "POST",
+        "/api/public/surveys/<string:token>/opt-out",
+        f"/api/public/surveys/{token}/opt-out",
+        action="opt_out.create",
+        target=f"client:{client_id}",
+        person=w.app.test_client(),
+        json={"care_mail": True},
+    )
+
+
 def state_changing_endpoints(app) -> set[tuple[str, str]]:
     return {
         (method, rule.rule)
@@ -952,6 +1101,26 @@ def test_timers_and_the_report_scheduler_write_rows_as_timer_and_scheduler(walk,
     assert any(
         r["action"] == "report_run.execute" and r["actor"] == audit.SCHEDULER and r["target"].startswith("report_run:")
         for r in rows
+    ), rows
+
+
+def test_the_daily_health_and_nps_survey_jobs_write_rows_as_the_scheduler(walk, clock):
+    """engine/scheduler.py's client health and NPS survey jobs: nobody asked, the scheduler acts."""
+    app, engine = walk.app, walk.app.extensions["atrium.engine"]
+    walk.deploy_firm()
+    client = walk.new_client(status="active")
+    contact = walk.people["account_manager"].post(
+        f"/api/clients/{client['id']}/contacts", json={"name": "Li Wei", "emails": ["li.wei@example.com"]}
+    )
+    assert contact.status_code == 201, contact.json
+    clock.advance(days=190)  # a client long enough to be asked how likely it is to recommend the firm
+    mark = audit_mark(app)
+    assert daily_health(engine) == 1 and start_due_nps_surveys(engine) == 1
+    rows = audit_rows_after(app, mark)
+    assert any(_matches(r, "health.recompute", audit.SCHEDULER, "health") for r in rows), rows
+    surveys_of_client = f"client:{client['id']}/surveys/"
+    assert any(
+        _matches(r, "survey.send", audit.SCHEDULER, lambda t: (t or "").startswith(surveys_of_client)) for r in rows
     ), rows
 
 
@@ -1101,7 +1270,15 @@ def _cli_erasure_run(cli):
         clock_module.set_clock(previous)
 
 
+def _cli_health_recompute(cli):
+    walk = Walk(cli.app)
+    deploy_firm_processes(walk.people["admin"])  # the client_health decision table among them
+    walk.new_client(status="active")
+    cli.run("health", "recompute", "--mail", action="health.recompute", target="health")
+
+
 CLI_CASES = {
+    ("health", "recompute"): _cli_health_recompute,
     ("erasure", "run"): _cli_erasure_run,
     ("backup",): _cli_backup,
     ("restore",): _cli_restore,
@@ -1141,6 +1318,9 @@ READ_ONLY_HANDLERS = {
     "service_request.suggest_articles": "searches the knowledge base for the assignee; writes nothing",
     "approval.check_request": "checks the request's figures and routes it; writes nothing",
     "follow_up.plan": "computes when the client's next follow-up is due from its tier; writes nothing",
+    "care.next_occasion": "works out the client's next occasion and when to prepare it; writes nothing",
+    "care.open": "fills the owner's care task with the occasion and the suggested greeting; writes nothing",
+    "survey.read_answer": "reads the answer from the survey's feedback row for the process to decide by; writes nothing",
 }
 
 
@@ -1293,6 +1473,39 @@ HANDLER_SCENARIOS = {
             "test_an_overdue_follow_up_goes_to_the_owners_manager_while_the_owner_can_still_do_it",
         ),
         {"follow_up.escalate_overdue"},
+    ),
+    "care-spring_festival": (
+        story(
+            "test_care",
+            "test_the_owner_prepares_spring_festival_three_days_before_each_lunar_new_year_and_the_greeting_is_mailed",
+            ("am_tax", "account_manager", ["tax"]),
+            ("am_audit", "account_manager", ["audit"]),
+        ),
+        {"care.next_occasion", "care.open", "care.record_outcome"},
+    ),
+    "survey-after_close": (
+        story(
+            "test_surveys",
+            "test_closing_a_service_request_mails_a_link_that_works_once_without_login",
+            ("sam", "service_desk", []),
+        ),
+        {"survey.send"},
+    ),
+    "survey-low_score": (
+        story(
+            "test_surveys",
+            "test_a_low_score_gives_the_owner_a_follow_up_that_opens_a_complaint_and_tells_the_manager",
+            ("sam", "service_desk", []),
+        ),
+        {"survey.read_answer", "survey.notify_low_score", "survey.record_follow_up"},
+    ),
+    "survey-unanswered": (
+        story(
+            "test_surveys",
+            "test_an_unanswered_survey_is_sent_once_more_and_then_expires",
+            ("sam", "service_desk", []),
+        ),
+        {"survey.remind", "survey.expire"},
     ),
     "service_request-closed": (
         story(

@@ -259,7 +259,7 @@ def test_a_low_score_gives_the_owner_a_follow_up_that_opens_a_complaint_and_tell
         [complaint] = session.scalars(select(Complaint).where(Complaint.client_id == client_id)).all()
         assert "CSAT 1/5" in complaint.description and complaint.instance_id is not None
     assert instance_status(app, instance_id) == "completed"
-    assert audit_actions(app, "survey.") == ["survey.send", "survey.answer", "survey.follow_up"]
+    assert audit_actions(app, "survey.") == ["survey.send", "survey.answer", "survey.escalate", "survey.follow_up"]
 
 
 def test_an_unanswered_survey_is_sent_once_more_and_then_expires(people, app, clock):
@@ -296,6 +296,13 @@ def test_the_nps_schedule_asks_each_active_client_once_per_period(people, app, c
     assert surveys.start_due_nps_surveys(_engine(app)) == 0  # idempotent
     survey = the_survey(app)
     assert (survey.client_id, survey.form_key, survey.subject_type) == (asked, "survey_nps", None)
+    with _engine(app).transaction() as session:  # nobody asked for it: the scheduler's rows say so
+        sent = session.execute(
+            select(AuditEntry.action, AuditEntry.actor).where(
+                AuditEntry.action.in_(("survey.send", "notification.queue"))
+            )
+        ).all()
+        assert sorted(sent) == [("notification.queue", "scheduler"), ("survey.send", "scheduler")], sent
     clock.advance(days=190)
     assert surveys.start_due_nps_surveys(_engine(app)) == 1
 
