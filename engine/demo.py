@@ -78,6 +78,7 @@ PROCESS_SEEDS: list[ProcessSeed] = [
     ProcessSeed("service_request", demo_processes.seed_service_requests),
     ProcessSeed("complaint", demo_processes.seed_complaints),
     ProcessSeed("follow_up", demo_processes.seed_follow_up_cycles),
+    ProcessSeed("care", demo_processes.seed_care),
 ]
 
 

@@ -1,19 +1,26 @@
 """Demo instances of the firm's business processes, in various states, so a first run's inboxes
 are alive: onboardings and approvals waiting on partners and managers, service requests and
-complaints at different steps, and a follow-up cycle for every active client.
+complaints at different steps, a follow-up cycle for every active client, and relationship care switched
+on with the clients' birthdays and anniversaries.
 
 Each seed runs only when its process is deployed, and only once: it looks for instances the demo
 started (`started_by` one of the demo people) before starting any."""
 
 from __future__ import annotations
 
+import random
+from datetime import timedelta
+
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from atrium import follow_up_cycles
+from atrium import clock, follow_up_cycles
+from atrium.care_dates import record_care_date
+from atrium.care_settings import care_settings, set_care_settings
 from atrium.complaints import record_complaint
 from atrium.service_requests import record_request
-from storage.clients import Client
+from storage.care import CareDate
+from storage.clients import Client, Contact
 from storage.instances import ProcessInstance
 from storage.tasks import open_tasks
 
@@ -139,3 +146,46 @@ def seed_follow_up_cycles(engine, session: Session, clients: list[Client]) -> li
         if started
         else "The demo clients' follow-up cycles already run."
     ]
+
+
+def _is_chinese(text: str) -> bool:
+    return any("\u4e00" <= char <= "\u9fff" for char in text)
+
+
+def seed_care(engine, session: Session, clients: list[Client], *, seed: int = 2026) -> list[str]:
+    """Care dates for the demo clients (a person's birthday, an organisation's founding anniversary, some
+    contacts' birthdays, lunar for about a third of the Chinese ones), each client's mail language from its
+    name, and care switched on, which starts every active client's care cycle. The first few active A and
+    B clients have a birthday in the coming days, so their owners' care tasks are in the inbox at once."""
+    if care_settings(session)["enabled"] or session.scalar(select(exists().where(CareDate.created_by == "demo"))):
+        return ["Demo care dates exist and care is on already."]
+    rng = random.Random(seed)
+    today = clock.now().date()
+    contacts: dict[int, list[Contact]] = {}
+    for contact in session.scalars(select(Contact).where(Contact.client_id.in_([c.id for c in clients]))):
+        contacts.setdefault(contact.client_id, []).append(contact)
+    soon = [c for c in clients if c.status == "active" and c.tier in ("A", "B")][:4]
+    made = 0
+    for client in clients:
+        chinese = _is_chinese(client.name)
+        client.locale = "zh-CN" if chinese else "en"
+        lunar = chinese and rng.random() < 0.35
+        when = {"calendar": "lunar" if lunar else "gregorian", "month": rng.randint(1, 12), "day": rng.randint(1, 28)}
+        first_contact = (contacts.get(client.id) or [None])[0]
+        if client in soon and first_contact is not None:
+            near = today + timedelta(days=3 + soon.index(client))
+            dates = [{"kind": "birthday", "contact_id": first_contact.id, "month": near.month, "day": near.day}]
+        elif client.kind == "person":
+            dates = [{"kind": "birthday", **when, "year": rng.randint(1955, 1995)}]
+        else:
+            dates = [{"kind": "founding_anniversary", **when, "year": rng.randint(1990, 2020)}]
+            dates += [
+                {"kind": "birthday", "contact_id": contact.id, "month": rng.randint(1, 12), "day": rng.randint(1, 28)}
+                for contact in contacts.get(client.id, [])
+                if rng.random() < 0.5
+            ]
+        for data in dates:
+            record_care_date(engine, session, client, {"calendar": "gregorian", **data}, actor="demo")
+            made += 1
+    settings = set_care_settings(engine, session, {**care_settings(session), "enabled": True}, actor="demo")
+    return [f"Recorded {made} demo care dates and switched care on (tiers: {', '.join(settings['tiers'])})."]

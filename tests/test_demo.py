@@ -165,6 +165,7 @@ def test_processes_are_seeded_only_once_deployed_and_about_demo_clients(process_
         "service_request",
         "complaint",
         "follow_up",
+        "care",
     ]
     lines = seeded(process_engine)
     assert "engagement_review is not deployed: run `atrium deploy` first; no demo instances of it." in lines
@@ -200,6 +201,7 @@ def test_account_managers_see_their_own_teams_clients(db, services, clock, usern
 
 def test_every_business_process_has_demo_instances_waiting_on_the_right_people(db, services, clock):
     from engine.handlers import register_all
+    from engine.scheduler import fire_due_timers
     from storage.tasks import OPEN, Task
 
     from .api_helpers import caller, deploy_firm_processes
@@ -211,8 +213,10 @@ def test_every_business_process_has_demo_instances_waiting_on_the_right_people(d
         engine = app.extensions["atrium.engine"]
         with engine.transaction() as session:
             seed_demo(engine, session)
+        fire_due_timers(engine)  # the care tasks of birthdays in the coming days: their timers are due
         with engine.transaction() as session:
             open_steps = sorted(session.execute(select(Task.process_key, Task.element_id).where(Task.status == OPEN)))
+            care_cycles = count(session, ProcessInstance, ProcessInstance.process_key == "care")
             cycles = count(session, ProcessInstance, ProcessInstance.process_key == "follow_up")
             active = count(session, Client, Client.status == "active")
         assert ("client_onboarding", "intake") in open_steps and ("client_onboarding", "review") in open_steps
@@ -220,6 +224,7 @@ def test_every_business_process_has_demo_instances_waiting_on_the_right_people(d
         assert open_steps.count(("service_request", "triage")) == 2 and ("service_request", "assign") in open_steps
         assert ("complaint", "acknowledge") in open_steps and ("complaint", "investigate") in open_steps
         assert cycles == active > 0
+        assert care_cycles == active and open_steps.count(("care", "prepare_care")) >= 4
         with engine.transaction() as session:
             again = seed_demo(engine, session)
             assert count(session, ProcessInstance, ProcessInstance.process_key == "follow_up") == cycles
@@ -229,6 +234,7 @@ def test_every_business_process_has_demo_instances_waiting_on_the_right_people(d
             "Demo service requests already exist.",
             "Demo complaints already exist.",
             "The demo clients' follow-up cycles already run.",
+            "Demo care dates exist and care is on already.",
         } <= set(again)
     finally:
         app.extensions["atrium.db"].dispose()
