@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from atrium import audit, clock, i18n, notifications, opt_outs
 from atrium.care_calendar import HOLIDAYS, next_holiday, next_yearly_date
-from atrium.care_cycles import wants_care
 from atrium.care_settings import OCCASIONS, care_settings
+from atrium.client_cycles import wants_cycle
 from atrium.errors import InvalidInput, NotFound
 from storage.care import CARE_ACTIONS, CareActivity, CareDate
 from storage.client_records import Engagement
@@ -131,7 +131,7 @@ def next_occasion(session: Session, client_id: int, *, last: dict | None = None)
     """The client's next occasion after the `last` one handled (by date, then key), with when to prepare
     it (its tier's days before; now if that is past) and what care its tier gives. Reads only."""
     client = session.get(Client, client_id)
-    if client is None or not wants_care(client):
+    if client is None or not wants_cycle(client):
         return {"active": False}
     today = clock.now().date()
     start = today
@@ -241,7 +241,7 @@ def open_care(session: Session, client_id: int, occasion: dict, *, template: str
     """What the owner's care task shows: the client, the occasion in the client's language, the care
     its tier gives, and the suggested greeting (subject and body, editable in the form)."""
     client = session.get(Client, client_id)
-    if client is None or not wants_care(client):
+    if client is None or not wants_cycle(client):
         return {"active": False}
     mail = greeting(session, client, occasion, template=template)
     return {

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atrium.care_settings import care_settings
+from atrium.client_cycles import running_cycle, wants_cycle
 from storage.clients import Client, client_business_key
 from storage.definitions import latest_definition
 from storage.instances import ACTIVE, ERROR, ProcessInstance
@@ -19,19 +20,7 @@ PROCESS_KEY = "care"
 
 
 def running_care_cycle(session: Session, client_id: int) -> ProcessInstance | None:
-    return session.scalars(
-        select(ProcessInstance)
-        .where(
-            ProcessInstance.process_key == PROCESS_KEY,
-            ProcessInstance.business_key == client_business_key(client_id),
-            ProcessInstance.status.in_((ACTIVE, ERROR)),
-        )
-        .limit(1)
-    ).first()
-
-
-def wants_care(client: Client) -> bool:
-    return client.status == "active" and client.deleted_at is None
+    return running_cycle(session, process_key=PROCESS_KEY, client_id=client_id)
 
 
 def sync_care_cycle(
@@ -42,7 +31,7 @@ def sync_care_cycle(
     if enabled is None:
         enabled = care_settings(session)["enabled"]
     running = running_care_cycle(session, client.id)
-    if enabled and wants_care(client) and not deleting:
+    if enabled and wants_cycle(client) and not deleting:
         if running is not None or latest_definition(session, process_key=PROCESS_KEY) is None:
             return None
         engine.start_instance(

@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from atrium import care_cycles
+from atrium import care_cycles, client_cycles
+from atrium.client_cycles import wants_cycle
 from atrium.errors import NotFound
 from storage.clients import Client, client_business_key
 from storage.definitions import latest_definition
@@ -23,19 +24,7 @@ CYCLE_PROCESS_KEYS = (PROCESS_KEY, care_cycles.PROCESS_KEY)
 
 
 def running_cycle(session: Session, client_id: int) -> ProcessInstance | None:
-    return session.scalars(
-        select(ProcessInstance)
-        .where(
-            ProcessInstance.process_key == PROCESS_KEY,
-            ProcessInstance.business_key == client_business_key(client_id),
-            ProcessInstance.status.in_((ACTIVE, ERROR)),
-        )
-        .limit(1)
-    ).first()
-
-
-def wants_cycle(client: Client) -> bool:
-    return client.status == "active" and client.deleted_at is None
+    return client_cycles.running_cycle(session, process_key=PROCESS_KEY, client_id=client_id)
 
 
 def sync_cycle(engine, session: Session, client: Client, *, actor: str | None, deleting: bool = False) -> str | None:
