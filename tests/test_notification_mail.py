@@ -207,7 +207,13 @@ def test_without_smtp_settings_notifications_wait_in_the_outbox(db, services, cl
     assert [(n.status, n.attempts, n.error) for n in outbox(engine)] == [("queued", 0, None)]
     scheduler = start_scheduler(engine)
     try:
-        assert sorted(job.id for job in scheduler.get_jobs()) == ["audit_daily_check", "fire_due_timers", "report_jobs"]
+        assert sorted(job.id for job in scheduler.get_jobs()) == [
+            "audit_daily_check",
+            "daily_health",
+            "fire_due_timers",
+            "report_jobs",
+            "survey_nps",
+        ]
     finally:
         scheduler.shutdown(wait=False)
 
@@ -217,7 +223,14 @@ def test_the_scheduler_mails_the_outbox_when_smtp_is_configured(db, services, cl
     scheduler = start_scheduler(engine)
     try:
         jobs = sorted(job.id for job in scheduler.get_jobs())
-        assert jobs == ["audit_daily_check", "fire_due_timers", "report_jobs", "send_queued_notifications"]
+        assert jobs == [
+            "audit_daily_check",
+            "daily_health",
+            "fire_due_timers",
+            "report_jobs",
+            "send_queued_notifications",
+            "survey_nps",
+        ]
     finally:
         scheduler.shutdown(wait=False)
 
