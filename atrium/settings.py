@@ -170,6 +170,14 @@ class Settings:
     survey_rate_window_seconds: int = 600
     survey_rate_per_address: int = 60
     survey_rate_per_link: int = 20
+    # Event delivery (atrium/webhooks.py, atrium/amqp.py). Webhooks: tries before a delivery is dead-lettered,
+    # the HTTP timeout, and whether subscriptions may point at loopback/private/link-local addresses and use
+    # plain http there (off in production: development and tests only). The broker: no URL, no publishing.
+    webhook_max_attempts: int = 8
+    webhook_timeout_seconds: float = 10.0
+    webhook_allow_private: bool = False
+    amqp_url: str | None = None
+    amqp_exchange: str = "atrium.events"
 
     @property
     def smtp_configured(self) -> bool:
@@ -294,6 +302,15 @@ class Settings:
                 "ATRIUM_SURVEY_RATE_PER_LINK", env.get("ATRIUM_SURVEY_RATE_PER_LINK"), "requests"
             )
             or defaults.survey_rate_per_link,
+            # Event delivery
+            webhook_max_attempts=_positive(
+                "ATRIUM_WEBHOOK_MAX_ATTEMPTS", env.get("ATRIUM_WEBHOOK_MAX_ATTEMPTS"), "attempts"
+            )
+            or defaults.webhook_max_attempts,
+            webhook_timeout_seconds=float(env.get("ATRIUM_WEBHOOK_TIMEOUT") or defaults.webhook_timeout_seconds),
+            webhook_allow_private=_flag(env.get("ATRIUM_WEBHOOK_ALLOW_PRIVATE"), defaults.webhook_allow_private),
+            amqp_url=env.get("ATRIUM_AMQP_URL") or None,
+            amqp_exchange=env.get("ATRIUM_AMQP_EXCHANGE") or defaults.amqp_exchange,
         )
 
     def signing_key(self) -> str:

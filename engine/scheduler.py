@@ -61,7 +61,14 @@ def start_scheduler(engine) -> BackgroundScheduler:
     """Poll for due timers every `timer_poll_seconds` in a background thread; with SMTP
     configured, mail the notification outbox on the same beat."""
     scheduler = BackgroundScheduler(timezone="UTC")
-    jobs = [fire_due_timers, report_jobs] + ([send_queued_notifications] if engine.settings.smtp_configured else [])
+    from atrium.webhooks import webhook_job
+
+    jobs = [fire_due_timers, report_jobs, webhook_job]
+    jobs += [send_queued_notifications] if engine.settings.smtp_configured else []
+    if engine.settings.amqp_url:  # the outbox's events to the message broker (atrium/amqp.py)
+        from atrium.amqp import publish_events
+
+        jobs.append(publish_events)
     for job in jobs:
         scheduler.add_job(
             job,
