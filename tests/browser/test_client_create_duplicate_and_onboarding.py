@@ -5,6 +5,7 @@ sees it in her inbox under its subject and approves it; the new client is on the
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import expect
 
@@ -69,15 +70,28 @@ def test_account_manager_creates_a_chinese_client_meets_the_duplicate_and_starts
     expect(page.get_by_text("1–2 of 2 clients")).to_be_visible()
     expect(page.get_by_role("link", name=NAME)).to_have_count(2)
     page.get_by_label("Search clients").fill("8888")
+    expect(page).to_have_url(re.compile(r"q=8888"))  # both searches find both: wait for this one to apply
     expect(page.get_by_text("1–2 of 2 clients")).to_be_visible()
     shot(page, "client-list-search")
     page.set_viewport_size({"width": 360, "height": 780})
     shot(page, "client-list-search-phone")
     page.set_viewport_size({"width": 1280, "height": 860})
 
-    # Onboarding another client: from Start work, the intake form, submitted.
+    # Typing a search and following a link before the search applies: the next page stays (it once pulled
+    # the person back to the list when the next page's code took longer to load than the typing pause).
+    def slow_start_page(route):
+        time.sleep(1.0)  # longer than the typing pause
+        route.continue_()
+
+    page.route(re.compile(r"/assets/StartPage-[^/]*\.js$"), slow_start_page)
+    page.get_by_label("Search clients").fill("广州")
     page.get_by_role("link", name="Start work").click()
     expect(page).to_have_url(re.compile(r"/start$"))
+    expect(page.get_by_role("heading", name="Start work", level=1)).to_be_visible()
+    page.unroute(re.compile(r"/assets/StartPage-[^/]*\.js$"))
+    expect(page).to_have_url(re.compile(r"/start$"))
+
+    # Onboarding another client: from Start work, the intake form, submitted.
     # The first listing of startable processes in a run reads every deployed definition: allow it time on a
     # loaded machine (it timed out at 20 s twice in full runs, never alone).
     page.get_by_role("button", name=re.compile("^Start: Client onboarding")).click(timeout=60_000)

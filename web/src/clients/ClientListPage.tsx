@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 import { Button, Empty, Input, Select, Space, Table, Tag, Tooltip, Typography } from "antd";
 import type { ColumnsType, TablePaginationConfig } from "antd/es/table";
 import { DownloadOutlined, PlusOutlined } from "@ant-design/icons";
@@ -7,12 +7,12 @@ import { Link, useSearchParams } from "react-router-dom";
 import { useSession } from "../auth/session";
 import { ProblemAlert } from "../ui/ProblemAlert";
 import { formatDate } from "../ui/format";
+import { useSearchAsTyped } from "../ui/useSearchAsTyped";
 import { exportUrl, useClientList, useUserChoices, type Client, type ClientListQuery } from "./clientsApi";
 import "./clients.css";
 import { SORTS, STATUSES, STATUS_COLOURS, TIERS, TIER_COLOURS, label } from "./labels";
 
 const PAGE_SIZE = 20;
-const SEARCH_DELAY_MS = 300;
 
 /** The list's state lives in the address, so a shared link, a reload or Back shows the same clients. */
 function useListQuery(): [ClientListQuery, (changes: Partial<Record<keyof ClientListQuery, string | number | undefined>>) => void] {
@@ -53,14 +53,7 @@ export default function ClientListPage() {
   const owners = useUserChoices(ownerSearch, "account_manager");
   const list = useClientList(query);
 
-  // Search as you type, once the typing pauses.
-  useEffect(() => {
-    const trimmed = typed.trim();
-    if (trimmed === (query.q ?? "")) return;
-    const timer = window.setTimeout(() => update({ q: trimmed || undefined }), SEARCH_DELAY_MS);
-    return () => window.clearTimeout(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [typed]);
+  useSearchAsTyped(typed, query.q ?? "", (q) => update({ q: q || undefined }));
 
   const filtered = !!(query.q || query.tier || query.status || query.owner || query.tag);
   const columns: ColumnsType<Client> = [

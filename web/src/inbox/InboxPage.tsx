@@ -1,7 +1,7 @@
 // The first screen after logging in: the person's tasks in three tabs, searchable, sortable,
 // filterable by process and paged. Built from light pieces (no antd Table/Tabs/Select) so the
 // first screen's JavaScript stays within its budget (README, "The web app").
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { Button, Empty, Input, Spin, Typography } from "antd";
 import { ReloadOutlined, SearchOutlined } from "@ant-design/icons";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
@@ -10,6 +10,7 @@ import { useSearchParams } from "react-router-dom";
 import { useSession } from "../auth/session";
 import { ProblemAlert } from "../ui/ProblemAlert";
 import { Pager } from "../ui/Pager";
+import { useSearchAsTyped } from "../ui/useSearchAsTyped";
 import { taskKeys, tasksApi, type InboxView, type TaskQuery, type TaskSort } from "../tasks/tasksApi";
 import { TaskRow } from "./TaskRow";
 import "./inbox.css";
@@ -18,7 +19,6 @@ const PAGE_SIZE = 25;
 // Longer pages on request (?size=50), for people who work through a big queue.
 const PAGE_SIZES = [25, 50, 100];
 const SORTS: TaskSort[] = ["due", "-priority", "-created", "created"];
-const SEARCH_DELAY_MS = 300;
 
 function useInboxQuery(): [TaskQuery, (change: Partial<TaskQuery>) => void] {
   const [params, setParams] = useSearchParams();
@@ -62,12 +62,7 @@ export function InboxPage() {
 
   // The search box answers as the person types, once they pause.
   const [search, setSearch] = useState(query.q ?? "");
-  useEffect(() => {
-    if (search === (query.q ?? "")) return;
-    const timer = window.setTimeout(() => update({ q: search.trim() }), SEARCH_DELAY_MS);
-    return () => window.clearTimeout(timer);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [search]);
+  useSearchAsTyped(search, query.q ?? "", (q) => update({ q }));
 
   const tabRefs = useRef<Record<string, HTMLButtonElement | null>>({});
   const onTabKey = (event: KeyboardEvent<HTMLButtonElement>, index: number) => {
