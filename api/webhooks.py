@@ -27,7 +27,7 @@ EVENT_TYPES = fields.List(
 )
 
 
-class CreateSchema(Schema):
+class WebhookCreateSchema(Schema):
     url = fields.String(
         required=True,
         validate=validate.Length(min=1, max=2000),
@@ -37,13 +37,13 @@ class CreateSchema(Schema):
     active = fields.Boolean(load_default=True)
 
 
-class UpdateSchema(Schema):
+class WebhookUpdateSchema(Schema):
     url = fields.String(validate=validate.Length(min=1, max=2000))
     event_types = fields.List(EVENT_TYPES.inner, validate=EVENT_TYPES.validate)
     active = fields.Boolean(metadata={"description": "false pauses it; resumed, it receives what it missed"})
 
 
-class SubscriptionSchema(Schema):
+class WebhookSubscriptionSchema(Schema):
     id = fields.Integer(required=True)
     url = fields.String(required=True)
     event_types = fields.List(fields.String(), required=True)
@@ -53,17 +53,17 @@ class SubscriptionSchema(Schema):
     updated_at = fields.DateTime(required=True)
 
 
-class SubscriptionWithSecretSchema(SubscriptionSchema):
+class WebhookWithSecretSchema(WebhookSubscriptionSchema):
     secret = fields.String(
         required=True, metadata={"description": "signs each delivery (Atrium-Signature); shown this once only"}
     )
 
 
-class SubscriptionListSchema(Schema):
-    items = fields.List(fields.Nested(SubscriptionSchema), required=True)
+class WebhookListSchema(Schema):
+    items = fields.List(fields.Nested(WebhookSubscriptionSchema), required=True)
 
 
-class DeliverySchema(Schema):
+class WebhookDeliverySchema(Schema):
     id = fields.Integer(required=True)
     event_id = fields.String(required=True)
     event_position = fields.Integer(required=True)
@@ -79,14 +79,14 @@ class DeliverySchema(Schema):
     created_at = fields.DateTime(required=True)
 
 
-DeliveryPage = page_schema(DeliverySchema, "WebhookDeliveryPage")
+DeliveryPage = page_schema(WebhookDeliverySchema, "WebhookDeliveryPage")
 
 
-class DeliveryArgs(PageArgs):
+class WebhookDeliveryArgs(PageArgs):
     status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
 
 
-class ResentSchema(Schema):
+class WebhookResentSchema(Schema):
     resent = fields.Integer(required=True)
 
 
@@ -95,13 +95,12 @@ def _settings():
 
 
 def _with_secret(subscription, secret: str) -> dict:
-    shown = SubscriptionSchema().dump(subscription)
-    return {**shown, "secret": secret}
+    return {**{name: getattr(subscription, name) for name in WebhookSubscriptionSchema().fields}, "secret": secret}
 
 
 @blp.route("", methods=["GET"])
 @requires("webhooks:manage")
-@blp.response(200, SubscriptionListSchema)
+@blp.response(200, WebhookListSchema)
 @errors(blp)
 def list_subscriptions():
     """Every subscription (never its secret)."""
@@ -111,8 +110,8 @@ def list_subscriptions():
 
 @blp.route("", methods=["POST"])
 @requires("webhooks:manage")
-@blp.arguments(CreateSchema)
-@blp.response(201, SubscriptionWithSecretSchema)
+@blp.arguments(WebhookCreateSchema)
+@blp.response(201, WebhookWithSecretSchema)
 @errors(blp, 422)
 def create_subscription(data):
     """Subscribe an HTTPS endpoint to event types; it receives the events emitted from now on. The answer
@@ -124,7 +123,7 @@ def create_subscription(data):
 
 @blp.route("/<id:subscription_id>", methods=["GET"])
 @requires("webhooks:manage")
-@blp.response(200, SubscriptionSchema)
+@blp.response(200, WebhookSubscriptionSchema)
 @errors(blp, 404)
 def get_subscription(subscription_id):
     with process_engine().transaction() as session:
@@ -133,8 +132,8 @@ def get_subscription(subscription_id):
 
 @blp.route("/<id:subscription_id>", methods=["PATCH"])
 @requires("webhooks:manage")
-@blp.arguments(UpdateSchema)
-@blp.response(200, SubscriptionSchema)
+@blp.arguments(WebhookUpdateSchema)
+@blp.response(200, WebhookSubscriptionSchema)
 @errors(blp, 404, 422)
 def update_subscription(data, subscription_id):
     """Change the URL or event types, or pause (`active: false`) and resume."""
@@ -156,7 +155,7 @@ def delete_subscription(subscription_id):
 
 @blp.route("/<id:subscription_id>/rotate-secret", methods=["POST"])
 @requires("webhooks:manage")
-@blp.response(200, SubscriptionWithSecretSchema)
+@blp.response(200, WebhookWithSecretSchema)
 @errors(blp, 404)
 def rotate_secret(subscription_id):
     """A new signing secret, shown this once; deliveries are signed with it from now on."""
@@ -167,7 +166,7 @@ def rotate_secret(subscription_id):
 
 @blp.route("/<id:subscription_id>/deliveries", methods=["GET"])
 @requires("webhooks:manage")
-@blp.arguments(DeliveryArgs, location="query")
+@blp.arguments(WebhookDeliveryArgs, location="query")
 @blp.response(200, DeliveryPage)
 @errors(blp, 404, 422)
 def list_deliveries(args, subscription_id):
@@ -177,12 +176,12 @@ def list_deliveries(args, subscription_id):
         total, rows = webhooks.list_deliveries(
             session, subscription_id, status=args.get("status"), limit=size, offset=(args["page"] - 1) * size
         )
-        return envelope(DeliverySchema(many=True).dump(rows), total, args)
+        return envelope(list(rows), total, args)
 
 
 @blp.route("/<id:subscription_id>/deliveries/<id:delivery_id>/resend", methods=["POST"])
 @requires("webhooks:manage")
-@blp.response(200, DeliverySchema)
+@blp.response(200, WebhookDeliverySchema)
 @errors(blp, 404, 409)
 def resend_delivery(subscription_id, delivery_id):
     """Try a dead, skipped or delivered delivery again, from its first attempt, at the next poll."""
@@ -192,7 +191,7 @@ def resend_delivery(subscription_id, delivery_id):
 
 @blp.route("/<id:subscription_id>/deliveries/<id:delivery_id>/skip", methods=["POST"])
 @requires("webhooks:manage")
-@blp.response(200, DeliverySchema)
+@blp.response(200, WebhookDeliverySchema)
 @errors(blp, 404, 409)
 def skip_delivery(subscription_id, delivery_id):
     """Give up on a dead delivery so the later events of its aggregate (client) go on."""
@@ -202,7 +201,7 @@ def skip_delivery(subscription_id, delivery_id):
 
 @blp.route("/<id:subscription_id>/deliveries/resend-dead", methods=["POST"])
 @requires("webhooks:manage")
-@blp.response(200, ResentSchema)
+@blp.response(200, WebhookResentSchema)
 @errors(blp, 404)
 def resend_dead(subscription_id):
     """Every dead delivery of the subscription pending again."""

@@ -12,7 +12,6 @@ from .definitions import DecisionDefinition, Form, ProcessDefinition  # noqa: F4
 from .employees import Employee  # noqa: F401
 from .erasures import Erasure  # noqa: F401
 from .events import Event  # noqa: F401
-from .webhooks import EventPublication, WebhookDelivery, WebhookSubscription  # noqa: F401
 from .firm_settings import FirmSetting  # noqa: F401
 from .health import ClientHealth, ClientHealthSnapshot  # noqa: F401
 from .history import HistoryEntry  # noqa: F401
@@ -27,3 +26,4 @@ from .surveys import Survey  # noqa: F401
 from .tasks import Task, TaskCandidate  # noqa: F401
 from .timers import Timer  # noqa: F401
 from .translations import Translation  # noqa: F401
+from .webhooks import EventPublication, WebhookDelivery, WebhookSubscription  # noqa: F401
