@@ -9,7 +9,6 @@ import hmac
 import json
 import threading
 from dataclasses import replace
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
