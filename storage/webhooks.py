@@ -74,3 +74,25 @@ class EventPublication(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     position: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def rewrap_webhook_secrets(session, *, batch: int) -> int:
+    """Master-key rotation (storage/crypto.py `rotate`): re-seal up to `batch` subscriptions' signing secrets
+    not sealed by the current master key; how many were."""
+    from sqlalchemy import select
+
+    from . import crypto
+
+    ring = crypto.keyring()
+    rows = session.scalars(
+        select(WebhookSubscription)
+        .where(WebhookSubscription.secret_kek_id != ring.current_id, WebhookSubscription.secret_sealed.is_not(None))
+        .order_by(WebhookSubscription.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        aad = crypto.value_aad("webhook_subscriptions", row.id, "secret")
+        secret = crypto.unseal(row.secret_sealed, row.secret_kek_id, aad, what=f"webhook {row.id}'s secret")
+        row.secret_sealed, row.secret_kek_id = crypto.seal(secret, aad)
+    return len(rows)

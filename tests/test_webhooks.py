@@ -339,3 +339,26 @@ def test_an_event_committed_after_a_later_position_is_not_skipped(app, people, r
     webhooks.deliver(engine)
     assert sorted(b["data"]["client_id"] for b in receiver.bodies()) == [9001, 9002]
     assert {d["status"] for d in deliveries(admin, subscription["id"])} == {"delivered"}
+
+
+def test_master_key_rotation_reseals_webhook_secrets_and_deliveries_still_verify(app, people, receiver, keyring, db):
+    import os
+
+    from atrium.encryption import rotate
+    from storage import crypto
+    from storage.db import make_session_factory
+    from storage.webhooks import WebhookSubscription
+
+    subscription = subscribe(people["admin"], receiver.url())
+    new = crypto.Keyring(os.urandom(32), [keyring.current])
+    crypto.use_keyring(new)
+    assert rotate(make_session_factory(db), actor="ops") >= 1
+    with app.extensions["atrium.engine"].transaction() as session:
+        row = session.get(WebhookSubscription, subscription["id"])
+        assert row.secret_kek_id == new.current_id and subscription["secret"] not in row.secret_sealed
+    crypto.use_keyring(crypto.Keyring(new.current))  # the old master key retired
+    make_client(people["partner"], minimal=True, name="After Rotation Ltd")
+    run(app)
+    [request] = receiver.requests
+    t = int(request["headers"]["Atrium-Timestamp"])
+    assert webhooks.verify(subscription["secret"], request["headers"]["Atrium-Signature"], request["body"], now=t)
