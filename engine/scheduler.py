@@ -92,7 +92,9 @@ def scheduler_jobs(engine) -> list[tuple[str, object, dict, dict]]:
         ("report_jobs", _job(report_jobs, "report_jobs"), {}, poll),
     ]
     if settings.smtp_configured:
-        jobs.append(("send_queued_notifications", _job(send_queued_notifications, "send_queued_notifications"), {}, poll))
+        jobs.append(
+            ("send_queued_notifications", _job(send_queued_notifications, "send_queued_notifications"), {}, poll)
+        )
     if settings.backup_cron:  # checked each poll against the folder's newest archive (atrium/backup.py)
         from atrium.backup import scheduled_backup
 
