@@ -36,12 +36,13 @@ def run(load_seconds: float = 60.0, clients: int = 6) -> dict:
         procs = nodes + schedulers
         proxy = cluster.RoundRobinProxy(cluster.free_port(), ports)
         proxy.start()
+        token = cluster.login(proxy.port)
         tally = cluster.Tally()
         began = time.time()
         stop_at, drain_until = began + load_seconds, began + load_seconds + 90
         per_client: list[list] = [[] for _ in range(clients)]
         threads = [
-            threading.Thread(target=cluster.client_loop, args=(proxy.port, tally, stop_at, drain_until, mine))
+            threading.Thread(target=cluster.client_loop, args=(proxy.port, tally, stop_at, drain_until, mine, token))
             for mine in per_client
         ]
         for t in threads:
@@ -53,13 +54,13 @@ def run(load_seconds: float = 60.0, clients: int = 6) -> dict:
         at(load_seconds * 0.2)
         nodes[1].kill()
         events.append((round(time.time() - began, 1), "node 1 SIGKILLed"))
-        at(load_seconds * 0.2 + 5)
-        nodes[1].start()
-        events.append((round(time.time() - began, 1), "node 1 restarted"))
+        time.sleep(5)
+        nodes[1].start()  # returns once it answers /healthz
+        events.append((round(time.time() - began, 1), "node 1 restarted (answering)"))
         at(load_seconds * 0.4)
         schedulers[0].kill()
         events.append((round(time.time() - began, 1), "scheduler 0 SIGKILLed"))
-        at(load_seconds * 0.4 + 5)
+        time.sleep(5)
         schedulers[0].start()
         events.append((round(time.time() - began, 1), "scheduler 0 restarted"))
         at(load_seconds * 0.6)

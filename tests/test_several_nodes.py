@@ -107,12 +107,13 @@ def test_nodes_and_schedulers_survive_a_node_killed_mid_load(pg, services, tmp_p
         procs += [cluster.scheduler(env, log_path=str(tmp_path / f"scheduler{i}.log")) for i in range(2)]
         proxy = cluster.RoundRobinProxy(cluster.free_port(), ports)
         proxy.start()
+        token = cluster.login(proxy.port)
         tally = cluster.Tally()
         began = time.time()
         stop_at, drain_until = began + 12, began + 50
         per_client: list[list] = [[] for _ in range(3)]
         clients = [
-            threading.Thread(target=cluster.client_loop, args=(proxy.port, tally, stop_at, drain_until, mine))
+            threading.Thread(target=cluster.client_loop, args=(proxy.port, tally, stop_at, drain_until, mine, token))
             for mine in per_client
         ]
         for t in clients:
