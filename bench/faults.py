@@ -70,7 +70,7 @@ def run(load_seconds: float = 60.0, clients: int = 6) -> dict:
         events.append(
             (
                 round(down_from - began, 1),
-                f"PostgreSQL restarted in {db_down[1] - down_from:.1f} s (rc {restart.returncode})",
+                f"`{PG_RESTART}` took {db_down[1] - down_from:.1f} s (rc {restart.returncode})",
             )
         )
         for t in threads:

@@ -143,3 +143,32 @@ def test_nodes_and_schedulers_survive_a_node_killed_mid_load(pg, services, tmp_p
     assert result["duplicate_starts"] == result["duplicates_waiting_at_first_task"], result
     assert figures["server_errors_outside_db_restart"] == [], figures
     assert figures["gave_up"] == [], figures
+
+
+def test_the_settings_and_the_command_line_of_several_nodes(monkeypatch, tmp_path):
+    from atrium import cli
+    from atrium.settings import Settings
+
+    assert Settings.from_env({}).run_scheduler is True and Settings.from_env({}).database_replica_url is None
+    env = {"ATRIUM_RUN_SCHEDULER": "false", "ATRIUM_DATABASE_REPLICA_URL": "postgresql+psycopg://replica/db"}
+    settings = Settings.from_env(env)
+    assert settings.run_scheduler is False and settings.database_replica_url == "postgresql+psycopg://replica/db"
+    served = []
+    monkeypatch.setattr("api.server.serve", lambda settings, **kw: served.append(settings))
+    monkeypatch.setenv("ATRIUM_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    assert cli.main(["migrate"]) == 0
+    assert cli.main(["serve", "--no-scheduler"]) == 0 and cli.main(["serve"]) == 0
+    assert [s.run_scheduler for s in served] == [False, True]
+
+
+def test_a_serving_only_node_starts_no_scheduler(db, monkeypatch):
+    from api.server import AtriumServer
+    from atrium.settings import Settings
+
+    built = []
+    monkeypatch.setattr("api.app.create_app", lambda settings, run_scheduler: built.append(run_scheduler) or "app")
+    server = AtriumServer.__new__(AtriumServer)  # its load() alone, without gunicorn's arbiter
+    for run in (False, True):
+        server.settings = Settings(database_url=db.url.render_as_string(hide_password=False), run_scheduler=run)
+        assert server.load() == "app"
+    assert built == [False, True]
