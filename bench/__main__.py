@@ -334,6 +334,13 @@ def _end_to_end(seconds: float) -> None:
     _line("in-process engine rate, same flow", f"{result['in_process_per_s']:.0f} inst/s", "(SpiffWorkflow only)")
     _line("SQL statements per request", " / ".join(map(str, result["statements_per_request"])))
     _line("failed requests (1 node / 3 nodes / floor)", f"{one['errors']} / {three['errors']} / {floor['errors']}")
+    for label, run in (("1 node", one), ("3 nodes", three), ("floor", floor)):
+        cpu = run["cpu_ms_per_instance"]
+        _line(
+            f"CPU ms per instance, {label}",
+            f"{cpu['server']:.1f} + {cpu['postgres']:.1f}",
+            f"(server + PostgreSQL; load average {run['load_average']:.1f})",
+        )
     print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end)")
 
 

@@ -135,8 +135,31 @@ def _client(port: int, token: str, start_at: float, stop_at: float, out) -> None
     out.put((done, errors))
 
 
-def drive(ports: list[int], token: str, *, clients: int = 8, seconds: float) -> dict:
-    """`clients` processes, client i on ports[i mod len(ports)], for `seconds`: instances/s."""
+def _cpu_by_group(server_groups: set[int]) -> dict:
+    """CPU seconds so far (user + system) of the servers (by process group), PostgreSQL, and the rest."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"server": 0.0, "postgres": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                raw = stat.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[2]) in server_groups:
+            used["server"] += cpu
+        elif name.startswith("postgres"):
+            used["postgres"] += cpu
+    return used
+
+
+def drive(ports: list[int], token: str, *, clients: int = 8, seconds: float, server_groups=()) -> dict:
+    """`clients` processes, client i on ports[i mod len(ports)], for `seconds`: instances/s, and the CPU
+    ms per instance of the servers (`server_groups`, process groups) and of PostgreSQL."""
     context = multiprocessing.get_context("fork")
     out = context.Queue()
     start_at = time.time() + 1.5  # every process started and connected before the clock runs
@@ -147,11 +170,21 @@ def drive(ports: list[int], token: str, *, clients: int = 8, seconds: float) -> 
     ]
     for p in processes:
         p.start()
+    time.sleep(max(0.0, start_at - time.time()))
+    before = _cpu_by_group(set(server_groups))
     results = [out.get(timeout=seconds + 60) for _ in processes]
+    after = _cpu_by_group(set(server_groups))
     for p in processes:
         p.join()
     done = sum(r[0] for r in results)
-    return {"instances_per_s": done / seconds, "instances": done, "errors": sum(r[1] for r in results)}
+    cpu = {key: (after[key] - before[key]) * 1000 / max(done, 1) for key in before}
+    return {
+        "instances_per_s": done / seconds,
+        "instances": done,
+        "errors": sum(r[1] for r in results),
+        "cpu_ms_per_instance": cpu,
+        "load_average": os.getloadavg()[0],
+    }
 
 
 def _token(port: int) -> str:
@@ -203,7 +236,8 @@ def run(seconds: float = 20.0, clients: int = 8, engine_instances: int = 500) ->
             try:
                 token = _token(ports[0])
                 drive(ports, token, clients=clients, seconds=2)  # warm every worker
-                result[label] = drive(ports, token, clients=clients, seconds=seconds)
+                groups = [node.process.pid for node in nodes]
+                result[label] = drive(ports, token, clients=clients, seconds=seconds, server_groups=groups)
             finally:
                 for node in nodes:
                     node.stop()
@@ -211,7 +245,7 @@ def run(seconds: float = 20.0, clients: int = 8, engine_instances: int = 500) ->
         floor = _floor_server(port, capture_path, url)
         try:
             drive([port], "floor", clients=clients, seconds=2)
-            result["floor"] = drive([port], "floor", clients=clients, seconds=seconds)
+            result["floor"] = drive([port], "floor", clients=clients, seconds=seconds, server_groups=[floor.pid])
         finally:
             os.killpg(floor.pid, 15)
             floor.wait(timeout=30)
