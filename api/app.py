@@ -109,11 +109,18 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
     )
     db = make_engine(settings.database_url)
+    # The read replica (ATRIUM_DATABASE_REPLICA_URL), if any: reports, statistics and searches read there.
+    replica = make_engine(settings.database_replica_url) if settings.database_replica_url else None
     engine = ProcessEngine(
-        make_session_factory(db), settings=settings, services=services, held_connection=_request_connection
+        make_session_factory(db),
+        settings=settings,
+        services=services,
+        held_connection=_request_connection,
+        read_sessions=make_session_factory(replica) if replica is not None else None,
     )
     app.extensions["atrium.settings"] = settings
     app.extensions["atrium.db"] = db
+    app.extensions["atrium.replica_db"] = replica
     app.extensions["atrium.engine"] = engine
     app.extensions["atrium.tokens"] = TokenService(settings.signing_key(), settings.token_ttl_seconds)
     metrics = operations.Metrics(engine)

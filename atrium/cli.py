@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -422,6 +423,8 @@ def cmd_erasure_run(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
+    if args.no_scheduler:
+        settings = dataclasses.replace(settings, run_scheduler=False)
     settings.check_production()
     from atrium.encryption import verify
     from storage.db import make_engine, make_session_factory
@@ -429,8 +432,38 @@ def cmd_serve(args, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     verify(make_session_factory(engine))  # a wrong master key stops the start, not the first request
     engine.dispose()
-    print(f"Serving Atrium on http://{args.host}:{args.port} (database {_safe_url(settings.database_url)}).")
+    print(
+        f"Serving Atrium on http://{args.host}:{args.port} (database {_safe_url(settings.database_url)}"
+        + ("" if settings.run_scheduler else "; timers left to `atrium scheduler`")
+        + ")."
+    )
     serve(settings, host=args.host, port=args.port, workers=args.workers)
+    return 0
+
+
+def cmd_scheduler(args, settings: Settings) -> int:
+    """The scheduler alone, no HTTP: timers, report schedules, the mail outbox, the daily jobs (engine/scheduler.py),
+    until SIGTERM or SIGINT. Any number may run against one PostgreSQL database, beside `atrium serve --no-scheduler`."""
+    import signal
+    import threading
+
+    from atrium.encryption import verify
+    from engine.scheduler import start_scheduler
+
+    settings.check_production()
+    engine = _process_engine(settings)
+    verify(engine.sessions)  # a wrong master key stops the start, not the first job
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler = start_scheduler(engine)
+    print(f"Scheduler running (database {_safe_url(settings.database_url)}).", flush=True)
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        engine.sessions.kw["bind"].dispose()
+    print("Scheduler stopped.")
     return 0
 
 
@@ -441,7 +474,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=None, help="worker processes (default ATRIUM_WORKERS or 2)")
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="serve only; `atrium scheduler` processes fire timers (same as ATRIUM_RUN_SCHEDULER=false)",
+    )
     serve.set_defaults(func=cmd_serve)
+    sub.add_parser(
+        "scheduler", help="fire timers, report schedules, mail and the daily jobs without serving HTTP"
+    ).set_defaults(func=cmd_scheduler)
     sub.add_parser("migrate", help="bring the database schema to the latest revision").set_defaults(func=cmd_migrate)
     deploy = sub.add_parser("deploy", help="deploy BPMN, DMN and form files (default: processes/)")
     deploy.add_argument("paths", nargs="*")

@@ -68,6 +68,10 @@ def _positive(name: str, text: str | None, unit: str) -> int | None:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=_default_database_url)
+    # Several nodes (issue 15): an optional read replica that reports and searches read from, and whether
+    # `atrium serve` also runs the scheduler (timers, outbox, daily jobs) or leaves it to `atrium scheduler`.
+    database_replica_url: str | None = None
+    run_scheduler: bool = True
     env: str = "development"
     secret_key: str | None = None
     processes_dir: Path = PROJECT_ROOT / "processes"
@@ -185,6 +189,8 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=env.get("ATRIUM_DATABASE_URL") or defaults.database_url,
+            database_replica_url=env.get("ATRIUM_DATABASE_REPLICA_URL") or None,
+            run_scheduler=_flag(env.get("ATRIUM_RUN_SCHEDULER"), defaults.run_scheduler),
             env=env.get("ATRIUM_ENV", defaults.env),
             secret_key=env.get("ATRIUM_SECRET_KEY") or None,
             processes_dir=Path(env.get("ATRIUM_PROCESSES_DIR", defaults.processes_dir)),

@@ -1141,6 +1141,8 @@ def cli_commands(parser: argparse.ArgumentParser | None = None, prefix: tuple = 
 
 READ_ONLY_COMMANDS = {
     ("serve",): "serves the API; the requests it serves write their own rows",
+    ("scheduler",): "runs the scheduler's jobs (timers, reports, mail, daily jobs), each writing its own rows "
+    "as in `serve` (tests/test_several_nodes.py)",
     ("validate",): "parses files without a database",
     ("audit", "verify"): "reads the audit chain (tests/test_audit_chain.py); the scheduler's daily check audits",
     ("erasure", "due"): "the retention policy's preview: lists clients, changes nothing (tests/test_erasure.py)",
