@@ -9,7 +9,7 @@ import time
 import uuid
 
 from flask import Flask, g, has_request_context, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -49,7 +49,7 @@ from . import (
 )
 from .auth import SESSION_COOKIE, TokenService, authenticate_request
 from .docs import AtriumApi, register_converters, swagger_ui
-from .problems import from_domain_error, from_unexpected, from_write_conflict
+from .problems import from_database_error, from_domain_error, from_unexpected, from_write_conflict
 from .web_app import web_app
 
 request_log = logging.getLogger("atrium.requests")
@@ -201,6 +201,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     app.register_error_handler(AtriumError, from_domain_error)
     app.register_error_handler(StaleDataError, from_write_conflict)
     app.register_error_handler(IntegrityError, from_write_conflict)
+    app.register_error_handler(OperationalError, from_database_error)
+    app.register_error_handler(InterfaceError, from_database_error)
     app.register_error_handler(Exception, from_unexpected)
     if run_scheduler:
         app.extensions["atrium.scheduler"] = start_scheduler(engine)

@@ -142,6 +142,23 @@ def from_write_conflict(error: Exception):
     return problem(409, "Conflict", "problem.write_conflict", kind="conflict")
 
 
+# PostgreSQL's "try again" states: a serialization failure and a deadlock, both a concurrent change.
+_RETRY_STATES = frozenset({"40001", "40P01"})
+
+
+def from_database_error(error: Exception):
+    """The database refused or could not be reached: a concurrent change (serialization failure, deadlock)
+    is the same 409 as any other; a lost or refused connection (the database restarting, SQLite busy) is a
+    503 with Retry-After, which a client may retry, never a 500."""
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)
+    if state in _RETRY_STATES:
+        return from_write_conflict(error)
+    log.warning("database unavailable (request %s): %s", getattr(g, "request_id", None), type(error).__name__)
+    response = problem(503, "Service unavailable", "problem.database_unavailable", kind="database-unavailable")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def from_unexpected(error: Exception):
     error_id = uuid.uuid4().hex
     log.exception("unhandled error %s (request %s)", error_id, getattr(g, "request_id", None))
