@@ -103,6 +103,18 @@ def start_scheduler(engine) -> BackgroundScheduler:
     scheduler.add_job(
         start_due_nps_surveys, "interval", args=[engine], hours=1, id="survey_nps", max_instances=1, coalesce=True
     )
+    # Idempotency-Keys past their expiry are forgotten (api/idempotency.py), hourly.
+    from atrium.integration_accounts import purge_expired_idempotency_keys
+
+    scheduler.add_job(
+        purge_expired_idempotency_keys,
+        "interval",
+        args=[engine],
+        hours=1,
+        id="idempotency_cleanup",
+        max_instances=1,
+        coalesce=True,
+    )
     if engine.settings.erase_after_years:  # once a UTC day, like the audit check (atrium/erasure.py)
         from atrium.erasure import retention_job
 
