@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "forms:read": ALL,
     "accounts:manage": {"admin"},
     "audit:read": {"admin"},
+    # The event outbox (api/events.py): read by the finance system's integration account, and by admins.
+    "events:read": {"admin"},
     # Account managers read figures about their own clients only (reports/making.py).
     "reports:read": LEADS | {"account_manager", "viewer"},
     "reports:schedule": LEADS | {"account_manager"},

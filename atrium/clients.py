@@ -13,7 +13,7 @@ import jsonschema
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, follow_up_cycles
+from atrium import audit, clock, events, follow_up_cycles
 from atrium.errors import Conflict, DuplicateFound, InvalidInput, NotFound
 from storage.accounts import Account
 from storage.client_records import Engagement
@@ -240,12 +240,28 @@ def _cycle(outcome: str | None) -> dict:
     return {"follow_up_cycle": outcome} if outcome else {}
 
 
+def client_event_data(client: Client) -> dict:
+    """What the finance system hears of a client (events `client.created` and `client.changed`): enough for
+    its customer record, none of the contact details."""
+    return {
+        "client_id": client.id,
+        "kind": client.kind,
+        "name": client.name,
+        "status": client.status,
+        "tier": client.tier,
+        "owner": client.owner,
+        "industry": client.industry,
+        "locale": client.locale,
+    }
+
+
 def _created(
     session: Session, engine, client: Client, *, actor: str | None, detail: dict, cycle: str | bool | None = True
 ) -> None:
     """What goes with every new client once it has an id: its cycle (started here unless `cycle` says
-    what already happened to it) and its audit row."""
+    what already happened to it), its audit row and its event."""
     outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor) if cycle is True else cycle
+    events.emit(session, "client.created", aggregate=("client", client.id), data=client_event_data(client), actor=actor)
     audit.record(
         session,
         "client.create",
@@ -321,7 +337,16 @@ def change_client(
     if client.status != status:
         record_status(session, [client], from_status=status, actor=actor)
     outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor)
-    return audit.changes(before, audit.snapshot(client, CLIENT_FIELDS)), outcome
+    changed = audit.changes(before, audit.snapshot(client, CLIENT_FIELDS))
+    if changed:
+        events.emit(
+            session,
+            "client.changed",
+            aggregate=("client", client.id),
+            data={**client_event_data(client), "changed": sorted(changed)},
+            actor=actor,
+        )
+    return changed, outcome
 
 
 def update_client(

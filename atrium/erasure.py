@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, follow_up_cycles, i18n, notifications
+from atrium import audit, clock, events, follow_up_cycles, i18n, notifications
 from atrium.clients import client_target
 from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.serializer import scrub_state
@@ -224,6 +224,15 @@ def _erase(session: Session, engine, client: Client, erasure: Erasure, *, actor:
         **_scrub_processes(session, client.id),
     }
     _scrub_client(client, actor=actor, now=now)
+    # Its past events keep identifiers only; the finance system is told to erase what it holds.
+    destroyed["event_data"] = events.scrub_client(session, client.id)
+    events.emit(
+        session,
+        "client.erased",
+        aggregate=("client", client.id),
+        data={"client_id": client.id, "erased_at": now},
+        actor=actor,
+    )
     erasure.certificate = certificate(erasure, client_id=client.id, destroyed=destroyed, erased_at=now)
     audit.record(
         session,

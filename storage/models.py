@@ -3,6 +3,7 @@
 from .accounts import Account, RevokedToken  # noqa: F401
 from .audit import AuditChainHead, AuditEntry  # noqa: F401
 from .base import Base  # noqa: F401
+from .billing import Invoice, InvoiceRequest, Payment, TimeEntry  # noqa: F401
 from .care import CareActivity, CareDate  # noqa: F401
 from .client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest  # noqa: F401
 from .clients import Client, ClientIdentifier, ClientStatusChange, Contact  # noqa: F401
@@ -10,6 +11,7 @@ from .crypto import ClientKey, IndexKey  # noqa: F401
 from .definitions import DecisionDefinition, Form, ProcessDefinition  # noqa: F401
 from .employees import Employee  # noqa: F401
 from .erasures import Erasure  # noqa: F401
+from .events import Event  # noqa: F401
 from .firm_settings import FirmSetting  # noqa: F401
 from .health import ClientHealth, ClientHealthSnapshot  # noqa: F401
 from .history import HistoryEntry  # noqa: F401
