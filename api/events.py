@@ -12,7 +12,7 @@ from atrium import events
 from storage.events import Event
 
 from .clients import process_engine
-from .permissions import requires
+from .permissions import requires_scope
 from .schema_base import Schema
 
 blp = Blueprint("events", __name__, url_prefix="/api", description="Business events for finance and ERP systems")
@@ -55,7 +55,7 @@ class EventPageSchema(Schema):
 
 @blp.route("/event-types")
 class EventTypes(MethodView):
-    @requires("events:read")
+    @requires_scope("events:read", "events:read")
     @blp.response(200, EventTypeSchema(many=True))
     def get(self):
         """Every event type Atrium emits, with the JSON Schema of its newest version."""
@@ -67,7 +67,7 @@ class EventTypes(MethodView):
 
 @blp.route("/events")
 class Events(MethodView):
-    @requires("events:read")
+    @requires_scope("events:read", "events:read")
     @blp.arguments(EventListQuery, location="query")
     @blp.response(200, EventPageSchema)
     def get(self, query):
