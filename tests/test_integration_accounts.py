@@ -376,3 +376,16 @@ def test_the_cli_creates_an_integration_and_prints_its_key_once(app, db, client,
     assert created.actor == audit.cli_actor() and created.detail == {"scopes": ["events:read", "payments:write"]}
     assert main(["integration", "create", "yonyou", "--scope", "events:read"]) == 1  # taken
     assert main(["integration", "create", "nope", "--scope", "accounts:manage"]) == 1
+
+
+def test_refusals_are_explained_in_chinese_when_asked(app, client, admin):
+    key = make_integration(admin, scopes=["invoices:write"])["key"]["key"]
+    chinese = {"Accept-Language": "zh-CN"}
+    assert as_key(client, key + "x").get("/api/events", headers=chinese).json["detail"] == "API 密钥无效"
+    refused = as_key(client, key).get("/api/accounts", headers=chinese).json["detail"]
+    assert refused == "集成账号无权调用 GET /api/accounts"
+    no_scope = as_key(client, key).get("/api/events", headers=chinese).json["detail"]
+    assert no_scope == "该集成账号没有 events:read 权限范围"
+    missing = as_key(client, key).post("/api/test-invoices", json={}, headers=chinese).json
+    assert missing["detail"] == "集成账号调用此接口必须发送 Idempotency-Key 请求头"
+    assert missing["errors"]["Idempotency-Key"] == ["集成账号必填：每项预期的变更使用一个唯一值"]
