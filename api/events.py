@@ -12,6 +12,7 @@ from atrium import events
 from storage.events import Event
 
 from .clients import process_engine
+from .docs import errors
 from .permissions import requires_scope
 from .schema_base import Schema
 
@@ -57,6 +58,7 @@ class EventPageSchema(Schema):
 class EventTypes(MethodView):
     @requires_scope("events:read", "events:read")
     @blp.response(200, EventTypeSchema(many=True))
+    @errors(blp)
     def get(self):
         """Every event type Atrium emits, with the JSON Schema of its newest version."""
         return [
@@ -70,6 +72,7 @@ class Events(MethodView):
     @requires_scope("events:read", "events:read")
     @blp.arguments(EventListQuery, location="query")
     @blp.response(200, EventPageSchema)
+    @errors(blp, 422)
     def get(self, query):
         """Events after a position, oldest first: a consumer stores the last position it handled and asks for
         what came after. Deduplicate on `id`."""
