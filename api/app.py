@@ -38,6 +38,7 @@ from . import (
     forms,
     health,
     instances,
+    integration_accounts,
     knowledge,
     messages,
     notifications,
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         health,
         public_surveys,
         care,
+        integration_accounts,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(notifications.my_blp)

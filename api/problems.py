@@ -118,7 +118,8 @@ def from_domain_error(error: AtriumError):
     if isinstance(error, RowsInvalid):
         return problem(422, error.title, error.detail, kind="invalid-rows", errors=error.problems)
     if isinstance(error, InvalidInput):
-        return problem(422, error.title, error.detail, kind="invalid-input", errors=error.errors)
+        kind = getattr(error, "kind", None) or "invalid-input"
+        return problem(422, error.title, error.detail, kind=kind, errors=error.errors)
     if isinstance(error, DuplicateFound):
         return problem(
             409, error.title, error.detail, kind="duplicate", candidates=error.candidates, withheld=error.withheld

@@ -174,6 +174,11 @@ class Settings:
     survey_rate_window_seconds: int = 600
     survey_rate_per_address: int = 60
     survey_rate_per_link: int = 20
+    # Integration accounts (atrium/integration_accounts.py): when a new key is made for an integration,
+    # its older keys stop working this many hours later (0: only when revoked); and how long a caller's
+    # Idempotency-Key is remembered (api/idempotency.py).
+    api_key_rotation_grace_hours: float = 0.0
+    idempotency_key_hours: float = 24.0
 
     @property
     def smtp_configured(self) -> bool:
@@ -300,6 +305,10 @@ class Settings:
                 "ATRIUM_SURVEY_RATE_PER_LINK", env.get("ATRIUM_SURVEY_RATE_PER_LINK"), "requests"
             )
             or defaults.survey_rate_per_link,
+            api_key_rotation_grace_hours=float(
+                env.get("ATRIUM_API_KEY_ROTATION_GRACE_HOURS") or defaults.api_key_rotation_grace_hours
+            ),
+            idempotency_key_hours=float(env.get("ATRIUM_IDEMPOTENCY_KEY_HOURS") or defaults.idempotency_key_hours),
         )
 
     def signing_key(self) -> str:

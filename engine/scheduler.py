@@ -108,6 +108,7 @@ def scheduler_jobs(engine) -> list[tuple[str, object, dict, dict]]:
         )
     from atrium.erasure import retention_job
     from atrium.health import daily_health
+    from atrium.integration_accounts import purge_expired_idempotency_keys
     from atrium.surveys import start_due_nps_surveys
 
     hourly = {"hours": 1}
@@ -119,6 +120,9 @@ def scheduler_jobs(engine) -> list[tuple[str, object, dict, dict]]:
     # The periodic NPS survey of each active client (atrium/surveys.py): started when due, polled hourly;
     # a client asked within ATRIUM_SURVEY_NPS_MONTHS is not due, so a second poll starts nothing twice.
     jobs.append(("survey_nps", _job(start_due_nps_surveys, "survey_nps", singleton=True), {}, hourly))
+    # Idempotency-Keys past their expiry are forgotten (api/idempotency.py), hourly; a plain DELETE, so any
+    # scheduler may run it.
+    jobs.append(("idempotency_cleanup", _job(purge_expired_idempotency_keys, "idempotency_cleanup"), {}, hourly))
     if settings.erase_after_years:  # once a UTC day, like the audit check (atrium/erasure.py)
         jobs.append(("erasure_retention", _job(retention_job, "erasure_retention", singleton=True), {}, hourly))
     return jobs

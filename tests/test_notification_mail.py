@@ -211,6 +211,7 @@ def test_without_smtp_settings_notifications_wait_in_the_outbox(db, services, cl
             "audit_daily_check",
             "daily_health",
             "fire_due_timers",
+            "idempotency_cleanup",
             "report_jobs",
             "survey_nps",
         ]
@@ -227,6 +228,7 @@ def test_the_scheduler_mails_the_outbox_when_smtp_is_configured(db, services, cl
             "audit_daily_check",
             "daily_health",
             "fire_due_timers",
+            "idempotency_cleanup",
             "report_jobs",
             "send_queued_notifications",
             "survey_nps",
