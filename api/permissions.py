@@ -52,7 +52,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "notifications:read": ALL,  # your own
     "notifications:read_all": {"admin"},
     "settings:manage": {"admin"},
-    "care:campaign": LEADS,  # a care campaign over a saved filter of clients: tasks or a bulk greeting
+    "care:campaign": LEADS,
+    # The voucher export for the finance package (api/finance.py): every invoice and payment of the firm.
+    "finance:export": LEADS,  # a care campaign over a saved filter of clients: tasks or a bulk greeting
 }
 
 
