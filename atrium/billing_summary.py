@@ -124,9 +124,7 @@ def engagement_billing(
         )
         .join(Engagement, Engagement.id == Invoice.engagement_id)
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .where(
-            *invoice_conditions(client_condition, issued_from=issued_from, issued_before=issued_before, as_of=as_of)
-        )
+        .where(*invoice_conditions(client_condition, issued_from=issued_from, issued_before=issued_before, as_of=as_of))
         .group_by(Invoice.engagement_id, Invoice.currency)
     ).all()
     time_conditions = [

@@ -161,7 +161,9 @@ def write_xlsx(layout: str, lines: list[VoucherLine]) -> bytes:
     sheet.append([title for title, _ in COLUMNS[layout]])
     for line in lines:
         sheet.append([_xlsx_cell(sheet, v) for v in _row(layout, line)])
-    amounts = [n for n, (title, _) in enumerate(COLUMNS[layout], start=1) if title in ("借方金额", "贷方金额", "原币金额")]
+    amounts = [
+        n for n, (title, _) in enumerate(COLUMNS[layout], start=1) if title in ("借方金额", "贷方金额", "原币金额")
+    ]
     for row in sheet.iter_rows(min_row=2):
         for cell in row:
             if cell.column in amounts:

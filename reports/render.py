@@ -32,7 +32,14 @@ _TEMPLATES = jinja2.Environment(
 )
 NUMERIC_KINDS = {"int", "float", "percent", "hours", "money"}
 # How XLSX cells of each Column.kind are shown; the cells keep their numbers (a percent stays 0.875).
-XLSX_FORMATS = {"int": "#,##0", "float": "#,##0.0", "hours": "#,##0.0", "percent": "0.0%", "date": "yyyy-mm-dd", "money": "#,##0.00"}
+XLSX_FORMATS = {
+    "int": "#,##0",
+    "float": "#,##0.0",
+    "hours": "#,##0.0",
+    "percent": "0.0%",
+    "date": "yyyy-mm-dd",
+    "money": "#,##0.00",
+}
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
