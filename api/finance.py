@@ -27,8 +27,14 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_PERIOD_DAYS = 366
 
 
-def _money(**kw):
-    return fields.Decimal(as_string=True, places=2, required=True, **kw)
+def _money(metadata: dict | None = None):
+    """An amount as a decimal string with two places ("14300.00"): never a float on the wire."""
+    return fields.Decimal(
+        as_string=True,
+        places=2,
+        required=True,
+        metadata={"type": "string", "format": "decimal", "example": "14300.00", **(metadata or {})},
+    )
 
 
 class FiguresSchema(Schema):
