@@ -13,7 +13,7 @@ from atrium.clock import now
 from storage.client_records import Engagement
 from storage.clients import Client
 
-from ..tables import Column, Filters, Table
+from ..tables import Chart, Column, Filters, Table
 from .sql import visible_clients
 
 FIGURES = ("billed", "paid", "outstanding", "overdue")
@@ -70,6 +70,7 @@ def billing_by_client(session: Session, filters: Filters) -> Table:
         filters.text("report.statistic.billing_by_client.title"),
         (Column("client", filters.text("report.column.client")), *_figure_columns(filters)),
         [(names[client_id], *_values(figures)) for (client_id, _), figures in ordered],
+        Chart("hbar", "client", ("outstanding", "overdue")),
         note=filters.text("report.statistic.billing_by_client.note", day=filters.day(as_of)),
     )
 
@@ -90,5 +91,6 @@ def billing_by_engagement(session: Session, filters: Filters) -> Table:
             for row in sorted(rows, key=lambda r: (names[r.client_id], r.engagement_id))
             for figures in row.figures
         ],
+        Chart("hbar", "engagement", ("billed", "paid")),
         note=filters.text("report.statistic.billing_by_engagement.note", day=filters.day(as_of)),
     )
