@@ -114,7 +114,7 @@ COLUMNS: dict[str, tuple[tuple[str, Callable[[VoucherLine], object]], ...]] = {
         ("币别", lambda line: _currency(line, "kingdee")),
         ("汇率", lambda line: 1 if line.currency == "CNY" else None),
         ("原币金额", lambda line: line.debit or line.credit),
-        ("制单人", lambda line: "Atrium"),
+        ("制单人", lambda line: ""),  # left empty: the package fills in the operator importing
     ),
     "yonyou": (
         ("制单日期", lambda line: line.day.isoformat()),
@@ -127,7 +127,7 @@ COLUMNS: dict[str, tuple[tuple[str, Callable[[VoucherLine], object]], ...]] = {
         ("贷方金额", lambda line: line.credit),
         ("币种", lambda line: _currency(line, "yonyou")),
         ("汇率", lambda line: 1 if line.currency == "CNY" else None),
-        ("制单人", lambda line: "Atrium"),
+        ("制单人", lambda line: ""),  # left empty: the package fills in the operator importing
     ),
 }
 
