@@ -123,10 +123,6 @@ export function BillingSection({ clientId }: { clientId: number }) {
         rowClassName={(invoice) => (invoice.state === "overdue" ? "billing-row-overdue" : "")}
         columns={[
           { title: t("number"), dataIndex: "number" },
-          { title: t("issued"), dataIndex: "issue_date", render: (v) => formatDate(v) },
-          { title: t("due"), dataIndex: "due_date", render: (v) => formatDate(v) },
-          { title: t("total"), dataIndex: "total_amount", align: "right", render: (v, r) => money(v, r.currency) },
-          { title: t("paid"), dataIndex: "paid_amount", align: "right", render: (v, r) => money(v, r.currency) },
           {
             title: t("state"),
             dataIndex: "state",
@@ -136,6 +132,10 @@ export function BillingSection({ clientId }: { clientId: number }) {
               </Tag>
             ),
           },
+          { title: t("due"), dataIndex: "due_date", render: (v) => formatDate(v) },
+          { title: t("total"), dataIndex: "total_amount", align: "right", render: (v, r) => money(v, r.currency) },
+          { title: t("paid"), dataIndex: "paid_amount", align: "right", render: (v, r) => money(v, r.currency) },
+          { title: t("issued"), dataIndex: "issue_date", render: (v) => formatDate(v) },
         ]}
       />
     </div>
