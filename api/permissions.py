@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "settings:manage": {"admin"},
     "care:campaign": LEADS,  # a care campaign over a saved filter of clients: tasks or a bulk greeting
     "integrations:manage": {"admin"},  # integration accounts (machine clients) and their API keys
+    # The voucher export for the finance package (api/finance.py): every invoice and payment of the firm.
+    "finance:export": LEADS,
 }
 
 

@@ -28,6 +28,10 @@ def _flag(value: str | None, default: bool) -> bool:
 DEFAULT_SERVICE_REQUEST_SLA = {"urgent": "PT4H", "high": "P1D", "normal": "P3D", "low": "P5D"}
 # How often each active client is followed up, by tier, and how long a follow-up may take before it is overdue.
 DEFAULT_FOLLOW_UP_INTERVALS = {"A": "P1M", "B": "P3M", "C": "P6M"}
+# The account codes of China's enterprise accounting standards' chart: 1122 应收账款, 6001 主营业务收入,
+# 222101 应交税费-应交增值税(销项税额), 1002 银行存款.
+DEFAULT_VOUCHER_ACCOUNTS = {"receivable": "1122", "revenue": "6001", "output_vat": "222101", "bank": "1002"}
+_ACCOUNT_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,39}$")
 # Tokens are signed with the secret key: shorter keys can be brute-forced from one token offline.
 MIN_SECRET_KEY_BYTES = 32
 _DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
@@ -179,6 +183,9 @@ class Settings:
     # Idempotency-Key is remembered (api/idempotency.py).
     api_key_rotation_grace_hours: float = 0.0
     idempotency_key_hours: float = 24.0
+    # The finance package's chart of accounts for the voucher export (atrium/vouchers.py): accounts
+    # receivable, revenue, output VAT and bank (ATRIUM_ACCOUNT_RECEIVABLE, _REVENUE, _OUTPUT_VAT, _BANK).
+    voucher_accounts: dict = field(default_factory=lambda: dict(DEFAULT_VOUCHER_ACCOUNTS))
 
     @property
     def smtp_configured(self) -> bool:
@@ -309,6 +316,7 @@ class Settings:
                 env.get("ATRIUM_API_KEY_ROTATION_GRACE_HOURS") or defaults.api_key_rotation_grace_hours
             ),
             idempotency_key_hours=float(env.get("ATRIUM_IDEMPOTENCY_KEY_HOURS") or defaults.idempotency_key_hours),
+            voucher_accounts=_voucher_accounts(env),
         )
 
     def signing_key(self) -> str:
@@ -383,3 +391,16 @@ def _known_roles(env_name: str, text: str | None, default: tuple[str, ...] = ())
     if unknown:
         raise ValueError(f"{env_name}: unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
     return roles
+
+
+def _voucher_accounts(env) -> dict[str, str]:
+    """ATRIUM_ACCOUNT_<NAME> over the default account codes; a code a finance package could not hold stops the start."""
+    accounts = dict(DEFAULT_VOUCHER_ACCOUNTS)
+    for name in accounts:
+        variable = f"ATRIUM_ACCOUNT_{name.upper()}"
+        value = (env.get(variable) or "").strip()
+        if value:
+            if not _ACCOUNT_CODE.match(value):
+                raise ValueError(f"{variable}: '{value}' is not an account code (letters, digits, '.' or '-')")
+            accounts[name] = value
+    return accounts

@@ -1125,6 +1125,28 @@ def test_each_state_changing_endpoint_writes_its_audit_row(walk, endpoint):
     CASES[endpoint](walk)
 
 
+def test_the_finance_reads_that_take_data_out_are_audited(walk):
+    """The voucher export (finance.vouchers_export) and a client's billing read outside the reader's teams
+    (client.read_other_team): GETs, so outside CASES, but data leaving the firm all the same."""
+    walk.call(
+        "partner",
+        "GET",
+        "/api/finance/vouchers",
+        "/api/finance/vouchers?from=2026-01-01&to=2026-01-31&layout=kingdee&format=csv",
+        action="finance.vouchers_export",
+        target="vouchers",
+    )
+    client = walk.new_client()
+    walk.call(
+        "admin",
+        "GET",
+        "/api/clients/<id:client_id>/billing",
+        f"/api/clients/{client['id']}/billing",
+        action="client.read_other_team",
+        target=f"client:{client['id']}",
+    )
+
+
 # Timers and the scheduler ----------------------------------------------------------------------
 
 
