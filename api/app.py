@@ -9,7 +9,7 @@ import time
 import uuid
 
 from flask import Flask, g, has_request_context, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -34,10 +34,12 @@ from . import (
     employees,
     erasures,
     events,
+    finance,
     firm_settings,
     forms,
     health,
     instances,
+    integration_accounts,
     knowledge,
     messages,
     notifications,
@@ -50,7 +52,7 @@ from . import (
 )
 from .auth import SESSION_COOKIE, TokenService, authenticate_request
 from .docs import AtriumApi, register_converters, swagger_ui
-from .problems import from_domain_error, from_unexpected, from_write_conflict
+from .problems import from_database_error, from_domain_error, from_unexpected, from_write_conflict
 from .web_app import web_app
 
 request_log = logging.getLogger("atrium.requests")
@@ -110,11 +112,18 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,
     )
     db = make_engine(settings.database_url)
+    # The read replica (ATRIUM_DATABASE_REPLICA_URL), if any: reports, statistics and searches read there.
+    replica = make_engine(settings.database_replica_url) if settings.database_replica_url else None
     engine = ProcessEngine(
-        make_session_factory(db), settings=settings, services=services, held_connection=_request_connection
+        make_session_factory(db),
+        settings=settings,
+        services=services,
+        held_connection=_request_connection,
+        read_sessions=make_session_factory(replica) if replica is not None else None,
     )
     app.extensions["atrium.settings"] = settings
     app.extensions["atrium.db"] = db
+    app.extensions["atrium.replica_db"] = replica
     app.extensions["atrium.engine"] = engine
     app.extensions["atrium.tokens"] = TokenService(settings.signing_key(), settings.token_ttl_seconds)
     metrics = operations.Metrics(engine)
@@ -146,8 +155,10 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         firm_settings,
         reports,
         health,
+        finance,
         public_surveys,
         care,
+        integration_accounts,
     ):
         api.register_blueprint(module.blp)
     api.register_blueprint(notifications.my_blp)
@@ -196,6 +207,8 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
     app.register_error_handler(AtriumError, from_domain_error)
     app.register_error_handler(StaleDataError, from_write_conflict)
     app.register_error_handler(IntegrityError, from_write_conflict)
+    app.register_error_handler(OperationalError, from_database_error)
+    app.register_error_handler(InterfaceError, from_database_error)
     app.register_error_handler(Exception, from_unexpected)
     if run_scheduler:
         app.extensions["atrium.scheduler"] = start_scheduler(engine)

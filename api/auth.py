@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app, g, request
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
-from atrium import clock
+from atrium import clock, integration_accounts
 from atrium.accounts import PasswordChangeRequired
 from atrium.errors import Forbidden, Unauthorized
 from atrium.second_factor import TotpEnrolmentRequired, required_for
@@ -64,6 +64,12 @@ class SessionRevoked(Unauthorized):
 
 class AccountInactive(Unauthorized):
     kind = "account-deactivated"
+
+
+class IntegrationNotAllowed(Forbidden):
+    """An integration's key on an endpoint that takes none (every endpoint without requires_scope)."""
+
+    kind = "integration-not-allowed"
 
 
 class CsrfTokenMissing(Forbidden):
@@ -166,9 +172,58 @@ def _check_csrf_token(claims: TokenClaims) -> None:
         raise CsrfTokenMismatch(f"the {CSRF_HEADER} header does not match this session; reload the page")
 
 
+API_KEY_HEADER = "X-API-Key"
+
+
+def presented_api_key() -> str | None:
+    """An integration's key, in X-API-Key or as the bearer token (`Authorization: Bearer atr_...`)."""
+    given = request.headers.get(API_KEY_HEADER, "").strip()
+    if given:
+        return given
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and integration_accounts.looks_like_key(token):
+        return token
+    return None
+
+
+def view_scopes() -> tuple[str, ...] | None:
+    """The scopes the request's view accepts from an integration (api.permissions.requires_scope), or
+    None: a view without them refuses every key (default deny)."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        method = request.method.lower()
+        view = getattr(view_class, method, None) or (getattr(view_class, "get", None) if method == "head" else None)
+    return getattr(view, "atrium_scopes", None)
+
+
+def _authenticate_integration(key: str) -> None:
+    """g.account becomes the key's IntegrationCaller; a view that takes no scope refuses it (403)."""
+    db = current_app.extensions["atrium.db"]
+    if db.dialect.name == "postgresql":
+        conn = g.db_connection = db.connect()
+        conn.execution_options(isolation_level="AUTOCOMMIT")  # the last-used stamp commits by itself
+        try:
+            caller = integration_accounts.authenticate_key(conn, key)
+        finally:
+            conn.rollback()
+            conn.execution_options(isolation_level=conn.default_isolation_level)
+    else:
+        with db.connect() as conn:
+            caller = integration_accounts.authenticate_key(conn, key)
+            conn.commit()
+    g.account = caller
+    g.integration = caller
+    if not view_scopes():
+        raise IntegrationNotAllowed(f"integration accounts may not call {request.method} {request.path}")
+
+
 def authenticate_request() -> None:
-    """before_request: every path but the public ones needs a valid, unrevoked token of an active account."""
+    """before_request: every path but the public ones needs a valid, unrevoked token of an active account,
+    or an integration's API key (then only on views that take one of its scopes)."""
     g.account = None
+    g.integration = None
     g.session_cookie = False
     if (
         request.path in PUBLIC_PATHS
@@ -177,6 +232,10 @@ def authenticate_request() -> None:
         or (request.method, request.path) in PUBLIC_ENDPOINTS
         or request.path.startswith(PUBLIC_PREFIXES)
     ):
+        return
+    api_key = presented_api_key()
+    if api_key is not None:
+        _authenticate_integration(api_key)
         return
     token, from_cookie = presented_token()
     claims = current_app.extensions["atrium.tokens"].verify(token)

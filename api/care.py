@@ -22,7 +22,7 @@ from .clients import ClientArgs, process_engine, visible_client
 from .docs import errors
 from .permissions import requires
 from .schema_base import Schema
-from .tasks import _task_or_raise
+from .tasks import visible_task_or_raise
 
 blp = Blueprint("care", __name__, url_prefix="/api", description="Relationship care")
 
@@ -179,7 +179,7 @@ def care_task_preview(task_id: uuid.UUID):
     suggested or edited greeting), or why it would not be sent."""
     engine = process_engine()
     with engine.transaction() as session:
-        task = _task_or_raise(session, task_id)
+        task = visible_task_or_raise(session, task_id)
         if task["process_key"] != "care":
             raise NotFound(f"task {task_id} is no care task")
         instance = load_instance(session, instance_id=task["instance_id"])

@@ -232,7 +232,8 @@ class Clients(MethodView):
         is 10,000 and `total_exact` is false."""
         if args.get("deleted") and not has_permission(g.account.roles, "clients:restore"):
             args["deleted"] = False
-        with process_engine().transaction() as session:
+        # A search reads on the read replica when one is set (ATRIUM_DATABASE_REPLICA_URL).
+        with process_engine().read_transaction() as session:
             filters = client_filters(session, args)
             items, total, exact = search_clients(
                 session,

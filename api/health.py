@@ -162,5 +162,5 @@ class Statistics(MethodView):
         owners, owner = _listed_owners(args.get("owner"))
         if owner is not None:
             owners = {owner}
-        with client_api.process_engine().transaction() as session:
+        with client_api.process_engine().read_transaction() as session:  # the replica, when one is set
             return health_distribution(session, owners=owners)

@@ -7,6 +7,7 @@ from functools import wraps
 from flask import g
 
 from atrium.errors import Forbidden
+from atrium.integration_accounts import SCOPES
 
 ALL = {"admin", "partner", "manager", "account_manager", "service_desk", "viewer"}
 STAFF = ALL - {"viewer"}
@@ -55,6 +56,9 @@ PERMISSIONS: dict[str, set[str]] = {
     "notifications:read_all": {"admin"},
     "settings:manage": {"admin"},
     "care:campaign": LEADS,  # a care campaign over a saved filter of clients: tasks or a bulk greeting
+    "integrations:manage": {"admin"},  # integration accounts (machine clients) and their API keys
+    # The voucher export for the finance package (api/finance.py): every invoice and payment of the firm.
+    "finance:export": LEADS,
 }
 
 
@@ -72,6 +76,8 @@ def requires(permission: str, *alternatives: str):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
+            if g.get("integration") is not None:
+                raise Forbidden("integration accounts may not call this endpoint")
             if not any(has_permission(g.account.roles, name) for name in permissions):
                 raise Forbidden(
                     f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow {' or '.join(permissions)}"
@@ -88,3 +94,52 @@ def requires(permission: str, *alternatives: str):
 def permissions_of(roles) -> list[str]:
     """Every permission `roles` grant, sorted: what the web app shows or hides buttons by."""
     return sorted(permission for permission in PERMISSIONS if has_permission(roles, permission))
+
+
+def requires_scope(scope: str, *permissions: str):
+    """Open a view to integration accounts (machine clients, atrium/integration_accounts.py) holding
+    `scope`, and to people holding one of `permissions` (none: integrations only). Use it INSTEAD of
+    `requires`, never together with it, as the view's first decorator:
+
+        from api.idempotency import idempotent
+        from api.permissions import requires_scope
+
+        @blp.route("/invoices")
+        class Invoices(MethodView):
+            @requires_scope("invoices:write", "billing:write")   # key with the scope, or a person with the permission
+            @idempotent                                          # then the Idempotency-Key (api/idempotency.py)
+            @blp.arguments(InvoiceSchema)
+            @blp.response(201, InvoiceOut)
+            @errors(blp, 409, 422)
+            def post(self, data): ...
+
+    Every view without it refuses an integration's key with 403 (integration-not-allowed) before it runs
+    (api/auth.py). In the view, `g.integration` is the IntegrationCaller (None for a person) and
+    `g.account.username` the audit actor either way (`integration:<name>` for an integration)."""
+    if scope not in SCOPES:
+        raise KeyError(scope)
+    for name in permissions:
+        if name not in PERMISSIONS:
+            raise KeyError(name)
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            integration = g.get("integration")
+            if integration is not None:
+                if scope not in integration.scopes:
+                    raise Forbidden(f"this integration account does not hold the scope {scope}")
+            elif not any(has_permission(g.account.roles, name) for name in permissions):
+                raise Forbidden(
+                    f"your roles ({', '.join(g.account.roles) or 'none'}) do not allow "
+                    f"{' or '.join(permissions) or 'this endpoint (integration accounts only)'}"
+                )
+            return view(*args, **kwargs)
+
+        wrapper.atrium_scopes = (scope,)
+        if permissions:
+            wrapper.atrium_permission = permissions[0]
+            wrapper.atrium_permissions = permissions
+        return wrapper
+
+    return decorate

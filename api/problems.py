@@ -118,7 +118,8 @@ def from_domain_error(error: AtriumError):
     if isinstance(error, RowsInvalid):
         return problem(422, error.title, error.detail, kind="invalid-rows", errors=error.problems)
     if isinstance(error, InvalidInput):
-        return problem(422, error.title, error.detail, kind="invalid-input", errors=error.errors)
+        kind = getattr(error, "kind", None) or "invalid-input"
+        return problem(422, error.title, error.detail, kind=kind, errors=error.errors)
     if isinstance(error, DuplicateFound):
         return problem(
             409, error.title, error.detail, kind="duplicate", candidates=error.candidates, withheld=error.withheld
@@ -140,6 +141,23 @@ def from_write_conflict(error: Exception):
     """A concurrent change got there first (stale version, or a unique value taken meanwhile)."""
     log.info("write conflict (request %s): %s", getattr(g, "request_id", None), type(error).__name__)
     return problem(409, "Conflict", "problem.write_conflict", kind="conflict")
+
+
+# PostgreSQL's "try again" states: a serialization failure and a deadlock, both a concurrent change.
+_RETRY_STATES = frozenset({"40001", "40P01"})
+
+
+def from_database_error(error: Exception):
+    """The database refused or could not be reached: a concurrent change (serialization failure, deadlock)
+    is the same 409 as any other; a lost or refused connection (the database restarting, SQLite busy) is a
+    503 with Retry-After, which a client may retry, never a 500."""
+    state = getattr(getattr(error, "orig", None), "sqlstate", None)
+    if state in _RETRY_STATES:
+        return from_write_conflict(error)
+    log.warning("database unavailable (request %s): %s", getattr(g, "request_id", None), type(error).__name__)
+    response = problem(503, "Service unavailable", "problem.database_unavailable", kind="database-unavailable")
+    response.headers["Retry-After"] = "5"
+    return response
 
 
 def from_unexpected(error: Exception):

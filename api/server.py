@@ -1,4 +1,5 @@
-"""`atrium serve`: gunicorn (a production WSGI server) running the app, each worker firing timers."""
+"""`atrium serve`: gunicorn (a production WSGI server) running the app, each worker firing timers unless
+ATRIUM_RUN_SCHEDULER=false (`--no-scheduler`): then separate `atrium scheduler` processes do."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ class AtriumServer(BaseApplication):
 
         logging.basicConfig(level=logging.WARNING, format="%(message)s")
         logging.getLogger("atrium.requests").setLevel(logging.INFO)
-        # Every worker polls for due timers; row locks make sure each fires once.
-        return create_app(self.settings, run_scheduler=True)
+        # Every worker polls for due timers (row locks make sure each fires once), unless the node only serves.
+        return create_app(self.settings, run_scheduler=self.settings.run_scheduler)
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int | None = None) -> None:

@@ -324,7 +324,8 @@ def inbox_counts():
         }
 
 
-def _task_or_raise(session: Session, task_id: uuid.UUID) -> dict:
+def visible_task_or_raise(session: Session, task_id: uuid.UUID) -> dict:
+    """The task as the caller may see it (404 if not): the care preview asks the same question."""
     rows = task_rows(session, task_ids=[task_id])
     return _visible_or_raise(rows[0] if rows else None, task_id)
 
@@ -370,7 +371,7 @@ def get_task_detail(task_id):
     """A task with its form (JSON Schema and UI schema) and the data the form starts from."""
     engine = _engine()
     with engine.transaction() as session:
-        task = _task_or_raise(session, task_id)
+        task = visible_task_or_raise(session, task_id)
         form = engine.form(session, task["form_id"]) if task["form_id"] else None
         data = {}
         if form is not None and task["status"] == OPEN:
@@ -430,7 +431,7 @@ def claim(task_id):
 def unclaim(task_id):
     """Give a claimed task back to its candidates."""
     with _engine().transaction() as session:
-        task = _task_or_raise(session, task_id)
+        task = visible_task_or_raise(session, task_id)
         _require_open(task)
         if task["assignee"] is None:
             return localized_task(task)
@@ -449,7 +450,7 @@ def assign(data, task_id):
     """Assign a task to one of its candidates (leads; admins to anyone); they get a notification unless
     they assigned it to themselves. Never to a person the task excludes (separation of duties)."""
     with _engine().transaction() as session:
-        task = _task_or_raise(session, task_id)
+        task = visible_task_or_raise(session, task_id)
         _require_open(task)
         target = account_by_username(session, username=data["username"])
         if target is None or not target.active:

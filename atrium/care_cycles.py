@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from atrium.care_settings import care_settings
-from atrium.client_cycles import running_cycle, wants_cycle
-from storage.clients import Client, client_business_key
-from storage.definitions import latest_definition
+from atrium.client_cycles import running_cycle, sync_client_cycle, wants_cycle
+from storage.clients import Client
 from storage.instances import ACTIVE, ERROR, ProcessInstance
 from storage.tasks import OPEN, Task
 
@@ -30,22 +29,8 @@ def sync_care_cycle(
     not. Returns "started", "cancelled" or None."""
     if enabled is None:
         enabled = care_settings(session)["enabled"]
-    running = running_care_cycle(session, client.id)
-    if enabled and wants_cycle(client) and not deleting:
-        if running is not None or latest_definition(session, process_key=PROCESS_KEY) is None:
-            return None
-        engine.start_instance(
-            session,
-            process_key=PROCESS_KEY,
-            variables={"client_id": client.id},
-            business_key=client_business_key(client.id),
-            actor=actor,
-        )
-        return "started"
-    if running is not None:
-        engine.cancel_instance(session, instance_id=running.id, actor=actor)
-        return "cancelled"
-    return None
+    wanted = enabled and wants_cycle(client) and not deleting
+    return sync_client_cycle(engine, session, client, process_key=PROCESS_KEY, wanted=wanted, actor=actor)
 
 
 def replan_care_cycle(engine, session: Session, client: Client, *, actor: str | None) -> bool:

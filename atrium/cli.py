@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -221,6 +222,21 @@ def cmd_user_create(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_integration_create(args, settings: Settings) -> int:
+    """An integration account (a finance system) and its first key, printed once: only its hash is kept."""
+    from atrium.integration_accounts import create_integration
+
+    engine = _process_engine(settings)
+    with engine.transaction() as session:
+        integration, issued = create_integration(
+            session, name=args.name, scopes=args.scope, description=args.description, actor=audit.cli_actor()
+        )
+    print(f"Created integration account {integration.name} with scopes {', '.join(integration.scopes)}.")
+    print("Its API key (shown this once; send it as Authorization: Bearer <key> or X-API-Key):")
+    print(issued.key)
+    return 0
+
+
 def cmd_user_totp_reset(args, settings: Settings) -> int:
     """Remove an account's second factor (a lost device), e.g. when the only admin lost theirs."""
     from atrium import second_factor
@@ -422,6 +438,8 @@ def cmd_erasure_run(args, settings: Settings) -> int:
 def cmd_serve(args, settings: Settings) -> int:
     from api.server import serve
 
+    if args.no_scheduler:
+        settings = dataclasses.replace(settings, run_scheduler=False)
     settings.check_production()
     from atrium.encryption import verify
     from storage.db import make_engine, make_session_factory
@@ -429,9 +447,45 @@ def cmd_serve(args, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     verify(make_session_factory(engine))  # a wrong master key stops the start, not the first request
     engine.dispose()
-    print(f"Serving Atrium on http://{args.host}:{args.port} (database {_safe_url(settings.database_url)}).")
+    print(
+        f"Serving Atrium on http://{args.host}:{args.port} (database {_safe_url(settings.database_url)}"
+        + ("" if settings.run_scheduler else "; timers left to `atrium scheduler`")
+        + ")."
+    )
     serve(settings, host=args.host, port=args.port, workers=args.workers)
     return 0
+
+
+def cmd_scheduler(args, settings: Settings) -> int:
+    """The scheduler alone, no HTTP: timers, report schedules, the mail outbox, the daily jobs (engine/scheduler.py),
+    until SIGTERM or SIGINT. Any number may run against one PostgreSQL database, beside `atrium serve --no-scheduler`."""
+    import signal
+    import threading
+
+    from atrium.encryption import verify
+    from engine.scheduler import start_scheduler
+
+    settings.check_production()
+    engine = _process_engine(settings)
+    verify(engine.sessions)  # a wrong master key stops the start, not the first job
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    scheduler = start_scheduler(engine)
+    print(f"Scheduler running (database {_safe_url(settings.database_url)}).", flush=True)
+    try:
+        stop.wait()
+    finally:
+        scheduler.shutdown(wait=True)
+        engine.sessions.kw["bind"].dispose()
+    print("Scheduler stopped.")
+    return 0
+
+
+def _integration_scopes() -> tuple[str, ...]:
+    from atrium.integration_accounts import SCOPES
+
+    return SCOPES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -441,7 +495,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=None, help="worker processes (default ATRIUM_WORKERS or 2)")
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="serve only; `atrium scheduler` processes fire timers (same as ATRIUM_RUN_SCHEDULER=false)",
+    )
     serve.set_defaults(func=cmd_serve)
+    sub.add_parser(
+        "scheduler", help="fire timers, report schedules, mail and the daily jobs without serving HTTP"
+    ).set_defaults(func=cmd_scheduler)
     sub.add_parser("migrate", help="bring the database schema to the latest revision").set_defaults(func=cmd_migrate)
     deploy = sub.add_parser("deploy", help="deploy BPMN, DMN and form files (default: processes/)")
     deploy.add_argument("paths", nargs="*")
@@ -462,6 +524,18 @@ def build_parser() -> argparse.ArgumentParser:
     totp_reset = user.add_parser("totp-reset", help="remove an account's second factor (a lost device)")
     totp_reset.add_argument("--username", required=True)
     totp_reset.set_defaults(func=cmd_user_totp_reset)
+    integration = sub.add_parser("integration", help="integration accounts (machine clients)").add_subparsers(
+        dest="integration_command", required=True
+    )
+    integration_create = integration.add_parser(
+        "create", help="create an integration account and print its first API key (shown once)"
+    )
+    integration_create.add_argument("name", help="lower-case letters, digits, '.', '_' or '-'")
+    integration_create.add_argument(
+        "--scope", action="append", required=True, help="repeat for several: " + ", ".join(_integration_scopes())
+    )
+    integration_create.add_argument("--description")
+    integration_create.set_defaults(func=cmd_integration_create)
     follow_ups = sub.add_parser("follow-ups", help="client follow-up cycles").add_subparsers(
         dest="follow_ups_command", required=True
     )

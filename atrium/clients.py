@@ -261,7 +261,14 @@ def _created(
     """What goes with every new client once it has an id: its cycle (started here unless `cycle` says
     what already happened to it), its audit row and its event."""
     outcome = follow_up_cycles.sync_cycle(engine, session, client, actor=actor) if cycle is True else cycle
-    events.emit(session, "client.created", aggregate=("client", client.id), data=client_event_data(client), actor=actor)
+    events.emit(
+        session,
+        "client.created",
+        aggregate=("client", client.id),
+        data=client_event_data(client),
+        actor=actor,
+        first=True,
+    )
     audit.record(
         session,
         "client.create",

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from atrium import clock
+from storage.clients import Client
 from storage.events import Event
 
 TYPES_DIR = Path(__file__).with_name("event_types")
@@ -75,10 +76,20 @@ def plain(value: Any) -> Any:
     return value
 
 
-def emit(session: Session, type_: str, *, aggregate: tuple[str, int | str], data: dict, actor: str | None) -> Event:
-    """Write one event of `type_` about `aggregate` (`("client", 42)`) in `session`'s transaction.
-    Two transactions numbering the same aggregate at once: the second fails its unique sequence on commit
-    (a 409 to its caller), so the numbers stay gapless."""
+def emit(
+    session: Session,
+    type_: str,
+    *,
+    aggregate: tuple[str, int | str],
+    data: dict,
+    actor: str | None,
+    first: bool = False,
+) -> uuid.UUID:
+    """Write one event of `type_` about `aggregate` (`("client", 42)`) in `session`'s transaction; returns its id.
+    `first`: the aggregate was created in this transaction (a new client), so this is its event 1 and the
+    lookup of its last number is saved (an import writes thousands). A client's events are numbered under
+    its row lock; for other aggregates, two transactions numbering one at once: the second fails the unique
+    sequence on commit (a 409 to its caller). Either way the numbers stay gapless."""
     kind = event_types().get(type_)
     if kind is None:
         raise LookupError(f"no event type {type_!r} in {TYPES_DIR}")
@@ -87,25 +98,37 @@ def emit(session: Session, type_: str, *, aggregate: tuple[str, int | str], data
     if error is not None:
         raise ValueError(f"event {type_} does not match its schema at {error.json_path}: {error.message}")
     aggregate_type, aggregate_id = aggregate[0], str(aggregate[1])
-    last = session.scalar(
-        select(func.max(Event.sequence)).where(
-            Event.aggregate_type == aggregate_type, Event.aggregate_id == aggregate_id
+    last = None
+    if not first:
+        if aggregate_type == "client":
+            # Two people recording on one client at once wait for each other here rather than one of them
+            # failing the unique number on commit (the client's row lock is held until commit).
+            session.execute(select(Client.id).where(Client.id == int(aggregate_id)).with_for_update())
+        last = session.scalar(
+            select(func.max(Event.sequence)).where(
+                Event.aggregate_type == aggregate_type, Event.aggregate_id == aggregate_id
+            )
         )
+    event_id = uuid.uuid4()
+    session.execute(
+        _INSERT,
+        {
+            "id": event_id,
+            "type": type_,
+            "version": kind.version,
+            "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id,
+            "sequence": (last or 0) + 1,
+            "occurred_at": clock.now(),
+            "actor": actor,
+            "data": data,
+        },
     )
-    event = Event(
-        id=uuid.uuid4(),
-        type=type_,
-        version=kind.version,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        sequence=(last or 0) + 1,
-        occurred_at=clock.now(),
-        actor=actor,
-        data=data,
-    )
-    session.add(event)
-    session.flush()  # numbered now, so a second event of this aggregate in the transaction counts it
-    return event
+    return event_id
+
+
+# Core, not the ORM: one statement per event, as the audit rows are written (atrium/audit.py).
+_INSERT = insert(Event.__table__)
 
 
 def envelope(event: Event) -> dict:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from atrium import care_cycles, client_cycles
-from atrium.client_cycles import wants_cycle
+from atrium.client_cycles import sync_client_cycle, wants_cycle
 from atrium.errors import NotFound
 from storage.clients import Client, client_business_key
 from storage.definitions import latest_definition
@@ -32,22 +32,8 @@ def sync_cycle(engine, session: Session, client: Client, *, actor: str | None, d
     being deleted). Returns "started", "cancelled" or None. Without a deployed `follow_up`, nothing starts.
     The client's care cycle (atrium.care_cycles) follows in the same way."""
     care_cycles.sync_care_cycle(engine, session, client, actor=actor, deleting=deleting)
-    running = running_cycle(session, client.id)
-    if wants_cycle(client) and not deleting:
-        if running is not None or latest_definition(session, process_key=PROCESS_KEY) is None:
-            return None
-        engine.start_instance(
-            session,
-            process_key=PROCESS_KEY,
-            variables={"client_id": client.id},
-            business_key=client_business_key(client.id),
-            actor=actor,
-        )
-        return "started"
-    if running is not None:
-        engine.cancel_instance(session, instance_id=running.id, actor=actor)
-        return "cancelled"
-    return None
+    wanted = wants_cycle(client) and not deleting
+    return sync_client_cycle(engine, session, client, process_key=PROCESS_KEY, wanted=wanted, actor=actor)
 
 
 def start_new_cycles(engine, session: Session, clients: list[Client], *, actor: str | None):

@@ -28,6 +28,10 @@ def _flag(value: str | None, default: bool) -> bool:
 DEFAULT_SERVICE_REQUEST_SLA = {"urgent": "PT4H", "high": "P1D", "normal": "P3D", "low": "P5D"}
 # How often each active client is followed up, by tier, and how long a follow-up may take before it is overdue.
 DEFAULT_FOLLOW_UP_INTERVALS = {"A": "P1M", "B": "P3M", "C": "P6M"}
+# The account codes of China's enterprise accounting standards' chart: 1122 应收账款, 6001 主营业务收入,
+# 222101 应交税费-应交增值税(销项税额), 1002 银行存款.
+DEFAULT_VOUCHER_ACCOUNTS = {"receivable": "1122", "revenue": "6001", "output_vat": "222101", "bank": "1002"}
+_ACCOUNT_CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,39}$")
 # Tokens are signed with the secret key: shorter keys can be brute-forced from one token offline.
 MIN_SECRET_KEY_BYTES = 32
 _DURATION = re.compile(r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
@@ -68,6 +72,10 @@ def _positive(name: str, text: str | None, unit: str) -> int | None:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(default_factory=_default_database_url)
+    # Several nodes (issue 15): an optional read replica that reports and searches read from, and whether
+    # `atrium serve` also runs the scheduler (timers, outbox, daily jobs) or leaves it to `atrium scheduler`.
+    database_replica_url: str | None = None
+    run_scheduler: bool = True
     env: str = "development"
     secret_key: str | None = None
     processes_dir: Path = PROJECT_ROOT / "processes"
@@ -170,6 +178,14 @@ class Settings:
     survey_rate_window_seconds: int = 600
     survey_rate_per_address: int = 60
     survey_rate_per_link: int = 20
+    # Integration accounts (atrium/integration_accounts.py): when a new key is made for an integration,
+    # its older keys stop working this many hours later (0: only when revoked); and how long a caller's
+    # Idempotency-Key is remembered (api/idempotency.py).
+    api_key_rotation_grace_hours: float = 0.0
+    idempotency_key_hours: float = 24.0
+    # The finance package's chart of accounts for the voucher export (atrium/vouchers.py): accounts
+    # receivable, revenue, output VAT and bank (ATRIUM_ACCOUNT_RECEIVABLE, _REVENUE, _OUTPUT_VAT, _BANK).
+    voucher_accounts: dict = field(default_factory=lambda: dict(DEFAULT_VOUCHER_ACCOUNTS))
     # Event delivery (atrium/webhooks.py, atrium/amqp.py). Webhooks: tries before a delivery is dead-lettered,
     # the HTTP timeout, and whether subscriptions may point at loopback/private/link-local addresses and use
     # plain http there (off in production: development and tests only). The broker: no URL, no publishing.
@@ -193,6 +209,8 @@ class Settings:
         defaults = cls()
         return cls(
             database_url=env.get("ATRIUM_DATABASE_URL") or defaults.database_url,
+            database_replica_url=env.get("ATRIUM_DATABASE_REPLICA_URL") or None,
+            run_scheduler=_flag(env.get("ATRIUM_RUN_SCHEDULER"), defaults.run_scheduler),
             env=env.get("ATRIUM_ENV", defaults.env),
             secret_key=env.get("ATRIUM_SECRET_KEY") or None,
             processes_dir=Path(env.get("ATRIUM_PROCESSES_DIR", defaults.processes_dir)),
@@ -302,6 +320,11 @@ class Settings:
                 "ATRIUM_SURVEY_RATE_PER_LINK", env.get("ATRIUM_SURVEY_RATE_PER_LINK"), "requests"
             )
             or defaults.survey_rate_per_link,
+            api_key_rotation_grace_hours=float(
+                env.get("ATRIUM_API_KEY_ROTATION_GRACE_HOURS") or defaults.api_key_rotation_grace_hours
+            ),
+            idempotency_key_hours=float(env.get("ATRIUM_IDEMPOTENCY_KEY_HOURS") or defaults.idempotency_key_hours),
+            voucher_accounts=_voucher_accounts(env),
             # Event delivery
             webhook_max_attempts=_positive(
                 "ATRIUM_WEBHOOK_MAX_ATTEMPTS", env.get("ATRIUM_WEBHOOK_MAX_ATTEMPTS"), "attempts"
@@ -385,3 +408,16 @@ def _known_roles(env_name: str, text: str | None, default: tuple[str, ...] = ())
     if unknown:
         raise ValueError(f"{env_name}: unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
     return roles
+
+
+def _voucher_accounts(env) -> dict[str, str]:
+    """ATRIUM_ACCOUNT_<NAME> over the default account codes; a code a finance package could not hold stops the start."""
+    accounts = dict(DEFAULT_VOUCHER_ACCOUNTS)
+    for name in accounts:
+        variable = f"ATRIUM_ACCOUNT_{name.upper()}"
+        value = (env.get(variable) or "").strip()
+        if value:
+            if not _ACCOUNT_CODE.match(value):
+                raise ValueError(f"{variable}: '{value}' is not an account code (letters, digits, '.' or '-')")
+            accounts[name] = value
+    return accounts

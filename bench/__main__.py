@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from . import (
     client_crypto,
     client_import,
     client_search,
+    end_to_end,
     engine_rate,
+    faults,
     health_bench,
     http_api,
     long_lived,
@@ -37,6 +40,8 @@ SECTIONS = (
     "reports",
     "web",
     "health",
+    "e2e",
+    "faults",
 )
 
 
@@ -83,6 +88,10 @@ def main() -> None:
         _web_app(rounds=3 if args.quick else 7)
     if "health" in sections:
         _health(20_000 if args.quick else 100_000)
+    if "e2e" in sections:
+        _end_to_end(seconds=10 if args.quick else 30)
+    if "faults" in sections:
+        _faults(load_seconds=30 if args.quick else 60)
 
 
 def _engine_rate(n: int) -> dict:
@@ -303,6 +312,81 @@ def _web_app(rounds: int) -> None:
         "target < 1000 ms",
         render["cold_max_ms"] < 1000,
     )
+
+
+def _end_to_end(seconds: float) -> None:
+    print(
+        "\nEnd to end: 8 client processes, `atrium serve` (2 workers x 4 threads, scheduler on) on PostgreSQL;"
+        "\n  per instance: start, list its task, complete it, list the next, complete it (bench_two_steps)"
+    )
+    result = end_to_end.run(seconds=seconds)
+    one, three, floor = result["one_node"], result["three_nodes"], result["floor"]
+    _line("1 node", f"{one['instances_per_s']:.0f} inst/s", "target >= 150 inst/s", one["instances_per_s"] >= 150)
+    _line(
+        "3 nodes (clients spread over their ports)",
+        f"{three['instances_per_s']:.0f} inst/s",
+        "target >= 150 inst/s",
+        three["instances_per_s"] >= 150,
+    )
+    _line("floor: the same SQL, minimal WSGI app", f"{floor['instances_per_s']:.0f} inst/s", "(same gunicorn settings)")
+    _line("ratio 1 node / floor", f"{result['ratio_one_node_floor']:.0%}")
+    _line("ratio 3 nodes / floor", f"{result['ratio_three_nodes_floor']:.0%}")
+    _line("in-process engine rate, same flow", f"{result['in_process_per_s']:.0f} inst/s", "(SpiffWorkflow only)")
+    _line("SQL statements per request", " / ".join(map(str, result["statements_per_request"])))
+    _line("failed requests (1 node / 3 nodes / floor)", f"{one['errors']} / {three['errors']} / {floor['errors']}")
+    for label, run in (("1 node", one), ("3 nodes", three), ("floor", floor)):
+        cpu = run["cpu_ms_per_instance"]
+        _line(
+            f"CPU ms per instance, {label}",
+            f"{cpu['server']:.1f} + {cpu['postgres']:.1f}",
+            f"(server + PostgreSQL; load average {run['load_average']:.1f})",
+        )
+    print(f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end)")
+
+
+def _faults(load_seconds: float) -> None:
+    print(
+        f"\nFaults: 3 nodes (--no-scheduler) + 2 `atrium scheduler` behind a round-robin proxy, {load_seconds:.0f} s of"
+        "\n  load (bench_timed_task: task, PT2S timer, task); a node and a scheduler SIGKILLed, PostgreSQL restarted"
+    )
+    r = faults.run(load_seconds=load_seconds)
+    for at, what in r["events"]:
+        print(f"  t={at:>5.1f} s  {what}")
+    _line("instances started by the clients", str(r["started_by_clients"]))
+    _line("completed", str(r["completed"]), "target: all", r["completed"] == r["started_by_clients"])
+    _line(
+        "timers fired exactly once",
+        str(r["timer_fired_once"]),
+        f"twice: {len(r['timer_fired_twice'])}, not fired: {len(r['timer_not_fired'])}",
+        not r["timer_fired_twice"] and not r["timer_not_fired"],
+    )
+    _line(
+        "instances misplaced / unknown",
+        f"{len(r['misplaced'])} / {len(r['unknown_instances'])}",
+        "target 0",
+        not r["misplaced"] and not r["unknown_instances"],
+    )
+    _line(
+        "duplicate starts (retried after commit)",
+        str(r["duplicate_starts"]),
+        f"{r['duplicates_waiting_at_first_task']} waiting at their first task (no Idempotency-Key on starts yet)",
+    )
+    _line(
+        "5xx outside the database restart",
+        str(len(r["server_errors_outside_db_restart"])),
+        "target 0",
+        not r["server_errors_outside_db_restart"],
+    )
+    _line(
+        "retried requests / succeeded",
+        f"{r['retried_requests']} / {r['retried_succeeded']}",
+        f"gave up: {len(r['gave_up'])}",
+        not r["gave_up"],
+    )
+    _line("responses", ", ".join(f"{k}: {v}" for k, v in sorted(r["responses"].items(), key=str)))
+    _line("processes alive at the end", str(sum(r["alive_at_end"].values())), f"of {len(r['alive_at_end'])}")
+    _line("events delivered without a gap", "not checked", "TODO: the events outbox (another branch)")
+    print(f"  (logs in {r['logs']})")
 
 
 if __name__ == "__main__":

@@ -52,13 +52,13 @@ def script_call_us(script_engine, expression: str, n: int = 2000) -> float:
     return (time.perf_counter() - started) / n * 1e6
 
 
-def in_process_rate(engine, n: int, script_engine=None) -> float:
+def in_process_rate(engine, n: int, script_engine=None, process_key: str = "bench_review") -> float:
     """Instances/s with SpiffWorkflow alone: same spec, same (or the given) script engine, no persistence."""
     script_engine = script_engine or engine.script_engine
     with engine.transaction() as session:
         from storage.definitions import latest_definition
 
-        spec, subprocess_specs = engine.spec_for(session, latest_definition(session, process_key="bench_review").id)
+        spec, subprocess_specs = engine.spec_for(session, latest_definition(session, process_key=process_key).id)
     started = time.perf_counter()
     for _ in range(n):
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)

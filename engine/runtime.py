@@ -30,7 +30,7 @@ from atrium import audit, clock
 from atrium.errors import Conflict, InvalidInput, NotFound
 from atrium.settings import Settings
 from storage import definitions as definition_store
-from storage.db import transaction
+from storage.db import read_transaction, transaction
 from storage.definitions import ProcessDefinition
 from storage.instances import ACTIVE, CANCELLED, COMPLETED, ERROR
 from storage.step_writes import (
@@ -116,8 +116,11 @@ class ProcessEngine:
         settings: Settings | None = None,
         services: ServiceRegistry | None = None,
         held_connection: Callable[[], Connection | None] | None = None,
+        read_sessions: sessionmaker[Session] | None = None,
     ):
         self.sessions = session_factory
+        # Sessions on the read replica (ATRIUM_DATABASE_REPLICA_URL), for reports and searches; None: the primary.
+        self.read_sessions = read_sessions
         # The caller's connection for the current unit of work, if it holds one (the API
         # holds one per request); None means "check one out of the pool".
         self.held_connection = held_connection or (lambda: None)
@@ -142,6 +145,17 @@ class ProcessEngine:
     def transaction(self) -> Iterator[Session]:
         """One unit of work, committed once at the end."""
         with transaction(self.sessions, bind=self.held_connection()) as session:
+            yield session
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[Session]:
+        """A unit of work that only reads and may lag a little behind the caller's own writes (reports,
+        statistics, searches): on the read replica when one is set, else the same as `transaction`."""
+        if self.read_sessions is None:
+            with self.transaction() as session:
+                yield session
+            return
+        with read_transaction(self.read_sessions) as session:
             yield session
 
     # Definitions and forms -------------------------------------------------------------

@@ -17,6 +17,7 @@ from atrium.audit_chain import daily_check
 from atrium.errors import AtriumError
 from atrium.mailer import send_queued_notifications
 from reports.scheduling import report_jobs
+from storage.db import job_lock
 from storage.timers import claim_due_timers, postpone_timer
 
 log = logging.getLogger(__name__)
@@ -57,64 +58,93 @@ def fire_due_timers(engine, *, batch_size: int | None = None, max_batches: int |
     return fired
 
 
-def start_scheduler(engine) -> BackgroundScheduler:
-    """Poll for due timers every `timer_poll_seconds` in a background thread; with SMTP
-    configured, mail the notification outbox on the same beat."""
-    scheduler = BackgroundScheduler(timezone="UTC")
+def _job(function, name: str, *, singleton: bool = False):
+    """`function(engine, **kwargs)` as a scheduler job that never takes the process down: an error (the
+    database restarting, say) is logged and the job runs again at its next beat, on a fresh connection
+    (the pool drops connections a disconnect invalidated). A `singleton` job (daily and hourly work that
+    no row lock shares out) runs in one scheduler process at a time: the others skip that beat while one
+    holds its PostgreSQL advisory lock, then find the day's work done by its "already done" guard."""
+
+    def run(engine, **kwargs):
+        try:
+            if not singleton:
+                return function(engine, **kwargs)
+            with job_lock(engine.sessions.kw["bind"], name) as mine:
+                return function(engine, **kwargs) if mine else None
+        except Exception as exc:
+            log.error("scheduler job %s failed, tried again at its next beat: %s: %s", name, type(exc).__name__, exc)
+            log.debug("scheduler job %s failed", name, exc_info=True)
+            return None
+
+    run.__name__ = name
+    return run
+
+
+def scheduler_jobs(engine) -> list[tuple[str, object, dict, dict]]:
+    """Every job a scheduler process runs: (id, callable(engine, **kwargs), kwargs, interval trigger args).
+
+    Timers, report schedules and the mail outbox are claimed row by row (SKIP LOCKED), so every scheduler
+    process polls them; the rest are singletons (see `_job`)."""
+    settings = engine.settings
+    poll = {"seconds": settings.timer_poll_seconds}
+    jobs = [
+        ("fire_due_timers", _job(fire_due_timers, "fire_due_timers"), {}, poll),
+        ("report_jobs", _job(report_jobs, "report_jobs"), {}, poll),
+    ]
+    if settings.smtp_configured:
+        jobs.append(
+            ("send_queued_notifications", _job(send_queued_notifications, "send_queued_notifications"), {}, poll)
+        )
+    # The outbox's events to webhook subscribers (atrium/webhooks.py): fan-out and deliveries are claimed row by
+    # row (SKIP LOCKED), so every scheduler process polls them.
     from atrium.webhooks import webhook_job
 
-    jobs = [fire_due_timers, report_jobs, webhook_job]
-    jobs += [send_queued_notifications] if engine.settings.smtp_configured else []
-    if engine.settings.amqp_url:  # the outbox's events to the message broker (atrium/amqp.py)
+    jobs.append(("webhook_job", _job(webhook_job, "webhook_job"), {}, poll))
+    if settings.amqp_url:  # the outbox's events to the message broker (atrium/amqp.py): one publisher at a time
         from atrium.amqp import publish_events
 
-        jobs.append(publish_events)
-    for job in jobs:
-        scheduler.add_job(
-            job,
-            "interval",
-            args=[engine],
-            seconds=engine.settings.timer_poll_seconds,
-            id=job.__name__,
-            max_instances=1,
-            coalesce=True,
-        )
-    if engine.settings.backup_cron:  # checked each poll against the folder's newest archive (atrium/backup.py)
+        jobs.append(("publish_events", _job(publish_events, "publish_events", singleton=True), {}, poll))
+    if settings.backup_cron:  # checked each poll against the folder's newest archive (atrium/backup.py)
         from atrium.backup import scheduled_backup
 
-        scheduler.add_job(
-            scheduled_backup,
-            "interval",
-            args=[engine],
-            kwargs={"since": clock.now()},
-            seconds=max(engine.settings.timer_poll_seconds, 30.0),
-            id="scheduled_backup",
-            max_instances=1,
-            coalesce=True,
+        jobs.append(
+            (
+                "scheduled_backup",
+                _job(scheduled_backup, "scheduled_backup", singleton=True),
+                {"since": clock.now()},
+                {"seconds": max(settings.timer_poll_seconds, 30.0)},
+            )
         )
-    # The audit chain is verified once a UTC day (daily_check skips a day already checked); polled hourly
-    # so a restart does not skip a day.
-    scheduler.add_job(
-        daily_check, "interval", args=[engine], hours=1, id="audit_daily_check", max_instances=1, coalesce=True
-    )
-    # Client health is recomputed once a UTC day and at-risk owners mailed once an ISO week (atrium/health.py).
+    from atrium.erasure import retention_job
     from atrium.health import daily_health
-
-    scheduler.add_job(
-        daily_health, "interval", args=[engine], hours=1, id="daily_health", max_instances=1, coalesce=True
-    )
-    # The periodic NPS survey of each active client (atrium/surveys.py): started when due, polled hourly;
-    # a client asked within ATRIUM_SURVEY_NPS_MONTHS is not due, so a second poll starts nothing twice.
+    from atrium.integration_accounts import purge_expired_idempotency_keys
     from atrium.surveys import start_due_nps_surveys
 
-    scheduler.add_job(
-        start_due_nps_surveys, "interval", args=[engine], hours=1, id="survey_nps", max_instances=1, coalesce=True
-    )
-    if engine.settings.erase_after_years:  # once a UTC day, like the audit check (atrium/erasure.py)
-        from atrium.erasure import retention_job
+    hourly = {"hours": 1}
+    # The audit chain is verified once a UTC day (daily_check skips a day already checked); polled hourly
+    # so a restart does not skip a day.
+    jobs.append(("audit_daily_check", _job(daily_check, "audit_daily_check", singleton=True), {}, hourly))
+    # Client health is recomputed once a UTC day and at-risk owners mailed once an ISO week (atrium/health.py).
+    jobs.append(("daily_health", _job(daily_health, "daily_health", singleton=True), {}, hourly))
+    # The periodic NPS survey of each active client (atrium/surveys.py): started when due, polled hourly;
+    # a client asked within ATRIUM_SURVEY_NPS_MONTHS is not due, so a second poll starts nothing twice.
+    jobs.append(("survey_nps", _job(start_due_nps_surveys, "survey_nps", singleton=True), {}, hourly))
+    # Idempotency-Keys past their expiry are forgotten (api/idempotency.py), hourly; a plain DELETE, so any
+    # scheduler may run it.
+    jobs.append(("idempotency_cleanup", _job(purge_expired_idempotency_keys, "idempotency_cleanup"), {}, hourly))
+    if settings.erase_after_years:  # once a UTC day, like the audit check (atrium/erasure.py)
+        jobs.append(("erasure_retention", _job(retention_job, "erasure_retention", singleton=True), {}, hourly))
+    return jobs
 
+
+def start_scheduler(engine) -> BackgroundScheduler:
+    """Run `scheduler_jobs` in a background thread: timers, report schedules and (with SMTP configured)
+    the notification outbox every `timer_poll_seconds`, the daily jobs polled hourly. Any number of
+    processes may run it against one PostgreSQL database (`atrium serve` workers, `atrium scheduler`)."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job_id, job, kwargs, interval in scheduler_jobs(engine):
         scheduler.add_job(
-            retention_job, "interval", args=[engine], hours=1, id="erasure_retention", max_instances=1, coalesce=True
+            job, "interval", args=[engine], kwargs=kwargs, id=job_id, max_instances=1, coalesce=True, **interval
         )
     scheduler.start()
     return scheduler

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from atrium.i18n import translate
 
-from .statistics import clients, progress, relationships, satisfaction
+from .statistics import billing, clients, progress, relationships, satisfaction
 from .tables import Filters, Table
 
 
@@ -91,6 +91,12 @@ REPORTS: dict[str, Report] = {
                 relationships.health_movements,
                 relationships.health_fall_reasons,
             ),
+        ),
+        Report(
+            "billing",
+            "report.billing.title",
+            "report.billing.description",
+            (billing.billing_by_client, billing.billing_by_engagement),
         ),
     )
 }

@@ -30,20 +30,29 @@ _TEMPLATES = jinja2.Environment(
     autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
     undefined=jinja2.StrictUndefined,
 )
-NUMERIC_KINDS = {"int", "float", "percent", "hours"}
+NUMERIC_KINDS = {"int", "float", "percent", "hours", "money"}
 # How XLSX cells of each Column.kind are shown; the cells keep their numbers (a percent stays 0.875).
-XLSX_FORMATS = {"int": "#,##0", "float": "#,##0.0", "hours": "#,##0.0", "percent": "0.0%", "date": "yyyy-mm-dd"}
+XLSX_FORMATS = {
+    "int": "#,##0",
+    "float": "#,##0.0",
+    "hours": "#,##0.0",
+    "percent": "0.0%",
+    "date": "yyyy-mm-dd",
+    "money": "#,##0.00",
+}
 _SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 
 def cell(value, kind: str, locale: str = "en") -> str:
-    """A value as the report's tables show it: 1,234 · 3.5 · 87.5 % · 2026-03 (a date: 2026年3月5日 in Chinese)."""
+    """A value as the report's tables show it: 1,234 · 3.5 · 87.5 % · 1,234.50 · 2026-03 (a date: 2026年3月5日 in Chinese)."""
     if value is None:
         return "—"
     if kind == "int":
         return f"{value:,.0f}"
     if kind == "percent":
         return f"{float(value) * 100:.1f} %"
+    if kind == "money":
+        return f"{value:,.2f}"
     if kind in ("float", "hours"):
         return f"{float(value):,.1f}"
     if kind == "date" and locale != "en":

@@ -17,7 +17,7 @@ from atrium.i18n import catalogue, format_date, translate
 class Column:
     name: str  # machine name: the JSON key and the XLSX header's source
     title: str  # shown in tables and charts ("CSAT average", "平均满意度")
-    # text | int | float | percent (0..1) | hours | month ("2026-03") | date
+    # text | int | float | percent (0..1) | hours | money (Decimal, two places) | month ("2026-03") | date
     kind: str = "text"
 
 

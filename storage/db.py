@@ -104,3 +104,44 @@ def transaction(factory: sessionmaker[Session], *, bind: Connection | None = Non
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def read_transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work that only reads, on `factory`'s engine (the read replica's, when one is set).
+
+    Ended like `transaction` (a commit keeps the loaded rows usable after it, expire_on_commit being off);
+    on a replica that is read-only, as hot standbys are, a write slipped in here fails loudly, so whatever
+    writes takes `transaction` on the primary instead."""
+    with transaction(factory) as session:
+        yield session
+
+
+# Advisory-lock namespace (the first of the two int4 keys) of the scheduler's singleton jobs; the two-key
+# space does not overlap the bigint keys used elsewhere (audit chain, health).
+_JOB_LOCK_NAMESPACE = 0x4A0B
+
+
+@contextmanager
+def job_lock(engine: Engine, name: str) -> Iterator[bool]:
+    """Whether this process may run the job `name` now: on PostgreSQL a session advisory lock held on a
+    connection of its own for the job's whole run (another scheduler process polling meanwhile skips it;
+    the lock goes with the connection if the process dies or the server restarts). SQLite: always True
+    (one file, one host; its writers queue anyway)."""
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    import zlib
+
+    key = zlib.crc32(name.encode()) & 0x7FFFFFFF
+    with engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        mine = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({_JOB_LOCK_NAMESPACE}, {key})").scalar())
+        try:
+            yield mine
+        finally:
+            if mine:
+                try:
+                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_JOB_LOCK_NAMESPACE}, {key})")
+                except exc.DBAPIError:  # connection gone: so is the lock
+                    conn.invalidate()

@@ -16,6 +16,7 @@ from .firm_settings import FirmSetting  # noqa: F401
 from .health import ClientHealth, ClientHealthSnapshot  # noqa: F401
 from .history import HistoryEntry  # noqa: F401
 from .instances import Incident, ProcessInstance  # noqa: F401
+from .integration_accounts import ApiKey, IdempotencyKey, IntegrationAccount  # noqa: F401
 from .knowledge import KnowledgeArticle  # noqa: F401
 from .login_throttle import LoginThrottle  # noqa: F401
 from .messages import MessageSubscription  # noqa: F401

@@ -36,6 +36,8 @@ SEMANTIC_422 = (
     "/api/accounts",
     "/api/me/password",
     "/api/me/totp",
+    "/api/integration-accounts",  # a key expiry in the past
+    "/api/finance/vouchers",  # a period the wrong way round or over a year
 )
 
 

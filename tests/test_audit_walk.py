@@ -237,6 +237,68 @@ def _(w):
     w.call("viewer", "POST", "/api/auth/revoke", "/api/auth/revoke", action="logout", target="account:viewer")
 
 
+# Integration accounts (machine clients) and their keys
+def _integration(w, name: str = "kingdee") -> dict:
+    made = w.people["admin"].post("/api/integration-accounts", json={"name": name, "scopes": ["events:read"]})
+    assert made.status_code == 201, made.json
+    return made.json
+
+
+@case("POST", "/api/integration-accounts")
+def _(w):
+    w.call(
+        "admin",
+        "POST",
+        "/api/integration-accounts",
+        "/api/integration-accounts",
+        action="integration.create",
+        target="integration:kingdee",
+        json={"name": "kingdee", "scopes": ["events:read", "invoices:write"]},
+        headers={"Idempotency-Key": "walk-1"},
+    )
+
+
+@case("PATCH", "/api/integration-accounts/<name>")
+def _(w):
+    _integration(w)
+    w.call(
+        "admin",
+        "PATCH",
+        "/api/integration-accounts/<name>",
+        "/api/integration-accounts/kingdee",
+        action="integration.update",
+        target="integration:kingdee",
+        json={"scopes": ["events:read", "payments:write"], "active": False},
+    )
+
+
+@case("POST", "/api/integration-accounts/<name>/keys")
+def _(w):
+    _integration(w)
+    w.call(
+        "admin",
+        "POST",
+        "/api/integration-accounts/<name>/keys",
+        "/api/integration-accounts/kingdee/keys",
+        action="integration.key.create",
+        target="integration:kingdee",
+        json={},
+    )
+
+
+@case("DELETE", "/api/integration-accounts/<name>/keys/<id:key_id>")
+def _(w):
+    key = _integration(w)["key"]
+    w.call(
+        "admin",
+        "DELETE",
+        "/api/integration-accounts/<name>/keys/<id:key_id>",
+        f"/api/integration-accounts/kingdee/keys/{key['id']}",
+        action="integration.key.revoke",
+        target="integration:kingdee",
+    )
+
+
 @case("POST", "/api/auth/session")
 def _(w):
     w.call(
@@ -1171,6 +1233,28 @@ def test_each_state_changing_endpoint_writes_its_audit_row(walk, endpoint):
     CASES[endpoint](walk)
 
 
+def test_the_finance_reads_that_take_data_out_are_audited(walk):
+    """The voucher export (finance.vouchers_export) and a client's billing read outside the reader's teams
+    (client.read_other_team): GETs, so outside CASES, but data leaving the firm all the same."""
+    walk.call(
+        "partner",
+        "GET",
+        "/api/finance/vouchers",
+        "/api/finance/vouchers?from=2026-01-01&to=2026-01-31&layout=kingdee&format=csv",
+        action="finance.vouchers_export",
+        target="vouchers",
+    )
+    client = walk.new_client()
+    walk.call(
+        "admin",
+        "GET",
+        "/api/clients/<id:client_id>/billing",
+        f"/api/clients/{client['id']}/billing",
+        action="client.read_other_team",
+        target=f"client:{client['id']}",
+    )
+
+
 # Timers and the scheduler ----------------------------------------------------------------------
 
 
@@ -1302,6 +1386,8 @@ def cli_commands(parser: argparse.ArgumentParser | None = None, prefix: tuple = 
 
 READ_ONLY_COMMANDS = {
     ("serve",): "serves the API; the requests it serves write their own rows",
+    ("scheduler",): "runs the scheduler's jobs (timers, reports, mail, daily jobs), each writing its own rows "
+    "as in `serve` (tests/test_several_nodes.py)",
     ("validate",): "parses files without a database",
     ("audit", "verify"): "reads the audit chain (tests/test_audit_chain.py); the scheduler's daily check audits",
     ("erasure", "due"): "the retention policy's preview: lists clients, changes nothing (tests/test_erasure.py)",
@@ -1366,6 +1452,19 @@ def _cli_user_create(cli):
         action="account.create",
         target="account:lin",
     )
+
+
+def _cli_integration_create(cli):
+    cli.run(
+        "integration",
+        "create",
+        "kingdee",
+        "--scope",
+        "invoices:write",
+        action="integration.create",
+        target="integration:kingdee",
+    )
+    cli.run("integration", "create", "xero", "--scope", "events:read", action="integration.key.create")
 
 
 def _cli_user_totp_reset(cli):
@@ -1448,6 +1547,7 @@ CLI_CASES = {
     ("deploy",): _cli_deploy,
     ("demo",): _cli_demo,
     ("user", "create"): _cli_user_create,
+    ("integration", "create"): _cli_integration_create,
     ("user", "totp-reset"): _cli_user_totp_reset,
     ("report", "run"): _cli_report_run,
     ("follow-ups", "start"): _cli_follow_ups_start,

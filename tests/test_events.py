@@ -10,7 +10,9 @@ from atrium import events
 from storage.events import Event
 
 from .api_helpers import client_body, people_in_two_teams
+from .conftest import make_process_engine
 from .factories import make_client
+from .test_concurrency import _race
 
 pytestmark = pytest.mark.app(firm=True)
 
@@ -94,3 +96,41 @@ def test_a_consumer_pulls_events_after_its_last_position_and_only_admins_or_inte
         assert people[role].get("/api/event-types").status_code == 403, role
     bad = people["admin"].get("/api/events?after=-1&limit=100000")
     assert bad.status_code == 422 and {"after", "limit"} <= set(bad.json["errors"])
+
+
+def test_two_changes_to_one_client_at_once_both_commit_numbered_one_after_the_other(pg, services, clock):
+    # Two engines, two connections to PostgreSQL: a real race (the app's tests share one connection).
+    engines = [make_process_engine(pg, services) for _ in range(2)]
+    with engines[0].transaction() as session:
+        client = make_client(session, name="Race Client Ltd")
+        session.flush()
+        cid = client.id
+        events.emit(
+            session, "client.created", aggregate=("client", cid), data=_client_data(cid), actor="t0", first=True
+        )
+
+    def record(engine):
+        with engine.transaction() as session:
+            data = {"client_id": cid, "erased_at": "2026-11-30T00:00:00+00:00"}
+            return events.emit(session, "client.erased", aggregate=("client", cid), data=data, actor="race")
+
+    outcomes = _race(engines, record)
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    with engines[0].transaction() as session:
+        numbers = session.scalars(
+            select(Event.sequence).where(Event.aggregate_id == str(cid)).order_by(Event.sequence)
+        ).all()
+    assert numbers == [1, 2, 3]
+
+
+def _client_data(cid: int) -> dict:
+    return {
+        "client_id": cid,
+        "kind": "organisation",
+        "name": "Race Client Ltd",
+        "status": "active",
+        "tier": "A",
+        "owner": None,
+        "industry": None,
+        "locale": None,
+    }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +14,8 @@ from sqlalchemy import select
 from reports import charts
 from reports.statistics import STATISTICS, clients, progress, satisfaction
 from reports.tables import Filters
-from storage.client_records import Complaint, Feedback, FollowUp, ServiceRequest
+from storage.billing import Invoice, Payment
+from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
 from storage.clients import Client, ClientStatusChange
 from storage.db import make_session_factory
 from storage.definitions import ProcessDefinition
@@ -242,6 +244,37 @@ def sessions(db, clock):
                     computed_at=datetime(week.year, week.month, week.day, tzinfo=timezone.utc),
                 )
             )
+        # Acme was invoiced 1,130 in October and paid 500 of it (tests/test_finance_views.py has the rest).
+        billed = Engagement(
+            client_id=acme.id, service_type="tax", status="active", created_at=oct_(1), updated_at=oct_(1)
+        )
+        s.add(billed)
+        s.flush()
+        invoice = Invoice(
+            number="INV-1",
+            engagement_id=billed.id,
+            client_id=acme.id,
+            currency="CNY",
+            net_amount=Decimal("1000.00"),
+            tax_amount=Decimal("130.00"),
+            total_amount=Decimal("1130.00"),
+            paid_amount=Decimal("500.00"),
+            issue_date=date(2026, 10, 5),
+            due_date=date(2026, 11, 4),
+            created_at=oct_(5),
+            updated_at=oct_(5),
+        )
+        s.add(invoice)
+        s.flush()
+        s.add(
+            Payment(
+                invoice_id=invoice.id,
+                client_id=acme.id,
+                amount=Decimal("500.00"),
+                paid_on=date(2026, 10, 20),
+                recorded_at=oct_(20),
+            )
+        )
 
         # Open tasks, by age now: 0.5 d alice, 2 d manager+partner, 10 d manager, 45 d alice, exactly 1 d bob,
         # 5 d offered to a user only; 40 d partner (onboarding, no client); one of gone's (left out).

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from ..tables import Filters, Table
-from . import clients, progress, relationships, satisfaction
+from . import billing, clients, progress, relationships, satisfaction
 
 # Every statistic by name, in the order the modules list them.
 STATISTICS: dict[str, Callable[[Session, Filters], Table]] = {
@@ -35,5 +35,7 @@ STATISTICS: dict[str, Callable[[Session, Filters], Table]] = {
         relationships.health_by_band_and_tier,
         relationships.health_movements,
         relationships.health_fall_reasons,
+        billing.billing_by_client,
+        billing.billing_by_engagement,
     )
 }

@@ -12,7 +12,7 @@ from alembic import op
 import storage.base
 
 revision = "0030"
-down_revision = "0028"  # "0029" (integration accounts) once that migration is on main
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 

@@ -5,6 +5,7 @@ import { useTranslation } from "react-i18next";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { ProblemError } from "../api/client";
 import { useSession } from "../auth/session";
+import { BillingSection } from "../billing/BillingSection";
 import { EraseClientAction } from "../erasures/EraseClientAction";
 import { ClientHealthBadge, ClientHealthCard } from "../health/HealthBadge";
 import { ProblemAlert } from "../ui/ProblemAlert";
@@ -21,7 +22,7 @@ import { useClient } from "./clientsApi";
 import { STATUS_COLOURS, TIER_COLOURS, label } from "./labels";
 import "./clients.css";
 
-const TABS = ["overview", "contacts", "engagements", "service-requests", "complaints", "feedback", "care", "timeline"] as const;
+const TABS = ["overview", "contacts", "engagements", "service-requests", "complaints", "feedback", "care", "billing", "timeline"] as const;
 type TabKey = (typeof TABS)[number];
 
 /** A client you may not see answers 404 like one that does not exist: the page says so kindly. */
@@ -122,6 +123,7 @@ export default function ClientPage() {
           },
           { key: "feedback", label: t("page.feedback"), children: <FeedbackSection clientId={id} canWrite={canRecords} /> },
           { key: "care", label: t("care:section"), children: <CareDatesSection clientId={id} canWrite={canRecords} /> },
+          { key: "billing", label: t("billing:tab"), children: <BillingSection clientId={id} /> },
           { key: "timeline", label: t("page.timeline"), children: <ClientTimeline clientId={id} /> },
         ]}
       />
