@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from atrium import events, webhooks
+from storage.events import Event
 from storage.webhooks import WebhookDelivery
 
 from .api_helpers import people_in_two_teams
@@ -325,7 +326,8 @@ def test_an_event_committed_after_a_later_position_is_not_skipped(app, people, r
 
     def erased(session, client_id):
         data = {"client_id": client_id, "erased_at": "2026-01-05T09:00:00+00:00"}
-        return events.emit(session, "client.erased", aggregate=("client", client_id), data=data, actor="x")
+        event_id = events.emit(session, "client.erased", aggregate=("client", client_id), data=data, actor="x")
+        return session.scalar(select(Event).where(Event.id == event_id))
 
     with engine.transaction() as slow:
         if slow.get_bind().dialect.name != "postgresql":
