@@ -48,6 +48,7 @@ from . import (
     public_surveys,
     reports,
     tasks,
+    webhooks,
 )
 from .auth import SESSION_COOKIE, TokenService, authenticate_request
 from .docs import AtriumApi, register_converters, swagger_ui
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         employees,
         erasures,
         events,
+        webhooks,
         knowledge,
         notifications,
         firm_settings,

@@ -31,6 +31,8 @@ PERMISSIONS: dict[str, set[str]] = {
     "audit:read": {"admin"},
     # The event outbox (api/events.py): read by the finance system's integration account, and by admins.
     "events:read": {"admin"},
+    # Webhook subscriptions and their deliveries (api/webhooks.py): secrets and where events go.
+    "webhooks:manage": {"admin"},
     # Account managers read figures about their own clients only (reports/making.py).
     "reports:read": LEADS | {"account_manager", "viewer"},
     "reports:schedule": LEADS | {"account_manager"},

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock
+from atrium import audit, clock, events
 from atrium.errors import Conflict, Forbidden, InvalidInput
 from storage.care import CareDate
 from storage.client_records import SOFT_DELETED, Complaint, Engagement, Feedback, FollowUp, ServiceRequest
@@ -148,6 +148,8 @@ def create_record(engine, session: Session, model: type, client_id: int, data: d
         record.created_by = actor
     session.add(record)
     audit_create(session, record, actor=actor)
+    if model is Engagement:
+        engagement_status_event(session, record, before=None, actor=actor)
     return record
 
 
@@ -162,7 +164,44 @@ def update_record(session: Session, record, data: dict, *, actor: str | None):
     changed = audit.changes(before, fields_of(record))
     changed.pop("updated_at", None)
     audit.record(session, f"{label_of(record)}.update", actor=actor, target=target_of(record), detail=changed)
+    if isinstance(record, Engagement):
+        engagement_status_event(session, record, before=before.get("status"), actor=actor)
     return record
+
+
+# An engagement's status moving into one of these tells the finance system (events, issue 15): it may bill
+# from `engagement.approved` on and stops at `engagement.closed`.
+ENGAGEMENT_EVENTS = {
+    "active": "engagement.approved",
+    "completed": "engagement.closed",
+    "cancelled": "engagement.closed",
+}
+
+
+def engagement_status_event(session: Session, engagement: Engagement, *, before: str | None, actor: str | None):
+    """Emit `engagement.approved`/`engagement.closed` when the engagement's status became active, completed
+    or cancelled (from another status, or created so), in the caller's transaction beside its audit row."""
+    kind = ENGAGEMENT_EVENTS.get(engagement.status)
+    if kind is None or engagement.status == before:
+        return None
+    session.flush()  # a new engagement's id
+    return events.emit(
+        session,
+        kind,
+        aggregate=("client", engagement.client_id),
+        data={
+            "client_id": engagement.client_id,
+            "engagement_id": engagement.id,
+            "service_type": engagement.service_type,
+            "status": engagement.status,
+            "fee_basis": engagement.fee_basis,
+            "fee_amount": engagement.fee_amount,
+            "responsible": engagement.responsible,
+            "start_date": engagement.start_date,
+            "end_date": engagement.end_date,
+        },
+        actor=actor,
+    )
 
 
 def process_running(session: Session, record) -> bool:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, escalation, i18n, notifications, surveys
+from atrium import audit, clock, escalation, events, i18n, notifications, surveys
 from atrium.client_records import audit_create, check_process_fields, target_of
 from atrium.clients import client_business_key
 from atrium.errors import InvalidInput, NotFound
@@ -121,6 +121,19 @@ def record_status(
     complaint.transitions = [*(complaint.transitions or []), _transition(status, now, actor)]
     complaint.updated_at = now
     audit.record(session, STATUS_ACTIONS[status], actor=actor, target=target_of(complaint), detail=detail)
+    if status == "closed":  # identifiers and codes only: never the description, resolution or comment
+        events.emit(
+            session,
+            "complaint.closed",
+            aggregate=("client", complaint.client_id),
+            data={
+                "client_id": complaint.client_id,
+                "complaint_id": complaint.id,
+                "severity": complaint.severity,
+                "closed_at": now,
+            },
+            actor=actor,
+        )
     return complaint
 
 

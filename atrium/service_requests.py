@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from atrium import audit, clock, escalation, i18n, notifications, surveys
+from atrium import audit, clock, escalation, events, i18n, notifications, surveys
 from atrium.client_records import audit_create, check_process_fields, target_of
 from atrium.clients import client_business_key
 from atrium.errors import NotFound
@@ -223,6 +223,20 @@ def _finish(
     request.status, request.resolution, request.updated_at = status, resolution, now
     setattr(request, at_field, now)
     _audit(session, request, verb, before, actor=actor, resolution="changed")
+    if status == "resolved":  # identifiers and codes only: never the title, description or resolution
+        events.emit(
+            session,
+            "service_request.resolved",
+            aggregate=("client", request.client_id),
+            data={
+                "client_id": request.client_id,
+                "request_id": request.id,
+                "priority": request.priority,
+                "type": request.type,
+                "resolved_at": now,
+            },
+            actor=actor,
+        )
     _tell_requester(session, request, subject, body, params=params, actor=actor, instance_id=instance_id)
 
 

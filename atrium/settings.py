@@ -186,6 +186,14 @@ class Settings:
     # The finance package's chart of accounts for the voucher export (atrium/vouchers.py): accounts
     # receivable, revenue, output VAT and bank (ATRIUM_ACCOUNT_RECEIVABLE, _REVENUE, _OUTPUT_VAT, _BANK).
     voucher_accounts: dict = field(default_factory=lambda: dict(DEFAULT_VOUCHER_ACCOUNTS))
+    # Event delivery (atrium/webhooks.py, atrium/amqp.py). Webhooks: tries before a delivery is dead-lettered,
+    # the HTTP timeout, and whether subscriptions may point at loopback/private/link-local addresses and use
+    # plain http there (off in production: development and tests only). The broker: no URL, no publishing.
+    webhook_max_attempts: int = 8
+    webhook_timeout_seconds: float = 10.0
+    webhook_allow_private: bool = False
+    amqp_url: str | None = None
+    amqp_exchange: str = "atrium.events"
 
     @property
     def smtp_configured(self) -> bool:
@@ -317,6 +325,15 @@ class Settings:
             ),
             idempotency_key_hours=float(env.get("ATRIUM_IDEMPOTENCY_KEY_HOURS") or defaults.idempotency_key_hours),
             voucher_accounts=_voucher_accounts(env),
+            # Event delivery
+            webhook_max_attempts=_positive(
+                "ATRIUM_WEBHOOK_MAX_ATTEMPTS", env.get("ATRIUM_WEBHOOK_MAX_ATTEMPTS"), "attempts"
+            )
+            or defaults.webhook_max_attempts,
+            webhook_timeout_seconds=float(env.get("ATRIUM_WEBHOOK_TIMEOUT") or defaults.webhook_timeout_seconds),
+            webhook_allow_private=_flag(env.get("ATRIUM_WEBHOOK_ALLOW_PRIVATE"), defaults.webhook_allow_private),
+            amqp_url=env.get("ATRIUM_AMQP_URL") or None,
+            amqp_exchange=env.get("ATRIUM_AMQP_EXCHANGE") or defaults.amqp_exchange,
         )
 
     def signing_key(self) -> str:

@@ -95,6 +95,15 @@ def scheduler_jobs(engine) -> list[tuple[str, object, dict, dict]]:
         jobs.append(
             ("send_queued_notifications", _job(send_queued_notifications, "send_queued_notifications"), {}, poll)
         )
+    # The outbox's events to webhook subscribers (atrium/webhooks.py): fan-out and deliveries are claimed row by
+    # row (SKIP LOCKED), so every scheduler process polls them.
+    from atrium.webhooks import webhook_job
+
+    jobs.append(("webhook_job", _job(webhook_job, "webhook_job"), {}, poll))
+    if settings.amqp_url:  # the outbox's events to the message broker (atrium/amqp.py): one publisher at a time
+        from atrium.amqp import publish_events
+
+        jobs.append(("publish_events", _job(publish_events, "publish_events", singleton=True), {}, poll))
     if settings.backup_cron:  # checked each poll against the folder's newest archive (atrium/backup.py)
         from atrium.backup import scheduled_backup
 

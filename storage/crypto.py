@@ -252,5 +252,8 @@ def rotate(session: Session, *, batch: int = 500) -> int:
     from .accounts import rewrap_totp_secrets  # accounts imports this module
 
     done += rewrap_totp_secrets(session, batch=batch)
+    from .webhooks import rewrap_webhook_secrets
+
+    done += rewrap_webhook_secrets(session, batch=batch)
     session.flush()
     return done + len(keys)

@@ -27,3 +27,4 @@ from .surveys import Survey  # noqa: F401
 from .tasks import Task, TaskCandidate  # noqa: F401
 from .timers import Timer  # noqa: F401
 from .translations import Translation  # noqa: F401
+from .webhooks import EventPublication, WebhookDelivery, WebhookSubscription  # noqa: F401

@@ -128,3 +128,19 @@ def client_body(**fields) -> dict:
         "addresses": [{"street": "1 Quay St", "city": "Bristol"}],
         **fields,
     }
+
+
+def events_of(app, aggregate_type: str, aggregate_id) -> list[dict]:
+    """The outbox's events about one aggregate (a client: `("client", 42)`), oldest first, as envelopes."""
+    from sqlalchemy import select
+
+    from atrium import events
+    from storage.events import Event
+
+    with app.extensions["atrium.engine"].transaction() as session:
+        rows = session.scalars(
+            select(Event)
+            .where(Event.aggregate_type == aggregate_type, Event.aggregate_id == str(aggregate_id))
+            .order_by(Event.position)
+        ).all()
+        return [events.envelope(e) for e in rows]

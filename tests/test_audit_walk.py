@@ -1097,6 +1097,114 @@ def _(w):
     )
 
 
+# Webhooks (api/webhooks.py) ---------------------------------------------------------------------------
+_HOOK = {"url": "https://8.8.8.8/hook", "event_types": ["*"]}  # a public address: no DNS asked
+
+
+def _webhook(w) -> int:
+    made = w.people["admin"].post("/api/webhooks", json=_HOOK)
+    assert made.status_code == 201, made.json
+    return made.json["id"]
+
+
+def _dead_delivery(w, subscription_id: int) -> int:
+    """A delivery of the subscription, made dead by hand (the walk does not POST anywhere)."""
+    from atrium import webhooks
+    from storage.webhooks import WebhookDelivery
+
+    w.new_client()
+    engine = w.app.extensions["atrium.engine"]
+    webhooks.fan_out(engine)
+    with engine.transaction() as session:
+        delivery = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+        ).first()
+        delivery.status = "dead"
+        return delivery.id
+
+
+@case("POST", "/api/webhooks")
+def _(w):
+    w.call(
+        "admin",
+        "POST",
+        "/api/webhooks",
+        "/api/webhooks",
+        action="webhook.create",
+        target=lambda t: (t or "").startswith("webhook:"),
+        json=_HOOK,
+    )
+
+
+@case("PATCH", "/api/webhooks/<id:subscription_id>")
+def _(w):
+    sid = _webhook(w)
+    rule = "/api/webhooks/<id:subscription_id>"
+    w.call(
+        "admin",
+        "PATCH",
+        rule,
+        f"/api/webhooks/{sid}",
+        action="webhook.update",
+        target=f"webhook:{sid}",
+        json={"active": False},
+    )
+
+
+@case("DELETE", "/api/webhooks/<id:subscription_id>")
+def _(w):
+    sid = _webhook(w)
+    rule = "/api/webhooks/<id:subscription_id>"
+    w.call("admin", "DELETE", rule, f"/api/webhooks/{sid}", action="webhook.delete", target=f"webhook:{sid}")
+
+
+@case("POST", "/api/webhooks/<id:subscription_id>/rotate-secret")
+def _(w):
+    sid = _webhook(w)
+    rule = "/api/webhooks/<id:subscription_id>/rotate-secret"
+    w.call(
+        "admin",
+        "POST",
+        rule,
+        f"/api/webhooks/{sid}/rotate-secret",
+        action="webhook.rotate_secret",
+        target=f"webhook:{sid}",
+    )
+
+
+@case("POST", "/api/webhooks/<id:subscription_id>/deliveries/<id:delivery_id>/resend")
+def _(w):
+    sid = _webhook(w)
+    did = _dead_delivery(w, sid)
+    rule = "/api/webhooks/<id:subscription_id>/deliveries/<id:delivery_id>/resend"
+    url = f"/api/webhooks/{sid}/deliveries/{did}/resend"
+    w.call("admin", "POST", rule, url, action="webhook.resend", target=f"webhook:{sid}/deliveries/{did}")
+
+
+@case("POST", "/api/webhooks/<id:subscription_id>/deliveries/<id:delivery_id>/skip")
+def _(w):
+    sid = _webhook(w)
+    did = _dead_delivery(w, sid)
+    rule = "/api/webhooks/<id:subscription_id>/deliveries/<id:delivery_id>/skip"
+    url = f"/api/webhooks/{sid}/deliveries/{did}/skip"
+    w.call("admin", "POST", rule, url, action="webhook.skip", target=f"webhook:{sid}/deliveries/{did}")
+
+
+@case("POST", "/api/webhooks/<id:subscription_id>/deliveries/resend-dead")
+def _(w):
+    sid = _webhook(w)
+    _dead_delivery(w, sid)
+    rule = "/api/webhooks/<id:subscription_id>/deliveries/resend-dead"
+    w.call(
+        "admin",
+        "POST",
+        rule,
+        f"/api/webhooks/{sid}/deliveries/resend-dead",
+        action="webhook.resend_dead",
+        target=f"webhook:{sid}",
+    )
+
+
 def state_changing_endpoints(app) -> set[tuple[str, str]]:
     return {
         (method, rule.rule)
@@ -1206,6 +1314,59 @@ def test_the_daily_health_and_nps_survey_jobs_write_rows_as_the_scheduler(walk, 
     assert any(
         _matches(r, "survey.send", audit.SCHEDULER, lambda t: (t or "").startswith(surveys_of_client)) for r in rows
     ), rows
+
+
+def test_the_webhook_and_broker_jobs_write_rows_as_the_scheduler(walk, clock, monkeypatch):
+    """atrium/webhooks.py's fan-out and delivery, atrium/amqp.py's publisher: the scheduler acts."""
+    from dataclasses import replace
+
+    from atrium import amqp, webhooks
+
+    from .test_webhooks import Receiver
+
+    app, engine = walk.app, walk.app.extensions["atrium.engine"]
+    receiver = Receiver()
+    try:
+        allowing = replace(engine.settings, webhook_allow_private=True, webhook_max_attempts=2)
+        monkeypatch.setattr(engine, "settings", allowing)
+        monkeypatch.setitem(app.extensions, "atrium.settings", allowing)
+        made = walk.people["admin"].post("/api/webhooks", json={"url": receiver.url(), "event_types": ["*"]})
+        assert made.status_code == 201, made.json
+        target = f"webhook:{made.json['id']}"
+        walk.new_client()
+        receiver.codes["/hook"] = 500
+        mark = audit_mark(app)
+        webhooks.webhook_job(engine)
+        clock.advance(minutes=2)
+        webhooks.webhook_job(engine)
+        rows = audit_rows_after(app, mark)
+        for action in ("webhook.fan_out", "webhook.retry", "webhook.dead"):
+            assert any(_matches(r, action, audit.SCHEDULER, lambda t: (t or "").startswith(target)) for r in rows), (
+                action,
+                rows,
+            )
+        receiver.codes["/hook"] = 200
+        walk.people["admin"].post(f"/api/webhooks/{made.json['id']}/deliveries/resend-dead")
+        mark = audit_mark(app)
+        webhooks.webhook_job(engine)
+        rows = audit_rows_after(app, mark)
+        assert any(
+            _matches(r, "webhook.delivered", audit.SCHEDULER, lambda t: (t or "").startswith(target)) for r in rows
+        ), rows
+    finally:
+        receiver.close()
+
+    from .test_amqp import BROKER, _broker_up
+
+    if not _broker_up():
+        return  # tests/test_amqp.py fails under CI without a broker
+    monkeypatch.setattr(
+        engine, "settings", replace(engine.settings, amqp_url=BROKER, amqp_exchange="atrium.events.walk")
+    )
+    mark = audit_mark(app)
+    assert amqp.publish_events(engine) >= 1
+    rows = audit_rows_after(app, mark)
+    assert any(_matches(r, "events.publish", audit.SCHEDULER, "event_publication:amqp") for r in rows), rows
 
 
 # The command line -----------------------------------------------------------------------------

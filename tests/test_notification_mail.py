@@ -214,6 +214,7 @@ def test_without_smtp_settings_notifications_wait_in_the_outbox(db, services, cl
             "idempotency_cleanup",
             "report_jobs",
             "survey_nps",
+            "webhook_job",
         ]
     finally:
         scheduler.shutdown(wait=False)
@@ -232,7 +233,17 @@ def test_the_scheduler_mails_the_outbox_when_smtp_is_configured(db, services, cl
             "report_jobs",
             "send_queued_notifications",
             "survey_nps",
+            "webhook_job",
         ]
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_the_scheduler_publishes_events_to_the_broker_when_a_broker_is_configured(db, services, clock):
+    engine = make_process_engine(db, services, amqp_url="amqp://guest:guest@127.0.0.1:5672/")
+    scheduler = start_scheduler(engine)
+    try:
+        assert "publish_events" in {job.id for job in scheduler.get_jobs()}
     finally:
         scheduler.shutdown(wait=False)
 

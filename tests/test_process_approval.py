@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .api_helpers import deploy_firm_processes
+from .api_helpers import deploy_firm_processes, events_of
 from .factories import start_instance
 
 pytestmark = pytest.mark.app(firm=True)
@@ -98,6 +98,17 @@ def test_manager_approves_a_small_fee_and_the_requester_is_told(people):
     [bell] = am.get("/api/me/notifications").json["items"]
     assert bell["link"] == {"kind": "instance", "id": instance["id"]}
     assert manager.get("/api/notifications?kind=outcome").json["total"] == 0
+    # Without a client, the decision is its instance's event; the justification stays out (issue 15).
+    [decided] = events_of(manager.client.application, "instance", instance["id"])
+    assert (decided["type"], decided["aggregate"]["sequence"], decided["actor"]) == ("approval.decided", 1, "manager")
+    assert decided["data"] == {
+        "instance_id": instance["id"],
+        "kind": "fee",
+        "amount": "2500.00",
+        "client_id": None,
+        "decision": "approved",
+        "decided_by": "manager",
+    }
 
 
 def test_a_rejection_needs_a_reason_which_the_requester_is_told(people):
@@ -168,6 +179,9 @@ def test_a_request_about_a_client_is_on_the_clients_timeline_and_an_unknown_clie
     [note] = am.get("/api/notifications?kind=outcome").json["items"]
     assert note["subject"] == "Your write-off of 300.00 for Harbour Logistics Ltd was approved"
     assert note["body"].endswith(": Goodwill")
+    # About a client, the decision is in the client's order of events.
+    found = [(e["type"], e["aggregate"]["sequence"]) for e in events_of(am.client.application, "client", client["id"])]
+    assert found == [("client.created", 1), ("approval.decided", 2)]
 
 
 def test_bad_requests_are_422_naming_the_field_and_viewers_cannot_ask(people):

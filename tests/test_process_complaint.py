@@ -14,7 +14,7 @@ from engine.handlers import complaint as complaint_handlers
 from engine.scheduler import fire_due_timers
 from storage.accounts import ROLES
 
-from .api_helpers import caller, callers, make_app
+from .api_helpers import caller, callers, events_of, make_app
 from .factories import make_account, make_client
 
 COMPLAINT_FILES = [
@@ -160,6 +160,14 @@ def test_complaint_acknowledged_in_time_runs_to_closure_with_its_times_on_the_re
     record = complaint_now(desk, complaint)
     assert record["status"] == "closed" and record["satisfaction"] == 4
     assert record["closed_at"] == (received + timedelta(hours=37, days=2)).isoformat()
+    # The finance system hears of it, without the complaint's or the client's words (issue 15).
+    [closed] = [e for e in events_of(app, "client", record["client_id"]) if e["type"] == "complaint.closed"]
+    assert closed["data"] == {
+        "client_id": record["client_id"],
+        "complaint_id": complaint["id"],
+        "severity": record["severity"],
+        "closed_at": record["closed_at"],
+    }
     assert record["seconds_to_close"] == 37 * 3600 + 2 * 86400
     assert statuses(record) == [
         "registered",

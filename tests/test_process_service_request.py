@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from .api_helpers import events_of
 from .factories import make_client
 from .process_helpers import (
     PROCESS_APP,
@@ -134,6 +135,16 @@ def test_desk_triages_the_assignee_resolves_with_articles_at_hand_and_the_rated_
     assert (record["status"], record["resolution"]) == ("resolved", "Appeal lodged; penalty waived.")
     assert _at(record["resolved_at"]) == clock.now() and record["closed_at"] is None
     assert [n["kind"] for n in notifications(admin, "service_desk")] == ["outcome"]  # the requester hears
+    # The finance system hears of it: codes and identifiers, never the resolution's words (issue 15).
+    resolved = [e for e in events_of(desk.client.application, "client", client_id) if e["type"] != "client.created"]
+    assert [(e["type"], e["actor"]) for e in resolved] == [("service_request.resolved", "sam")]
+    assert resolved[0]["data"] == {
+        "client_id": client_id,
+        "request_id": request["id"],
+        "priority": record["priority"],
+        "type": record["type"],
+        "resolved_at": record["resolved_at"],
+    }
 
     # The desk records the client's satisfaction, and the request closes with it.
     rate = open_task(desk, request["instance_id"], "rate")

@@ -3,7 +3,9 @@ telling the requester the outcome. Who approves is decided by processes/approval
 
 from __future__ import annotations
 
-from atrium import i18n, notifications
+from decimal import Decimal
+
+from atrium import events, i18n, notifications
 from atrium.clients import client_business_key, owners_visible_to_username, visible_client_or_none
 from storage.instances import set_business_key
 
@@ -60,7 +62,31 @@ def notify_requester(call: ServiceCall) -> dict:
         body="notification.approval_decided.body",
         params=params,
     )
+    decided(call, outcome=outcome)
     return {"notified": requester, "outcome": outcome}
+
+
+def decided(call: ServiceCall, *, outcome: str) -> None:
+    """`approval.decided` for the finance system, in the transaction that tells the requester (whose audit
+    row atrium.notifications writes): about a client, in the client's order of events; else the instance's.
+    The reason and justification are free text and stay out."""
+    data = call.data
+    client_id = data.get("client_id")
+    amount = data.get("amount")
+    events.emit(
+        call.session,
+        "approval.decided",
+        aggregate=("client", client_id) if client_id is not None else ("instance", call.instance_id),
+        data={
+            "instance_id": call.instance_id,
+            "kind": data.get("kind"),
+            "amount": f"{Decimal(str(amount)):.2f}" if amount is not None else None,
+            "client_id": client_id,
+            "decision": outcome,
+            "decided_by": call.actor,
+        },
+        actor=call.actor,
+    )
 
 
 def register(registry: ServiceRegistry) -> None:
