@@ -54,7 +54,17 @@ PERMISSIONS: dict[str, set[str]] = {
     "notifications:read_all": {"admin"},
     "settings:manage": {"admin"},
     "care:campaign": LEADS,  # a care campaign over a saved filter of clients: tasks or a bulk greeting
-    "integrations:manage": {"admin"},  # integration accounts (machine clients) and their API keys
+    "integrations:manage": {"admin"},
+    # Billing (api/billing.py). Time: staff record their own on clients they see (leads anyone's); invoice
+    # requests: leads and the engagement's responsible (checked in atrium/billing.py); invoices and payments
+    # come from the finance system (integration scopes invoices:write, payments:write) or an admin; an
+    # invoice's follow-up: leads and the client's owner (checked in the view).
+    "time:read": ALL,
+    "time:write": STAFF,
+    "billing:read": STAFF,
+    "billing:request": STAFF,
+    "billing:write": {"admin"},
+    "billing:follow_up": STAFF,  # integration accounts (machine clients) and their API keys
 }
 
 

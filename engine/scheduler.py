@@ -115,6 +115,19 @@ def start_scheduler(engine) -> BackgroundScheduler:
         max_instances=1,
         coalesce=True,
     )
+    # Unpaid invoices past due get one follow-up for their client's owner (atrium/billing.py): polled hourly,
+    # so each is started within the hour after its due day ends; an invoice with one is not looked at again.
+    from atrium.billing import start_overdue_follow_ups
+
+    scheduler.add_job(
+        start_overdue_follow_ups,
+        "interval",
+        args=[engine],
+        hours=1,
+        id="overdue_invoices",
+        max_instances=1,
+        coalesce=True,
+    )
     if engine.settings.erase_after_years:  # once a UTC day, like the audit check (atrium/erasure.py)
         from atrium.erasure import retention_job
 

@@ -212,6 +212,7 @@ def test_without_smtp_settings_notifications_wait_in_the_outbox(db, services, cl
             "daily_health",
             "fire_due_timers",
             "idempotency_cleanup",
+            "overdue_invoices",
             "report_jobs",
             "survey_nps",
         ]
@@ -229,6 +230,7 @@ def test_the_scheduler_mails_the_outbox_when_smtp_is_configured(db, services, cl
             "daily_health",
             "fire_due_timers",
             "idempotency_cleanup",
+            "overdue_invoices",
             "report_jobs",
             "send_queued_notifications",
             "survey_nps",
