@@ -543,7 +543,7 @@ def start_overdue_follow_ups(engine) -> int:
                 invoice = session.get(Invoice, invoice_id)
                 if invoice is None or invoice.follow_up_id is not None:
                     continue
-                follow_up_overdue(engine, session, invoice, actor="scheduler")
+                follow_up_overdue(engine, session, invoice, actor=audit.SCHEDULER)
                 started += 1
         except Conflict:
             continue  # another scheduler took it, or it was paid meanwhile

@@ -15,7 +15,7 @@ from .factories import make_client
 
 APPROVAL_FILES = (
     PROJECT_ROOT / "processes" / "time_entry_approval.bpmn",
-    PROJECT_ROOT / "forms" / "time_entry_approval-schema.json",
+    PROJECT_ROOT / "forms" / "time_entry_decision-schema.json",
 )
 
 

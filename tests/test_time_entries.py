@@ -86,7 +86,8 @@ def approval_task(person, instance_id: str) -> dict:
     return task
 
 
-def test_above_the_threshold_it_waits_for_the_responsible_partner_who_approves(app, people, engagement):
+def test_above_the_threshold_it_waits_for_the_responsible_partner_who_approves(app, people):
+    engagement = engagement_of(people["partner"], client_of(people["partner"]), responsible="partner")
     waiting = pending(people, engagement)
     assert events_of(app, engagement["client_id"], "time_entry") == []  # not counted yet
     task = approval_task(people["partner"], waiting["instance_id"])
@@ -104,7 +105,8 @@ def test_above_the_threshold_it_waits_for_the_responsible_partner_who_approves(a
     ]
 
 
-def test_a_rejected_entry_is_audited_and_never_announced(app, people, engagement):
+def test_a_rejected_entry_is_audited_and_never_announced(app, people):
+    engagement = engagement_of(people["partner"], client_of(people["partner"]), responsible="partner")
     waiting = pending(people, engagement, hours="12")
     task = approval_task(people["partner"], waiting["instance_id"])
     done = people["partner"].post(
