@@ -193,7 +193,8 @@ def view_scopes() -> tuple[str, ...] | None:
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
-        view = getattr(view_class, request.method.lower(), None)
+        method = request.method.lower()
+        view = getattr(view_class, method, None) or (getattr(view_class, "get", None) if method == "head" else None)
     return getattr(view, "atrium_scopes", None)
 
 

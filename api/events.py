@@ -12,7 +12,8 @@ from atrium import events
 from storage.events import Event
 
 from .clients import process_engine
-from .permissions import requires
+from .docs import errors
+from .permissions import requires_scope
 from .schema_base import Schema
 
 blp = Blueprint("events", __name__, url_prefix="/api", description="Business events for finance and ERP systems")
@@ -55,8 +56,9 @@ class EventPageSchema(Schema):
 
 @blp.route("/event-types")
 class EventTypes(MethodView):
-    @requires("events:read")
+    @requires_scope("events:read", "events:read")
     @blp.response(200, EventTypeSchema(many=True))
+    @errors(blp)
     def get(self):
         """Every event type Atrium emits, with the JSON Schema of its newest version."""
         return [
@@ -67,9 +69,10 @@ class EventTypes(MethodView):
 
 @blp.route("/events")
 class Events(MethodView):
-    @requires("events:read")
+    @requires_scope("events:read", "events:read")
     @blp.arguments(EventListQuery, location="query")
     @blp.response(200, EventPageSchema)
+    @errors(blp, 422)
     def get(self, query):
         """Events after a position, oldest first: a consumer stores the last position it handled and asks for
         what came after. Deduplicate on `id`."""

@@ -221,6 +221,21 @@ def cmd_user_create(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_integration_create(args, settings: Settings) -> int:
+    """An integration account (a finance system) and its first key, printed once: only its hash is kept."""
+    from atrium.integration_accounts import create_integration
+
+    engine = _process_engine(settings)
+    with engine.transaction() as session:
+        integration, issued = create_integration(
+            session, name=args.name, scopes=args.scope, description=args.description, actor=audit.cli_actor()
+        )
+    print(f"Created integration account {integration.name} with scopes {', '.join(integration.scopes)}.")
+    print("Its API key (shown this once; send it as Authorization: Bearer <key> or X-API-Key):")
+    print(issued.key)
+    return 0
+
+
 def cmd_user_totp_reset(args, settings: Settings) -> int:
     """Remove an account's second factor (a lost device), e.g. when the only admin lost theirs."""
     from atrium import second_factor
@@ -434,6 +449,12 @@ def cmd_serve(args, settings: Settings) -> int:
     return 0
 
 
+def _integration_scopes() -> tuple[str, ...]:
+    from atrium.integration_accounts import SCOPES
+
+    return SCOPES
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atrium", description="Atrium process service")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -462,6 +483,18 @@ def build_parser() -> argparse.ArgumentParser:
     totp_reset = user.add_parser("totp-reset", help="remove an account's second factor (a lost device)")
     totp_reset.add_argument("--username", required=True)
     totp_reset.set_defaults(func=cmd_user_totp_reset)
+    integration = sub.add_parser("integration", help="integration accounts (machine clients)").add_subparsers(
+        dest="integration_command", required=True
+    )
+    integration_create = integration.add_parser(
+        "create", help="create an integration account and print its first API key (shown once)"
+    )
+    integration_create.add_argument("name", help="lower-case letters, digits, '.', '_' or '-'")
+    integration_create.add_argument(
+        "--scope", action="append", required=True, help="repeat for several: " + ", ".join(_integration_scopes())
+    )
+    integration_create.add_argument("--description")
+    integration_create.set_defaults(func=cmd_integration_create)
     follow_ups = sub.add_parser("follow-ups", help="client follow-up cycles").add_subparsers(
         dest="follow_ups_command", required=True
     )

@@ -139,7 +139,9 @@ def create_integration(
     session.add(integration)
     session.flush()
     audit.record(session, "integration.create", actor=actor, target=target_of(name), detail={"scopes": scopes})
-    return integration, _issue(session, integration, actor=actor, expires_at=key_expires_at, grace=None)
+    return integration, _issue(
+        session, integration, actor=actor, expires_at=key_expires_at, grace=None, field="key_expires_at"
+    )
 
 
 def update_integration(
@@ -178,10 +180,11 @@ def _issue(
     actor: str | None,
     expires_at: datetime | None,
     grace: timedelta | None,
+    field: str = "expires_at",
 ) -> IssuedKey:
     now = clock.now()
     if expires_at is not None and expires_at <= now:
-        raise InvalidInput("the key would expire at once", {"expires_at": ["must be in the future"]})
+        raise InvalidInput("the key would expire at once", {field: ["must be in the future"]})
     retiring = []
     if grace is not None:
         # A rotation: the integration's other live keys stop working after the grace period.

@@ -237,6 +237,68 @@ def _(w):
     w.call("viewer", "POST", "/api/auth/revoke", "/api/auth/revoke", action="logout", target="account:viewer")
 
 
+# Integration accounts (machine clients) and their keys
+def _integration(w, name: str = "kingdee") -> dict:
+    made = w.people["admin"].post("/api/integration-accounts", json={"name": name, "scopes": ["events:read"]})
+    assert made.status_code == 201, made.json
+    return made.json
+
+
+@case("POST", "/api/integration-accounts")
+def _(w):
+    w.call(
+        "admin",
+        "POST",
+        "/api/integration-accounts",
+        "/api/integration-accounts",
+        action="integration.create",
+        target="integration:kingdee",
+        json={"name": "kingdee", "scopes": ["events:read", "invoices:write"]},
+        headers={"Idempotency-Key": "walk-1"},
+    )
+
+
+@case("PATCH", "/api/integration-accounts/<name>")
+def _(w):
+    _integration(w)
+    w.call(
+        "admin",
+        "PATCH",
+        "/api/integration-accounts/<name>",
+        "/api/integration-accounts/kingdee",
+        action="integration.update",
+        target="integration:kingdee",
+        json={"scopes": ["events:read", "payments:write"], "active": False},
+    )
+
+
+@case("POST", "/api/integration-accounts/<name>/keys")
+def _(w):
+    _integration(w)
+    w.call(
+        "admin",
+        "POST",
+        "/api/integration-accounts/<name>/keys",
+        "/api/integration-accounts/kingdee/keys",
+        action="integration.key.create",
+        target="integration:kingdee",
+        json={},
+    )
+
+
+@case("DELETE", "/api/integration-accounts/<name>/keys/<id:key_id>")
+def _(w):
+    key = _integration(w)["key"]
+    w.call(
+        "admin",
+        "DELETE",
+        "/api/integration-accounts/<name>/keys/<id:key_id>",
+        f"/api/integration-accounts/kingdee/keys/{key['id']}",
+        action="integration.key.revoke",
+        target="integration:kingdee",
+    )
+
+
 @case("POST", "/api/auth/session")
 def _(w):
     w.call(
@@ -1353,6 +1415,19 @@ def _cli_user_create(cli):
     )
 
 
+def _cli_integration_create(cli):
+    cli.run(
+        "integration",
+        "create",
+        "kingdee",
+        "--scope",
+        "invoices:write",
+        action="integration.create",
+        target="integration:kingdee",
+    )
+    cli.run("integration", "create", "xero", "--scope", "events:read", action="integration.key.create")
+
+
 def _cli_user_totp_reset(cli):
     cli.run("user", "totp-reset", "--username", "viewer", action="account.totp.reset", target="account:viewer")
 
@@ -1433,6 +1508,7 @@ CLI_CASES = {
     ("deploy",): _cli_deploy,
     ("demo",): _cli_demo,
     ("user", "create"): _cli_user_create,
+    ("integration", "create"): _cli_integration_create,
     ("user", "totp-reset"): _cli_user_totp_reset,
     ("report", "run"): _cli_report_run,
     ("follow-ups", "start"): _cli_follow_ups_start,
