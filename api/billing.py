@@ -268,7 +268,7 @@ class TimeEntries(MethodView):
     @requires("time:read")
     @blp.arguments(TimeEntryQuery, location="query")
     @blp.response(200, TimeEntryPage)
-    @errors(blp, 404)
+    @errors(blp, 404, 422)
     def get(self, args, engagement_id):
         """The engagement's time entries, newest work first (clients you may see)."""
         with process_engine().transaction() as session:
@@ -341,7 +341,7 @@ class InvoiceRequests(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, page_schema(InvoiceRequestOut, "InvoiceRequestPage"))
-    @errors(blp, 404)
+    @errors(blp, 404, 422)
     def get(self, args, engagement_id):
         """The engagement's invoice requests, newest first."""
         with process_engine().transaction() as session:
@@ -411,7 +411,7 @@ class InvoicePayments(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, PaymentPage)
-    @errors(blp, 404)
+    @errors(blp, 404, 422)
     def get(self, args, invoice_id):
         """The invoice's payments, newest first."""
         with process_engine().transaction() as session:
@@ -445,7 +445,7 @@ class EngagementInvoices(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, InvoicePage)
-    @errors(blp, 404)
+    @errors(blp, 404, 422)
     def get(self, args, engagement_id):
         """The engagement's invoices, newest first."""
         with process_engine().transaction() as session:
@@ -465,7 +465,7 @@ class ClientInvoices(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, InvoicePage)
-    @errors(blp, 404)
+    @errors(blp, 404, 422)
     def get(self, args, client_id):
         """The client's invoices, newest first."""
         with process_engine().transaction() as session:
@@ -481,7 +481,7 @@ class ClientPayments(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, PaymentPage)
-    @errors(blp, 404)
+    @errors(blp, 404, 422)
     def get(self, args, client_id):
         """The client's payments, newest first."""
         with process_engine().transaction() as session:
