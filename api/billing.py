@@ -8,7 +8,7 @@ live in atrium/time_entries.py and atrium/billing.py."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from flask import g
 from flask.views import MethodView
@@ -30,17 +30,30 @@ from .schema_base import Schema
 
 blp = Blueprint("billing", __name__, url_prefix="/api", description="Time, invoice requests, invoices and payments")
 
-MAX_AMOUNT = Decimal("999999999999.99")
-
 
 def _cents(value: Decimal) -> None:
-    if value != value.quantize(Decimal("0.01")):
+    try:
+        exact = value == value.quantize(Decimal("0.01"))
+    except InvalidOperation:  # too large to have cents at the context's precision
+        exact = False
+    if not exact:
         raise ValidationError("at most two decimals")
+
+
+def _between(low: Decimal, high: Decimal, *, above_low: bool = False):
+    """A bound check on an amount (validate.Range on a Decimal sent as a string would put its bounds in the
+    OpenAPI document as strings, which is not valid there)."""
+
+    def check(value: Decimal) -> None:
+        if value < low or (above_low and value == low) or value > high:
+            raise ValidationError(f"must be {'more than' if above_low else 'at least'} {low} and at most {high}")
+
+    return check
 
 
 def Amount(**kw):  # noqa: N802 -- a field factory, named like the fields it makes
     return fields.Decimal(
-        as_string=True, allow_nan=False, validate=[validate.Range(min=0, max=MAX_AMOUNT), _cents], **kw
+        as_string=True, allow_nan=False, validate=[_between(Decimal(0), Decimal("999999999999.99")), _cents], **kw
     )
 
 
@@ -57,7 +70,7 @@ class TimeEntryIn(Schema):
         required=True,
         as_string=True,
         allow_nan=False,
-        validate=[validate.Range(min=Decimal("0.01"), max=Decimal("24")), _cents],
+        validate=[_between(Decimal(0), Decimal(24), above_low=True), _cents],
         metadata={"description": "more than 0, at most 24, two decimals; above ATRIUM_TIME_APPROVAL_HOURS it waits"},
     )
     billable = fields.Boolean(load_default=True)
@@ -160,7 +173,7 @@ class PaymentIn(Schema):
         required=True,
         as_string=True,
         allow_nan=False,
-        validate=[validate.Range(min=Decimal("0.01"), max=MAX_AMOUNT), _cents],
+        validate=[_between(Decimal(0), Decimal("999999999999.99"), above_low=True), _cents],
         metadata={"description": "more than 0, at most what is outstanding"},
     )
     paid_on = fields.Date(required=True)

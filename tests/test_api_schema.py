@@ -37,6 +37,11 @@ SEMANTIC_422 = (
     "/api/me/password",
     "/api/me/totp",
     "/api/integration-accounts",  # a key expiry in the past
+    # Billing: amounts of more than two decimals, a total that is not net + tax, a payment above what is
+    # outstanding, an engagement or invoice named in the body that does not exist, nothing to bill.
+    "/api/engagements",
+    "/api/invoices",
+    "/api/payments",
 )
 
 
