@@ -24,6 +24,7 @@ from storage.db import make_engine, make_session_factory
 from . import (
     accounts,
     audit,
+    billing,
     browser_session,  # noqa: F401 -- adds the web app's login (/api/auth/session) to the accounts blueprint
     care,
     choices,
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, *, run_scheduler: bool = False,
         choices,
         forms,
         audit,
+        billing,
         clients,
         client_transfer,
         employees,

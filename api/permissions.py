@@ -59,6 +59,16 @@ PERMISSIONS: dict[str, set[str]] = {
     "integrations:manage": {"admin"},  # integration accounts (machine clients) and their API keys
     # The voucher export for the finance package (api/finance.py): every invoice and payment of the firm.
     "finance:export": LEADS,
+    # Billing (api/billing.py). Time: staff record their own on clients they see (leads anyone's); invoice
+    # requests: leads and the engagement's responsible (checked in atrium/billing.py); invoices and payments
+    # come from the finance system (integration scopes invoices:write, payments:write) or an admin; an
+    # invoice's follow-up: leads and the client's owner (checked in the view).
+    "time:read": ALL,
+    "time:write": STAFF,
+    "billing:read": STAFF,
+    "billing:request": STAFF,
+    "billing:write": {"admin"},
+    "billing:follow_up": STAFF,
 }
 
 

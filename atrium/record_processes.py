@@ -10,4 +10,5 @@ STARTED_BY_RECORDS: dict[str, str] = {
     "survey": "a service request or complaint closing, and the periodic NPS schedule (atrium/surveys.py)",
     "care_campaign": "a care campaign (POST /api/care-campaigns, mode tasks)",
     "care": "a client becoming active while care is switched on (each active client keeps one care cycle)",
+    "time_entry_approval": "recording more time than ATRIUM_TIME_APPROVAL_HOURS (POST /api/engagements/{id}/time-entries)",
 }

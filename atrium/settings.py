@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -194,6 +195,12 @@ class Settings:
     webhook_allow_private: bool = False
     amqp_url: str | None = None
     amqp_exchange: str = "atrium.events"
+    # Billing (atrium/time_entries.py, atrium/billing.py): one time entry of more than this many hours waits
+    # for the engagement's responsible partner; the currency invoice requests are made in; the hourly rate of
+    # billable time on engagements not billed by the hour (0: their time is covered by the fee, not billed).
+    time_approval_hours: Decimal = Decimal("8")
+    billing_currency: str = "CNY"
+    billing_hourly_rate: Decimal = Decimal("0")
 
     @property
     def smtp_configured(self) -> bool:
@@ -334,6 +341,13 @@ class Settings:
             webhook_allow_private=_flag(env.get("ATRIUM_WEBHOOK_ALLOW_PRIVATE"), defaults.webhook_allow_private),
             amqp_url=env.get("ATRIUM_AMQP_URL") or None,
             amqp_exchange=env.get("ATRIUM_AMQP_EXCHANGE") or defaults.amqp_exchange,
+            time_approval_hours=_amount(
+                "ATRIUM_TIME_APPROVAL_HOURS", env.get("ATRIUM_TIME_APPROVAL_HOURS"), defaults.time_approval_hours
+            ),
+            billing_currency=_currency(env.get("ATRIUM_BILLING_CURRENCY"), defaults.billing_currency),
+            billing_hourly_rate=_amount(
+                "ATRIUM_BILLING_HOURLY_RATE", env.get("ATRIUM_BILLING_HOURLY_RATE"), defaults.billing_hourly_rate
+            ),
         )
 
     def signing_key(self) -> str:
@@ -360,6 +374,27 @@ class Settings:
                 f"ATRIUM_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production "
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+
+
+def _amount(env_name: str, text: str | None, default: Decimal) -> Decimal:
+    """A decimal amount of at most two places, zero or more (hours, a rate)."""
+    if text is None or not text.strip():
+        return default
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0 or value != value.quantize(Decimal("0.01")):
+        raise ValueError(f"{env_name} must be an amount of zero or more with at most two decimals, not {text!r}")
+    return value
+
+
+def _currency(text: str | None, default: str) -> str:
+    if text is None or not text.strip():
+        return default
+    if not re.fullmatch(r"[A-Z]{3}", text.strip()):
+        raise ValueError(f"ATRIUM_BILLING_CURRENCY must be an ISO 4217 code such as CNY, not {text!r}")
+    return text.strip()
 
 
 # Report schedules

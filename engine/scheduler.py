@@ -115,6 +115,7 @@ def scheduler_jobs(engine) -> list[tuple[str, object, dict, dict]]:
                 {"seconds": max(settings.timer_poll_seconds, 30.0)},
             )
         )
+    from atrium.billing import start_overdue_follow_ups
     from atrium.erasure import retention_job
     from atrium.health import daily_health
     from atrium.integration_accounts import purge_expired_idempotency_keys
@@ -132,6 +133,9 @@ def scheduler_jobs(engine) -> list[tuple[str, object, dict, dict]]:
     # Idempotency-Keys past their expiry are forgotten (api/idempotency.py), hourly; a plain DELETE, so any
     # scheduler may run it.
     jobs.append(("idempotency_cleanup", _job(purge_expired_idempotency_keys, "idempotency_cleanup"), {}, hourly))
+    # Unpaid invoices past due get one follow-up for their client's owner (atrium/billing.py): polled hourly,
+    # so each is started within the hour after its due day ends; an invoice with one is not looked at again.
+    jobs.append(("overdue_invoices", _job(start_overdue_follow_ups, "overdue_invoices", singleton=True), {}, hourly))
     if settings.erase_after_years:  # once a UTC day, like the audit check (atrium/erasure.py)
         jobs.append(("erasure_retention", _job(retention_job, "erasure_retention", singleton=True), {}, hourly))
     return jobs

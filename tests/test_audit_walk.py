@@ -1205,6 +1205,134 @@ def _(w):
     )
 
 
+# Billing (api/billing.py)
+def _engagement(w, **fields) -> dict:
+    client = w.new_client()
+    body = {"service_type": "Annual audit", "status": "active", "fee_basis": "hourly", "fee_amount": "500.00"}
+    made = w.people["partner"].post(f"/api/clients/{client['id']}/engagements", json={**body, **fields})
+    assert made.status_code == 201, made.json
+    return made.json
+
+
+def _time(w, engagement, hours="2.00") -> dict:
+    made = w.people["account_manager"].post(
+        f"/api/engagements/{engagement['id']}/time-entries", json={"work_date": "2026-01-05", "hours": hours}
+    )
+    assert made.status_code == 201, made.json
+    return made.json
+
+
+def _invoice(w, engagement, number="INV-W-1") -> dict:
+    body = {
+        "number": number,
+        "engagement_id": engagement["id"],
+        "currency": "CNY",
+        "net_amount": "100.00",
+        "tax_amount": "6.00",
+        "total_amount": "106.00",
+        "issue_date": "2026-01-05",
+        "due_date": "2026-02-04",
+    }
+    made = w.people["admin"].post("/api/invoices", json=body)
+    assert made.status_code == 201, made.json
+    return made.json
+
+
+@case("POST", "/api/engagements/<int:engagement_id>/time-entries")
+def _(w):
+    engagement = _engagement(w)
+    w.call(
+        "account_manager",
+        "POST",
+        "/api/engagements/<int:engagement_id>/time-entries",
+        f"/api/engagements/{engagement['id']}/time-entries",
+        action="time_entry.create",
+        target=lambda t: t.startswith(f"client:{engagement['client_id']}/time-entries/"),
+        json={"work_date": "2026-01-05", "hours": "1.50"},
+    )
+
+
+@case("DELETE", "/api/engagements/<int:engagement_id>/time-entries/<int:entry_id>")
+def _(w):
+    engagement = _engagement(w)
+    entry = _time(w, engagement)
+    w.call(
+        "account_manager",
+        "DELETE",
+        "/api/engagements/<int:engagement_id>/time-entries/<int:entry_id>",
+        f"/api/engagements/{engagement['id']}/time-entries/{entry['id']}",
+        action="time_entry.void",
+        target=f"client:{engagement['client_id']}/time-entries/{entry['id']}",
+    )
+
+
+@case("POST", "/api/engagements/<int:engagement_id>/invoice-requests")
+def _(w):
+    engagement = _engagement(w, responsible="partner")
+    _time(w, engagement)
+    w.call(
+        "partner",
+        "POST",
+        "/api/engagements/<int:engagement_id>/invoice-requests",
+        f"/api/engagements/{engagement['id']}/invoice-requests",
+        action="invoice_request.create",
+        target=lambda t: t.startswith(f"client:{engagement['client_id']}/invoice-requests/"),
+        json={},
+    )
+
+
+@case("POST", "/api/invoices")
+def _(w):
+    engagement = _engagement(w)
+    w.call(
+        "admin",
+        "POST",
+        "/api/invoices",
+        "/api/invoices",
+        action="invoice.create",
+        target=lambda t: t.startswith(f"client:{engagement['client_id']}/invoices/"),
+        json={
+            "number": "INV-W-2",
+            "engagement_id": engagement["id"],
+            "currency": "CNY",
+            "net_amount": "100.00",
+            "tax_amount": "0.00",
+            "total_amount": "100.00",
+            "issue_date": "2026-01-05",
+            "due_date": "2026-02-04",
+        },
+    )
+
+
+@case("POST", "/api/payments")
+def _(w):
+    engagement = _engagement(w)
+    invoice = _invoice(w, engagement)
+    w.call(
+        "admin",
+        "POST",
+        "/api/payments",
+        "/api/payments",
+        action="payment.create",
+        target=lambda t: t.startswith(f"client:{engagement['client_id']}/payments/"),
+        json={"invoice_id": invoice["id"], "amount": "50.00", "paid_on": "2026-01-20"},
+    )
+
+
+@case("POST", "/api/invoices/<int:invoice_id>/follow-up")
+def _(w):
+    engagement = _engagement(w)
+    invoice = _invoice(w, engagement)
+    w.call(
+        "account_manager",
+        "POST",
+        "/api/invoices/<int:invoice_id>/follow-up",
+        f"/api/invoices/{invoice['id']}/follow-up",
+        action="invoice.follow_up",
+        target=f"client:{engagement['client_id']}/invoices/{invoice['id']}",
+    )
+
+
 def state_changing_endpoints(app) -> set[tuple[str, str]]:
     return {
         (method, rule.rule)
@@ -1367,6 +1495,24 @@ def test_the_webhook_and_broker_jobs_write_rows_as_the_scheduler(walk, clock, mo
     assert amqp.publish_events(engine) >= 1
     rows = audit_rows_after(app, mark)
     assert any(_matches(r, "events.publish", audit.SCHEDULER, "event_publication:amqp") for r in rows), rows
+
+
+def test_the_overdue_invoices_job_writes_rows_as_the_scheduler(walk, clock):
+    """engine/scheduler.py's overdue invoices job (atrium/billing.py): the follow-up and the invoice's link."""
+    from atrium.billing import start_overdue_follow_ups
+
+    app, engine = walk.app, walk.app.extensions["atrium.engine"]
+    engagement = _engagement(walk)
+    invoice = _invoice(walk, engagement)
+    clock.advance(days=40)
+    mark = audit_mark(app)
+    assert start_overdue_follow_ups(engine) == 1
+    rows = audit_rows_after(app, mark)
+    target = f"client:{engagement['client_id']}/invoices/{invoice['id']}"
+    assert any(_matches(r, "invoice.follow_up", audit.SCHEDULER, target) for r in rows), rows
+    assert any(_matches(r, "follow_up.create", audit.SCHEDULER, lambda t: "/follow-ups/" in (t or "")) for r in rows), (
+        rows
+    )
 
 
 # The command line -----------------------------------------------------------------------------
@@ -1767,6 +1913,14 @@ HANDLER_SCENARIOS = {
             ("sam", "service_desk", []),
         ),
         {"survey.remind", "survey.expire"},
+    ),
+    "time_entry-approved": (
+        story("test_time_entries", "test_above_the_threshold_it_waits_for_the_responsible_partner_who_approves"),
+        {"time_entry.decide"},
+    ),
+    "time_entry-rejected": (
+        story("test_time_entries", "test_a_rejected_entry_is_audited_and_never_announced"),
+        {"time_entry.decide"},
     ),
     "service_request-closed": (
         story(
