@@ -79,6 +79,7 @@ PROCESS_SEEDS: list[ProcessSeed] = [
     ProcessSeed("complaint", demo_processes.seed_complaints),
     ProcessSeed("follow_up", demo_processes.seed_follow_up_cycles),
     ProcessSeed("care", demo_processes.seed_care),
+    ProcessSeed("time_entry_approval", demo_processes.seed_billing),
 ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
@@ -19,12 +20,16 @@ from atrium.care_dates import record_care_date
 from atrium.care_settings import care_settings, set_care_settings
 from atrium.complaints import record_complaint
 from atrium.service_requests import record_request
+from engine.demo_firm import DEMO_PEOPLE
+from storage.billing import TimeEntry
 from storage.care import CareDate
+from storage.client_records import Engagement
 from storage.clients import Client, Contact
 from storage.instances import ProcessInstance
 from storage.tasks import open_tasks
 
 ACCOUNT_MANAGER, DESK = "am", "desk"
+DEMO_USERNAMES = frozenset(p.username for p in DEMO_PEOPLE)
 
 
 def _seeded(session: Session, process_key: str, actor: str) -> bool:
@@ -189,3 +194,70 @@ def seed_care(engine, session: Session, clients: list[Client], *, seed: int = 20
             made += 1
     settings = set_care_settings(engine, session, {**care_settings(session), "enabled": True}, actor="demo")
     return [f"Recorded {made} demo care dates and switched care on (tiers: {', '.join(settings['tiers'])})."]
+
+
+def seed_billing(engine, session: Session, clients: list[Client]) -> list[str]:
+    """Time on the first active hourly and fixed-fee engagements of the demo firm, billed: an invoice request
+    each, the finance system's invoice for it (one paid, one partly paid, one overdue, in turn) and a payment,
+    through the same functions as the API; and one long day waiting for its partner's approval. So a first
+    run's Billing tabs have figures and a partner's inbox a time entry to approve."""
+    from atrium import billing, time_entries
+
+    if session.scalar(select(exists().where(TimeEntry.recorded_by.in_(DEMO_USERNAMES)))):
+        return ["Demo time entries exist already."]
+    today = clock.now().date()
+    by_id = {c.id: c for c in clients if c.status == "active" and c.owner in DEMO_USERNAMES}
+    engagements = session.scalars(
+        select(Engagement)
+        .where(
+            Engagement.client_id.in_(list(by_id)),
+            Engagement.status == "active",
+            Engagement.fee_basis.in_(("hourly", "fixed")),
+            Engagement.responsible.is_not(None),
+        )
+        .order_by(Engagement.id)
+        .limit(6)
+    ).all()
+    lines = []
+    for n, engagement in enumerate(engagements):
+        owner = by_id[engagement.client_id].owner
+        for day in range(3):
+            data = {"work_date": today - timedelta(days=45 - 4 * day), "hours": Decimal("2.50") + day, "billable": True}
+            time_entries.record(engine, session, engagement, data, actor=owner, may_name_others=False)
+        request = billing.request_invoice(
+            session, engine.settings, engagement, {}, actor=engagement.responsible, is_lead=True
+        )
+        net = request.total
+        tax = (net * Decimal("0.06")).quantize(Decimal("0.01"))
+        overdue = n % 3 == 2
+        issued = today - timedelta(days=40)
+        invoice = billing.record_invoice(
+            session,
+            {
+                "number": f"DEMO-{today.year}-{n + 1:04d}",
+                "invoice_request_id": request.id,
+                "engagement_id": engagement.id,
+                "currency": request.currency,
+                "net_amount": net,
+                "tax_amount": tax,
+                "total_amount": net + tax,
+                "issue_date": issued,
+                "due_date": issued + timedelta(days=30) if overdue else today + timedelta(days=20),
+            },
+            actor="demo",
+        )
+        if not overdue:
+            paid = invoice.total_amount if n % 3 == 0 else (invoice.total_amount / 2).quantize(Decimal("0.01"))
+            billing.record_payment(
+                session,
+                {"invoice_id": invoice.id, "amount": paid, "paid_on": today - timedelta(days=5), "reference": "DEMO"},
+                actor="demo",
+            )
+        lines.append(f"Billed engagement {engagement.id}: invoice {invoice.number} ({invoice.total_amount}).")
+    if engagements:
+        engagement = engagements[0]
+        long_day = {"work_date": today - timedelta(days=1), "hours": Decimal("10.00"), "billable": True}
+        owner = by_id[engagement.client_id].owner
+        time_entries.record(engine, session, engagement, long_day, actor=owner, may_name_others=False)
+        lines.append(f"A 10-hour day on engagement {engagement.id} waits for {engagement.responsible}'s approval.")
+    return lines

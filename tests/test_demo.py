@@ -166,6 +166,7 @@ def test_processes_are_seeded_only_once_deployed_and_about_demo_clients(process_
         "complaint",
         "follow_up",
         "care",
+        "time_entry_approval",
     ]
     lines = seeded(process_engine)
     assert "engagement_review is not deployed: run `atrium deploy` first; no demo instances of it." in lines
@@ -202,6 +203,7 @@ def test_account_managers_see_their_own_teams_clients(db, services, clock, usern
 def test_every_business_process_has_demo_instances_waiting_on_the_right_people(db, services, clock):
     from engine.handlers import register_all
     from engine.scheduler import fire_due_timers
+    from storage.billing import Invoice
     from storage.tasks import OPEN, Task
 
     from .api_helpers import caller, deploy_firm_processes
@@ -225,6 +227,18 @@ def test_every_business_process_has_demo_instances_waiting_on_the_right_people(d
         assert ("complaint", "acknowledge") in open_steps and ("complaint", "investigate") in open_steps
         assert cycles == active > 0
         assert care_cycles == active and open_steps.count(("care", "prepare_care")) >= 4
+        assert open_steps.count(("time_entry_approval", "approve")) == 1
+        with engine.transaction() as session:
+            invoices = session.scalars(select(Invoice)).all()
+            states = {"paid": 0, "partly": 0, "overdue": 0}
+            for invoice in invoices:
+                if invoice.paid_amount == invoice.total_amount:
+                    states["paid"] += 1
+                elif invoice.paid_amount > 0:
+                    states["partly"] += 1
+                elif invoice.due_date < clock.now().date():
+                    states["overdue"] += 1
+            assert len(invoices) == 6 and min(states.values()) >= 1, states
         with engine.transaction() as session:
             again = seed_demo(engine, session)
             assert count(session, ProcessInstance, ProcessInstance.process_key == "follow_up") == cycles
@@ -235,6 +249,7 @@ def test_every_business_process_has_demo_instances_waiting_on_the_right_people(d
             "Demo complaints already exist.",
             "The demo clients' follow-up cycles already run.",
             "Demo care dates exist and care is on already.",
+            "Demo time entries exist already.",
         } <= set(again)
     finally:
         app.extensions["atrium.db"].dispose()
