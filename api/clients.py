@@ -27,6 +27,7 @@ from storage.clients import (
 )
 
 from .docs import errors
+from .idempotency import idempotent
 from .pagination import PageArgs, envelope, page_schema
 from .permissions import has_permission, requires
 from .schema_base import Schema
@@ -248,6 +249,7 @@ class Clients(MethodView):
             return {**envelope(items, total, args), "total_exact": exact}
 
     @requires("clients:write")
+    @idempotent  # a create retried after a lost answer makes one client, not a duplicate warning
     @blp.arguments(NewClientSchema)
     @blp.response(201, ClientSchema)
     @errors(blp, 409, 422)

@@ -26,6 +26,7 @@ from .body_limits import limits_body
 from .choices import reference_checks_for_caller
 from .clients import owners_visible_to_caller, process_data_shown_to_caller
 from .docs import errors
+from .idempotency import idempotent
 from .locale import request_locale
 from .pagination import PageArgs, envelope, page_query, page_schema
 from .permissions import has_permission, requires
@@ -302,6 +303,7 @@ def refuse_record_driven_start(process_key: str) -> None:
 @blp.route("")
 class Instances(MethodView):
     @requires("instances:start")
+    @idempotent  # a start retried after a lost answer (a node killed, a timeout) starts nothing twice
     @limits_body
     @blp.arguments(StartSchema)
     @blp.response(201, InstanceDetailSchema)

@@ -126,6 +126,7 @@ def create_subscription(data):
 @blp.response(200, WebhookSubscriptionSchema)
 @errors(blp, 404)
 def get_subscription(subscription_id):
+    """One subscription, with its URL, event types and state (never its secret)."""
     with process_engine().transaction() as session:
         return webhooks.subscription_or_raise(session, subscription_id)
 

@@ -369,7 +369,7 @@ def _faults(load_seconds: float) -> None:
     _line(
         "duplicate starts (retried after commit)",
         str(r["duplicate_starts"]),
-        f"{r['duplicates_waiting_at_first_task']} waiting at their first task (no Idempotency-Key on starts yet)",
+        f"{r['duplicates_waiting_at_first_task']} waiting at their first task (starts carry an Idempotency-Key)",
     )
     _line(
         "5xx outside the database restart",
@@ -385,7 +385,18 @@ def _faults(load_seconds: float) -> None:
     )
     _line("responses", ", ".join(f"{k}: {v}" for k, v in sorted(r["responses"].items(), key=str)))
     _line("processes alive at the end", str(sum(r["alive_at_end"].values())), f"of {len(r['alive_at_end'])}")
-    _line("events delivered without a gap", "not checked", "TODO: the events outbox (another branch)")
+    _line(
+        "client events received / written (webhook)",
+        f"{r['events_received']} / {r['events_written']}",
+        f"{r['events_received_again']} again (at least once), {r['deliveries_still_pending']} still pending",
+        r["events_received"] == r["events_written"],
+    )
+    _line(
+        "events missing / out of order per client",
+        f"{len(r['events_missing'])} / {len(r['events_out_of_order'])}",
+        f"target 0; bad signatures {r['bad_signatures']}",
+        not r["events_missing"] and not r["events_out_of_order"] and not r["bad_signatures"],
+    )
     print(f"  (logs in {r['logs']})")
 
 

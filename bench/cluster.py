@@ -273,12 +273,49 @@ def login(port: int) -> str:
     return RetryingClient(port, Tally()).token
 
 
-def client_loop(port: int, tally: Tally, stop_at: float, drain_until: float, mine: list[Instance], token: str) -> None:
+def client_events(client: RetryingClient) -> None:
+    """A new client, then two changes of its tier: three events of one aggregate, numbered 1, 2, 3. The create
+    carries an Idempotency-Key, so a retry after a lost answer makes no second client; a change retried after
+    it had committed meets the version check (409) and counts as done once the client's version moved on."""
+    token = uuid.uuid4().hex[:12]
+    name = f"Cluster Client {token}"
+    body = {"name": name, "kind": "organisation", "tier": "C"}
+    status, made = client.call("POST", "/api/clients", body, key=f"create-{token}")
+    if status != 201:
+        return
+    url = f"/api/clients/{made['id']}"
+
+    def version() -> int:
+        return client.call("GET", url)[1]["version"]
+
+    before = made["version"]
+    for tier in ("B", "A"):
+        status, _ = client.call(
+            "PATCH", url, {"tier": tier, "expected_version": before}, ok_on_409=lambda: version() > before
+        )
+        if status != 200:
+            return
+        before = version()
+
+
+def client_loop(
+    port: int,
+    tally: Tally,
+    stop_at: float,
+    drain_until: float,
+    mine: list[Instance],
+    token: str,
+    with_clients: bool = False,
+) -> None:
     """Start instances and complete their first task until `stop_at`; complete the second task of each
     once its timer has fired, until all are done or `drain_until`."""
     client = RetryingClient(port, tally, token)
+    rounds = 0
     while time.time() < drain_until:
         loading = time.time() < stop_at
+        if loading and with_clients and rounds % 3 == 0:
+            client_events(client)
+        rounds += 1
         if loading:
             instance = Instance(key=f"cluster-{uuid.uuid4()}")
             mine.append(instance)
@@ -368,9 +405,6 @@ def check(db, instances: list[Instance]) -> dict:
         result["duplicate_starts"] += max(0, len(found) - 1)
         if not found and client_instance.stage != "start failed None":
             result["misplaced"].append((key, "missing", None, 0, 0))
-    # TODO(issue 15, events outbox): once the events outbox lands (atrium/events*, storage/events*, another
-    # helper's), check here that every instance's events were delivered in sequence with no gap.
-    result["events_gap_check"] = "not yet: the events outbox is being written separately"
     return result
 
 

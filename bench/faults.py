@@ -4,7 +4,9 @@ start instances of `bench_timed_task` (a task, a PT2S timer, a task) and complet
 failed requests. During the load: one node SIGKILLed (and restarted), one scheduler SIGKILLed (and
 restarted), and PostgreSQL restarted once (`pg_ctlcluster 15 main restart`, as root). Afterwards the
 checks of bench/cluster.py: every instance completed (or waiting exactly where it should), each timer
-fired exactly once, no 5xx outside the database-restart window, every retried request succeeded."""
+fired exactly once, no 5xx outside the database-restart window, every retried request succeeded; and the
+clients' events (each client made and changed twice during the load) all reached a webhook receiver, each
+client's in order, none missing (bench/event_receiver.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import time
 
 from . import cluster
 from .common import SCHEMA, fresh_database, process_engine, schema_url
+from .event_receiver import EventReceiver
 
 FAULT_SCHEMA = f"{SCHEMA}_faults"
 PG_RESTART = os.environ.get("ATRIUM_BENCH_PG_RESTART", "pg_ctlcluster 15 main restart")
@@ -24,7 +27,9 @@ PG_RESTART = os.environ.get("ATRIUM_BENCH_PG_RESTART", "pg_ctlcluster 15 main re
 def run(load_seconds: float = 60.0, clients: int = 6) -> dict:
     db = fresh_database(FAULT_SCHEMA)
     cluster.setup_database(db, process_engine)
-    env = cluster.environment(schema_url(FAULT_SCHEMA))
+    # Every event goes to a webhook receiver of the bench's own, on loopback (allowed for this run only).
+    receiver = EventReceiver()
+    env = cluster.environment(schema_url(FAULT_SCHEMA), ATRIUM_WEBHOOK_ALLOW_PRIVATE="true")
     ports = [cluster.free_port() for _ in range(3)]
     logs = tempfile.mkdtemp(prefix="atrium-faults-")
     procs, events = [], []
@@ -37,12 +42,20 @@ def run(load_seconds: float = 60.0, clients: int = 6) -> dict:
         proxy = cluster.RoundRobinProxy(cluster.free_port(), ports)
         proxy.start()
         token = cluster.login(proxy.port)
+        status, hook = cluster.RetryingClient(proxy.port, cluster.Tally(), token).call(
+            "POST", "/api/webhooks", {"url": receiver.url, "event_types": ["*"]}
+        )
+        if status != 201:
+            raise RuntimeError(f"webhook subscription refused: {status} {hook}")
+        receiver.secret = hook["secret"]
         tally = cluster.Tally()
         began = time.time()
         stop_at, drain_until = began + load_seconds, began + load_seconds + 90
         per_client: list[list] = [[] for _ in range(clients)]
         threads = [
-            threading.Thread(target=cluster.client_loop, args=(proxy.port, tally, stop_at, drain_until, mine, token))
+            threading.Thread(
+                target=cluster.client_loop, args=(proxy.port, tally, stop_at, drain_until, mine, token, True)
+            )
             for mine in per_client
         ]
         for t in threads:
@@ -79,6 +92,8 @@ def run(load_seconds: float = 60.0, clients: int = 6) -> dict:
         instances = [i for mine in per_client for i in mine]
         db.dispose()  # its connections died with the restart
         result = cluster.check(db, instances)
+        result["deliveries_still_pending"] = receiver.wait_for_deliveries(db)
+        result.update(receiver.check(db))
         figures = cluster.http_figures(tally, db_down=db_down)
         alive = {f"node{i}": n.process.poll() is None for i, n in enumerate(nodes)}
         alive.update({f"scheduler{i}": s.process.poll() is None for i, s in enumerate(schedulers)})
@@ -87,6 +102,7 @@ def run(load_seconds: float = 60.0, clients: int = 6) -> dict:
             proxy.close()
         for proc in procs:
             proc.stop()
+        receiver.close()
         db.dispose()
     return {
         **result,

@@ -38,6 +38,7 @@ SEMANTIC_422 = (
     "/api/me/totp",
     "/api/integration-accounts",  # a key expiry in the past
     "/api/finance/vouchers",  # a period the wrong way round or over a year
+    "/api/webhooks",  # a URL that is not https, or resolves to a private or unknown address
     # Billing: amounts of more than two decimals, a total that is not net + tax, a payment above what is
     # outstanding, an engagement or invoice named in the body that does not exist, nothing to bill.
     "/api/engagements",

@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from atrium.integration_accounts import purge_expired_idempotency_keys
+from storage.clients import Client
+from storage.instances import ProcessInstance
 from storage.integration_accounts import IdempotencyKey, IntegrationAccount
 
-from .api_helpers import caller
+from .api_helpers import caller, deploy_via_api
 from .test_integration_accounts import HELD, as_key, audit_rows, build_with_test_views, make_integration, rows
 
 pytestmark = pytest.mark.app(build=build_with_test_views)
@@ -87,6 +89,23 @@ def test_a_real_endpoint_people_retry_creating_an_integration(app, admin):
     assert first.json["key"]["key"].startswith("atr_") and again.json["key"]["key"] is None
     assert {**again.json, "key": {**again.json["key"], "key": first.json["key"]["key"]}} == first.json
     assert first.json["key"]["key"].split("_", 2)[2] not in str([vars(r) for r in rows(app, IdempotencyKey)])
+
+
+def test_a_retried_client_creation_or_process_start_makes_one(app, admin):
+    # A node killed after the commit, before the answer: the client retries with the same key.
+    body = {"name": "Retried Client Ltd", "kind": "organisation"}
+    made = [admin.post("/api/clients", json=body, headers=keyed("client-1")) for _ in range(2)]
+    assert [m.status_code for m in made] == [201, 201] and made[0].json["id"] == made[1].json["id"]
+    assert made[1].headers["Idempotent-Replayed"] == "true"
+    assert len(rows(app, Client)) == 1 and len(audit_rows(app, "client.create")) == 1
+
+    deployed = deploy_via_api(admin, "parallel.bpmn")
+    assert deployed.status_code == 201, deployed.json
+    start = {"process_key": "parallel_review"}
+    started = [admin.post("/api/process-instances", json=start, headers=keyed("start-1")) for _ in range(2)]
+    assert [s.status_code for s in started] == [201, 201], started[0].json
+    assert started[0].json["id"] == started[1].json["id"]
+    assert len(rows(app, ProcessInstance)) == 1
 
 
 # Failures leave no key -----------------------------------------------------------------------------------
