@@ -276,7 +276,7 @@ def _paged(session, model, condition, args, order):
 # -- time entries --------------------------------------------------------------------------------------------
 
 
-@blp.route("/engagements/<int:engagement_id>/time-entries")
+@blp.route("/engagements/<id:engagement_id>/time-entries")
 class TimeEntries(MethodView):
     @requires("time:read")
     @blp.arguments(TimeEntryQuery, location="query")
@@ -322,7 +322,7 @@ class TimeEntries(MethodView):
             return entry
 
 
-@blp.route("/engagements/<int:engagement_id>/time-entries/<int:entry_id>")
+@blp.route("/engagements/<id:engagement_id>/time-entries/<id:entry_id>")
 class TimeEntryOne(MethodView):
     @requires("time:read")
     @blp.response(200, TimeEntryOut)
@@ -349,7 +349,7 @@ class TimeEntryOne(MethodView):
 # -- invoice requests ----------------------------------------------------------------------------------------
 
 
-@blp.route("/engagements/<int:engagement_id>/invoice-requests")
+@blp.route("/engagements/<id:engagement_id>/invoice-requests")
 class InvoiceRequests(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")
@@ -408,7 +408,7 @@ class Invoices(MethodView):
             return _invoice_out(invoice)
 
 
-@blp.route("/invoices/<int:invoice_id>")
+@blp.route("/invoices/<id:invoice_id>")
 class InvoiceOne(MethodView):
     @requires("billing:read")
     @blp.response(200, InvoiceOut)
@@ -419,7 +419,7 @@ class InvoiceOne(MethodView):
             return _invoice_out(_visible_invoice(session, invoice_id))
 
 
-@blp.route("/invoices/<int:invoice_id>/payments")
+@blp.route("/invoices/<id:invoice_id>/payments")
 class InvoicePayments(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")
@@ -435,7 +435,7 @@ class InvoicePayments(MethodView):
             return envelope([_payment_out(p, invoice) for p in items], total, args)
 
 
-@blp.route("/invoices/<int:invoice_id>/follow-up")
+@blp.route("/invoices/<id:invoice_id>/follow-up")
 class InvoiceFollowUp(MethodView):
     @requires("billing:follow_up")
     @blp.response(201, FollowUpOut)
@@ -453,7 +453,7 @@ class InvoiceFollowUp(MethodView):
             return {"invoice_id": invoice.id, "follow_up_id": follow_up.id}
 
 
-@blp.route("/engagements/<int:engagement_id>/invoices")
+@blp.route("/engagements/<id:engagement_id>/invoices")
 class EngagementInvoices(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")
@@ -473,7 +473,7 @@ class EngagementInvoices(MethodView):
             return envelope([_invoice_out(i) for i in items], total, args)
 
 
-@blp.route("/clients/<int:client_id>/invoices")
+@blp.route("/clients/<id:client_id>/invoices")
 class ClientInvoices(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")
@@ -489,7 +489,7 @@ class ClientInvoices(MethodView):
             return envelope([_invoice_out(i) for i in items], total, args)
 
 
-@blp.route("/clients/<int:client_id>/payments")
+@blp.route("/clients/<id:client_id>/payments")
 class ClientPayments(MethodView):
     @requires("billing:read")
     @blp.arguments(PageArgs, location="query")

@@ -27,7 +27,9 @@ class EventTypeSchema(Schema):
 
 
 class EventListQuery(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0), metadata={"description": "a position"})
+    after = fields.Integer(
+        load_default=0, validate=validate.Range(min=0, max=2**62), metadata={"description": "a position"}
+    )
     type = fields.String(validate=validate.Length(max=100))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
 

@@ -65,7 +65,7 @@ PERMISSIONS: dict[str, set[str]] = {
     # invoice's follow-up: leads and the client's owner (checked in the view).
     "time:read": ALL,
     "time:write": STAFF,
-    "billing:read": STAFF,
+    "billing:read": ALL,  # viewers read billing as they read reports
     "billing:request": STAFF,
     "billing:write": {"admin"},
     "billing:follow_up": STAFF,

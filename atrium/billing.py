@@ -35,6 +35,9 @@ BILLABLE_STATUSES = ("recorded", "approved")
 OPEN_REQUEST = ("requested", "invoiced")  # a cancelled request bills nothing
 
 
+MAX_AMOUNT = Decimal("999999999999.99")
+
+
 def _money(value: Decimal) -> Decimal:
     return Decimal(value).quantize(CENT)
 
@@ -205,6 +208,12 @@ def request_invoice(
             f"nothing to bill on engagement {engagement.id}: {why}", {"engagement_id": [f"nothing to bill: {why}"]}
         )
     total = _money(sum((Decimal(line["amount"]) for line in lines), Decimal("0")))
+    if total > MAX_AMOUNT:  # what Numeric(14, 2) holds: a larger request is refused, not a 500
+        field = "period_end" if data.get("period_end") else "engagement_id"
+        raise InvalidInput(
+            f"the request would total {total}, more than {MAX_AMOUNT}; ask for a shorter period",
+            {field: [f"the request would total more than {MAX_AMOUNT}; bill a shorter period"]},
+        )
     request = InvoiceRequest(
         engagement_id=engagement.id,
         client_id=engagement.client_id,
@@ -430,7 +439,7 @@ def record_payment(session: Session, data: dict, *, actor: str) -> tuple[Payment
             "invoice_id": invoice.id,
             "amount": str(amount),
             "paid_on": payment.paid_on.isoformat(),
-            "reference": payment.reference,
+            "reference": "given" if payment.reference else None,  # free text: never in the audit trail
             "paid_amount": [str(_money(invoice.paid_amount - amount)), str(_money(invoice.paid_amount))],
         },
     )

@@ -26,6 +26,7 @@ from atrium.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.serializer import scrub_state
 from storage import crypto
 from storage.accounts import Account, active_usernames_with_role
+from storage.billing import Payment, TimeEntry
 from storage.care import CareActivity, CareDate
 from storage.client_records import Complaint, Engagement, Feedback, FollowUp, ServiceRequest
 from storage.clients import (
@@ -57,6 +58,8 @@ CASE_TEXT = {
     Complaint: {"description": "", "resolution": None},
     Feedback: {"comment": None},
     CareActivity: {"notes": None},
+    TimeEntry: {"description": None},
+    Payment: {"reference": None},  # a bank reference often names the payer
 }
 KEPT = [
     "the client row without name or contact data (kind, tier, status, owner, industry, dates)",

@@ -204,7 +204,7 @@ def decide(
     session.refresh(entry)
     detail = {**audit.changes({"status": "pending_approval"}, {"status": status})}
     if comment:
-        detail["comment"] = comment
+        detail["comment"] = "given"  # free text stays out of the audit trail, which erasure cannot alter
     if instance_id is not None:
         detail["instance_id"] = str(instance_id)
     audit.record(

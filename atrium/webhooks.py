@@ -41,9 +41,10 @@ import random
 import secrets
 import socket
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from sqlalchemy import and_, exists, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, aliased
@@ -79,10 +80,19 @@ def _refused(message: str) -> InvalidInput:
     return InvalidInput(message, {"url": [message]})
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def _address_allowed(address: str, *, allow_private: bool) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address: judge the IPv4 one (mapped, NAT64, 6to4).
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip.sixtofour:
+            ip = ip.sixtofour
     if ip.is_global and not ip.is_multicast:
         return True
     return allow_private and (ip.is_loopback or ip.is_private or ip.is_link_local)
@@ -443,7 +453,8 @@ def _post(claim: dict, settings) -> tuple[int | None, str | None]:
     """POST one delivery: (status code, error) — error None when it was delivered."""
     if claim["envelope"] is None:
         return None, "the event no longer exists"
-    host = urlsplit(claim["url"]).hostname or ""
+    parts = urlsplit(claim["url"])
+    host = parts.hostname or ""
     addresses = _resolve(host)
     if not addresses or not all(_address_allowed(a, allow_private=settings.webhook_allow_private) for a in addresses):
         return None, f"refused: {host} resolves to a private, loopback or link-local address (or none)"
@@ -458,14 +469,40 @@ def _post(claim: dict, settings) -> tuple[int | None, str | None]:
         "Atrium-Signature": signature(claim["secret"], timestamp, body),
     }
     try:
-        response = requests.post(
-            claim["url"], data=body, headers=headers, timeout=settings.webhook_timeout_seconds, allow_redirects=False
-        )
+        response = _pinned_post(parts, addresses[0], body, headers, timeout=settings.webhook_timeout_seconds)
     except requests.RequestException as error:
         return None, f"{type(error).__name__}: {error}"
     if 200 <= response.status_code < 300:
         return response.status_code, None
     return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """TLS to an address already checked, still verifying the certificate for the URL's host name."""
+
+    def __init__(self, host: str):
+        self.host = host
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["server_hostname"] = self.host
+        kwargs["assert_hostname"] = self.host
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _pinned_post(parts, address: str, body: bytes, headers: dict, *, timeout: float):
+    """POST to the address that was checked, not to a second lookup of the name: a name whose answer
+    changes between the check and the connection (DNS rebinding) cannot turn the POST inward. No proxy from
+    the environment, no redirects followed."""
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    url = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+    with requests.Session() as session:
+        session.trust_env = False
+        if parts.scheme == "https":
+            session.mount(url, _PinnedAdapter(parts.hostname))
+        host = parts.hostname if not parts.port else f"{parts.hostname}:{parts.port}"
+        return session.post(url, data=body, headers={**headers, "Host": host}, timeout=timeout, allow_redirects=False)
 
 
 def _record(engine, claim: dict, code: int | None, error: str | None, *, max_attempts: int) -> str:

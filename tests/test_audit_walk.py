@@ -1238,13 +1238,13 @@ def _invoice(w, engagement, number="INV-W-1") -> dict:
     return made.json
 
 
-@case("POST", "/api/engagements/<int:engagement_id>/time-entries")
+@case("POST", "/api/engagements/<id:engagement_id>/time-entries")
 def _(w):
     engagement = _engagement(w)
     w.call(
         "account_manager",
         "POST",
-        "/api/engagements/<int:engagement_id>/time-entries",
+        "/api/engagements/<id:engagement_id>/time-entries",
         f"/api/engagements/{engagement['id']}/time-entries",
         action="time_entry.create",
         target=lambda t: t.startswith(f"client:{engagement['client_id']}/time-entries/"),
@@ -1252,28 +1252,28 @@ def _(w):
     )
 
 
-@case("DELETE", "/api/engagements/<int:engagement_id>/time-entries/<int:entry_id>")
+@case("DELETE", "/api/engagements/<id:engagement_id>/time-entries/<id:entry_id>")
 def _(w):
     engagement = _engagement(w)
     entry = _time(w, engagement)
     w.call(
         "account_manager",
         "DELETE",
-        "/api/engagements/<int:engagement_id>/time-entries/<int:entry_id>",
+        "/api/engagements/<id:engagement_id>/time-entries/<id:entry_id>",
         f"/api/engagements/{engagement['id']}/time-entries/{entry['id']}",
         action="time_entry.void",
         target=f"client:{engagement['client_id']}/time-entries/{entry['id']}",
     )
 
 
-@case("POST", "/api/engagements/<int:engagement_id>/invoice-requests")
+@case("POST", "/api/engagements/<id:engagement_id>/invoice-requests")
 def _(w):
     engagement = _engagement(w, responsible="partner")
     _time(w, engagement)
     w.call(
         "partner",
         "POST",
-        "/api/engagements/<int:engagement_id>/invoice-requests",
+        "/api/engagements/<id:engagement_id>/invoice-requests",
         f"/api/engagements/{engagement['id']}/invoice-requests",
         action="invoice_request.create",
         target=lambda t: t.startswith(f"client:{engagement['client_id']}/invoice-requests/"),
@@ -1319,14 +1319,14 @@ def _(w):
     )
 
 
-@case("POST", "/api/invoices/<int:invoice_id>/follow-up")
+@case("POST", "/api/invoices/<id:invoice_id>/follow-up")
 def _(w):
     engagement = _engagement(w)
     invoice = _invoice(w, engagement)
     w.call(
         "account_manager",
         "POST",
-        "/api/invoices/<int:invoice_id>/follow-up",
+        "/api/invoices/<id:invoice_id>/follow-up",
         f"/api/invoices/{invoice['id']}/follow-up",
         action="invoice.follow_up",
         target=f"client:{engagement['client_id']}/invoices/{invoice['id']}",

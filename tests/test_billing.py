@@ -490,7 +490,8 @@ def test_another_team_s_invoices_are_not_found(people, finance):
         assert people["am_audit"].get(url).status_code == 200, url
     assert people["am_tax"].post(f"/api/invoices/{invoice_id}/follow-up").status_code == 404
     assert people["am_tax"].post(f"/api/engagements/{theirs['id']}/invoice-requests", json={}).status_code == 404
-    assert people["viewer"].get(f"/api/invoices/{invoice_id}").status_code == 403  # billing is for staff
+    assert people["viewer"].get(f"/api/invoices/{invoice_id}").status_code == 200  # read, as its client page
+    assert people["viewer"].post(f"/api/invoices/{invoice_id}/follow-up").status_code == 403
 
 
 def test_unknown_fields_and_unauthenticated_calls_are_refused(client, people, hourly):
@@ -515,6 +516,7 @@ def test_the_client_s_events_come_in_order_without_gaps(app, people, finance, ho
     found = events_of(app, hourly["client_id"])
     assert [e.sequence for e in found] == list(range(1, len(found) + 1))
     assert [e.type for e in found if not e.type.startswith("client.")] == [
+        "engagement.approved",  # created active
         "time_entry.recorded",
         "invoice.requested",
         "invoice.recorded",

@@ -263,3 +263,27 @@ def test_the_threshold_is_a_setting(people, engagement):
     assert people["account_manager"].post(url(engagement), json=entry(hours="4.25")).json["status"] == (
         "pending_approval"
     )
+
+
+def test_a_partner_does_not_approve_a_long_day_recorded_for_them_by_someone_else(app, people):
+    # Review finding: the responsible partner's own time goes to the partners' group, and they were not
+    # excluded from it when a lead (or a timesheet system) recorded it for them.
+    engagement = engagement_of(people["partner"], client_of(people["partner"]), responsible="partner")
+    made = people["manager"].post(url(engagement), json=entry(hours="12.00", person="partner"))
+    assert made.status_code == 201 and made.json["status"] == "pending_approval", made.json
+    task = approval_task(people["admin"], made.json["instance_id"])
+    assert task["assignee"] is None and task["candidate_groups"] == ["partner"]
+    refused = people["partner"].post(f"/api/tasks/{task['id']}/complete", json={"data": {"approved": True}})
+    assert refused.status_code == 403, refused.json
+
+
+def test_an_approver_s_comment_is_not_written_into_the_audit_trail(app, people):
+    # Review finding: audit rows cannot be altered or erased, so free text stays out of them.
+    engagement = engagement_of(people["partner"], client_of(people["partner"]), responsible="partner")
+    waiting = pending(people, engagement)
+    task = approval_task(people["partner"], waiting["instance_id"])
+    comment = {"approved": False, "comment": "Zebulon Quixote said so"}
+    assert people["partner"].post(f"/api/tasks/{task['id']}/complete", json={"data": comment}).status_code == 200
+    with app.extensions["atrium.engine"].transaction() as session:
+        details = [str(a.detail) for a in session.scalars(select(AuditEntry))]
+    assert not [d for d in details if "Zebulon" in d]
