@@ -502,7 +502,8 @@ class ClientPayments(MethodView):
             items, total = _paged(
                 session, Payment, [Payment.client_id == client.id], args, (Payment.paid_on.desc(), Payment.id.desc())
             )
-            invoices = {i.id: i for i in session.scalars(select(Invoice).where(Invoice.client_id == client.id))}
+            wanted = {p.invoice_id for p in items}  # the page's invoices only, not every invoice of the client
+            invoices = {i.id: i for i in session.scalars(select(Invoice).where(Invoice.id.in_(wanted)))}
             return envelope([_payment_out(p, invoices[p.invoice_id]) for p in items], total, args)
 
 
