@@ -77,6 +77,7 @@ def _job(function, name: str, *, singleton: bool = False):
             return None
 
     run.__name__ = name
+    run.__wrapped__ = function  # what the job runs, for a reader (and a test) of the scheduler
     return run
 
 

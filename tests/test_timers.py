@@ -195,7 +195,7 @@ def test_the_server_schedules_the_timer_job(db, services, clock):
     scheduler = app.extensions["atrium.scheduler"]
     try:
         job = scheduler.get_job("fire_due_timers")
-        assert job.func is fire_due_timers and job.args == (app.extensions["atrium.engine"],)
+        assert job.func.__wrapped__ is fire_due_timers and job.args == (app.extensions["atrium.engine"],)
         deploy_files(app.extensions["atrium.engine"], "timers.bpmn")
         instance = _start(
             app.extensions["atrium.engine"],
