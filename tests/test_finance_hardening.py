@@ -108,3 +108,91 @@ def test_a_payment_reference_stays_out_of_the_audit_trail(app, people):
 @pytest.mark.parametrize("address", ["64:ff9b::a00:1", "64:ff9b::a9fe:a9fe", "2002:a00:1::1", "::ffff:10.0.0.1"])
 def test_ipv6_forms_of_private_addresses_are_refused(address):
     assert not webhooks._address_allowed(address, allow_private=False)
+
+
+def _self_signed(tmp_path, name: str):
+    """A certificate for `name` (and its key), signed by itself, as PEM files."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
+
+
+def test_a_webhook_goes_to_the_address_that_was_checked_with_tls_checked_for_the_name(tmp_path, monkeypatch):
+    # DNS rebinding: the POST connects to the address the check resolved, never to a second lookup, and TLS
+    # still verifies the certificate for the URL's name.
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from urllib.parse import urlsplit
+
+    import requests
+
+    cert_file, key_file = _self_signed(tmp_path, "hooks.example")
+    hosts = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hosts.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = urlsplit(f"https://hooks.example:{server.server_port}/hook")
+    try:
+        # Not trusted: refused, though the name matches (the name is checked, not skipped).
+        with pytest.raises(requests.exceptions.SSLError):
+            webhooks._pinned_post(url, "127.0.0.1", b"{}", {}, timeout=5)
+        # Trusted, and "hooks.example" resolves nowhere: it is the checked address that is reached.
+        monkeypatch.setattr(requests.Session, "merge_environment_settings", _with_ca(cert_file))
+        answer = webhooks._pinned_post(url, "127.0.0.1", b"{}", {}, timeout=5)
+        assert answer.status_code == 204 and hosts == [f"hooks.example:{server.server_port}"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _with_ca(cert_file):
+    """Session settings that trust `cert_file` (the session ignores the environment on purpose)."""
+    import requests
+
+    original = requests.Session.merge_environment_settings
+
+    def merged(self, url, proxies, stream, verify, cert):
+        settings = original(self, url, proxies, stream, verify, cert)
+        settings["verify"] = str(cert_file)
+        return settings
+
+    return merged
